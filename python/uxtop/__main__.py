@@ -1,0 +1,5 @@
+import sys
+
+from uxtop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""Columnar event batches: what the Rust core hands to Python, and what detectors read.
+
+One batch holds the events released by one ``Ingestor.feed``/``finish`` call, sorted by
+(session, ts), with CSR ``offsets``: session ``i`` owns rows ``offsets[i]:offsets[i+1]``.
+Sessions are identified across batches by ``sessions.session_id`` (a stream-global, sequential
+uint64): a long session appears in many batches, always with its events in time order, never
+overlapping earlier batches. No Python object per event: strings are intern ids (int32,
+``NONE_ID`` when absent) into append-only tables held by the ingestor (``Strings``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+#: intern id meaning "key absent"
+NONE_ID = -1
+#: integer columns (x, y, sy, sh, vh) use this when the key is absent
+INT_NA = np.iinfo(np.int32).min
+
+#: bits of the ``flags`` column
+FLAG_MODIFIER = 1  # ctrl/meta/shift/alt held (props.ctrlKey|metaKey|shiftKey|altKey|mod true)
+
+#: intern tables, in the order the Rust core numbers them
+STRING_TABLES = ("url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo")
+
+EVENT_COLUMNS: dict[str, type] = {
+    "ts": np.int64,  # ms since epoch, UTC
+    "session": np.int32,  # index into this batch's session table
+    "kind": np.uint8,  # uxtop.schema.Kind
+    "url": np.int32,
+    "target": np.int32,
+    "tag": np.int32,
+    "route": np.int32,
+    "msg": np.int32,
+    "tab": np.int32,
+    "x": np.int32,
+    "y": np.int32,
+    "sy": np.int32,
+    "sh": np.int32,
+    "vh": np.int32,
+    "value": np.float32,  # dur (ms) if present, else score; NaN if neither
+    "status": np.int16,  # HTTP status, 0 if absent
+    "flags": np.uint8,
+    "row": np.int64,  # 0-based line number in the ingestor's input (drill-down back to raw)
+}
+
+SESSION_COLUMNS: dict[str, type] = {
+    "session_id": np.uint64,  # stream-global id, sequential from 0 in order of session start
+    "start_ts": np.int64,  # first event of the session (whole session so far)
+    "end_ts": np.int64,  # last event so far
+    "n_events": np.int64,  # events so far (cumulative, including earlier batches)
+    "first_url": np.int32,
+    "last_url": np.int32,
+    "dev": np.int32,
+    "rel": np.int32,
+    "geo": np.int32,
+    "closed": np.bool_,  # True: the session ended (idle gap, max length, or finish); no more events
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events released by one ingest step, sorted by (session, ts), plus their session table.
+
+    ``columns`` holds the EVENT_COLUMNS arrays (equal length), ``offsets`` the CSR index
+    (len = n_sessions + 1), ``sessions`` the SESSION_COLUMNS arrays (len = n_sessions), and
+    ``keys``/``uids`` the session key (sid, else uid) and uid of each session row.
+    Sessions that closed in this step with no new events have an empty slice.
+    """
+
+    columns: Mapping[str, npt.NDArray]
+    offsets: npt.NDArray[np.int64]
+    sessions: Mapping[str, npt.NDArray]
+    keys: list[str]
+    uids: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.columns["ts"].shape[0])
+
+    @property
+    def n_sessions(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    def __getattr__(self, name: str) -> npt.NDArray:
+        # batch.ts, batch.kind ... read the event columns directly
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @staticmethod
+    def empty() -> "EventBatch":
+        return EventBatch(
+            columns={k: np.empty(0, dtype=t) for k, t in EVENT_COLUMNS.items()},
+            offsets=np.zeros(1, dtype=np.int64),
+            sessions={k: np.empty(0, dtype=t) for k, t in SESSION_COLUMNS.items()},
+            keys=[],
+            uids=[],
+        )
+
+
+class Strings:
+    """Read-only view of the ingestor's intern tables, cached on the Python side.
+
+    Tables only grow, so the cache fetches just the new tail when an id is past its end.
+    """
+
+    def __init__(self, fetch: "callable[[str, int], list[str]]") -> None:  # type: ignore[valid-type]
+        self._fetch = fetch
+        self._cache: dict[str, list[str]] = {t: [] for t in STRING_TABLES}
+
+    def table(self, name: str) -> list[str]:
+        cache = self._cache[name]
+        cache.extend(self._fetch(name, len(cache)))
+        return cache
+
+    def get(self, name: str, ident: int) -> str | None:
+        if ident < 0:
+            return None
+        cache = self._cache[name]
+        if ident >= len(cache):
+            cache = self.table(name)
+        return cache[ident]
