@@ -69,7 +69,8 @@ class EventBatch:
     ``columns`` holds the EVENT_COLUMNS arrays (equal length), ``offsets`` the CSR index
     (len = n_sessions + 1), ``sessions`` the SESSION_COLUMNS arrays (len = n_sessions), and
     ``keys``/``uids`` the session key (sid, else uid) and uid of each session row.
-    Sessions that closed in this step with no new events have an empty slice.
+    Sessions that closed in this step with no new events have an empty slice. A session's
+    future is known up to ``watermark``, or entirely once ``sessions["closed"]`` is set.
     """
 
     columns: Mapping[str, npt.NDArray]
@@ -77,6 +78,9 @@ class EventBatch:
     sessions: Mapping[str, npt.NDArray]
     keys: list[str]
     uids: list[str | None] = field(default_factory=list)
+    #: stream clock minus lateness after this step: events up to here are, barring late
+    #: arrivals, all out. Detectors may give verdicts that need the future up to this ts.
+    watermark: int = -(2**63)
 
     def __len__(self) -> int:
         return int(self.columns["ts"].shape[0])
