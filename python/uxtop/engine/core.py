@@ -1,0 +1,867 @@
+"""The engine: sources → ingest (Rust core) → detectors → analytics, on one worker thread.
+
+The UI never calls into the pipeline. It reads ``Engine.latest()`` (an immutable Snapshot,
+swapped as one reference ~4 times a second) and sends ``Command`` messages; drill-down requests
+are answered on the engine thread too, because the intern tables belong to it, and handed back
+through a Future so the caller's worker thread waits without holding anything.
+
+Memory stays bounded: the engine keeps a short window of recent batches (so a flag can pull in
+its session's past), and the events of flagged sessions only, evicting by the rule in
+``Retention``. Aggregates (heat grids, rates, rankings) are fixed-size or capped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import Counter, deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from uxtop.batch import NONE_ID, EventBatch, Strings
+from uxtop.engine.aggregates import (
+    CELL_H,
+    CELL_W,
+    CLICK_FLAG_KINDS,
+    MAX_HEAT_PAGES,
+    Decayed,
+    HeatGrids,
+    KindSeries,
+    RateMeter,
+)
+from uxtop.engine.detail import build_detail
+from uxtop.engine.flags import FlagAdapter, flag_rows
+from uxtop.engine.sources import Source
+from uxtop.snapshot import (
+    FLAG_KINDS,
+    Alert,
+    Command,
+    DetectorRow,
+    DetectorStats,
+    ElementRow,
+    FlagRow,
+    KindRate,
+    PageHeat,
+    PageRow,
+    SessionDetail,
+    SessionRow,
+    SetFilter,
+    SetPaused,
+    Snapshot,
+    freeze,
+)
+
+#: bytes read from each source per loop iteration: large enough to amortise the per-batch
+#: cost at 1 M events/s, small enough to publish on time
+READ_BUDGET = 8 << 20
+#: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
+MAX_SESSION_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the engine keeps for drill-down, and the eviction rule.
+
+    window_events: recent events of *all* sessions, so a session flagged now brings its past
+        (a dead-click verdict comes seconds after the click). Oldest batches go first.
+    max_sessions / max_events: flagged sessions kept, and their events in total. Over either
+        cap, closed sessions with the oldest last flag are evicted first, then open ones.
+    per_session_events: a single session keeps at most this many of its newest events.
+    """
+
+    window_events: int = 1_000_000
+    max_sessions: int = 5_000
+    max_events: int = 2_000_000
+    per_session_events: int = 20_000
+
+
+@dataclass
+class _Kept:
+    session_id: int
+    key: str
+    uid: str = ""
+    dev: str = ""
+    rel: str = ""
+    geo: str = ""
+    start_ts: int = 0
+    n_events: int = 0
+    closed: bool = False
+    seq: int = 0
+    chunks: list[dict[str, npt.NDArray]] = field(default_factory=list)
+    n_kept: int = 0
+    flags: list[FlagRow] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    score: float = 0.0
+    last_flag_ts: int = 0
+    row: SessionRow | None = None
+
+
+class _Drill(Command, frozen=True):
+    session_id: int
+
+
+class Engine:
+    """Runs the pipeline on a thread; ``latest()``/``send()``/``drill()`` are the UI's API.
+
+    ``ingestor`` defaults to the Rust-backed ``uxtop.ingest.Ingestor``; ``detector`` and
+    ``analytics`` default to the real ones when importable (pass ``False`` to disable).
+    Call ``step()`` instead of ``start()`` to drive it synchronously (tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        sources: list[Source],
+        *,
+        ingestor: Any = None,
+        detector: Any = None,
+        analytics: Any = None,
+        retention: Retention | None = None,
+        publish_interval: float = 0.25,
+        quarantine_path: str = "",
+        source_desc: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        warmup_detectors: bool = True,
+    ) -> None:
+        self.sources = list(sources)
+        self.retention = retention or Retention()
+        self.publish_interval = publish_interval
+        self.quarantine_path = quarantine_path
+        self.source_desc = source_desc or ", ".join(s.name for s in self.sources) or "no input"
+        self.clock = clock
+        self._ingestor = ingestor if ingestor is not None else _default_ingestor(quarantine_path)
+        self.quarantine_path = quarantine_path or str(getattr(self._ingestor, "quarantine_path", "") or "")
+        self._strings: Strings = self._ingestor.strings
+        self._detector = _default_detector() if detector is None else (detector or None)
+        self._analytics = _default_analytics() if analytics is None else (analytics or None)
+        self._flag_adapter = FlagAdapter()
+        self._lock = threading.Lock()
+        self._commands: deque[tuple[Command, Future[Any] | None]] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._partial: dict[int, bytes] = {}  # per-source incomplete trailing line
+        self._finished = False
+        self._paused = False
+        self._filter = ""
+        self._filter_terms: list[tuple[str, str]] = []
+        self._seq = 0
+        self._last_publish = 0.0
+        self._oldest_unseen: float | None = None
+        self._engine_lag = 0.0
+        self._bytes_in = 0
+        self._rate = RateMeter()
+        self._events_seen = 0
+        self._closed_sessions = 0
+        self._stream_ts = 0
+        self._watermark = -(2**63)
+        # detectors
+        self._detector_state = "off" if self._detector is None else "compiling"
+        self._detector_error = ""
+        self._pending_detect: deque[EventBatch] = deque()
+        self._pending_events = 0
+        self._unjudged = 0
+        self._judged = 0
+        self._detect_cpu = 0.0
+        self._update_ms: deque[float] = deque(maxlen=200)
+        self._recent_flags: deque[FlagRow] = deque(maxlen=50)
+        self._kinds = KindSeries()
+        self._flags_total = 0
+        self._pages = Decayed()
+        self._page_counts: dict[str, Counter[str]] = {}
+        self._page_sessions: dict[str, set[int]] = {}
+        self._elements = Decayed()
+        self._element_counts: dict[tuple[str, str], Counter[str]] = {}
+        self._element_sessions: dict[tuple[str, str], set[int]] = {}
+        self._heat = HeatGrids()
+        self._heat_cache: dict[int, PageHeat] = {}
+        self._heat_dirty = True
+        self._alerts: deque[Alert] = deque(maxlen=20)
+        self._alerted_at: dict[str, int] = {}
+        # retention
+        self._window: deque[EventBatch] = deque()
+        self._window_events = 0
+        self._kept: dict[int, _Kept] = {}
+        self._kept_events = 0
+        self._kept_ids = np.zeros(0, dtype=np.uint64)
+        self._flag_seq = 0
+        self._notes: list[str] = []
+        self._snapshot = self._build_snapshot(self.clock())
+        if self._detector is not None:
+            if warmup_detectors:
+                threading.Thread(target=self._warm_detectors, name="uxtop-jit", daemon=True).start()
+            else:
+                self._detector_state = "ready"
+
+    # ------------------------------------------------------------------ public, any thread
+
+    def latest(self) -> Snapshot:
+        return self._snapshot
+
+    def send(self, command: Command) -> None:
+        self._commands.append((command, None))
+
+    def drill(self, session_id: int, timeout: float = 10.0) -> SessionDetail | None:
+        """The session's retained events and flags. Blocks the calling (worker) thread."""
+        if self._thread is None or not self._thread.is_alive():
+            return self._drill(session_id)
+        fut: Future[Any] = Future()
+        self._commands.append((_Drill(session_id=session_id), fut))
+        return fut.result(timeout=timeout)  # type: ignore[no-any-return]
+
+    def describe(self) -> str:
+        return self.source_desc
+
+    def start(self) -> "Engine":
+        self._thread = threading.Thread(target=self._run, name="uxtop-engine", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for s in self.sources:
+            s.close()
+
+    @property
+    def running(self) -> bool:
+        return not self._finished
+
+    @property
+    def detector_ready(self) -> bool:
+        return self._detector_state in ("ready", "off", "error")
+
+    # ------------------------------------------------------------------ engine thread
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                got = self.step()
+                if not got:
+                    # idle: short sleep keeps lag low without spinning a shared core
+                    self._stop.wait(0.01)
+        except Exception:  # keep the UI alive and say what broke
+            self._notes = ["engine crashed: " + traceback.format_exc().strip().splitlines()[-1]]
+            self._finished = True
+            self._publish(self.clock())
+
+    def step(self) -> int:
+        """One loop iteration: commands, read, ingest, detect, maybe publish. Returns events in."""
+        self._apply_commands()
+        n = self._ingest_once()
+        if self._detector_state == "ready" and self._pending_detect:
+            self._drain_detect()
+        now = self.clock()
+        if now - self._last_publish >= self.publish_interval:
+            self._publish(now)
+        return n
+
+    def run_until_done(self, max_seconds: float = 60.0) -> Snapshot:
+        """Synchronously consume every source to its end, then publish (tests, batch runs)."""
+        deadline = self.clock() + max_seconds
+        while not self._finished and self.clock() < deadline:
+            if not self.step():
+                if self._detector_state == "compiling":
+                    time.sleep(0.01)
+        self.wait_for_detectors(max(0.0, deadline - self.clock()))
+        self._drain_detect()
+        return self._publish(self.clock())
+
+    def wait_for_detectors(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while self._detector_state == "compiling" and time.monotonic() < end:
+            time.sleep(0.01)
+        return self._detector_state != "compiling"
+
+    def _apply_commands(self) -> None:
+        while self._commands:
+            cmd, fut = self._commands.popleft()
+            try:
+                if isinstance(cmd, SetPaused):
+                    self._paused = cmd.paused
+                elif isinstance(cmd, SetFilter):
+                    self._filter = cmd.text.strip()
+                    self._filter_terms = parse_filter(self._filter)
+                    self._last_publish = 0.0  # show the filtered list at once
+                elif isinstance(cmd, _Drill):
+                    result = self._drill(cmd.session_id)
+                    if fut is not None:
+                        fut.set_result(result)
+            except Exception as exc:  # a bad command must not kill the engine
+                if fut is not None:
+                    fut.set_exception(exc)
+
+    def _ingest_once(self) -> int:
+        if self._finished:
+            return 0
+        total = 0
+        for i, src in enumerate(self.sources):
+            data = src.read(READ_BUDGET)
+            if data:
+                now = self.clock()
+                if self._oldest_unseen is None:
+                    self._oldest_unseen = now
+                self._bytes_in += len(data)
+                # feed whole lines only, so chunks from several sources never interleave mid-line
+                buf = self._partial.pop(i, b"") + data
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    self._partial[i] = buf
+                    continue
+                if cut + 1 < len(buf):
+                    self._partial[i] = buf[cut + 1 :]
+                total += self._consume(self._ingestor.feed(buf[: cut + 1]))
+        if all(s.done for s in self.sources):
+            for i in list(self._partial):
+                tail = self._partial.pop(i)
+                if tail:
+                    total += self._consume(self._ingestor.feed(tail + b"\n"))
+            total += self._consume(self._ingestor.finish())
+            self._finished = True
+            self._notes = ["input ended: " + self.source_desc]
+        return total
+
+    def _consume(self, batch: EventBatch) -> int:
+        n = len(batch)
+        now = self.clock()
+        counters = self._ingestor.counters()
+        arrived = int(counters.get("events", 0))
+        self._rate.add(arrived - self._events_seen, now)
+        self._events_seen = arrived
+        if batch.n_sessions:
+            self._closed_sessions += int(np.count_nonzero(batch.sessions["closed"]))
+        if n:
+            self._stream_ts = max(self._stream_ts, int(batch.ts.max()))
+            self._heat.add(batch)
+            self._heat_dirty = True
+        self._watermark = max(self._watermark, int(batch.watermark))
+        if n or batch.n_sessions:
+            self._remember(batch)
+            if self._detector is not None:
+                self._pending_detect.append(batch)
+                self._pending_events += n
+                if self._detector_state == "compiling":
+                    # bounded while the JIT compiles: the oldest batches go unjudged
+                    while self._pending_events > self.retention.window_events and len(self._pending_detect) > 1:
+                        dropped = self._pending_detect.popleft()
+                        self._pending_events -= len(dropped)
+                        self._unjudged += len(dropped)
+            elif self._analytics is not None:
+                self._analytics.update(batch, self._strings, None)
+        return max(n, 1) if (n or batch.n_sessions) else 0
+
+    def _drain_detect(self) -> None:
+        if self._detector_state != "ready":
+            return
+        while self._pending_detect:
+            batch = self._pending_detect.popleft()
+            self._pending_events -= len(batch)
+            t0 = time.perf_counter()
+            try:
+                fb = self._detector.update(batch, self._strings)
+            except Exception as exc:
+                self._detector_state = "error"
+                self._detector_error = f"{type(exc).__name__}: {exc}"
+                self._pending_detect.clear()
+                return
+            dt = time.perf_counter() - t0
+            self._detect_cpu += dt
+            self._judged += len(batch)
+            self._update_ms.append(dt * 1000)
+            self._apply_flags(batch, fb)
+            if self._analytics is not None:
+                try:
+                    self._analytics.update(batch, self._strings, fb)
+                except Exception as exc:
+                    self._notes = [f"analytics failed: {type(exc).__name__}: {exc}"]
+                    self._analytics = None
+
+    # ------------------------------------------------------------------ flags and retention
+
+    def _remember(self, batch: EventBatch) -> None:
+        """Window of recent batches + append new events of already-kept sessions."""
+        self._window.append(batch)
+        self._window_events += len(batch)
+        while self._window_events > self.retention.window_events and len(self._window) > 1:
+            self._window_events -= len(self._window.popleft())
+        if self._kept_ids.size:
+            self._append_kept(batch, self._kept_ids)
+
+    def _append_kept(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
+        sids = batch.sessions["session_id"]
+        hit = np.flatnonzero(np.isin(sids, ids))
+        if not hit.size:
+            return
+        with self._lock:
+            for si in hit.tolist():
+                kept = self._kept.get(int(sids[si]))
+                if kept is None:
+                    continue
+                self._update_meta(kept, batch, si)
+                a, b = int(batch.offsets[si]), int(batch.offsets[si + 1])
+                if b > a:
+                    chunk = {k: v[a:b].copy() for k, v in batch.columns.items()}
+                    kept.chunks.append(chunk)
+                    kept.n_kept += b - a
+                    self._kept_events += b - a
+                    self._trim_session(kept)
+                kept.row = None
+
+    def _update_meta(self, kept: _Kept, batch: EventBatch, si: int) -> None:
+        s = batch.sessions
+        kept.start_ts = int(s["start_ts"][si])
+        kept.n_events = int(s["n_events"][si])
+        kept.closed = bool(s["closed"][si])
+        if not kept.dev:
+            kept.dev = self._str("dev", int(s["dev"][si]))
+            kept.rel = self._str("rel", int(s["rel"][si]))
+            kept.geo = self._str("geo", int(s["geo"][si]))
+        if not kept.key and si < len(batch.keys):
+            kept.key = batch.keys[si]
+            if si < len(batch.uids):
+                kept.uid = batch.uids[si] or ""
+
+    def _trim_session(self, kept: _Kept) -> None:
+        while kept.n_kept > self.retention.per_session_events and len(kept.chunks) > 1:
+            drop = kept.chunks.pop(0)
+            m = int(drop["ts"].shape[0])
+            kept.n_kept -= m
+            self._kept_events -= m
+
+    def _apply_flags(self, batch: EventBatch, fb: Any) -> None:
+        rows = flag_rows(fb, self._strings, self._flag_adapter)
+        scores = self._flag_adapter.session_scores(fb, self._detector)
+        if not rows:
+            self._refresh_scores(scores)
+            return
+        new_ids: list[int] = []
+        with self._lock:
+            for f in rows:
+                self._flags_total += 1
+                self._kinds.add(f.kind, f.start_ts)
+                self._recent_flags.append(f)
+                self._pages.add(f.url)
+                self._page_counts.setdefault(f.url, Counter())[f.kind] += 1
+                self._page_sessions.setdefault(f.url, set()).add(f.session_id)
+                if f.kind in CLICK_FLAG_KINDS and f.target:
+                    key = (f.url, f.target)
+                    self._elements.add(key)
+                    self._element_counts.setdefault(key, Counter())[f.kind] += 1
+                    self._element_sessions.setdefault(key, set()).add(f.session_id)
+                kept = self._kept.get(f.session_id)
+                if kept is None:
+                    self._flag_seq += 1
+                    kept = _Kept(session_id=f.session_id, key="", seq=self._flag_seq)
+                    self._kept[f.session_id] = kept
+                    new_ids.append(f.session_id)
+                kept.flags.append(f)
+                kept.kinds[f.kind] += 1
+                kept.score += f.severity
+                kept.last_flag_ts = max(kept.last_flag_ts, f.end_ts)
+                kept.row = None
+            for sid, score in scores.items():
+                k = self._kept.get(sid)
+                if k is not None and k.score != score:
+                    k.score = score
+                    k.row = None
+        if new_ids:
+            self._pull_history(np.asarray(new_ids, dtype=np.uint64))
+            self._kept_ids = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+            self._evict()
+
+    def _refresh_scores(self, scores: dict[int, float]) -> None:
+        for sid, score in scores.items():
+            k = self._kept.get(sid)
+            if k is not None and k.score != score:
+                k.score = score
+                k.row = None
+
+    def _pull_history(self, ids: npt.NDArray[np.uint64]) -> None:
+        """Copy newly flagged sessions' events out of the recent window (oldest batch first)."""
+        for batch in self._window:
+            self._append_kept(batch, ids)
+
+    def _evict(self) -> None:
+        r = self.retention
+        if len(self._kept) <= r.max_sessions and self._kept_events <= r.max_events:
+            return
+        # closed first, then by last flag time: what a person is least likely to open next
+        order = sorted(self._kept.values(), key=lambda k: (not k.closed, k.last_flag_ts))
+        with self._lock:
+            for k in order:
+                if len(self._kept) <= r.max_sessions and self._kept_events <= r.max_events:
+                    break
+                del self._kept[k.session_id]
+                self._kept_events -= k.n_kept
+        self._kept_ids = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+
+    def _drill(self, session_id: int) -> SessionDetail | None:
+        with self._lock:
+            kept = self._kept.get(session_id)
+            if kept is None:
+                return None
+            chunks = list(kept.chunks)
+            flags = list(kept.flags)
+            meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
+        if chunks:
+            cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        else:
+            from uxtop.batch import EVENT_COLUMNS
+
+            cols = {k: np.empty(0, dtype=t) for k, t in EVENT_COLUMNS.items()}
+        note = ""
+        n_kept = int(cols["ts"].shape[0])
+        if meta[5] > n_kept:
+            note = f"{meta[5] - n_kept} earlier events not retained (window or per-session cap)"
+        return build_detail(
+            session_id=session_id,
+            key=meta[0] or str(session_id),
+            uid=meta[1],
+            dev=meta[2],
+            rel=meta[3],
+            geo=meta[4],
+            n_events=max(meta[5], n_kept),
+            columns=cols,
+            flags=flags,
+            resolve=self._strings.get,
+            note=note,
+        )
+
+    def _str(self, table: str, ident: int) -> str:
+        if ident == NONE_ID:
+            return ""
+        return self._strings.get(table, ident) or ""
+
+    # ------------------------------------------------------------------ detectors warm-up
+
+    def _warm_detectors(self) -> None:
+        """Compile the numba kernels on a throwaway detector, off the engine thread.
+
+        Batches queue meanwhile (bounded), so the first frame never waits for the JIT.
+        """
+        try:
+            warm = getattr(self._detector, "warmup", None)
+            if callable(warm):
+                warm()
+            else:
+                from uxtop.engine.warmup import warm_detector
+
+                warm_detector(type(self._detector), getattr(self._detector, "cfg", None))
+            self._detector_state = "ready"
+        except Exception as exc:
+            self._detector_state = "ready"  # the real batches will surface any real error
+            self._detector_error = f"warm-up failed: {type(exc).__name__}: {exc}"
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _publish(self, now: float) -> Snapshot:
+        if self._oldest_unseen is not None:
+            self._engine_lag = (now - self._oldest_unseen) * 1000
+        snap = self._build_snapshot(now)
+        self._oldest_unseen = None
+        self._last_publish = now
+        self._snapshot = snap  # one reference swap: readers see the old or the new, never half
+        return snap
+
+    def _build_snapshot(self, now: float) -> Snapshot:
+        self._seq += 1
+        counters = self._ingestor.counters() if hasattr(self._ingestor, "counters") else {}
+        ts = self._stream_ts
+        self._kinds.prune(ts)
+        self._pages.decay_to(ts)
+        self._elements.decay_to(ts)
+        kind_rates = tuple(
+            KindRate(kind=k, total=self._kinds.totals.get(k, 0), per_min=self._kinds.per_min(k, ts), series=self._kinds.series(k, ts))
+            for k in FLAG_KINDS
+        )
+        self._check_alerts(kind_rates, ts)
+        pages = tuple(self._page_row(str(u), h) for u, h in self._pages.top(15))
+        elements = tuple(self._element_row(k, h) for k, h in self._elements.top(15))  # type: ignore[arg-type]
+        sessions_total = int(counters.get("sessions", 0))
+        notes = list(self._notes)
+        if self._detector_state == "compiling":
+            notes.insert(0, "compiling detectors (numba JIT, first run only)…")
+        if self._detector_state == "error":
+            notes.insert(0, "detectors stopped: " + self._detector_error)
+        if self._paused:
+            notes.insert(0, "display paused — the engine keeps ingesting")
+        analytics_snap = None
+        if self._analytics is not None:
+            try:
+                analytics_snap = self._analytics.snapshot()
+            except Exception as exc:
+                notes.append(f"analytics snapshot failed: {type(exc).__name__}: {exc}")
+        alerts = tuple(self._alerts)
+        extra = getattr(analytics_snap, "alerts", None)
+        if extra:
+            alerts = tuple(_as_alert(a) for a in extra) + alerts
+        bad = counters.get("bad_by_reason", {}) or {}
+        return Snapshot(
+            seq=self._seq,
+            published_at=now,
+            source=self.source_desc,
+            running=not self._finished,
+            paused=self._paused,
+            events=int(counters.get("events", 0)),
+            sessions=sessions_total,
+            active_sessions=max(0, sessions_total - self._closed_sessions),
+            bad_lines=int(counters.get("bad_lines", 0)),
+            bad_by_reason=tuple((str(k), int(v)) for k, v in bad.items() if v),
+            quarantine_path=self.quarantine_path,
+            late=int(counters.get("late", 0)),
+            duplicates=int(counters.get("duplicates", 0)),
+            bytes_in=self._bytes_in,
+            ingest_rate=self._rate.rate(now),
+            rate_series=self._rate.series(now),
+            oldest_unseen_read=self._oldest_unseen if self._oldest_unseen is not None else now,
+            engine_lag_ms=self._engine_lag,
+            stream_ts=ts,
+            watermark=self._watermark,
+            flags=self._flags_total,
+            kind_rates=kind_rates,
+            pages=pages,
+            elements=elements,
+            flagged_sessions=len(self._kept),
+            session_rows=self._session_rows(),
+            session_filter=self._filter,
+            detectors=self._detector_stats(kind_rates),
+            heat=self._heat_pages(),
+            alerts=alerts,
+            notes=tuple(notes),
+            retained_events=self._kept_events,
+            analytics=analytics_snap,
+        )
+
+    def _page_row(self, url: str, heat: float) -> PageRow:
+        c = self._page_counts.get(url, Counter())
+        return PageRow(
+            url=url,
+            heat=heat,
+            flags=sum(c.values()),
+            rage=c.get("rage_click", 0),
+            dead=c.get("dead_click", 0),
+            error=c.get("error_click", 0),
+            sessions=len(self._page_sessions.get(url, ())),
+        )
+
+    def _element_row(self, key: tuple[str, str], heat: float) -> ElementRow:
+        c = self._element_counts.get(key, Counter())
+        top = c.most_common(1)[0][0] if c else ""
+        return ElementRow(url=key[0], target=key[1], heat=heat, flags=sum(c.values()), top_kind=top, sessions=len(self._element_sessions.get(key, ())))
+
+    def _session_rows(self) -> tuple[SessionRow, ...]:
+        out: list[SessionRow] = []
+        for kept in sorted(self._kept.values(), key=lambda k: -k.seq):
+            row = kept.row
+            if row is None:
+                last = kept.flags[-1] if kept.flags else None
+                row = SessionRow(
+                    session_id=kept.session_id,
+                    key=kept.key or str(kept.session_id),
+                    score=round(kept.score, 2),
+                    n_flags=len(kept.flags),
+                    kinds=tuple(k for k, _ in kept.kinds.most_common()),
+                    url=last.url if last else "",
+                    target=last.target if last else "",
+                    start_ts=kept.start_ts or (kept.flags[0].start_ts if kept.flags else 0),
+                    last_flag_ts=kept.last_flag_ts,
+                    n_events=max(kept.n_events, kept.n_kept),
+                    dev=kept.dev,
+                    rel=kept.rel,
+                    geo=kept.geo,
+                    closed=kept.closed,
+                    seq=kept.seq,
+                )
+                kept.row = row  # reused until the session changes: cheap 4 Hz snapshots
+            if self._filter_terms and not match_filter(row, self._filter_terms):
+                continue
+            out.append(row)
+            if len(out) >= MAX_SESSION_ROWS:
+                break
+        return tuple(out)
+
+    def _detector_stats(self, kind_rates: tuple[KindRate, ...]) -> DetectorStats:
+        det = self._detector
+        thresholds = self._flag_adapter.thresholds(det)
+        ms = sorted(self._update_ms)
+        rows = tuple(
+            DetectorRow(kind=kr.kind, total=kr.total, per_min=kr.per_min, thresholds=thresholds.get(kr.kind, ()))
+            for kr in kind_rates
+        )
+        return DetectorStats(
+            state=self._detector_state,
+            profile=self._flag_adapter.profile(det),
+            events_per_s=self._judged / self._detect_cpu if self._detect_cpu > 0 else 0.0,
+            judged=self._judged,
+            update_ms_p50=ms[len(ms) // 2] if ms else 0.0,
+            update_ms_max=ms[-1] if ms else 0.0,
+            rows=rows,
+            recent=tuple(reversed(self._recent_flags)),
+            error=self._detector_error + (f" ({self._unjudged} events not judged during JIT)" if self._unjudged else ""),
+        )
+
+    def _heat_pages(self) -> tuple[PageHeat, ...]:
+        if not self._heat_dirty and self._heat_cache:
+            return tuple(self._heat_cache[s] for s in sorted(self._heat_cache, key=lambda s: -self._heat.n_clicks[s]))
+        self._heat_dirty = False
+        out: dict[int, PageHeat] = {}
+        by_url: dict[str, list[ElementRow]] = {}
+        for key, h in self._elements.top(200):
+            url, target = key  # type: ignore[misc]
+            by_url.setdefault(url, []).append(self._element_row((url, target), h))
+        for slot, url_id in enumerate(self._heat.urls[:MAX_HEAT_PAGES]):
+            clicks, moves, depth = self._heat.page(slot)
+            url = self._str("url", url_id)
+            out[slot] = PageHeat(
+                url=url,
+                clicks=freeze(clicks),
+                moves=freeze(moves),
+                cell_w=CELL_W,
+                cell_h=CELL_H,
+                n_clicks=int(self._heat.n_clicks[slot]),
+                n_moves=int(self._heat.n_moves[slot]),
+                depth=depth,
+                elements=tuple(by_url.get(url, [])[:10]),
+            )
+        self._heat_cache = out
+        return tuple(out[s] for s in sorted(out, key=lambda s: -(self._heat.n_clicks[s] + self._heat.n_moves[s] // 50)))
+
+    def _check_alerts(self, kind_rates: tuple[KindRate, ...], ts: int) -> None:
+        """Friction spike: a click-flag kind at >= 3x its previous 4-minute rate (and >= 6/min).
+
+        A built-in guard so a spike is called out even without an analytics config; the
+        analytics layer's alerts (when present) are listed first.
+        """
+        for kr in kind_rates:
+            if kr.kind not in CLICK_FLAG_KINDS or len(kr.series) < 30:
+                continue
+            now_rate = float(sum(kr.series[-6:]))
+            prev = kr.series[:-6]
+            per_min_prev = [sum(prev[i : i + 6]) for i in range(0, len(prev), 6)]
+            base = float(np.median(per_min_prev)) if per_min_prev else 0.0
+            if now_rate >= 6 and now_rate >= 3 * max(base, 1.0):
+                last = self._alerted_at.get(kr.kind, -(2**62))
+                if ts - last < 120_000:
+                    continue
+                self._alerted_at[kr.kind] = ts
+                where = ""
+                for (url, _), _h in self._elements.top(1):  # type: ignore[misc]
+                    where = f" — worst page {url}"
+                self._alerts.appendleft(
+                    Alert(
+                        ts=ts,
+                        severity="critical" if now_rate >= 10 * max(base, 1.0) else "warning",
+                        title=f"{kr.kind.replace('_', ' ')} spike: {now_rate:.0f}/min (baseline {base:.0f}/min){where}",
+                        detail="friction spike rule: ≥3× the previous 4-minute median and ≥6/min",
+                    )
+                )
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def parse_filter(text: str) -> list[tuple[str, str]]:
+    """``kind:rage url:/checkout dev:mobile cohort:2.3 words`` → [(field, needle), ...]."""
+    terms: list[tuple[str, str]] = []
+    for tok in text.split():
+        field_, sep, needle = tok.partition(":")
+        if sep and field_ in ("kind", "url", "target", "dev", "rel", "geo", "cohort", "key", "page"):
+            terms.append(("url" if field_ == "page" else field_, needle.lower()))
+        else:
+            terms.append(("text", tok.lower()))
+    return terms
+
+
+def match_filter(row: SessionRow, terms: list[tuple[str, str]]) -> bool:
+    for field_, needle in terms:
+        if field_ == "kind":
+            ok = any(needle in k for k in row.kinds)
+        elif field_ == "cohort":
+            ok = any(needle in v.lower() for v in (row.dev, row.rel, row.geo))
+        elif field_ == "text":
+            hay = " ".join((row.key, row.url, row.target, row.dev, row.rel, row.geo, *row.kinds)).lower()
+            ok = needle in hay
+        else:
+            ok = needle in str(getattr(row, field_)).lower()
+        if not ok:
+            return False
+    return True
+
+
+def _as_alert(a: Any) -> Alert:
+    if isinstance(a, Alert):
+        return a
+    get = (lambda k, d=None: a.get(k, d)) if isinstance(a, dict) else (lambda k, d=None: getattr(a, k, d))
+    return Alert(
+        ts=int(get("ts", 0) or 0),
+        severity=str(get("severity", "warning") or "warning"),
+        title=str(get("title", None) or get("text", None) or get("message", None) or a),
+        detail=str(get("detail", "") or ""),
+    )
+
+
+def _default_ingestor(quarantine_path: str) -> Any:
+    from uxtop.ingest import Ingestor  # the Rust-backed core
+    from uxtop.ingest.config import IngestConfig
+
+    try:
+        return Ingestor(IngestConfig(), quarantine_path=quarantine_path) if quarantine_path else Ingestor(IngestConfig())
+    except TypeError:
+        return Ingestor(IngestConfig())
+
+
+def _default_detector() -> Any:
+    try:
+        from uxtop.detect import Detector
+    except ImportError:
+        return None
+    try:
+        from uxtop.detect import DetectorConfig  # type: ignore[attr-defined]
+
+        return Detector(DetectorConfig())
+    except ImportError:
+        return Detector()  # type: ignore[call-arg]
+
+
+def _default_analytics() -> Any:
+    try:
+        from uxtop.analytics import Analytics
+    except ImportError:
+        return None
+    try:
+        from uxtop.analytics import AnalyticsConfig  # type: ignore[attr-defined]
+
+        return Analytics(AnalyticsConfig())
+    except ImportError:
+        return Analytics()  # type: ignore[call-arg]
+
+
+def snapshot_status(snap: Snapshot, now: float) -> dict[str, Any]:
+    """The one-line status ``tail --headless`` prints (also handy in tests)."""
+    return {
+        "type": "status",
+        "seq": snap.seq,
+        "events": snap.events,
+        "sessions": snap.sessions,
+        "active_sessions": snap.active_sessions,
+        "rate": round(snap.ingest_rate, 1),
+        "lag_ms": round(max(snap.engine_lag_ms, (now - snap.oldest_unseen_read) * 1000), 1),
+        "bad_lines": snap.bad_lines,
+        "late": snap.late,
+        "duplicates": snap.duplicates,
+        "flags": snap.flags,
+        "flags_per_min": {k.kind: k.per_min for k in snap.kind_rates if k.per_min},
+        "flagged_sessions": snap.flagged_sessions,
+        "detectors": snap.detectors.state,
+        "worst_pages": [p.url for p in snap.pages[:3]],
+        "running": snap.running,
+    }
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {"type": "alert", **msgspec.structs.asdict(alert)}

@@ -1,0 +1,264 @@
+"""Byte sources the engine polls: growing files, stdin, in-memory data, the live synthesiser.
+
+A source is polled from the engine thread with ``read(max_bytes)``; it returns what is available
+now (possibly ``b""``) and never blocks for long, so one idle source cannot stall the others.
+``done`` turns True once the source will never produce more (stdin closed, a non-followed file
+read to its end, a finite generator exhausted).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from typing import BinaryIO, Callable, Iterator, Protocol
+
+
+class Source(Protocol):
+    name: str
+
+    def read(self, max_bytes: int) -> bytes: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class FileTail:
+    """Reads a file from the start (or its end) and follows it as it grows, like ``tail -F``.
+
+    Truncation (size below our position) and rotation (a new inode at the path) reopen the file
+    from the start, so log rotation loses nothing written after the rotation.
+    """
+
+    def __init__(self, path: str, *, follow: bool = True, from_end: bool = False) -> None:
+        self.path = path
+        self.name = path
+        self.follow = follow
+        self._fh: BinaryIO | None = None
+        self._ino: int | None = None
+        self._done = False
+        self._last_stat = 0.0
+        self._open(seek_end=from_end)
+
+    def _open(self, *, seek_end: bool = False) -> None:
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - held open while following
+        except FileNotFoundError:
+            if not self.follow:
+                raise
+            self._fh = None  # appears later (tail -F)
+            return
+        if seek_end:
+            fh.seek(0, os.SEEK_END)
+        self._fh = fh
+        self._ino = os.fstat(fh.fileno()).st_ino
+
+    def read(self, max_bytes: int) -> bytes:
+        if self._done:
+            return b""
+        if self._fh is None:
+            self._maybe_reopen(force=True)
+            if self._fh is None:
+                return b""
+        data = self._fh.read(max_bytes)
+        if data:
+            return data
+        if not self.follow:
+            self._done = True
+            return b""
+        self._maybe_reopen()
+        return b""
+
+    def _maybe_reopen(self, force: bool = False) -> None:
+        # stat at most 4x a second: an idle followed file costs nothing
+        now = time.monotonic()
+        if not force and now - self._last_stat < 0.25:
+            return
+        self._last_stat = now
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        if self._fh is None:
+            self._open()
+            return
+        if st.st_ino != self._ino or st.st_size < self._fh.tell():
+            self._fh.close()
+            self._open()
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class StreamSource:
+    """A blocking binary stream (stdin, a pipe) read on its own thread into a bounded queue.
+
+    The queue bound gives back-pressure: if the engine falls behind, the producer blocks on its
+    pipe instead of uxtop buffering without limit.
+    """
+
+    def __init__(self, stream: BinaryIO | None = None, name: str = "stdin", chunk: int = 1 << 16) -> None:
+        self.name = name
+        self._stream = stream if stream is not None else sys.stdin.buffer
+        self._chunk = chunk
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
+        self._eof = False
+        self._pending = b""
+        self._thread = threading.Thread(target=self._pump, name=f"uxtop-{name}", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        read = getattr(self._stream, "read1", self._stream.read)
+        try:
+            while True:
+                data = read(self._chunk)
+                if not data:
+                    break
+                self._q.put(data)
+        except (OSError, ValueError):
+            pass
+        self._q.put(None)
+
+    def read(self, max_bytes: int) -> bytes:
+        parts = [self._pending] if self._pending else []
+        size = len(self._pending)
+        self._pending = b""
+        while size < max_bytes and not self._eof:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._eof = True
+                break
+            parts.append(item)
+            size += len(item)
+        data = b"".join(parts)
+        if len(data) > max_bytes:
+            data, self._pending = data[:max_bytes], data[max_bytes:]
+        return data
+
+    @property
+    def done(self) -> bool:
+        return self._eof and not self._pending
+
+    def close(self) -> None:
+        pass
+
+
+class BytesSource:
+    """Fixed bytes, served in chunks (tests, benchmarks, replays)."""
+
+    def __init__(self, data: bytes, name: str = "memory") -> None:
+        self.name = name
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read(self, max_bytes: int) -> bytes:
+        chunk = bytes(self._data[self._pos : self._pos + max_bytes])
+        self._pos += len(chunk)
+        return chunk
+
+    @property
+    def done(self) -> bool:
+        return self._pos >= len(self._data)
+
+    def close(self) -> None:
+        pass
+
+
+class IterSource:
+    """Pulls chunks from an iterator of bytes (e.g. a live generator) on a producer thread.
+
+    The iterator may sleep to pace itself in wall-clock time; a thread keeps that from blocking
+    the engine loop. ``b""`` items are allowed (nothing due yet).
+    """
+
+    def __init__(self, chunks: Iterator[bytes] | Callable[[], Iterator[bytes]], name: str, maxsize: int = 64) -> None:
+        self.name = name
+        self._factory = chunks if callable(chunks) and not hasattr(chunks, "__next__") else None
+        self._it = None if self._factory else chunks
+        self._stream = _QueueStream(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name=f"uxtop-{name}", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            it = self._factory() if self._factory else self._it  # type: ignore[misc]
+            for chunk in it:  # type: ignore[union-attr]
+                if self._stop.is_set():
+                    break
+                if chunk:
+                    self._stream.put(chunk, self._stop)
+        finally:
+            self._stream.put(None, self._stop)
+
+    def read(self, max_bytes: int) -> bytes:
+        return self._stream.read(max_bytes)
+
+    @property
+    def done(self) -> bool:
+        return self._stream.done
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class _QueueStream:
+    def __init__(self, maxsize: int) -> None:
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=maxsize)
+        self._pending = b""
+        self._eof = False
+
+    def put(self, item: bytes | None, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, max_bytes: int) -> bytes:
+        parts = [self._pending] if self._pending else []
+        size = len(self._pending)
+        self._pending = b""
+        while size < max_bytes and not self._eof:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._eof = True
+                break
+            parts.append(item)
+            size += len(item)
+        data = b"".join(parts)
+        if len(data) > max_bytes:
+            data, self._pending = data[:max_bytes], data[max_bytes:]
+        return data
+
+    @property
+    def done(self) -> bool:
+        return self._eof and not self._pending
+
+
+def open_sources(paths: list[str], *, follow: bool = True, from_end: bool = False) -> list[Source]:
+    """``-`` is stdin; anything else a file tail."""
+    out: list[Source] = []
+    for p in paths:
+        if p == "-":
+            out.append(StreamSource())
+        else:
+            out.append(FileTail(p, follow=follow, from_end=from_end))
+    return out
