@@ -1,7 +1,21 @@
+//! uxtop's hot path: NDJSON event bytes → interned, sessionised, columnar batches.
+//!
+//! Plain-Rust modules by concern (`parse`, `intern`, `session`, `batch`, `ingest`) carry their
+//! own `cargo test`s; `py` is the thin PyO3 edge and the only module that knows about Python.
+
+pub mod batch;
+pub mod error;
+pub mod ingest;
+pub mod intern;
+pub mod parse;
+pub mod session;
+
+mod py;
+
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    Ok(())
+    py::register(m)
 }

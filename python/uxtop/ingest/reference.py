@@ -55,24 +55,18 @@ _decode_any = msgspec.json.Decoder().decode
 
 def normalize_url(url: str, keep_query: bool) -> str:
     """Drop scheme and host; drop ``?query`` unless kept; always drop ``#fragment``."""
+    needs_slash = False
     for scheme in ("https://", "http://"):
         if url.startswith(scheme):
-            slash = url.find("/", len(scheme))
-            url = "/" if slash < 0 else url[slash:]
-            # a host followed directly by ? or # has path "/"
+            rest = url[len(scheme) :]
+            ends = [i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0]
+            url = rest[min(ends) :] if ends else ""
+            needs_slash = not url.startswith("/")
             break
-    else:
-        scheme = ""
-    if scheme:
-        for mark in "?#":
-            cut = url.find(mark)
-            if cut >= 0 and "/" not in url[:cut]:
-                url = "/" + url[cut:]
-                break
     cuts = [i for i in (url.find("#"), -1 if keep_query else url.find("?")) if i >= 0]
     if cuts:
         url = url[: min(cuts)]
-    return url
+    return "/" + url if needs_slash else url
 
 
 def _key_text(v: str | int | None) -> str | None:
@@ -109,7 +103,8 @@ def parse_line(line: bytes, cfg: IngestConfig) -> dict[str, Any] | None:
         return None
     try:
         obj = _decode_any(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+        # ValidationError here is a number out of float range (1e400): not representable JSON
         raise BadLine("json", str(exc)) from None
     if not isinstance(obj, dict):
         raise BadLine("not_object")
@@ -117,14 +112,15 @@ def parse_line(line: bytes, cfg: IngestConfig) -> dict[str, Any] | None:
         ev = msgspec.convert(obj, _LooseEvent)
     except msgspec.ValidationError as exc:
         raise BadLine("wrong_type", str(exc)) from None
-    if ev.ts is None:
-        raise BadLine("missing_ts")
-    try:
-        ts = ts_to_ms(ev.ts)
-    except ValueError as exc:
-        raise BadLine("wrong_type", str(exc)) from None
-    if not I64_MIN <= ts <= I64_MAX:
-        raise BadLine("wrong_type", "ts out of range")
+    # every type problem first, then the missing required keys (the Rust core's order)
+    ts: int | None = None
+    if ev.ts is not None:
+        try:
+            ts = ts_to_ms(ev.ts)
+        except ValueError as exc:
+            raise BadLine("wrong_type", str(exc)) from None
+        if not I64_MIN <= ts <= I64_MAX:
+            raise BadLine("wrong_type", "ts out of range")
     sid, uid, ident = _key_text(ev.sid), _key_text(ev.uid), _key_text(ev.id)
     key = sid if sid else uid if uid else None
     x, y, sy, sh, vh = (_to_i32(v) for v in (ev.x, ev.y, ev.sy, ev.sh, ev.vh))
@@ -132,15 +128,22 @@ def parse_line(line: bytes, cfg: IngestConfig) -> dict[str, Any] | None:
     if ev.status is not None:
         s = ev.status
         if isinstance(s, float):
-            if not math.isfinite(s):
-                raise BadLine("wrong_type", "status not finite")
             s = int(s)
         if not -32768 <= s <= 32767:
             raise BadLine("wrong_type", "status out of range")
         status = s
+    raw_value = ev.dur if ev.dur is not None else ev.score if ev.score is not None else math.nan
+    try:
+        with np.errstate(over="ignore"):
+            value = float(np.float32(float(raw_value)))
+        if ev.score is not None:
+            float(ev.score)  # an int too large for a float is a type error even when dur wins
+    except OverflowError:
+        raise BadLine("wrong_type", "number out of range") from None
+    if ts is None:
+        raise BadLine("missing_ts")
     if key is None:
         raise BadLine("missing_key")
-    value = ev.dur if ev.dur is not None else ev.score if ev.score is not None else math.nan
     flags = 0
     if ev.props and any(ev.props.get(k) is True for k in MODIFIER_KEYS):
         flags |= FLAG_MODIFIER
@@ -164,7 +167,7 @@ def parse_line(line: bytes, cfg: IngestConfig) -> dict[str, Any] | None:
         "sy": sy,
         "sh": sh,
         "vh": vh,
-        "value": float(np.float32(value)),
+        "value": value,
         "status": status,
         "flags": flags,
     }
@@ -191,6 +194,7 @@ class _KeyState:
     max_ts: int
     last_arrival: int
     floor: int = I64_MIN
+    uid: str | None = None  # first uid among the key's accepted events, in arrival order
     ids: dict[str, int] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -235,7 +239,8 @@ class ReferenceIngestor:
         except BadLine as bad:
             self.counters["bad_lines"] += 1
             self.bad_by_reason[bad.reason] += 1
-            self.bad_lines.append((row, bad.reason, line))
+            # too-long lines are kept up to the limit: the core never buffers more than that
+            self.bad_lines.append((row, bad.reason, line[: self.cfg.max_line_bytes]))
             return
         if ev is None:
             return
@@ -260,7 +265,7 @@ class ReferenceIngestor:
         st.last_arrival = a
         floor = max(st.floor, st.max_ts - lat)
         ident = ev["id"]
-        if ident is not None and st.ids.get(ident, I64_MIN) >= floor:
+        if ident is not None and ident in st.ids and st.ids[ident] >= floor:
             self.counters["duplicates"] += 1
         elif ts < floor:
             self.counters["late"] += 1
@@ -269,6 +274,8 @@ class ReferenceIngestor:
             if ident is not None:
                 st.ids[ident] = ts
             st.events.append(ev)
+            if st.uid is None:
+                st.uid = ev["uid"]
             self.counters["events"] += 1
         self._g = ts if g is None else max(g, ts)
 
@@ -282,7 +289,7 @@ class ReferenceIngestor:
             cur: _Session | None = None
             for e in evs:
                 if cur is None or e["ts"] - cur.end_ts > self.cfg.idle_gap_ms or e["ts"] - cur.start_ts >= self.cfg.max_session_ms:
-                    cur = _Session(session_id=-1, key=e["key"], start_ts=e["ts"], end_ts=e["ts"])
+                    cur = _Session(session_id=-1, key=e["key"], start_ts=e["ts"], end_ts=e["ts"], uid=st.uid)
                     sessions.append(cur)
                 cur.end_ts = e["ts"]
                 cur.n_events += 1
@@ -290,7 +297,7 @@ class ReferenceIngestor:
                 if e["url"] is not None:
                     cur.first_url = cur.first_url if cur.first_url is not None else e["url"]
                     cur.last_url = e["url"]
-                for k in ("uid", "dev", "rel", "geo"):
+                for k in ("dev", "rel", "geo"):
                     if getattr(cur, k) is None and e[k] is not None:
                         setattr(cur, k, e[k])
         sessions.sort(key=lambda s: (s.start_ts, s.key))

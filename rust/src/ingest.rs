@@ -1,0 +1,353 @@
+//! The incremental ingestor: byte chunks in (lines may span chunks), columnar batches out.
+//!
+//! Bad lines never stop the stream: each is counted by reason and kept (row, reason, bytes) for
+//! the quarantine file until the caller takes them. A line longer than `max_line_bytes` is never
+//! buffered whole: its first `max_line_bytes` are kept and the rest is skipped to the newline.
+
+use crate::batch::Batch;
+use crate::error::{BadReason, CoreError, CoreResult};
+use crate::intern::{Interner, TABLES};
+use crate::parse::json::Text;
+use crate::parse::{normalize_url, KeyVal, LineOutcome, LineParser, ParsedEvent};
+use crate::session::{Arrival, Ev, SessionConfig, Sessioniser};
+use ahash::RandomState;
+
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    pub session: SessionConfig,
+    pub max_line_bytes: usize,
+    pub keep_query: bool,
+    pub max_strings: usize,
+    /// bad lines held for the caller before further ones are only counted
+    pub max_quarantine_lines: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            session: SessionConfig::default(),
+            max_line_bytes: 1 << 20,
+            keep_query: false,
+            max_strings: 1 << 20,
+            max_quarantine_lines: 100_000,
+        }
+    }
+}
+
+impl IngestConfig {
+    pub fn validate(&self) -> CoreResult<()> {
+        let s = &self.session;
+        let bad = |k: &str, v: i64, need: &str| {
+            Err(CoreError::Config(format!("ingest.{k} = {v} is invalid: it must be {need}")))
+        };
+        if s.idle_gap_ms <= 0 {
+            return bad("idle_gap_ms", s.idle_gap_ms, "> 0 (default 1800000, 30 min)");
+        }
+        if s.max_session_ms <= 0 {
+            return bad("max_session_ms", s.max_session_ms, "> 0 (default 86400000, 24 h)");
+        }
+        if s.lateness_ms < 0 {
+            return bad("lateness_ms", s.lateness_ms, ">= 0 (default 5000)");
+        }
+        if s.evict_after_events == 0 {
+            return bad("evict_after_events", 0, "> 0 (default 100000)");
+        }
+        if self.max_line_bytes == 0 || self.max_line_bytes > u32::MAX as usize {
+            return bad("max_line_bytes", self.max_line_bytes as i64, "between 1 and 4294967295 (default 1048576)");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BadLine {
+    pub row: i64,
+    pub reason: BadReason,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct IngestCounters {
+    pub lines: u64,
+    pub bytes: u64,
+    pub bad_lines: u64,
+    pub bad_by_reason: [u64; 7],
+    pub quarantine_dropped: u64,
+}
+
+pub struct Ingestor {
+    cfg: IngestConfig,
+    parser: LineParser,
+    ev: ParsedEvent,
+    pub strings: Vec<Interner>,
+    pub sessions: Sessioniser,
+    id_hasher: RandomState,
+    /// an incomplete last line
+    tail: Vec<u8>,
+    /// skipping the rest of a too-long line
+    discarding: bool,
+    row: i64,
+    pub counters: IngestCounters,
+    bad: Vec<BadLine>,
+    key_buf: String,
+    finished: bool,
+}
+
+impl Ingestor {
+    pub fn new(cfg: IngestConfig) -> CoreResult<Self> {
+        cfg.validate()?;
+        Ok(Ingestor {
+            parser: LineParser::default(),
+            ev: ParsedEvent::default(),
+            strings: TABLES.iter().map(|_| Interner::new(cfg.max_strings)).collect(),
+            sessions: Sessioniser::new(cfg.session.clone()),
+            id_hasher: RandomState::with_seeds(0x6964_6964, 0x6964_6964, 0x1d1d_1d1d, 0x0bad_cafe),
+            tail: Vec::new(),
+            discarding: false,
+            row: 0,
+            counters: IngestCounters::default(),
+            bad: Vec::new(),
+            key_buf: String::new(),
+            finished: false,
+            cfg,
+        })
+    }
+
+    pub fn table(&self, name: &str) -> CoreResult<&Interner> {
+        TABLES
+            .iter()
+            .position(|t| *t == name)
+            .map(|i| &self.strings[i])
+            .ok_or_else(|| CoreError::UnknownTable(name.to_string()))
+    }
+
+    /// Take the quarantined lines gathered so far.
+    pub fn take_bad_lines(&mut self) -> Vec<BadLine> {
+        std::mem::take(&mut self.bad)
+    }
+
+    /// Parse a chunk and release what the lateness rule allows.
+    pub fn feed(&mut self, data: &[u8], out: &mut Batch) -> CoreResult<()> {
+        if self.finished {
+            return Err(CoreError::Finished);
+        }
+        self.counters.bytes += data.len() as u64;
+        let mut rest = data;
+        // finish the line carried over from the previous chunk
+        if !self.tail.is_empty() || self.discarding {
+            match memchr::memchr(b'\n', rest) {
+                Some(nl) => {
+                    self.extend_tail(&rest[..nl]);
+                    let line = std::mem::take(&mut self.tail);
+                    let too_long = std::mem::replace(&mut self.discarding, false);
+                    self.line(&line, too_long);
+                    self.tail = line;
+                    self.tail.clear();
+                    rest = &rest[nl + 1..];
+                }
+                None => {
+                    self.extend_tail(rest);
+                    rest = &[];
+                }
+            }
+        }
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', rest) {
+            let line = &rest[start..nl];
+            self.line(line, line.len() > self.cfg.max_line_bytes);
+            start = nl + 1;
+        }
+        if start < rest.len() {
+            self.extend_tail(&rest[start..]);
+        }
+        self.sessions.drain(false, out);
+        Ok(())
+    }
+
+    /// Flush the last line and every session.
+    pub fn finish(&mut self, out: &mut Batch) -> CoreResult<()> {
+        if self.finished {
+            return Err(CoreError::Finished);
+        }
+        if !self.tail.is_empty() || self.discarding {
+            let line = std::mem::take(&mut self.tail);
+            let too_long = std::mem::replace(&mut self.discarding, false);
+            self.line(&line, too_long);
+        }
+        self.sessions.drain(true, out);
+        self.finished = true;
+        Ok(())
+    }
+
+    fn extend_tail(&mut self, part: &[u8]) {
+        let room = self.cfg.max_line_bytes - self.tail.len().min(self.cfg.max_line_bytes);
+        if part.len() > room {
+            self.tail.extend_from_slice(&part[..room]);
+            self.discarding = true;
+        } else {
+            self.tail.extend_from_slice(part);
+        }
+    }
+
+    fn quarantine(&mut self, row: i64, reason: BadReason, line: &[u8]) {
+        self.counters.bad_lines += 1;
+        self.counters.bad_by_reason[reason as usize] += 1;
+        if self.bad.len() < self.cfg.max_quarantine_lines {
+            let keep = line.len().min(self.cfg.max_line_bytes);
+            self.bad.push(BadLine { row, reason, bytes: line[..keep].to_vec() });
+        } else {
+            self.counters.quarantine_dropped += 1;
+        }
+    }
+
+    fn line(&mut self, line: &[u8], too_long: bool) {
+        let row = self.row;
+        self.row += 1;
+        self.counters.lines += 1;
+        if too_long {
+            self.quarantine(row, BadReason::TooLong, line);
+            return;
+        }
+        let mut ev = std::mem::take(&mut self.ev);
+        match self.parser.parse(line, &mut ev) {
+            LineOutcome::Blank => {}
+            LineOutcome::Bad(r) => self.quarantine(row, r, line),
+            LineOutcome::Event => self.accept(line, row, &ev),
+        }
+        self.ev = ev;
+    }
+
+    fn accept(&mut self, line: &[u8], row: i64, p: &ParsedEvent) {
+        let scratch = &self.parser.scratch;
+        let text = |t: Text| t.get(line, scratch);
+        let mut key_buf = std::mem::take(&mut self.key_buf);
+        key_buf.clear();
+        let mut uid_text: Option<String> = None;
+        let write_key = |k: KeyVal, buf: &mut String| -> bool {
+            match k {
+                KeyVal::None => false,
+                KeyVal::Int(v) => {
+                    use std::fmt::Write;
+                    let _ = write!(buf, "{v}");
+                    true
+                }
+                KeyVal::Text(t) => match text(t) {
+                    Some(s) if !s.is_empty() => {
+                        buf.push_str(s);
+                        true
+                    }
+                    _ => false,
+                },
+            }
+        };
+        let mut uid_buf = String::new();
+        if write_key(p.uid, &mut uid_buf) {
+            uid_text = Some(uid_buf);
+        }
+        if !write_key(p.sid, &mut key_buf) {
+            key_buf.push_str(uid_text.as_deref().unwrap_or(""));
+        }
+        let id_hash = match p.id {
+            KeyVal::None => None,
+            KeyVal::Int(v) => Some(self.id_hasher.hash_one(v.to_string().as_bytes())),
+            KeyVal::Text(t) => Some(self.id_hasher.hash_one(text(t).unwrap_or("").as_bytes())),
+        };
+        let keep_query = self.cfg.keep_query;
+        let strings = &mut self.strings;
+        let mut intern = |table: usize, t: Text| -> i32 {
+            match text(t) {
+                None => -1,
+                Some(s) if table == 0 => strings[0].intern(&normalize_url(s, keep_query)),
+                Some(s) => strings[table].intern(s),
+            }
+        };
+        let ev = Ev {
+            ts: p.ts.unwrap_or_default(),
+            row,
+            state: 0,
+            kind: p.kind,
+            flags: p.flags,
+            status: p.status,
+            url: intern(0, p.url),
+            target: intern(1, p.target),
+            tag: intern(2, p.tag),
+            route: intern(3, p.route),
+            msg: intern(4, p.msg),
+            tab: intern(5, p.tab),
+            dev: intern(6, p.dev),
+            rel: intern(7, p.rel),
+            geo: intern(8, p.geo),
+            x: p.x,
+            y: p.y,
+            sy: p.sy,
+            sh: p.sh,
+            vh: p.vh,
+            value: p.value(),
+        };
+        let _: Arrival = self.sessions.arrive(&key_buf, uid_text.as_deref(), id_hash, ev);
+        self.key_buf = key_buf;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingest(chunks: &[&[u8]], cfg: IngestConfig) -> (Vec<Batch>, Ingestor) {
+        let mut ing = Ingestor::new(cfg).unwrap();
+        let mut out = vec![];
+        for c in chunks {
+            let mut b = Batch::default();
+            ing.feed(c, &mut b).unwrap();
+            out.push(b);
+        }
+        let mut b = Batch::default();
+        ing.finish(&mut b).unwrap();
+        out.push(b);
+        (out, ing)
+    }
+
+    #[test]
+    fn lines_spanning_chunks_and_bad_lines() {
+        let data = b"{\"ts\":1,\"sid\":\"a\",\"url\":\"https://x/p?q\"}\nnot json\n{\"ts\":2,\"sid\":\"a\"}\n\n{\"ts\":3,\"uid\":7}";
+        for split in 0..data.len() {
+            let (batches, mut ing) = ingest(&[&data[..split], &data[split..]], IngestConfig::default());
+            let events: usize = batches.iter().map(|b| b.events.len()).sum();
+            assert_eq!(events, 3, "split {split}");
+            assert_eq!(ing.counters.lines, 5);
+            assert_eq!(ing.counters.bad_by_reason[BadReason::Json as usize], 1);
+            let bad = ing.take_bad_lines();
+            assert_eq!(bad.len(), 1);
+            assert_eq!((bad[0].row, &bad[0].bytes[..]), (1, &b"not json"[..]));
+            assert_eq!(ing.table("url").unwrap().get(0), Some("/p"));
+        }
+    }
+
+    #[test]
+    fn too_long_lines_are_cut_not_buffered() {
+        let cfg = IngestConfig { max_line_bytes: 24, ..Default::default() };
+        let long = vec![b'x'; 100];
+        let (_, mut ing) = ingest(&[&long[..40], &long[40..], b"\n{\"ts\":1,\"sid\":\"a\"}\n"], cfg);
+        let bad = ing.take_bad_lines();
+        assert_eq!(bad.len(), 1, "{:?}", bad);
+        assert_eq!(bad[0].reason, BadReason::TooLong);
+        assert_eq!(bad[0].bytes.len(), 24);
+        assert_eq!(ing.sessions.counters.accepted, 1);
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let mut cfg = IngestConfig::default();
+        cfg.session.lateness_ms = -1;
+        let err = Ingestor::new(cfg).err().unwrap().to_string();
+        assert!(err.contains("ingest.lateness_ms"), "{err}");
+    }
+
+    #[test]
+    fn use_after_finish_is_an_error() {
+        let mut ing = Ingestor::new(IngestConfig::default()).unwrap();
+        let mut b = Batch::default();
+        ing.finish(&mut b).unwrap();
+        assert_eq!(ing.feed(b"{}", &mut b), Err(CoreError::Finished));
+    }
+}

@@ -1,0 +1,618 @@
+//! One NDJSON line → one canonical event, or the reason it is bad.
+//!
+//! The rules mirror `uxtop.ingest.reference.parse_line` (msgspec + Python), which is the
+//! specification; `tests/ingest` property-tests the two against each other.
+
+pub mod json;
+pub mod timestamp;
+
+use crate::error::BadReason;
+use json::{NumLit, Scanner, SyntaxError, Text};
+
+/// Kind codes, in the order of `uxtop.schema.EventType` (part of the ABI with Python).
+pub const EVENT_TYPES: [&str; 20] = [
+    "pageview", "click", "dblclick", "contextmenu", "move", "scroll", "input", "change", "submit",
+    "focus", "blur", "selection", "mutation", "error", "request", "vital", "resize", "visibility",
+    "feedback", "custom",
+];
+pub const KIND_CUSTOM: u8 = 19;
+
+/// Sentinel for absent integer columns (x, y, sy, sh, vh).
+pub const INT_NA: i32 = i32::MIN;
+pub const FLAG_MODIFIER: u8 = 1;
+
+const MODIFIER_KEYS: [&[u8]; 5] = [b"ctrlKey", b"metaKey", b"shiftKey", b"altKey", b"mod"];
+
+/// Known keys. Their index is a bit in `ParsedEvent::wrong` (a mistyped value marks it; a later
+/// duplicate key with a good value clears it, as "last key wins" in msgspec's dict decoding).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Field {
+    Ts = 0,
+    Id,
+    Sid,
+    Uid,
+    Tab,
+    Type,
+    Url,
+    Target,
+    Tag,
+    X,
+    Y,
+    Sy,
+    Sh,
+    Vh,
+    Dur,
+    Status,
+    Route,
+    Msg,
+    Score,
+    Props,
+    Dev,
+    Rel,
+    Geo,
+}
+
+#[inline]
+fn field_of(key: &[u8]) -> Option<Field> {
+    use Field::*;
+    Some(match key {
+        b"ts" => Ts,
+        b"id" => Id,
+        b"sid" => Sid,
+        b"uid" => Uid,
+        b"tab" => Tab,
+        b"type" => Type,
+        b"url" => Url,
+        b"target" => Target,
+        b"tag" => Tag,
+        b"x" => X,
+        b"y" => Y,
+        b"sy" => Sy,
+        b"sh" => Sh,
+        b"vh" => Vh,
+        b"dur" => Dur,
+        b"status" => Status,
+        b"route" => Route,
+        b"msg" => Msg,
+        b"score" => Score,
+        b"props" => Props,
+        b"dev" => Dev,
+        b"rel" => Rel,
+        b"geo" => Geo,
+        _ => return None,
+    })
+}
+
+/// A key written as an integer (`"uid": 42`) is kept as its decimal text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyVal {
+    #[default]
+    None,
+    Text(Text),
+    Int(i64),
+}
+
+/// The fields of one parsed line. Strings point into the line or the scratch buffer.
+#[derive(Clone, Debug)]
+pub struct ParsedEvent {
+    pub ts: Option<i64>,
+    pub id: KeyVal,
+    pub sid: KeyVal,
+    pub uid: KeyVal,
+    pub kind: u8,
+    pub url: Text,
+    pub target: Text,
+    pub tag: Text,
+    pub route: Text,
+    pub msg: Text,
+    pub tab: Text,
+    pub dev: Text,
+    pub rel: Text,
+    pub geo: Text,
+    pub x: i32,
+    pub y: i32,
+    pub sy: i32,
+    pub sh: i32,
+    pub vh: i32,
+    pub dur: Option<f64>,
+    pub score: Option<f64>,
+    pub status: i16,
+    pub flags: u8,
+    wrong: u32,
+}
+
+impl Default for ParsedEvent {
+    fn default() -> Self {
+        ParsedEvent {
+            ts: None,
+            id: KeyVal::None,
+            sid: KeyVal::None,
+            uid: KeyVal::None,
+            kind: KIND_CUSTOM,
+            url: Text::None,
+            target: Text::None,
+            tag: Text::None,
+            route: Text::None,
+            msg: Text::None,
+            tab: Text::None,
+            dev: Text::None,
+            rel: Text::None,
+            geo: Text::None,
+            x: INT_NA,
+            y: INT_NA,
+            sy: INT_NA,
+            sh: INT_NA,
+            vh: INT_NA,
+            dur: None,
+            score: None,
+            status: 0,
+            flags: 0,
+            wrong: 0,
+        }
+    }
+}
+
+impl ParsedEvent {
+    /// `value` column: dur, else score, else NaN (as f32, like numpy's float32 cast).
+    #[inline]
+    pub fn value(&self) -> f32 {
+        self.dur.or(self.score).map(|v| v as f32).unwrap_or(f32::NAN)
+    }
+}
+
+/// What a line turned out to be.
+pub enum LineOutcome {
+    Blank,
+    Event,
+    Bad(BadReason),
+}
+
+/// Reusable per-thread buffers for parsing.
+#[derive(Default)]
+pub struct LineParser {
+    pub scratch: Vec<u8>,
+    stack: Vec<bool>,
+    key_buf: Vec<u8>,
+}
+
+/// A JSON value as seen at a known key: its kind, enough to type-check and convert it.
+enum Val {
+    Null,
+    Bool,
+    Num(NumLit),
+    Str(Text),
+    Object,
+    Array,
+}
+
+impl LineParser {
+    /// Parse `line` (without its newline) into `ev`. `max_len` is checked by the caller.
+    pub fn parse(&mut self, line: &[u8], ev: &mut ParsedEvent) -> LineOutcome {
+        *ev = ParsedEvent::default();
+        self.scratch.clear();
+        if std::str::from_utf8(line).is_err() {
+            return LineOutcome::Bad(BadReason::Utf8);
+        }
+        let mut sc = Scanner::new(line);
+        sc.skip_ws();
+        if sc.peek().is_none() {
+            return LineOutcome::Blank;
+        }
+        if sc.peek() != Some(b'{') {
+            return match sc.skip_value(&mut self.stack).and_then(|_| end_of_line(&mut sc)) {
+                Ok(()) => LineOutcome::Bad(BadReason::NotObject),
+                Err(_) => LineOutcome::Bad(BadReason::Json),
+            };
+        }
+        if self.object(&mut sc, ev).and_then(|_| end_of_line(&mut sc)).is_err() {
+            return LineOutcome::Bad(BadReason::Json);
+        }
+        if ev.wrong != 0 {
+            return LineOutcome::Bad(BadReason::WrongType);
+        }
+        if ev.ts.is_none() {
+            return LineOutcome::Bad(BadReason::MissingTs);
+        }
+        if key_is_empty(ev.sid, line, &self.scratch) && key_is_empty(ev.uid, line, &self.scratch) {
+            return LineOutcome::Bad(BadReason::MissingKey);
+        }
+        LineOutcome::Event
+    }
+
+    fn object(&mut self, sc: &mut Scanner<'_>, ev: &mut ParsedEvent) -> Result<(), SyntaxError> {
+        sc.expect(b'{')?;
+        sc.skip_ws();
+        if sc.peek() == Some(b'}') {
+            sc.i += 1;
+            return Ok(());
+        }
+        loop {
+            sc.skip_ws();
+            let key = sc.string(&mut self.scratch)?;
+            // keys with escapes are decoded in the scratch; copy out so the scratch can grow
+            let field = {
+                let k = match key {
+                    Text::Line(a, b) => &sc.b[a as usize..b as usize],
+                    Text::Scratch(a, b) => {
+                        self.key_buf.clear();
+                        self.key_buf.extend_from_slice(&self.scratch[a as usize..b as usize]);
+                        self.scratch.truncate(a as usize);
+                        &self.key_buf[..]
+                    }
+                    Text::None => &[][..],
+                };
+                field_of(k)
+            };
+            sc.skip_ws();
+            sc.expect(b':')?;
+            sc.skip_ws();
+            match field {
+                None => sc.skip_value(&mut self.stack)?,
+                Some(Field::Props) => self.props(sc, ev)?,
+                Some(f) => {
+                    let v = self.value(sc)?;
+                    assign(f, v, sc, &self.scratch, ev);
+                }
+            }
+            sc.skip_ws();
+            match sc.peek() {
+                Some(b',') => sc.i += 1,
+                Some(b'}') => {
+                    sc.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(SyntaxError),
+            }
+        }
+    }
+
+    /// Read the value at a known key; containers are skipped (they are always the wrong type).
+    fn value(&mut self, sc: &mut Scanner<'_>) -> Result<Val, SyntaxError> {
+        Ok(match sc.peek() {
+            Some(b'"') => Val::Str(sc.string(&mut self.scratch)?),
+            Some(b'-' | b'0'..=b'9') => Val::Num(sc.number()?),
+            Some(b'n') => {
+                sc.literal(b"null")?;
+                Val::Null
+            }
+            Some(b't') => {
+                sc.literal(b"true")?;
+                Val::Bool
+            }
+            Some(b'f') => {
+                sc.literal(b"false")?;
+                Val::Bool
+            }
+            Some(b'{') => {
+                sc.skip_value(&mut self.stack)?;
+                Val::Object
+            }
+            Some(b'[') => {
+                sc.skip_value(&mut self.stack)?;
+                Val::Array
+            }
+            _ => return Err(SyntaxError),
+        })
+    }
+
+    /// `props`: an object (or null) kept opaque, except the modifier-key booleans at its top level.
+    fn props(&mut self, sc: &mut Scanner<'_>, ev: &mut ParsedEvent) -> Result<(), SyntaxError> {
+        let bit = 1u32 << Field::Props as u32;
+        match sc.peek() {
+            Some(b'n') => {
+                sc.literal(b"null")?;
+                ev.wrong &= !bit;
+                ev.flags &= !FLAG_MODIFIER;
+                return Ok(());
+            }
+            Some(b'{') => {}
+            _ => {
+                self.value(sc)?;
+                ev.wrong |= bit;
+                return Ok(());
+            }
+        }
+        ev.wrong &= !bit;
+        ev.flags &= !FLAG_MODIFIER;
+        sc.i += 1;
+        sc.skip_ws();
+        if sc.peek() == Some(b'}') {
+            sc.i += 1;
+            return Ok(());
+        }
+        let mut modifier_keys_true: u8 = 0; // last-wins per key
+        loop {
+            sc.skip_ws();
+            let mark = self.scratch.len();
+            let key = sc.string(&mut self.scratch)?;
+            let which = key
+                .get(sc.b, &self.scratch)
+                .and_then(|k| MODIFIER_KEYS.iter().position(|m| *m == k.as_bytes()));
+            self.scratch.truncate(mark);
+            sc.skip_ws();
+            sc.expect(b':')?;
+            sc.skip_ws();
+            match which {
+                Some(w) => {
+                    let is_true = sc.b[sc.i..].starts_with(b"true");
+                    sc.skip_value(&mut self.stack)?;
+                    if is_true {
+                        modifier_keys_true |= 1 << w;
+                    } else {
+                        modifier_keys_true &= !(1 << w);
+                    }
+                }
+                None => sc.skip_value(&mut self.stack)?,
+            }
+            sc.skip_ws();
+            match sc.peek() {
+                Some(b',') => sc.i += 1,
+                Some(b'}') => {
+                    sc.i += 1;
+                    break;
+                }
+                _ => return Err(SyntaxError),
+            }
+        }
+        if modifier_keys_true != 0 {
+            ev.flags |= FLAG_MODIFIER;
+        }
+        Ok(())
+    }
+}
+
+#[inline]
+fn end_of_line(sc: &mut Scanner<'_>) -> Result<(), SyntaxError> {
+    sc.skip_ws();
+    if sc.i == sc.b.len() {
+        Ok(())
+    } else {
+        Err(SyntaxError)
+    }
+}
+
+fn key_is_empty(k: KeyVal, line: &[u8], scratch: &[u8]) -> bool {
+    match k {
+        KeyVal::None => true,
+        KeyVal::Int(_) => false,
+        KeyVal::Text(t) => t.get(line, scratch).is_none_or(|s| s.is_empty()),
+    }
+}
+
+/// Number → i32 column: floats truncate toward zero; NaN-free; range excludes the NA sentinel.
+#[inline]
+fn num_to_i32(sc: &Scanner<'_>, n: NumLit) -> Option<i32> {
+    let v: i64 = if n.is_int {
+        sc.int_of(n)?
+    } else {
+        let f = sc.float_of(n).trunc();
+        if !(-2_147_483_649.0..2_147_483_648.0).contains(&f) {
+            return None;
+        }
+        f as i64
+    };
+    if v > i32::MIN as i64 && v <= i32::MAX as i64 {
+        Some(v as i32)
+    } else {
+        None
+    }
+}
+
+/// Store `v` at field `f`, or mark the field mistyped.
+fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEvent) {
+    let bit = 1u32 << f as u32;
+    let ok = match f {
+        Field::Ts => match v {
+            Val::Null => {
+                ev.ts = None;
+                true
+            }
+            Val::Num(n) => {
+                ev.ts = if n.is_int { sc.int_of(n) } else { timestamp::float_ts_to_ms(sc.float_of(n)) };
+                ev.ts.is_some()
+            }
+            Val::Str(t) => {
+                ev.ts = t.get(sc.b, scratch).and_then(|s| timestamp::parse_iso_ms(s.as_bytes()));
+                ev.ts.is_some()
+            }
+            _ => false,
+        },
+        Field::Id | Field::Sid | Field::Uid => {
+            let kv = match v {
+                Val::Null => Some(KeyVal::None),
+                Val::Str(t) => Some(KeyVal::Text(t)),
+                Val::Num(n) if n.is_int => sc.int_of(n).map(KeyVal::Int),
+                _ => None,
+            };
+            match (f, kv) {
+                (Field::Id, Some(k)) => ev.id = k,
+                (Field::Sid, Some(k)) => ev.sid = k,
+                (Field::Uid, Some(k)) => ev.uid = k,
+                _ => {}
+            }
+            kv.is_some()
+        }
+        Field::Type => match v {
+            Val::Null => {
+                ev.kind = KIND_CUSTOM;
+                true
+            }
+            Val::Str(t) => match t.get(sc.b, scratch).and_then(|s| EVENT_TYPES.iter().position(|e| *e == s)) {
+                Some(k) => {
+                    ev.kind = k as u8;
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        },
+        Field::Url | Field::Target | Field::Tag | Field::Route | Field::Msg | Field::Tab | Field::Dev
+        | Field::Rel | Field::Geo => {
+            let t = match v {
+                Val::Null => Some(Text::None),
+                Val::Str(t) => Some(t),
+                _ => None,
+            };
+            if let Some(t) = t {
+                match f {
+                    Field::Url => ev.url = t,
+                    Field::Target => ev.target = t,
+                    Field::Tag => ev.tag = t,
+                    Field::Route => ev.route = t,
+                    Field::Msg => ev.msg = t,
+                    Field::Tab => ev.tab = t,
+                    Field::Dev => ev.dev = t,
+                    Field::Rel => ev.rel = t,
+                    _ => ev.geo = t,
+                }
+            }
+            t.is_some()
+        }
+        Field::X | Field::Y | Field::Sy | Field::Sh | Field::Vh => {
+            let r = match v {
+                Val::Null => Some(INT_NA),
+                Val::Num(n) => num_to_i32(sc, n),
+                _ => None,
+            };
+            if let Some(r) = r {
+                match f {
+                    Field::X => ev.x = r,
+                    Field::Y => ev.y = r,
+                    Field::Sy => ev.sy = r,
+                    Field::Sh => ev.sh = r,
+                    _ => ev.vh = r,
+                }
+            }
+            r.is_some()
+        }
+        Field::Status => match v {
+            Val::Null => {
+                ev.status = 0;
+                true
+            }
+            Val::Num(n) => {
+                let s = if n.is_int { sc.int_of(n) } else { Some(sc.float_of(n).trunc().clamp(-1e18, 1e18) as i64) };
+                match s {
+                    Some(s) if (-32768..=32767).contains(&s) => {
+                        ev.status = s as i16;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        },
+        Field::Dur | Field::Score => {
+            let r = match v {
+                Val::Null => Some(None),
+                // ints too large for f64 overflow in Python's float() too
+                Val::Num(n) => Some(Some(sc.float_of(n))).filter(|x| x.is_some_and(f64::is_finite)),
+                _ => None,
+            };
+            if let Some(r) = r {
+                if f == Field::Dur {
+                    ev.dur = r
+                } else {
+                    ev.score = r
+                }
+            }
+            r.is_some()
+        }
+        Field::Props => unreachable!("props is handled by LineParser::props"),
+    };
+    if ok {
+        ev.wrong &= !bit;
+    } else {
+        ev.wrong |= bit;
+    }
+}
+
+/// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
+/// Mirrors `uxtop.ingest.reference.normalize_url`.
+pub fn normalize_url(url: &str, keep_query: bool) -> std::borrow::Cow<'_, str> {
+    let mut s = url;
+    let mut needs_slash = false;
+    for scheme in ["https://", "http://"] {
+        if let Some(rest) = s.strip_prefix(scheme) {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            s = &rest[end..];
+            needs_slash = !s.starts_with('/');
+            break;
+        }
+    }
+    let cut = if keep_query { s.find('#') } else { s.find(['?', '#']) };
+    let s = match cut {
+        Some(c) => &s[..c],
+        None => s,
+    };
+    if needs_slash {
+        std::borrow::Cow::Owned(format!("/{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> (LineOutcome, ParsedEvent) {
+        let mut p = LineParser::default();
+        let mut ev = ParsedEvent::default();
+        let out = p.parse(s.as_bytes(), &mut ev);
+        (out, ev)
+    }
+
+    fn reason(s: &str) -> Option<&'static str> {
+        match parse(s).0 {
+            LineOutcome::Bad(r) => Some(r.name()),
+            LineOutcome::Blank => Some("blank"),
+            LineOutcome::Event => None,
+        }
+    }
+
+    #[test]
+    fn good_events() {
+        let (_, ev) = parse(r#"{"ts":1000,"sid":"a","type":"click","x":3.9,"y":-2.5,"props":{"ctrlKey":true}}"#);
+        assert_eq!(ev.ts, Some(1000));
+        assert_eq!(ev.kind, 1);
+        assert_eq!((ev.x, ev.y), (3, -2));
+        assert_eq!(ev.flags, FLAG_MODIFIER);
+        let (_, ev) = parse(r#"{"t\u0073":"2024-01-01T00:00:00Z","uid":42,"dur":12.5}"#);
+        assert_eq!(ev.ts, Some(1_704_067_200_000));
+        assert_eq!(ev.uid, KeyVal::Int(42));
+        assert_eq!(ev.value(), 12.5);
+        assert_eq!(reason(r#"  {"ts":1.5,"sid":"a","zz":[1,{"q":[]}],"props":{"a":{"ctrlKey":true}}}  "#), None);
+    }
+
+    #[test]
+    fn bad_reasons_in_priority_order() {
+        assert_eq!(reason("   "), Some("blank"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a""#), Some("json"));
+        assert_eq!(reason(r#"{"ts":true,"sid":"a","x":[}"#), Some("json"));
+        assert_eq!(reason("[1,2]"), Some("not_object"));
+        assert_eq!(reason(r#"{"ts":true}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","type":"bogus"}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","x":true,"x":5}"#), None);
+        assert_eq!(reason(r#"{"sid":"a"}"#), Some("missing_ts"));
+        assert_eq!(reason(r#"{"ts":null,"sid":"a"}"#), Some("missing_ts"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"","uid":null}"#), Some("missing_key"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","status":40000}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","x":2147483648}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","x":-2147483648}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":1.5}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","props":"x"}"#), Some("wrong_type"));
+        assert_eq!(reason(r#"{"ts":1,"sid":"a","q":1e999}"#), Some("json"));
+    }
+
+    #[test]
+    fn urls_are_normalised() {
+        assert_eq!(normalize_url("https://shop.example/cart?x=1#top", false), "/cart");
+        assert_eq!(normalize_url("https://shop.example/cart?x=1#top", true), "/cart?x=1");
+        assert_eq!(normalize_url("https://shop.example", false), "/");
+        assert_eq!(normalize_url("http://h?q", true), "/?q");
+        assert_eq!(normalize_url("/p?q", false), "/p");
+        assert_eq!(normalize_url("", false), "");
+    }
+}

@@ -1,0 +1,546 @@
+//! Streaming sessionisation: per-key lateness, dedupe, ordered release, session cuts, eviction.
+//!
+//! The semantics are specified in `uxtop.ingest.reference` (module docstring) and property
+//! tested against it. In short, per key in arrival order with G = the stream's newest ts so far
+//! and L = allowed lateness:
+//! * a key's state is forgotten when `evict_after_events` arrivals passed since its last event
+//!   and `G - L - max_ts > idle_gap` (both: unsorted replays keep sessions whole, live streams
+//!   stay bounded);
+//! * when `G - L > max_ts` the key is *sealed*: its floor rises to `max_ts`;
+//! * an event with an id already accepted at `ts >= floor` is a duplicate; else one below
+//!   `max(floor, max_ts - L)` is late; else it is accepted and waits in `pending`;
+//! * `drain` releases the pending events no future accepted event can precede, sorted by
+//!   (key, ts, row), and cuts sessions on idle gaps and the maximum length.
+//!
+//! Why per-key and not one global watermark: clients' clocks disagree and replayed files are
+//! often grouped by session rather than sorted by time; a global watermark would call whole
+//! sessions late. The stream clock G is only used to seal and to evict.
+
+use crate::batch::{Batch, SessionRow};
+use ahash::RandomState;
+use hashbrown::HashTable;
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub idle_gap_ms: i64,
+    pub max_session_ms: i64,
+    pub lateness_ms: i64,
+    pub evict_after_events: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_gap_ms: 30 * 60 * 1000,
+            max_session_ms: 24 * 60 * 60 * 1000,
+            lateness_ms: 5_000,
+            evict_after_events: 100_000,
+        }
+    }
+}
+
+/// One accepted event waiting for release (all strings already interned).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ev {
+    pub ts: i64,
+    pub row: i64,
+    pub state: u32,
+    pub kind: u8,
+    pub flags: u8,
+    pub status: i16,
+    pub url: i32,
+    pub target: i32,
+    pub tag: i32,
+    pub route: i32,
+    pub msg: i32,
+    pub tab: i32,
+    pub x: i32,
+    pub y: i32,
+    pub sy: i32,
+    pub sh: i32,
+    pub vh: i32,
+    pub value: f32,
+    pub dev: i32,
+    pub rel: i32,
+    pub geo: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    Accepted,
+    Late,
+    Duplicate,
+}
+
+#[derive(Clone, Debug)]
+struct OpenSession {
+    id: u64,
+    start: i64,
+    end: i64,
+    n: i64,
+    first_url: i32,
+    last_url: i32,
+    dev: i32,
+    rel: i32,
+    geo: i32,
+    /// its row in the batch being built, if it has one
+    row: Option<usize>,
+}
+
+#[derive(Debug)]
+struct KeyState {
+    key: Box<str>,
+    hash: u64,
+    uid: Option<Box<str>>,
+    max_ts: i64,
+    floor: i64,
+    last_arrival: u64,
+    /// (id hash, ts) of accepted ids still at or above the floor
+    ids: Vec<(u64, i64)>,
+    pending: u32,
+    retired: bool,
+    live: bool,
+    session: Option<OpenSession>,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct SessionCounters {
+    pub accepted: u64,
+    pub late: u64,
+    pub duplicates: u64,
+    pub sessions_started: u64,
+    pub sessions_closed: u64,
+}
+
+pub struct Sessioniser {
+    cfg: SessionConfig,
+    hasher: RandomState,
+    map: HashTable<u32>,
+    states: Vec<KeyState>,
+    free: Vec<u32>,
+    retired: Vec<u32>,
+    pending: Vec<Ev>,
+    released: Vec<Ev>,
+    touched: Vec<u32>,
+    g: Option<i64>,
+    arrivals: u64,
+    next_session: u64,
+    sweep_pos: usize,
+    pub counters: SessionCounters,
+}
+
+#[inline]
+fn wide(v: i64) -> i128 {
+    v as i128
+}
+
+impl Sessioniser {
+    pub fn new(cfg: SessionConfig) -> Self {
+        Sessioniser {
+            cfg,
+            hasher: RandomState::with_seeds(0x5345_5353, 0x494f_4e53, 0x7578_746f, 0x7000_0001),
+            map: HashTable::new(),
+            states: Vec::new(),
+            free: Vec::new(),
+            retired: Vec::new(),
+            pending: Vec::new(),
+            released: Vec::new(),
+            touched: Vec::new(),
+            g: None,
+            arrivals: 0,
+            next_session: 0,
+            sweep_pos: 0,
+            counters: SessionCounters::default(),
+        }
+    }
+
+    pub fn open_keys(&self) -> usize {
+        self.states.len() - self.free.len()
+    }
+
+    pub fn pending_events(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Stream clock minus lateness (i64::MIN before the first event).
+    pub fn watermark(&self) -> i64 {
+        self.g.map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms))
+    }
+
+    /// Approximate heap bytes held by live state (for the memory figures).
+    pub fn memory_bytes(&self) -> usize {
+        let per_state = std::mem::size_of::<KeyState>();
+        let strings: usize = self
+            .states
+            .iter()
+            .filter(|s| s.live)
+            .map(|s| s.key.len() + s.uid.as_ref().map_or(0, |u| u.len()) + s.ids.capacity() * 16)
+            .sum();
+        self.states.capacity() * per_state
+            + strings
+            + self.map.capacity() * 4
+            + (self.pending.capacity() + self.released.capacity()) * std::mem::size_of::<Ev>()
+    }
+
+    fn find(&self, hash: u64, key: &str) -> Option<u32> {
+        let states = &self.states;
+        self.map.find(hash, |&i| &*states[i as usize].key == key).copied()
+    }
+
+    fn alloc(&mut self, key: &str, hash: u64, ts: i64, arrival: u64) -> u32 {
+        let st = KeyState {
+            key: key.into(),
+            hash,
+            uid: None,
+            max_ts: ts,
+            floor: i64::MIN,
+            last_arrival: arrival,
+            ids: Vec::new(),
+            pending: 0,
+            retired: false,
+            live: true,
+            session: None,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.states[i as usize] = st;
+                i
+            }
+            None => {
+                self.states.push(st);
+                (self.states.len() - 1) as u32
+            }
+        };
+        let states = &self.states;
+        self.map.insert_unique(hash, idx, |&i| states[i as usize].hash);
+        idx
+    }
+
+    fn unmap(&mut self, idx: u32) {
+        let hash = self.states[idx as usize].hash;
+        if let Ok(entry) = self.map.find_entry(hash, |&i| i == idx) {
+            entry.remove();
+        }
+    }
+
+    /// One valid event arrives. `id_hash` is the hash of its `id`, if it has one.
+    pub fn arrive(&mut self, key: &str, uid: Option<&str>, id_hash: Option<u64>, mut ev: Ev) -> Arrival {
+        let lat = self.cfg.lateness_ms;
+        let a = self.arrivals;
+        self.arrivals += 1;
+        let g_prev = self.g;
+        let ts = ev.ts;
+        self.g = Some(g_prev.map_or(ts, |g| g.max(ts)));
+        let hash = self.hasher.hash_one(key.as_bytes());
+        let mut idx = self.find(hash, key);
+        if let (Some(i), Some(g)) = (idx, g_prev) {
+            let st = &mut self.states[i as usize];
+            let behind = wide(g) - wide(lat) - wide(st.max_ts);
+            if a - st.last_arrival > self.cfg.evict_after_events && behind > wide(self.cfg.idle_gap_ms) {
+                // forgotten: its pending events still go out, under the old state, at drain
+                st.retired = true;
+                self.unmap(i);
+                self.retired.push(i);
+                idx = None;
+            } else if behind > 0 {
+                st.floor = st.floor.max(st.max_ts);
+            }
+        }
+        let i = match idx {
+            Some(i) => i,
+            None => self.alloc(key, hash, ts, a),
+        };
+        let st = &mut self.states[i as usize];
+        st.last_arrival = a;
+        let floor = st.floor.max(st.max_ts.saturating_sub(lat));
+        if st.ids.len() > 8 {
+            st.ids.retain(|&(_, t)| t >= floor);
+        }
+        if let Some(h) = id_hash {
+            if st.ids.iter().any(|&(ih, t)| ih == h && t >= floor) {
+                self.counters.duplicates += 1;
+                return Arrival::Duplicate;
+            }
+        }
+        if ts < floor {
+            self.counters.late += 1;
+            return Arrival::Late;
+        }
+        st.max_ts = st.max_ts.max(ts);
+        if let Some(h) = id_hash {
+            match st.ids.iter_mut().find(|(ih, _)| *ih == h) {
+                Some(slot) => slot.1 = ts,
+                None => st.ids.push((h, ts)),
+            }
+        }
+        if st.uid.is_none() {
+            st.uid = uid.map(Into::into);
+        }
+        st.pending += 1;
+        ev.state = i;
+        self.pending.push(ev);
+        self.counters.accepted += 1;
+        Arrival::Accepted
+    }
+
+    /// Release what can be released; with `finishing`, everything, closing all sessions.
+    pub fn drain(&mut self, finishing: bool, out: &mut Batch) {
+        out.clear();
+        let lat = self.cfg.lateness_ms;
+        let g = self.g;
+        let states = &self.states;
+        let releasable = |e: &Ev| {
+            if finishing {
+                return true;
+            }
+            let st = &states[e.state as usize];
+            st.retired
+                || wide(e.ts) <= wide(st.max_ts) - wide(lat)
+                || g.is_some_and(|g| wide(g) - wide(lat) > wide(st.max_ts))
+        };
+        let mut released = std::mem::take(&mut self.released);
+        released.clear();
+        let mut kept = 0;
+        for k in 0..self.pending.len() {
+            let e = self.pending[k];
+            if releasable(&e) {
+                released.push(e);
+            } else {
+                self.pending[kept] = e;
+                kept += 1;
+            }
+        }
+        self.pending.truncate(kept);
+        released.sort_unstable_by_key(|e| (e.state, e.ts, e.row));
+
+        for e in &released {
+            let st = &mut self.states[e.state as usize];
+            st.pending -= 1;
+            let cut = match &st.session {
+                None => true,
+                Some(s) => {
+                    wide(e.ts) - wide(s.end) > wide(self.cfg.idle_gap_ms)
+                        || wide(e.ts) - wide(s.start) >= wide(self.cfg.max_session_ms)
+                }
+            };
+            if cut {
+                if let Some(old) = st.session.take() {
+                    Self::close_row(old, &st.key, &st.uid, out, &mut self.counters);
+                }
+                st.session = Some(OpenSession {
+                    id: self.next_session,
+                    start: e.ts,
+                    end: e.ts,
+                    n: 0,
+                    first_url: -1,
+                    last_url: -1,
+                    dev: -1,
+                    rel: -1,
+                    geo: -1,
+                    row: None,
+                });
+                self.next_session += 1;
+                self.counters.sessions_started += 1;
+            }
+            let s = st.session.as_mut().expect("session opened above");
+            if s.row.is_none() {
+                self.touched.push(e.state);
+                s.row = Some(out.sessions.len());
+                out.sessions.push(SessionRow::placeholder(s.id));
+                out.keys.push(st.key.to_string());
+                out.uids.push(st.uid.as_ref().map(|u| u.to_string()));
+                out.offsets.push(out.events.len() as i64);
+            }
+            s.end = e.ts;
+            s.n += 1;
+            if e.url >= 0 {
+                if s.first_url < 0 {
+                    s.first_url = e.url;
+                }
+                s.last_url = e.url;
+            }
+            if s.dev < 0 {
+                s.dev = e.dev;
+            }
+            if s.rel < 0 {
+                s.rel = e.rel;
+            }
+            if s.geo < 0 {
+                s.geo = e.geo;
+            }
+            out.events.push(e, (out.sessions.len() - 1) as i32);
+        }
+        self.released = released;
+
+        // state of sessions still open that got events in this batch
+        for &i in &self.touched {
+            if let Some(s) = self.states[i as usize].session.as_mut() {
+                if let Some(r) = s.row.take() {
+                    out.sessions[r] = Self::row_of(s, false);
+                }
+            }
+        }
+        self.touched.clear();
+
+        // close: retired states once drained, everything when finishing, idle states by sweep
+        let retired = std::mem::take(&mut self.retired);
+        for i in retired {
+            if self.states[i as usize].pending == 0 {
+                self.close_state(i, out, false);
+            } else {
+                self.retired.push(i);
+            }
+        }
+        if finishing {
+            for i in 0..self.states.len() as u32 {
+                if self.states[i as usize].live {
+                    self.close_state(i, out, true);
+                }
+            }
+            self.pending.clear();
+        } else if let Some(g) = g {
+            self.sweep_idle(g, out);
+        }
+        out.offsets.push(out.events.len() as i64);
+        out.watermark = self.watermark();
+    }
+
+    /// Evict idle keys, examining a bounded slice of the slab per drain (amortised O(events)).
+    fn sweep_idle(&mut self, g: i64, out: &mut Batch) {
+        let n = self.states.len();
+        if n == 0 {
+            return;
+        }
+        let budget = (2 * out.events.len()).max(1024).min(n);
+        for _ in 0..budget {
+            if self.sweep_pos >= n {
+                self.sweep_pos = 0;
+            }
+            let i = self.sweep_pos;
+            self.sweep_pos += 1;
+            let st = &self.states[i];
+            if st.live
+                && !st.retired
+                && st.pending == 0
+                && self.arrivals - st.last_arrival > self.cfg.evict_after_events
+                && wide(g) - wide(self.cfg.lateness_ms) - wide(st.max_ts) > wide(self.cfg.idle_gap_ms)
+            {
+                self.close_state(i as u32, out, true);
+            }
+        }
+    }
+
+    fn close_state(&mut self, i: u32, out: &mut Batch, unmap: bool) {
+        if unmap && !self.states[i as usize].retired {
+            self.unmap(i);
+        }
+        let st = &mut self.states[i as usize];
+        if let Some(s) = st.session.take() {
+            Self::close_row(s, &st.key, &st.uid, out, &mut self.counters);
+        }
+        st.live = false;
+        st.ids = Vec::new();
+        st.key = "".into();
+        st.uid = None;
+        self.free.push(i);
+    }
+
+    fn row_of(s: &OpenSession, closed: bool) -> SessionRow {
+        SessionRow {
+            session_id: s.id,
+            start_ts: s.start,
+            end_ts: s.end,
+            n_events: s.n,
+            first_url: s.first_url,
+            last_url: s.last_url,
+            dev: s.dev,
+            rel: s.rel,
+            geo: s.geo,
+            closed,
+        }
+    }
+
+    /// Mark a session closed in this batch, adding an empty row if it had no events here.
+    fn close_row(s: OpenSession, key: &str, uid: &Option<Box<str>>, out: &mut Batch, c: &mut SessionCounters) {
+        c.sessions_closed += 1;
+        let row = Self::row_of(&s, true);
+        match s.row {
+            Some(r) => out.sessions[r] = row,
+            None => out.push_empty_session(row, key, uid.as_deref()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: i64, row: i64) -> Ev {
+        Ev { ts, row, url: -1, target: -1, dev: -1, rel: -1, geo: -1, ..Default::default() }
+    }
+
+    fn run(events: &[(&str, i64, Option<u64>)], cfg: SessionConfig) -> (Vec<(String, Vec<i64>)>, SessionCounters) {
+        let mut s = Sessioniser::new(cfg);
+        let mut b = Batch::default();
+        let mut sessions: std::collections::BTreeMap<u64, (String, Vec<i64>)> = Default::default();
+        for (row, &(k, ts, id)) in events.iter().enumerate() {
+            s.arrive(k, None, id, ev(ts, row as i64));
+            s.drain(false, &mut b);
+            collect(&b, &mut sessions);
+        }
+        s.drain(true, &mut b);
+        collect(&b, &mut sessions);
+        (sessions.into_values().collect(), s.counters.clone())
+    }
+
+    fn collect(b: &Batch, out: &mut std::collections::BTreeMap<u64, (String, Vec<i64>)>) {
+        for (r, row) in b.sessions.iter().enumerate() {
+            let entry = out.entry(row.session_id).or_insert_with(|| (b.keys[r].clone(), vec![]));
+            let (lo, hi) = (b.offsets[r] as usize, b.offsets[r + 1] as usize);
+            entry.1.extend_from_slice(&b.events.ts[lo..hi]);
+        }
+    }
+
+    #[test]
+    fn reorders_within_lateness_and_counts_late() {
+        let cfg = SessionConfig { lateness_ms: 100, ..Default::default() };
+        let (sessions, c) = run(&[("a", 1000, None), ("a", 950, None), ("a", 1200, None), ("a", 1050, None)], cfg);
+        assert_eq!(sessions, vec![("a".to_string(), vec![950, 1000, 1200])]);
+        assert_eq!(c.late, 1);
+    }
+
+    #[test]
+    fn drops_duplicates_by_id() {
+        let (sessions, c) = run(&[("a", 1000, Some(7)), ("a", 1000, Some(7)), ("a", 1001, Some(8))], SessionConfig::default());
+        assert_eq!(sessions[0].1, vec![1000, 1001]);
+        assert_eq!(c.duplicates, 1);
+    }
+
+    #[test]
+    fn cuts_on_idle_gap_and_max_length() {
+        let cfg = SessionConfig { idle_gap_ms: 100, max_session_ms: 1000, lateness_ms: 0, ..Default::default() };
+        let (sessions, _) = run(&[("a", 0, None), ("a", 50, None), ("a", 200, None), ("a", 290, None), ("a", 380, None), ("a", 470, None), ("a", 560, None), ("a", 650, None), ("a", 740, None), ("a", 830, None), ("a", 920, None), ("a", 1010, None), ("a", 1100, None), ("a", 1190, None), ("a", 1250, None)], cfg);
+        let lens: Vec<usize> = sessions.iter().map(|s| s.1.len()).collect();
+        assert_eq!(lens, vec![2, 12, 1]);
+    }
+
+    #[test]
+    fn unsorted_replay_keeps_sessions_whole() {
+        // b's events are an hour behind a's, yet arrive in order: one session each
+        let (sessions, c) = run(&[("a", 3_600_000, None), ("a", 3_600_500, None), ("b", 10, None), ("b", 20, None), ("b", 30, None)], SessionConfig::default());
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(c.late, 0);
+    }
+
+    #[test]
+    fn idle_keys_are_evicted() {
+        let cfg = SessionConfig { idle_gap_ms: 10, lateness_ms: 0, evict_after_events: 5, ..Default::default() };
+        let mut s = Sessioniser::new(cfg);
+        let mut b = Batch::default();
+        for k in 0..10_000i64 {
+            s.arrive(&format!("k{k}"), None, None, ev(k * 100, k));
+            s.drain(false, &mut b);
+        }
+        assert!(s.open_keys() < 2000, "open keys {}", s.open_keys());
+    }
+}
