@@ -372,15 +372,6 @@ impl Sessioniser {
         }
         self.released = released;
 
-        // state of sessions still open that got events in this batch
-        for &i in &self.touched {
-            if let Some(s) = self.states[i as usize].session.as_mut() {
-                if let Some(r) = s.row.take() {
-                    out.sessions[r] = Self::row_of(s, false);
-                }
-            }
-        }
-        self.touched.clear();
 
         // close: retired states once drained, everything when finishing, idle states by sweep
         let retired = std::mem::take(&mut self.retired);
@@ -401,6 +392,15 @@ impl Sessioniser {
         } else if let Some(g) = g {
             self.sweep_idle(g, out);
         }
+        // sessions that got events in this batch and are still open
+        for &i in &self.touched {
+            if let Some(s) = self.states[i as usize].session.as_mut() {
+                if let Some(r) = s.row.take() {
+                    out.sessions[r] = Self::row_of(s, false);
+                }
+            }
+        }
+        self.touched.clear();
         out.offsets.push(out.events.len() as i64);
         out.watermark = self.watermark();
     }

@@ -1,0 +1,161 @@
+"""Parse + sessionise: the Python face of the Rust core (``uxtop._core``).
+
+>>> ing = Ingestor()
+>>> batch = ing.feed(b'{"ts": 1700000000000, "sid": "s1", "type": "click"}\\n')
+>>> final = ing.finish()          # flushes the last line and closes every session
+>>> ing.counters()["events"]
+1
+
+Each ``feed`` returns the events the lateness rule lets out (an ``EventBatch``); bad lines are
+counted by reason and, if a quarantine path is given, appended there verbatim as they come.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Iterable, Iterator
+
+import numpy as np
+
+from uxtop._core import CoreIngestor
+from uxtop.batch import EVENT_COLUMNS, SESSION_COLUMNS, EventBatch, Strings
+from uxtop.ingest.config import IngestConfig
+
+__all__ = ["Ingestor", "IngestConfig", "iter_file_batches", "DEFAULT_CHUNK_BYTES"]
+
+#: read size for files: big enough to amortise the call, small enough to stay in cache-ish
+DEFAULT_CHUNK_BYTES = 4 << 20
+
+
+class Ingestor:
+    """Incremental NDJSON → sessionised columnar batches.
+
+    quarantine: a path (or binary file) where bad lines are appended exactly as read, one per
+        line; ``quarantine_index`` (``<path>.index.tsv``) gets ``row<TAB>reason`` for each.
+    """
+
+    def __init__(
+        self,
+        cfg: IngestConfig | None = None,
+        *,
+        quarantine: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.cfg = cfg or IngestConfig()
+        c = self.cfg
+        self._core = CoreIngestor(
+            idle_gap_ms=c.idle_gap_ms,
+            max_session_ms=c.max_session_ms,
+            lateness_ms=c.lateness_ms,
+            evict_after_events=c.evict_after_events,
+            max_line_bytes=c.max_line_bytes,
+            keep_query=c.keep_query,
+        )
+        self.strings = Strings(self._core.strings)
+        self.quarantine_path = Path(quarantine) if quarantine is not None else None
+        self._quarantine: BinaryIO | None = None
+        self._quarantine_index: IO[str] | None = None
+        self.quarantined = 0
+
+    def feed(self, data: bytes) -> EventBatch:
+        """Parse a chunk (lines may span chunks) and return the events released by it."""
+        out = _to_batch(self._core.feed(data))
+        self._drain_bad_lines()
+        return out
+
+    def finish(self) -> EventBatch:
+        """Parse the last unterminated line, release everything and close every session."""
+        out = _to_batch(self._core.finish())
+        self._drain_bad_lines()
+        self.close()
+        return out
+
+    def counters(self) -> dict[str, Any]:
+        """lines, bytes, events, sessions, late, duplicates, bad_lines, bad_by_reason, …"""
+        return self._core.counters()
+
+    @property
+    def watermark(self) -> int:
+        return self._core.watermark
+
+    def memory_bytes(self) -> int:
+        """Heap held by session state and intern tables (approximate)."""
+        return self._core.memory_bytes()
+
+    def take_bad_lines(self) -> list[tuple[int, str, bytes]]:
+        """Bad lines since the last call when no quarantine file is set: (row, reason, bytes)."""
+        return self._core.take_bad_lines()
+
+    def _drain_bad_lines(self) -> None:
+        if self.quarantine_path is None:
+            return
+        bad = self._core.take_bad_lines()
+        if not bad:
+            return
+        if self._quarantine is None:
+            self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+            self._quarantine = open(self.quarantine_path, "ab")
+            self._quarantine_index = open(f"{self.quarantine_path}.index.tsv", "a", encoding="utf-8")
+        assert self._quarantine_index is not None
+        self._quarantine.write(b"".join(line + b"\n" for _, _, line in bad))
+        self._quarantine_index.write("".join(f"{row}\t{reason}\n" for row, reason, _ in bad))
+        self._quarantine.flush()
+        self._quarantine_index.flush()
+        self.quarantined += len(bad)
+
+    def close(self) -> None:
+        for f in (self._quarantine, self._quarantine_index):
+            if f is not None:
+                f.close()
+        self._quarantine = self._quarantine_index = None
+
+
+def _to_batch(d: dict[str, Any]) -> EventBatch:
+    return EventBatch(
+        columns=d["columns"],
+        offsets=d["offsets"],
+        sessions=d["sessions"],
+        keys=d["keys"],
+        uids=d["uids"],
+        watermark=d["watermark"],
+    )
+
+
+def iter_file_batches(
+    sources: Iterable[str | os.PathLike[str] | BinaryIO],
+    ingestor: Ingestor,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[EventBatch]:
+    """Feed whole files (paths, or binary streams such as stdin) and yield every batch,
+    ending with ``finish()``. Files are concatenated as one stream (rows count across them);
+    a file not ending in a newline is given one so its last line is not glued to the next."""
+    buf = bytearray(chunk_bytes)
+    view = memoryview(buf)
+    for src in sources:
+        f: BinaryIO = open(src, "rb") if isinstance(src, (str, os.PathLike)) else src  # noqa: SIM115
+        last = b"\n"
+        try:
+            while True:
+                n = f.readinto(view)  # type: ignore[attr-defined]
+                if not n:
+                    break
+                last = bytes(view[n - 1 : n])
+                yield ingestor.feed(bytes(view[:n]))
+        finally:
+            if f is not src:
+                f.close()
+        if last != b"\n":
+            yield ingestor.feed(b"\n")
+    yield ingestor.finish()
+
+
+# sanity: the core's column set is the documented one
+def _check_columns() -> None:
+    probe = CoreIngestor().finish()
+    assert set(probe["columns"]) == set(EVENT_COLUMNS), "core/batch.py column mismatch"
+    assert set(probe["sessions"]) == set(SESSION_COLUMNS), "core/batch.py session mismatch"
+    for k, t in EVENT_COLUMNS.items():
+        assert probe["columns"][k].dtype == np.dtype(t), k
+
+
+_check_columns()
