@@ -96,6 +96,9 @@ class Decayed:
         self._at: int | None = None
 
     def decay_to(self, ts: int) -> None:
+        """Age every value to event time ``ts``; call before adding at ``ts``."""
+        if ts <= 0:
+            return
         if self._at is None:
             self._at = ts
             return

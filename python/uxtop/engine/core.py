@@ -440,6 +440,8 @@ class Engine:
             self._refresh_scores(scores)
             return
         new_ids: list[int] = []
+        self._pages.decay_to(self._stream_ts)
+        self._elements.decay_to(self._stream_ts)
         with self._lock:
             for f in rows:
                 self._flags_total += 1
@@ -806,13 +808,9 @@ def _as_alert(a: Any) -> Alert:
 
 
 def _default_ingestor(quarantine_path: str) -> Any:
-    from uxtop.ingest import Ingestor  # the Rust-backed core
-    from uxtop.ingest.config import IngestConfig
+    from uxtop.ingest import IngestConfig, Ingestor  # the Rust-backed core
 
-    try:
-        return Ingestor(IngestConfig(), quarantine_path=quarantine_path) if quarantine_path else Ingestor(IngestConfig())
-    except TypeError:
-        return Ingestor(IngestConfig())
+    return Ingestor(IngestConfig(), quarantine=quarantine_path or None)
 
 
 def _default_detector() -> Any:
@@ -821,11 +819,10 @@ def _default_detector() -> Any:
     except ImportError:
         return None
     try:
-        from uxtop.detect import DetectorConfig  # type: ignore[attr-defined]
-
-        return Detector(DetectorConfig())
+        from uxtop.detect import DetectConfig  # type: ignore[attr-defined]
     except ImportError:
-        return Detector()  # type: ignore[call-arg]
+        from uxtop.detect.config import DetectConfig
+    return Detector(DetectConfig())
 
 
 def _default_analytics() -> Any:

@@ -49,9 +49,15 @@ def build_detail(
     n = int(columns["ts"].shape[0])
     ts = columns["ts"]
     kind = columns["kind"]
+    # a flag's evidence is the span of source rows from its first to its last event; every
+    # event of this session inside the span is part of the story and gets highlighted
     evidence: dict[int, int] = {}
+    rows_arr = np.asarray(columns["row"])
     for fi, f in enumerate(flags):
-        for r in f.evidence:
+        if not f.evidence:
+            continue
+        lo, hi = min(f.evidence), max(f.evidence)
+        for r in rows_arr[(rows_arr >= lo) & (rows_arr <= hi)].tolist():
             evidence.setdefault(int(r), fi)
 
     entries: list[TimelineEntry] = []
@@ -120,9 +126,13 @@ def _flag_entry(f: FlagRow, index: int) -> TimelineEntry:
     where = f.target or f.url
     text = f"⚑ {f.kind} ×{f.count} on {where}  sev {f.severity:.2f}  rule: {f.rule}"
     if f.evidence:
-        ev = ", ".join(str(r) for r in f.evidence[:8]) + (" …" if len(f.evidence) > 8 else "")
-        text += f"  evidence rows {ev}"
+        text += f"  evidence rows {_span(f.evidence)}"
     return TimelineEntry(ts=f.start_ts, kind="flag", text=text, row=-1, flag=index, level="flag")
+
+
+def _span(rows: tuple[int, ...]) -> str:
+    lo, hi = min(rows), max(rows)
+    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def _event_entry(c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidence: dict[int, int]) -> TimelineEntry:

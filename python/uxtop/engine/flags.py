@@ -153,7 +153,7 @@ def _rules(fb: Any, n: int) -> list[str]:
     rule = _col(fb, "rule")
     if rule is None:
         return [""] * n
-    names = _col(fb, "rules") or _col(fb, "rule_names")
+    names = _rule_explanations() or _col(fb, "rule_names")
     out = []
     for r in (rule.tolist() if hasattr(rule, "tolist") else list(rule)):
         if isinstance(r, (int, np.integer)) and names is not None:
@@ -163,7 +163,20 @@ def _rules(fb: Any, n: int) -> list[str]:
     return out
 
 
+def _rule_explanations() -> tuple[str, ...] | None:
+    """The detectors' one-line rule explanations (what a person reads), if published."""
+    try:
+        from uxtop.detect.flags import RULE_NAMES
+    except ImportError:
+        return None
+    return tuple(RULE_NAMES)
+
+
 def _evidence(fb: Any, n: int) -> list[tuple[int, ...]]:
+    # first and last source row of the events that made the verdict (a span, not a list)
+    r0, r1 = _col(fb, "row_start"), _col(fb, "row_end")
+    if r0 is not None and r1 is not None:
+        return [(int(a), int(b)) if a != b else (int(a),) for a, b in zip(np.asarray(r0).tolist(), np.asarray(r1).tolist())]
     offs = _col(fb, "evidence_offsets")
     vals = _col(fb, "evidence_rows")
     if offs is not None and vals is not None:

@@ -1,0 +1,52 @@
+"""What every main screen shares: status line, alerts banner, nav tabs, body, footer; and the
+``apply_snapshot`` hook the app's refresh timer calls on the visible screen only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Iterable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from uxtop.snapshot import Snapshot
+from uxtop.tui.widgets.alert_banner import AlertBanner
+from uxtop.tui.widgets.nav_bar import NavBar
+from uxtop.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from uxtop.tui.app import UxtopApp
+
+
+class UxtopScreen(Screen[None]):
+    #: name in actions.SCREENS (highlighted in the nav bar)
+    NAV: ClassVar[str] = ""
+
+    @property
+    def uxtop(self) -> "UxtopApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield AlertBanner(id="alerts")
+        yield NavBar(self.NAV, self.uxtop.available_screens, id="nav")
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        return ()
+
+    def on_screen_resume(self) -> None:
+        # hidden screens are skipped by the refresh timer; catch up when shown again
+        self.refresh_snapshot(self.uxtop.snapshot)
+
+    def refresh_snapshot(self, snap: Snapshot) -> None:
+        """Chrome first (cheap), then the body."""
+        app = self.uxtop
+        self.query_one(StatusBar).show(snap, lag_ms=app.lag_ms(snap), paused=app.paused, follow=app.follow)
+        self.query_one(AlertBanner).show(snap.alerts)
+        self.apply_snapshot(snap)
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        """Update the body from ``snap``; must be cheap (it runs at the refresh rate)."""

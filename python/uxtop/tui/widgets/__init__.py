@@ -1,0 +1,1 @@
+"""One widget per module; each renders from snapshot data only."""

@@ -1,0 +1,200 @@
+"""Engine: sources → Rust ingest → (detector) → snapshots; retention, drill-down, commands.
+
+A tiny stand-in detector (flags every click on ``button#pay``) keeps these tests about the
+engine's plumbing; the real detectors are tested in tests/detect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from uxtop.engine import BytesSource, Engine, FileTail, Retention, StreamSource, parse_filter, snapshot_status
+from uxtop.snapshot import SetFilter, SetPaused
+
+T0 = 1_767_225_600_000
+
+
+def make_events(n_sessions: int = 20, clicks: int = 4, seed: int = 1) -> bytes:
+    rng = np.random.default_rng(seed)
+    lines = []
+    for s in range(n_sessions):
+        t = T0 + s * 1000
+        lines.append({"ts": t, "sid": f"s{s}", "type": "pageview", "url": "/checkout", "dev": "mobile" if s % 2 else "desktop"})
+        for i in range(10):
+            t += 50
+            lines.append({"ts": t, "sid": f"s{s}", "type": "move", "url": "/checkout", "x": int(rng.integers(0, 1200)), "y": int(rng.integers(0, 900))})
+        target = "button#pay" if s % 3 == 0 else "a.link"
+        for i in range(clicks):
+            t += 200
+            lines.append({"ts": t, "sid": f"s{s}", "type": "click", "url": "/checkout", "target": target, "x": 800, "y": 400})
+        lines.append({"ts": t + 100, "sid": f"s{s}", "type": "scroll", "url": "/checkout", "sy": 1000, "sh": 4000, "vh": 900})
+    lines.sort(key=lambda e: e["ts"])
+    return ("\n".join(json.dumps(e) for e in lines) + "\n").encode()
+
+
+class PayDetector:
+    """Flags each click on button#pay as a rage click (engine plumbing only)."""
+
+    def __init__(self) -> None:
+        self.cfg = None
+
+    def update(self, batch, strings):  # noqa: ANN001
+        kind = batch.kind
+        tgt = batch.target
+        pay = [i for i in range(len(batch)) if kind[i] == 1 and tgt[i] >= 0 and strings.get("target", int(tgt[i])) == "button#pay"]
+        sid_of_row = np.repeat(batch.sessions["session_id"], np.diff(batch.offsets))
+        idx = np.asarray(pay, dtype=np.int64)
+        return {
+            "kind": np.zeros(len(idx), np.uint8),
+            "session_id": sid_of_row[idx] if len(idx) else np.zeros(0, np.uint64),
+            "start_ts": batch.ts[idx],
+            "end_ts": batch.ts[idx],
+            "url": batch.url[idx],
+            "target": batch.target[idx],
+            "count": np.ones(len(idx), np.int32),
+            "severity": np.ones(len(idx), np.float32),
+            "rule": np.zeros(len(idx), np.uint8),
+            "row_start": batch.row[idx],
+            "row_end": batch.row[idx],
+        }
+
+
+def run(data: bytes, **kw) -> Engine:
+    eng = Engine([BytesSource(data)], detector=kw.pop("detector", PayDetector()), analytics=False, warmup_detectors=False, **kw)
+    eng.run_until_done(30)
+    return eng
+
+
+def test_engine_counts_and_flags_from_bytes() -> None:
+    eng = run(make_events())
+    snap = eng.latest()
+    assert snap.events == 20 * 16
+    assert snap.sessions == 20
+    assert snap.active_sessions == 0  # finish() closed them all
+    assert not snap.running
+    flagged = {r.key for r in snap.session_rows}
+    assert flagged == {f"s{s}" for s in range(0, 20, 3)}
+    assert snap.flags == len(flagged) * 4
+    rage = next(k for k in snap.kind_rates if k.kind == "rage_click")
+    assert rage.total == snap.flags
+    assert snap.pages[0].url == "/checkout"
+    assert snap.elements[0].target == "button#pay"
+    heat = snap.heat[0]
+    assert heat.url == "/checkout" and heat.n_clicks == 20 * 4 and heat.n_moves == 200
+    assert sum(heat.depth) == 20
+    assert not heat.clicks.flags.writeable  # published arrays are immutable
+
+
+def test_drill_returns_events_flags_and_ndjson() -> None:
+    eng = run(make_events())
+    row = next(r for r in eng.latest().session_rows if r.key == "s3")
+    d = eng.drill(row.session_id)
+    assert d is not None and d.key == "s3"
+    assert len(d.ndjson) == 16  # every event of the session was retained
+    assert sum(1 for e in d.entries if e.kind == "flag") == 4
+    assert sum(1 for e in d.entries if e.level == "flag" and e.kind == "click") == 4
+    assert d.entries[0].kind == "pageview"
+    back = [json.loads(x) for x in d.ndjson]
+    assert all(e["sid"] == "s3" for e in back) and back[0]["type"] == "pageview"
+    assert d.path_url == "/checkout" and len(d.path) == 14
+    assert eng.drill(10**9) is None
+
+
+def test_unflagged_sessions_are_not_retained_and_eviction_caps_memory() -> None:
+    eng = run(make_events(n_sessions=60), retention=Retention(max_sessions=5))
+    snap = eng.latest()
+    assert snap.flagged_sessions == 5
+    assert snap.retained_events <= 5 * 16
+    # the survivors are the most recently flagged
+    assert {r.key for r in snap.session_rows} == {f"s{s}" for s in (45, 48, 51, 54, 57)}
+
+
+def test_filter_and_pause_commands() -> None:
+    eng = Engine([BytesSource(make_events())], detector=PayDetector(), analytics=False, warmup_detectors=False)
+    eng.run_until_done(30)
+    eng.send(SetFilter(text="s12"))
+    eng.send(SetPaused(paused=True))
+    eng.step()
+    snap = eng._publish(time.monotonic())
+    assert [r.key for r in snap.session_rows] == ["s12"]
+    assert snap.session_filter == "s12" and snap.paused
+    assert parse_filter("kind:rage url:/x foo") == [("kind", "rage"), ("url", "/x"), ("text", "foo")]
+    eng.send(SetFilter(text="kind:dead"))
+    eng.step()
+    assert eng._publish(time.monotonic()).session_rows == ()
+
+
+def test_bad_lines_are_counted_and_quarantined(tmp_path) -> None:
+    q = tmp_path / "bad.ndjson"
+    data = make_events(3) + b"not json\n{\"sid\": \"x\"}\n"
+    eng = Engine([BytesSource(data)], detector=False, analytics=False, quarantine_path=str(q))
+    eng.run_until_done(10)
+    snap = eng.latest()
+    assert snap.bad_lines == 2 and snap.quarantine_path == str(q)
+    assert q.read_bytes().count(b"\n") == 2
+
+
+def test_threaded_engine_follows_a_growing_file(tmp_path) -> None:
+    path = tmp_path / "live.ndjson"
+    data = make_events(9)
+    half = data.rfind(b"\n", 0, len(data) // 2) + 1
+    path.write_bytes(data[:half])
+    eng = Engine([FileTail(str(path))], detector=PayDetector(), analytics=False, warmup_detectors=False, publish_interval=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while eng.latest().events == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first = eng.latest().events
+        assert 0 < first
+        with open(path, "ab") as fh:
+            fh.write(data[half:])
+        total = data.count(b"\n")
+        # the ingest counter includes events still held back by the lateness rule
+        while eng.latest().events < total and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert eng.latest().events == total
+        snap = eng.latest()
+        assert snap.running  # a followed file never "ends"
+        # drill-down through the engine thread (Future) works while it runs
+        rows = snap.session_rows
+        if rows:
+            assert eng.drill(rows[0].session_id) is not None
+        status = snapshot_status(snap, time.monotonic())
+        assert status["events"] == total and status["type"] == "status"
+    finally:
+        eng.stop()
+
+
+def test_stdin_source_reads_a_pipe_to_eof() -> None:
+    r, w = os.pipe()
+    data = make_events(4)
+    def writer() -> None:
+        with os.fdopen(w, "wb") as fh:
+            fh.write(data)
+    threading.Thread(target=writer).start()
+    with os.fdopen(r, "rb") as fh:
+        eng = Engine([StreamSource(fh, name="pipe")], detector=False, analytics=False)
+        snap = eng.run_until_done(10)
+    assert snap.events == data.count(b"\n") and not snap.running
+
+
+def test_engine_is_headless() -> None:
+    """The engine, snapshots and sources never import a UI toolkit (harlequin's rule)."""
+    code = "import sys, uxtop.engine, uxtop.snapshot; assert 'textual' not in sys.modules and 'rich' not in sys.modules, sorted(m for m in sys.modules if m.startswith(('textual','rich')))"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("cap", [3])
+def test_per_session_cap_keeps_newest_events(cap: int) -> None:
+    eng = run(make_events(6, clicks=6), retention=Retention(per_session_events=cap))
+    row = eng.latest().session_rows[0]
+    d = eng.drill(row.session_id)
+    assert d is not None and len(d.ndjson) >= cap  # whole chunks are dropped, oldest first
