@@ -1,0 +1,416 @@
+"""The streaming detector: batches in, flags out, state carried across batches.
+
+How streaming stays exact: every kernel reports, per session, the first row it must see again
+(``need``: the start of its earliest undecided episode, or the past context it needs) and emits
+only episodes whose decision time is <= the session's frontier (the watermark, or +inf once the
+session closed). The detector keeps each open session's rows from the minimum ``need`` on, and
+next time hands every kernel the carried rows + the new ones, resuming each kernel exactly where
+it asked. An episode is reported in the one update where its decision time first falls within
+the frontier, so a burst split across batches is flagged once, identically to a one-shot run
+over the whole stream (tested in ``tests/detect/test_streaming.py``).
+
+No Python per event: the carry is gathered with numpy index arithmetic, per-session work is
+vectorised, and sessions with nothing pending are not re-scanned until they get new events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from uxtop.batch import EventBatch
+from uxtop.detect import kernels as K
+from uxtop.detect.classify import ClassTable, mask_of
+from uxtop.detect.config import DetectConfig
+from uxtop.detect.flags import FLAG_COLUMNS, FlagBatch, FlagKind, Rule, string_table
+from uxtop.detect.score import SessionScores, session_scores
+from uxtop.schema import Kind
+
+#: event columns the kernels read (plus ``row`` for evidence)
+DETECT_COLUMNS: dict[str, type] = {
+    "ts": np.int64, "kind": np.uint8, "target": np.int32, "tag": np.int32, "url": np.int32,
+    "x": np.int32, "y": np.int32, "sy": np.int32, "value": np.float32, "status": np.int16,
+    "flags": np.uint8, "row": np.int64,
+}
+
+#: kernel slots, in run order, and the flag kind each emits
+KERNELS: tuple[str, ...] = ("rage", "dead", "error", "slow", "thrash", "uturn", "loop", "scroll", "form")
+KERNEL_KIND: dict[str, FlagKind] = {
+    "rage": FlagKind.RAGE_CLICK, "dead": FlagKind.DEAD_CLICK, "error": FlagKind.ERROR_CLICK,
+    "slow": FlagKind.SLOW_INTERACTION, "thrash": FlagKind.THRASHED_CURSOR, "uturn": FlagKind.U_TURN,
+    "loop": FlagKind.PAGE_LOOP, "scroll": FlagKind.EXCESSIVE_SCROLL, "form": FlagKind.FORM_STRUGGLE,
+}
+I64_MAX = K.I64_MAX
+I64_MIN = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class KernelParams:
+    """A config flattened to the scalars the kernels take."""
+
+    cfg: DetectConfig
+    rage_suppress: int = 0
+    dead_suppress: int = 0
+    error_suppress: int = 0
+    slow_suppress: int = 0
+
+    @staticmethod
+    def of(cfg: DetectConfig) -> "KernelParams":
+        return KernelParams(
+            cfg,
+            rage_suppress=mask_of(cfg.rage.suppress),
+            dead_suppress=mask_of(cfg.dead.suppress),
+            error_suppress=mask_of(cfg.error.suppress),
+            slow_suppress=mask_of(cfg.slow.suppress),
+        )
+
+
+def run_kernels(
+    cols: Mapping[str, npt.NDArray[Any]],
+    offsets: npt.NDArray[np.int64],
+    start_rows: npt.NDArray[np.int64],
+    frontier: npt.NDArray[np.int64],
+    params: KernelParams,
+    tag_bits: npt.NDArray[np.uint16],
+    target_bits: npt.NDArray[np.uint16],
+    only: tuple[str, ...] = KERNELS,
+) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Run the kernels named in ``only`` over CSR session slices.
+
+    ``start_rows``: (len(KERNELS), n_sessions) row where each kernel resumes. Returns the raw
+    episode rows per kernel (``kernels.O_*`` columns), ``need`` and ``next_dec`` (both
+    (len(KERNELS), n_sessions); kernels not run report ``offsets[1:]`` / int64 max).
+    """
+    cfg = params.cfg
+    n_sess = offsets.shape[0] - 1
+    need = np.empty((len(KERNELS), n_sess), dtype=np.int64)
+    next_dec = np.full((len(KERNELS), n_sess), I64_MAX, dtype=np.int64)
+    ts, kind, target, tag, url = cols["ts"], cols["kind"], cols["target"], cols["tag"], cols["url"]
+    x, y, flags = cols["x"], cols["y"], cols["flags"]
+    counts = np.bincount(kind, minlength=32) if kind.shape[0] else np.zeros(32, dtype=np.int64)
+    n_clicks = int(counts[Kind.CLICK])
+    n_pv = int(counts[Kind.PAGEVIEW])
+    caps = {
+        "rage": n_clicks // 2 + 1, "dead": n_clicks + 1, "error": n_clicks + 1, "slow": n_clicks + 1,
+        "thrash": int(counts[Kind.MOVE]) // 2 + 1, "scroll": int(counts[Kind.SCROLL]) // 2 + 1,
+        "uturn": n_pv + 1, "loop": n_pv // 2 + 1, "form": n_pv + n_sess + 1,
+    }
+    outs: dict[str, npt.NDArray[np.int64]] = {}
+    r, d = cfg.rage, cfg.dead
+    for slot, name in enumerate(KERNELS):
+        sr = start_rows[slot]
+        nd = need[slot]
+        nx = next_dec[slot]
+        if name not in only or (name == "rage" and r.require_dead):
+            nd[:] = offsets[1:]
+            outs[name] = np.empty((0, K.N_OUT), dtype=np.int64)
+            continue
+        cap = caps[name]
+        while True:
+            out = np.empty((cap, K.N_OUT), dtype=np.int64)
+            if name == "rage":
+                n = K.rage_kernel(ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
+                                  offsets, sr, frontier, r.min_clicks, r.max_gap_ms, r.window_ms, r.radius_px,
+                                  K.METRICS[r.metric], r.same_target, r.fold_double_clicks, r.cancel_on_scroll,
+                                  r.cancel_on_selection, r.reaction_window_ms, params.rage_suppress, out, nd, nx)
+            elif name == "dead":
+                n = K.dead_kernel(ts, kind, target, tag, url, flags, tag_bits, target_bits, offsets, sr, frontier,
+                                  d.dead_ms, d.fold_ms, d.quick_reaction_ms, d.min_observe_ms,
+                                  d.credit_until_next_click, d.request_is_reaction, d.interactive_only,
+                                  params.dead_suppress, out, nd, nx)
+            elif name == "error":
+                e = cfg.error
+                n = K.error_kernel(ts, kind, target, tag, url, flags, cols["status"], tag_bits, target_bits,
+                                   offsets, sr, frontier, e.window_ms, d.fold_ms, e.status_min,
+                                   params.error_suppress, out, nd, nx)
+            elif name == "slow":
+                sl = cfg.slow
+                n = K.slow_kernel(ts, kind, target, tag, url, flags, cols["value"], tag_bits, target_bits,
+                                  offsets, sr, frontier, d.dead_ms, d.slow_ms, d.fold_ms, d.quick_reaction_ms,
+                                  d.credit_until_next_click, sl.request_ms, sl.trigger_ms, sl.late_reaction,
+                                  params.slow_suppress, out, nd, nx)
+            elif name == "thrash":
+                t = cfg.thrash
+                n = K.reversal_kernel(ts, kind, url, x, y, K.K_MOVE, True, True, offsets, sr, frontier,
+                                      t.min_reversals, t.window_ms, t.chain_gap_ms, t.min_delta_px,
+                                      int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY), out, nd, nx)
+            elif name == "scroll":
+                sc = cfg.scroll
+                n = K.reversal_kernel(ts, kind, url, x, cols["sy"], K.K_SCROLL, False, True, offsets, sr, frontier,
+                                      sc.min_reversals, sc.window_ms, sc.chain_gap_ms, sc.min_delta_px,
+                                      int(Rule.SCROLL_BOUNCE), int(Rule.SCROLL_BOUNCE), int(Rule.SCROLL_BOUNCE),
+                                      out, nd, nx)
+            elif name == "uturn":
+                n = K.uturn_kernel(ts, kind, url, offsets, sr, frontier, cfg.uturn.max_dwell_ms, out, nd, nx)
+            elif name == "loop":
+                n = K.loop_kernel(ts, kind, url, offsets, sr, frontier, cfg.loop.min_visits, cfg.loop.window_ms,
+                                  out, nd, nx)
+            else:
+                f = cfg.form
+                n = K.form_kernel(ts, kind, target, tag, url, tag_bits, target_bits, offsets, sr, frontier,
+                                  f.min_returns, f.hesitation_ms, f.abandon_min_fields, out, nd, nx)
+            if n >= 0:
+                outs[name] = out[:n]
+                break
+            cap *= 4  # the bounds above are generous; this is a safety net
+    return outs, need, next_dec
+
+
+def episodes_to_flags(
+    outs: Mapping[str, npt.NDArray[np.int64]],
+    session_ids: npt.NDArray[np.uint64],
+    rows: npt.NDArray[np.int64],
+    fprev: npt.NDArray[np.int64] | None,
+    cfg: DetectConfig,
+) -> FlagBatch:
+    """Kernel episode rows -> FlagBatch, keeping those decided after ``fprev`` (per session)."""
+    parts = []
+    for name, o in outs.items():
+        if fprev is not None and o.shape[0]:
+            o = o[o[:, K.O_DEC] > fprev[o[:, K.O_SESS]]]
+        kinds = [KERNEL_KIND[name]]
+        if name == "dead" and cfg.rage.require_dead:
+            kinds.append(FlagKind.RAGE_CLICK)
+        for kind in kinds:
+            sel = o
+            if kind == FlagKind.RAGE_CLICK and name == "dead":
+                sel = o[o[:, K.O_COUNT] >= cfg.rage.min_clicks]
+            if sel.shape[0] == 0:
+                continue
+            rule = sel[:, K.O_RULE].astype(np.uint8)
+            if kind == FlagKind.RAGE_CLICK and name == "dead":
+                rule = np.full(sel.shape[0], int(Rule.RAGE_DEAD), dtype=np.uint8)
+            parts.append(
+                FlagBatch(
+                    {
+                        "kind": np.full(sel.shape[0], int(kind), dtype=np.uint8),
+                        "session_id": session_ids[sel[:, K.O_SESS]].astype(np.uint64),
+                        "start_ts": sel[:, K.O_START].copy(),
+                        "end_ts": sel[:, K.O_END].copy(),
+                        "decision_ts": sel[:, K.O_DEC].copy(),
+                        "url": sel[:, K.O_URL].astype(np.int32),
+                        "target": sel[:, K.O_TARGET].astype(np.int32),
+                        "count": sel[:, K.O_COUNT].astype(np.int32),
+                        "severity": (sel[:, K.O_SEV] / K.SEV_SCALE).astype(np.float32),
+                        "rule": rule,
+                        "tier": sel[:, K.O_TIER].astype(np.uint8),
+                        "row_start": rows[sel[:, K.O_EV0]],
+                        "row_end": rows[sel[:, K.O_EV1]],
+                    }
+                )
+            )
+    return FlagBatch.concat(parts)
+
+
+def _segments_index(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Concatenated ranges ``[starts[i], starts[i] + lens[i])`` as one index array."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    out_starts = np.zeros(lens.shape[0], dtype=np.int64)
+    np.cumsum(lens[:-1], out=out_starts[1:])
+    return np.repeat(starts - out_starts, lens) + np.arange(total, dtype=np.int64)
+
+
+def _columns_of(batch: EventBatch) -> dict[str, npt.NDArray[Any]]:
+    return {k: np.ascontiguousarray(batch.columns[k], dtype=t) for k, t in DETECT_COLUMNS.items()}
+
+
+@dataclass
+class _State:
+    """Open sessions (sorted by session_id) and their carried rows (CSR over them)."""
+
+    sid: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
+    base: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    need: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, len(KERNELS)), np.int64))
+    fprev: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    off: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
+    cols: dict[str, npt.NDArray[Any]] = field(
+        default_factory=lambda: {k: np.empty(0, dtype=t) for k, t in DETECT_COLUMNS.items()}
+    )
+
+
+class Detector:
+    """Streaming friction detection: ``update(batch, strings) -> FlagBatch`` per ingest step,
+    ``finish() -> FlagBatch`` at the end of the stream (judges whatever is still open).
+
+    ``strings`` is the ingestor's ``Strings`` (or a mapping table name -> list of strings):
+    targets and tags are classified once per distinct string for the suppressions.
+    ``scores`` holds the cumulative friction score of the sessions flagged by the last call.
+    """
+
+    def __init__(self, cfg: DetectConfig | None = None) -> None:
+        self.cfg = cfg or DetectConfig()
+        self.params = KernelParams.of(self.cfg)
+        rules = (self.cfg.ignore, self.cfg.ignore_rage, self.cfg.ignore_dead)
+        self._tags = ClassTable(*rules)
+        self._targets = ClassTable(*rules)
+        self._state = _State()
+        self._score_parts: dict[int, npt.NDArray[np.float64]] = {}
+        self.scores: SessionScores | None = None
+        self.events_judged = 0
+
+    @property
+    def open_sessions(self) -> int:
+        return int(self._state.sid.shape[0])
+
+    @property
+    def carried_events(self) -> int:
+        return int(self._state.off[-1])
+
+    def update(self, batch: EventBatch, strings: Any) -> FlagBatch:
+        tag_bits = self._tags.extend(string_table(strings, "tag"))
+        target_bits = self._targets.extend(string_table(strings, "target"))
+        self.events_judged += len(batch)
+        return self._step(batch, int(batch.watermark), tag_bits, target_bits, close_all=False)
+
+    def finish(self) -> FlagBatch:
+        """Judge every open session as closed (end of stream)."""
+        return self._step(None, I64_MAX, self._tags.bits, self._targets.bits, close_all=True)
+
+    # ------------------------------------------------------------------------------------------
+
+    def _step(
+        self,
+        batch: EventBatch | None,
+        watermark: int,
+        tag_bits: npt.NDArray[np.uint16],
+        target_bits: npt.NDArray[np.uint16],
+        close_all: bool,
+    ) -> FlagBatch:
+        st = self._state
+        nk = len(KERNELS)
+        n_state = st.sid.shape[0]
+        if batch is not None and batch.n_sessions:
+            b_sid = np.asarray(batch.sessions["session_id"], dtype=np.uint64)
+            b_closed = np.asarray(batch.sessions["closed"], dtype=bool)
+            b_off = np.asarray(batch.offsets, dtype=np.int64)
+        else:
+            b_sid = np.empty(0, np.uint64)
+            b_closed = np.empty(0, bool)
+            b_off = np.zeros(1, np.int64)
+        n_b = b_sid.shape[0]
+        # which state row (if any) each batch session continues
+        pos = np.searchsorted(st.sid, b_sid) if n_state else np.zeros(n_b, np.int64)
+        known = np.zeros(n_b, dtype=bool)
+        if n_state:
+            inb = pos < n_state
+            known[inb] = st.sid[pos[inb]] == b_sid[inb]
+        in_batch = np.zeros(n_state, dtype=bool)
+        in_batch[pos[known]] = True
+        # carried sessions without new events run only if a verdict may have become due
+        due = ~in_batch & ((st.next_dec <= watermark) | close_all)
+        due_idx = np.flatnonzero(due)
+        r_state = np.concatenate([np.where(known, pos, -1), due_idx]).astype(np.int64)
+        r_batch = np.concatenate([np.arange(n_b, dtype=np.int64), np.full(due_idx.shape[0], -1, np.int64)])
+        r_sid = np.concatenate([b_sid, st.sid[due_idx]])
+        r_closed = np.concatenate([b_closed, np.zeros(due_idx.shape[0], bool)]) | close_all
+        n_run = r_sid.shape[0]
+        if n_run == 0:
+            self.scores = None
+            return FlagBatch.empty()
+        has_state = r_state >= 0
+        c_len = np.zeros(n_run, np.int64)
+        c_start = np.zeros(n_run, np.int64)
+        c_start[has_state] = st.off[r_state[has_state]]
+        c_len[has_state] = st.off[r_state[has_state] + 1] - c_start[has_state]
+        has_new = r_batch >= 0
+        n_start = np.zeros(n_run, np.int64)
+        n_len = np.zeros(n_run, np.int64)
+        n_start[has_new] = b_off[r_batch[has_new]]
+        n_len[has_new] = b_off[r_batch[has_new] + 1] - n_start[has_new]
+
+        # rows to judge: carried + new, per run session
+        if not c_len.any() and due_idx.shape[0] == 0 and batch is not None:
+            cols = _columns_of(batch)
+            offsets = b_off
+        else:
+            n_carry = int(st.off[-1])
+            new_cols = _columns_of(batch) if batch is not None else None
+            seg_starts = np.empty(2 * n_run, np.int64)
+            seg_lens = np.empty(2 * n_run, np.int64)
+            seg_starts[0::2] = c_start
+            seg_lens[0::2] = c_len
+            seg_starts[1::2] = n_carry + n_start
+            seg_lens[1::2] = n_len
+            idx = _segments_index(seg_starts, seg_lens)
+            cols = {}
+            for k in DETECT_COLUMNS:
+                pool = st.cols[k] if new_cols is None else (
+                    new_cols[k] if n_carry == 0 else np.concatenate([st.cols[k], new_cols[k]]))
+                cols[k] = pool[idx]
+            offsets = np.zeros(n_run + 1, np.int64)
+            np.cumsum(c_len + n_len, out=offsets[1:])
+        o = offsets[:-1]
+
+        base = np.zeros(n_run, np.int64)
+        base[has_state] = st.base[r_state[has_state]]
+        need_abs = np.repeat(base[:, None], nk, axis=1)
+        need_abs[has_state] = st.need[r_state[has_state]]
+        start_rows = np.ascontiguousarray((o[:, None] + (need_abs - base[:, None])).T)
+        fprev = np.full(n_run, I64_MIN, np.int64)
+        fprev[has_state] = st.fprev[r_state[has_state]]
+        frontier = np.where(r_closed, I64_MAX, np.maximum(watermark, fprev)).astype(np.int64)
+
+        outs, need_rel, next_dec = run_kernels(cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits)
+        flags = episodes_to_flags(outs, r_sid, cols["row"], fprev, self.cfg)
+
+        # carry forward: open sessions keep rows from the earliest row any kernel needs
+        need_abs_new = base[:, None] + (need_rel.T - o[:, None])
+        new_base = need_abs_new.min(axis=1)
+        keep = ~r_closed
+        k_from = o + (new_base - base)
+        k_len = np.where(keep, offsets[1:] - k_from, 0)
+        k_idx = _segments_index(k_from[keep], k_len[keep])
+        kept_cols = {k: v[k_idx] for k, v in cols.items()}
+
+        stay = np.ones(n_state, dtype=bool)
+        stay[r_state[has_state]] = False  # replaced by the run results (or closed)
+        stay_idx = np.flatnonzero(stay)
+        s_len = st.off[stay_idx + 1] - st.off[stay_idx]
+        s_idx = _segments_index(st.off[stay_idx], s_len)
+        n_stay_rows = int(s_len.sum())
+        # new state = stayed sessions + kept run sessions, sorted by session id
+        all_sid = np.concatenate([st.sid[stay_idx], r_sid[keep]])
+        all_len = np.concatenate([s_len, k_len[keep]])
+        all_src = np.zeros(all_len.shape[0], np.int64)
+        if all_len.shape[0]:
+            np.cumsum(all_len[:-1], out=all_src[1:])
+        order = np.argsort(all_sid, kind="stable")
+        pool_idx = _segments_index(all_src[order], all_len[order])
+        new_cols_state = {}
+        for k in DETECT_COLUMNS:
+            pool = np.concatenate([st.cols[k][s_idx], kept_cols[k]]) if n_stay_rows else kept_cols[k]
+            new_cols_state[k] = pool[pool_idx]
+        off_new = np.zeros(all_sid.shape[0] + 1, np.int64)
+        np.cumsum(all_len[order], out=off_new[1:])
+        self._state = _State(
+            sid=all_sid[order],
+            base=np.concatenate([st.base[stay_idx], new_base[keep]])[order],
+            need=np.concatenate([st.need[stay_idx], need_abs_new[keep]])[order],
+            fprev=np.concatenate([st.fprev[stay_idx], frontier[keep]])[order],
+            next_dec=np.concatenate([st.next_dec[stay_idx], next_dec.T[keep].min(axis=1)])[order],
+            off=off_new,
+            cols=new_cols_state,
+        )
+        self._account_scores(flags, r_sid[r_closed])
+        return FlagBatch(flags.columns, self.scores)
+
+    def _account_scores(self, flags: FlagBatch, closed: npt.NDArray[np.uint64]) -> None:
+        if not len(flags):
+            self.scores = None
+        else:
+            batch_scores = session_scores(flags, self.cfg.score)
+            parts = batch_scores.parts
+            for i, sid in enumerate(batch_scores.session_id.tolist()):
+                prev = self._score_parts.get(sid)
+                self._score_parts[sid] = parts[i] if prev is None else prev + parts[i]
+            ids = batch_scores.session_id
+            cum = np.stack([self._score_parts[s] for s in ids.tolist()])
+            self.scores = SessionScores(ids, cum.sum(axis=1), cum)
+        for sid in closed.tolist():
+            self._score_parts.pop(sid, None)

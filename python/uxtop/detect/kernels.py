@@ -1,0 +1,725 @@
+"""Numba kernels: one per detector, each a loop over the CSR session slices of a batch.
+
+Contract shared by all kernels (the streaming driver in ``detector.py`` relies on it):
+
+* Session ``s`` owns rows ``start_row[s]:offsets[s+1]``; the kernel scans from ``start_row[s]``
+  (where the kernel itself asked to resume last time, so its episodes segment exactly as on
+  the whole stream).
+* ``frontier[s]``: event time up to which the session's future is known (the watermark, or
+  int64 max once the session closed). An episode is emitted only when its *decision time*
+  (the last instant any future event could still change it) is <= frontier.
+* ``need[s]`` (out): the first row the kernel must see again next time: the start of its
+  earliest undecided episode, or the past context its next episodes need. ``offsets[s+1]`` if
+  nothing. ``next_dec[s]`` (out): earliest decision time still pending (int64 max if none).
+* Episodes go to ``out`` (int64, one row per flag, ``O_*`` columns); the return value is the
+  count, or -1 if ``out`` is too small (the caller grows it and retries).
+
+Windows are inclusive on both ends: a click ``max_gap_ms`` after the previous one still links,
+so a burst's verdict is final only at ``last + max_gap_ms``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from uxtop.batch import FLAG_MODIFIER, INT_NA
+from uxtop.detect import classify as C
+from uxtop.detect.flags import Rule, Tier
+from uxtop.schema import Kind
+
+I64_MAX = np.iinfo(np.int64).max
+
+# output columns
+O_SESS, O_ANCHOR, O_EV0, O_EV1, O_START, O_END, O_DEC, O_COUNT, O_RULE, O_TIER, O_TARGET, O_URL, O_SEV = range(13)
+N_OUT = 13
+#: severities travel as integer thousandths in the int64 output
+SEV_SCALE = 1000
+
+K_PAGEVIEW = int(Kind.PAGEVIEW)
+K_CLICK = int(Kind.CLICK)
+K_DBLCLICK = int(Kind.DBLCLICK)
+K_MOVE = int(Kind.MOVE)
+K_SCROLL = int(Kind.SCROLL)
+K_INPUT = int(Kind.INPUT)
+K_CHANGE = int(Kind.CHANGE)
+K_SUBMIT = int(Kind.SUBMIT)
+K_FOCUS = int(Kind.FOCUS)
+K_BLUR = int(Kind.BLUR)
+K_SELECTION = int(Kind.SELECTION)
+K_MUTATION = int(Kind.MUTATION)
+K_ERROR = int(Kind.ERROR)
+K_REQUEST = int(Kind.REQUEST)
+K_VISIBILITY = int(Kind.VISIBILITY)
+
+MOD = FLAG_MODIFIER
+NA = INT_NA
+B_INTERACTIVE = C.INTERACTIVE
+B_FIELD = C.FIELD
+
+R_RAGE = int(Rule.RAGE_BURST)
+R_DEAD = int(Rule.DEAD_NO_REACTION)
+R_ERROR_BASE = int(Rule.ERROR_JS) - 1  # + bits (1 js, 2 request)
+R_SLOW_BASE = int(Rule.SLOW_REQUEST) - 1  # + bits (1 request, 2 late reaction)
+R_FORM_BASE = int(Rule.FORM_REENTRY) - 1  # + bits (1 re-entry, 2 hesitation, 4 abandon)
+R_UTURN = int(Rule.U_TURN_QUICK_BACK)
+R_LOOP = int(Rule.PAGE_LOOP_REVISITS)
+T_NONE = int(Tier.NONE)
+T_SLOW = int(Tier.SLOW)
+T_DEAD = int(Tier.DEAD)
+
+METRIC_NONE, METRIC_EUCLID, METRIC_MANHATTAN, METRIC_BOX = 0, 1, 2, 3
+METRICS = {"none": METRIC_NONE, "euclid": METRIC_EUCLID, "manhattan": METRIC_MANHATTAN, "box": METRIC_BOX}
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _emit(out, n, s, anchor, ev0, ev1, start, end, dec, count, rule, tier, target, url, sev):
+    out[n, O_SESS] = s
+    out[n, O_ANCHOR] = anchor
+    out[n, O_EV0] = ev0
+    out[n, O_EV1] = ev1
+    out[n, O_START] = start
+    out[n, O_END] = end
+    out[n, O_DEC] = dec
+    out[n, O_COUNT] = count
+    out[n, O_RULE] = rule
+    out[n, O_TIER] = tier
+    out[n, O_TARGET] = target
+    out[n, O_URL] = url
+    out[n, O_SEV] = sev
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cls(i, tag, target, tag_bits, target_bits):
+    return tag_bits[tag[i] + 1] | target_bits[target[i] + 1]
+
+
+# ---------------------------------------------------------------------------------------- rage
+
+
+@njit(cache=True, nogil=True)
+def rage_kernel(ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
+                offsets, start_row, frontier,
+                min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl,
+                cancel_scroll, cancel_sel, react_ms, suppress,
+                out, need, next_dec):
+    n = 0
+    ring = np.empty(16, np.int64)
+    settle = max(max_gap, react_ms)
+    for s in range(offsets.shape[0] - 1):
+        lo = start_row[s]
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        c_n = 0
+        c_first = -1
+        c_last = -1
+        c_dbl = 0
+        c_cancel = False
+        c_win = False
+        minx = 0
+        maxx = 0
+        miny = 0
+        maxy = 0
+        i = lo
+        while i <= hi:
+            # i == hi closes the last chain; otherwise a click that does not link closes it
+            closing = i == hi
+            cand = False
+            if not closing:
+                k = kind[i]
+                if k == K_CLICK:
+                    cand = (flags[i] & MOD) == 0 and (_cls(i, tag, target, tag_bits, target_bits) & suppress) == 0
+                    linked = False
+                    if c_n > 0 and cand and ts[i] - ts[c_last] <= max_gap:
+                        linked = (not same_target) or target[i] == target[c_first]
+                        if linked and metric != METRIC_NONE and x[i] != NA and x[c_last] != NA:
+                            if metric == METRIC_EUCLID:
+                                dx = x[i] - x[c_last]
+                                dy = y[i] - y[c_last]
+                                linked = dx * dx + dy * dy <= radius * radius
+                            elif metric == METRIC_MANHATTAN:
+                                linked = abs(x[i] - x[c_last]) + abs(y[i] - y[c_last]) <= radius
+                            else:
+                                linked = (max(maxx, x[i]) - min(minx, x[i]) <= radius
+                                          and max(maxy, y[i]) - min(miny, y[i]) <= radius)
+                    if linked:
+                        ring[c_n % min_clicks] = ts[i]
+                        c_n += 1
+                        if c_n >= min_clicks and ts[i] - ring[c_n % min_clicks] <= window_ms:
+                            c_win = True
+                        c_last = i
+                        if x[i] != NA:
+                            minx = min(minx, x[i])
+                            maxx = max(maxx, x[i])
+                            miny = min(miny, y[i])
+                            maxy = max(maxy, y[i])
+                        i += 1
+                        continue
+                    closing = True
+                elif c_n > 0:
+                    if k == K_DBLCLICK:
+                        if ts[i] - ts[c_last] <= max_gap and ((not same_target) or target[i] == target[c_first]):
+                            c_dbl += 1
+                    elif k == K_SCROLL:
+                        if cancel_scroll and ts[i] - ts[c_last] <= react_ms:
+                            c_cancel = True
+                    elif k == K_SELECTION:
+                        if cancel_sel and ts[i] - ts[c_last] <= react_ms:
+                            c_cancel = True
+            if closing:
+                if c_n > 0:
+                    dec = ts[c_last] + settle
+                    if dec > F:
+                        need[s] = c_first
+                        next_dec[s] = dec
+                        break
+                    eff = c_n - c_dbl if fold_dbl else c_n
+                    if eff >= min_clicks and not c_cancel and (window_ms <= 0 or c_win):
+                        if n >= out.shape[0]:
+                            return -1
+                        _emit(out, n, s, c_first, c_first, c_last, ts[c_first], ts[c_last], dec, c_n,
+                              R_RAGE, T_NONE, target[c_first], url[c_first], SEV_SCALE * eff // min_clicks)
+                        n += 1
+                    c_n = 0
+                if i == hi:
+                    break
+                if cand:
+                    c_n = 1
+                    c_first = i
+                    c_last = i
+                    c_dbl = 0
+                    c_cancel = False
+                    c_win = False
+                    ring[0] = ts[i]
+                    if min_clicks <= 1:
+                        c_win = True
+                    if x[i] != NA:
+                        minx = x[i]
+                        maxx = x[i]
+                        miny = y[i]
+                        maxy = y[i]
+                    else:
+                        minx = 2**31 - 1
+                        maxx = -(2**31)
+                        miny = 2**31 - 1
+                        maxy = -(2**31)
+            i += 1
+    return n
+
+
+# ------------------------------------------------------------------ click groups (dead, slow, error)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _group_end(ts, kind, target, first, hi, fold):
+    """Last click of the group starting at ``first`` and the next click not in it (-1: none)."""
+    last = first
+    cnt = 1
+    j = first + 1
+    while j < hi:
+        if kind[j] == K_CLICK:
+            if target[j] == target[first] and ts[j] - ts[last] <= fold:
+                last = j
+                cnt += 1
+            else:
+                return last, cnt, j
+        j += 1
+    return last, cnt, -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react):
+    """Row of the first event credited as a visible reaction to the group, or -1; and the
+    inclusive end of the window that was observed."""
+    wend = ts[first] + dead_ms
+    if credit_next and nxt >= 0 and ts[nxt] - 1 < wend:
+        wend = ts[nxt] - 1
+    qend = ts[last] + quick_ms
+    r = first + 1
+    while r < hi and ts[r] <= wend:
+        rk = kind[r]
+        if rk == K_MUTATION or rk == K_PAGEVIEW or rk == K_SUBMIT:
+            return r, wend
+        if (rk == K_SCROLL or rk == K_SELECTION or rk == K_FOCUS or rk == K_BLUR or rk == K_VISIBILITY
+                or rk == K_INPUT or rk == K_CHANGE) and ts[r] <= qend:
+            return r, wend
+        if request_react and rk == K_REQUEST:
+            return r, wend
+        r += 1
+    return -1, wend
+
+
+@njit(cache=True, nogil=True)
+def dead_kernel(ts, kind, target, tag, url, flags, tag_bits, target_bits,
+                offsets, start_row, frontier,
+                dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only,
+                suppress, out, need, next_dec):
+    n = 0
+    settle = max(fold_ms, quick_ms)
+    for s in range(offsets.shape[0] - 1):
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        i = start_row[s]
+        while i < hi:
+            if kind[i] != K_CLICK:
+                i += 1
+                continue
+            first = i
+            last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+            dec = max(ts[first] + dead_ms, ts[last] + settle)
+            if dec > F:
+                need[s] = first
+                next_dec[s] = dec
+                break
+            cls = _cls(first, tag, target, tag_bits, target_bits)
+            if (flags[first] & MOD) == 0 and (cls & suppress) == 0 and ((not interactive_only) or (cls & B_INTERACTIVE) != 0):
+                r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react)
+                if r < 0 and wend - ts[first] >= min_observe:
+                    if n >= out.shape[0]:
+                        return -1
+                    _emit(out, n, s, first, first, last, ts[first], ts[last], dec, cnt, R_DEAD, T_DEAD,
+                          target[first], url[first], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
+                    n += 1
+            i = nxt if nxt >= 0 else hi
+    return n
+
+
+@njit(cache=True, nogil=True)
+def slow_kernel(ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
+                offsets, start_row, frontier,
+                dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction,
+                suppress, out, need, next_dec):
+    n = 0
+    settle = max(fold_ms, quick_ms, trigger_ms)
+    for s in range(offsets.shape[0] - 1):
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        i = start_row[s]
+        while i < hi:
+            if kind[i] != K_CLICK:
+                i += 1
+                continue
+            first = i
+            last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+            dec = max(ts[first] + dead_ms, ts[last] + settle)
+            if dec > F:
+                need[s] = first
+                next_dec[s] = dec
+                break
+            cls = _cls(first, tag, target, tag_bits, target_bits)
+            if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
+                bits = 0
+                end = ts[last]
+                ev1 = last
+                worst = 0.0
+                if late_reaction:
+                    r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, False)
+                    if r >= 0 and ts[r] - ts[first] >= slow_ms:
+                        bits |= 2
+                        end = ts[r]
+                        ev1 = r
+                        worst = (ts[r] - ts[first]) / slow_ms
+                # requests started by the group: same page, before a click elsewhere
+                tend = ts[last] + trigger_ms
+                r = first + 1
+                while r < hi and ts[r] <= tend:
+                    if nxt >= 0 and r >= nxt:
+                        break
+                    rk = kind[r]
+                    if rk == K_PAGEVIEW:
+                        break
+                    if rk == K_REQUEST and value[r] >= request_ms:
+                        bits |= 1
+                        fin = ts[r] + np.int64(value[r])
+                        if fin > end:
+                            end = fin
+                        if r > ev1:
+                            ev1 = r
+                        if value[r] / request_ms > worst:
+                            worst = value[r] / request_ms
+                    r += 1
+                if bits != 0:
+                    if n >= out.shape[0]:
+                        return -1
+                    _emit(out, n, s, first, first, ev1, ts[first], end, dec, cnt, R_SLOW_BASE + bits, T_SLOW,
+                          target[first], url[first], np.int64(worst * SEV_SCALE))
+                    n += 1
+            i = nxt if nxt >= 0 else hi
+    return n
+
+
+@njit(cache=True, nogil=True)
+def error_kernel(ts, kind, target, tag, url, flags, status, tag_bits, target_bits,
+                 offsets, start_row, frontier,
+                 window_ms, fold_ms, status_min, suppress, out, need, next_dec):
+    n = 0
+    settle = max(window_ms, fold_ms)
+    for s in range(offsets.shape[0] - 1):
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        i = start_row[s]
+        while i < hi:
+            if kind[i] != K_CLICK:
+                i += 1
+                continue
+            first = i
+            last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+            dec = ts[last] + settle
+            if dec > F:
+                need[s] = first
+                next_dec[s] = dec
+                break
+            cls = _cls(first, tag, target, tag_bits, target_bits)
+            if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
+                bits = 0
+                ev1 = last
+                wend = ts[last] + window_ms
+                r = first + 1
+                while r < hi and ts[r] <= wend:
+                    if nxt >= 0 and r >= nxt:
+                        break
+                    rk = kind[r]
+                    if rk == K_PAGEVIEW:
+                        break
+                    if rk == K_ERROR:
+                        bits |= 1
+                        ev1 = max(ev1, r)
+                    elif rk == K_REQUEST and status[r] >= status_min:
+                        bits |= 2
+                        ev1 = max(ev1, r)
+                    r += 1
+                if bits != 0:
+                    if n >= out.shape[0]:
+                        return -1
+                    _emit(out, n, s, first, first, ev1, ts[first], ts[ev1], dec, cnt, R_ERROR_BASE + bits, T_NONE,
+                          target[first], url[first], SEV_SCALE * (1 + (bits == 3)))
+                    n += 1
+            i = nxt if nxt >= 0 else hi
+    return n
+
+
+# ------------------------------------------------------------- direction reversals (thrash, scroll)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _reversal(a, b, c, m):
+    d1 = b - a
+    d2 = c - b
+    return (d1 >= m and d2 <= -m) or (d1 <= -m and d2 >= m)
+
+
+@njit(cache=True, nogil=True)
+def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
+                    offsets, start_row, frontier,
+                    min_rev, window_ms, chain_gap, min_delta, rule_x, rule_y, rule_xy,
+                    out, need, next_dec):
+    """Chains of direction reversals of ``ev_kind`` events (moves: x and y; scrolls: sy as y).
+
+    A reversal at event i needs the two previous events (p2, p1). Reversals more than
+    ``chain_gap`` apart split chains; a chain is an episode if one axis has ``min_rev``
+    reversals within ``window_ms``.
+    """
+    n = 0
+    ring_x = np.empty(64, np.int64)
+    ring_y = np.empty(64, np.int64)
+    for s in range(offsets.shape[0] - 1):
+        lo = start_row[s]
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        p1 = -1
+        p2 = -1
+        ch_first = -1
+        ch_need = -1
+        ch_last = -1
+        nx = 0
+        ny = 0
+        hit_x = False
+        hit_y = False
+        stopped = False
+        for i in range(lo, hi + 1):
+            rx = False
+            ry = False
+            if i < hi:
+                if kind[i] != ev_kind:
+                    continue
+                if (use_x and cx[i] == NA) or (use_y and cy[i] == NA):
+                    continue
+                if p2 >= 0:
+                    rx = use_x and _reversal(cx[p2], cx[p1], cx[i], min_delta)
+                    ry = use_y and _reversal(cy[p2], cy[p1], cy[i], min_delta)
+            if ch_first >= 0 and (i == hi or ((rx or ry) and ts[i] - ts[ch_last] > chain_gap)):
+                dec = ts[ch_last] + chain_gap
+                if dec > F:
+                    need[s] = ch_need
+                    next_dec[s] = dec
+                    stopped = True
+                    break
+                if hit_x or hit_y:
+                    if n >= out.shape[0]:
+                        return -1
+                    rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
+                    cnt = max(nx, ny)
+                    _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
+                          T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
+                    n += 1
+                ch_first = -1
+            if i == hi:
+                break
+            if rx or ry:
+                if ch_first < 0:
+                    ch_first = i
+                    ch_need = p2
+                    nx = 0
+                    ny = 0
+                    hit_x = False
+                    hit_y = False
+                if rx:
+                    ring_x[nx % min_rev] = ts[i]
+                    nx += 1
+                    if nx >= min_rev and ts[i] - ring_x[nx % min_rev] <= window_ms:
+                        hit_x = True
+                if ry:
+                    ring_y[ny % min_rev] = ts[i]
+                    ny += 1
+                    if ny >= min_rev and ts[i] - ring_y[ny % min_rev] <= window_ms:
+                        hit_y = True
+                ch_last = i
+            p2 = p1
+            p1 = i
+        if not stopped:
+            need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
+    return n
+
+
+# ------------------------------------------------------------------------- navigation (u-turn, loop)
+
+
+@njit(cache=True, nogil=True)
+def uturn_kernel(ts, kind, url, offsets, start_row, frontier, max_dwell, out, need, next_dec):
+    n = 0
+    for s in range(offsets.shape[0] - 1):
+        hi = offsets[s + 1]
+        F = frontier[s]
+        next_dec[s] = I64_MAX
+        a = -1  # page before the last one
+        b = -1  # last page
+        stopped = False
+        for i in range(start_row[s], hi):
+            if kind[i] != K_PAGEVIEW:
+                continue
+            if ts[i] > F:
+                need[s] = a if a >= 0 else (b if b >= 0 else i)
+                next_dec[s] = ts[i]
+                stopped = True
+                break
+            if a >= 0 and url[i] >= 0 and url[i] == url[a] and url[b] != url[a] and ts[i] - ts[b] <= max_dwell:
+                if n >= out.shape[0]:
+                    return -1
+                dwell = ts[i] - ts[b]
+                _emit(out, n, s, a, b, i, ts[b], ts[i], ts[i], 1, R_UTURN, T_NONE, -1, url[b],
+                      SEV_SCALE + SEV_SCALE * (max_dwell - dwell) // max_dwell)
+                n += 1
+            a = b
+            b = i
+        if not stopped:
+            need[s] = a if a >= 0 else (b if b >= 0 else hi)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def loop_kernel(ts, kind, url, offsets, start_row, frontier, min_visits, window_ms, out, need, next_dec):
+    """Per URL, chains of visits each within ``window_ms`` of the previous; a chain is a loop if
+    some ``min_visits`` consecutive visits fit in ``window_ms``. At most 64 URLs in flight."""
+    n = 0
+    cap = 64
+    c_url = np.empty(cap, np.int64)
+    c_first = np.empty(cap, np.int64)
+    c_last = np.empty(cap, np.int64)  # row of the last visit
+    c_lts = np.empty(cap, np.int64)  # its time
+    c_n = np.empty(cap, np.int64)
+    c_hit = np.empty(cap, np.bool_)
+    ring = np.empty((cap, 16), np.int64)
+    for s in range(offsets.shape[0] - 1):
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        m = 0
+        for i in range(start_row[s], hi + 1):
+            now = I64_MAX
+            if i < hi:
+                if kind[i] != K_PAGEVIEW or url[i] < 0:
+                    continue
+                now = ts[i]
+                if now > F:
+                    need[s] = i
+                    next_dec[s] = now
+                    now = I64_MAX  # stop: finalise every chain below
+            # finalise chains that can no longer grow (all of them at the end)
+            j = 0
+            while j < m:
+                if now == I64_MAX or c_lts[j] + window_ms < now:
+                    dec = c_lts[j] + window_ms
+                    if dec > F:
+                        need[s] = min(need[s], c_first[j])
+                        next_dec[s] = min(next_dec[s], dec)
+                    elif c_hit[j]:
+                        if n >= out.shape[0]:
+                            return -1
+                        _emit(out, n, s, c_first[j], c_first[j], c_last[j], ts[c_first[j]], ts[c_last[j]], dec,
+                              c_n[j], R_LOOP, T_NONE, -1, c_url[j], SEV_SCALE * c_n[j] // min_visits)
+                        n += 1
+                    m -= 1
+                    c_url[j] = c_url[m]
+                    c_first[j] = c_first[m]
+                    c_last[j] = c_last[m]
+                    c_lts[j] = c_lts[m]
+                    c_n[j] = c_n[m]
+                    c_hit[j] = c_hit[m]
+                    for q in range(min_visits):
+                        ring[j, q] = ring[m, q]
+                else:
+                    j += 1
+            if now == I64_MAX:
+                break
+            # extend or start the chain of this URL
+            j = 0
+            while j < m and c_url[j] != url[i]:
+                j += 1
+            if j == m:
+                if m == cap:
+                    continue  # too many pages in flight: untracked
+                m += 1
+                c_url[j] = url[i]
+                c_first[j] = i
+                c_n[j] = 0
+                c_hit[j] = False
+            ring[j, c_n[j] % min_visits] = ts[i]
+            c_n[j] += 1
+            if c_n[j] >= min_visits and ts[i] - ring[j, c_n[j] % min_visits] <= window_ms:
+                c_hit[j] = True
+            c_last[j] = i
+            c_lts[j] = ts[i]
+    return n
+
+
+# ------------------------------------------------------------------------------------------ forms
+
+
+@njit(cache=True, nogil=True)
+def form_kernel(ts, kind, target, tag, url, tag_bits, target_bits,
+                offsets, start_row, frontier,
+                min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec):
+    """Per page visit (page view to page view): field re-entries (focus on a field that got
+    input and was left), focus -> first input pauses >= hesitation_ms, and input into
+    >= abandon_min_fields fields without a submit. Decided when the next page view arrives,
+    or at session close. At most 32 distinct fields per visit are tracked."""
+    n = 0
+    cap = 32
+    f_tgt = np.empty(cap, np.int64)
+    f_input = np.empty(cap, np.bool_)
+    f_left = np.empty(cap, np.bool_)
+    f_focus = np.empty(cap, np.int64)
+    for s in range(offsets.shape[0] - 1):
+        hi = offsets[s + 1]
+        F = frontier[s]
+        need[s] = hi
+        next_dec[s] = I64_MAX
+        m = 0
+        returns = 0
+        hes = 0
+        n_filled = 0
+        submitted = False
+        first = -1
+        last = -1
+        last_field = -1
+        for i in range(start_row[s], hi + 1):
+            at_end = i == hi
+            k = -1 if at_end else kind[i]
+            if at_end or k == K_PAGEVIEW:
+                if first >= 0:
+                    dec = I64_MAX if at_end else ts[i]
+                    if dec > F:
+                        need[s] = first
+                        next_dec[s] = dec
+                        break
+                    bits = 0
+                    if returns >= min_returns:
+                        bits |= 1
+                    if hes > 0:
+                        bits |= 2
+                    if n_filled >= abandon_min_fields and not submitted:
+                        bits |= 4
+                    if bits != 0:
+                        if n >= out.shape[0]:
+                            return -1
+                        sev = SEV_SCALE * max(1, returns) // max(1, min_returns) + (SEV_SCALE // 2) * hes
+                        if bits & 4:
+                            sev += SEV_SCALE
+                        tgt = target[last_field] if last_field >= 0 else -1
+                        _emit(out, n, s, first, first, last, ts[first], ts[last], dec, returns + hes,
+                              R_FORM_BASE + bits, T_NONE, tgt, url[first], sev)
+                        n += 1
+                if at_end:
+                    break
+                m = 0
+                returns = 0
+                hes = 0
+                n_filled = 0
+                submitted = False
+                first = -1
+                last = -1
+                last_field = -1
+                continue
+            if k == K_SUBMIT:
+                submitted = True
+                if first < 0:
+                    first = i
+                last = i
+                continue
+            if k != K_FOCUS and k != K_INPUT and k != K_CHANGE and k != K_BLUR:
+                continue
+            if (_cls(i, tag, target, tag_bits, target_bits) & B_FIELD) == 0:
+                continue
+            j = 0
+            while j < m and f_tgt[j] != target[i]:
+                j += 1
+            if j == m:
+                if m == cap:
+                    continue
+                m += 1
+                f_tgt[j] = target[i]
+                f_input[j] = False
+                f_left[j] = False
+                f_focus[j] = -1
+            if first < 0:
+                first = i
+            last = i
+            last_field = i
+            if k == K_FOCUS:
+                if f_input[j] and f_left[j]:
+                    returns += 1
+                    f_left[j] = False
+                f_focus[j] = ts[i]
+            elif k == K_BLUR:
+                if f_input[j]:
+                    f_left[j] = True
+                f_focus[j] = -1
+            else:
+                if f_focus[j] >= 0 and ts[i] - f_focus[j] >= hesitation_ms:
+                    hes += 1
+                f_focus[j] = -1
+                if not f_input[j]:
+                    f_input[j] = True
+                    n_filled += 1
+    return n
