@@ -258,7 +258,8 @@ def open_sources(paths: list[str], *, follow: bool = True, from_end: bool = Fals
     out: list[Source] = []
     for p in paths:
         if p == "-":
-            out.append(StreamSource())
+            # a private duplicate of fd 0: the TUI may then point fd 0 at the terminal for keys
+            out.append(StreamSource(os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0), name="stdin"))
         else:
             out.append(FileTail(p, follow=follow, from_end=from_end))
     return out

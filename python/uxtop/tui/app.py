@@ -65,12 +65,12 @@ class UxtopCommands(Provider):
 
     async def discover(self) -> Hits:
         for spec, owner in self._specs():
-            yield DiscoveryHit(f"{spec.title}  [{spec.display}]", partial(owner.run_action, spec.action), help=spec.help)
+            yield DiscoveryHit(f"{spec.title}  ({spec.display})", partial(owner.run_action, spec.action), help=spec.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for spec, owner in self._specs():
-            text = f"{spec.title}  [{spec.display}]"
+            text = f"{spec.title}  ({spec.display})"
             score = max(matcher.match(text), matcher.match(spec.help) * 0.8)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(owner.run_action, spec.action), help=spec.help)

@@ -1,0 +1,305 @@
+"""Pilot tests: every screen and key, the drill-down path, refresh rules. Fixed data, no engine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fixtures import FixtureFeed, fixed_clock  # noqa: E402
+
+from uxtop.snapshot import SetFilter, SetPaused  # noqa: E402
+from uxtop.tui.app import UxtopApp, create_app  # noqa: E402
+from uxtop.tui.screens.base import UxtopScreen  # noqa: E402
+from uxtop.tui.screens.detectors import DetectorsScreen  # noqa: E402
+from uxtop.tui.screens.help import HelpScreen  # noqa: E402
+from uxtop.tui.screens.overview import OverviewScreen  # noqa: E402
+from uxtop.tui.screens.pages import PagesScreen  # noqa: E402
+from uxtop.tui.screens.sessions import SessionsScreen  # noqa: E402
+from uxtop.tui.screens.timeline import TimelineScreen  # noqa: E402
+from uxtop.tui.widgets.flag_detail import FlagDetail  # noqa: E402
+from uxtop.tui.widgets.keyed_table import KeyedTable  # noqa: E402
+from uxtop.tui.widgets.timeline_view import TimelineView  # noqa: E402
+
+SIZE = (160, 48)
+pytestmark = pytest.mark.asyncio
+
+
+def make(tmp_path: Path | None = None, **kw) -> tuple[UxtopApp, FixtureFeed]:
+    feed = FixtureFeed()
+    app = create_app(feed, clock=fixed_clock, export_dir=str(tmp_path or "."), extra_screens={}, **kw)
+    return app, feed
+
+
+def table_keys(table: KeyedTable) -> list[str]:
+    return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+
+
+def text_of(widget) -> str:
+    return str(widget.render())
+
+
+async def test_number_keys_switch_screens_and_render_data() -> None:
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+        pages = app.screen.query_one("#worst-pages", KeyedTable)
+        assert table_keys(pages)[0] == "/checkout"
+        for key, cls in (("2", SessionsScreen), ("3", PagesScreen), ("4", DetectorsScreen), ("1", OverviewScreen)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, cls), key
+        await pilot.press("4")
+        await pilot.pause()
+        kinds = app.screen.query_one("#detector-kinds", KeyedTable)
+        assert kinds.row_count == 9
+        assert app.screen.query_one("#recent-flags", KeyedTable).row_count == 12
+
+
+async def test_analytics_screens_absent_says_why() -> None:
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+        assert any("analytics" in n.message for n in app._notifications)
+
+
+async def test_drill_down_overview_sessions_timeline_back() -> None:
+    app, feed = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        table = app.screen.query_one(KeyedTable)
+        first = table.selected_key
+        assert first is not None
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen) and screen.session_id == int(first)
+        assert feed.drilled == [int(first)]
+        view = screen.query_one(TimelineView)
+        # lands on the first flag, and the side panel explains it
+        assert view.entries[view.cursor].kind == "flag"
+        assert "rage_click" in text_of(screen.query_one(FlagDetail))
+        assert "≥3 clicks" in text_of(screen.query_one(FlagDetail))
+        await pilot.press("n")
+        await pilot.pause()
+        assert view.entries[view.cursor].text.startswith("⚑ error_click")
+        await pilot.press("n")
+        await pilot.pause()
+        assert view.entries[view.cursor].text.startswith("⚑ dead_click")
+        await pilot.press("N", "N")
+        await pilot.pause()
+        assert view.entries[view.cursor].text.startswith("⚑ rage_click")
+        await pilot.press("G")
+        await pilot.pause()
+        assert view.cursor == len(view.entries) - 1
+        await pilot.press("g", "j", "j")
+        await pilot.pause()
+        assert view.cursor == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert app.screen.query_one(KeyedTable).selected_key == first
+
+
+async def test_timeline_export_writes_canonical_ndjson(tmp_path: Path) -> None:
+    app, _ = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        files = list(tmp_path.glob("uxtop-session-*.ndjson"))
+        assert len(files) == 1
+        events = [json.loads(line) for line in files[0].read_text().splitlines()]
+        assert events[0]["type"] == "pageview" and events[0]["url"] == "/checkout"
+        req = next(e for e in events if e["type"] == "request")
+        assert req["status"] == 503 and req["route"] == "POST /api/checkout" and req["dur"] == 4200.0
+
+
+async def test_sessions_sort_reverse_and_vim_motions() -> None:
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one(KeyedTable)
+        rows = {str(r.session_id): r for r in app.snapshot.session_rows}
+        scores = [rows[k].score for k in table_keys(table)]
+        assert scores == sorted(scores, reverse=True)
+        await pilot.press("s")  # time
+        await pilot.pause()
+        times = [rows[k].last_flag_ts for k in table_keys(table)]
+        assert times == sorted(times, reverse=True)
+        await pilot.press("r")
+        await pilot.pause()
+        assert [rows[k].last_flag_ts for k in table_keys(table)] == sorted(times)
+        await pilot.press("s", "s")  # kind, page
+        await pilot.pause()
+        assert screen.sort == "page"
+        await pilot.press("g")
+        await pilot.pause()
+        assert table.cursor_row == 0
+        await pilot.press("j", "j", "j", "k")
+        await pilot.pause()
+        assert table.cursor_row == 2
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.cursor_row == table.row_count - 1
+
+
+async def test_filter_goes_to_the_engine_and_esc_clears() -> None:
+    app, feed = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")  # from the overview: jumps to sessions and opens the filter
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.press(*"kind:error", "enter")
+        await pilot.pause(0.4)  # next refresh tick brings the filtered snapshot
+        assert SetFilter(text="kind:error") in feed.commands
+        table = app.screen.query_one(KeyedTable)
+        kinds = [app.snapshot.session_rows[i].kinds for i in range(len(app.snapshot.session_rows))]
+        assert table.row_count == len(kinds) > 0 and all(any("error" in k for k in ks) for ks in kinds)
+        await pilot.press("escape")
+        await pilot.pause(0.4)
+        assert feed.commands[-1] == SetFilter(text="")
+        assert table.row_count == 40
+
+
+async def test_pause_freezes_display_and_tells_engine() -> None:
+    app, feed = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        seq = app.snapshot.seq
+        await pilot.press("p")
+        assert feed.commands[-1] == SetPaused(paused=True)
+        feed.bump()
+        await pilot.pause(0.4)
+        assert app.snapshot.seq == seq  # frozen
+        assert "PAUSED" in text_of(app.screen.query_one("#status"))
+        await pilot.press("p")
+        await pilot.pause(0.4)
+        assert feed.commands[-1] == SetPaused(paused=False)
+        assert app.snapshot.seq == seq + 1
+
+
+async def test_follow_pins_the_newest_flagged_session() -> None:
+    app, feed = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "f")
+        await pilot.pause(0.1)
+        newest = max(app.snapshot.session_rows, key=lambda r: r.seq)
+        feed.bump()
+        await pilot.pause(0.4)
+        assert app.follow
+        assert app.screen.query_one(KeyedTable).selected_key == str(newest.session_id)
+        assert "follow" in text_of(app.screen.query_one("#status"))
+
+
+async def test_help_overlay_lists_every_key() -> None:
+    from uxtop.tui.actions import ACTIONS
+
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))
+        console.print(app.screen._table())
+        plain = console.export_text()
+        for a in ACTIONS:
+            assert a.display in plain and a.help.split(" (")[0] in plain
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_pages_screen_selection_and_layer() -> None:
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.selected_url == "/checkout"
+        assert "clicks on /checkout" in str(screen.query_one("#heat-box").border_title)
+        await pilot.press("j")
+        await pilot.pause()
+        assert screen.selected_url == "/cart"
+        await pilot.press("m")
+        await pilot.pause()
+        assert "moves on /cart" in str(screen.query_one("#heat-box").border_title)
+        assert screen.query_one("#page-elements", KeyedTable).row_count == 4
+
+
+async def test_command_palette_runs_registry_actions() -> None:
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Detectors")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DetectorsScreen)
+
+
+async def test_refresh_updates_only_the_visible_screen() -> None:
+    calls: dict[str, int] = {}
+    app, feed = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("1")
+        await pilot.pause()
+        orig = UxtopScreen.refresh_snapshot
+
+        def spy(self, snap):  # noqa: ANN001
+            calls[type(self).__name__] = calls.get(type(self).__name__, 0) + 1
+            return orig(self, snap)
+
+        UxtopScreen.refresh_snapshot = spy  # type: ignore[method-assign]
+        try:
+            for _ in range(3):
+                feed.bump()
+                await pilot.pause(0.3)
+        finally:
+            UxtopScreen.refresh_snapshot = orig  # type: ignore[method-assign]
+        assert calls.get("OverviewScreen", 0) >= 3
+        assert "SessionsScreen" not in calls
+
+
+async def test_evicted_session_shows_a_message() -> None:
+    app, feed = make()
+    feed.drill = lambda sid: None  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "evicted" in text_of(app.screen.query_one("#timeline-header"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_q_quits() -> None:
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)
+    assert not app.is_running
+
