@@ -10,13 +10,16 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from uxtop.snapshot import Snapshot
-from uxtop.tui.format import KIND_SHORT, KIND_STYLE, duration, human
+from textual.widgets import DataTable
+
+from uxtop.tui.format import KIND_SHORT, KIND_STYLE, clock_time, duration, human
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
 from uxtop.tui.widgets.kind_rates import KindRates
 from uxtop.tui.widgets.metric_tile import MetricTile
 
 PAGE_COLS = (("url", "page", 28), ("heat", "heat", 6), ("rage", "rage", 5), ("dead", "dead", 5), ("error", "err", 5), ("flags", "flags", 6), ("sessions", "sess", 5))
+NEWEST_COLS = (("last", "last flag", 9), ("session", "session", 16), ("score", "score", 6), ("kinds", "kinds", 20), ("page", "page", 18))
 ELEM_COLS = (("target", "element", 28), ("url", "page", 18), ("kind", "kind", 7), ("flags", "flags", 6), ("sessions", "sess", 5))
 
 
@@ -35,6 +38,8 @@ class OverviewScreen(UxtopScreen):
                 v.border_title = "flags per minute by kind"
                 yield KindRates(id="kinds")
                 yield Static(id="detector-line")
+                yield Static(Text(" newest flagged sessions — enter opens the timeline", style="bold"), id="newest-title")
+                yield KeyedTable(NEWEST_COLS, id="newest-sessions")
             with Vertical(id="worst-box"):
                 with Vertical(classes="panel") as p:
                     p.border_title = "worst pages right now"
@@ -47,20 +52,21 @@ class OverviewScreen(UxtopScreen):
         app = self.uxtop
         self.query_one("#tile-rate", MetricTile).show(f"{human(snap.ingest_rate)} ev/s", f"{human(snap.bytes_in)}B read", snap.rate_series[-40:], style="bold cyan")
         self.query_one("#tile-events", MetricTile).show(
-            f"{human(snap.events)} / {human(snap.sessions)}", f"{human(snap.active_sessions)} active sessions · late {human(snap.late)} · dup {human(snap.duplicates)}"
+            f"{human(snap.events)} events", f"{human(snap.sessions)} sessions · {human(snap.active_sessions)} active\nlate {human(snap.late)} · duplicates {human(snap.duplicates)}"
         )
         per_min = sum(k.per_min for k in snap.kind_rates)
         self.query_one("#tile-flags", MetricTile).show(
-            f"{human(snap.flags)}  ({per_min:.0f}/min)", f"{human(snap.flagged_sessions)} flagged sessions · {human(snap.retained_events)} events kept", style="bold yellow"
+            f"{human(snap.flags)} flags · {per_min:.0f}/min", f"{human(snap.flagged_sessions)} flagged sessions\n{human(snap.retained_events)} events kept for drill-down", style="bold yellow"
         )
         lag = app.lag_ms(snap)
+        horizon = duration(max(0, snap.stream_ts - snap.watermark)) if snap.watermark > 0 else "—"
         self.query_one("#tile-lag", MetricTile).show(
-            duration(lag), f"engine {duration(snap.engine_lag_ms)} · detector horizon {duration(max(0, snap.stream_ts - snap.watermark)) if snap.watermark > 0 else '—'}",
+            duration(lag), f"engine read→publish {duration(snap.engine_lag_ms)}\ndetector horizon {horizon}",
             style="bold green" if lag <= 1000 else "bold red",
         )
         reasons = ", ".join(f"{k} {v}" for k, v in snap.bad_by_reason[:3])
         self.query_one("#tile-bad", MetricTile).show(
-            human(snap.bad_lines), (reasons + " · " if reasons else "") + (f"→ {snap.quarantine_path}" if snap.quarantine_path else "no quarantine file"),
+            human(snap.bad_lines), (reasons or "none") + "\n" + (f"→ {snap.quarantine_path}" if snap.quarantine_path else "no quarantine file"),
             style="bold red" if snap.bad_lines else "bold",
         )
         self.query_one(KindRates).show(snap.kind_rates)
@@ -70,6 +76,13 @@ class OverviewScreen(UxtopScreen):
         line.append(d.state, style="bold green" if d.state == "ready" else "bold yellow")
         line.append(f" · profile {d.profile} · {human(d.events_per_s)} ev/s throughput · {human(d.judged)} judged", style="dim")
         self.query_one("#detector-line", Static).update(line)
+        newest = sorted(snap.session_rows, key=lambda r: -r.seq)[:12]
+        self.query_one("#newest-sessions", KeyedTable).sync(
+            [
+                (str(r.session_id), (clock_time(r.last_flag_ts), r.key, f"{r.score:.1f}", _kinds(r.kinds), r.url))
+                for r in newest
+            ]
+        )
         self.query_one("#worst-pages", KeyedTable).sync(
             [(p.url, (p.url, f"{p.heat:.1f}", p.rage, p.dead, p.error, p.flags, p.sessions)) for p in snap.pages]
         )
@@ -79,3 +92,15 @@ class OverviewScreen(UxtopScreen):
                 for e in snap.elements
             ]
         )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "newest-sessions":
+            event.stop()
+            self.uxtop.open_session(int(str(event.row_key.value)))
+
+
+def _kinds(kinds: tuple[str, ...]) -> Text:
+    t = Text(no_wrap=True)
+    for i, k in enumerate(kinds[:3]):
+        t.append((" " if i else "") + KIND_SHORT.get(k, k), style=KIND_STYLE.get(k, ""))
+    return t

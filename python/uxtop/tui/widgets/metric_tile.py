@@ -10,7 +10,7 @@ from uxtop.tui.format import sparkline
 
 class MetricTile(Static):
     DEFAULT_CSS = """
-    MetricTile { height: 5; width: 1fr; padding: 0 1; border: round $primary-darken-2; }
+    MetricTile { height: 6; width: 1fr; padding: 0 1; border: round $primary-darken-2; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, title: str, **kw: object) -> None:
@@ -28,7 +28,7 @@ class MetricTile(Static):
         t.append("\n")
         t.append(caption, style="dim")
         if spark:
-            width = max(4, self.size.width - 4) if self.size.width else 30
+            width = max(4, self.content_size.width) if self.content_size.width else 24
             t.append("\n")
             t.append(sparkline(spark, width), style="cyan")
         self.update(t)

@@ -30,7 +30,8 @@ class MouseMap(Widget):
 
     def show(self, path: npt.NDArray[np.int32], page_w: int, page_h: int) -> None:
         self._path = path
-        self._extent = (max(page_w, 1), max(page_h, 1))
+        # page coordinates: scale to at least a laptop viewport so a short trail isn't stretched
+        self._extent = (max(int(page_w * 1.05), 1024), max(int(page_h * 1.05), 768))
         self._strips = []
         self.refresh()
 
