@@ -198,3 +198,34 @@ def test_per_session_cap_keeps_newest_events(cap: int) -> None:
     row = eng.latest().session_rows[0]
     d = eng.drill(row.session_id)
     assert d is not None and len(d.ndjson) >= cap  # whole chunks are dropped, oldest first
+
+
+def rage_events(n: int = 10) -> bytes:
+    lines = []
+    for s in range(n):
+        t = T0 + s * 100_000
+        lines.append({"ts": t, "sid": f"r{s}", "type": "pageview", "url": "/checkout", "dev": "mobile"})
+        for _ in range(5):
+            t += 150
+            lines.append({"ts": t, "sid": f"r{s}", "type": "click", "url": "/checkout", "target": "button#pay", "tag": "button", "x": 800, "y": 400})
+        t += 20_000
+        lines.append({"ts": t, "sid": f"r{s}", "type": "pageview", "url": "/cart"})
+    return ("\n".join(json.dumps(e) for e in lines) + "\n").encode()
+
+
+def test_real_detectors_end_to_end() -> None:
+    """With uxtop.detect's Detector: rage bursts become flagged sessions with rule + evidence."""
+    pytest.importorskip("uxtop.detect")
+    eng = Engine([BytesSource(rage_events())], analytics=False)
+    assert eng.wait_for_detectors(120)  # background JIT warm-up finished
+    snap = eng.run_until_done(60)
+    assert snap.detectors.state == "ready", snap.detectors.error
+    rage = next(k for k in snap.kind_rates if k.kind == "rage_click")
+    assert rage.total == 10
+    assert len(snap.session_rows) == 10 and all(r.score > 0 for r in snap.session_rows)
+    assert snap.detectors.profile == "uxtop"
+    assert dict(snap.detectors.rows[0].thresholds)["min_clicks"] == "3"
+    d = eng.drill(snap.session_rows[0].session_id)
+    flag = next(e for e in d.entries if e.kind == "flag")
+    assert "rage" in flag.text and "rule:" in flag.text
+    assert sum(1 for e in d.entries if e.kind == "click" and e.level == "flag") == 5

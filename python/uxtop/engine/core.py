@@ -163,6 +163,7 @@ class Engine:
         self._detector_state = "off" if self._detector is None else "compiling"
         self._detector_error = ""
         self._pending_detect: deque[EventBatch] = deque()
+        self._detector_finish = False  # input ended: judge what the detectors still hold
         self._pending_events = 0
         self._unjudged = 0
         self._judged = 0
@@ -254,7 +255,7 @@ class Engine:
         """One loop iteration: commands, read, ingest, detect, maybe publish. Returns events in."""
         self._apply_commands()
         n = self._ingest_once()
-        if self._detector_state == "ready" and self._pending_detect:
+        if self._detector_state == "ready" and (self._pending_detect or self._detector_finish):
             self._drain_detect()
         now = self.clock()
         if now - self._last_publish >= self.publish_interval:
@@ -322,6 +323,7 @@ class Engine:
                 if tail:
                     total += self._consume(self._ingestor.feed(tail + b"\n"))
             total += self._consume(self._ingestor.finish())
+            self._detector_finish = self._detector is not None
             self._finished = True
             self._notes = ["input ended: " + self.source_desc]
         return total
@@ -358,6 +360,14 @@ class Engine:
     def _drain_detect(self) -> None:
         if self._detector_state != "ready":
             return
+        self._drain_pending()
+        if self._detector_finish and not self._pending_detect:
+            self._detector_finish = False
+            finish = getattr(self._detector, "finish", None)
+            if callable(finish):
+                self._apply_flags(None, finish())
+
+    def _drain_pending(self) -> None:
         while self._pending_detect:
             batch = self._pending_detect.popleft()
             self._pending_events -= len(batch)
@@ -433,7 +443,7 @@ class Engine:
             kept.n_kept -= m
             self._kept_events -= m
 
-    def _apply_flags(self, batch: EventBatch, fb: Any) -> None:
+    def _apply_flags(self, batch: EventBatch | None, fb: Any) -> None:
         rows = flag_rows(fb, self._strings, self._flag_adapter)
         scores = self._flag_adapter.session_scores(fb, self._detector)
         if not rows:
