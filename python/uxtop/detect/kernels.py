@@ -450,6 +450,11 @@ def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
             rx = False
             ry = False
             if i < hi:
+                if kind[i] == K_PAGEVIEW:
+                    # a new page: positions start over, no reversal spans the navigation
+                    p1 = -1
+                    p2 = -1
+                    continue
                 if kind[i] != ev_kind:
                     continue
                 if (use_x and cx[i] == NA) or (use_y and cy[i] == NA):
