@@ -303,3 +303,55 @@ async def test_q_quits() -> None:
     assert app.return_code in (0, None)
     assert not app.is_running
 
+
+
+@pytest.fixture(scope="module")
+def engine_after_incident():
+    """A real engine (Rust ingest, numba detectors, analytics) over generated traffic."""
+    synth = pytest.importorskip("uxtop.synth")
+    pytest.importorskip("uxtop.analytics")
+    from uxtop.engine import BytesSource, Engine
+
+    run = synth.generate(synth.SynthConfig(seed=5, sessions=600, sessions_per_s=5, incident=synth.Incident(start_s=40, duration_s=60)))
+    eng = Engine([BytesSource(b"".join(run.chunks()))])
+    eng.wait_for_detectors(120)
+    eng.run_until_done(60)
+    return eng
+
+
+async def test_analytics_screens_on_real_engine_data(engine_after_incident) -> None:
+    from uxtop.tui.screens.funnels import FunnelsScreen
+    from uxtop.tui.screens.health import HealthScreen
+    from uxtop.tui.screens.insights import InsightsScreen
+
+    app = create_app(engine_after_incident)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert {"funnels", "health", "insights"} <= app.available_screens
+        for key, cls in (("5", FunnelsScreen), ("6", HealthScreen), ("7", InsightsScreen)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, cls)
+        await pilot.press("6")
+        await pilot.pause()
+        routes = app.screen.query_one("#routes", KeyedTable)
+        assert routes.row_count == len(app.snapshot.analytics.routes) > 0
+
+
+async def test_real_engine_drill_down_path(engine_after_incident) -> None:
+    """overview → sessions → timeline → back, on real detector output."""
+    app = create_app(engine_after_incident)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.snapshot.flagged_sessions > 0
+        await pilot.press("2", "enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen) and screen.detail is not None
+        assert any(e.kind == "flag" for e in screen.detail.entries)
+        assert any(e.kind == "pageview" for e in screen.detail.entries)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)

@@ -41,7 +41,7 @@ def live_chunks(rate: float, incident_after: float, seed: int) -> Iterator[bytes
         from uxtop import synth
     except ImportError as exc:
         raise UsageError("the traffic synthesiser (uxtop.synth) is not available in this build") from exc
-    return synth.live(rate=rate, incident_after_s=incident_after, seed=seed)  # type: ignore[attr-defined,no-any-return]
+    return synth.iter_live(rate_eps=rate, incident_at_s=incident_after, seed=seed)
 
 
 def build_engine(rate: float, incident_after: float, seed: int, **kw: Any) -> Any:

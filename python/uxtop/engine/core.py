@@ -169,7 +169,7 @@ class Engine:
         self._judged = 0
         self._detect_cpu = 0.0
         self._update_ms: deque[float] = deque(maxlen=200)
-        self._recent_flags: deque[FlagRow] = deque(maxlen=50)
+        self._recent_flags: deque[FlagRow] = deque(maxlen=200)
         self._kinds = KindSeries()
         self._flags_total = 0
         self._pages = Decayed()
@@ -183,6 +183,7 @@ class Engine:
         self._heat_dirty = True
         self._alerts: deque[Alert] = deque(maxlen=20)
         self._alerted_at: dict[str, int] = {}
+        self._first_flag_ts: int | None = None
         # retention
         self._window: deque[EventBatch] = deque()
         self._window_events = 0
@@ -454,6 +455,8 @@ class Engine:
         self._elements.decay_to(self._stream_ts)
         with self._lock:
             for f in rows:
+                if self._first_flag_ts is None:
+                    self._first_flag_ts = f.start_ts
                 self._flags_total += 1
                 self._kinds.add(f.kind, f.start_ts)
                 self._recent_flags.append(f)
@@ -611,7 +614,7 @@ class Engine:
         alerts = tuple(self._alerts)
         extra = getattr(analytics_snap, "alerts", None)
         if extra:
-            alerts = tuple(_as_alert(a) for a in extra) + alerts
+            alerts = tuple(_as_alert(a) for a in list(extra)[::-1][:10]) + alerts  # newest first
         bad = counters.get("bad_by_reason", {}) or {}
         return Snapshot(
             seq=self._seq,
@@ -713,7 +716,7 @@ class Engine:
             update_ms_p50=ms[len(ms) // 2] if ms else 0.0,
             update_ms_max=ms[-1] if ms else 0.0,
             rows=rows,
-            recent=tuple(reversed(self._recent_flags)),
+            recent=tuple(reversed(self._recent_flags))[:50],
             error=self._detector_error + (f" ({self._unjudged} events not judged during JIT)" if self._unjudged else ""),
         )
 
@@ -749,6 +752,8 @@ class Engine:
         A built-in guard so a spike is called out even without an analytics config; the
         analytics layer's alerts (when present) are listed first.
         """
+        if self._first_flag_ts is None or ts - self._first_flag_ts < 150_000:
+            return  # no baseline yet: the first flags of a stream are not a "spike"
         for kr in kind_rates:
             if kr.kind not in CLICK_FLAG_KINDS or len(kr.series) < 30:
                 continue
@@ -761,9 +766,8 @@ class Engine:
                 if ts - last < 120_000:
                     continue
                 self._alerted_at[kr.kind] = ts
-                where = ""
-                for (url, _), _h in self._elements.top(1):  # type: ignore[misc]
-                    where = f" — worst page {url}"
+                urls = Counter(f.url for f in self._recent_flags if f.kind == kr.kind and f.url)
+                where = f" — worst page {urls.most_common(1)[0][0]}" if urls else ""
                 self._alerts.appendleft(
                     Alert(
                         ts=ts,
@@ -808,6 +812,14 @@ def match_filter(row: SessionRow, terms: list[tuple[str, str]]) -> bool:
 def _as_alert(a: Any) -> Alert:
     if isinstance(a, Alert):
         return a
+    state = getattr(a, "state", None)
+    if state is not None and hasattr(a, "message"):  # uxtop.analytics AlertEvent
+        return Alert(
+            ts=int(a.ts),
+            severity="info" if state == "resolved" else "critical",
+            title=("resolved: " if state == "resolved" else "") + str(a.message),
+            detail=f"{a.name}: {a.metric} {a.op} {a.threshold:g} on {a.subject}",
+        )
     get = (lambda k, d=None: a.get(k, d)) if isinstance(a, dict) else (lambda k, d=None: getattr(a, k, d))
     return Alert(
         ts=int(get("ts", 0) or 0),

@@ -76,7 +76,7 @@ class OverviewScreen(UxtopScreen):
         line.append(d.state, style="bold green" if d.state == "ready" else "bold yellow")
         line.append(f" · profile {d.profile} · {human(d.events_per_s)} ev/s throughput · {human(d.judged)} judged", style="dim")
         self.query_one("#detector-line", Static).update(line)
-        newest = sorted(snap.session_rows, key=lambda r: -r.seq)[:12]
+        newest = sorted(snap.session_rows, key=lambda r: (-r.last_flag_ts, -r.seq))[:12]
         self.query_one("#newest-sessions", KeyedTable).sync(
             [
                 (str(r.session_id), (clock_time(r.last_flag_ts), r.key, f"{r.score:.1f}", _kinds(r.kinds), r.url))

@@ -1,0 +1,65 @@
+"""5 Funnels: each funnel's steps live (conversion from start and per step, drop-off, time to
+convert, friction on the step), and its breakdown by cohort. Data: the analytics snapshot."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+from uxtop.snapshot import Snapshot
+from uxtop.tui.format import human
+from uxtop.tui.screens.base import UxtopScreen
+from uxtop.tui.widgets.funnel_bars import FunnelBars
+from uxtop.tui.widgets.keyed_table import KeyedTable
+
+BREAKDOWN_COLS = (("funnel", "funnel", 16), ("dim", "by", 8), ("value", "value", 16), ("entered", "entered per step", 44), ("conv", "conversion", 10))
+
+
+class FunnelsScreen(UxtopScreen):
+    NAV = "funnels"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(id="funnels-caption")
+        with VerticalScroll(id="funnels-box", classes="panel") as v:
+            v.border_title = "funnels"
+            yield Vertical(id="funnel-list")
+        with Vertical(classes="panel", id="breakdown-box") as b:
+            b.border_title = "breakdown by cohort"
+            yield KeyedTable(BREAKDOWN_COLS, id="funnel-breakdown")
+
+    def on_mount(self) -> None:
+        self.query_one(KeyedTable).focus()
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        a = snap.analytics
+        funnels = list(getattr(a, "funnels", []) or [])
+        cap = Text(no_wrap=True)
+        if a is None:
+            cap.append(" analytics not running (no analytics layer in this engine)", style="bold yellow")
+        elif not funnels:
+            cap.append(" no funnel yet: configure [[analytics.funnels]] in uxtop.toml, or wait for one to be inferred from traffic", style="dim")
+        else:
+            cap.append(f" {len(funnels)} funnel(s)", style="bold")
+        self.query_one("#funnels-caption", Static).update(cap)
+        box = self.query_one("#funnel-list", Vertical)
+        bars = list(box.query(FunnelBars))
+        if len(bars) != len(funnels):
+            box.remove_children()
+            bars = [FunnelBars() for _ in funnels]
+            box.mount(*bars)
+        for bar, f in zip(bars, funnels):
+            title = f"{f.name} · {getattr(f, 'order', '')} · window {human(getattr(f, 'window_s', 0))}s · {human(getattr(f, 'units', 0))} {getattr(f, 'unit', 'units')} · overall {float(getattr(f, 'conversion', 0.0)) * 100:.1f}%"
+            if getattr(f, "inferred", False):
+                title += " · inferred from traffic"
+            bar.border_title = title
+            bar.show(f)
+        rows = []
+        for f in funnels:
+            for br in list(getattr(f, "breakdown", []) or [])[:40]:
+                key = f"{f.name}\t{br.dim}\t{br.value}"
+                rows.append((key, (f.name, br.dim, br.value, " → ".join(human(n) for n in br.entered), f"{br.conversion * 100:.1f}%")))
+        self.query_one("#funnel-breakdown", KeyedTable).sync(rows)
