@@ -35,6 +35,12 @@ RECENT = 64  # buckets of (x, expected, weight) kept per row for RCA and screens
 COUNT, RATIO, LATENCY = 0, 1, 2
 
 
+def exceed_soft(zd: npt.NDArray) -> npt.NDArray[np.bool_]:
+    """The current bucket must itself be off (z > 1) for a pooled alarm, so it fires on the
+    incident, not on the bucket after one lone outlier."""
+    return zd > 1.0
+
+
 def _natural(v: npt.NDArray, is_lat: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
     out = np.array(v, dtype=np.float32)
     out[is_lat] = np.exp(out[is_lat])
@@ -52,6 +58,8 @@ class Alarm(msgspec.Struct, frozen=True):
     value: float
     expected: float
     scale: float
+    band_lo: float  # expected ± 3 scales (multiplicative for latency, which lives in log space)
+    band_hi: float
 
 
 class SeasonalDetector:
@@ -101,6 +109,7 @@ class SeasonalDetector:
         grow("scale", (cap,), np.float32, np.nan)
         grow("wk", (cap, 7), np.float32, 1.0)
         grow("x_recent", (cap, RECENT), np.float32, np.nan)
+        grow("z_recent", (cap, RECENT), np.float32, 0)
         grow("e_recent", (cap, RECENT), np.float32, np.nan)
         grow("w_recent", (cap, RECENT), np.float32, 0)
         grow("seen_slots", (cap,), np.int32, 0)
@@ -238,12 +247,20 @@ class SeasonalDetector:
         self.x_recent[:n, pos] = _natural(x, is_lat)
         self.e_recent[:n, pos] = np.where(ready, _natural(e, is_lat), np.nan)
         self.w_recent[:n, pos] = np.where(is_count, np.where(valid, x, 0), np.where(valid, w, 0))
+        self.z_recent[:n, pos] = zd
         win = (pos - np.arange(cfg.persist_n)) % RECENT
         vol = self.w_recent[:n][:, win].sum(axis=1)
+        # pooled evidence over the window (Stouffer): sparse series whose single buckets are too
+        # noisy to pass z_persist still alarm when the whole minute is clearly off
+        zwin = self.z_recent[:n][:, win].sum(axis=1) / np.sqrt(cfg.persist_n)
         share_ok = vol >= cfg.min_share * vol[self.parent[:n]]
         vol_ok = (vol >= self.min_volume[:n]) & share_ok
         hits = np.bitwise_count(self.bits[:n])
-        trigger = ((hits >= cfg.persist_k) | (zd > cfg.z_single)) & ready & (self.noise_n[:n] >= 30)
+        # pooled only for ratios: their buckets are nearly independent draws, while counts of
+        # overlapping sessions and quantiles are autocorrelated and would over-pool
+        pooled = (zwin > cfg.z_window) & exceed_soft(zd) & (kind == RATIO)
+        trigger = (hits >= cfg.persist_k) | (zd > cfg.z_single) | pooled
+        trigger &= ready & (self.noise_n[:n] >= 30)
         fired: list[Alarm] = []
         new = trigger & ~self.alarm[:n] & vol_ok
         gated = trigger & ~vol_ok & ~self.gated[:n] & ~self.alarm[:n]
@@ -268,7 +285,8 @@ class SeasonalDetector:
         self.ewma[:n] = np.where(ready, lam * np.where(d == 0, z, z * d) + (1 - lam) * self.ewma[:n], self.ewma[:n])
         lim = L * np.sqrt(lam / (2 - lam))
         beyond = (np.abs(self.ewma[:n]) > lim) & ((d == 0) | (self.ewma[:n] > 0))
-        self.drift_run[:n] = np.where(beyond, self.drift_run[:n] + 1, 0)
+        # a spike alarm is not also a drift: the run restarts once the spike has recovered
+        self.drift_run[:n] = np.where(beyond & ~self.alarm[:n], self.drift_run[:n] + 1, 0)
         new_drift = (self.drift_run[:n] >= cfg.drift_buckets) & ~self.drift[:n] & vol_ok & ~self.alarm[:n]
         self.drift[:n] = np.where(self.drift_run[:n] == 0, False, self.drift[:n] | new_drift)
         for r in np.flatnonzero(new_drift).tolist():
@@ -282,10 +300,16 @@ class SeasonalDetector:
 
     def _alarm(self, r: int, kind: str, onset: int, t0: int, z: float, x: npt.NDArray, e: npt.NDArray, scale: npt.NDArray) -> Alarm:
         v, ex, sc = float(x[r]), float(e[r]), float(scale[r])
+        lo, hi = ex - 3 * sc, ex + 3 * sc
         if self.kind[r] == LATENCY:  # back from log space; the scale becomes a relative width
+            lo, hi = float(np.exp(lo)), float(np.exp(hi))
             v, ex = float(np.exp(v)), float(np.exp(ex))
             sc = ex * (float(np.exp(sc)) - 1.0)
-        return Alarm(row=r, kind=kind, onset=onset, fired=t0, z=z, value=v, expected=ex, scale=sc)
+        elif self.kind[r] == RATIO:
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        else:
+            lo = max(lo, 0.0)
+        return Alarm(row=r, kind=kind, onset=onset, fired=t0, z=z, value=v, expected=ex, scale=sc, band_lo=lo, band_hi=hi)
 
     def expected_values(self, rows: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.float32]:
         """Current expected value per row in natural units (NaN while the baseline warms up)."""

@@ -119,7 +119,7 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     metric: ``p95`` | ``p99`` | ``p50`` | ``error_rate`` | ``count`` (of a ``route``),
         ``conversion`` (of ``funnel`` step ``step``), ``flag_rate`` (flags of ``flag`` kind per
-        active session, optionally on ``url``), ``active_sessions``.
+        active session), ``active_sessions``.
     op/threshold: fire when ``value op threshold`` holds for ``for_buckets`` buckets in a row.
     command: optional shell command run on fire with the alert JSON on stdin.
     """
@@ -132,7 +132,6 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     funnel: str | None = None
     step: int | None = None
     flag: str | None = None
-    url: str | None = None
     for_buckets: int = 3
     command: str | None = None
     min_count: int = 20
@@ -152,7 +151,8 @@ class AnomalyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Seasonal robust detector settings (reference/analytics.md, recommendations 1–5).
 
     z_persist/persist_k/persist_n: fire when ≥ k of the last n buckets have |z| > z_persist.
-    z_single: or one bucket beyond this. recover_n: in-band buckets in a row to recover.
+    z_single: or one bucket beyond this. z_window: or the pooled (Stouffer) z of the last n
+    buckets beyond this, for sparse series whose single buckets are too noisy. recover_n: in-band buckets in a row to recover.
     min_events/min_sessions: volume gates over the persistence window; min_share: cohort gate.
     top_values: cohort values per dimension tracked as their own series (rest → "other").
     """
@@ -161,6 +161,7 @@ class AnomalyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     persist_k: int = 5
     persist_n: int = 6
     z_single: float = 8.0
+    z_window: float = 6.0
     recover_n: int = 6
     min_events: int = 50
     min_sessions: int = 30

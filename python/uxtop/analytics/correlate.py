@@ -104,8 +104,13 @@ def best_lag(health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int) -> tuple
 def link(
     health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int, step_s: int, health_name: str, usage_name: str,
     sessions_per_step: float, min_abs_r: float = 0.3, min_sessions: float = 30.0, journey: bool = False,
+    co_alarm: bool = True,
 ) -> CorrelationLink:
-    """Evaluate one pair of *deseasonalised, rolled-up* series and decide whether to claim a link."""
+    """Evaluate one pair of *deseasonalised, rolled-up* series and decide whether to claim a link.
+
+    ``co_alarm``: both series alarmed, the usage one within the lag window after the health one
+    (reference/analytics.md rec 7); without it r alone is reported but not claimed.
+    """
     lag, r, rr = best_lag(health, usage, max_lag)
     if sessions_per_step < min_sessions:
         claimed, why = False, f"insufficient volume ({sessions_per_step:.0f} sessions/{step_s}s < {min_sessions:.0f})"
@@ -113,6 +118,8 @@ def link(
         claimed, why = False, f"|r| {abs(r):.2f} < {min_abs_r}"
     elif rr > abs(r):
         claimed, why = False, "usage leads health (reverse lead is stronger)"
+    elif not co_alarm:
+        claimed, why = False, "no anomaly on both series within the lag window"
     else:
         claimed, why = True, "health leads usage"
     return CorrelationLink(health=health_name, usage=usage_name, lag_s=lag * step_s, r=round(r, 4),

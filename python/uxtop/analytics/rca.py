@@ -46,8 +46,15 @@ def adtributor(
     min_ep: float = 0.1,
     target_ep: float = 0.67,
     top: int = 3,
+    max_share: float = 0.9,
+    min_surprise: float = 5e-3,
 ) -> list[RootCause]:
-    """``dims[name] = (labels, actual, expected)`` → up to ``top`` explanations, best first."""
+    """``dims[name] = (labels, actual, expected)`` → up to ``top`` explanations, best first.
+
+    A set that holds ≥ ``max_share`` of the expected traffic, or whose shares barely moved
+    (surprise < ``min_surprise``), localises nothing — a change that hits every release alike
+    is not "explained by" the releases — and is dropped.
+    """
     out: list[RootCause] = []
     for dim, (labels, act, exp) in dims.items():
         A_j = np.asarray(act, dtype=np.float64)
@@ -67,7 +74,8 @@ def adtributor(
             total_ep += float(ep[j])
             if total_ep > target_ep:
                 break
-        if chosen and total_ep > target_ep:
+        share = float(F_j[chosen].sum() / F) if chosen else 1.0
+        if chosen and total_ep > target_ep and share < max_share and float(s[chosen].sum()) >= min_surprise:
             out.append(RootCause(
                 dim=dim, values=[str(labels[j]) for j in chosen], explains=min(total_ep, 1.0),
                 surprise=float(s[chosen].sum()), actual=float(A_j[chosen].sum()), expected=float(F_j[chosen].sum()),

@@ -79,12 +79,15 @@ class Frame:
     active: npt.NDArray[np.int64]  # [column] distinct sessions with any event
     flags: npt.NDArray[np.int64]  # [flag kind, column]
     steps: npt.NDArray[np.int64]  # [global step, column] arrivals
+    flags_route: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # [route, flag kind]
+    flag_examples: dict[int, list[int]] = field(default_factory=dict)  # flag kind → session ids
     examples: dict[int, list[int]] = field(default_factory=dict)  # route → session ids (errors, slowest)
     messages: dict[int, dict[int, int]] = field(default_factory=dict)  # route → msg id → count
 
 
 class _Open:
-    __slots__ = ("cnt", "err", "hist", "sess", "sess_cols", "route_sess", "flags", "steps", "examples", "msgs")
+    __slots__ = ("cnt", "err", "hist", "sess", "sess_cols", "route_sess", "flags", "steps", "examples", "msgs",
+                 "flags_route", "flag_examples")
 
     def __init__(self, R: int, C: int, F: int, S: int) -> None:
         self.cnt = np.zeros((R, C), np.int64)
@@ -97,6 +100,8 @@ class _Open:
         self.steps = np.zeros((S, C), np.int64)
         self.examples: dict[int, list[tuple[float, int]]] = {}
         self.msgs: dict[int, dict[int, int]] = {}
+        self.flags_route = np.zeros((R, F), np.int64)
+        self.flag_examples: dict[int, list[int]] = {}
 
     def grow(self, R: int, F: int, S: int) -> None:
         if R > self.cnt.shape[0]:
@@ -106,6 +111,9 @@ class _Open:
             self.hist = np.pad(self.hist, ((0, pad), (0, 0), (0, 0)))
         if F > self.flags.shape[0]:
             self.flags = np.pad(self.flags, ((0, F - self.flags.shape[0]), (0, 0)))
+        fr = self.flags_route
+        if R > fr.shape[0] or F > fr.shape[1]:
+            self.flags_route = np.pad(fr, ((0, max(R - fr.shape[0], 0)), (0, max(F - fr.shape[1], 0))))
         if S > self.steps.shape[0]:
             self.steps = np.pad(self.steps, ((0, S - self.steps.shape[0]), (0, 0)))
 
@@ -162,11 +170,13 @@ class BucketAggregator:
         out[:] = loc[inv]
         return out
 
-    def add_batch(self, batch: Any, strings: object, scols: npt.NDArray[np.int64]) -> None:
+    def add_batch(self, batch: Any, strings: object, scols: npt.NDArray[np.int64]) -> tuple[npt.NDArray, npt.NDArray]:
+        """Fold a batch in; returns (session_id, local route) of its requests, for evidence."""
         cols = batch.columns
         n = cols["ts"].shape[0]
+        none = (np.empty(0, np.int64), np.empty(0, np.int64))
         if n == 0:
-            return
+            return none
         B = self.bucket_ms
         ts = cols["ts"]
         b_all = ts // B
@@ -184,7 +194,7 @@ class BucketAggregator:
         # requests
         req = ok & (cols["kind"] == Kind.REQUEST) & (cols["route"] >= 0)
         if not req.any():
-            return
+            return none
         idx = np.flatnonzero(req)
         r_loc = self._routes(cols["route"][idx], strings)
         keep = r_loc >= 0
@@ -222,9 +232,12 @@ class BucketAggregator:
             for r_, mid in zip(rr[em].tolist(), msg[em].tolist()):
                 d = o.msgs.setdefault(r_, {})
                 d[mid] = d.get(mid, 0) + 1
+        return sid[idx], r_loc
 
     def add_flags(self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray,
-                  names: list[str], scol_of_session: dict[int, npt.NDArray[np.int64]]) -> None:
+                  names: list[str], scol_of_session: dict[int, npt.NDArray[np.int64]],
+                  routes_of_session: dict[int, set[int]]) -> None:
+        """Count flags per bucket, cohort column, and per route the flagged session called."""
         self.flag_names = list(names) if len(names) > len(self.flag_names) else self.flag_names
         b_all = np.asarray(start_ts, dtype=np.int64) // self.bucket_ms
         for b, k, s in zip(b_all.tolist(), np.asarray(kind).tolist(), np.asarray(session_id).tolist()):
@@ -234,6 +247,11 @@ class BucketAggregator:
             o = self._bucket(int(b))
             cols = scol_of_session.get(int(s))
             o.flags[int(k), 0] += 1
+            ex = o.flag_examples.setdefault(int(k), [])
+            if len(ex) < self.cfg.example_sessions and int(s) not in ex:
+                ex.append(int(s))
+            for r in routes_of_session.get(int(s), ()):
+                o.flags_route[r, int(k)] += 1
             if cols is not None:
                 for c in cols[1:].tolist():
                     if c >= 0:
@@ -242,13 +260,16 @@ class BucketAggregator:
     def add_steps(self, ts: npt.NDArray, gstep: npt.NDArray, cols: npt.NDArray[np.int64]) -> None:
         """Funnel step arrivals: ``gstep`` is the global step index, ``cols`` [k, 1 + dims]."""
         b_all = np.asarray(ts, dtype=np.int64) // self.bucket_ms
-        for i, b in enumerate(b_all.tolist()):
+        g_all = np.asarray(gstep, dtype=np.int64)
+        for b in np.unique(b_all).tolist():
             if b * self.bucket_ms < self.finished_until:
                 continue
+            m = b_all == b
             o = self._bucket(int(b))
-            for c in cols[i].tolist():
-                if c >= 0:
-                    o.steps[int(gstep[i]), c] += 1
+            cc, gg = cols[m], np.repeat(g_all[m], cols.shape[1])
+            cc = cc.reshape(-1)
+            v = cc >= 0
+            np.add.at(o.steps, (gg[v], cc[v]), 1)
 
     def finish(self, until_ms: int) -> list[Frame]:
         """Close every open bucket that ends at or before ``until_ms`` (and fill empty gaps)."""
@@ -284,9 +305,14 @@ class BucketAggregator:
             u = np.unique(np.concatenate(o.route_sess)) >> 40
             route_sessions += np.bincount(u, minlength=R)[:R]
         examples = {r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions] for r, lst in o.examples.items()}
-        return Frame(t0=b * self.bucket_ms, count=o.cnt, errors=o.err, q=quantiles(o.hist),
+        # quantiles only where there were requests: most (route, cohort) cells of a bucket are empty
+        q = np.full(o.cnt.shape + (3,), np.nan, dtype=np.float32)
+        nz = o.cnt > 0
+        if nz.any():
+            q[nz] = quantiles(o.hist[nz])
+        return Frame(t0=b * self.bucket_ms, count=o.cnt, errors=o.err, q=q,
                      route_sessions=route_sessions, active=active, flags=o.flags, steps=o.steps,
-                     examples=examples, messages=o.msgs)
+                     flags_route=o.flags_route, flag_examples=o.flag_examples, examples=examples, messages=o.msgs)
 
 
 # -- series rows ---------------------------------------------------------------------------
