@@ -170,6 +170,14 @@ class DetectConfig(_Cfg):
     targets whose clicks are never rage/dead/error/slow (like PostHog's ``.ph-no-capture``)."""
 
     profile: str = "uxtop"
+    #: how far a session's future is taken as known. ``watermark``: up to the batch watermark
+    #: minus hold_ms (the ingest core may still release events of an active session up to one
+    #: lateness below its watermark), or the session's own last event if later — prompt
+    #: verdicts for live streams. ``session``: only up to the session's last released event
+    #: (exact for any input order, e.g. files grouped by session; the last verdicts of a
+    #: session come when it closes). Closed sessions are always judged completely.
+    frontier: Literal["watermark", "session"] = "watermark"
+    hold_ms: int = 5000
     rage: RageConfig = msgspec.field(default_factory=RageConfig)
     dead: DeadConfig = msgspec.field(default_factory=DeadConfig)
     error: ErrorClickConfig = msgspec.field(default_factory=ErrorClickConfig)

@@ -227,6 +227,7 @@ class _State:
     base: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     need: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, len(KERNELS)), np.int64))
     fprev: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    end_ts: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     off: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
     cols: dict[str, npt.NDArray[Any]] = field(
@@ -288,10 +289,12 @@ class Detector:
         if batch is not None and batch.n_sessions:
             b_sid = np.asarray(batch.sessions["session_id"], dtype=np.uint64)
             b_closed = np.asarray(batch.sessions["closed"], dtype=bool)
+            b_end = np.asarray(batch.sessions["end_ts"], dtype=np.int64)
             b_off = np.asarray(batch.offsets, dtype=np.int64)
         else:
             b_sid = np.empty(0, np.uint64)
             b_closed = np.empty(0, bool)
+            b_end = np.empty(0, np.int64)
             b_off = np.zeros(1, np.int64)
         n_b = b_sid.shape[0]
         # which state row (if any) each batch session continues
@@ -303,12 +306,13 @@ class Detector:
         in_batch = np.zeros(n_state, dtype=bool)
         in_batch[pos[known]] = True
         # carried sessions without new events run only if a verdict may have become due
-        due = ~in_batch & ((st.next_dec <= watermark) | close_all)
+        due = ~in_batch & ((st.next_dec <= self._frontier(st.end_ts, watermark)) | close_all)
         due_idx = np.flatnonzero(due)
         r_state = np.concatenate([np.where(known, pos, -1), due_idx]).astype(np.int64)
         r_batch = np.concatenate([np.arange(n_b, dtype=np.int64), np.full(due_idx.shape[0], -1, np.int64)])
         r_sid = np.concatenate([b_sid, st.sid[due_idx]])
         r_closed = np.concatenate([b_closed, np.zeros(due_idx.shape[0], bool)]) | close_all
+        r_end = np.concatenate([b_end, st.end_ts[due_idx]])
         n_run = r_sid.shape[0]
         if n_run == 0:
             self.scores = None
@@ -354,7 +358,7 @@ class Detector:
         start_rows = np.ascontiguousarray((o[:, None] + (need_abs - base[:, None])).T)
         fprev = np.full(n_run, I64_MIN, np.int64)
         fprev[has_state] = st.fprev[r_state[has_state]]
-        frontier = np.where(r_closed, I64_MAX, np.maximum(watermark, fprev)).astype(np.int64)
+        frontier = np.where(r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)).astype(np.int64)
 
         outs, need_rel, next_dec = run_kernels(cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits)
         flags = episodes_to_flags(outs, r_sid, cols["row"], fprev, self.cfg)
@@ -393,12 +397,24 @@ class Detector:
             base=np.concatenate([st.base[stay_idx], new_base[keep]])[order],
             need=np.concatenate([st.need[stay_idx], need_abs_new[keep]])[order],
             fprev=np.concatenate([st.fprev[stay_idx], frontier[keep]])[order],
+            end_ts=np.concatenate([st.end_ts[stay_idx], r_end[keep]])[order],
             next_dec=np.concatenate([st.next_dec[stay_idx], next_dec.T[keep].min(axis=1)])[order],
             off=off_new,
             cols=new_cols_state,
         )
         self._account_scores(flags, r_sid[r_closed])
         return FlagBatch(flags.columns, self.scores)
+
+    def _frontier(self, end_ts: npt.NDArray[np.int64], watermark: int) -> npt.NDArray[np.int64]:
+        """Per session: the event time up to which its future is known (see DetectConfig.frontier).
+
+        Future events of a session are never older than its last released one (the ingest
+        core's per-key floor), so ``end_ts - 1`` is always safe; the watermark rule adds the
+        stream clock, which is safe barring stragglers from clients whose clocks lag."""
+        own = end_ts - 1
+        if self.cfg.frontier == "session" or watermark <= I64_MIN + self.cfg.hold_ms + 1:
+            return own
+        return np.maximum(own, watermark - self.cfg.hold_ms - 1)
 
     def _account_scores(self, flags: FlagBatch, closed: npt.NDArray[np.uint64]) -> None:
         if not len(flags):
