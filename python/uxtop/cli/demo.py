@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         from uxtop import synth  # noqa: F401
     except ImportError as exc:
         raise UsageError("the traffic synthesiser (uxtop.synth) is not available in this build") from exc
-    engine = build_engine(args.rate, args.incident_after, args.seed).start()
+    # in the TUI, the JIT waits for the first frame (it would compete with it for the GIL)
+    engine = build_engine(args.rate, args.incident_after, args.seed, warmup_delay=0.0 if args.headless else 0.5).start()
     try:
         if args.headless:
             from uxtop.cli.tail import headless

@@ -52,7 +52,12 @@ def run(args: argparse.Namespace) -> int:
     if args.paths.count("-") > 1:
         raise UsageError("stdin (-) can be given once")
     sources = open_sources(args.paths, follow=not args.no_follow, from_end=args.from_end)
-    engine = Engine(sources, quarantine_path=args.quarantine or default_quarantine(), source_desc=" ".join(args.paths))
+    engine = Engine(
+        sources,
+        quarantine_path=args.quarantine or default_quarantine(),
+        source_desc=" ".join(args.paths),
+        warmup_delay=0.0 if args.headless else 0.5,  # the first frame before the JIT takes the GIL
+    )
     engine.start()
     try:
         if args.headless:

@@ -127,6 +127,7 @@ class Engine:
         source_desc: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         warmup_detectors: bool = True,
+        warmup_delay: float = 0.0,
     ) -> None:
         self.sources = list(sources)
         self.retention = retention or Retention()
@@ -137,7 +138,11 @@ class Engine:
         self._ingestor = ingestor if ingestor is not None else _default_ingestor(quarantine_path)
         self.quarantine_path = quarantine_path or str(getattr(self._ingestor, "quarantine_path", "") or "")
         self._strings: Strings = self._ingestor.strings
-        self._detector = _default_detector() if detector is None else (detector or None)
+        # detector=None: the default one, imported and compiled on the warm-up thread (numba's
+        # import alone is ~0.2 s); False: no detectors
+        self._detector = None if detector is None else (detector or None)
+        self._detector_lazy = detector is None
+        self.warmup_delay = warmup_delay
         self._analytics = _default_analytics() if analytics is None else (analytics or None)
         self._flag_adapter = FlagAdapter()
         self._lock = threading.Lock()
@@ -160,7 +165,7 @@ class Engine:
         self._stream_ts = 0
         self._watermark = -(2**63)
         # detectors
-        self._detector_state = "off" if self._detector is None else "compiling"
+        self._detector_state = "off" if self._detector is None and not self._detector_lazy else "compiling"
         self._detector_error = ""
         self._pending_detect: deque[EventBatch] = deque()
         self._detector_finish = False  # input ended: judge what the detectors still hold
@@ -193,8 +198,8 @@ class Engine:
         self._flag_seq = 0
         self._notes: list[str] = []
         self._snapshot = self._build_snapshot(self.clock())
-        if self._detector is not None:
-            if warmup_detectors:
+        if self._detector_state == "compiling":
+            if warmup_detectors or self._detector_lazy:
                 threading.Thread(target=self._warm_detectors, name="uxtop-jit", daemon=True).start()
             else:
                 self._detector_state = "ready"
@@ -324,7 +329,7 @@ class Engine:
                 if tail:
                     total += self._consume(self._ingestor.feed(tail + b"\n"))
             total += self._consume(self._ingestor.finish())
-            self._detector_finish = self._detector is not None
+            self._detector_finish = self._detector is not None or self._detector_state == "compiling"
             self._finished = True
             self._notes = ["input ended: " + self.source_desc]
         return total
@@ -345,7 +350,7 @@ class Engine:
         self._watermark = max(self._watermark, int(batch.watermark))
         if n or batch.n_sessions:
             self._remember(batch)
-            if self._detector is not None:
+            if self._detector is not None or self._detector_state == "compiling":
                 self._pending_detect.append(batch)
                 self._pending_events += n
                 if self._detector_state == "compiling":
@@ -559,6 +564,17 @@ class Engine:
 
         Batches queue meanwhile (bounded), so the first frame never waits for the JIT.
         """
+        if self.warmup_delay > 0:
+            time.sleep(self.warmup_delay)  # let the first frame draw before numba takes the GIL
+        if self._detector_lazy:
+            try:
+                self._detector = _default_detector()
+            except Exception as exc:
+                self._detector_error = f"detectors unavailable: {type(exc).__name__}: {exc}"
+            if self._detector is None:
+                self._detector_state = "off"
+                self._pending_detect.clear()
+                return
         try:
             warm = getattr(self._detector, "warmup", None)
             if callable(warm):
