@@ -40,6 +40,7 @@ from uxtop.schema import EVENT_TYPES, Kind
 #: ground-truth definitions shared with the default detector profile
 SLOW_REQUEST_MS = 3000
 DEAD_MS = 7000
+UTURN_MS = 7000
 ERROR_STATUS_MIN = 500
 
 #: 2026-01-01T00:00:00Z
@@ -278,6 +279,8 @@ class _Session:
     def scroll_into_view(self, el: El) -> tuple[int, int]:
         """Scroll so the element is visible; returns its page coordinates."""
         if not (self.sy <= el.y <= self.sy + self.vh - 60):
+            # looking for it first: a pause long enough that this scroll is not part of a bounce
+            self.hover(self.rng.randint(3100, 4500) / self.pace)
             self.flick(el.y - self.sy - self.vh // 2)
             self.hover(self.rng.randint(200, 600))
         return el.x + self.rng.randint(-6, 6), el.y + self.rng.randint(-4, 4)
@@ -522,10 +525,11 @@ def _session(s: _Session, persona: str, episodes: list[str], neg_rate: float) ->
         s.click(SEARCH["result"])
         b_ts = s.navigate(f"/product/{rng.randrange(PRODUCTS)}")
         if take("u_turn"):
-            s.hover(rng.randint(1000, 4000))
+            s.hover(rng.randint(500, 2500))
             s.click(PRODUCT["back"])
             back = s.navigate("/search")
-            s.label("u_turn", b_ts, back, None)
+            if back - b_ts <= UTURN_MS:  # a quick back by definition (Hotjar: 7 s)
+                s.label("u_turn", b_ts, back, None)
             s.read(rng.randint(1500, 3000))
             s.click(SEARCH["result"])
             s.navigate(f"/product/{rng.randrange(PRODUCTS)}")

@@ -84,6 +84,11 @@ def detect_files(
     cfg: DetectConfig | None = None,
     ingest_cfg: IngestConfig | None = None,
 ) -> Detection:
+    """Whole files: the ``session`` frontier, exact for any line order (nobody waits for
+    prompt verdicts on a file; everything is judged by the end)."""
+    import msgspec
+
+    cfg = msgspec.structs.replace(cfg or DetectConfig(), frontier="session")
     det = detect_batches(iter_batches(paths, ingest_cfg), cfg)
     det.counters = dict(getattr(iter_batches, "last_counters", {}) or {})
     return det
