@@ -93,7 +93,8 @@ class _Kept:
     n_events: int = 0
     closed: bool = False
     seq: int = 0
-    chunks: list[dict[str, npt.NDArray]] = field(default_factory=list)
+    #: retained events: (columns gathered from one batch, start, end) slices, oldest first
+    chunks: list[tuple[dict[str, npt.NDArray], int, int]] = field(default_factory=list)
     n_kept: int = 0
     flags: list[FlagRow] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
@@ -314,6 +315,10 @@ class Engine:
                 if self._oldest_unseen is None:
                     self._oldest_unseen = now
                 self._bytes_in += len(data)
+                if len(self.sources) == 1:
+                    # the ingestor carries a partial last line itself; no copy needed
+                    total += self._consume(self._ingestor.feed(data))
+                    continue
                 # feed whole lines only, so chunks from several sources never interleave mid-line
                 buf = self._partial.pop(i, b"") + data
                 cut = buf.rfind(b"\n")
@@ -413,20 +418,29 @@ class Engine:
         hit = np.flatnonzero(np.isin(sids, ids))
         if not hit.size:
             return
+        # one gather per column for all kept sessions of the batch; each session then holds a
+        # (columns, start, end) slice of it: no per-session copies, no per-session dicts
+        starts = batch.offsets[hit]
+        lens = batch.offsets[hit + 1] - starts
+        total = int(lens.sum())
+        sub: dict[str, npt.NDArray] | None = None
+        if total:
+            first = np.cumsum(lens) - lens
+            rows = np.repeat(starts - first, lens) + np.arange(total)
+            sub = {k: v[rows] for k, v in batch.columns.items()}
+        pos = 0
         with self._lock:
-            for si in hit.tolist():
+            for si, n in zip(hit.tolist(), lens.tolist()):
                 kept = self._kept.get(int(sids[si]))
-                if kept is None:
-                    continue
-                self._update_meta(kept, batch, si)
-                a, b = int(batch.offsets[si]), int(batch.offsets[si + 1])
-                if b > a:
-                    chunk = {k: v[a:b].copy() for k, v in batch.columns.items()}
-                    kept.chunks.append(chunk)
-                    kept.n_kept += b - a
-                    self._kept_events += b - a
-                    self._trim_session(kept)
-                kept.row = None
+                if kept is not None:
+                    self._update_meta(kept, batch, si)
+                    if n and sub is not None:
+                        kept.chunks.append((sub, pos, pos + n))
+                        kept.n_kept += n
+                        self._kept_events += n
+                        self._trim_session(kept)
+                    kept.row = None
+                pos += n
 
     def _update_meta(self, kept: _Kept, batch: EventBatch, si: int) -> None:
         s = batch.sessions
@@ -444,8 +458,8 @@ class Engine:
 
     def _trim_session(self, kept: _Kept) -> None:
         while kept.n_kept > self.retention.per_session_events and len(kept.chunks) > 1:
-            drop = kept.chunks.pop(0)
-            m = int(drop["ts"].shape[0])
+            _, a, b = kept.chunks.pop(0)
+            m = b - a
             kept.n_kept -= m
             self._kept_events -= m
 
@@ -529,7 +543,7 @@ class Engine:
             flags = list(kept.flags)
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
         if chunks:
-            cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+            cols = {k: np.concatenate([c[k][a:b] for c, a, b in chunks]) for k in chunks[0][0]}
         else:
             from uxtop.batch import EVENT_COLUMNS
 

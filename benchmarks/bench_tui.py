@@ -1,0 +1,299 @@
+"""Responsiveness of the engine + TUI, measured (not a unit test).
+
+    python benchmarks/bench_tui.py                 # everything, ~3 min
+    python benchmarks/bench_tui.py --soak-minutes 10 --soak-rate 200000
+    python benchmarks/bench_tui.py --only keys,throughput
+
+Sections
+  throughput  engine over pre-generated shop traffic as fast as it goes: ingest only,
+              + detectors, + analytics (events/s).
+  keepup      a paced generator at --rates events/s into the threaded engine for --keepup-seconds:
+              offered vs ingested, backlog over time (flat = keeps up), event-to-screen lag.
+  keys        Pilot: >= 200 key presses (screen switches, list motions, drill-down and back)
+              on the app over a live engine; press -> screen updated, p50/p95/max.
+  lag         event-to-screen lag as the app computes it (bytes read -> frame), while keys runs.
+  soak        memory (RSS) of the engine at --soak-rate for --soak-minutes: start, end, slope.
+  coldstart   `uxtop demo` in tmux with an empty numba cache: time to the first frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(tempfile.gettempdir()) / "uxtop-bench-tui"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def traffic(sessions: int = 6000, seed: int = 11) -> bytes:
+    """Pre-generated shop traffic (cached on disk: generating is slower than consuming)."""
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"shop-{seed}-{sessions}.ndjson"
+    if not path.exists():
+        from uxtop.synth import Incident, SynthConfig, generate
+
+        run = generate(SynthConfig(seed=seed, sessions=sessions, sessions_per_s=20, incident=Incident(start_s=120, duration_s=120)))
+        path.write_bytes(b"".join(run.chunks()))
+    return path.read_bytes()
+
+
+class PacedReplay:
+    """Replays ``data`` in a loop at ``rate`` lines/s of wall clock, shifting event times on each
+    loop (a byte-level rewrite of the ts prefix) so replays look like new, later traffic."""
+
+    def __init__(self, data: bytes, rate: float, tick: float = 0.01) -> None:
+        self.data = data
+        self.rate = rate
+        self.tick = tick
+        starts = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")) + 1
+        self.ends = starts  # end offset (exclusive) of each line
+        self.offered = 0
+        self.stop = threading.Event()
+        # all synth ts are 1767xxxxxxxxx; bump the 10^8 digit (~1 day) per loop
+        self.prefix = b'"ts":17672'
+
+    def chunks(self) -> Iterator[bytes]:
+        n = len(self.ends)
+        pos = 0
+        loop = 0
+        buf = self.data
+        t0 = time.perf_counter()
+        while not self.stop.is_set():
+            due = int((time.perf_counter() - t0) * self.rate)
+            want = due - self.offered
+            if want <= 0:
+                time.sleep(self.tick)
+                yield b""
+                continue
+            take = min(want, n - pos, 200_000)
+            a = 0 if pos == 0 else int(self.ends[pos - 1])
+            b = int(self.ends[pos + take - 1])
+            yield buf[a:b]
+            self.offered += take
+            pos += take
+            if pos >= n:
+                loop += 1
+                pos = 0
+                buf = self.data.replace(self.prefix, b'"ts":%d' % (17672 + loop))
+
+
+def bench_throughput(data: bytes) -> dict[str, float]:
+    from uxtop.engine import BytesSource, Engine
+
+    out = {}
+    lines = data.count(b"\n")
+    for label, kw in (("ingest", dict(detector=False, analytics=False)), ("ingest+detect", dict(analytics=False)), ("full pipeline", {})):
+        eng = Engine([BytesSource(data)], **kw)
+        eng.wait_for_detectors(300)
+        t = time.perf_counter()
+        snap = eng.run_until_done(600)
+        dt = time.perf_counter() - t
+        out[label] = lines / dt
+        print(f"  {label:<15} {lines / dt / 1e6:6.2f} M events/s  ({lines:,} events in {dt:.2f} s; detector {snap.detectors.events_per_s / 1e6:.1f} M ev/s of its own time)")
+    return out
+
+
+def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
+    from uxtop.engine import Engine, IterSource
+
+    replay = PacedReplay(data, rate)
+    eng = Engine([IterSource(replay.chunks, name="paced")], publish_interval=0.25)
+    eng.wait_for_detectors(300)
+    eng.start()
+    samples = []
+    lags = []
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < seconds:
+            time.sleep(0.5)
+            snap = eng.latest()
+            now = time.monotonic()
+            lags.append(max(snap.engine_lag_ms, (now - snap.oldest_unseen_read) * 1000))
+            samples.append((now - t0, replay.offered, snap.events))
+    finally:
+        replay.stop.set()
+        eng.stop()
+    # ingested lags offered by what the lateness rule holds back (5 s) plus queues; a flat
+    # backlog is keeping up, a growing one is not
+    half = len(samples) // 2
+    backlog = [o - e for _, o, e in samples]
+    slope = np.polyfit([t for t, _, _ in samples[half:]], backlog[half:], 1)[0] if len(samples) > 4 else float("nan")
+    ingested_rate = (samples[-1][2] - samples[half][2]) / (samples[-1][0] - samples[half][0])
+    res = {
+        "offered_rate": rate,
+        "ingested_rate": ingested_rate,
+        "backlog_end": backlog[-1],
+        "backlog_slope_per_s": slope,
+        "lag_p50_ms": statistics.median(lags[half:]),
+        "lag_p95_ms": float(np.percentile(lags[half:], 95)),
+    }
+    keeps = res["backlog_slope_per_s"] < 0.02 * rate
+    print(
+        f"  offered {rate / 1e3:8.0f}k ev/s → ingested {ingested_rate / 1e3:8.0f}k ev/s (2nd half), backlog slope {slope / 1e3:+.1f}k ev/s"
+        f" → {'keeps up' if keeps else 'FALLS BEHIND'}; engine lag p50 {res['lag_p50_ms']:.0f} ms, p95 {res['lag_p95_ms']:.0f} ms"
+    )
+    res["keeps_up"] = keeps
+    return res
+
+
+async def _keys(data: bytes, rate: float, presses: int) -> dict[str, Any]:
+    from uxtop.engine import Engine, IterSource
+    from uxtop.tui.app import create_app
+    from uxtop.tui.screens.timeline import TimelineScreen
+
+    replay = PacedReplay(data, rate)
+    eng = Engine([IterSource(replay.chunks, name="paced")])
+    eng.wait_for_detectors(300)
+    eng.start()
+    app = create_app(eng)
+    times: dict[str, list[float]] = {}
+    lags: list[float] = []
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await asyncio.sleep(3)  # some flagged sessions first
+            plan = ["1", "2", "j", "j", "k", "G", "g", "3", "j", "m", "4", "j", "5", "6", "7", "2", "s", "r", "enter", "n", "N", "escape"]
+            i = 0
+            while sum(len(v) for v in times.values()) < presses:
+                key = plan[i % len(plan)]
+                i += 1
+                t = time.perf_counter()
+                await pilot.press(key)
+                await pilot.pause()  # the key's handlers ran and the screen processed its refresh
+                if key == "enter":
+                    await app.workers.wait_for_complete()  # drill-down (engine thread) included
+                    await pilot.pause()
+                dt = (time.perf_counter() - t) * 1000
+                if key == "escape" and not isinstance(app.screen, TimelineScreen):
+                    pass
+                times.setdefault(key, []).append(dt)
+                lags.append(app.lag_ms(app.snapshot))
+                await asyncio.sleep(0.02)  # like a fast typist; lets the refresh timer run between keys
+    finally:
+        replay.stop.set()
+        eng.stop()
+    allv = [v for vs in times.values() for v in vs]
+    res = {
+        "presses": len(allv),
+        "p50_ms": statistics.median(allv),
+        "p95_ms": float(np.percentile(allv, 95)),
+        "max_ms": max(allv),
+        "by_key_p95": {k: float(np.percentile(v, 95)) for k, v in times.items()},
+        "lag_p50_ms": statistics.median(lags),
+        "lag_p95_ms": float(np.percentile(lags, 95)),
+        "frames": app.frames,
+    }
+    print(f"  {res['presses']} presses at {rate / 1e3:.0f}k ev/s live: press → screen updated p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, max {res['max_ms']:.0f} ms")
+    worst = sorted(res["by_key_p95"].items(), key=lambda kv: -kv[1])[:4]
+    print("  slowest keys (p95): " + ", ".join(f"{k} {v:.0f} ms" for k, v in worst))
+    print(f"  event-to-screen lag in the TUI: p50 {res['lag_p50_ms']:.0f} ms, p95 {res['lag_p95_ms']:.0f} ms")
+    return res
+
+
+def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
+    from uxtop.engine import Engine, IterSource
+
+    replay = PacedReplay(data, rate)
+    eng = Engine([IterSource(replay.chunks, name="paced")])
+    eng.wait_for_detectors(300)
+    eng.start()
+    samples = []
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < minutes * 60:
+            time.sleep(5)
+            snap = eng.latest()
+            samples.append((time.monotonic() - t0, rss_mb(), snap.events, snap.retained_events, snap.flagged_sessions))
+            print(f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,} in {samples[-1][4]:,} sessions", flush=True)
+    finally:
+        replay.stop.set()
+        eng.stop()
+    after = [s for s in samples if s[0] >= 60] or samples
+    slope = np.polyfit([s[0] for s in after], [s[1] for s in after], 1)[0] * 60 if len(after) > 2 else float("nan")
+    res = {"minutes": minutes, "rate": rate, "rss_start_mb": samples[0][1], "rss_end_mb": samples[-1][1], "rss_max_mb": max(s[1] for s in samples), "slope_mb_per_min_after_1min": slope, "events": samples[-1][2]}
+    print(f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f}), slope after 1 min {slope:+.2f} MB/min")
+    return res
+
+
+def bench_coldstart() -> dict[str, Any]:
+    import shutil
+    import subprocess
+
+    if shutil.which("tmux") is None:
+        print("  skipped: tmux not installed")
+        return {}
+    session = f"uxtop-cold-{os.getpid()}"
+    cache = tempfile.mkdtemp(prefix="uxtop-numba-")
+    cmd = f"env NUMBA_CACHE_DIR={shlex.quote(cache)} {shlex.quote(sys.executable)} -m uxtop demo"
+    t0 = time.monotonic()
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd], check=True)
+    first = ready = None
+    try:
+        while time.monotonic() - t0 < 120:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            now = time.monotonic() - t0
+            if first is None and "1 Overview" in screen:
+                first = now
+                print(f"  first frame after {first:.2f} s; note on screen: {'compiling detectors' in screen}")
+            if first is not None and "detectors ready" in screen.replace("  ", " "):
+                ready = now
+                break
+            time.sleep(0.05)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        shutil.rmtree(cache, ignore_errors=True)
+    print(f"  detectors compiled in the background, ready after {ready:.1f} s" if ready else "  detectors not ready within 120 s")
+    return {"first_frame_s": first, "detectors_ready_s": ready}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="throughput,keepup,keys,soak,coldstart")
+    ap.add_argument("--rates", default="250000,500000,1000000", help="keep-up rates, events/s")
+    ap.add_argument("--keepup-seconds", type=float, default=20)
+    ap.add_argument("--keys-rate", type=float, default=100_000, help="live event rate while pressing keys")
+    ap.add_argument("--presses", type=int, default=220)
+    ap.add_argument("--soak-minutes", type=float, default=1.0)
+    ap.add_argument("--soak-rate", type=float, default=200_000)
+    ap.add_argument("--sessions", type=int, default=6000, help="sessions of pre-generated traffic")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    data = traffic(args.sessions)
+    n_lines = data.count(b"\n")
+    print(f"traffic: {n_lines:,} events, {len(data) / 1e6:.0f} MB (synthetic shop, replayed)")
+    if "throughput" in only:
+        print("throughput (engine, no UI, as fast as it goes)")
+        bench_throughput(data)
+    if "keepup" in only:
+        print("keep-up (paced generator → threaded engine)")
+        for r in args.rates.split(","):
+            bench_keepup(data, float(r), args.keepup_seconds)
+    if "keys" in only:
+        print("keys (Pilot, headless app over a live engine)")
+        asyncio.run(_keys(data, args.keys_rate, args.presses))
+    if "soak" in only:
+        print("memory soak")
+        bench_soak(data, args.soak_rate, args.soak_minutes)
+    if "coldstart" in only:
+        print("cold start (empty numba cache)")
+        bench_coldstart()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
