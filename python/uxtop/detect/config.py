@@ -101,12 +101,13 @@ class SlowConfig(_Cfg):
 
 class ThrashConfig(_Cfg):
     """Thrashed cursor: >= min_reversals direction reversals on one axis within window_ms
-    (Amplitude: 20 in 2 s). Reversals more than chain_gap_ms apart end an episode; moves
-    shorter than min_delta_px are jitter, not a direction."""
+    (Amplitude: 20 in 2 s). Reversals more than chain_gap_ms apart end an episode, as does
+    reaching max_episode_ms; moves shorter than min_delta_px are jitter, not a direction."""
 
     min_reversals: int = 20
     window_ms: int = 2000
     chain_gap_ms: int = 500
+    max_episode_ms: int = 60_000
     min_delta_px: int = 3
 
 
@@ -126,11 +127,13 @@ class PageLoopConfig(_Cfg):
 
 class ScrollConfig(_Cfg):
     """Excessive scroll / scroll bounce: >= min_reversals up/down reversals within window_ms;
-    reversals more than chain_gap_ms apart end an episode; steps < min_delta_px are ignored."""
+    reversals more than chain_gap_ms apart, or max_episode_ms, end an episode; steps
+    < min_delta_px are ignored."""
 
     min_reversals: int = 4
     window_ms: int = 10000
     chain_gap_ms: int = 3000
+    max_episode_ms: int = 120_000
     min_delta_px: int = 20
 
 

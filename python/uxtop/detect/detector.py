@@ -135,12 +135,13 @@ def run_kernels(
             elif name == "thrash":
                 t = cfg.thrash
                 n = K.reversal_kernel(ts, kind, url, x, y, K.K_MOVE, True, True, offsets, sr, frontier,
-                                      t.min_reversals, t.window_ms, t.chain_gap_ms, t.min_delta_px,
+                                      t.min_reversals, t.window_ms, t.chain_gap_ms, t.max_episode_ms, t.min_delta_px,
                                       int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY), out, nd, nx)
             elif name == "scroll":
                 sc = cfg.scroll
                 n = K.reversal_kernel(ts, kind, url, x, cols["sy"], K.K_SCROLL, False, True, offsets, sr, frontier,
-                                      sc.min_reversals, sc.window_ms, sc.chain_gap_ms, sc.min_delta_px,
+                                      sc.min_reversals, sc.window_ms, sc.chain_gap_ms, sc.max_episode_ms,
+                                      sc.min_delta_px,
                                       int(Rule.SCROLL_BOUNCE), int(Rule.SCROLL_BOUNCE), int(Rule.SCROLL_BOUNCE),
                                       out, nd, nx)
             elif name == "uturn":

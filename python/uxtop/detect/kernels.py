@@ -419,12 +419,13 @@ def _reversal(a, b, c, m):
 @njit(cache=True, nogil=True)
 def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
                     offsets, start_row, frontier,
-                    min_rev, window_ms, chain_gap, min_delta, rule_x, rule_y, rule_xy,
+                    min_rev, window_ms, chain_gap, max_chain, min_delta, rule_x, rule_y, rule_xy,
                     out, need, next_dec):
     """Chains of direction reversals of ``ev_kind`` events (moves: x and y; scrolls: sy as y).
 
     A reversal at event i needs the two previous events (p2, p1). Reversals more than
-    ``chain_gap`` apart split chains; a chain is an episode if one axis has ``min_rev``
+    ``chain_gap`` apart split chains, and a chain spans at most ``max_chain`` ms (so an endless
+    jitter does not hold its rows forever); a chain is an episode if one axis has ``min_rev``
     reversals within ``window_ms``.
     """
     n = 0
@@ -462,8 +463,9 @@ def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
                 if p2 >= 0:
                     rx = use_x and _reversal(cx[p2], cx[p1], cx[i], min_delta)
                     ry = use_y and _reversal(cy[p2], cy[p1], cy[i], min_delta)
-            if ch_first >= 0 and (i == hi or ((rx or ry) and ts[i] - ts[ch_last] > chain_gap)):
-                dec = ts[ch_last] + chain_gap
+            if ch_first >= 0 and (i == hi or ((rx or ry) and (ts[i] - ts[ch_last] > chain_gap
+                                                              or ts[i] - ts[ch_first] > max_chain))):
+                dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
                 if dec > F:
                     need[s] = ch_need
                     next_dec[s] = dec
