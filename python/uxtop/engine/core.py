@@ -187,6 +187,7 @@ class Engine:
         self._heat = HeatGrids()
         self._heat_cache: dict[int, PageHeat] = {}
         self._heat_dirty = True
+        self._heat_built_at = 0.0
         self._alerts: deque[Alert] = deque(maxlen=20)
         self._alerted_at: dict[str, int] = {}
         self._first_flag_ts: int | None = None
@@ -197,6 +198,7 @@ class Engine:
         self._kept_events = 0
         self._kept_ids = np.zeros(0, dtype=np.uint64)
         self._flag_seq = 0
+        self._seq_order: list[int] = []  # kept session ids in the order they were first flagged
         self._notes: list[str] = []
         self._snapshot = self._build_snapshot(self.clock())
         if self._detector_state == "compiling":
@@ -278,6 +280,7 @@ class Engine:
                     time.sleep(0.01)
         self.wait_for_detectors(max(0.0, deadline - self.clock()))
         self._drain_detect()
+        self._heat_built_at = 0.0  # the final picture is complete
         return self._publish(self.clock())
 
     def wait_for_detectors(self, timeout: float) -> bool:
@@ -492,6 +495,7 @@ class Engine:
                     self._flag_seq += 1
                     kept = _Kept(session_id=f.session_id, key="", seq=self._flag_seq)
                     self._kept[f.session_id] = kept
+                    self._seq_order.append(f.session_id)
                     new_ids.append(f.session_id)
                 kept.flags.append(f)
                 kept.kinds[f.kind] += 1
@@ -701,7 +705,12 @@ class Engine:
 
     def _session_rows(self) -> tuple[SessionRow, ...]:
         out: list[SessionRow] = []
-        for kept in sorted(self._kept.values(), key=lambda k: -k.seq):
+        if len(self._seq_order) > 2 * len(self._kept) + 64:
+            self._seq_order = [sid for sid in self._seq_order if sid in self._kept]
+        for sid in reversed(self._seq_order):  # newest flagged first, no sort per publish
+            kept = self._kept.get(sid)
+            if kept is None:
+                continue  # evicted
             row = kept.row
             if row is None:
                 last = kept.flags[-1] if kept.flags else None
@@ -751,9 +760,13 @@ class Engine:
         )
 
     def _heat_pages(self) -> tuple[PageHeat, ...]:
-        if not self._heat_dirty and self._heat_cache:
+        # heat maps are rebuilt at most once a second: nobody reads a heatmap at 4 Hz, and each
+        # rebuild copies every page's grids
+        now = self.clock()
+        if self._heat_cache and (not self._heat_dirty or now - self._heat_built_at < 1.0):
             return tuple(self._heat_cache[s] for s in sorted(self._heat_cache, key=lambda s: -self._heat.n_clicks[s]))
         self._heat_dirty = False
+        self._heat_built_at = now
         out: dict[int, PageHeat] = {}
         by_url: dict[str, list[ElementRow]] = {}
         for key, h in self._elements.top(200):
