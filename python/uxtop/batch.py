@@ -10,7 +10,6 @@ overlapping earlier batches. No Python object per event: strings are intern ids 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -25,7 +24,7 @@ INT_NA = np.iinfo(np.int32).min
 FLAG_MODIFIER = 1  # ctrl/meta/shift/alt held (props.ctrlKey|metaKey|shiftKey|altKey|mod true)
 
 #: intern tables, in the order the Rust core numbers them
-STRING_TABLES = ("url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo")
+STRING_TABLES = ("url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo", "uid")
 
 EVENT_COLUMNS: dict[str, type] = {
     "ts": np.int64,  # ms since epoch, UTC
@@ -58,11 +57,11 @@ SESSION_COLUMNS: dict[str, type] = {
     "dev": np.int32,
     "rel": np.int32,
     "geo": np.int32,
+    "uid": np.int32,  # first uid among the session's events (in time order), intern id
     "closed": np.bool_,  # True: the session ended (idle gap, max length, or finish); no more events
 }
 
 
-@dataclass(frozen=True, slots=True)
 class EventBatch:
     """Events released by one ingest step, sorted by (session, ts), plus their session table.
 
@@ -71,16 +70,62 @@ class EventBatch:
     ``keys``/``uids`` the session key (sid, else uid) and uid of each session row.
     Sessions that closed in this step with no new events have an empty slice. A session's
     future is known up to ``watermark``, or entirely once ``sessions["closed"]`` is set.
+
+    Keys may be given as lists or packed (one bytes buffer + offsets, as the Rust core hands
+    them over); packed keys are decoded only when ``keys``/``uids`` is first read, so a consumer
+    that never looks at keys pays nothing per session.
     """
 
-    columns: Mapping[str, npt.NDArray]
-    offsets: npt.NDArray[np.int64]
-    sessions: Mapping[str, npt.NDArray]
-    keys: list[str]
-    uids: list[str | None] = field(default_factory=list)
-    #: stream clock minus lateness after this step: events up to here are, barring late
-    #: arrivals, all out. Detectors may give verdicts that need the future up to this ts.
-    watermark: int = -(2**63)
+    __slots__ = ("columns", "offsets", "sessions", "watermark", "_keys", "_uids", "_packed")
+
+    def __init__(
+        self,
+        columns: Mapping[str, npt.NDArray],
+        offsets: npt.NDArray[np.int64],
+        sessions: Mapping[str, npt.NDArray],
+        keys: list[str] | None = None,
+        uids: list[str | None] | None = None,
+        watermark: int = -(2**63),
+        *,
+        packed_keys: tuple[bytes, npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]] | None = None,
+    ) -> None:
+        self.columns = columns
+        self.offsets = offsets
+        self.sessions = sessions
+        #: stream clock minus lateness after this step: events up to here are, barring late
+        #: arrivals, all out. Detectors may give verdicts that need the future up to this ts.
+        self.watermark = watermark
+        self._keys = keys
+        self._uids = uids
+        self._packed = packed_keys
+        if keys is None and packed_keys is None:
+            self._keys = []
+        if uids is None and packed_keys is None:
+            self._uids = [None] * len(self._keys or [])
+
+    @property
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            assert self._packed is not None
+            kb, ko = self._packed[0], self._packed[1].tolist()
+            self._keys = [kb[ko[i] : ko[i + 1]].decode() for i in range(len(ko) - 1)]
+        return self._keys
+
+    @property
+    def uids(self) -> list[str | None]:
+        if self._uids is None:
+            assert self._packed is not None
+            ub, uo = self._packed[2], self._packed[3].tolist()
+            self._uids = [ub[uo[i] : uo[i + 1]].decode() or None for i in range(len(uo) - 1)]
+        return self._uids
+
+    def key(self, i: int) -> str:
+        """Key of session row ``i`` without decoding the others."""
+        if self._keys is not None:
+            return self._keys[i]
+        assert self._packed is not None
+        kb, ko = self._packed[0], self._packed[1]
+        return kb[int(ko[i]) : int(ko[i + 1])].decode()
 
     def __len__(self) -> int:
         return int(self.columns["ts"].shape[0])
@@ -91,6 +136,8 @@ class EventBatch:
 
     def __getattr__(self, name: str) -> npt.NDArray:
         # batch.ts, batch.kind ... read the event columns directly
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
             return self.columns[name]
         except KeyError:

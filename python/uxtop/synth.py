@@ -993,6 +993,7 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
         "n_events": sess_arr[:, 3], "first_url": sess_arr[:, 4].astype(np.int32),
         "last_url": sess_arr[:, 5].astype(np.int32), "dev": sess_arr[:, 6].astype(np.int32),
         "rel": sess_arr[:, 7].astype(np.int32), "geo": sess_arr[:, 8].astype(np.int32),
+        "uid": np.full(len(sess_rows), -1, dtype=np.int32),
         "closed": np.ones(len(sess_rows), dtype=np.bool_),
     }
     assert set(cols) == set(EVENT_COLUMNS) and set(sessions) == set(SESSION_COLUMNS)

@@ -26,6 +26,13 @@ pub struct EventColumns {
 }
 
 impl EventColumns {
+    pub fn reserve(&mut self, n: usize) {
+        macro_rules! r {
+            ($($f:ident),*) => { $(self.$f.reserve(n);)* };
+        }
+        r!(ts, session, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status, flags, row);
+    }
+
     #[inline]
     pub fn push(&mut self, e: &Ev, session: i32) {
         self.ts.push(e.ts);
@@ -68,6 +75,7 @@ pub struct SessionRow {
     pub dev: i32,
     pub rel: i32,
     pub geo: i32,
+    pub uid: i32,
     pub closed: bool,
 }
 
@@ -77,14 +85,51 @@ impl SessionRow {
     }
 }
 
+/// Strings back to back with offsets: one buffer per batch instead of one allocation per row.
+#[derive(Debug, Clone)]
+pub struct StrColumn {
+    pub bytes: Vec<u8>,
+    /// row i is bytes[offsets[i]..offsets[i+1]]
+    pub offsets: Vec<i64>,
+}
+
+impl Default for StrColumn {
+    fn default() -> Self {
+        StrColumn { bytes: Vec::new(), offsets: vec![0] }
+    }
+}
+
+impl StrColumn {
+    #[inline]
+    pub fn push(&mut self, s: &str) {
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.offsets.push(self.bytes.len() as i64);
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        std::str::from_utf8(&self.bytes[a..b]).unwrap_or("")
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[derive(Default, Debug, Clone)]
 pub struct Batch {
     pub events: EventColumns,
     /// CSR: session i owns events offsets[i]..offsets[i+1]; len = sessions + 1 when complete
     pub offsets: Vec<i64>,
     pub sessions: Vec<SessionRow>,
-    pub keys: Vec<String>,
-    pub uids: Vec<Option<String>>,
+    /// session key of each session row
+    pub keys: StrColumn,
+    /// uid of each session row ("" when none), filled from `SessionRow::uid` by the ingestor
+    pub uids: StrColumn,
     pub watermark: i64,
 }
 
@@ -93,10 +138,9 @@ impl Batch {
         *self = Batch::default();
     }
 
-    pub fn push_empty_session(&mut self, row: SessionRow, key: &str, uid: Option<&str>) {
+    pub fn push_empty_session(&mut self, row: SessionRow, key: &str) {
         self.offsets.push(self.events.len() as i64);
         self.sessions.push(row);
-        self.keys.push(key.to_string());
-        self.uids.push(uid.map(str::to_string));
+        self.keys.push(key);
     }
 }

@@ -59,7 +59,7 @@ impl fmt::Display for CoreError {
             CoreError::Finished => write!(f, "this Ingestor is finished; create a new one to ingest more"),
             CoreError::UnknownTable(t) => write!(
                 f,
-                "unknown string table {t:?}; expected one of url, target, tag, route, msg, tab, dev, rel, geo"
+                "unknown string table {t:?}; expected one of url, target, tag, route, msg, tab, dev, rel, geo, uid"
             ),
             CoreError::Internal(m) => write!(f, "internal error in uxtop core (please report): {m}"),
         }

@@ -90,6 +90,7 @@ pub struct Ingestor {
     pub counters: IngestCounters,
     bad: Vec<BadLine>,
     key_buf: String,
+    uid_buf: String,
     finished: bool,
 }
 
@@ -108,6 +109,7 @@ impl Ingestor {
             counters: IngestCounters::default(),
             bad: Vec::new(),
             key_buf: String::new(),
+            uid_buf: String::new(),
             finished: false,
             cfg,
         })
@@ -161,7 +163,15 @@ impl Ingestor {
             self.extend_tail(&rest[start..]);
         }
         self.sessions.drain(false, out);
+        self.fill_uids(out);
         Ok(())
+    }
+
+    fn fill_uids(&self, out: &mut Batch) {
+        let uids = &self.strings[9];
+        for r in &out.sessions {
+            out.uids.push(uids.get(r.uid).unwrap_or(""));
+        }
     }
 
     /// Flush the last line and every session.
@@ -175,6 +185,7 @@ impl Ingestor {
             self.line(&line, too_long);
         }
         self.sessions.drain(true, out);
+        self.fill_uids(out);
         self.finished = true;
         Ok(())
     }
@@ -222,7 +233,8 @@ impl Ingestor {
         let text = |t: Text| t.get(line, scratch);
         let mut key_buf = std::mem::take(&mut self.key_buf);
         key_buf.clear();
-        let mut uid_text: Option<String> = None;
+        let mut uid_buf = std::mem::take(&mut self.uid_buf);
+        uid_buf.clear();
         let write_key = |k: KeyVal, buf: &mut String| -> bool {
             match k {
                 KeyVal::None => false,
@@ -240,12 +252,9 @@ impl Ingestor {
                 },
             }
         };
-        let mut uid_buf = String::new();
-        if write_key(p.uid, &mut uid_buf) {
-            uid_text = Some(uid_buf);
-        }
+        let has_uid = write_key(p.uid, &mut uid_buf);
         if !write_key(p.sid, &mut key_buf) {
-            key_buf.push_str(uid_text.as_deref().unwrap_or(""));
+            key_buf.push_str(&uid_buf);
         }
         let id_hash = match p.id {
             KeyVal::None => None,
@@ -277,6 +286,7 @@ impl Ingestor {
             dev: intern(6, p.dev),
             rel: intern(7, p.rel),
             geo: intern(8, p.geo),
+            uid: if has_uid { strings[9].intern(&uid_buf) } else { -1 },
             x: p.x,
             y: p.y,
             sy: p.sy,
@@ -284,8 +294,9 @@ impl Ingestor {
             vh: p.vh,
             value: p.value(),
         };
-        let _: Arrival = self.sessions.arrive(&key_buf, uid_text.as_deref(), id_hash, ev);
+        let _: Arrival = self.sessions.arrive(&key_buf, id_hash, ev);
         self.key_buf = key_buf;
+        self.uid_buf = uid_buf;
     }
 }
 

@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 pub const OVERFLOW_TEXT: &str = "\u{2026}(other)";
 
 /// Names of the tables, in id order (matches `uxtop.batch.STRING_TABLES`).
-pub const TABLES: [&str; 9] = ["url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo"];
+pub const TABLES: [&str; 10] = ["url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo", "uid"];
 
 pub struct Interner {
     hasher: RandomState,

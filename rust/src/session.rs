@@ -63,6 +63,8 @@ pub struct Ev {
     pub dev: i32,
     pub rel: i32,
     pub geo: i32,
+    /// interned uid, -1 when none
+    pub uid: i32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,23 +85,50 @@ struct OpenSession {
     dev: i32,
     rel: i32,
     geo: i32,
+    uid: i32,
     /// its row in the batch being built, if it has one
     row: Option<usize>,
 }
 
-#[derive(Debug)]
-struct KeyState {
-    key: Box<str>,
+/// Per-key state touched by every event, one cache line: the hash table and the lateness
+/// checks read only this. Keys up to 22 bytes are compared inline, so a lookup costs one line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct KeyHot {
     hash: u64,
-    uid: Option<Box<str>>,
     max_ts: i64,
     floor: i64,
     last_arrival: u64,
+    pending: u32,
+    flags: u8,
+    /// key length if inline, else `KEY_IN_COLD`
+    klen: u8,
+    key: [u8; INLINE_KEY],
+}
+
+const INLINE_KEY: usize = 22;
+const KEY_IN_COLD: u8 = u8::MAX;
+const LIVE: u8 = 1;
+const RETIRED: u8 = 2;
+const HAS_IDS: u8 = 8;
+
+impl KeyHot {
+    #[inline]
+    fn live(&self) -> bool {
+        self.flags & LIVE != 0
+    }
+    #[inline]
+    fn retired(&self) -> bool {
+        self.flags & RETIRED != 0
+    }
+}
+
+/// Per-key state touched at release time or for events with ids/uids.
+#[derive(Debug, Default)]
+struct KeyCold {
+    key: Box<str>,
     /// (id hash, ts) of accepted ids still at or above the floor
     ids: Vec<(u64, i64)>,
-    pending: u32,
-    retired: bool,
-    live: bool,
     session: Option<OpenSession>,
 }
 
@@ -116,11 +145,17 @@ pub struct Sessioniser {
     cfg: SessionConfig,
     hasher: RandomState,
     map: HashTable<u32>,
-    states: Vec<KeyState>,
+    hot: Vec<KeyHot>,
+    cold: Vec<KeyCold>,
     free: Vec<u32>,
     retired: Vec<u32>,
     pending: Vec<Ev>,
-    released: Vec<Ev>,
+    order: Vec<u32>,
+    /// per key: its run in the current drain (u32::MAX when none); reset after each drain
+    slot: Vec<u32>,
+    /// (key, count then start/end) of each run in the current drain
+    runs: Vec<(u32, u32)>,
+    scratch_idx: Vec<u32>,
     touched: Vec<u32>,
     g: Option<i64>,
     arrivals: u64,
@@ -140,11 +175,15 @@ impl Sessioniser {
             cfg,
             hasher: RandomState::with_seeds(0x5345_5353, 0x494f_4e53, 0x7578_746f, 0x7000_0001),
             map: HashTable::new(),
-            states: Vec::new(),
+            hot: Vec::new(),
+            cold: Vec::new(),
             free: Vec::new(),
             retired: Vec::new(),
             pending: Vec::new(),
-            released: Vec::new(),
+            order: Vec::new(),
+            slot: Vec::new(),
+            runs: Vec::new(),
+            scratch_idx: Vec::new(),
             touched: Vec::new(),
             g: None,
             arrivals: 0,
@@ -155,7 +194,7 @@ impl Sessioniser {
     }
 
     pub fn open_keys(&self) -> usize {
-        self.states.len() - self.free.len()
+        self.hot.len() - self.free.len()
     }
 
     pub fn pending_events(&self) -> usize {
@@ -169,62 +208,81 @@ impl Sessioniser {
 
     /// Approximate heap bytes held by live state (for the memory figures).
     pub fn memory_bytes(&self) -> usize {
-        let per_state = std::mem::size_of::<KeyState>();
         let strings: usize = self
-            .states
+            .cold
             .iter()
-            .filter(|s| s.live)
-            .map(|s| s.key.len() + s.uid.as_ref().map_or(0, |u| u.len()) + s.ids.capacity() * 16)
+            .map(|c| c.key.len() + c.ids.capacity() * 16)
             .sum();
-        self.states.capacity() * per_state
+        self.hot.capacity() * std::mem::size_of::<KeyHot>()
+            + self.cold.capacity() * std::mem::size_of::<KeyCold>()
             + strings
-            + self.map.capacity() * 4
-            + (self.pending.capacity() + self.released.capacity()) * std::mem::size_of::<Ev>()
+            + self.map.capacity() * 5
+            + self.pending.capacity() * std::mem::size_of::<Ev>()
+            + self.order.capacity() * 4
     }
 
+    #[inline]
+    fn key_eq(hot: &KeyHot, cold: &KeyCold, hash: u64, key: &str) -> bool {
+        if hot.hash != hash {
+            return false;
+        }
+        if hot.klen == KEY_IN_COLD {
+            &*cold.key == key
+        } else {
+            &hot.key[..hot.klen as usize] == key.as_bytes()
+        }
+    }
+
+    #[inline]
     fn find(&self, hash: u64, key: &str) -> Option<u32> {
-        let states = &self.states;
-        self.map.find(hash, |&i| &*states[i as usize].key == key).copied()
+        let (hot, cold) = (&self.hot, &self.cold);
+        self.map
+            .find(hash, |&i| Self::key_eq(&hot[i as usize], &cold[i as usize], hash, key))
+            .copied()
     }
 
     fn alloc(&mut self, key: &str, hash: u64, ts: i64, arrival: u64) -> u32 {
-        let st = KeyState {
-            key: key.into(),
+        let mut h = KeyHot {
             hash,
-            uid: None,
             max_ts: ts,
             floor: i64::MIN,
             last_arrival: arrival,
-            ids: Vec::new(),
             pending: 0,
-            retired: false,
-            live: true,
-            session: None,
+            flags: LIVE,
+            klen: KEY_IN_COLD,
+            key: [0; INLINE_KEY],
         };
+        if key.len() <= INLINE_KEY {
+            h.klen = key.len() as u8;
+            h.key[..key.len()].copy_from_slice(key.as_bytes());
+        }
+        let c = KeyCold { key: key.into(), ..Default::default() };
         let idx = match self.free.pop() {
             Some(i) => {
-                self.states[i as usize] = st;
+                self.hot[i as usize] = h;
+                self.cold[i as usize] = c;
                 i
             }
             None => {
-                self.states.push(st);
-                (self.states.len() - 1) as u32
+                self.hot.push(h);
+                self.cold.push(c);
+                (self.hot.len() - 1) as u32
             }
         };
-        let states = &self.states;
-        self.map.insert_unique(hash, idx, |&i| states[i as usize].hash);
+        let hot = &self.hot;
+        self.map.insert_unique(hash, idx, |&i| hot[i as usize].hash);
         idx
     }
 
     fn unmap(&mut self, idx: u32) {
-        let hash = self.states[idx as usize].hash;
+        let hash = self.hot[idx as usize].hash;
         if let Ok(entry) = self.map.find_entry(hash, |&i| i == idx) {
             entry.remove();
         }
     }
 
     /// One valid event arrives. `id_hash` is the hash of its `id`, if it has one.
-    pub fn arrive(&mut self, key: &str, uid: Option<&str>, id_hash: Option<u64>, mut ev: Ev) -> Arrival {
+    pub fn arrive(&mut self, key: &str, id_hash: Option<u64>, mut ev: Ev) -> Arrival {
         let lat = self.cfg.lateness_ms;
         let a = self.arrivals;
         self.arrivals += 1;
@@ -234,11 +292,11 @@ impl Sessioniser {
         let hash = self.hasher.hash_one(key.as_bytes());
         let mut idx = self.find(hash, key);
         if let (Some(i), Some(g)) = (idx, g_prev) {
-            let st = &mut self.states[i as usize];
+            let st = &mut self.hot[i as usize];
             let behind = wide(g) - wide(lat) - wide(st.max_ts);
             if a - st.last_arrival > self.cfg.evict_after_events && behind > wide(self.cfg.idle_gap_ms) {
                 // forgotten: its pending events still go out, under the old state, at drain
-                st.retired = true;
+                st.flags |= RETIRED;
                 self.unmap(i);
                 self.retired.push(i);
                 idx = None;
@@ -250,16 +308,19 @@ impl Sessioniser {
             Some(i) => i,
             None => self.alloc(key, hash, ts, a),
         };
-        let st = &mut self.states[i as usize];
+        let st = &mut self.hot[i as usize];
         st.last_arrival = a;
         let floor = st.floor.max(st.max_ts.saturating_sub(lat));
-        if st.ids.len() > 8 {
-            st.ids.retain(|&(_, t)| t >= floor);
-        }
-        if let Some(h) = id_hash {
-            if st.ids.iter().any(|&(ih, t)| ih == h && t >= floor) {
-                self.counters.duplicates += 1;
-                return Arrival::Duplicate;
+        if st.flags & HAS_IDS != 0 {
+            let c = &mut self.cold[i as usize];
+            if c.ids.len() > 8 {
+                c.ids.retain(|&(_, t)| t >= floor);
+            }
+            if let Some(h) = id_hash {
+                if c.ids.iter().any(|&(ih, t)| ih == h && t >= floor) {
+                    self.counters.duplicates += 1;
+                    return Arrival::Duplicate;
+                }
             }
         }
         if ts < floor {
@@ -267,16 +328,15 @@ impl Sessioniser {
             return Arrival::Late;
         }
         st.max_ts = st.max_ts.max(ts);
+        st.pending += 1;
         if let Some(h) = id_hash {
-            match st.ids.iter_mut().find(|(ih, _)| *ih == h) {
+            st.flags |= HAS_IDS;
+            let c = &mut self.cold[i as usize];
+            match c.ids.iter_mut().find(|(ih, _)| *ih == h) {
                 Some(slot) => slot.1 = ts,
-                None => st.ids.push((h, ts)),
+                None => c.ids.push((h, ts)),
             }
         }
-        if st.uid.is_none() {
-            st.uid = uid.map(Into::into);
-        }
-        st.pending += 1;
         ev.state = i;
         self.pending.push(ev);
         self.counters.accepted += 1;
@@ -286,37 +346,65 @@ impl Sessioniser {
     /// Release what can be released; with `finishing`, everything, closing all sessions.
     pub fn drain(&mut self, finishing: bool, out: &mut Batch) {
         out.clear();
-        let lat = self.cfg.lateness_ms;
-        let g = self.g;
-        let states = &self.states;
-        let releasable = |e: &Ev| {
-            if finishing {
-                return true;
-            }
-            let st = &states[e.state as usize];
-            st.retired
-                || wide(e.ts) <= wide(st.max_ts) - wide(lat)
-                || g.is_some_and(|g| wide(g) - wide(lat) > wide(st.max_ts))
-        };
-        let mut released = std::mem::take(&mut self.released);
+        let lat = wide(self.cfg.lateness_ms);
+        let sealed_below = self.g.map_or(i128::MIN, |g| wide(g) - lat);
+        // Group the releasable events by key with a counting pass (stable, so each key's events
+        // stay in arrival order), then put each key's run in (ts, arrival) order; runs are
+        // short and almost always sorted already. Cheaper than a comparison sort of the chunk.
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        if self.slot.len() < self.hot.len() {
+            self.slot.resize(self.hot.len(), u32::MAX);
+        }
+        let (hot, slot, runs) = (&self.hot, &mut self.slot, &mut self.runs);
+        runs.clear();
+        let mut released = std::mem::take(&mut self.scratch_idx);
         released.clear();
-        let mut kept = 0;
-        for k in 0..self.pending.len() {
-            let e = self.pending[k];
-            if releasable(&e) {
-                released.push(e);
-            } else {
-                self.pending[kept] = e;
-                kept += 1;
+        for (k, e) in self.pending.iter().enumerate() {
+            let st = &hot[e.state as usize];
+            if finishing || st.retired() || wide(e.ts) <= wide(st.max_ts) - lat || sealed_below > wide(st.max_ts) {
+                let sl = &mut slot[e.state as usize];
+                if *sl == u32::MAX {
+                    *sl = runs.len() as u32;
+                    runs.push((e.state, 0));
+                }
+                runs[*sl as usize].1 += 1;
+                released.push(k as u32);
             }
         }
-        self.pending.truncate(kept);
-        released.sort_unstable_by_key(|e| (e.state, e.ts, e.row));
+        // prefix sums → run starts
+        let mut at = 0u32;
+        for r in runs.iter_mut() {
+            let n = r.1;
+            r.1 = at;
+            at += n;
+        }
+        order.resize(released.len(), 0);
+        for &k in &released {
+            let r = &mut runs[slot[self.pending[k as usize].state as usize] as usize];
+            order[r.1 as usize] = k;
+            r.1 += 1;
+        }
+        // r.1 is now each run's end; restore slots and order each run by (ts, arrival)
+        let mut lo = 0usize;
+        for r in runs.iter() {
+            let hi = r.1 as usize;
+            slot[r.0 as usize] = u32::MAX;
+            let run = &mut order[lo..hi];
+            let pend = &self.pending;
+            if run.windows(2).any(|w| pend[w[0] as usize].ts > pend[w[1] as usize].ts) {
+                run.sort_by_key(|&k| (pend[k as usize].ts, k));
+            }
+            lo = hi;
+        }
+        self.scratch_idx = released;
+        out.events.reserve(order.len());
 
-        for e in &released {
-            let st = &mut self.states[e.state as usize];
-            st.pending -= 1;
-            let cut = match &st.session {
+        for &o in &order {
+            let e = self.pending[o as usize];
+            self.hot[e.state as usize].pending -= 1;
+            let c = &mut self.cold[e.state as usize];
+            let cut = match &c.session {
                 None => true,
                 Some(s) => {
                     wide(e.ts) - wide(s.end) > wide(self.cfg.idle_gap_ms)
@@ -324,10 +412,10 @@ impl Sessioniser {
                 }
             };
             if cut {
-                if let Some(old) = st.session.take() {
-                    Self::close_row(old, &st.key, &st.uid, out, &mut self.counters);
+                if let Some(old) = c.session.take() {
+                    Self::close_row(old, &c.key, out, &mut self.counters);
                 }
-                st.session = Some(OpenSession {
+                c.session = Some(OpenSession {
                     id: self.next_session,
                     start: e.ts,
                     end: e.ts,
@@ -337,18 +425,18 @@ impl Sessioniser {
                     dev: -1,
                     rel: -1,
                     geo: -1,
+                    uid: -1,
                     row: None,
                 });
                 self.next_session += 1;
                 self.counters.sessions_started += 1;
             }
-            let s = st.session.as_mut().expect("session opened above");
+            let s = c.session.as_mut().expect("session opened above");
             if s.row.is_none() {
                 self.touched.push(e.state);
                 s.row = Some(out.sessions.len());
                 out.sessions.push(SessionRow::placeholder(s.id));
-                out.keys.push(st.key.to_string());
-                out.uids.push(st.uid.as_ref().map(|u| u.to_string()));
+                out.keys.push(&c.key);
                 out.offsets.push(out.events.len() as i64);
             }
             s.end = e.ts;
@@ -368,33 +456,49 @@ impl Sessioniser {
             if s.geo < 0 {
                 s.geo = e.geo;
             }
-            out.events.push(e, (out.sessions.len() - 1) as i32);
+            if s.uid < 0 {
+                s.uid = e.uid;
+            }
+            out.events.push(&e, (out.sessions.len() - 1) as i32);
         }
-        self.released = released;
-
+        // drop the released events from pending, keeping arrival order
+        if order.len() == self.pending.len() {
+            self.pending.clear();
+        } else if !order.is_empty() {
+            let mut gone = vec![false; self.pending.len()];
+            for &o in &order {
+                gone[o as usize] = true;
+            }
+            let mut k = 0;
+            self.pending.retain(|_| {
+                k += 1;
+                !gone[k - 1]
+            });
+        }
+        self.order = order;
 
         // close: retired states once drained, everything when finishing, idle states by sweep
         let retired = std::mem::take(&mut self.retired);
         for i in retired {
-            if self.states[i as usize].pending == 0 {
+            if self.hot[i as usize].pending == 0 {
                 self.close_state(i, out, false);
             } else {
                 self.retired.push(i);
             }
         }
         if finishing {
-            for i in 0..self.states.len() as u32 {
-                if self.states[i as usize].live {
+            for i in 0..self.hot.len() as u32 {
+                if self.hot[i as usize].live() {
                     self.close_state(i, out, true);
                 }
             }
             self.pending.clear();
-        } else if let Some(g) = g {
+        } else if let Some(g) = self.g {
             self.sweep_idle(g, out);
         }
         // sessions that got events in this batch and are still open
         for &i in &self.touched {
-            if let Some(s) = self.states[i as usize].session.as_mut() {
+            if let Some(s) = self.cold[i as usize].session.as_mut() {
                 if let Some(r) = s.row.take() {
                     out.sessions[r] = Self::row_of(s, false);
                 }
@@ -407,7 +511,7 @@ impl Sessioniser {
 
     /// Evict idle keys, examining a bounded slice of the slab per drain (amortised O(events)).
     fn sweep_idle(&mut self, g: i64, out: &mut Batch) {
-        let n = self.states.len();
+        let n = self.hot.len();
         if n == 0 {
             return;
         }
@@ -418,9 +522,9 @@ impl Sessioniser {
             }
             let i = self.sweep_pos;
             self.sweep_pos += 1;
-            let st = &self.states[i];
-            if st.live
-                && !st.retired
+            let st = &self.hot[i];
+            if st.live()
+                && !st.retired()
                 && st.pending == 0
                 && self.arrivals - st.last_arrival > self.cfg.evict_after_events
                 && wide(g) - wide(self.cfg.lateness_ms) - wide(st.max_ts) > wide(self.cfg.idle_gap_ms)
@@ -431,17 +535,14 @@ impl Sessioniser {
     }
 
     fn close_state(&mut self, i: u32, out: &mut Batch, unmap: bool) {
-        if unmap && !self.states[i as usize].retired {
+        if unmap && !self.hot[i as usize].retired() {
             self.unmap(i);
         }
-        let st = &mut self.states[i as usize];
-        if let Some(s) = st.session.take() {
-            Self::close_row(s, &st.key, &st.uid, out, &mut self.counters);
+        let c = std::mem::take(&mut self.cold[i as usize]);
+        if let Some(s) = c.session {
+            Self::close_row(s, &c.key, out, &mut self.counters);
         }
-        st.live = false;
-        st.ids = Vec::new();
-        st.key = "".into();
-        st.uid = None;
+        self.hot[i as usize].flags = 0;
         self.free.push(i);
     }
 
@@ -456,17 +557,18 @@ impl Sessioniser {
             dev: s.dev,
             rel: s.rel,
             geo: s.geo,
+            uid: s.uid,
             closed,
         }
     }
 
     /// Mark a session closed in this batch, adding an empty row if it had no events here.
-    fn close_row(s: OpenSession, key: &str, uid: &Option<Box<str>>, out: &mut Batch, c: &mut SessionCounters) {
+    fn close_row(s: OpenSession, key: &str, out: &mut Batch, c: &mut SessionCounters) {
         c.sessions_closed += 1;
         let row = Self::row_of(&s, true);
         match s.row {
             Some(r) => out.sessions[r] = row,
-            None => out.push_empty_session(row, key, uid.as_deref()),
+            None => out.push_empty_session(row, key),
         }
     }
 }
@@ -476,7 +578,7 @@ mod tests {
     use super::*;
 
     fn ev(ts: i64, row: i64) -> Ev {
-        Ev { ts, row, url: -1, target: -1, dev: -1, rel: -1, geo: -1, ..Default::default() }
+        Ev { ts, row, url: -1, target: -1, dev: -1, rel: -1, geo: -1, uid: -1, ..Default::default() }
     }
 
     fn run(events: &[(&str, i64, Option<u64>)], cfg: SessionConfig) -> (Vec<(String, Vec<i64>)>, SessionCounters) {
@@ -484,7 +586,7 @@ mod tests {
         let mut b = Batch::default();
         let mut sessions: std::collections::BTreeMap<u64, (String, Vec<i64>)> = Default::default();
         for (row, &(k, ts, id)) in events.iter().enumerate() {
-            s.arrive(k, None, id, ev(ts, row as i64));
+            s.arrive(k, id, ev(ts, row as i64));
             s.drain(false, &mut b);
             collect(&b, &mut sessions);
         }
@@ -495,7 +597,7 @@ mod tests {
 
     fn collect(b: &Batch, out: &mut std::collections::BTreeMap<u64, (String, Vec<i64>)>) {
         for (r, row) in b.sessions.iter().enumerate() {
-            let entry = out.entry(row.session_id).or_insert_with(|| (b.keys[r].clone(), vec![]));
+            let entry = out.entry(row.session_id).or_insert_with(|| (b.keys.get(r).to_string(), vec![]));
             let (lo, hi) = (b.offsets[r] as usize, b.offsets[r + 1] as usize);
             entry.1.extend_from_slice(&b.events.ts[lo..hi]);
         }
@@ -538,7 +640,7 @@ mod tests {
         let mut s = Sessioniser::new(cfg);
         let mut b = Batch::default();
         for k in 0..10_000i64 {
-            s.arrive(&format!("k{k}"), None, None, ev(k * 100, k));
+            s.arrive(&format!("k{k}"), None, ev(k * 100, k));
             s.drain(false, &mut b);
         }
         assert!(s.open_keys() < 2000, "open keys {}", s.open_keys());

@@ -170,6 +170,7 @@ class ShopTraffic:
                 ses["dev"].append(dev)
                 ses["rel"].append(rel)
                 ses["geo"].append(geo)
+                ses.setdefault("uid", []).append(-1)
                 ses["closed"].append(True)
                 sid += 1
             batch = EventBatch(

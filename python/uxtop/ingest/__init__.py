@@ -115,9 +115,8 @@ def _to_batch(d: dict[str, Any]) -> EventBatch:
         columns=d["columns"],
         offsets=d["offsets"],
         sessions=d["sessions"],
-        keys=d["keys"],
-        uids=d["uids"],
         watermark=d["watermark"],
+        packed_keys=(d["key_bytes"], d["key_offsets"], d["uid_bytes"], d["uid_offsets"]),
     )
 
 

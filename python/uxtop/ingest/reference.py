@@ -194,7 +194,6 @@ class _KeyState:
     max_ts: int
     last_arrival: int
     floor: int = I64_MIN
-    uid: str | None = None  # first uid among the key's accepted events, in arrival order
     ids: dict[str, int] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -274,8 +273,6 @@ class ReferenceIngestor:
             if ident is not None:
                 st.ids[ident] = ts
             st.events.append(ev)
-            if st.uid is None:
-                st.uid = ev["uid"]
             self.counters["events"] += 1
         self._g = ts if g is None else max(g, ts)
 
@@ -289,7 +286,7 @@ class ReferenceIngestor:
             cur: _Session | None = None
             for e in evs:
                 if cur is None or e["ts"] - cur.end_ts > self.cfg.idle_gap_ms or e["ts"] - cur.start_ts >= self.cfg.max_session_ms:
-                    cur = _Session(session_id=-1, key=e["key"], start_ts=e["ts"], end_ts=e["ts"], uid=st.uid)
+                    cur = _Session(session_id=-1, key=e["key"], start_ts=e["ts"], end_ts=e["ts"])
                     sessions.append(cur)
                 cur.end_ts = e["ts"]
                 cur.n_events += 1
@@ -297,7 +294,7 @@ class ReferenceIngestor:
                 if e["url"] is not None:
                     cur.first_url = cur.first_url if cur.first_url is not None else e["url"]
                     cur.last_url = e["url"]
-                for k in ("dev", "rel", "geo"):
+                for k in ("uid", "dev", "rel", "geo"):
                     if getattr(cur, k) is None and e[k] is not None:
                         setattr(cur, k, e[k])
         sessions.sort(key=lambda s: (s.start_ts, s.key))
@@ -350,7 +347,7 @@ def result_to_batch(result: ReferenceResult) -> tuple[EventBatch, dict[str, list
         scol["n_events"].append(s.n_events)
         scol["first_url"].append(intern("url", s.first_url))
         scol["last_url"].append(intern("url", s.last_url))
-        for k in ("dev", "rel", "geo"):
+        for k in ("dev", "rel", "geo", "uid"):
             scol[k].append(intern(k, getattr(s, k)))
         scol["closed"].append(True)
     batch = EventBatch(

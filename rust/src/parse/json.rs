@@ -35,9 +35,11 @@ impl Text {
             Text::Line(a, b) => &line[a as usize..b as usize],
             Text::Scratch(a, b) => &scratch[a as usize..b as usize],
         };
-        // SAFETY-free: both buffers hold valid UTF-8 (the line was validated; the scratch only
-        // receives decoded chars), and ranges are cut at char boundaries.
-        Some(std::str::from_utf8(bytes).unwrap_or(""))
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: the line is validated as UTF-8 before scanning (LineParser::parse), the scratch
+        // only receives whole decoded chars, and every range starts and ends at a quote or an
+        // escape boundary, so both slices are valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 }
 
@@ -47,6 +49,8 @@ pub struct NumLit {
     pub start: usize,
     pub end: usize,
     pub is_int: bool,
+    /// the value, for integer literals within i64
+    pub ival: Option<i64>,
 }
 
 // Bytes that end a fast string scan: quote, backslash, or a control character.
@@ -61,6 +65,29 @@ static STRING_STOP: [bool; 256] = {
     t[b'\\' as usize] = true;
     t
 };
+
+/// Index of the first byte in `b[i..]` that is a quote, a backslash or a control character
+/// (or `b.len()`), eight bytes at a time (SWAR: strings are mostly plain ASCII).
+#[inline(always)]
+fn find_string_stop(b: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let quote = w ^ (LO * b'"' as u64);
+        let slash = w ^ (LO * b'\\' as u64);
+        // per byte: zero (quote/backslash) or below 0x20; the lowest flagged byte is exact
+        let hit = ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w)) & HI;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !STRING_STOP[b[i] as usize] {
+        i += 1;
+    }
+    i
+}
 
 pub struct Scanner<'a> {
     pub b: &'a [u8],
@@ -100,15 +127,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// Parse a string starting at `"`. Escaped strings are decoded into `scratch`.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self, scratch: &mut Vec<u8>) -> JResult<Text> {
         self.expect(b'"')?;
         let start = self.i;
         let b = self.b;
-        let mut i = self.i;
-        while i < b.len() && !STRING_STOP[b[i] as usize] {
-            i += 1;
-        }
+        let i = find_string_stop(b, self.i);
         match b.get(i) {
             Some(b'"') => {
                 self.i = i + 1;
@@ -132,9 +156,7 @@ impl<'a> Scanner<'a> {
         let b = self.b;
         let mut i = self.i;
         loop {
-            while i < b.len() && !STRING_STOP[b[i] as usize] {
-                i += 1;
-            }
+            i = find_string_stop(b, i);
             match b.get(i) {
                 Some(b'"') => {
                     self.i = i + 1;
@@ -153,10 +175,7 @@ impl<'a> Scanner<'a> {
     fn string_escaped(&mut self, out: &mut Vec<u8>) -> JResult<()> {
         let b = self.b;
         loop {
-            let mut i = self.i;
-            while i < b.len() && !STRING_STOP[b[i] as usize] {
-                i += 1;
-            }
+            let i = find_string_stop(b, self.i);
             out.extend_from_slice(&b[self.i..i]);
             match b.get(i) {
                 Some(b'"') => {
@@ -236,25 +255,33 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scan a number literal with strict JSON grammar.
-    #[inline]
+    #[inline(always)]
     pub fn number(&mut self) -> JResult<NumLit> {
         let b = self.b;
         let start = self.i;
         let mut i = self.i;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
+        let neg = b.get(i) == Some(&b'-');
+        i += neg as usize;
+        // integer part, accumulated on the way (exact up to 18 digits)
+        let int_start = i;
+        let mut mag: u64 = 0;
         match b.get(i) {
             Some(b'0') => i += 1,
             Some(b'1'..=b'9') => {
-                i += 1;
-                while matches!(b.get(i), Some(b'0'..=b'9')) {
+                while let Some(&c) = b.get(i) {
+                    let d = c.wrapping_sub(b'0');
+                    if d > 9 {
+                        break;
+                    }
+                    mag = mag.wrapping_mul(10).wrapping_add(d as u64);
                     i += 1;
                 }
             }
             _ => return Err(SyntaxError),
         }
+        let int_digits = i - int_start;
         let mut is_int = true;
+        let mut has_exp = false;
         if b.get(i) == Some(&b'.') {
             is_int = false;
             i += 1;
@@ -267,6 +294,7 @@ impl<'a> Scanner<'a> {
         }
         if matches!(b.get(i), Some(b'e' | b'E')) {
             is_int = false;
+            has_exp = true;
             i += 1;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
@@ -279,42 +307,66 @@ impl<'a> Scanner<'a> {
             }
         }
         self.i = i;
-        let lit = NumLit { start, end: i, is_int };
-        // A float literal too large for f64 is rejected by msgspec anywhere in a document.
-        if !is_int && self.float_of(lit).is_infinite() {
+        let ival = if !is_int {
+            None
+        } else if int_digits <= 18 {
+            Some(if neg { -(mag as i64) } else { mag as i64 })
+        } else {
+            std::str::from_utf8(&b[start..i]).ok().and_then(|t| t.parse::<i64>().ok())
+        };
+        let lit = NumLit { start, end: i, is_int, ival };
+        // A float literal too large for f64 is rejected by msgspec anywhere in a document. Only
+        // an exponent or a very long mantissa can get there, so most floats skip the check.
+        if !is_int && (has_exp || i - start > 300) && self.float_of(lit).is_infinite() {
             return Err(SyntaxError);
         }
         Ok(lit)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn text_of(&self, n: NumLit) -> &'a str {
-        // numbers are ASCII
-        std::str::from_utf8(&self.b[n.start..n.end]).unwrap_or("0")
+        let t = &self.b[n.start..n.end];
+        debug_assert!(t.is_ascii());
+        // SAFETY: the number grammar above admits only ASCII digits, signs, '.', 'e' and 'E'.
+        unsafe { std::str::from_utf8_unchecked(t) }
     }
 
-    #[inline]
+    /// A key of at most 7 plain bytes packed with its length (see `parse::key_code`), read with
+    /// one 8-byte load; None sends the caller to the general string path. The scanner is at `"`.
+    #[inline(always)]
+    pub fn short_key(&mut self) -> Option<u64> {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let b = self.b;
+        let i = self.i;
+        if i + 9 > b.len() || b[i] != b'"' {
+            return None;
+        }
+        let w = u64::from_le_bytes(b[i + 1..i + 9].try_into().unwrap());
+        let quote = w ^ (LO * b'"' as u64);
+        let slash = w ^ (LO * b'\\' as u64);
+        let hit = ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w)) & HI;
+        if hit == 0 {
+            return None;
+        }
+        let p = (hit.trailing_zeros() / 8) as usize;
+        if b[i + 1 + p] != b'"' {
+            return None; // an escape or a control character: the general path decides
+        }
+        self.i = i + p + 2;
+        let mask = if p == 0 { 0 } else { u64::MAX >> (64 - 8 * p) };
+        Some((w & mask) | ((p as u64) << 56))
+    }
+
+    #[inline(always)]
     pub fn float_of(&self, n: NumLit) -> f64 {
         self.text_of(n).parse::<f64>().unwrap_or(f64::NAN)
     }
 
     /// The literal as an i64, or None if it is not an integer literal in range.
-    #[inline]
+    #[inline(always)]
     pub fn int_of(&self, n: NumLit) -> Option<i64> {
-        if !n.is_int {
-            return None;
-        }
-        let t = &self.b[n.start..n.end];
-        if t.len() <= 18 {
-            // fast path: cannot overflow
-            let (neg, digits) = if t[0] == b'-' { (true, &t[1..]) } else { (false, t) };
-            let mut v: i64 = 0;
-            for &d in digits {
-                v = v * 10 + (d - b'0') as i64;
-            }
-            return Some(if neg { -v } else { v });
-        }
-        self.text_of(n).parse::<i64>().ok()
+        n.ival
     }
 
     #[inline]
@@ -456,6 +508,47 @@ mod tests {
         let line = br#""plain""#;
         let mut sc = Scanner::new(line);
         assert_eq!(sc.string(&mut scratch).unwrap(), Text::Line(1, 6));
+    }
+
+    #[test]
+    fn swar_string_stop_equals_bytewise() {
+        let mut seed = 12345u64;
+        for _ in 0..20_000 {
+            let len = (seed % 40) as usize;
+            let mut b = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let r = (seed >> 33) as u8;
+                // mostly letters, sometimes specials, controls and high bytes
+                b.push(match r % 16 {
+                    0 => b'"',
+                    1 => b'\\',
+                    2 => r % 0x20,
+                    3 => 0x80 | r,
+                    _ => b'a' + r % 26,
+                });
+            }
+            for start in 0..=b.len() {
+                let naive = (start..b.len()).find(|&i| STRING_STOP[b[i] as usize]).unwrap_or(b.len());
+                assert_eq!(find_string_stop(&b, start), naive, "{b:?} from {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_key_equals_key_code() {
+        for k in ["", "t", "ts", "sid", "target", "status7", "longer_than_7", "a\\b"] {
+            let line = format!("\"{k}\":1234567890");
+            let mut sc = Scanner::new(line.as_bytes());
+            match sc.short_key() {
+                Some(code) => {
+                    assert!(k.len() <= 7 && !k.contains('\\'), "{k}");
+                    assert_eq!(code, crate::parse::key_code(k.as_bytes()), "{k}");
+                    assert_eq!(sc.b[sc.i], b':');
+                }
+                None => assert!(k.len() > 7 || k.contains('\\') || k.contains('"'), "{k}"),
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,34 @@ pub const EVENT_TYPES: [&str; 20] = [
 ];
 pub const KIND_CUSTOM: u8 = 19;
 
+/// `type` string → kind code (a `match` on str compiles to a length switch + compare).
+#[inline]
+pub fn kind_of(s: &str) -> Option<u8> {
+    Some(match s {
+        "pageview" => 0,
+        "click" => 1,
+        "dblclick" => 2,
+        "contextmenu" => 3,
+        "move" => 4,
+        "scroll" => 5,
+        "input" => 6,
+        "change" => 7,
+        "submit" => 8,
+        "focus" => 9,
+        "blur" => 10,
+        "selection" => 11,
+        "mutation" => 12,
+        "error" => 13,
+        "request" => 14,
+        "vital" => 15,
+        "resize" => 16,
+        "visibility" => 17,
+        "feedback" => 18,
+        "custom" => 19,
+        _ => return None,
+    })
+}
+
 /// Sentinel for absent integer columns (x, y, sy, sh, vh).
 pub const INT_NA: i32 = i32::MIN;
 pub const FLAG_MODIFIER: u8 = 1;
@@ -53,33 +81,77 @@ enum Field {
     Geo,
 }
 
+/// A key of up to 7 bytes packed with its length into a u64, so known keys are matched with
+/// one integer compare instead of a chain of memcmp calls.
+#[inline]
+pub(crate) const fn key_code(k: &[u8]) -> u64 {
+    if k.len() > 7 {
+        return 0;
+    }
+    let mut v = (k.len() as u64) << 56;
+    let mut i = 0;
+    while i < k.len() {
+        v |= (k[i] as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
 #[inline]
 fn field_of(key: &[u8]) -> Option<Field> {
+    field_of_code(key_code(key))
+}
+
+#[inline]
+fn field_of_code(code: u64) -> Option<Field> {
     use Field::*;
-    Some(match key {
-        b"ts" => Ts,
-        b"id" => Id,
-        b"sid" => Sid,
-        b"uid" => Uid,
-        b"tab" => Tab,
-        b"type" => Type,
-        b"url" => Url,
-        b"target" => Target,
-        b"tag" => Tag,
-        b"x" => X,
-        b"y" => Y,
-        b"sy" => Sy,
-        b"sh" => Sh,
-        b"vh" => Vh,
-        b"dur" => Dur,
-        b"status" => Status,
-        b"route" => Route,
-        b"msg" => Msg,
-        b"score" => Score,
-        b"props" => Props,
-        b"dev" => Dev,
-        b"rel" => Rel,
-        b"geo" => Geo,
+    const K_TS: u64 = key_code(b"ts");
+    const K_ID: u64 = key_code(b"id");
+    const K_SID: u64 = key_code(b"sid");
+    const K_UID: u64 = key_code(b"uid");
+    const K_TAB: u64 = key_code(b"tab");
+    const K_TYPE: u64 = key_code(b"type");
+    const K_URL: u64 = key_code(b"url");
+    const K_TARGET: u64 = key_code(b"target");
+    const K_TAG: u64 = key_code(b"tag");
+    const K_X: u64 = key_code(b"x");
+    const K_Y: u64 = key_code(b"y");
+    const K_SY: u64 = key_code(b"sy");
+    const K_SH: u64 = key_code(b"sh");
+    const K_VH: u64 = key_code(b"vh");
+    const K_DUR: u64 = key_code(b"dur");
+    const K_STATUS: u64 = key_code(b"status");
+    const K_ROUTE: u64 = key_code(b"route");
+    const K_MSG: u64 = key_code(b"msg");
+    const K_SCORE: u64 = key_code(b"score");
+    const K_PROPS: u64 = key_code(b"props");
+    const K_DEV: u64 = key_code(b"dev");
+    const K_REL: u64 = key_code(b"rel");
+    const K_GEO: u64 = key_code(b"geo");
+    Some(match code {
+        K_TS => Ts,
+        K_ID => Id,
+        K_SID => Sid,
+        K_UID => Uid,
+        K_TAB => Tab,
+        K_TYPE => Type,
+        K_URL => Url,
+        K_TARGET => Target,
+        K_TAG => Tag,
+        K_X => X,
+        K_Y => Y,
+        K_SY => Sy,
+        K_SH => Sh,
+        K_VH => Vh,
+        K_DUR => Dur,
+        K_STATUS => Status,
+        K_ROUTE => Route,
+        K_MSG => Msg,
+        K_SCORE => Score,
+        K_PROPS => Props,
+        K_DEV => Dev,
+        K_REL => Rel,
+        K_GEO => Geo,
         _ => return None,
     })
 }
@@ -191,7 +263,7 @@ impl LineParser {
     pub fn parse(&mut self, line: &[u8], ev: &mut ParsedEvent) -> LineOutcome {
         *ev = ParsedEvent::default();
         self.scratch.clear();
-        if std::str::from_utf8(line).is_err() {
+        if !is_ascii_fast(line) && std::str::from_utf8(line).is_err() {
             return LineOutcome::Bad(BadReason::Utf8);
         }
         let mut sc = Scanner::new(line);
@@ -229,20 +301,23 @@ impl LineParser {
         }
         loop {
             sc.skip_ws();
-            let key = sc.string(&mut self.scratch)?;
-            // keys with escapes are decoded in the scratch; copy out so the scratch can grow
-            let field = {
-                let k = match key {
-                    Text::Line(a, b) => &sc.b[a as usize..b as usize],
-                    Text::Scratch(a, b) => {
-                        self.key_buf.clear();
-                        self.key_buf.extend_from_slice(&self.scratch[a as usize..b as usize]);
-                        self.scratch.truncate(a as usize);
-                        &self.key_buf[..]
-                    }
-                    Text::None => &[][..],
-                };
-                field_of(k)
+            let field = match sc.short_key() {
+                Some(code) => field_of_code(code),
+                None => {
+                    let key = sc.string(&mut self.scratch)?;
+                    // keys with escapes are decoded in the scratch; copy out so it can grow
+                    let k = match key {
+                        Text::Line(a, b) => &sc.b[a as usize..b as usize],
+                        Text::Scratch(a, b) => {
+                            self.key_buf.clear();
+                            self.key_buf.extend_from_slice(&self.scratch[a as usize..b as usize]);
+                            self.scratch.truncate(a as usize);
+                            &self.key_buf[..]
+                        }
+                        Text::None => &[][..],
+                    };
+                    field_of(k)
+                }
             };
             sc.skip_ws();
             sc.expect(b':')?;
@@ -251,7 +326,12 @@ impl LineParser {
                 None => sc.skip_value(&mut self.stack)?,
                 Some(Field::Props) => self.props(sc, ev)?,
                 Some(f) => {
-                    let v = self.value(sc)?;
+                    // the common shapes inline; anything else through the generic reader
+                    let v = match sc.peek() {
+                        Some(b'"') => Val::Str(sc.string(&mut self.scratch)?),
+                        Some(b'-' | b'0'..=b'9') => Val::Num(sc.number()?),
+                        _ => self.value(sc)?,
+                    };
                     assign(f, v, sc, &self.scratch, ev);
                 }
             }
@@ -362,6 +442,20 @@ impl LineParser {
     }
 }
 
+/// Most lines are pure ASCII: check eight bytes at a time before the full UTF-8 validator.
+#[inline]
+fn is_ascii_fast(b: &[u8]) -> bool {
+    let mut acc = 0u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        acc |= u64::from_le_bytes(c.try_into().unwrap());
+    }
+    for &c in chunks.remainder() {
+        acc |= c as u64;
+    }
+    acc & 0x8080_8080_8080_8080 == 0
+}
+
 #[inline]
 fn end_of_line(sc: &mut Scanner<'_>) -> Result<(), SyntaxError> {
     sc.skip_ws();
@@ -438,9 +532,9 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
                 ev.kind = KIND_CUSTOM;
                 true
             }
-            Val::Str(t) => match t.get(sc.b, scratch).and_then(|s| EVENT_TYPES.iter().position(|e| *e == s)) {
+            Val::Str(t) => match t.get(sc.b, scratch).and_then(kind_of) {
                 Some(k) => {
-                    ev.kind = k as u8;
+                    ev.kind = k;
                     true
                 }
                 None => false,

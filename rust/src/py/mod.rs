@@ -217,6 +217,7 @@ fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
     scol!("dev", dev);
     scol!("rel", rel);
     scol!("geo", geo);
+    scol!("uid", uid);
     scol!("closed", closed);
 
     let d = PyDict::new(py);
@@ -224,8 +225,10 @@ fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
     let offsets = if offsets.is_empty() { vec![0i64] } else { offsets };
     d.set_item("offsets", PyArray1::from_vec(py, offsets))?;
     d.set_item("sessions", s)?;
-    d.set_item("keys", PyList::new(py, keys)?)?;
-    d.set_item("uids", PyList::new(py, uids)?)?;
+    d.set_item("key_bytes", PyBytes::new(py, &keys.bytes))?;
+    d.set_item("key_offsets", PyArray1::from_vec(py, keys.offsets))?;
+    d.set_item("uid_bytes", PyBytes::new(py, &uids.bytes))?;
+    d.set_item("uid_offsets", PyArray1::from_vec(py, uids.offsets))?;
     d.set_item("watermark", watermark)?;
     Ok(d.unbind())
 }

@@ -1,0 +1,1 @@
+"""Throughput measurements shared by ``uxtop bench`` and ``benchmarks/`` (pytest-benchmark)."""
