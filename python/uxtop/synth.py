@@ -1019,6 +1019,7 @@ def iter_live(
     incident: Incident | None = None,
     tick_s: float = 0.1,
     duration_s: float | None = None,
+    warm_s: float = 120.0,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     labels: list[Label] | None = None,
@@ -1026,7 +1027,11 @@ def iter_live(
     """Endless wall-clock traffic at about ``rate_eps`` events/s: yields an NDJSON chunk every
     ``tick_s`` holding the events whose ``ts`` (ms, ~``clock()*1000``) has come. The incident
     (default: ``POST /api/cart`` x8 latency, 30 % errors for 3 min) starts ``incident_at_s``
-    after the first call; None for no incident. Labels, if a list is given, are appended."""
+    after the first call; None for no incident. Labels, if a list is given, are appended.
+
+    Sessions are also started as if traffic had been flowing for ``warm_s`` seconds (their
+    earlier events are not sent), so the rate is steady from the first second rather than
+    ramping up over a session's length."""
     t0 = int(clock() * 1000)
     inc = None
     if incident_at_s is not None:
@@ -1039,7 +1044,7 @@ def iter_live(
     ev_per_session = 150.0
     generated_sessions = 0
     generated_events = 0
-    next_start = float(t0)
+    next_start = float(t0) - warm_s * 1000.0
     rng = random.Random(seed ^ 0x11FE)
     heap_ts = np.empty(0, np.int64)
     heap_lines: list[bytes] = []
@@ -1061,7 +1066,12 @@ def iter_live(
             new_lines.extend(_encode_session(s))
             next_start += rng.expovariate(max(rate_eps, 1e-3) / ev_per_session) * 1000.0
         if new_lines:
-            heap_ts = np.concatenate([heap_ts, np.asarray(new_ts, np.int64)])
+            nts = np.asarray(new_ts, np.int64)
+            fresh = nts >= t0  # warm-up sessions: only what happens from now on
+            if not fresh.all():
+                new_lines = [ln for ln, f in zip(new_lines, fresh.tolist()) if f]
+                nts = nts[fresh]
+            heap_ts = np.concatenate([heap_ts, nts])
             heap_lines.extend(new_lines)
         order = np.argsort(heap_ts, kind="stable")
         n_ready = int(np.searchsorted(heap_ts[order], now, side="right"))
