@@ -101,6 +101,7 @@ class SeasonalDetector:
         grow("inband", (cap,), np.int32, 0)
         grow("alarm", (cap,), np.bool_, False)
         grow("gated", (cap,), np.bool_, False)
+        grow("gated_quiet", (cap,), np.int32, 0)
         grow("since", (cap,), np.int64, -1)
         grow("ewma", (cap,), np.float32, 0)
         grow("drift_run", (cap,), np.int32, 0)
@@ -263,12 +264,27 @@ class SeasonalDetector:
         trigger &= ready & (self.noise_n[:n] >= 30)
         fired: list[Alarm] = []
         new = trigger & ~self.alarm[:n] & vol_ok
-        gated = trigger & ~vol_ok & ~self.gated[:n] & ~self.alarm[:n]
+        # a low-volume row is told "insufficient volume" when its window *looks* bad — a large
+        # relative change — even though so few events can never be significant
+        xw = self.x_recent[:n][:, win]
+        ww_ = self.w_recent[:n][:, win]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xw = np.where(is_lat[:, None], np.log(np.maximum(xw, 1e-3)), xw)
+            pooled = np.where(is_count, np.nanmean(np.where(ww_ > 0, xw, 0), axis=1),
+                              np.nansum(np.where(ww_ > 0, xw * ww_, 0), axis=1) / np.maximum(ww_.sum(axis=1), 1e-9))
+        eps = np.where(is_count, 1.0, np.where(kind == RATIO, 0.05, 0.3))
+        dev = np.where(d == 0, np.abs(pooled - ep), (pooled - ep) * d)
+        looks_bad = ready & (dev > 0.5 * np.maximum(np.abs(ep), eps) + 3 * self.seas[:n]) & (vol >= 3) & (zwin > 2.0)
+        suspicious = (trigger | looks_bad) & ~vol_ok
+        gated = suspicious & ~self.gated[:n] & ~self.alarm[:n]
+        # the "insufficient volume" note is cleared only after recover_n quiet buckets, so a
+        # trickle of bad requests is reported once, not every few buckets
+        self.gated_quiet[:n] = np.where(suspicious, 0, self.gated_quiet[:n] + 1)
         # recovery: in-band buckets in a row
         self.inband[:n] = np.where(exceed, 0, self.inband[:n] + 1)
         recovered = self.alarm[:n] & (self.inband[:n] >= cfg.recover_n)
         self.alarm[:n] &= ~recovered
-        self.gated[:n] &= ~(self.inband[:n] >= cfg.recover_n)
+        self.gated[:n] &= ~(self.gated_quiet[:n] >= cfg.recover_n)
         for r in np.flatnonzero(new | gated).tolist():
             b = int(self.bits[r])
             back = b.bit_length() - 1 if b else 0

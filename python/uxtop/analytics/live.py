@@ -132,6 +132,9 @@ class Analytics:
         self.alerts = AlertEngine(self.cfg.alerts, json_out=json_out, run_commands=run_commands)
         self.flag_names = _flag_names()
         self.anomalies: deque[AnomalyRecord] = deque(maxlen=500)
+        # "insufficient volume" notes live apart, so many tiny cohorts cannot push real alarms out
+        self.low_volume: deque[AnomalyRecord] = deque(maxlen=200)
+        self._live: dict[int, AnomalyRecord] = {}  # row → its open alarm's record
         self._open_alarm: dict[int, int] = {}  # row → index into anomalies log (by identity)
         self._evidence: deque[_Evidence] = deque(maxlen=128)
         cc = self.cfg.correlation
@@ -260,7 +263,28 @@ class Analytics:
         for a in fired:
             if not self.bank.detect[a.row]:
                 continue
-            self.anomalies.append(self._record(a, fr.t0))
+            rec = self._record(a, fr.t0)
+            (self.low_volume if a.kind == "insufficient_volume" else self.anomalies).append(rec)
+            if a.kind != "insufficient_volume":
+                self._live[a.row] = rec
+        # RCA at fire time sees one or two bad buckets; redo it as the alarm goes on, on the whole run
+        if self.ticks % self.cfg.anomaly.persist_n == 0 and self._live:
+            for row, rec in list(self._live.items()):
+                if not (det.alarm[row] or det.drift[row]):
+                    del self._live[row]
+                    continue
+                if rec.dim != "total":
+                    continue
+                span = int((fr.t0 - rec.onset) // self.bucket_ms + 1)
+                rcs = self._rca(row, rec.family, min(64, span))
+                if rcs != rec.root_causes:
+                    new = msgspec.structs.replace(rec, root_causes=rcs, description=rec.description.split("; ")[0]
+                                                  + ("; " + rcs[0].describe() if rcs else ""))
+                    for i in range(len(self.anomalies) - 1, -1, -1):
+                        if self.anomalies[i] is rec:
+                            self.anomalies[i] = new
+                            break
+                    self._live[row] = new
         if self.alerts.rules:
             self.alerts.evaluate(fr.t0 + self.bucket_ms, self._rule_value)
         if det.alarm[:n].any() or det.drift[:n].any():
@@ -352,6 +376,7 @@ class Analytics:
         det = self.bank.detector
         kind = FAMILIES[family][0]
         k = self.cfg.anomaly.top_values
+        e_tot = det.window([row], buckets)[1][0]
         dims = {}
         for d, dim in enumerate(COHORT_DIMS):
             cols = np.arange(1 + d * (k + 1), 1 + (d + 1) * (k + 1))
@@ -364,7 +389,9 @@ class Analytics:
             if kind == 0:
                 act, exp = xs, es
             else:
-                act, exp = xs * ws, es * ws
+                # a cohort "should" follow the total's expected rate on its own traffic (Watchdog:
+                # share of errors vs share of requests); per-cohort baselines of rare errors are ~0
+                act, exp = xs * ws, e_tot[None, :] * ws
             act = np.nan_to_num(act)
             exp = np.where(np.isfinite(exp), exp, act)  # a cohort without baseline is neutral
             labels = [self.bank.keys[r].value for r in rr.tolist()]
@@ -656,7 +683,8 @@ class Analytics:
             alerts=list(self.alerts.events[-50:]), correlations=corr,
             journey={s: sorted(rs, key=lambda r: -rs[r]) for s, rs in journey.items() if rs},
             stats={"events": float(self.events), "series": float(bank.n), "late_events": float(self.agg.late_events),
-                   "detector_mb": det.memory_bytes() / 1e6, "alarms_active": float(det.alarm[: bank.n].sum())},
+                   "detector_mb": det.memory_bytes() / 1e6, "alarms_active": float(det.alarm[: bank.n].sum()),
+                   "insufficient_volume": float(len(self.low_volume))},
         )
         self._snap = snap
         return snap
@@ -681,6 +709,7 @@ class Analytics:
         return msgspec.to_builtins({
             "funnels": s.funnels, "insights": s.insights, "anomalies": s.anomalies, "routes": s.routes,
             "alerts": s.alerts, "correlations": [c for c in s.correlations if c.claimed or c.journey][:20],
+            "insufficient_volume": list(self.low_volume)[-20:],
             "journey": s.journey, "stats": s.stats,
         })
 

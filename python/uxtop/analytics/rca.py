@@ -46,14 +46,17 @@ def adtributor(
     min_ep: float = 0.1,
     target_ep: float = 0.67,
     top: int = 3,
-    max_share: float = 0.9,
+    max_share: float = 0.8,
     min_surprise: float = 5e-3,
+    min_contrast: float = 2.0,
 ) -> list[RootCause]:
     """``dims[name] = (labels, actual, expected)`` → up to ``top`` explanations, best first.
 
     A set that holds ≥ ``max_share`` of the expected traffic, or whose shares barely moved
     (surprise < ``min_surprise``), localises nothing — a change that hits every release alike
-    is not "explained by" the releases — and is dropped.
+    is not "explained by" the releases — and is dropped. So is a set whose relative change is not
+    ``min_contrast`` times that of the other values: noise in a short window easily gives one of
+    two equal releases 80 % of a uniform change.
     """
     out: list[RootCause] = []
     for dim, (labels, act, exp) in dims.items():
@@ -75,12 +78,21 @@ def adtributor(
             if total_ep > target_ep:
                 break
         share = float(F_j[chosen].sum() / F) if chosen else 1.0
-        if chosen and total_ep > target_ep and share < max_share and float(s[chosen].sum()) >= min_surprise:
+        if chosen:
+            a_set, f_set = float(A_j[chosen].sum()), float(F_j[chosen].sum())
+            rel_set = (a_set - f_set) / max(f_set, 1e-9)
+            rel_rest = ((A - a_set) - (F - f_set)) / max(F - f_set, 1e-9)
+            contrast_ok = abs(rel_set) >= min_contrast * abs(rel_rest)
+        else:
+            contrast_ok = False
+        if chosen and total_ep > target_ep and share < max_share and float(s[chosen].sum()) >= min_surprise and contrast_ok:
             out.append(RootCause(
                 dim=dim, values=[str(labels[j]) for j in chosen], explains=min(total_ep, 1.0),
                 surprise=float(s[chosen].sum()), actual=float(A_j[chosen].sum()), expected=float(F_j[chosen].sum()),
             ))
-    out.sort(key=lambda r: -r.surprise)
+    # succinct first (Adtributor's Occam criterion: fewer values explaining the same change is the
+    # better story), then surprise; noisy small cohorts otherwise win on summed surprise
+    out.sort(key=lambda r: (len(r.values), -r.surprise))
     return out[:top]
 
 
@@ -123,6 +135,28 @@ def explain_cube(
         other = tuple(k for k in range(A.ndim) if k != ax)
         dims[name] = (labels[ax], A.sum(axis=other), F.sum(axis=other))
     found = adtributor(dims, min_ep, target_ep)
+    # two dimensions each pinned to one value: the cell where they cross is the sharper answer
+    singles: dict[str, str] = {}
+    for name, (labs, act, exp) in dims.items():
+        a_j, f_j = np.asarray(act, np.float64), np.asarray(exp, np.float64)
+        ch = a_j.sum() - f_j.sum()
+        if abs(ch) > 1e-9:
+            j = int(np.argmax((a_j - f_j) / ch))
+            if (a_j[j] - f_j[j]) / ch > target_ep:
+                singles[name] = str(labs[j])
+    if len(singles) >= 2:
+        (da, va), (db, vb) = list(singles.items())[:2]
+        a, b = list(names).index(da), list(names).index(db)
+        other = tuple(k for k in range(A.ndim) if k not in (a, b))
+        A2, F2 = A.sum(axis=other), F.sum(axis=other)
+        i, j = list(labels[a]).index(va), list(labels[b]).index(vb)
+        change = A2.sum() - F2.sum()
+        ep = (A2[i, j] - F2[i, j]) / change if abs(change) > 1e-9 else 0.0
+        if ep > target_ep:
+            cell = RootCause(dim=f"{da}×{db}", values=[f"{va}×{vb}"], explains=float(min(ep, 1.0)),
+                             surprise=float(sum(rc.surprise for rc in found if rc.dim in (da, db))),
+                             actual=float(A2[i, j]), expected=float(F2[i, j]))
+            return [cell] + found
     if found:
         return found
     best: RootCause | None = None

@@ -1,0 +1,186 @@
+"""Seasonal robust detector, volume gates, Adtributor RCA, alerts."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from uxtop.analytics import AlertRule, Analytics, AnalyticsConfig, load_analytics_config
+from uxtop.analytics.alerts import AlertEngine
+from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SLOTS_PER_DAY, SeasonalDetector
+from uxtop.analytics.config import AnomalyConfig
+from uxtop.analytics.rca import adtributor, explain_cube
+from uxtop.analytics.simulate import Incident, ShopTraffic, checkout_funnel_config
+
+B = 10_000
+T0 = 1_767_225_600_000
+
+
+def _warm(det: SeasonalDetector, gen, buckets: int, t0: int = T0) -> list:
+    fired = []
+    for b in range(buckets):
+        x, w = gen(b)
+        fired += det.update(t0 + b * B, x, w)
+    return fired
+
+
+def _counts(rng: np.random.Generator, lam: float, n: int):
+    return lambda b: (rng.poisson(lam, n).astype(np.float32), np.zeros(n, np.float32))
+
+
+def test_single_noisy_bucket_stays_silent_and_a_step_fires_within_a_minute() -> None:
+    rng = np.random.default_rng(1)
+    det = SeasonalDetector(bucket_ms=B)
+    for _ in range(4):
+        det.add_row(COUNT, 0)
+    base = _counts(rng, 100.0, 4)
+    assert _warm(det, base, 1200) == []
+    # one bucket at z ≈ 5 on row 0: silent
+    t = T0 + 1200 * B
+    x, w = base(0)
+    x[0] = 100 + 5 * 10
+    assert det.update(t, x, w) == []
+    fired = _warm(det, base, 12, t + B)
+    assert fired == []
+    # a 60-s step of z ≈ 5 on row 1: fires within the minute (5 of 6 buckets beyond 4)
+    t2 = t + 13 * B
+
+    def step(b):
+        xx, ww = base(b)
+        xx[1] = 100 + 5 * 10 + rng.normal(0, 2)
+        return xx, ww
+
+    fired = _warm(det, step, 6, t2)
+    assert [a.row for a in fired] == [1] and fired[0].kind == "spike"
+    assert fired[0].fired - t2 <= 60_000 and fired[0].onset == t2
+
+
+def test_insufficient_volume_is_reported_not_alarmed() -> None:
+    """3 requests a minute at 100 % errors: "insufficient volume", never an alarm."""
+    rng = np.random.default_rng(2)
+    det = SeasonalDetector(bucket_ms=B)
+    det.add_row(RATIO, +1)
+    det.add_row(RATIO, +1)
+
+    def gen(b):
+        n_small = float(rng.random() < 0.5)  # ~3/min
+        return (np.array([rng.binomial(60, 0.01) / 60, 0.0], np.float32), np.array([60, n_small], np.float32))
+
+    _warm(det, gen, 800)
+
+    def broken(b):
+        x, w = gen(b)
+        x[1], w[1] = 1.0, 1.0
+        return x, w
+
+    fired = _warm(det, broken, 12, T0 + 800 * B)
+    assert fired and all(a.kind == "insufficient_volume" and a.row == 1 for a in fired)
+    assert not det.alarm[1]
+
+
+def test_normal_week_at_most_one_alarm_per_series_day_and_tick_cost() -> None:
+    """Daily sine + Poisson noise for 4 days (switches to the same-slot daily baseline on day 4)."""
+    rng = np.random.default_rng(3)
+    n = 50
+    det = SeasonalDetector(bucket_ms=60_000)  # 1-min buckets keep this fast; the rule is per bucket
+    for i in range(n):
+        det.add_row(COUNT if i < 25 else RATIO, 0 if i < 25 else 1)
+    lam = np.linspace(20, 200, 25)
+    fired = []
+    minutes = 4 * 1440
+    for m in range(minutes):
+        ph = 1 + 0.5 * np.sin(2 * np.pi * m / 1440)
+        cnt = rng.poisson(lam * ph)
+        nn = rng.poisson(np.full(25, 80 * ph))
+        err = rng.binomial(nn, 0.02) / np.maximum(nn, 1)
+        fired += [a for a in det.update(T0 + m * 60_000, np.concatenate([cnt, err]), np.concatenate([cnt, nn])) if a.kind != "insufficient_volume"]
+    assert len(fired) <= n * 4 / 100 * 10  # ≤ 0.1 per series-day here, the bar is 1
+    assert det.cur_slot - det.first_slot >= 3 * SLOTS_PER_DAY
+
+
+def test_release_break_ranked_first_by_adtributor() -> None:
+    rng = np.random.default_rng(4)
+    dev, rel, geo = ["desktop", "mobile", "tablet", "tv"], ["r1", "r2", "r3", "r4", "r5"], [f"c{i}" for i in range(10)]
+    F = rng.uniform(50, 150, (4, 5, 10))
+    A = F * rng.normal(1, 0.02, F.shape)
+    A[:, 2, :] *= 0.4  # release r3 cut by 60 %
+    out = explain_cube(["dev", "rel", "geo"], [dev, rel, geo], A, F)
+    assert out[0].dim == "rel" and out[0].values == ["r3"] and out[0].explains >= 0.8
+    # a change spread evenly over everything is not "explained" by any cohort
+    assert adtributor({"rel": (rel, F.sum(axis=(0, 2)) * 1.5, F.sum(axis=(0, 2)))}) == []
+
+
+def test_two_dimensional_fault_found_by_cuboid_fallback() -> None:
+    rng = np.random.default_rng(5)
+    F = rng.uniform(80, 120, (4, 6))
+    A = F.copy()
+    A[1, 3] *= 4.0  # one country × device cell
+    out = explain_cube(["dev", "geo"], [list("abcd"), list("uvwxyz")], A, F)
+    assert out and out[0].dim == "dev×geo" and out[0].values == ["b×x"] and out[0].explains > 0.95
+    # an interaction that cancels in both margins: 1-D finds nothing, the 2-D pass finds the cell
+    A = F.copy()
+    A[1, 3] += 300
+    A[1, 4] -= 150
+    A[2, 3] -= 150
+    A[2, 4] += 60
+    out = explain_cube(["dev", "geo"], [list("abcd"), list("uvwxyz")], A, F)
+    assert out and out[0].dim == "dev×geo" and out[0].values == ["b×x"]
+
+
+def test_broken_release_through_analytics_is_the_suspected_cause() -> None:
+    start = T0
+    inc = start + 75 * 60_000
+    tr = ShopTraffic(sessions_per_min=160, amplitude=0.0, seed=5,
+                     incidents=[Incident("POST /api/pay", inc, minutes=10, latency_factor=1.0, error_p=0.6, release="2.3")])
+    an = Analytics(load_analytics_config({"funnels": [checkout_funnel_config()]}))
+    tables = tr.tables()
+    for batch, flags in tr.batches(1.5, chunk_s=600):
+        an.update(batch, tables, flags)
+    hits = [a for a in an.anomalies if a.series == "route.error_rate[POST /api/pay]" and a.kind == "spike"]
+    assert hits and hits[0].root_causes and hits[0].root_causes[0].dim == "rel"
+    assert hits[0].root_causes[0].values == ["2.3"] and hits[0].root_causes[0].explains >= 0.8
+    top = an.snapshot().insights[0]
+    assert top.route == "POST /api/pay" and top.suspected_cause.startswith("release 2.3 (suspected)")
+    assert "rollback" in top.next_step
+
+
+def test_alert_rules_fire_resolve_and_write_json_lines(tmp_path) -> None:
+    out = io.StringIO()
+    marker = tmp_path / "hook.json"
+    rule = AlertRule(name="pay slow", metric="p95", route="POST /api/pay", threshold=1000, for_buckets=3,
+                     command=f"{sys.executable} -c \"import sys,shutil; shutil.copyfileobj(sys.stdin, open({str(marker)!r}, 'w'))\"")
+    eng = AlertEngine([rule], json_out=out)
+    vals = [500, 1500, 1500, 500, 1500, 1500, 1500, 1500, 200, 200, 200]
+    events = []
+    for i, v in enumerate(vals):
+        events += eng.evaluate(i, lambda r, v=v: (float(v), 100.0))
+    assert [(e.state, e.ts) for e in events] == [("firing", 6), ("resolved", 10)]
+    lines = [json.loads(ln) for ln in out.getvalue().splitlines()]
+    assert lines[0]["name"] == "pay slow" and lines[0]["state"] == "firing" and lines[0]["value"] == 1500
+    eng.wait()
+    assert json.loads(marker.read_text())["state"] in ("firing", "resolved")
+    # too little volume behind the value never fires
+    quiet = AlertEngine([AlertRule(name="q", metric="error_rate", route="x", threshold=0.1, for_buckets=1, min_count=20)])
+    assert quiet.evaluate(0, lambda r: (1.0, 3.0)) == []
+
+
+def test_alerts_through_analytics_config() -> None:
+    cfg = load_analytics_config({"funnels": [checkout_funnel_config()], "alerts": [
+        {"name": "pay p95", "metric": "p95", "route": "POST /api/pay", "threshold": 1500, "for_buckets": 2, "min_count": 5},
+        {"name": "confirm conversion", "metric": "conversion", "funnel": "checkout", "step": 3, "threshold": 0.3, "op": "<", "min_count": 5},
+    ]})
+    out = io.StringIO()
+    an = Analytics(cfg, json_out=out, run_commands=False)
+    inc = T0 + 70 * 60_000
+    tr = ShopTraffic(sessions_per_min=160, amplitude=0.0, seed=6, incidents=[Incident("POST /api/pay", inc, minutes=8, error_p=0.9)])
+    tables = tr.tables()
+    for batch, flags in tr.batches(1.5, chunk_s=600):
+        an.update(batch, tables, flags)
+    fired = [e for e in an.alerts.events if e.state == "firing"]
+    assert {e.name for e in fired} == {"pay p95", "confirm conversion"}
+    assert all(inc <= e.ts <= inc + 120_000 for e in fired)
+    assert an.snapshot().alerts and out.getvalue().count('"state":"firing"') == 2
