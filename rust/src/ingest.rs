@@ -75,6 +75,18 @@ pub struct IngestCounters {
     pub quarantine_dropped: u64,
 }
 
+/// A parsed event waiting for the sessioniser: the chunk is parsed first, then fed to the
+/// sessioniser in a second pass that prefetches each key's slot and state a few events ahead.
+struct Staged {
+    ev: Ev,
+    hash: u64,
+    id_hash: Option<u64>,
+    key: (u32, u32),
+}
+
+/// How far ahead the second pass prefetches: slot at 2*D, state at D.
+const PREFETCH_DISTANCE: usize = 8;
+
 pub struct Ingestor {
     cfg: IngestConfig,
     parser: LineParser,
@@ -91,6 +103,8 @@ pub struct Ingestor {
     bad: Vec<BadLine>,
     key_buf: String,
     uid_buf: String,
+    staged: Vec<Staged>,
+    stage_keys: Vec<u8>,
     finished: bool,
 }
 
@@ -110,6 +124,8 @@ impl Ingestor {
             bad: Vec::new(),
             key_buf: String::new(),
             uid_buf: String::new(),
+            staged: Vec::new(),
+            stage_keys: Vec::new(),
             finished: false,
             cfg,
         })
@@ -162,9 +178,32 @@ impl Ingestor {
         if start < rest.len() {
             self.extend_tail(&rest[start..]);
         }
+        self.arrive_staged();
         self.sessions.drain(false, out);
         self.fill_uids(out);
         Ok(())
+    }
+
+    fn arrive_staged(&mut self) {
+        let staged = std::mem::take(&mut self.staged);
+        let keys = std::mem::take(&mut self.stage_keys);
+        let d = PREFETCH_DISTANCE;
+        for (j, s) in staged.iter().enumerate() {
+            if let Some(a) = staged.get(j + 2 * d) {
+                self.sessions.prefetch_slot(a.hash);
+            }
+            if let Some(a) = staged.get(j + d) {
+                self.sessions.prefetch_state(a.hash);
+            }
+            let key = &keys[s.key.0 as usize..(s.key.0 + s.key.1) as usize];
+            // SAFETY: key bytes were copied from a &str (key_buf) in `accept`
+            let key = unsafe { std::str::from_utf8_unchecked(key) };
+            let _: Arrival = self.sessions.arrive_hashed(key, s.hash, s.id_hash, s.ev);
+        }
+        self.staged = staged;
+        self.staged.clear();
+        self.stage_keys = keys;
+        self.stage_keys.clear();
     }
 
     fn fill_uids(&self, out: &mut Batch) {
@@ -184,6 +223,7 @@ impl Ingestor {
             let too_long = std::mem::replace(&mut self.discarding, false);
             self.line(&line, too_long);
         }
+        self.arrive_staged();
         self.sessions.drain(true, out);
         self.fill_uids(out);
         self.finished = true;
@@ -294,7 +334,10 @@ impl Ingestor {
             vh: p.vh,
             value: p.value(),
         };
-        let _: Arrival = self.sessions.arrive(&key_buf, id_hash, ev);
+        let k0 = self.stage_keys.len() as u32;
+        self.stage_keys.extend_from_slice(key_buf.as_bytes());
+        let hash = self.sessions.hash_key(&key_buf);
+        self.staged.push(Staged { ev, hash, id_hash, key: (k0, key_buf.len() as u32) });
         self.key_buf = key_buf;
         self.uid_buf = uid_buf;
     }

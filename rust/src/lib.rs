@@ -7,6 +7,7 @@ pub mod batch;
 pub mod error;
 pub mod ingest;
 pub mod intern;
+pub mod keytable;
 pub mod parse;
 pub mod session;
 

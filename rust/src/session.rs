@@ -18,7 +18,7 @@
 
 use crate::batch::{Batch, SessionRow};
 use ahash::RandomState;
-use hashbrown::HashTable;
+use crate::keytable::{prefetch_read, KeyTable};
 
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -144,7 +144,7 @@ pub struct SessionCounters {
 pub struct Sessioniser {
     cfg: SessionConfig,
     hasher: RandomState,
-    map: HashTable<u32>,
+    map: KeyTable,
     hot: Vec<KeyHot>,
     cold: Vec<KeyCold>,
     free: Vec<u32>,
@@ -174,7 +174,7 @@ impl Sessioniser {
         Sessioniser {
             cfg,
             hasher: RandomState::with_seeds(0x5345_5353, 0x494f_4e53, 0x7578_746f, 0x7000_0001),
-            map: HashTable::new(),
+            map: KeyTable::default(),
             hot: Vec::new(),
             cold: Vec::new(),
             free: Vec::new(),
@@ -216,7 +216,7 @@ impl Sessioniser {
         self.hot.capacity() * std::mem::size_of::<KeyHot>()
             + self.cold.capacity() * std::mem::size_of::<KeyCold>()
             + strings
-            + self.map.capacity() * 5
+            + self.map.capacity() * 8
             + self.pending.capacity() * std::mem::size_of::<Ev>()
             + self.order.capacity() * 4
     }
@@ -236,9 +236,27 @@ impl Sessioniser {
     #[inline]
     fn find(&self, hash: u64, key: &str) -> Option<u32> {
         let (hot, cold) = (&self.hot, &self.cold);
-        self.map
-            .find(hash, |&i| Self::key_eq(&hot[i as usize], &cold[i as usize], hash, key))
-            .copied()
+        self.map.find(hash, |i| Self::key_eq(&hot[i as usize], &cold[i as usize], hash, key))
+    }
+
+    /// The hash a key is stored under.
+    #[inline]
+    pub fn hash_key(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key.as_bytes())
+    }
+
+    /// Start fetching the index slot of a key that will arrive soon.
+    #[inline(always)]
+    pub fn prefetch_slot(&self, hash: u64) {
+        self.map.prefetch(hash);
+    }
+
+    /// Start fetching the state of a key that will arrive soon (its slot should be cached).
+    #[inline(always)]
+    pub fn prefetch_state(&self, hash: u64) {
+        if let Some(i) = self.map.peek(hash) {
+            prefetch_read(self.hot.as_ptr().wrapping_add(i as usize));
+        }
     }
 
     fn alloc(&mut self, key: &str, hash: u64, ts: i64, arrival: u64) -> u32 {
@@ -270,26 +288,30 @@ impl Sessioniser {
             }
         };
         let hot = &self.hot;
-        self.map.insert_unique(hash, idx, |&i| hot[i as usize].hash);
+        self.map.insert(hash, idx, |i| hot[i as usize].hash);
         idx
     }
 
     fn unmap(&mut self, idx: u32) {
-        let hash = self.hot[idx as usize].hash;
-        if let Ok(entry) = self.map.find_entry(hash, |&i| i == idx) {
-            entry.remove();
-        }
+        let hot = &self.hot;
+        let hash = hot[idx as usize].hash;
+        self.map.remove(hash, idx, |i| hot[i as usize].hash);
     }
 
     /// One valid event arrives. `id_hash` is the hash of its `id`, if it has one.
-    pub fn arrive(&mut self, key: &str, id_hash: Option<u64>, mut ev: Ev) -> Arrival {
+    pub fn arrive(&mut self, key: &str, id_hash: Option<u64>, ev: Ev) -> Arrival {
+        let hash = self.hash_key(key);
+        self.arrive_hashed(key, hash, id_hash, ev)
+    }
+
+    /// `arrive` with the key's hash already computed (`hash_key`), so callers can prefetch.
+    pub fn arrive_hashed(&mut self, key: &str, hash: u64, id_hash: Option<u64>, mut ev: Ev) -> Arrival {
         let lat = self.cfg.lateness_ms;
         let a = self.arrivals;
         self.arrivals += 1;
         let g_prev = self.g;
         let ts = ev.ts;
         self.g = Some(g_prev.map_or(ts, |g| g.max(ts)));
-        let hash = self.hasher.hash_one(key.as_bytes());
         let mut idx = self.find(hash, key);
         if let (Some(i), Some(g)) = (idx, g_prev) {
             let st = &mut self.hot[i as usize];
@@ -400,7 +422,11 @@ impl Sessioniser {
         self.scratch_idx = released;
         out.events.reserve(order.len());
 
-        for &o in &order {
+        for (j, &o) in order.iter().enumerate() {
+            if let Some(&ahead) = order.get(j + 8) {
+                let st = self.pending[ahead as usize].state as usize;
+                prefetch_read(self.cold.as_ptr().wrapping_add(st));
+            }
             let e = self.pending[o as usize];
             self.hot[e.state as usize].pending -= 1;
             let c = &mut self.cold[e.state as usize];

@@ -1,0 +1,191 @@
+//! Open-addressing hash index from a 64-bit key hash to a state index, built so the caller can
+//! prefetch: with many live sessions every lookup is a cache miss, and hiding those misses is
+//! what makes sessionising fast (shared/reference/performance.md, lesson 2). Linear probing,
+//! load factor at most 1/2, backward-shift deletion; a slot packs the hash's high 32 bits (a tag
+//! that rejects almost every wrong candidate without touching the state) with `index + 1`.
+
+pub struct KeyTable {
+    slots: Vec<u64>,
+    mask: usize,
+    len: usize,
+}
+
+#[inline]
+fn tag(hash: u64) -> u64 {
+    hash >> 32
+}
+
+impl Default for KeyTable {
+    fn default() -> Self {
+        KeyTable { slots: vec![0; 1024], mask: 1023, len: 0 }
+    }
+}
+
+impl KeyTable {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & self.mask
+    }
+
+    /// Hint the CPU to fetch the slot `hash` starts probing at.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        let p = self.slots.as_ptr().wrapping_add(self.home(hash));
+        prefetch_read(p);
+    }
+
+    /// The index in the home slot if its tag matches (no probing): for prefetching the state.
+    #[inline(always)]
+    pub fn peek(&self, hash: u64) -> Option<u32> {
+        let s = self.slots[self.home(hash)];
+        (s != 0 && s >> 32 == tag(hash)).then(|| (s as u32) - 1)
+    }
+
+    #[inline]
+    pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let t = tag(hash);
+        let mut pos = self.home(hash);
+        loop {
+            let s = self.slots[pos];
+            if s == 0 {
+                return None;
+            }
+            if s >> 32 == t && eq((s as u32) - 1) {
+                return Some((s as u32) - 1);
+            }
+            pos = (pos + 1) & self.mask;
+        }
+    }
+
+    /// Insert an index known not to be present. `hash_of` gives the hash of a stored index
+    /// (needed to re-place entries when the table grows).
+    pub fn insert(&mut self, hash: u64, idx: u32, hash_of: impl Fn(u32) -> u64) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow(&hash_of);
+        }
+        self.place(hash, idx);
+        self.len += 1;
+    }
+
+    fn place(&mut self, hash: u64, idx: u32) {
+        let mut pos = self.home(hash);
+        while self.slots[pos] != 0 {
+            pos = (pos + 1) & self.mask;
+        }
+        self.slots[pos] = (tag(hash) << 32) | (idx as u64 + 1);
+    }
+
+    fn grow(&mut self, hash_of: &impl Fn(u32) -> u64) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.mask = self.slots.len() - 1;
+        for s in old.into_iter().filter(|&s| s != 0) {
+            let idx = (s as u32) - 1;
+            self.place(hash_of(idx), idx);
+        }
+    }
+
+    /// Remove `idx` (stored under `hash`); returns whether it was there.
+    pub fn remove(&mut self, hash: u64, idx: u32, hash_of: impl Fn(u32) -> u64) -> bool {
+        let want = (tag(hash) << 32) | (idx as u64 + 1);
+        let mut pos = self.home(hash);
+        loop {
+            let s = self.slots[pos];
+            if s == 0 {
+                return false;
+            }
+            if s == want {
+                break;
+            }
+            pos = (pos + 1) & self.mask;
+        }
+        // backward-shift: pull later entries of the cluster into the hole when allowed
+        let mut hole = pos;
+        let mut j = (pos + 1) & self.mask;
+        loop {
+            let s = self.slots[j];
+            if s == 0 {
+                break;
+            }
+            let home = self.home(hash_of((s as u32) - 1));
+            // can the entry at j move to the hole? only if its home is not in (hole, j]
+            let dist_home = j.wrapping_sub(home) & self.mask;
+            let dist_hole = j.wrapping_sub(hole) & self.mask;
+            if dist_home >= dist_hole {
+                self.slots[hole] = s;
+                hole = j;
+            }
+            j = (j + 1) & self.mask;
+        }
+        self.slots[hole] = 0;
+        self.len -= 1;
+        true
+    }
+}
+
+/// Best-effort prefetch into all cache levels; a no-op where the target has no such hint.
+#[inline(always)]
+pub fn prefetch_read<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn mix(x: u64) -> u64 {
+        // small hashes collide on purpose in the low bits to exercise probing
+        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0xFFFF_FFFF_0000_0000) | (x % 7)
+    }
+
+    #[test]
+    fn agrees_with_a_hashmap_under_inserts_and_removes() {
+        let mut t = KeyTable::default();
+        let mut model: HashMap<u32, u64> = HashMap::new();
+        let mut seed = 99u64;
+        for step in 0..60_000u32 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let k = ((seed >> 40) % 5000) as u32;
+            let h = mix(k as u64);
+            let hash_of = |i: u32| mix(i as u64);
+            if model.contains_key(&k) {
+                if step % 3 == 0 {
+                    assert!(t.remove(h, k, hash_of));
+                    model.remove(&k);
+                }
+            } else {
+                t.insert(h, k, hash_of);
+                model.insert(k, h);
+            }
+            if step % 1000 == 0 {
+                for (&k, &h) in &model {
+                    assert_eq!(t.find(h, |i| i == k), Some(k));
+                }
+                assert_eq!(t.len(), model.len());
+            }
+        }
+        for k in 0..5000u32 {
+            let found = t.find(mix(k as u64), |i| i == k);
+            assert_eq!(found.is_some(), model.contains_key(&k), "{k}");
+        }
+    }
+}
