@@ -181,7 +181,10 @@ def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
 # ------------------------------------------------------------------------------ one session
 
 # event tuple positions
-_TS, _KIND, _URL, _TARGET, _TAG, _X, _Y, _SY, _SH, _VH, _DUR, _STATUS, _ROUTE, _MSG, _SCORE, _MOD, _SEQ = range(17)
+# (absent numbers are stored as the batch sentinels, so columns convert without a Python pass)
+_TS, _KIND, _URL, _TARGET, _TAG, _X, _Y, _SY, _SH, _VH, _VALUE, _STATUS, _ROUTE, _MSG, _MOD, _SEQ = range(16)
+_NA = INT_NA
+_NAN = float("nan")
 
 
 class _Session:
@@ -191,6 +194,7 @@ class _Session:
     def __init__(self, rng: random.Random, sid: str, start: int, incident: tuple[int, int, Incident] | None,
                  labels: list[Label]) -> None:
         self.rng = rng
+        self._random = rng.random
         self.sid = sid
         self.t = start
         self.events: list[tuple[Any, ...]] = []
@@ -204,8 +208,8 @@ class _Session:
         self.sy = 0
         self.sh = 2000
         self.vh = 900 if self.desktop else 740
-        self.mx = rng.randint(200, 1000)
-        self.my = rng.randint(100, 600)
+        self.mx = self.ri(200, 1000)
+        self.my = self.ri(100, 600)
         self.first_pageview = True
         self.gone = False  # the user left (drop-off)
         self.pace = 1.0
@@ -217,11 +221,18 @@ class _Session:
            route: str | None = None, msg: str | None = None, score: int | None = None, mod: bool = False,
            url: str | None = None) -> None:
         t = self.t if ts is None else ts
+        value = float(dur) if dur is not None else float(score) if score is not None else _NAN
+        has_sy = sy is not None
         self.events.append((
             t, kind, self.url if url is None else url, target.target if target else None,
-            target.tag if target else None, x, y, sy, self.sh if sy is not None else None,
-            self.vh if sy is not None else None, dur, status, route, msg, score, mod, len(self.events),
+            target.tag if target else None, _NA if x is None else x, _NA if y is None else y,
+            sy if has_sy else _NA, self.sh if has_sy else _NA, self.vh if has_sy else _NA,
+            value, 0 if status is None else status, route, msg, mod, len(self.events),
         ))
+
+    def ri(self, a: int, b: int) -> int:
+        """Uniform int in [a, b] (``random.randint`` is 3x slower; this is the hot path)."""
+        return a + int(self._random() * (b - a + 1))
 
     def wait(self, ms: float) -> None:
         self.t += max(1, int(ms * self.pace))
@@ -241,7 +252,7 @@ class _Session:
         for i in range(1, steps + 1):
             f = i / steps
             f = f * f * (3 - 2 * f)  # ease in/out: monotone, so no direction reversals
-            self.t += self.rng.randint(35, 60)
+            self.t += self.ri(35, 60)
             self.ev(Kind.MOVE, x=int(x0 + (x - x0) * f), y=int(y0 + (y - y0) * f))
         self.mx, self.my = x, y
 
@@ -250,17 +261,17 @@ class _Session:
         end = self.t + int(ms * self.pace)
         while self.t < end - 400:
             if self.desktop and self.rng.random() < 0.6:
-                self.move_to(self.rng.randint(100, 1200), self.rng.randint(80, 800))
-            self.t += self.rng.randint(300, 1500)
+                self.move_to(self.ri(100, 1200), self.ri(80, 800))
+            self.t += self.ri(300, 1500)
         self.t = max(self.t, end)
 
     def flick(self, dy: int) -> None:
         """One scroll gesture: 3-6 scroll events ~100 ms apart, all in one direction."""
-        n = self.rng.randint(3, 6)
+        n = self.ri(3, 6)
         target = min(max(0, self.sy + dy), max(0, self.sh - self.vh))
         start = self.sy
         for i in range(1, n + 1):
-            self.t += self.rng.randint(80, 120)
+            self.t += self.ri(80, 120)
             self.sy = start + (target - start) * i // n
             self.ev(Kind.SCROLL, sy=self.sy)
 
@@ -270,25 +281,25 @@ class _Session:
         went_up = not allow_up
         while self.t < end:
             if self.rng.random() < 0.55 and self.sy < self.sh - self.vh:
-                self.flick(self.rng.randint(250, 700))
+                self.flick(self.ri(250, 700))
             elif not went_up and self.sy > 600 and self.rng.random() < 0.25:
-                self.flick(-self.rng.randint(200, 500))
+                self.flick(-self.ri(200, 500))
                 went_up = True
-            self.hover(self.rng.randint(700, 2500))
+            self.hover(self.ri(700, 2500))
 
     def scroll_into_view(self, el: El) -> tuple[int, int]:
         """Scroll so the element is visible; returns its page coordinates."""
         if not (self.sy <= el.y <= self.sy + self.vh - 60):
             # looking for it first: a pause long enough that this scroll is not part of a bounce
-            self.hover(self.rng.randint(3100, 4500) / self.pace)
+            self.hover(self.ri(3100, 4500) / self.pace)
             self.flick(el.y - self.sy - self.vh // 2)
-            self.hover(self.rng.randint(200, 600))
-        return el.x + self.rng.randint(-6, 6), el.y + self.rng.randint(-4, 4)
+            self.hover(self.ri(200, 600))
+        return el.x + self.ri(-6, 6), el.y + self.ri(-4, 4)
 
     def click(self, el: El, mod: bool = False, at: tuple[int, int] | None = None) -> int:
         x, y = at if at is not None else self.scroll_into_view(el)
         self.move_to(x, y)
-        self.t += self.rng.randint(60, 250)
+        self.t += self.ri(60, 250)
         self.ev(Kind.CLICK, target=el, x=x, y=y, mod=mod)
         return self.t
 
@@ -325,33 +336,33 @@ class _Session:
     def navigate(self, url: str, at: int | None = None, sh: int | None = None) -> int:
         """Page view ~120-450 ms after ``at`` (default now), its load requests, first paint.
         Returns the page view's ts."""
-        self.t = (at if at is not None else self.t) + self.rng.randint(120, 450)
+        self.t = (at if at is not None else self.t) + self.ri(120, 450)
         pv = self.t
         self.url = url
         self.sy = 0
-        self.sh = sh if sh is not None else self.rng.randint(1600, 5200)
+        self.sh = sh if sh is not None else self.ri(1600, 5200)
         self.ev(Kind.PAGEVIEW)
         route = {"/": "GET /api/home", "/search": "GET /api/search", "/cart": "GET /api/cart"}.get(url)
         if url.startswith("/product/"):
             route = "GET /api/product/:id"
         if route is not None:
-            start = self.t + self.rng.randint(10, 60)
+            start = self.t + self.ri(10, 60)
             dur, _ = self.request(route, start)
-            self.react(start + dur + self.rng.randint(5, 40), "content")
+            self.react(start + dur + self.ri(5, 40), "content")
         if self.rng.random() < 0.03:
-            self.ev(Kind.ERROR, ts=self.t + self.rng.randint(30, 300), msg=self.rng.choice(LOAD_ERRORS))
-        self.t += self.rng.randint(450, 900)  # first paint before anyone clicks
+            self.ev(Kind.ERROR, ts=self.t + self.ri(30, 300), msg=self.rng.choice(LOAD_ERRORS))
+        self.t += self.ri(450, 900)  # first paint before anyone clicks
         return pv
 
     def typing(self, el: El, chars: int, hesitate_ms: int = 0) -> None:
         """Focus a field, type (an ``input`` per burst of keystrokes), blur."""
         self.click(el)
         self.ev(Kind.FOCUS, target=el)
-        self.t += hesitate_ms if hesitate_ms else self.rng.randint(200, 2500)
+        self.t += hesitate_ms if hesitate_ms else self.ri(200, 2500)
         for _ in range(max(1, chars // 3)):
-            self.t += self.rng.randint(150, 600)
+            self.t += self.ri(150, 600)
             self.ev(Kind.INPUT, target=el)
-        self.t += self.rng.randint(100, 500)
+        self.t += self.ri(100, 500)
         self.ev(Kind.BLUR, target=el)
 
     # -- episodes --------------------------------------------------------------------------
@@ -364,8 +375,8 @@ class _Session:
             self.request(request, first + 15, slow=(react_after - 40) if react_after else None, click=(el, first))
         x, y = self.mx, self.my
         for _ in range(clicks - 1):
-            self.t += self.rng.randint(120, 600)
-            self.ev(Kind.CLICK, target=el, x=x + self.rng.randint(-4, 4), y=y + self.rng.randint(-4, 4))
+            self.t += self.ri(120, 600)
+            self.ev(Kind.CLICK, target=el, x=x + self.ri(-4, 4), y=y + self.ri(-4, 4))
         if react_after is not None:
             self.react(first + react_after)
         self.label("rage_click", first, self.t, el)
@@ -374,47 +385,47 @@ class _Session:
     def dead_click(self, el: El) -> None:
         first = self.click(el)
         last = first
-        self.hover(self.rng.randint(1500, 3500)) if self.desktop else self.wait(self.rng.randint(1500, 3500))
+        self.hover(self.ri(1500, 3500)) if self.desktop else self.wait(self.ri(1500, 3500))
         if self.rng.random() < 0.5:
-            last = self.click(el, at=(self.mx + self.rng.randint(-3, 3), self.my + self.rng.randint(-3, 3)))
-            self.wait(self.rng.randint(1500, 3000))
+            last = self.click(el, at=(self.mx + self.ri(-3, 3), self.my + self.ri(-3, 3)))
+            self.wait(self.ri(1500, 3000))
         self.label("dead_click", first, last, el)
 
     def dead_rage(self, el: El) -> None:
         first = self.click(el)
-        for _ in range(self.rng.randint(3, 6)):
-            self.t += self.rng.randint(150, 500)
-            self.ev(Kind.CLICK, target=el, x=self.mx + self.rng.randint(-4, 4), y=self.my + self.rng.randint(-4, 4))
+        for _ in range(self.ri(3, 6)):
+            self.t += self.ri(150, 500)
+            self.ev(Kind.CLICK, target=el, x=self.mx + self.ri(-4, 4), y=self.my + self.ri(-4, 4))
         self.label("rage_click", first, self.t, el)
         self.label("dead_click", first, self.t, el)
-        self.wait(self.rng.randint(1500, 3000))
+        self.wait(self.ri(1500, 3000))
 
     def js_error_click(self, el: El) -> None:
         c = self.click(el)
-        self.ev(Kind.ERROR, ts=c + self.rng.randint(5, 300), msg="TypeError: Cannot read properties of undefined (reading 'id')")
-        self.react(c + self.rng.randint(350, 700), "toast-error")
+        self.ev(Kind.ERROR, ts=c + self.ri(5, 300), msg="TypeError: Cannot read properties of undefined (reading 'id')")
+        self.react(c + self.ri(350, 700), "toast-error")
         self.label("error_click", c, c, el)
-        self.hover(self.rng.randint(1200, 3000))
+        self.hover(self.ri(1200, 3000))
 
     def thrash(self) -> None:
         if not self.desktop:
             return
         start = self.t
-        dur = self.rng.randint(2500, 4200)
-        amp = self.rng.randint(40, 180)
+        dur = self.ri(2500, 4200)
+        amp = self.ri(40, 180)
         axis_y = self.rng.random() < 0.3
         sign = 1
         while self.t < start + dur:
-            self.t += self.rng.randint(25, 50)
+            self.t += self.ri(25, 50)
             sign = -sign
-            dx = sign * self.rng.randint(amp // 2, amp)
+            dx = sign * self.ri(amp // 2, amp)
             if axis_y:
                 self.my = max(0, self.my + dx)
             else:
                 self.mx = max(0, self.mx + dx)
             self.ev(Kind.MOVE, x=self.mx, y=self.my)
         self.label("thrashed_cursor", start, self.t)
-        self.hover(self.rng.randint(1000, 2500))
+        self.hover(self.ri(1000, 2500))
 
     def scroll_bounce(self) -> None:
         self.sh = max(self.sh, 4000)
@@ -422,23 +433,23 @@ class _Session:
             self.flick(900)
         start = self.t + 80
         down = False
-        for _ in range(self.rng.randint(5, 9)):
-            leg = self.rng.randint(300, 1400)
+        for _ in range(self.ri(5, 9)):
+            leg = self.ri(300, 1400)
             self.flick(leg if down else -leg)
             if self.sy <= 0 or self.sy >= self.sh - self.vh:
                 self.sy = self.sh // 2
             down = not down
-            self.t += self.rng.randint(200, 900)
+            self.t += self.ri(200, 900)
         self.label("excessive_scroll", start, self.t)
-        self.hover(self.rng.randint(3200, 5000))  # pause, so the bounce chain ends here
+        self.hover(self.ri(3200, 5000))  # pause, so the bounce chain ends here
 
     def slow_interaction(self, el: El, route: str) -> None:
         c = self.click(el)
-        start = c + self.rng.randint(5, 30)
-        dur, status = self.request(route, start, slow=self.rng.randint(3600, 6500), click=(el, c))
+        start = c + self.ri(5, 30)
+        dur, status = self.request(route, start, slow=self.ri(3600, 6500), click=(el, c))
         self.react(start + dur + 30)
         self.t = max(self.t, start + dur + 100)
-        self.hover(self.rng.randint(800, 2000))
+        self.hover(self.ri(800, 2000))
 
     # -- the normal click with its consequences -------------------------------------------
 
@@ -447,10 +458,10 @@ class _Session:
         slow responses (label + maybe rage), failures (error toast, label, maybe retry).
         Returns False if the user gives up."""
         c = self.click(el)
-        start = c + self.rng.randint(5, 30)
+        start = c + self.ri(5, 30)
         dur, status = self.request(route, start, click=(el, c))
         done = start + dur
-        reaction = done + self.rng.randint(10, 50)
+        reaction = done + self.ri(10, 50)
         self.react(reaction, "toast-error" if status >= ERROR_STATUS_MIN else "cart-badge")
         if dur < SLOW_REQUEST_MS <= reaction - c:
             self.label("slow_interaction", c, reaction, el)  # the page showed it late all the same
@@ -458,15 +469,15 @@ class _Session:
             self.label("dead_click", c, c, el)  # nothing visible for longer than a dead click's wait
         if dur >= 1600 and self.rng.random() < 0.5:
             # impatient: a burst on the same button while waiting (the UI ignores it)
-            self.t = c + self.rng.randint(400, 900)
-            for _ in range(self.rng.randint(3, 5)):
-                self.ev(Kind.CLICK, target=el, x=self.mx + self.rng.randint(-4, 4), y=self.my + self.rng.randint(-4, 4))
-                self.t += self.rng.randint(120, 500)
+            self.t = c + self.ri(400, 900)
+            for _ in range(self.ri(3, 5)):
+                self.ev(Kind.CLICK, target=el, x=self.mx + self.ri(-4, 4), y=self.my + self.ri(-4, 4))
+                self.t += self.ri(120, 500)
             self.label("rage_click", c, self.t, el)
-        self.t = max(self.t, done + self.rng.randint(300, 1200))
+        self.t = max(self.t, done + self.ri(300, 1200))
         if status >= ERROR_STATUS_MIN:
             if retry and self.rng.random() < 0.5:
-                self.hover(self.rng.randint(1200, 3000))
+                self.hover(self.ri(1200, 3000))
                 return self.button_call(el, route, retry=False)
             return self.rng.random() < 0.4
         if dur >= SLOW_REQUEST_MS and self.rng.random() < 0.3:
@@ -505,19 +516,19 @@ def _session(s: _Session, persona: str, episodes: list[str], neg_rate: float) ->
     if s.url == "/":
         if take("page_loop"):
             _page_loop(s)
-        s.read(rng.randint(1500, 6000))
+        s.read(s.ri(1500, 6000))
         if rng.random() < 0.12 and persona == "normal":
             return  # bounced
         if rng.random() < 0.75:
             el = HOME["search"]
-            s.typing(el, rng.randint(4, 14))
+            s.typing(el, s.ri(4, 14))
             s.ev(Kind.SUBMIT, target=el)
             s.navigate("/search")
         else:
             s.click(HOME["category"])
             s.navigate("/search")
     if s.url == "/search":
-        s.read(rng.randint(1500, 5000))
+        s.read(s.ri(1500, 5000))
         if neg(0.5):
             _fast_clicks(s, SEARCH["pager"], "pager")
         if take("excessive_scroll"):
@@ -525,12 +536,12 @@ def _session(s: _Session, persona: str, episodes: list[str], neg_rate: float) ->
         s.click(SEARCH["result"])
         b_ts = s.navigate(f"/product/{rng.randrange(PRODUCTS)}")
         if take("u_turn"):
-            s.hover(rng.randint(500, 2500))
+            s.hover(s.ri(500, 2500))
             s.click(PRODUCT["back"])
             back = s.navigate("/search")
             if back - b_ts <= UTURN_MS:  # a quick back by definition (Hotjar: 7 s)
                 s.label("u_turn", b_ts, back, None)
-            s.read(rng.randint(1500, 3000))
+            s.read(s.ri(1500, 3000))
             s.click(SEARCH["result"])
             s.navigate(f"/product/{rng.randrange(PRODUCTS)}")
     if not s.url.startswith("/product/"):
@@ -556,19 +567,19 @@ def _page_loop(s: _Session) -> None:
     a = s.url
     first = s.navigate(a)  # the loop starts with a reload
     if rng.random() < 0.5:
-        for _ in range(rng.randint(2, 4)):  # refresh loop: the page "does not load right"
-            s.t += rng.randint(1200, 3000)
+        for _ in range(s.ri(2, 4)):  # refresh loop: the page "does not load right"
+            s.t += s.ri(1200, 3000)
             s.navigate(a)
     else:
         b = f"/product/{rng.randrange(PRODUCTS)}"
         for _ in range(2):  # ping-pong A B A B A: every return is also a quick back
-            s.t += rng.randint(600, 1800)
+            s.t += s.ri(600, 1800)
             s.navigate(b)
-            s.t += rng.randint(600, 1800)
+            s.t += s.ri(600, 1800)
             s.navigate(a)
         s.label("u_turn", first, s.t, None)
     s.label("page_loop", first, s.t, None)
-    s.read(rng.randint(4000, 8000), allow_up=False)
+    s.read(s.ri(4000, 8000), allow_up=False)
     s.t += 16_000  # after the loop, stay away long enough that the loop chain ends
 
 
@@ -576,18 +587,18 @@ def _fast_clicks(s: _Session, el: El, name: str) -> None:
     """A stepper/pager used fast: every click works (mutation)."""
     rng = s.rng
     first = s.click(el)
-    s.react(first + rng.randint(20, 120))
-    for _ in range(rng.randint(2, 5)):
-        s.t += rng.randint(120, 450)
-        s.ev(Kind.CLICK, target=el, x=s.mx + rng.randint(-3, 3), y=s.my + rng.randint(-3, 3))
-        s.react(s.t + rng.randint(20, 120))
+    s.react(first + s.ri(20, 120))
+    for _ in range(s.ri(2, 5)):
+        s.t += s.ri(120, 450)
+        s.ev(Kind.CLICK, target=el, x=s.mx + s.ri(-3, 3), y=s.my + s.ri(-3, 3))
+        s.react(s.t + s.ri(20, 120))
     s.label(name, first, s.t, el, neg=True)
-    s.hover(rng.randint(1200, 2500))
+    s.hover(s.ri(1200, 2500))
 
 
 def _product(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]) -> None:
     rng = s.rng
-    s.read(rng.randint(2000, 7000))
+    s.read(s.ri(2000, 7000))
     if take("dead_click"):
         s.dead_click(PRODUCT["notify"])
     if take("dead_rage"):
@@ -599,65 +610,65 @@ def _product(s: _Session, persona: str, take: Callable[[str], bool], neg: Callab
     if neg(0.5):
         el = PRODUCT["description"]
         c = s.click(el)
-        s.t += rng.randint(80, 160)
+        s.t += s.ri(80, 160)
         s.ev(Kind.CLICK, target=el, x=s.mx, y=s.my)
         s.ev(Kind.DBLCLICK, ts=s.t + 1, target=el, x=s.mx, y=s.my)
-        s.t += rng.randint(80, 160)
+        s.t += s.ri(80, 160)
         s.ev(Kind.CLICK, target=el, x=s.mx, y=s.my)
         s.ev(Kind.SELECTION, ts=s.t + 2, target=el)
         s.label("triple_click", c, s.t, el, neg=True)
-        s.hover(rng.randint(1500, 3000))
+        s.hover(s.ri(1500, 3000))
     if neg(0.5):
         el = PRODUCT["gallery"]
         c = s.click(el)
         for zoom in range(2 if rng.random() < 0.6 else 1):
             if zoom:
-                s.t += rng.randint(450, 900)
+                s.t += s.ri(450, 900)
                 s.ev(Kind.CLICK, target=el, x=s.mx, y=s.my)
-            s.t += rng.randint(90, 200)
+            s.t += s.ri(90, 200)
             s.ev(Kind.CLICK, target=el, x=s.mx, y=s.my)
             s.ev(Kind.DBLCLICK, ts=s.t + 1, target=el, x=s.mx, y=s.my)
-            s.react(s.t + rng.randint(20, 80), "zoom")
+            s.react(s.t + s.ri(20, 80), "zoom")
         s.label("double_click", c, s.t, el, neg=True)
-        s.hover(rng.randint(1500, 3000))
+        s.hover(s.ri(1500, 3000))
     if neg(0.5):
         el = PRODUCT["reviews"]
         c = s.click(el)
         s.sh = max(s.sh, 5000)
-        for k in range(rng.randint(1, 3)):
+        for k in range(s.ri(1, 3)):
             if k:
-                s.t += rng.randint(150, 400)
+                s.t += s.ri(150, 400)
                 s.ev(Kind.CLICK, target=el, x=s.mx, y=s.my)
             base = s.t
-            s.t += rng.randint(10, 60)
+            s.t += s.ri(10, 60)
             s.flick(600)
             s.t = max(s.t, base)
         s.label("click_scroll", c, s.t, el, neg=True)
-        s.read(rng.randint(2000, 4000), allow_up=False)
+        s.read(s.ri(2000, 4000), allow_up=False)
     if neg(0.3):
         el = PRODUCT["spec"]
         c = s.click(el)
         last = c
-        s.hover(rng.randint(1500, 2500))
+        s.hover(s.ri(1500, 2500))
         if rng.random() < 0.3:
             last = s.click(el)
-            s.hover(rng.randint(1500, 2500))
+            s.hover(s.ri(1500, 2500))
         s.label("download", c, last, el, neg=True)
     if neg(0.3):
         el = PRODUCT["size"]
         c = s.click(el)
-        s.ev(Kind.VISIBILITY, ts=c + rng.randint(40, 200), msg="hidden")
-        s.t = c + rng.randint(4000, 15000)
+        s.ev(Kind.VISIBILITY, ts=c + s.ri(40, 200), msg="hidden")
+        s.t = c + s.ri(4000, 15000)
         s.ev(Kind.VISIBILITY, msg="visible")
         s.label("new_tab", c, c, el, neg=True)
-        s.hover(rng.randint(800, 2000))
+        s.hover(s.ri(800, 2000))
     if neg(0.5):
         _fast_clicks(s, PRODUCT["plus"], "stepper")
     if take("slow_interaction"):
         s.slow_interaction(PRODUCT["add"], "POST /api/cart")
         added = True
     elif take("rage_click"):
-        c = s.rage_on(PRODUCT["add"], rng.randint(3, 7), rng.randint(1200, 2600), "POST /api/cart")
+        c = s.rage_on(PRODUCT["add"], s.ri(3, 7), s.ri(1200, 2600), "POST /api/cart")
         s.t = max(s.t, c + 2700)
         added = True
     else:
@@ -668,25 +679,25 @@ def _product(s: _Session, persona: str, take: Callable[[str], bool], neg: Callab
     if not added:
         s.gone = True
         return
-    s.hover(rng.randint(800, 3000))
+    s.hover(s.ri(800, 3000))
     s.click(E('a#cart-link "Cart (1)"', "a", 1180, 40))
     s.navigate("/cart")
 
 
 def _cart(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]) -> None:
     rng = s.rng
-    s.read(rng.randint(1500, 4000), allow_up=False)
+    s.read(s.ri(1500, 4000), allow_up=False)
     if neg(0.3):
         _fast_clicks(s, CART["plus"], "stepper")
     if take("dead_click"):
         s.dead_click(CART["promo"])
     if take("slow_interaction"):
-        s.typing(CART["coupon"], rng.randint(5, 10))
+        s.typing(CART["coupon"], s.ri(5, 10))
         s.slow_interaction(CART["apply"], "POST /api/coupon")
     elif neg(0.5):
-        s.typing(CART["coupon"], rng.randint(5, 10))
+        s.typing(CART["coupon"], s.ri(5, 10))
         c = s.click(CART["apply"])
-        dur, _ = s.request("POST /api/coupon", c + 20, slow=rng.randint(1000, 2300), click=(CART["apply"], c))
+        dur, _ = s.request("POST /api/coupon", c + 20, slow=s.ri(1000, 2300), click=(CART["apply"], c))
         s.react(c + 20 + dur + 30)
         s.t = max(s.t, c + dur + 300)
         s.label("slow_button", c, c + dur + 50, CART["apply"], neg=True)
@@ -699,39 +710,39 @@ def _cart(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[
 
 def _checkout(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]) -> None:
     rng = s.rng
-    s.hover(rng.randint(800, 2000))
+    s.hover(s.ri(800, 2000))
     fields = list(FIELDS)
     first_ts = s.t
     if take("form_struggle"):
         variant = rng.randrange(3)
         if variant == 0:  # validation failure, fields re-entered
             for el in fields:
-                s.typing(el, rng.randint(4, 16))
+                s.typing(el, s.ri(4, 16))
             c = s.click(PLACE_ORDER)
             s.ev(Kind.SUBMIT, target=PLACE_ORDER)
-            s.react(c + rng.randint(30, 100), "field-errors")
-            s.hover(rng.randint(800, 2000))
-            for el in rng.sample(fields, rng.randint(2, 4)):
-                s.typing(el, rng.randint(3, 9))
+            s.react(c + s.ri(30, 100), "field-errors")
+            s.hover(s.ri(800, 2000))
+            for el in rng.sample(fields, s.ri(2, 4)):
+                s.typing(el, s.ri(3, 9))
             s.label("form_struggle", first_ts, s.t, None)
         elif variant == 1:  # long hesitation at the card field
             for el in fields[:-1]:
-                s.typing(el, rng.randint(4, 16))
-            s.typing(fields[-1], 16, hesitate_ms=rng.randint(12_000, 30_000))
+                s.typing(el, s.ri(4, 16))
+            s.typing(fields[-1], 16, hesitate_ms=s.ri(12_000, 30_000))
             s.label("form_struggle", first_ts, s.t, None)
         else:  # abandonment after filling some fields
-            for el in fields[: rng.randint(2, 4)]:
-                s.typing(el, rng.randint(4, 16))
+            for el in fields[: s.ri(2, 4)]:
+                s.typing(el, s.ri(4, 16))
             s.label("form_struggle", first_ts, s.t, None)
-            s.hover(rng.randint(1000, 3000))
+            s.hover(s.ri(1000, 3000))
             s.click(E('a.logo "Shop"', "a", 80, 40))
             s.navigate("/")
-            s.read(rng.randint(1500, 4000))
+            s.read(s.ri(1500, 4000))
             return
     else:
         typo = neg(0.4)
         for el in fields:
-            s.typing(el, rng.randint(4, 16), hesitate_ms=rng.randint(150, 600) if persona == "expert" else 0)
+            s.typing(el, s.ri(4, 16), hesitate_ms=s.ri(150, 600) if persona == "expert" else 0)
         if typo:
             el = rng.choice(fields)
             t0 = s.t
@@ -739,15 +750,15 @@ def _checkout(s: _Session, persona: str, take: Callable[[str], bool], neg: Calla
             s.label("typo_fix", t0, s.t, el, neg=True)
     c = s.click(PLACE_ORDER)
     s.ev(Kind.SUBMIT, target=PLACE_ORDER)
-    dur, status = s.request("POST /api/checkout", c + rng.randint(5, 30), click=(PLACE_ORDER, c))
+    dur, status = s.request("POST /api/checkout", c + s.ri(5, 30), click=(PLACE_ORDER, c))
     if status >= ERROR_STATUS_MIN:
         s.react(c + dur + 30, "toast-error")
         s.t = max(s.t, c + dur + 600)
         return
     s.navigate("/checkout/confirm", at=c + dur)
     if rng.random() < 0.2:
-        s.ev(Kind.FEEDBACK, score=rng.randint(4, 5), msg="smooth")
-    s.hover(rng.randint(1500, 5000))
+        s.ev(Kind.FEEDBACK, score=s.ri(4, 5), msg="smooth")
+    s.hover(s.ri(1500, 5000))
 
 
 def _leftover(s: _Session, name: str) -> None:
@@ -787,8 +798,8 @@ def _make_session(seed: int, index: int, start: int, cfg: SynthConfig, incident:
             episodes.remove("dead_click")
     _session(s, persona, episodes, cfg.negatives_rate)
     if persona == "frustrated" and rng.random() < 0.3:
-        s.t += rng.randint(500, 3000)
-        s.ev(Kind.FEEDBACK, score=rng.randint(1, 2), msg="this site is broken")
+        s.t += s.ri(500, 3000)
+        s.ev(Kind.FEEDBACK, score=s.ri(1, 2), msg="this site is broken")
     s.events.sort()
     return s
 
@@ -815,14 +826,14 @@ def _encode_session(s: _Session) -> list[bytes]:
         parts = [f'{{"ts":{e[_TS]}{head}{_TYPE_NAMES[kind]}","url":"{e[_URL]}"']
         if e[_TARGET] is not None:
             parts.append(f',"target":{_json_str(e[_TARGET])},"tag":"{e[_TAG]}"')
-        if e[_X] is not None:
+        if e[_X] != _NA:
             parts.append(f',"x":{e[_X]},"y":{e[_Y]}')
         if e[_ROUTE] is not None:
-            parts.append(f',"route":"{e[_ROUTE]}","dur":{int(e[_DUR])},"status":{e[_STATUS]}')
+            parts.append(f',"route":"{e[_ROUTE]}","dur":{int(e[_VALUE])},"status":{e[_STATUS]}')
         if e[_MSG] is not None:
             parts.append(f',"msg":{_json_str(e[_MSG])}')
-        if e[_SCORE] is not None:
-            parts.append(f',"score":{e[_SCORE]}')
+        if kind == Kind.FEEDBACK and e[_VALUE] == e[_VALUE]:
+            parts.append(f',"score":{int(e[_VALUE])}')
         if e[_MOD]:
             parts.append(',"props":{"metaKey":true}')
         if first:
@@ -962,29 +973,35 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
         keys.append(s.sid)
         del base
     n = len(rows)
-    na = INT_NA
+    by_col = list(zip(*rows)) if rows else [()] * (_SEQ + 1)
 
-    def col(pos: int, f: Callable[[Any], Any], dtype: Any) -> np.ndarray:
-        return np.fromiter((f(e[pos]) for e in rows), dtype=dtype, count=n)
+    def strings(pos: int, table: str) -> np.ndarray:
+        ids = index[table]
+        for v in set(by_col[pos]):
+            if v is not None and v not in ids:
+                ids[v] = len(tables[table])
+                tables[table].append(v)
+        lookup = {None: NONE_ID, **ids}
+        return np.fromiter(map(lookup.__getitem__, by_col[pos]), dtype=np.int32, count=n)
 
     cols = {
-        "ts": col(_TS, int, np.int64),
+        "ts": np.array(by_col[_TS], dtype=np.int64),
         "session": np.repeat(np.arange(len(keys), dtype=np.int32), np.diff(np.asarray(offsets, dtype=np.int64))),
-        "kind": col(_KIND, int, np.uint8),
-        "url": col(_URL, i_url, np.int32),
-        "target": col(_TARGET, i_target, np.int32),
-        "tag": col(_TAG, i_tag, np.int32),
-        "route": col(_ROUTE, i_route, np.int32),
-        "msg": col(_MSG, i_msg, np.int32),
+        "kind": np.array(by_col[_KIND], dtype=np.uint8),
+        "url": strings(_URL, "url"),
+        "target": strings(_TARGET, "target"),
+        "tag": strings(_TAG, "tag"),
+        "route": strings(_ROUTE, "route"),
+        "msg": strings(_MSG, "msg"),
         "tab": np.full(n, NONE_ID, np.int32),
-        "x": col(_X, lambda v: na if v is None else v, np.int32),
-        "y": col(_Y, lambda v: na if v is None else v, np.int32),
-        "sy": col(_SY, lambda v: na if v is None else v, np.int32),
-        "sh": col(_SH, lambda v: na if v is None else v, np.int32),
-        "vh": col(_VH, lambda v: na if v is None else v, np.int32),
-        "value": np.fromiter((e[_DUR] if e[_DUR] is not None else (e[_SCORE] if e[_SCORE] is not None else math.nan) for e in rows), dtype=np.float32, count=n),
-        "status": col(_STATUS, lambda v: 0 if v is None else v, np.int16),
-        "flags": col(_MOD, lambda v: FLAG_MODIFIER if v else 0, np.uint8),
+        "x": np.array(by_col[_X], dtype=np.int32),
+        "y": np.array(by_col[_Y], dtype=np.int32),
+        "sy": np.array(by_col[_SY], dtype=np.int32),
+        "sh": np.array(by_col[_SH], dtype=np.int32),
+        "vh": np.array(by_col[_VH], dtype=np.int32),
+        "value": np.array(by_col[_VALUE], dtype=np.float32),
+        "status": np.array(by_col[_STATUS], dtype=np.int16),
+        "flags": np.array(by_col[_MOD], dtype=np.uint8) * np.uint8(FLAG_MODIFIER),
         "row": np.arange(n, dtype=np.int64),
     }
     sess_arr = np.array(sess_rows, dtype=np.int64).reshape(-1, 9)
