@@ -31,8 +31,9 @@ DEFAULT_CHUNK_BYTES = 4 << 20
 class Ingestor:
     """Incremental NDJSON → sessionised columnar batches.
 
-    quarantine: a path (or binary file) where bad lines are appended exactly as read, one per
-        line; ``quarantine_index`` (``<path>.index.tsv``) gets ``row<TAB>reason`` for each.
+    quarantine: a path where bad lines are written exactly as read, one per line (truncated
+        first unless ``quarantine_append``); ``<path>.index.tsv`` gets ``row<TAB>reason`` for each.
+        Lines over ``max_line_bytes`` are kept up to that length.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class Ingestor:
         cfg: IngestConfig | None = None,
         *,
         quarantine: str | os.PathLike[str] | None = None,
+        quarantine_append: bool = False,
     ) -> None:
         self.cfg = cfg or IngestConfig()
         c = self.cfg
@@ -56,6 +58,7 @@ class Ingestor:
         self._quarantine: BinaryIO | None = None
         self._quarantine_index: IO[str] | None = None
         self.quarantined = 0
+        self._quarantine_mode = "a" if quarantine_append else "w"
 
     def feed(self, data: bytes) -> EventBatch:
         """Parse a chunk (lines may span chunks) and return the events released by it."""
@@ -94,8 +97,9 @@ class Ingestor:
             return
         if self._quarantine is None:
             self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-            self._quarantine = open(self.quarantine_path, "ab")
-            self._quarantine_index = open(f"{self.quarantine_path}.index.tsv", "a", encoding="utf-8")
+            mode = self._quarantine_mode
+            self._quarantine = open(self.quarantine_path, mode + "b")
+            self._quarantine_index = open(f"{self.quarantine_path}.index.tsv", mode, encoding="utf-8")
         assert self._quarantine_index is not None
         self._quarantine.write(b"".join(line + b"\n" for _, _, line in bad))
         self._quarantine_index.write("".join(f"{row}\t{reason}\n" for row, reason, _ in bad))
