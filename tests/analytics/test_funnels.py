@@ -195,3 +195,36 @@ def test_config_errors_name_the_key() -> None:
         load_analytics_config({"funnels": [{"name": "f", "order": "sequential", "steps": [{"url": "/a"}, {"url": "/b"}]}]})
     with pytest.raises(AnalyticsConfigError, match=r"analytics.bucket_s"):
         load_analytics_config({"bucket_s": 7})
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict", "unordered"])
+@settings(max_examples=300, deadline=None)
+@given(cases=st.lists(unit_rows(with_exclusions=True), min_size=1, max_size=4))
+def test_numba_kernel_equals_python_twin(order: str, cases) -> None:
+    """Several units interleaved in one kernel call == each unit alone in the Python twin."""
+    from uxtop.analytics.funnel_kernel import NONE, FunnelState
+    from uxtop.analytics.funnels import _UnitState
+
+    n = cases[0][0]
+    w = cases[0][1]
+    state = FunnelState(n, cap=2)
+    slots = [state.alloc() for _ in cases]
+    rows = []
+    for u, (_, _, rs) in enumerate(cases):
+        for k, (ts, sb, xb) in enumerate(rs):
+            rows.append((k, u, ts, sb & ((1 << n) - 1), 0 if order == "unordered" else xb & ((1 << (n - 1)) - 1)))
+    rows.sort()  # interleave units
+    arr = np.array([[slots[u], ts, sb, xb] for _, u, ts, sb, xb in rows], dtype=np.int64).reshape(-1, 4)
+    a_slot, a_step, a_ts = state.feed(order, w, arr[:, 0], arr[:, 1], arr[:, 2].astype(np.uint32), arr[:, 3].astype(np.uint32))
+    for u in range(len(cases)):
+        twin = _UnitState(n, w, order)
+        for _, uu, ts, sb, xb in rows:
+            if uu == u:
+                twin.feed(ts, sb, xb)
+        s = slots[u]
+        depth = int(state.depth(np.array([s]), order)[0])
+        assert (depth, bool(state.dx[s] > depth)) == twin.result()
+        assert [None if r == NONE else int(r) for r in state.reach[s]] == twin.reach
+        assert tuple(int(x) for x in state.best[s, : state.bestlen[s]]) == twin.best_path
+        got = sorted((int(st_), int(t)) for sl, st_, t in zip(a_slot, a_step, a_ts) if sl == s)
+        assert got == sorted((i, r) for i, r in enumerate(twin.reach) if r is not None)

@@ -184,12 +184,16 @@ class FunnelResult(msgspec.Struct, frozen=True):
 class FunnelEngine:
     """One configured funnel, updated batch by batch.
 
-    ``update`` returns the step arrivals of this batch as arrays ``(ts, step, session_row)`` so
-    the series store can count per-bucket conversions; ``add_flags`` attributes friction flags
-    to the step the unit was trying to reach when the flag fired.
+    Unit state lives in ``FunnelState`` arrays advanced by a numba kernel (``funnel_kernel``,
+    whose plain-Python twin is ``_UnitState``); Python touches each *unit* of a batch, never each
+    row. ``update`` returns the step arrivals of this batch as arrays ``(ts, step, session_row)``
+    so the series store can count per-bucket conversions; ``add_flags`` attributes friction
+    flags to the step the unit was trying to reach when the flag fired.
     """
 
     def __init__(self, cfg: FunnelConfig, inferred: bool = False, rng_seed: int = 0) -> None:
+        from uxtop.analytics.funnel_kernel import FunnelState
+
         self.cfg = cfg
         self.inferred = inferred
         self.n = len(cfg.steps)
@@ -202,11 +206,15 @@ class FunnelEngine:
             to = e.to_step if e.to_step >= 0 else self.n - 1
             self.excl_pairs.append(sum(1 << i for i in range(e.from_step, to)))
         self.dims = [COHORT_DIMS.index(d) for d in cfg.breakdown]
-        self.units: dict[Any, _UnitState] = {}
-        self.results: dict[Any, tuple[int, bool]] = {}
+        self.state = FunnelState(self.n)
+        self.slot_of: dict[Any, int] = {}
+        self.res_depth = np.full(self.state.cap, -1, np.int64)  # −1: not counted yet
+        self.res_removed = np.zeros(self.state.cap, np.bool_)
+        self.cohort = np.full((self.state.cap, max(len(self.dims), 1)), -1, np.int64)
         self.depth_hist = np.zeros(self.n + 1, dtype=np.int64)
         self.removed = 0
-        self.by_cohort: dict[tuple[int, str], npt.NDArray[np.int64]] = {}
+        # per breakdown dimension: [cohort intern id + 1, depth] unit counts
+        self.by_dim = [np.zeros((16, self.n + 1), np.int64) for _ in self.dims]
         self.cohort_labels: dict[tuple[int, int], str] = {}
         self.ttc: list[list[float]] = [[] for _ in range(self.n)]  # per step: s from previous step
         self.ttc_total: list[float] = []
@@ -215,10 +223,20 @@ class FunnelEngine:
         self.friction = np.zeros((self.n, 0), dtype=np.int64)
         self.flag_names: list[str] = []
         # reach times of recently finished units, for late flags
-        self._done: OrderedDict[Any, tuple[list[int | None], tuple[int, ...]]] = OrderedDict()
+        self._done: OrderedDict[Any, npt.NDArray[np.int64]] = OrderedDict()
+        self._strings: object = {}
+
+    def _ensure(self) -> None:
+        cap = self.state.cap
+        if self.res_depth.shape[0] < cap:
+            extra = cap - self.res_depth.shape[0]
+            self.res_depth = np.concatenate([self.res_depth, np.full(extra, -1, np.int64)])
+            self.res_removed = np.concatenate([self.res_removed, np.zeros(extra, np.bool_)])
+            self.cohort = np.concatenate([self.cohort, np.full((extra, self.cohort.shape[1]), -1, np.int64)])
 
     # -- ingest ---------------------------------------------------------------------------
     def update(self, batch: Any, strings: object) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        self._strings = strings
         cols = batch.columns
         n_rows = cols["ts"].shape[0]
         empty = (np.empty(0, np.int64),) * 3
@@ -241,84 +259,95 @@ class FunnelEngine:
             prev[starts] = True
             keep |= prev
         rows = np.flatnonzero(keep)
-        session_of_row = cols["session"]
+        if rows.size == 0:
+            self._close(batch, closed)
+            return empty  # type: ignore[return-value]
+        srow = cols["session"][rows].astype(np.int64)
         sess = batch.sessions
-        out_ts: list[int] = []
-        out_step: list[int] = []
-        out_sess: list[int] = []
-        ts_col = cols["ts"]
         by_user = self.cfg.unit == "user"
-        touched: dict[Any, int] = {}
-        for r in rows.tolist():
-            si = int(session_of_row[r])
+        # one dict lookup per session of the batch, not per row
+        uniq, inv = np.unique(srow, return_inverse=True)
+        slot_of_u = np.empty(uniq.shape[0], np.int64)
+        for j, si in enumerate(uniq.tolist()):
             key = (batch.uids[si] or batch.keys[si]) if by_user and batch.uids else int(sess["session_id"][si])
-            st = self.units.get(key)
-            if st is None:
-                st = _UnitState(self.n, self.window_ms, self.cfg.order)
-                st.cohort = tuple(int(sess[COHORT_DIMS[d]][si]) for d in self.dims)
-                self.units[key] = st
-            before = [x is not None for x in st.reach]
-            st.feed(int(ts_col[r]), int(sb[r]), int(xb[r]))
-            for i in range(self.n):
-                if not before[i] and st.reach[i] is not None:
-                    out_ts.append(st.reach[i])  # type: ignore[arg-type]
-                    out_step.append(i)
-                    out_sess.append(si)
-            touched[key] = si
-        for key, si in touched.items():
-            self._recount(key, self.units[key], batch, si, strings)
+            slot = self.slot_of.get(key)
+            if slot is None:
+                slot = self.state.alloc()
+                self._ensure()
+                self.slot_of[key] = slot
+                self.res_depth[slot] = -1
+                self.res_removed[slot] = False
+                for k, d in enumerate(self.dims):
+                    self.cohort[slot, k] = int(sess[COHORT_DIMS[d]][si])
+            slot_of_u[j] = slot
+        slots = slot_of_u[inv]
+        a_slot, a_step, a_ts = self.state.feed(self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows])
+        # the session row of each arrival: the row's session (slots of a batch are 1:1 with sessions)
+        row_of_slot = dict(zip(slot_of_u.tolist(), uniq.tolist()))
+        a_sess = np.fromiter((row_of_slot[s_] for s_ in a_slot.tolist()), np.int64, a_slot.shape[0])
+        self._recount(slot_of_u)
         self._close(batch, closed)
-        return np.asarray(out_ts, np.int64), np.asarray(out_step, np.int64), np.asarray(out_sess, np.int64)
+        return a_ts, a_step, a_sess
 
-    def _recount(self, key: Any, st: _UnitState, batch: Any, si: int, strings: object) -> None:
-        new = st.result()
-        old = self.results.get(key)
-        if old == new:
+    def _recount(self, slots: npt.NDArray[np.int64]) -> None:
+        """Move the touched units' contributions from their old (depth, removed) to the new."""
+        depth = self.state.depth(slots, self.cfg.order)
+        removed = self.state.dx[slots] > depth
+        old_d, old_r = self.res_depth[slots], self.res_removed[slots]
+        changed = (old_d != depth) | (old_r != removed)
+        if not changed.any():
             return
-        for res, sign in ((old, -1), (new, +1)):
-            if res is None:
-                continue
-            depth, removed = res
-            if removed:
-                self.removed += sign
-                continue
-            self.depth_hist[depth] += sign
-            for d, cid in zip(self.dims, st.cohort):
-                label = self._label(d, cid, strings)
-                arr = self.by_cohort.setdefault((d, label), np.zeros(self.n + 1, np.int64))
-                arr[depth] += sign
-        self.results[key] = new
+        slots, depth, removed, old_d, old_r = slots[changed], depth[changed], removed[changed], old_d[changed], old_r[changed]
+        had = old_d >= 0
+        self.removed += int(removed.sum()) - int((had & old_r).sum())
+        sub = had & ~old_r
+        add = ~removed
+        np.add.at(self.depth_hist, old_d[sub], -1)
+        np.add.at(self.depth_hist, depth[add], 1)
+        for k in range(len(self.dims)):
+            cid = self.cohort[slots, k] + 1
+            top = int(cid.max()) + 1
+            if top > self.by_dim[k].shape[0]:
+                self.by_dim[k] = np.pad(self.by_dim[k], ((0, max(top, 2 * self.by_dim[k].shape[0]) - self.by_dim[k].shape[0]), (0, 0)))
+            np.add.at(self.by_dim[k], (cid[sub], old_d[sub]), -1)
+            np.add.at(self.by_dim[k], (cid[add], depth[add]), 1)
+        self.res_depth[slots] = depth
+        self.res_removed[slots] = removed
 
-    def _label(self, d: int, cid: int, strings: object) -> str:
+    def _label(self, d: int, cid: int) -> str:
         k = (d, cid)
         lab = self.cohort_labels.get(k)
         if lab is None:
-            lab = string_of(strings, COHORT_DIMS[d], cid) or "(none)"
+            lab = string_of(self._strings, COHORT_DIMS[d], cid) or "(none)"
             self.cohort_labels[k] = lab
         return lab
 
     def _close(self, batch: Any, closed: npt.NDArray[np.bool_]) -> None:
-        """Fold finished session units into the time-to-convert reservoirs and drop their state."""
+        """Fold finished session units into the time-to-convert reservoirs and free their slots."""
         if self.cfg.unit != "session" or not closed.any():
             return
         for sid in batch.sessions["session_id"][closed].tolist():
-            st = self.units.pop(int(sid), None)
-            if st is None:
+            slot = self.slot_of.pop(int(sid), None)
+            if slot is None:
                 continue
-            self._fold_times(st)
-            self._done[int(sid)] = (st.reach, st.best_path)
+            self._fold_times(slot)
+            self._done[int(sid)] = self.state.reach[slot].copy()
             if len(self._done) > 20_000:
                 self._done.popitem(last=False)
+            self.state.release(slot)
+            self.res_depth[slot] = -1  # counts stay in the histograms; the slot is free
 
-    def _fold_times(self, st: _UnitState) -> None:
-        d, removed = st.result()
-        path = st.best_path
-        if removed or len(path) < 2:
+    def _path(self, slot: int) -> npt.NDArray[np.int64]:
+        return self.state.best[slot, : int(self.state.bestlen[slot])]
+
+    def _fold_times(self, slot: int) -> None:
+        path = self._path(slot)
+        if self.res_removed[slot] or path.shape[0] < 2:
             return
-        for i in range(1, len(path)):
-            self._sample(self.ttc[i], i, (path[i] - path[i - 1]) / 1000.0)
-        if len(path) == self.n:
-            self._sample(self.ttc_total, self.n, (path[-1] - path[0]) / 1000.0)
+        for i in range(1, path.shape[0]):
+            self._sample(self.ttc[i], i, (int(path[i]) - int(path[i - 1])) / 1000.0)
+        if path.shape[0] == self.n:
+            self._sample(self.ttc_total, self.n, (int(path[-1]) - int(path[0])) / 1000.0)
 
     def _sample(self, res: list[float], slot: int, v: float) -> None:
         self._ttc_seen[slot] += 1
@@ -331,17 +360,19 @@ class FunnelEngine:
 
     def add_flags(self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray, names: list[str]) -> None:
         """Count each flag at the step its unit was heading for (the first step not reached)."""
+        from uxtop.analytics.funnel_kernel import NONE
+
         if len(names) > self.friction.shape[1]:
             self.friction = np.pad(self.friction, ((0, 0), (0, len(names) - self.friction.shape[1])))
             self.flag_names = list(names)
         if self.cfg.unit != "session":
             return  # flags carry session ids; user units would need a session → user map
         for k, sid, ts in zip(kind.tolist(), session_id.tolist(), start_ts.tolist()):
-            st = self.units.get(int(sid))
-            reach = st.reach if st is not None else self._done.get(int(sid), (None,))[0]
+            slot = self.slot_of.get(int(sid))
+            reach = self.state.reach[slot] if slot is not None else self._done.get(int(sid))
             if reach is None:
                 continue
-            reached = sum(1 for r in reach if r is not None and r <= ts)
+            reached = int(((reach != NONE) & (reach <= ts)).sum())
             if reached == 0:
                 continue
             self.friction[min(reached, self.n - 1), int(k)] += 1
@@ -354,15 +385,14 @@ class FunnelEngine:
         # live units' paths count too, so time-to-convert is not empty until sessions close
         live: list[list[float]] = [list(r) for r in self.ttc]
         live_total = list(self.ttc_total)
-        for st in list(self.units.values())[:_RESERVOIR]:
-            d, removed = st.result()
-            p = st.best_path
-            if removed:
+        for slot in list(self.slot_of.values())[:_RESERVOIR]:
+            if self.res_removed[slot]:
                 continue
-            for i in range(1, len(p)):
-                live[i].append((p[i] - p[i - 1]) / 1000.0)
-            if len(p) == self.n and self.n > 1:
-                live_total.append((p[-1] - p[0]) / 1000.0)
+            p = self._path(slot)
+            for i in range(1, p.shape[0]):
+                live[i].append((int(p[i]) - int(p[i - 1])) / 1000.0)
+            if p.shape[0] == self.n and self.n > 1:
+                live_total.append((int(p[-1]) - int(p[0])) / 1000.0)
         steps = []
         for i in range(self.n):
             prev = entered[i - 1] if i else entered[0]
@@ -376,11 +406,13 @@ class FunnelEngine:
                 friction=fr,
             ))
         rows = []
-        for (d, label), arr in sorted(self.by_cohort.items(), key=lambda kv: (kv[0][0], -int(kv[1][1:].sum()))):
-            ent = [int(arr[i + 1 :].sum()) for i in range(self.n)]
-            if ent[0] == 0:
-                continue
-            rows.append(FunnelBreakdownRow(dim=COHORT_DIMS[d], value=label, entered=ent, conversion=ent[-1] / ent[0]))
+        for k, d in enumerate(self.dims):
+            arr = self.by_dim[k]
+            for cid1 in np.flatnonzero(arr[:, 1:].sum(axis=1) > 0).tolist():
+                ent = [int(arr[cid1, i + 1 :].sum()) for i in range(self.n)]
+                label = self._label(d, cid1 - 1) if cid1 > 0 else "(none)"
+                rows.append(FunnelBreakdownRow(dim=COHORT_DIMS[d], value=label, entered=ent, conversion=ent[-1] / ent[0]))
+        rows.sort(key=lambda r: (COHORT_DIMS.index(r.dim), -r.entered[0]))
         return FunnelResult(
             name=self.cfg.name, order=self.cfg.order, window_s=self.cfg.window_s, unit=self.cfg.unit,
             steps=steps, units=entered[0], removed=self.removed,

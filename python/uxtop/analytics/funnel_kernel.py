@@ -1,0 +1,203 @@
+"""Numba kernel of the funnel state machine over unit *slots* (rows of state arrays).
+
+It is ``funnels._UnitState.feed`` (the plain-Python twin and executable spec) translated to
+arrays: ``NONE`` stands for Python's None. ``tests/analytics/test_funnels.py`` runs both on the
+same hypothesis-generated rows and requires identical depth, removal, reach times and paths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+NONE = np.int64(-(2**62))
+ORDER_CODES = {"ordered": 0, "strict": 1, "unordered": 2}
+
+
+class FunnelState:
+    """State arrays for up to ``cap`` units of an ``n``-step funnel; slots are reused."""
+
+    def __init__(self, n: int, cap: int = 1024) -> None:
+        self.n = n
+        self.cap = 0
+        self.U = np.empty((0, n), np.int64)
+        self.T = np.empty((0, n), np.int64)
+        self.pmin = np.empty((0, n), np.int64)
+        self.pmax = np.empty((0, n), np.int64)
+        self.ach = np.empty((0, n), np.bool_)
+        self.dx = np.empty(0, np.int64)
+        self.reach = np.empty((0, n), np.int64)
+        self.last = np.empty((0, n), np.int64)
+        self.upath = np.empty((0, n, n), np.int64)
+        self.best = np.empty((0, n), np.int64)
+        self.bestlen = np.empty(0, np.int64)
+        self.free: list[int] = []
+        self.used = 0
+        self._grow(cap)
+
+    def _grow(self, cap: int) -> None:
+        n = self.n
+
+        def g(a: npt.NDArray, shape: tuple[int, ...], fill: object) -> npt.NDArray:
+            new = np.full(shape, fill, dtype=a.dtype)
+            new[: a.shape[0]] = a
+            return new
+
+        self.U = g(self.U, (cap, n), NONE)
+        self.T = g(self.T, (cap, n), NONE)
+        self.pmin = g(self.pmin, (cap, n), NONE)
+        self.pmax = g(self.pmax, (cap, n), NONE)
+        self.ach = g(self.ach, (cap, n), False)
+        self.dx = g(self.dx, (cap,), 0)
+        self.reach = g(self.reach, (cap, n), NONE)
+        self.last = g(self.last, (cap, n), NONE)
+        self.upath = g(self.upath, (cap, n, n), NONE)
+        self.best = g(self.best, (cap, n), NONE)
+        self.bestlen = g(self.bestlen, (cap,), 0)
+        self.cap = cap
+
+    def alloc(self) -> int:
+        if self.free:
+            s = self.free.pop()
+        else:
+            if self.used == self.cap:
+                self._grow(self.cap * 2)
+            s = self.used
+            self.used += 1
+        self.reset(s)
+        return s
+
+    def reset(self, s: int) -> None:
+        for a in (self.U, self.T, self.pmin, self.pmax, self.reach, self.last, self.best):
+            a[s] = NONE
+        self.upath[s] = NONE
+        self.ach[s] = False
+        self.dx[s] = 0
+        self.bestlen[s] = 0
+
+    def release(self, s: int) -> None:
+        self.free.append(s)
+
+    def depth(self, slots: npt.NDArray[np.int64], order: str) -> npt.NDArray[np.int64]:
+        if order == "unordered":
+            return (self.reach[slots] != NONE).sum(axis=1)
+        has = self.ach[slots] | (self.pmin[slots] != NONE)
+        idx = np.arange(1, self.n + 1)
+        return np.where(has, idx[None, :], 0).max(axis=1) if slots.size else np.empty(0, np.int64)
+
+    def feed(self, order: str, window_ms: int, slots: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
+             sb: npt.NDArray[np.uint32], xb: npt.NDArray[np.uint32]) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
+        """Run rows (in order); returns the arrivals (slot, step, ts) of first reaches."""
+        m = slots.shape[0]
+        out_slot = np.empty(m * self.n, np.int64)
+        out_step = np.empty(m * self.n, np.int64)
+        out_ts = np.empty(m * self.n, np.int64)
+        k = _feed_kernel(ORDER_CODES[order], self.n, np.int64(window_ms), slots.astype(np.int64), ts.astype(np.int64),
+                         sb.astype(np.int64), xb.astype(np.int64), self.U, self.T, self.pmin, self.pmax, self.ach,
+                         self.dx, self.reach, self.last, self.upath, self.best, self.bestlen, out_slot, out_step, out_ts)
+        return out_slot[:k], out_step[:k], out_ts[:k]
+
+
+@njit(cache=True, nogil=True)
+def _pend(s, i, deadline, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k):  # type: ignore[no-untyped-def]
+    if pmin[s, i] == NONE:
+        pmin[s, i] = deadline
+        pmax[s, i] = deadline
+    else:
+        if deadline < pmin[s, i]:
+            pmin[s, i] = deadline
+        if deadline > pmax[s, i]:
+            pmax[s, i] = deadline
+    if reach[s, i] == NONE:
+        reach[s, i] = ts
+        out_slot[k] = s
+        out_step[k] = i
+        out_ts[k] = ts
+        k += 1
+    if i + 1 > bestlen[s]:
+        bestlen[s] = i + 1
+        for j in range(i + 1):
+            best[s, j] = upath[s, i, j]
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _feed_kernel(order, n, w, slots, tss, sbs, xbs, U, T, pmin, pmax, ach, dx, reach, last, upath, best, bestlen,  # type: ignore[no-untyped-def]
+                 out_slot, out_step, out_ts):
+    k = 0
+    tmp = np.empty(n, np.int64)
+    for r in range(slots.shape[0]):
+        s = slots[r]
+        ts = tss[r]
+        sbits = sbs[r]
+        xbits = xbs[r]
+        if order == 2:  # unordered
+            if sbits == 0:
+                continue
+            for i in range(n):
+                if (sbits >> i) & 1:
+                    last[s, i] = ts
+            c = 0
+            for i in range(n):
+                if last[s, i] != NONE and last[s, i] >= ts - w:
+                    tmp[c] = last[s, i]
+                    c += 1
+            srt = np.sort(tmp[:c])
+            for j in range(c):
+                if reach[s, j] == NONE:
+                    reach[s, j] = ts
+                    out_slot[k] = s
+                    out_step[k] = j
+                    out_ts[k] = ts
+                    k += 1
+            if c > bestlen[s]:
+                bestlen[s] = c
+                for j in range(c):
+                    best[s, j] = srt[j]
+            continue
+        if sbits != 0:
+            for i in range(n - 1, -1, -1):
+                if not (sbits >> i) & 1:
+                    continue
+                if i == 0:
+                    U[s, 0] = ts
+                    upath[s, 0, 0] = ts
+                    k = _pend(s, 0, ts + w, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k)
+                    continue
+                st = U[s, i - 1]
+                if st != NONE and ts - st <= w:
+                    if st > U[s, i]:
+                        U[s, i] = st
+                        for j in range(i):
+                            upath[s, i, j] = upath[s, i - 1, j]
+                        upath[s, i, i] = ts
+                    k = _pend(s, i, st + w, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k)
+                tt = T[s, i - 1]
+                if tt != NONE and ts - tt <= w:
+                    if tt > T[s, i]:
+                        T[s, i] = tt
+                    if i + 1 > dx[s]:
+                        dx[s] = i + 1
+        elif xbits != 0:
+            for i in range(n):
+                if not (xbits >> i) & 1:
+                    continue
+                if pmin[s, i] != NONE:
+                    if pmin[s, i] < ts:
+                        ach[s, i] = True  # a prefix whose window closed before x stays clean
+                    if pmax[s, i] >= ts and i + 1 > dx[s]:
+                        dx[s] = i + 1
+                    pmin[s, i] = NONE
+                    pmax[s, i] = NONE
+                u = U[s, i]
+                if u != NONE and u + w >= ts:
+                    if u > T[s, i]:
+                        T[s, i] = u
+                U[s, i] = NONE
+        if order == 1:  # strict: a row that is not level i's step clears level i
+            for i in range(n):
+                if not (sbits >> i) & 1:
+                    U[s, i] = NONE
+                    T[s, i] = NONE
+    return k
