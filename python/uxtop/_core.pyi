@@ -1,0 +1,64 @@
+"""Type stubs for the Rust extension ``uxtop._core``. Users import ``uxtop.ingest`` instead."""
+
+from typing import Any, final
+
+from typing_extensions import Self
+
+
+__all__ = ["BAD_REASONS", "ConfigError", "CoreIngestor", "EVENT_TYPES", "InternalError", "STRING_TABLES", "UxtopError", "__version__"]
+__version__: str
+#: bad-line reasons, in report order
+BAD_REASONS: tuple[str, ...]
+#: the ``type`` values, in kind-code order (``uxtop.schema.EventType``)
+EVENT_TYPES: tuple[str, ...]
+#: intern tables, in id order (``uxtop.batch.STRING_TABLES``)
+STRING_TABLES: tuple[str, ...]
+
+class UxtopError(Exception):
+    """Base class of uxtop's errors."""
+
+class ConfigError(UxtopError):
+    """A setting is invalid; the message names the key and the fix."""
+
+class InternalError(UxtopError):
+    """A bug in the uxtop core (a caught panic)."""
+
+@final
+class CoreIngestor:
+    """Incremental NDJSON parser + streaming sessioniser.
+
+    ``feed``/``finish`` release the GIL while they work and return a dict with ``columns``
+    (event arrays), ``offsets`` (CSR, int64), ``sessions`` (session table arrays),
+    ``key_bytes``/``key_offsets`` and ``uid_bytes``/``uid_offsets`` (packed strings per session
+    row) and ``watermark`` (int). Raises ``ConfigError`` for invalid settings.
+    """
+
+    def __new__(
+        cls,
+        *,
+        idle_gap_ms: int = 1_800_000,
+        max_session_ms: int = 86_400_000,
+        lateness_ms: int = 5_000,
+        evict_after_events: int = 100_000,
+        max_line_bytes: int = 1_048_576,
+        keep_query: bool = False,
+        max_strings: int = 1_048_576,
+        max_quarantine_lines: int = 100_000,
+    ) -> Self: ...
+    def feed(self, data: bytes) -> dict[str, Any]:
+        """Parse a chunk (lines may span chunks); return the events the lateness rule releases."""
+    def finish(self) -> dict[str, Any]:
+        """Parse the last unterminated line, release everything, close every session."""
+    def strings(self, table: str, start: int = 0) -> list[str]:
+        """Intern table ``table`` from id ``start`` on (tables only grow)."""
+    def counters(self) -> dict[str, Any]:
+        """lines, bytes, events, sessions, sessions_closed, open_keys, pending, late, duplicates,
+        bad_lines, quarantine_dropped, bad_by_reason, strings_overflowed."""
+    def take_bad_lines(self) -> list[tuple[int, str, bytes]]:
+        """Quarantined lines since the last call: (row, reason, bytes)."""
+    def memory_bytes(self) -> int:
+        """Heap held by session state and intern tables (approximate)."""
+    @property
+    def watermark(self) -> int:
+        """Stream clock minus lateness (the smallest int64 before the first event)."""
+
