@@ -114,6 +114,7 @@ class SeasonalDetector:
         grow("e_recent", (cap, RECENT), np.float32, np.nan)
         grow("w_recent", (cap, RECENT), np.float32, 0)
         grow("seen_slots", (cap,), np.int32, 0)
+        grow("slot_ok", (cap,), np.bool_, False)
 
     def add_row(self, kind: int, direction: int, parent: int | None = None, min_volume: float | None = None) -> int:
         """New series row; ``parent`` is its total's row (cohort share gate), itself if None."""
@@ -196,8 +197,50 @@ class SeasonalDetector:
         if use_daily and hist_slots >= self.cfg.weekly_after_weeks * SLOTS_PER_WEEK:
             med = med * self.wk[:n, (slot // SLOTS_PER_DAY) % 7]
         ok = obs >= min_obs
-        self.exp[:n] = np.where(ok, med, np.nan)
-        self.seas[:n] = np.where(ok, 1.4826 * mad, 0)
+        self.slot_ok[:n] = ok
+        self.exp[:n] = np.where(ok, med, self.exp[:n] if self.cur_slot >= 0 else np.nan)
+        self.seas[:n] = np.where(ok, 1.4826 * mad, self.seas[:n])
+
+    def _warmup(self, t0: int) -> None:
+        """Rows without an hour of slots yet: median/MAD of their recent 10-s buckets (the last
+        ``persist_n`` left out, so a starting incident is not its own baseline). The MAD already
+        holds the bucket noise, so it seeds the noise estimate instead of the seasonal spread."""
+        n = self.n
+        rows = np.flatnonzero(~self.slot_ok[:n])
+        if rows.size == 0:
+            return
+        pos = (t0 // self.bucket_ms) % RECENT
+        idx = (pos - self.cfg.persist_n - np.arange(RECENT - self.cfg.persist_n - 1)) % RECENT
+        vals = self.x_recent[rows][:, idx]
+        is_lat = self.kind[rows] == LATENCY
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                vals = np.where(is_lat[:, None], np.log(np.maximum(vals, 1e-3)), vals)
+                med = np.nanmedian(vals, axis=1)
+                mad = np.nanmedian(np.abs(vals - med[:, None]), axis=1)
+        ok = np.isfinite(vals).sum(axis=1) >= 30
+        # a ratio's baseline is the pooled ratio: the median of 1/1, 0/1 … buckets is 0 or 1
+        wv = self.w_recent[rows][:, idx]
+        is_ratio = self.kind[rows] == RATIO
+        with np.errstate(all="ignore"):
+            pooled = np.nansum(np.where(wv > 0, vals * wv, 0), axis=1) / np.maximum(wv.sum(axis=1), 1e-9)
+        med = np.where(is_ratio, pooled, med)
+        mad = np.where(is_ratio, 0.0, mad)  # the binomial floor is the ratio's bucket noise
+        ok &= ~is_ratio | (wv.sum(axis=1) >= self.cfg.min_events)
+        r = rows[ok]
+        self.exp[r] = med[ok]
+        self.seas[r] = 0.0
+        kind = self.kind[r]
+        ep = np.maximum(np.abs(med[ok]), 1.0)
+        w = np.maximum(np.nanmean(self.w_recent[r][:, idx], axis=1), 1.0)
+        unit = np.where(kind == COUNT, 1.0 / np.sqrt(ep), np.sqrt(w))
+        seed = (1.4826 * mad[ok] * unit / 1.2533).astype(np.float32)
+        fresh = self.noise_n[r] < 30
+        self.noise[r] = np.where(fresh, seed, self.noise[r])
+        self.noise_n[r] = np.where(fresh, 30, self.noise_n[r])
 
     # -- per bucket -----------------------------------------------------------------------
     def update(self, t0: int, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating]) -> list[Alarm]:
@@ -208,6 +251,8 @@ class SeasonalDetector:
         slot = t0 // SLOT_MS
         if slot != self.cur_slot:
             self._close_slots(slot)
+        if (t0 // self.bucket_ms) % 6 == 0:  # once a minute is enough for a warm-up baseline
+            self._warmup(t0)
         self.t_last = t0
         x = np.asarray(x[:n], dtype=np.float32)
         w = np.asarray(w[:n], dtype=np.float32)
