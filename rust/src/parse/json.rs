@@ -105,8 +105,14 @@ impl<'a> Scanner<'a> {
         self.b.get(self.i).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn skip_ws(&mut self) {
+        // compact JSON has no whitespace: one compare in the common case
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => return,
+            None => return,
+            _ => {}
+        }
         while let Some(&c) = self.b.get(self.i) {
             if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' {
                 self.i += 1;

@@ -102,58 +102,40 @@ fn field_of(key: &[u8]) -> Option<Field> {
     field_of_code(key_code(key))
 }
 
-#[inline]
-fn field_of_code(code: u64) -> Option<Field> {
+/// Known keys by perfect hash: `(code * FIELD_MUL) >> 59` is distinct for the 23 keys
+/// (checked by `field_table_is_a_perfect_hash`), so a lookup is one multiply and one compare.
+const FIELD_MUL: u64 = 0x4332_0e99_bb26_ca9f;
+
+const FIELD_KEYS: [(&[u8], Field); 23] = {
     use Field::*;
-    const K_TS: u64 = key_code(b"ts");
-    const K_ID: u64 = key_code(b"id");
-    const K_SID: u64 = key_code(b"sid");
-    const K_UID: u64 = key_code(b"uid");
-    const K_TAB: u64 = key_code(b"tab");
-    const K_TYPE: u64 = key_code(b"type");
-    const K_URL: u64 = key_code(b"url");
-    const K_TARGET: u64 = key_code(b"target");
-    const K_TAG: u64 = key_code(b"tag");
-    const K_X: u64 = key_code(b"x");
-    const K_Y: u64 = key_code(b"y");
-    const K_SY: u64 = key_code(b"sy");
-    const K_SH: u64 = key_code(b"sh");
-    const K_VH: u64 = key_code(b"vh");
-    const K_DUR: u64 = key_code(b"dur");
-    const K_STATUS: u64 = key_code(b"status");
-    const K_ROUTE: u64 = key_code(b"route");
-    const K_MSG: u64 = key_code(b"msg");
-    const K_SCORE: u64 = key_code(b"score");
-    const K_PROPS: u64 = key_code(b"props");
-    const K_DEV: u64 = key_code(b"dev");
-    const K_REL: u64 = key_code(b"rel");
-    const K_GEO: u64 = key_code(b"geo");
-    Some(match code {
-        K_TS => Ts,
-        K_ID => Id,
-        K_SID => Sid,
-        K_UID => Uid,
-        K_TAB => Tab,
-        K_TYPE => Type,
-        K_URL => Url,
-        K_TARGET => Target,
-        K_TAG => Tag,
-        K_X => X,
-        K_Y => Y,
-        K_SY => Sy,
-        K_SH => Sh,
-        K_VH => Vh,
-        K_DUR => Dur,
-        K_STATUS => Status,
-        K_ROUTE => Route,
-        K_MSG => Msg,
-        K_SCORE => Score,
-        K_PROPS => Props,
-        K_DEV => Dev,
-        K_REL => Rel,
-        K_GEO => Geo,
-        _ => return None,
-    })
+    [
+        (b"ts", Ts), (b"id", Id), (b"sid", Sid), (b"uid", Uid), (b"tab", Tab), (b"type", Type),
+        (b"url", Url), (b"target", Target), (b"tag", Tag), (b"x", X), (b"y", Y), (b"sy", Sy),
+        (b"sh", Sh), (b"vh", Vh), (b"dur", Dur), (b"status", Status), (b"route", Route),
+        (b"msg", Msg), (b"score", Score), (b"props", Props), (b"dev", Dev), (b"rel", Rel),
+        (b"geo", Geo),
+    ]
+};
+
+static FIELD_TABLE: [(u64, Option<Field>); 32] = {
+    let mut t: [(u64, Option<Field>); 32] = [(u64::MAX, None); 32];
+    let mut i = 0;
+    while i < FIELD_KEYS.len() {
+        let code = key_code(FIELD_KEYS[i].0);
+        t[(code.wrapping_mul(FIELD_MUL) >> 59) as usize] = (code, Some(FIELD_KEYS[i].1));
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn field_of_code(code: u64) -> Option<Field> {
+    let (c, f) = FIELD_TABLE[(code.wrapping_mul(FIELD_MUL) >> 59) as usize];
+    if c == code {
+        f
+    } else {
+        None
+    }
 }
 
 /// A key written as an integer (`"uid": 42`) is kept as its decimal text.
@@ -698,6 +680,18 @@ mod tests {
         assert_eq!(reason(r#"{"ts":1,"sid":1.5}"#), Some("wrong_type"));
         assert_eq!(reason(r#"{"ts":1,"sid":"a","props":"x"}"#), Some("wrong_type"));
         assert_eq!(reason(r#"{"ts":1,"sid":"a","q":1e999}"#), Some("json"));
+    }
+
+    #[test]
+    fn field_table_is_a_perfect_hash() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, f) in FIELD_KEYS {
+            assert!(seen.insert(key_code(k).wrapping_mul(FIELD_MUL) >> 59), "collision at {k:?}");
+            assert_eq!(field_of(k), Some(f));
+        }
+        for k in [&b"t"[..], b"tss", b"", b"props2", b"Ts", b"status_"] {
+            assert_eq!(field_of(k), None, "{k:?}");
+        }
     }
 
     #[test]
