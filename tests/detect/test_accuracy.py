@@ -67,7 +67,7 @@ def test_real_pipeline_streaming_matches_columnar():
     det = Detector(DetectConfig())  # watermark frontier, as the live engine runs it
     parts, keys = [], {}
     for i in range(0, len(data), 64 << 10):
-        b = ing.feed(data[i : i + 64 << 10])
+        b = ing.feed(data[i : i + (64 << 10)])
         keys.update(zip(b.sessions["session_id"].tolist(), b.keys))
         parts.append(det.update(b, ing.strings))
     b = ing.finish()

@@ -16,7 +16,7 @@ from uxtop.detect.reference import reference_episodes
 from .gen import build_batch, session_events, tables
 
 
-def kernel_episodes(batch, cfg: DetectConfig, tabs) -> dict[str, list[tuple]]:
+def kernel_episodes(batch, cfg: DetectConfig, tabs, separate: bool = False) -> dict[str, list[tuple]]:
     rules = (cfg.ignore, cfg.ignore_rage, cfg.ignore_dead)
     tag_bits = ClassTable(*rules).extend(tabs["tag"])
     target_bits = ClassTable(*rules).extend(tabs["target"])
@@ -24,7 +24,10 @@ def kernel_episodes(batch, cfg: DetectConfig, tabs) -> dict[str, list[tuple]]:
     n = batch.n_sessions
     start_rows = np.repeat(batch.offsets[:-1][None, :], len(KERNELS), axis=0).copy()
     frontier = np.full(n, K.I64_MAX, dtype=np.int64)
-    outs, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits, target_bits)
+    # all nine at once go through the fused kernel; any other selection through the single ones
+    only = KERNELS[::-1] if separate else KERNELS
+    outs, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits, target_bits,
+                                only)
     res = {}
     for name, o in outs.items():
         res[name] = sorted(
@@ -39,6 +42,7 @@ def check(sessions, cfg: DetectConfig) -> dict[str, int]:
     tabs = tables()
     batch = build_batch(sessions)
     got, tag_bits, target_bits = kernel_episodes(batch, cfg, tabs)
+    assert kernel_episodes(batch, cfg, tabs, separate=True)[0] == got  # fused == single kernels
     want = reference_episodes(batch.columns, batch.offsets, cfg, tag_bits, target_bits)
     for name in KERNELS:
         w = sorted(want[name]) if not (name == "rage" and cfg.rage.require_dead) else []
@@ -73,3 +77,21 @@ def test_reference_and_kernels_agree_on_synthetic_traffic():
     for name in KERNELS:
         assert got[name] == sorted(want[name]), name
         assert got[name], f"{name} found nothing in 150 generated sessions"
+
+
+def test_numpy_peer_equals_kernels():
+    """The vectorised numpy rules (benchmark peer) give the kernels' episodes."""
+    from uxtop.detect.bench import build_bench_batch
+    from uxtop.detect.vectorized import VECTORIZED_KINDS, vectorized_episodes
+
+    bb = build_bench_batch(120_000, seed=4)
+    cfg = DetectConfig()
+    n = bb.n_sessions
+    start_rows = np.ascontiguousarray(np.repeat(bb.offsets[:-1][None, :], len(KERNELS), axis=0))
+    outs, _, _ = run_kernels(bb.cols, bb.offsets, start_rows, np.full(n, K.I64_MAX, dtype=np.int64),
+                             KernelParams.of(cfg), bb.tag_bits, bb.target_bits)
+    vec = vectorized_episodes(bb.cols, bb.offsets, cfg, bb.tag_bits, bb.target_bits)
+    for name in VECTORIZED_KINDS:
+        got = sorted(tuple(int(v) for v in r[[K.O_SESS, K.O_START, K.O_END, K.O_COUNT, K.O_RULE, K.O_TIER, K.O_TARGET,
+                                               K.O_URL, K.O_EV0, K.O_EV1]]) for r in outs[name])
+        assert got == sorted(vec[name]) and got, name

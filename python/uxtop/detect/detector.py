@@ -90,7 +90,7 @@ def run_kernels(
     next_dec = np.full((len(KERNELS), n_sess), I64_MAX, dtype=np.int64)
     ts, kind, target, tag, url = cols["ts"], cols["kind"], cols["target"], cols["tag"], cols["url"]
     x, y, flags = cols["x"], cols["y"], cols["flags"]
-    counts = np.bincount(kind, minlength=32) if kind.shape[0] else np.zeros(32, dtype=np.int64)
+    counts = K.count_kinds(kind)
     n_clicks = int(counts[Kind.CLICK])
     n_pv = int(counts[Kind.PAGEVIEW])
     caps = {
@@ -100,6 +100,18 @@ def run_kernels(
     }
     outs: dict[str, npt.NDArray[np.int64]] = {}
     r, d = cfg.rage, cfg.dead
+    if tuple(only) == KERNELS:
+        # all detectors: the fused kernel (one pass over sessions, rows stay in cache)
+        p = fused_params(params)
+        grow = 1
+        while True:
+            bufs = [np.empty((caps[name] * grow, K.N_OUT), dtype=np.int64) for name in KERNELS]
+            counts = np.zeros(len(KERNELS), dtype=np.int64)
+            ok = K.fused_kernel(ts, kind, target, tag, url, x, y, cols["sy"], cols["value"], cols["status"], flags,
+                                tag_bits, target_bits, offsets, start_rows, frontier, p, *bufs, need, next_dec, counts)
+            if ok:
+                return {name: bufs[k][: counts[k]] for k, name in enumerate(KERNELS)}, need, next_dec
+            grow *= 4  # the bounds are generous; this is a safety net
     for slot, name in enumerate(KERNELS):
         sr = start_rows[slot]
         nd = need[slot]
@@ -158,6 +170,35 @@ def run_kernels(
                 break
             cap *= 4  # the bounds above are generous; this is a safety net
     return outs, need, next_dec
+
+
+def fused_params(params: KernelParams) -> npt.NDArray[np.int64]:
+    """The config as the int64 vector ``kernels.fused_kernel`` reads (``kernels.P_*``)."""
+    cfg = params.cfg
+    r, d, e, sl, t, sc = cfg.rage, cfg.dead, cfg.error, cfg.slow, cfg.thrash, cfg.scroll
+    p = np.zeros(K.N_PARAMS, dtype=np.int64)
+    values = {
+        K.P_RAGE_ON: not r.require_dead, K.P_RAGE_MIN: r.min_clicks, K.P_RAGE_GAP: r.max_gap_ms,
+        K.P_RAGE_WINDOW: r.window_ms, K.P_RAGE_RADIUS: r.radius_px, K.P_RAGE_METRIC: K.METRICS[r.metric],
+        K.P_RAGE_SAME: r.same_target, K.P_RAGE_FOLD: r.fold_double_clicks, K.P_RAGE_CSCROLL: r.cancel_on_scroll,
+        K.P_RAGE_CSEL: r.cancel_on_selection, K.P_RAGE_REACT: r.reaction_window_ms, K.P_RAGE_SUPP: params.rage_suppress,
+        K.P_DEAD_MS: d.dead_ms, K.P_FOLD: d.fold_ms, K.P_QUICK: d.quick_reaction_ms, K.P_MINOBS: d.min_observe_ms,
+        K.P_CREDIT: d.credit_until_next_click, K.P_REQREACT: d.request_is_reaction,
+        K.P_INTERACTIVE: d.interactive_only, K.P_DEAD_SUPP: params.dead_suppress,
+        K.P_SLOW_MS: d.slow_ms, K.P_REQ_MS: sl.request_ms, K.P_TRIGGER: sl.trigger_ms, K.P_LATE: sl.late_reaction,
+        K.P_SLOW_SUPP: params.slow_suppress, K.P_ERR_WIN: e.window_ms, K.P_ERR_STATUS: e.status_min,
+        K.P_ERR_SUPP: params.error_suppress,
+        K.P_TH_MIN: t.min_reversals, K.P_TH_WIN: t.window_ms, K.P_TH_GAP: t.chain_gap_ms,
+        K.P_TH_MAX: t.max_episode_ms, K.P_TH_DELTA: t.min_delta_px,
+        K.P_SC_MIN: sc.min_reversals, K.P_SC_WIN: sc.window_ms, K.P_SC_GAP: sc.chain_gap_ms,
+        K.P_SC_MAX: sc.max_episode_ms, K.P_SC_DELTA: sc.min_delta_px,
+        K.P_UT_DWELL: cfg.uturn.max_dwell_ms, K.P_LOOP_MIN: cfg.loop.min_visits, K.P_LOOP_WIN: cfg.loop.window_ms,
+        K.P_FORM_RET: cfg.form.min_returns, K.P_FORM_HES: cfg.form.hesitation_ms,
+        K.P_FORM_AB: cfg.form.abandon_min_fields,
+    }
+    for k, v in values.items():
+        p[k] = int(v)
+    return p
 
 
 def episodes_to_flags(

@@ -98,6 +98,108 @@ def _cls(i, tag, target, tag_bits, target_bits):
 
 
 @njit(cache=True, nogil=True)
+def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl, cancel_scroll, cancel_sel, react_ms, suppress, out, need, next_dec, ring, n):
+    settle = max(max_gap, react_ms)
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    c_n = 0
+    c_first = -1
+    c_last = -1
+    c_dbl = 0
+    c_cancel = False
+    c_win = False
+    minx = 0
+    maxx = 0
+    miny = 0
+    maxy = 0
+    i = lo
+    while i <= hi:
+        # i == hi closes the last chain; otherwise a click that does not link closes it
+        closing = i == hi
+        cand = False
+        if not closing:
+            k = kind[i]
+            if k == K_CLICK:
+                cand = (flags[i] & MOD) == 0 and (_cls(i, tag, target, tag_bits, target_bits) & suppress) == 0
+                linked = False
+                if c_n > 0 and cand and ts[i] - ts[c_last] <= max_gap:
+                    linked = (not same_target) or target[i] == target[c_first]
+                    if linked and metric != METRIC_NONE and x[i] != NA and x[c_last] != NA:
+                        if metric == METRIC_EUCLID:
+                            dx = x[i] - x[c_last]
+                            dy = y[i] - y[c_last]
+                            linked = dx * dx + dy * dy <= radius * radius
+                        elif metric == METRIC_MANHATTAN:
+                            linked = abs(x[i] - x[c_last]) + abs(y[i] - y[c_last]) <= radius
+                        else:
+                            linked = (max(maxx, x[i]) - min(minx, x[i]) <= radius
+                                      and max(maxy, y[i]) - min(miny, y[i]) <= radius)
+                if linked:
+                    ring[c_n % min_clicks] = ts[i]
+                    c_n += 1
+                    if c_n >= min_clicks and ts[i] - ring[c_n % min_clicks] <= window_ms:
+                        c_win = True
+                    c_last = i
+                    if x[i] != NA:
+                        minx = min(minx, x[i])
+                        maxx = max(maxx, x[i])
+                        miny = min(miny, y[i])
+                        maxy = max(maxy, y[i])
+                    i += 1
+                    continue
+                closing = True
+            elif c_n > 0:
+                if k == K_DBLCLICK:
+                    if ts[i] - ts[c_last] <= max_gap and ((not same_target) or target[i] == target[c_first]):
+                        c_dbl += 1
+                elif k == K_SCROLL:
+                    if cancel_scroll and ts[i] - ts[c_last] <= react_ms:
+                        c_cancel = True
+                elif k == K_SELECTION:
+                    if cancel_sel and ts[i] - ts[c_last] <= react_ms:
+                        c_cancel = True
+        if closing:
+            if c_n > 0:
+                dec = ts[c_last] + settle
+                if dec > F:
+                    need[s] = c_first
+                    next_dec[s] = dec
+                    break
+                eff = c_n - c_dbl if fold_dbl else c_n
+                if eff >= min_clicks and not c_cancel and (window_ms <= 0 or c_win):
+                    if n >= out.shape[0]:
+                        return -1
+                    _emit(out, n, s, c_first, c_first, c_last, ts[c_first], ts[c_last], dec, c_n,
+                          R_RAGE, T_NONE, target[c_first], url[c_first], SEV_SCALE * eff // min_clicks)
+                    n += 1
+                c_n = 0
+            if i == hi:
+                break
+            if cand:
+                c_n = 1
+                c_first = i
+                c_last = i
+                c_dbl = 0
+                c_cancel = False
+                c_win = False
+                ring[0] = ts[i]
+                if min_clicks <= 1:
+                    c_win = True
+                if x[i] != NA:
+                    minx = x[i]
+                    maxx = x[i]
+                    miny = y[i]
+                    maxy = y[i]
+                else:
+                    minx = 2**31 - 1
+                    maxx = -(2**31)
+                    miny = 2**31 - 1
+                    maxy = -(2**31)
+        i += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def rage_kernel(ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
                 offsets, start_row, frontier,
                 min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl,
@@ -107,105 +209,9 @@ def rage_kernel(ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
     ring = np.empty(16, np.int64)
     settle = max(max_gap, react_ms)
     for s in range(offsets.shape[0] - 1):
-        lo = start_row[s]
-        hi = offsets[s + 1]
-        F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        c_n = 0
-        c_first = -1
-        c_last = -1
-        c_dbl = 0
-        c_cancel = False
-        c_win = False
-        minx = 0
-        maxx = 0
-        miny = 0
-        maxy = 0
-        i = lo
-        while i <= hi:
-            # i == hi closes the last chain; otherwise a click that does not link closes it
-            closing = i == hi
-            cand = False
-            if not closing:
-                k = kind[i]
-                if k == K_CLICK:
-                    cand = (flags[i] & MOD) == 0 and (_cls(i, tag, target, tag_bits, target_bits) & suppress) == 0
-                    linked = False
-                    if c_n > 0 and cand and ts[i] - ts[c_last] <= max_gap:
-                        linked = (not same_target) or target[i] == target[c_first]
-                        if linked and metric != METRIC_NONE and x[i] != NA and x[c_last] != NA:
-                            if metric == METRIC_EUCLID:
-                                dx = x[i] - x[c_last]
-                                dy = y[i] - y[c_last]
-                                linked = dx * dx + dy * dy <= radius * radius
-                            elif metric == METRIC_MANHATTAN:
-                                linked = abs(x[i] - x[c_last]) + abs(y[i] - y[c_last]) <= radius
-                            else:
-                                linked = (max(maxx, x[i]) - min(minx, x[i]) <= radius
-                                          and max(maxy, y[i]) - min(miny, y[i]) <= radius)
-                    if linked:
-                        ring[c_n % min_clicks] = ts[i]
-                        c_n += 1
-                        if c_n >= min_clicks and ts[i] - ring[c_n % min_clicks] <= window_ms:
-                            c_win = True
-                        c_last = i
-                        if x[i] != NA:
-                            minx = min(minx, x[i])
-                            maxx = max(maxx, x[i])
-                            miny = min(miny, y[i])
-                            maxy = max(maxy, y[i])
-                        i += 1
-                        continue
-                    closing = True
-                elif c_n > 0:
-                    if k == K_DBLCLICK:
-                        if ts[i] - ts[c_last] <= max_gap and ((not same_target) or target[i] == target[c_first]):
-                            c_dbl += 1
-                    elif k == K_SCROLL:
-                        if cancel_scroll and ts[i] - ts[c_last] <= react_ms:
-                            c_cancel = True
-                    elif k == K_SELECTION:
-                        if cancel_sel and ts[i] - ts[c_last] <= react_ms:
-                            c_cancel = True
-            if closing:
-                if c_n > 0:
-                    dec = ts[c_last] + settle
-                    if dec > F:
-                        need[s] = c_first
-                        next_dec[s] = dec
-                        break
-                    eff = c_n - c_dbl if fold_dbl else c_n
-                    if eff >= min_clicks and not c_cancel and (window_ms <= 0 or c_win):
-                        if n >= out.shape[0]:
-                            return -1
-                        _emit(out, n, s, c_first, c_first, c_last, ts[c_first], ts[c_last], dec, c_n,
-                              R_RAGE, T_NONE, target[c_first], url[c_first], SEV_SCALE * eff // min_clicks)
-                        n += 1
-                    c_n = 0
-                if i == hi:
-                    break
-                if cand:
-                    c_n = 1
-                    c_first = i
-                    c_last = i
-                    c_dbl = 0
-                    c_cancel = False
-                    c_win = False
-                    ring[0] = ts[i]
-                    if min_clicks <= 1:
-                        c_win = True
-                    if x[i] != NA:
-                        minx = x[i]
-                        maxx = x[i]
-                        miny = y[i]
-                        maxy = y[i]
-                    else:
-                        minx = 2**31 - 1
-                        maxx = -(2**31)
-                        miny = 2**31 - 1
-                        maxy = -(2**31)
-            i += 1
+        n = _rage_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl, cancel_scroll, cancel_sel, react_ms, suppress, out, need, next_dec, ring, n)
+        if n < 0:
+            return -1
     return n
 
 
@@ -252,6 +258,36 @@ def _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_ne
 
 
 @njit(cache=True, nogil=True)
+def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, n):
+    settle = max(fold_ms, quick_ms)
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    i = lo
+    while i < hi:
+        if kind[i] != K_CLICK:
+            i += 1
+            continue
+        first = i
+        last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+        dec = max(ts[first] + dead_ms, ts[last] + settle)
+        if dec > F:
+            need[s] = first
+            next_dec[s] = dec
+            break
+        cls = _cls(first, tag, target, tag_bits, target_bits)
+        if (flags[first] & MOD) == 0 and (cls & suppress) == 0 and ((not interactive_only) or (cls & B_INTERACTIVE) != 0):
+            r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react)
+            if r < 0 and wend - ts[first] >= min_observe:
+                if n >= out.shape[0]:
+                    return -1
+                _emit(out, n, s, first, first, last, ts[first], ts[last], dec, cnt, R_DEAD, T_DEAD,
+                      target[first], url[first], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
+                n += 1
+        i = nxt if nxt >= 0 else hi
+    return n
+
+
+@njit(cache=True, nogil=True)
 def dead_kernel(ts, kind, target, tag, url, flags, tag_bits, target_bits,
                 offsets, start_row, frontier,
                 dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only,
@@ -259,32 +295,68 @@ def dead_kernel(ts, kind, target, tag, url, flags, tag_bits, target_bits,
     n = 0
     settle = max(fold_ms, quick_ms)
     for s in range(offsets.shape[0] - 1):
-        hi = offsets[s + 1]
-        F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        i = start_row[s]
-        while i < hi:
-            if kind[i] != K_CLICK:
-                i += 1
-                continue
-            first = i
-            last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
-            dec = max(ts[first] + dead_ms, ts[last] + settle)
-            if dec > F:
-                need[s] = first
-                next_dec[s] = dec
-                break
-            cls = _cls(first, tag, target, tag_bits, target_bits)
-            if (flags[first] & MOD) == 0 and (cls & suppress) == 0 and ((not interactive_only) or (cls & B_INTERACTIVE) != 0):
-                r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react)
-                if r < 0 and wend - ts[first] >= min_observe:
-                    if n >= out.shape[0]:
-                        return -1
-                    _emit(out, n, s, first, first, last, ts[first], ts[last], dec, cnt, R_DEAD, T_DEAD,
-                          target[first], url[first], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
-                    n += 1
-            i = nxt if nxt >= 0 else hi
+        n = _dead_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, flags, tag_bits, target_bits, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, n)
+        if n < 0:
+            return -1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, n):
+    settle = max(fold_ms, quick_ms, trigger_ms)
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    i = lo
+    while i < hi:
+        if kind[i] != K_CLICK:
+            i += 1
+            continue
+        first = i
+        last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+        dec = max(ts[first] + dead_ms, ts[last] + settle)
+        if dec > F:
+            need[s] = first
+            next_dec[s] = dec
+            break
+        cls = _cls(first, tag, target, tag_bits, target_bits)
+        if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
+            bits = 0
+            end = ts[last]
+            ev1 = last
+            worst = 0.0
+            if late_reaction:
+                r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, False)
+                if r >= 0 and ts[r] - ts[first] >= slow_ms:
+                    bits |= 2
+                    end = ts[r]
+                    ev1 = r
+                    worst = (ts[r] - ts[first]) / slow_ms
+            # requests started by the group: same page, before a click elsewhere
+            tend = ts[last] + trigger_ms
+            r = first + 1
+            while r < hi and ts[r] <= tend:
+                if nxt >= 0 and r >= nxt:
+                    break
+                rk = kind[r]
+                if rk == K_PAGEVIEW:
+                    break
+                if rk == K_REQUEST and value[r] >= request_ms:
+                    bits |= 1
+                    fin = ts[r] + np.int64(value[r])
+                    if fin > end:
+                        end = fin
+                    if r > ev1:
+                        ev1 = r
+                    if value[r] / request_ms > worst:
+                        worst = value[r] / request_ms
+                r += 1
+            if bits != 0:
+                if n >= out.shape[0]:
+                    return -1
+                _emit(out, n, s, first, first, ev1, ts[first], end, dec, cnt, R_SLOW_BASE + bits, T_SLOW,
+                      target[first], url[first], np.int64(worst * SEV_SCALE))
+                n += 1
+        i = nxt if nxt >= 0 else hi
     return n
 
 
@@ -296,61 +368,55 @@ def slow_kernel(ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
     n = 0
     settle = max(fold_ms, quick_ms, trigger_ms)
     for s in range(offsets.shape[0] - 1):
-        hi = offsets[s + 1]
-        F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        i = start_row[s]
-        while i < hi:
-            if kind[i] != K_CLICK:
-                i += 1
-                continue
-            first = i
-            last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
-            dec = max(ts[first] + dead_ms, ts[last] + settle)
-            if dec > F:
-                need[s] = first
-                next_dec[s] = dec
-                break
-            cls = _cls(first, tag, target, tag_bits, target_bits)
-            if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
-                bits = 0
-                end = ts[last]
-                ev1 = last
-                worst = 0.0
-                if late_reaction:
-                    r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, False)
-                    if r >= 0 and ts[r] - ts[first] >= slow_ms:
-                        bits |= 2
-                        end = ts[r]
-                        ev1 = r
-                        worst = (ts[r] - ts[first]) / slow_ms
-                # requests started by the group: same page, before a click elsewhere
-                tend = ts[last] + trigger_ms
-                r = first + 1
-                while r < hi and ts[r] <= tend:
-                    if nxt >= 0 and r >= nxt:
-                        break
-                    rk = kind[r]
-                    if rk == K_PAGEVIEW:
-                        break
-                    if rk == K_REQUEST and value[r] >= request_ms:
-                        bits |= 1
-                        fin = ts[r] + np.int64(value[r])
-                        if fin > end:
-                            end = fin
-                        if r > ev1:
-                            ev1 = r
-                        if value[r] / request_ms > worst:
-                            worst = value[r] / request_ms
-                    r += 1
-                if bits != 0:
-                    if n >= out.shape[0]:
-                        return -1
-                    _emit(out, n, s, first, first, ev1, ts[first], end, dec, cnt, R_SLOW_BASE + bits, T_SLOW,
-                          target[first], url[first], np.int64(worst * SEV_SCALE))
-                    n += 1
-            i = nxt if nxt >= 0 else hi
+        n = _slow_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, flags, value, tag_bits, target_bits, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, n)
+        if n < 0:
+            return -1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n):
+    settle = max(window_ms, fold_ms)
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    i = lo
+    while i < hi:
+        if kind[i] != K_CLICK:
+            i += 1
+            continue
+        first = i
+        last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+        dec = ts[last] + settle
+        if dec > F:
+            need[s] = first
+            next_dec[s] = dec
+            break
+        cls = _cls(first, tag, target, tag_bits, target_bits)
+        if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
+            bits = 0
+            ev1 = last
+            wend = ts[last] + window_ms
+            r = first + 1
+            while r < hi and ts[r] <= wend:
+                if nxt >= 0 and r >= nxt:
+                    break
+                rk = kind[r]
+                if rk == K_PAGEVIEW:
+                    break
+                if rk == K_ERROR:
+                    bits |= 1
+                    ev1 = max(ev1, r)
+                elif rk == K_REQUEST and status[r] >= status_min:
+                    bits |= 2
+                    ev1 = max(ev1, r)
+                r += 1
+            if bits != 0:
+                if n >= out.shape[0]:
+                    return -1
+                _emit(out, n, s, first, first, ev1, ts[first], ts[ev1], dec, cnt, R_ERROR_BASE + bits, T_NONE,
+                      target[first], url[first], SEV_SCALE * (1 + (bits == 3)))
+                n += 1
+        i = nxt if nxt >= 0 else hi
     return n
 
 
@@ -361,48 +427,9 @@ def error_kernel(ts, kind, target, tag, url, flags, status, tag_bits, target_bit
     n = 0
     settle = max(window_ms, fold_ms)
     for s in range(offsets.shape[0] - 1):
-        hi = offsets[s + 1]
-        F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        i = start_row[s]
-        while i < hi:
-            if kind[i] != K_CLICK:
-                i += 1
-                continue
-            first = i
-            last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
-            dec = ts[last] + settle
-            if dec > F:
-                need[s] = first
-                next_dec[s] = dec
-                break
-            cls = _cls(first, tag, target, tag_bits, target_bits)
-            if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
-                bits = 0
-                ev1 = last
-                wend = ts[last] + window_ms
-                r = first + 1
-                while r < hi and ts[r] <= wend:
-                    if nxt >= 0 and r >= nxt:
-                        break
-                    rk = kind[r]
-                    if rk == K_PAGEVIEW:
-                        break
-                    if rk == K_ERROR:
-                        bits |= 1
-                        ev1 = max(ev1, r)
-                    elif rk == K_REQUEST and status[r] >= status_min:
-                        bits |= 2
-                        ev1 = max(ev1, r)
-                    r += 1
-                if bits != 0:
-                    if n >= out.shape[0]:
-                        return -1
-                    _emit(out, n, s, first, first, ev1, ts[first], ts[ev1], dec, cnt, R_ERROR_BASE + bits, T_NONE,
-                          target[first], url[first], SEV_SCALE * (1 + (bits == 3)))
-                    n += 1
-            i = nxt if nxt >= 0 else hi
+        n = _error_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, flags, status, tag_bits, target_bits, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n)
+        if n < 0:
+            return -1
     return n
 
 
@@ -414,6 +441,81 @@ def _reversal(a, b, c, m):
     d1 = b - a
     d2 = c - b
     return (d1 >= m and d2 <= -m) or (d1 <= -m and d2 >= m)
+
+
+@njit(cache=True, nogil=True)
+def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y, min_rev, window_ms, chain_gap, max_chain, min_delta, rule_x, rule_y, rule_xy, out, need, next_dec, ring_x, ring_y, n):
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    p1 = -1
+    p2 = -1
+    ch_first = -1
+    ch_need = -1
+    ch_last = -1
+    nx = 0
+    ny = 0
+    hit_x = False
+    hit_y = False
+    stopped = False
+    for i in range(lo, hi + 1):
+        rx = False
+        ry = False
+        if i < hi:
+            if kind[i] == K_PAGEVIEW:
+                # a new page: positions start over, no reversal spans the navigation
+                p1 = -1
+                p2 = -1
+                continue
+            if kind[i] != ev_kind:
+                continue
+            if (use_x and cx[i] == NA) or (use_y and cy[i] == NA):
+                continue
+            if p2 >= 0:
+                rx = use_x and _reversal(cx[p2], cx[p1], cx[i], min_delta)
+                ry = use_y and _reversal(cy[p2], cy[p1], cy[i], min_delta)
+        if ch_first >= 0 and (i == hi or ((rx or ry) and (ts[i] - ts[ch_last] > chain_gap
+                                                          or ts[i] - ts[ch_first] > max_chain))):
+            dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
+            if dec > F:
+                need[s] = ch_need
+                next_dec[s] = dec
+                stopped = True
+                break
+            if hit_x or hit_y:
+                if n >= out.shape[0]:
+                    return -1
+                rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
+                cnt = max(nx, ny)
+                _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
+                      T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
+                n += 1
+            ch_first = -1
+        if i == hi:
+            break
+        if rx or ry:
+            if ch_first < 0:
+                ch_first = i
+                ch_need = p2
+                nx = 0
+                ny = 0
+                hit_x = False
+                hit_y = False
+            if rx:
+                ring_x[nx % min_rev] = ts[i]
+                nx += 1
+                if nx >= min_rev and ts[i] - ring_x[nx % min_rev] <= window_ms:
+                    hit_x = True
+            if ry:
+                ring_y[ny % min_rev] = ts[i]
+                ny += 1
+                if ny >= min_rev and ts[i] - ring_y[ny % min_rev] <= window_ms:
+                    hit_y = True
+            ch_last = i
+        p2 = p1
+        p1 = i
+    if not stopped:
+        need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -432,79 +534,9 @@ def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
     ring_x = np.empty(64, np.int64)
     ring_y = np.empty(64, np.int64)
     for s in range(offsets.shape[0] - 1):
-        lo = start_row[s]
-        hi = offsets[s + 1]
-        F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        p1 = -1
-        p2 = -1
-        ch_first = -1
-        ch_need = -1
-        ch_last = -1
-        nx = 0
-        ny = 0
-        hit_x = False
-        hit_y = False
-        stopped = False
-        for i in range(lo, hi + 1):
-            rx = False
-            ry = False
-            if i < hi:
-                if kind[i] == K_PAGEVIEW:
-                    # a new page: positions start over, no reversal spans the navigation
-                    p1 = -1
-                    p2 = -1
-                    continue
-                if kind[i] != ev_kind:
-                    continue
-                if (use_x and cx[i] == NA) or (use_y and cy[i] == NA):
-                    continue
-                if p2 >= 0:
-                    rx = use_x and _reversal(cx[p2], cx[p1], cx[i], min_delta)
-                    ry = use_y and _reversal(cy[p2], cy[p1], cy[i], min_delta)
-            if ch_first >= 0 and (i == hi or ((rx or ry) and (ts[i] - ts[ch_last] > chain_gap
-                                                              or ts[i] - ts[ch_first] > max_chain))):
-                dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
-                if dec > F:
-                    need[s] = ch_need
-                    next_dec[s] = dec
-                    stopped = True
-                    break
-                if hit_x or hit_y:
-                    if n >= out.shape[0]:
-                        return -1
-                    rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
-                    cnt = max(nx, ny)
-                    _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
-                          T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
-                    n += 1
-                ch_first = -1
-            if i == hi:
-                break
-            if rx or ry:
-                if ch_first < 0:
-                    ch_first = i
-                    ch_need = p2
-                    nx = 0
-                    ny = 0
-                    hit_x = False
-                    hit_y = False
-                if rx:
-                    ring_x[nx % min_rev] = ts[i]
-                    nx += 1
-                    if nx >= min_rev and ts[i] - ring_x[nx % min_rev] <= window_ms:
-                        hit_x = True
-                if ry:
-                    ring_y[ny % min_rev] = ts[i]
-                    ny += 1
-                    if ny >= min_rev and ts[i] - ring_y[ny % min_rev] <= window_ms:
-                        hit_y = True
-                ch_last = i
-            p2 = p1
-            p1 = i
-        if not stopped:
-            need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
+        n = _reversal_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, url, cx, cy, ev_kind, use_x, use_y, min_rev, window_ms, chain_gap, max_chain, min_delta, rule_x, rule_y, rule_xy, out, need, next_dec, ring_x, ring_y, n)
+        if n < 0:
+            return -1
     return n
 
 
@@ -512,34 +544,104 @@ def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
 
 
 @njit(cache=True, nogil=True)
+def _uturn_session(s, lo, hi, F, ts, kind, url, max_dwell, out, need, next_dec, n):
+    next_dec[s] = I64_MAX
+    a = -1  # page before the last one
+    b = -1  # last page
+    stopped = False
+    for i in range(lo, hi):
+        if kind[i] != K_PAGEVIEW:
+            continue
+        if ts[i] > F:
+            need[s] = a if a >= 0 else (b if b >= 0 else i)
+            next_dec[s] = ts[i]
+            stopped = True
+            break
+        if a >= 0 and url[i] >= 0 and url[i] == url[a] and url[b] != url[a] and ts[i] - ts[b] <= max_dwell:
+            if n >= out.shape[0]:
+                return -1
+            dwell = ts[i] - ts[b]
+            _emit(out, n, s, a, b, i, ts[b], ts[i], ts[i], 1, R_UTURN, T_NONE, -1, url[b],
+                  SEV_SCALE + SEV_SCALE * (max_dwell - dwell) // max_dwell)
+            n += 1
+        a = b
+        b = i
+    if not stopped:
+        need[s] = a if a >= 0 else (b if b >= 0 else hi)
+    return n
+
+
+@njit(cache=True, nogil=True)
 def uturn_kernel(ts, kind, url, offsets, start_row, frontier, max_dwell, out, need, next_dec):
     n = 0
     for s in range(offsets.shape[0] - 1):
-        hi = offsets[s + 1]
-        F = frontier[s]
-        next_dec[s] = I64_MAX
-        a = -1  # page before the last one
-        b = -1  # last page
-        stopped = False
-        for i in range(start_row[s], hi):
-            if kind[i] != K_PAGEVIEW:
+        n = _uturn_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, url, max_dwell, out, need, next_dec, n)
+        if n < 0:
+            return -1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n):
+    cap = 64
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    m = 0
+    for i in range(lo, hi + 1):
+        now = I64_MAX
+        if i < hi:
+            if kind[i] != K_PAGEVIEW or url[i] < 0:
                 continue
-            if ts[i] > F:
-                need[s] = a if a >= 0 else (b if b >= 0 else i)
-                next_dec[s] = ts[i]
-                stopped = True
-                break
-            if a >= 0 and url[i] >= 0 and url[i] == url[a] and url[b] != url[a] and ts[i] - ts[b] <= max_dwell:
-                if n >= out.shape[0]:
-                    return -1
-                dwell = ts[i] - ts[b]
-                _emit(out, n, s, a, b, i, ts[b], ts[i], ts[i], 1, R_UTURN, T_NONE, -1, url[b],
-                      SEV_SCALE + SEV_SCALE * (max_dwell - dwell) // max_dwell)
-                n += 1
-            a = b
-            b = i
-        if not stopped:
-            need[s] = a if a >= 0 else (b if b >= 0 else hi)
+            now = ts[i]
+            if now > F:
+                need[s] = i
+                next_dec[s] = now
+                now = I64_MAX  # stop: finalise every chain below
+        # finalise chains that can no longer grow (all of them at the end)
+        j = 0
+        while j < m:
+            if now == I64_MAX or c_lts[j] + window_ms < now:
+                dec = c_lts[j] + window_ms
+                if dec > F:
+                    need[s] = min(need[s], c_first[j])
+                    next_dec[s] = min(next_dec[s], dec)
+                elif c_hit[j]:
+                    if n >= out.shape[0]:
+                        return -1
+                    _emit(out, n, s, c_first[j], c_first[j], c_last[j], ts[c_first[j]], ts[c_last[j]], dec,
+                          c_n[j], R_LOOP, T_NONE, -1, c_url[j], SEV_SCALE * c_n[j] // min_visits)
+                    n += 1
+                m -= 1
+                c_url[j] = c_url[m]
+                c_first[j] = c_first[m]
+                c_last[j] = c_last[m]
+                c_lts[j] = c_lts[m]
+                c_n[j] = c_n[m]
+                c_hit[j] = c_hit[m]
+                for q in range(min_visits):
+                    ring[j, q] = ring[m, q]
+            else:
+                j += 1
+        if now == I64_MAX:
+            break
+        # extend or start the chain of this URL
+        j = 0
+        while j < m and c_url[j] != url[i]:
+            j += 1
+        if j == m:
+            if m == cap:
+                continue  # too many pages in flight: untracked
+            m += 1
+            c_url[j] = url[i]
+            c_first[j] = i
+            c_n[j] = 0
+            c_hit[j] = False
+        ring[j, c_n[j] % min_visits] = ts[i]
+        c_n[j] += 1
+        if c_n[j] >= min_visits and ts[i] - ring[j, c_n[j] % min_visits] <= window_ms:
+            c_hit[j] = True
+        c_last[j] = i
+        c_lts[j] = ts[i]
     return n
 
 
@@ -557,70 +659,108 @@ def loop_kernel(ts, kind, url, offsets, start_row, frontier, min_visits, window_
     c_hit = np.empty(cap, np.bool_)
     ring = np.empty((cap, 16), np.int64)
     for s in range(offsets.shape[0] - 1):
-        hi = offsets[s + 1]
-        F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        m = 0
-        for i in range(start_row[s], hi + 1):
-            now = I64_MAX
-            if i < hi:
-                if kind[i] != K_PAGEVIEW or url[i] < 0:
-                    continue
-                now = ts[i]
-                if now > F:
-                    need[s] = i
-                    next_dec[s] = now
-                    now = I64_MAX  # stop: finalise every chain below
-            # finalise chains that can no longer grow (all of them at the end)
-            j = 0
-            while j < m:
-                if now == I64_MAX or c_lts[j] + window_ms < now:
-                    dec = c_lts[j] + window_ms
-                    if dec > F:
-                        need[s] = min(need[s], c_first[j])
-                        next_dec[s] = min(next_dec[s], dec)
-                    elif c_hit[j]:
-                        if n >= out.shape[0]:
-                            return -1
-                        _emit(out, n, s, c_first[j], c_first[j], c_last[j], ts[c_first[j]], ts[c_last[j]], dec,
-                              c_n[j], R_LOOP, T_NONE, -1, c_url[j], SEV_SCALE * c_n[j] // min_visits)
-                        n += 1
-                    m -= 1
-                    c_url[j] = c_url[m]
-                    c_first[j] = c_first[m]
-                    c_last[j] = c_last[m]
-                    c_lts[j] = c_lts[m]
-                    c_n[j] = c_n[m]
-                    c_hit[j] = c_hit[m]
-                    for q in range(min_visits):
-                        ring[j, q] = ring[m, q]
-                else:
-                    j += 1
-            if now == I64_MAX:
-                break
-            # extend or start the chain of this URL
-            j = 0
-            while j < m and c_url[j] != url[i]:
-                j += 1
-            if j == m:
-                if m == cap:
-                    continue  # too many pages in flight: untracked
-                m += 1
-                c_url[j] = url[i]
-                c_first[j] = i
-                c_n[j] = 0
-                c_hit[j] = False
-            ring[j, c_n[j] % min_visits] = ts[i]
-            c_n[j] += 1
-            if c_n[j] >= min_visits and ts[i] - ring[j, c_n[j] % min_visits] <= window_ms:
-                c_hit[j] = True
-            c_last[j] = i
-            c_lts[j] = ts[i]
+        n = _loop_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n)
+        if n < 0:
+            return -1
     return n
 
 
 # ------------------------------------------------------------------------------------------ forms
+
+
+@njit(cache=True, nogil=True)
+def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bits, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n):
+    cap = 32
+    need[s] = hi
+    next_dec[s] = I64_MAX
+    m = 0
+    returns = 0
+    hes = 0
+    n_filled = 0
+    submitted = False
+    first = -1
+    last = -1
+    last_field = -1
+    for i in range(lo, hi + 1):
+        at_end = i == hi
+        k = -1 if at_end else kind[i]
+        if at_end or k == K_PAGEVIEW:
+            if first >= 0:
+                dec = I64_MAX if at_end else ts[i]
+                if dec > F:
+                    need[s] = first
+                    next_dec[s] = dec
+                    break
+                bits = 0
+                if returns >= min_returns:
+                    bits |= 1
+                if hes > 0:
+                    bits |= 2
+                if n_filled >= abandon_min_fields and not submitted:
+                    bits |= 4
+                if bits != 0:
+                    if n >= out.shape[0]:
+                        return -1
+                    sev = SEV_SCALE * max(1, returns) // max(1, min_returns) + (SEV_SCALE // 2) * hes
+                    if bits & 4:
+                        sev += SEV_SCALE
+                    tgt = target[last_field] if last_field >= 0 else -1
+                    _emit(out, n, s, first, first, last, ts[first], ts[last], dec, returns + hes,
+                          R_FORM_BASE + bits, T_NONE, tgt, url[first], sev)
+                    n += 1
+            if at_end:
+                break
+            m = 0
+            returns = 0
+            hes = 0
+            n_filled = 0
+            submitted = False
+            first = -1
+            last = -1
+            last_field = -1
+            continue
+        if k == K_SUBMIT:
+            submitted = True
+            if first < 0:
+                first = i
+            last = i
+            continue
+        if k != K_FOCUS and k != K_INPUT and k != K_CHANGE and k != K_BLUR:
+            continue
+        if (_cls(i, tag, target, tag_bits, target_bits) & B_FIELD) == 0:
+            continue
+        j = 0
+        while j < m and f_tgt[j] != target[i]:
+            j += 1
+        if j == m:
+            if m == cap:
+                continue
+            m += 1
+            f_tgt[j] = target[i]
+            f_input[j] = False
+            f_left[j] = False
+            f_focus[j] = -1
+        if first < 0:
+            first = i
+        last = i
+        last_field = i
+        if k == K_FOCUS:
+            if f_input[j] and f_left[j]:
+                returns += 1
+                f_left[j] = False
+            f_focus[j] = ts[i]
+        elif k == K_BLUR:
+            if f_input[j]:
+                f_left[j] = True
+            f_focus[j] = -1
+        else:
+            if f_focus[j] >= 0 and ts[i] - f_focus[j] >= hesitation_ms:
+                hes += 1
+            f_focus[j] = -1
+            if not f_input[j]:
+                f_input[j] = True
+                n_filled += 1
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -638,95 +778,107 @@ def form_kernel(ts, kind, target, tag, url, tag_bits, target_bits,
     f_left = np.empty(cap, np.bool_)
     f_focus = np.empty(cap, np.int64)
     for s in range(offsets.shape[0] - 1):
+        n = _form_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, tag_bits, target_bits, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n)
+        if n < 0:
+            return -1
+    return n
+
+
+# --------------------------------------------------------------------------------- fused driver
+
+# positions in the int64 parameter vector of ``fused_kernel`` (built by detector.fused_params)
+(P_RAGE_ON, P_RAGE_MIN, P_RAGE_GAP, P_RAGE_WINDOW, P_RAGE_RADIUS, P_RAGE_METRIC, P_RAGE_SAME, P_RAGE_FOLD,
+ P_RAGE_CSCROLL, P_RAGE_CSEL, P_RAGE_REACT, P_RAGE_SUPP,
+ P_DEAD_MS, P_FOLD, P_QUICK, P_MINOBS, P_CREDIT, P_REQREACT, P_INTERACTIVE, P_DEAD_SUPP,
+ P_SLOW_MS, P_REQ_MS, P_TRIGGER, P_LATE, P_SLOW_SUPP,
+ P_ERR_WIN, P_ERR_STATUS, P_ERR_SUPP,
+ P_TH_MIN, P_TH_WIN, P_TH_GAP, P_TH_MAX, P_TH_DELTA,
+ P_SC_MIN, P_SC_WIN, P_SC_GAP, P_SC_MAX, P_SC_DELTA,
+ P_UT_DWELL, P_LOOP_MIN, P_LOOP_WIN, P_FORM_RET, P_FORM_HES, P_FORM_AB, N_PARAMS) = range(45)
+
+R_THRASH_X = int(Rule.THRASH_X)
+R_THRASH_Y = int(Rule.THRASH_Y)
+R_THRASH_XY = int(Rule.THRASH_XY)
+R_SCROLL = int(Rule.SCROLL_BOUNCE)
+
+
+@njit(cache=True, nogil=True)
+def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag_bits, target_bits,
+                 offsets, start_rows, frontier, p,
+                 o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
+                 need, next_dec, counts):
+    """All nine detectors, session by session: a session's rows stay in cache while every
+    detector scans them (nine passes over the batch would stream it from memory nine times).
+    Same contract as the single kernels; ``counts[k]`` gets each one's episode count. Returns
+    False if some output array was too small."""
+    ring = np.empty(16, np.int64)
+    ring_x = np.empty(64, np.int64)
+    ring_y = np.empty(64, np.int64)
+    c_url = np.empty(64, np.int64)
+    c_first = np.empty(64, np.int64)
+    c_last = np.empty(64, np.int64)
+    c_lts = np.empty(64, np.int64)
+    c_n = np.empty(64, np.int64)
+    c_hit = np.empty(64, np.bool_)
+    c_ring = np.empty((64, 16), np.int64)
+    f_tgt = np.empty(32, np.int64)
+    f_input = np.empty(32, np.bool_)
+    f_left = np.empty(32, np.bool_)
+    f_focus = np.empty(32, np.int64)
+    nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
+    nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
+                                                   next_dec[5], next_dec[6], next_dec[7], next_dec[8])
+    n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = n8 = 0
+    rage_on = p[P_RAGE_ON] != 0
+    for s in range(offsets.shape[0] - 1):
         hi = offsets[s + 1]
         F = frontier[s]
-        need[s] = hi
-        next_dec[s] = I64_MAX
-        m = 0
-        returns = 0
-        hes = 0
-        n_filled = 0
-        submitted = False
-        first = -1
-        last = -1
-        last_field = -1
-        for i in range(start_row[s], hi + 1):
-            at_end = i == hi
-            k = -1 if at_end else kind[i]
-            if at_end or k == K_PAGEVIEW:
-                if first >= 0:
-                    dec = I64_MAX if at_end else ts[i]
-                    if dec > F:
-                        need[s] = first
-                        next_dec[s] = dec
-                        break
-                    bits = 0
-                    if returns >= min_returns:
-                        bits |= 1
-                    if hes > 0:
-                        bits |= 2
-                    if n_filled >= abandon_min_fields and not submitted:
-                        bits |= 4
-                    if bits != 0:
-                        if n >= out.shape[0]:
-                            return -1
-                        sev = SEV_SCALE * max(1, returns) // max(1, min_returns) + (SEV_SCALE // 2) * hes
-                        if bits & 4:
-                            sev += SEV_SCALE
-                        tgt = target[last_field] if last_field >= 0 else -1
-                        _emit(out, n, s, first, first, last, ts[first], ts[last], dec, returns + hes,
-                              R_FORM_BASE + bits, T_NONE, tgt, url[first], sev)
-                        n += 1
-                if at_end:
-                    break
-                m = 0
-                returns = 0
-                hes = 0
-                n_filled = 0
-                submitted = False
-                first = -1
-                last = -1
-                last_field = -1
-                continue
-            if k == K_SUBMIT:
-                submitted = True
-                if first < 0:
-                    first = i
-                last = i
-                continue
-            if k != K_FOCUS and k != K_INPUT and k != K_CHANGE and k != K_BLUR:
-                continue
-            if (_cls(i, tag, target, tag_bits, target_bits) & B_FIELD) == 0:
-                continue
-            j = 0
-            while j < m and f_tgt[j] != target[i]:
-                j += 1
-            if j == m:
-                if m == cap:
-                    continue
-                m += 1
-                f_tgt[j] = target[i]
-                f_input[j] = False
-                f_left[j] = False
-                f_focus[j] = -1
-            if first < 0:
-                first = i
-            last = i
-            last_field = i
-            if k == K_FOCUS:
-                if f_input[j] and f_left[j]:
-                    returns += 1
-                    f_left[j] = False
-                f_focus[j] = ts[i]
-            elif k == K_BLUR:
-                if f_input[j]:
-                    f_left[j] = True
-                f_focus[j] = -1
-            else:
-                if f_focus[j] >= 0 and ts[i] - f_focus[j] >= hesitation_ms:
-                    hes += 1
-                f_focus[j] = -1
-                if not f_input[j]:
-                    f_input[j] = True
-                    n_filled += 1
-    return n
+        if rage_on:
+            n0 = _rage_session(s, start_rows[0, s], hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
+                               p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS], p[P_RAGE_METRIC],
+                               p[P_RAGE_SAME] != 0, p[P_RAGE_FOLD] != 0, p[P_RAGE_CSCROLL] != 0, p[P_RAGE_CSEL] != 0,
+                               p[P_RAGE_REACT], p[P_RAGE_SUPP], o_rage, nd0, nx0, ring, n0)
+        else:
+            nd0[s] = hi
+            nx0[s] = I64_MAX
+        n1 = _dead_session(s, start_rows[1, s], hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits,
+                           p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
+                           p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, n1)
+        n2 = _error_session(s, start_rows[2, s], hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits,
+                            p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
+        n3 = _slow_session(s, start_rows[3, s], hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
+                           p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
+                           p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, n3)
+        n4 = _reversal_session(s, start_rows[4, s], hi, F, ts, kind, url, x, y, K_MOVE, True, True,
+                               p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
+                               R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
+        n5 = _uturn_session(s, start_rows[5, s], hi, F, ts, kind, url, p[P_UT_DWELL], o_uturn, nd5, nx5, n5)
+        n6 = _loop_session(s, start_rows[6, s], hi, F, ts, kind, url, p[P_LOOP_MIN], p[P_LOOP_WIN], o_loop, nd6, nx6,
+                           c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
+        n7 = _reversal_session(s, start_rows[7, s], hi, F, ts, kind, url, x, sy, K_SCROLL, False, True,
+                               p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA],
+                               R_SCROLL, R_SCROLL, R_SCROLL, o_scroll, nd7, nx7, ring_x, ring_y, n7)
+        n8 = _form_session(s, start_rows[8, s], hi, F, ts, kind, target, tag, url, tag_bits, target_bits,
+                           p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8, f_tgt, f_input, f_left,
+                           f_focus, n8)
+        if n0 < 0 or n1 < 0 or n2 < 0 or n3 < 0 or n4 < 0 or n5 < 0 or n6 < 0 or n7 < 0 or n8 < 0:
+            return False
+    counts[0] = n0
+    counts[1] = n1
+    counts[2] = n2
+    counts[3] = n3
+    counts[4] = n4
+    counts[5] = n5
+    counts[6] = n6
+    counts[7] = n7
+    counts[8] = n8
+    return True
+
+
+@njit(cache=True, nogil=True)
+def count_kinds(kind):
+    """Events per kind code (``np.bincount`` widens uint8 to intp first: 50x slower)."""
+    out = np.zeros(256, np.int64)
+    for i in range(kind.shape[0]):
+        out[kind[i]] += 1
+    return out
