@@ -28,7 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 
 from uxtop.analytics import Analytics, load_analytics_config  # noqa: E402
-from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SLOT_MS, SLOTS_PER_DAY, SLOTS_PER_WEEK, SeasonalDetector  # noqa: E402
+from uxtop.analytics.anomaly import (  # noqa: E402
+    COUNT,
+    LATENCY,
+    RATIO,
+    SLOT_MS,
+    SLOTS_PER_DAY,
+    SLOTS_PER_WEEK,
+    SeasonalDetector,
+)  # noqa: E402
 from uxtop.analytics.rca import explain_cube  # noqa: E402
 from uxtop.analytics.simulate import Incident, ShopTraffic, checkout_funnel_config  # noqa: E402
 
@@ -45,7 +53,9 @@ def _detector(n: int, days_of_history: float, rng: np.random.Generator) -> Seaso
     # history as if the detector had run: a daily cycle in the profile ring
     ph = 1 + 0.5 * np.sin(2 * np.pi * (np.arange(SLOTS_PER_WEEK) % SLOTS_PER_DAY) / SLOTS_PER_DAY)
     base = np.where(kinds == COUNT, 100.0, np.where(kinds == RATIO, 0.02, np.log(250.0)))
-    det.ring[:n] = (base[:, None] * np.where(kinds[:, None] == COUNT, ph[None, :], 1.0)).astype(np.float32)
+    det.ring[:n] = (base[:, None] * np.where(kinds[:, None] == COUNT, ph[None, :], 1.0)).astype(
+        np.float32
+    )
     det.ring[:n] *= rng.normal(1, 0.02, (n, SLOTS_PER_WEEK)).astype(np.float32)
     det.noise_n[:n] = 100
     det.noise[:n] = np.where(kinds == COUNT, 1.0, np.where(kinds == RATIO, 0.15, 0.3))
@@ -62,9 +72,15 @@ def bench_tick(n: int, ticks: int = 600) -> dict[str, float]:
         det = _detector(n, days, rng)
         kinds = det.kind[:n]
         w = rng.poisson(50, (ticks, n)).astype(np.float32)
-        x = np.where(kinds == COUNT, rng.poisson(100, (ticks, n)),
-                     np.where(kinds == RATIO, rng.binomial(50, 0.02, (ticks, n)) / 50.0,
-                              rng.lognormal(np.log(250), 0.2, (ticks, n)))).astype(np.float32)
+        x = np.where(
+            kinds == COUNT,
+            rng.poisson(100, (ticks, n)),
+            np.where(
+                kinds == RATIO,
+                rng.binomial(50, 0.02, (ticks, n)) / 50.0,
+                rng.lognormal(np.log(250), 0.2, (ticks, n)),
+            ),
+        ).astype(np.float32)
         times, rolls = [], []
         for i in range(ticks):
             t = T0 + i * B
@@ -86,20 +102,28 @@ def bench_rca(reps: int = 2000) -> dict[str, float]:
     A = F * rng.normal(1, 0.02, F.shape)
     A[:, 2, :] *= 0.4
     names = ["dev", "rel", "geo"]
-    labels = [[f"d{i}" for i in range(4)], [f"r{i}" for i in range(5)], [f"c{i}" for i in range(10)]]
+    labels = [
+        [f"d{i}" for i in range(4)],
+        [f"r{i}" for i in range(5)],
+        [f"c{i}" for i in range(10)],
+    ]
     res = explain_cube(names, labels, A, F)
     t = time.perf_counter()
     for _ in range(reps):
         explain_cube(names, labels, A, F)
-    return {"adtributor_200_leaves_ms": 1000 * (time.perf_counter() - t) / reps,
-            "top": f"{res[0].dim}={res[0].values} EP {res[0].explains:.2f}"}
+    return {
+        "adtributor_200_leaves_ms": 1000 * (time.perf_counter() - t) / reps,
+        "top": f"{res[0].dim}={res[0].values} EP {res[0].explains:.2f}",
+    }
 
 
 def bench_batch(hours: float, dense_sessions_per_min: float) -> dict[str, float]:
     out: dict[str, float] = {}
     cfg = load_analytics_config({"funnels": [checkout_funnel_config()]})
     # replay: a day in 10-min batches (tick costs included: 6 buckets/min of event time)
-    tr = ShopTraffic(sessions_per_min=100, incidents=[Incident("POST /api/pay", T0 + 15 * 3600_000)])
+    tr = ShopTraffic(
+        sessions_per_min=100, incidents=[Incident("POST /api/pay", T0 + 15 * 3600_000)]
+    )
     tables = tr.tables()
     batches = list(tr.batches(hours, chunk_s=600))
     n = sum(len(b) for b, _ in batches)
@@ -119,7 +143,10 @@ def bench_batch(hours: float, dense_sessions_per_min: float) -> dict[str, float]
     tr = ShopTraffic(sessions_per_min=dense_sessions_per_min, amplitude=0.0, seed=3)
     batches = list(tr.batches(0.05, chunk_s=10))
     n = sum(len(b) for b, _ in batches)
-    for label, c in (("dense", cfg), ("dense_no_funnel", load_analytics_config({"infer_funnel": False}))):
+    for label, c in (
+        ("dense", cfg),
+        ("dense_no_funnel", load_analytics_config({"infer_funnel": False})),
+    ):
         an = Analytics(c)
         t = time.perf_counter()
         for b, f in batches:
@@ -132,7 +159,9 @@ def bench_batch(hours: float, dense_sessions_per_min: float) -> dict[str, float]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", default="tick,rca,batch")
     ap.add_argument("--series", type=int, default=5000)
     ap.add_argument("--hours", type=float, default=24.0)

@@ -7,12 +7,9 @@ import json
 import sys
 
 import numpy as np
-import pytest
-
-from uxtop.analytics import AlertRule, Analytics, AnalyticsConfig, load_analytics_config
+from uxtop.analytics import AlertRule, Analytics, load_analytics_config
 from uxtop.analytics.alerts import AlertEngine
-from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SLOTS_PER_DAY, SeasonalDetector
-from uxtop.analytics.config import AnomalyConfig
+from uxtop.analytics.anomaly import COUNT, RATIO, SLOTS_PER_DAY, SeasonalDetector
 from uxtop.analytics.rca import adtributor, explain_cube
 from uxtop.analytics.simulate import Incident, ShopTraffic, checkout_funnel_config
 
@@ -68,7 +65,10 @@ def test_insufficient_volume_is_reported_not_alarmed() -> None:
 
     def gen(b):
         n_small = float(rng.random() < 0.5)  # ~3/min
-        return (np.array([rng.binomial(60, 0.01) / 60, 0.0], np.float32), np.array([60, n_small], np.float32))
+        return (
+            np.array([rng.binomial(60, 0.01) / 60, 0.0], np.float32),
+            np.array([60, n_small], np.float32),
+        )
 
     _warm(det, gen, 800)
 
@@ -97,14 +97,24 @@ def test_normal_week_at_most_one_alarm_per_series_day_and_tick_cost() -> None:
         cnt = rng.poisson(lam * ph)
         nn = rng.poisson(np.full(25, 80 * ph))
         err = rng.binomial(nn, 0.02) / np.maximum(nn, 1)
-        fired += [a for a in det.update(T0 + m * 60_000, np.concatenate([cnt, err]), np.concatenate([cnt, nn])) if a.kind != "insufficient_volume"]
+        fired += [
+            a
+            for a in det.update(
+                T0 + m * 60_000, np.concatenate([cnt, err]), np.concatenate([cnt, nn])
+            )
+            if a.kind != "insufficient_volume"
+        ]
     assert len(fired) <= n * 4 / 100 * 10  # ≤ 0.1 per series-day here, the bar is 1
     assert det.cur_slot - det.first_slot >= 3 * SLOTS_PER_DAY
 
 
 def test_release_break_ranked_first_by_adtributor() -> None:
     rng = np.random.default_rng(4)
-    dev, rel, geo = ["desktop", "mobile", "tablet", "tv"], ["r1", "r2", "r3", "r4", "r5"], [f"c{i}" for i in range(10)]
+    dev, rel, geo = (
+        ["desktop", "mobile", "tablet", "tv"],
+        ["r1", "r2", "r3", "r4", "r5"],
+        [f"c{i}" for i in range(10)],
+    )
     F = rng.uniform(50, 150, (4, 5, 10))
     A = F * rng.normal(1, 0.02, F.shape)
     A[:, 2, :] *= 0.4  # release r3 cut by 60 %
@@ -134,25 +144,45 @@ def test_two_dimensional_fault_found_by_cuboid_fallback() -> None:
 def test_broken_release_through_analytics_is_the_suspected_cause() -> None:
     start = T0
     inc = start + 75 * 60_000
-    tr = ShopTraffic(sessions_per_min=160, amplitude=0.0, seed=5,
-                     incidents=[Incident("POST /api/pay", inc, minutes=10, latency_factor=1.0, error_p=0.6, release="2.3")])
+    tr = ShopTraffic(
+        sessions_per_min=160,
+        amplitude=0.0,
+        seed=5,
+        incidents=[
+            Incident(
+                "POST /api/pay", inc, minutes=10, latency_factor=1.0, error_p=0.6, release="2.3"
+            )
+        ],
+    )
     an = Analytics(load_analytics_config({"funnels": [checkout_funnel_config()]}))
     tables = tr.tables()
     for batch, flags in tr.batches(1.5, chunk_s=600):
         an.update(batch, tables, flags)
-    hits = [a for a in an.anomalies if a.series == "route.error_rate[POST /api/pay]" and a.kind == "spike"]
+    hits = [
+        a
+        for a in an.anomalies
+        if a.series == "route.error_rate[POST /api/pay]" and a.kind == "spike"
+    ]
     assert hits and hits[0].root_causes and hits[0].root_causes[0].dim == "rel"
     assert hits[0].root_causes[0].values == ["2.3"] and hits[0].root_causes[0].explains >= 0.8
     top = an.snapshot().insights[0]
-    assert top.route == "POST /api/pay" and top.suspected_cause.startswith("release 2.3 (suspected)")
+    assert top.route == "POST /api/pay" and top.suspected_cause.startswith(
+        "release 2.3 (suspected)"
+    )
     assert "rollback" in top.next_step
 
 
 def test_alert_rules_fire_resolve_and_write_json_lines(tmp_path) -> None:
     out = io.StringIO()
     marker = tmp_path / "hook.json"
-    rule = AlertRule(name="pay slow", metric="p95", route="POST /api/pay", threshold=1000, for_buckets=3,
-                     command=f"{sys.executable} -c \"import sys,shutil; shutil.copyfileobj(sys.stdin, open({str(marker)!r}, 'w'))\"")
+    rule = AlertRule(
+        name="pay slow",
+        metric="p95",
+        route="POST /api/pay",
+        threshold=1000,
+        for_buckets=3,
+        command=f"{sys.executable} -c \"import sys,shutil; shutil.copyfileobj(sys.stdin, open({str(marker)!r}, 'w'))\"",
+    )
     eng = AlertEngine([rule], json_out=out)
     vals = [500, 1500, 1500, 500, 1500, 1500, 1500, 1500, 200, 200, 200]
     events = []
@@ -160,23 +190,58 @@ def test_alert_rules_fire_resolve_and_write_json_lines(tmp_path) -> None:
         events += eng.evaluate(i, lambda r, v=v: (float(v), 100.0))
     assert [(e.state, e.ts) for e in events] == [("firing", 6), ("resolved", 10)]
     lines = [json.loads(ln) for ln in out.getvalue().splitlines()]
-    assert lines[0]["name"] == "pay slow" and lines[0]["state"] == "firing" and lines[0]["value"] == 1500
+    assert (
+        lines[0]["name"] == "pay slow"
+        and lines[0]["state"] == "firing"
+        and lines[0]["value"] == 1500
+    )
     eng.wait()
     assert json.loads(marker.read_text())["state"] in ("firing", "resolved")
     # too little volume behind the value never fires
-    quiet = AlertEngine([AlertRule(name="q", metric="error_rate", route="x", threshold=0.1, for_buckets=1, min_count=20)])
+    quiet = AlertEngine(
+        [
+            AlertRule(
+                name="q", metric="error_rate", route="x", threshold=0.1, for_buckets=1, min_count=20
+            )
+        ]
+    )
     assert quiet.evaluate(0, lambda r: (1.0, 3.0)) == []
 
 
 def test_alerts_through_analytics_config() -> None:
-    cfg = load_analytics_config({"funnels": [checkout_funnel_config()], "alerts": [
-        {"name": "pay p95", "metric": "p95", "route": "POST /api/pay", "threshold": 1500, "for_buckets": 2, "min_count": 5},
-        {"name": "confirm conversion", "metric": "conversion", "funnel": "checkout", "step": 3, "threshold": 0.3, "op": "<", "min_count": 5},
-    ]})
+    cfg = load_analytics_config(
+        {
+            "funnels": [checkout_funnel_config()],
+            "alerts": [
+                {
+                    "name": "pay p95",
+                    "metric": "p95",
+                    "route": "POST /api/pay",
+                    "threshold": 1500,
+                    "for_buckets": 2,
+                    "min_count": 5,
+                },
+                {
+                    "name": "confirm conversion",
+                    "metric": "conversion",
+                    "funnel": "checkout",
+                    "step": 3,
+                    "threshold": 0.3,
+                    "op": "<",
+                    "min_count": 5,
+                },
+            ],
+        }
+    )
     out = io.StringIO()
     an = Analytics(cfg, json_out=out, run_commands=False)
     inc = T0 + 70 * 60_000
-    tr = ShopTraffic(sessions_per_min=160, amplitude=0.0, seed=6, incidents=[Incident("POST /api/pay", inc, minutes=8, error_p=0.9)])
+    tr = ShopTraffic(
+        sessions_per_min=160,
+        amplitude=0.0,
+        seed=6,
+        incidents=[Incident("POST /api/pay", inc, minutes=8, error_p=0.9)],
+    )
     tables = tr.tables()
     for batch, flags in tr.batches(1.5, chunk_s=600):
         an.update(batch, tables, flags)

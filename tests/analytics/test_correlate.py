@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from uxtop.analytics.correlate import best_lag, deseasonalise, lagged_correlation, link, rollup
 
 DAY_MIN = 1440
@@ -57,7 +56,9 @@ def test_lagged_correlation_matches_direct_computation() -> None:
     for L in (0, 3, 5, 10):
         x, y = a[: 300 - L], b[L:]
         xm, ym = a.mean(), b.mean()  # global means, as the FFT form uses
-        direct = ((x - xm) * (y - ym)).sum() / np.sqrt(((x - xm) ** 2).sum() * ((y - ym) ** 2).sum())
+        direct = ((x - xm) * (y - ym)).sum() / np.sqrt(
+            ((x - xm) ** 2).sum() * ((y - ym) ** 2).sum()
+        )
         assert abs(r[L] - direct) < 1e-9
     assert int(np.nanargmax(r)) == 5
     assert rollup(np.arange(12.0), 6).tolist() == [2.5, 8.5]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-
 import msgspec
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from uxtop.analytics.config import AnalyticsConfigError, ExclusionConfig, FunnelConfig, StepConfig
 from uxtop.analytics.funnels import FunnelEngine, evaluate_unit
 from uxtop.ingest.reference import reference_ingest, result_to_batch
@@ -52,7 +49,9 @@ def brute_force(n: int, w: int, order: str, rows: list[tuple[int, int, int]]) ->
         if i == n:
             return
         for j in range(path[-1] + 1, m):
-            if order == "strict" and any(not (rows[b][1] >> (i - 1)) & 1 for b in range(path[-1] + 1, j)):
+            if order == "strict" and any(
+                not (rows[b][1] >> (i - 1)) & 1 for b in range(path[-1] + 1, j)
+            ):
                 break
             if (rows[j][1] >> i) & 1 and ts[j] - ts[path[0]] <= w:
                 extend(path + [j])
@@ -64,7 +63,9 @@ def brute_force(n: int, w: int, order: str, rows: list[tuple[int, int, int]]) ->
 
 
 @st.composite
-def unit_rows(draw: st.DrawFn, with_exclusions: bool) -> tuple[int, int, list[tuple[int, int, int]]]:
+def unit_rows(
+    draw: st.DrawFn, with_exclusions: bool
+) -> tuple[int, int, list[tuple[int, int, int]]]:
     n = draw(st.integers(2, 4))
     w = draw(st.sampled_from([0, 3, 7, 20, 1000]))
     m = draw(st.integers(0, 11))
@@ -74,7 +75,9 @@ def unit_rows(draw: st.DrawFn, with_exclusions: bool) -> tuple[int, int, list[tu
         t += draw(st.sampled_from([0, 1, 2, 5]))
         what = draw(st.integers(0, 9))
         if what < 6:
-            sb = draw(st.integers(1, (1 << n) - 1)) if what < 2 else 1 << draw(st.integers(0, n - 1))
+            sb = (
+                draw(st.integers(1, (1 << n) - 1)) if what < 2 else 1 << draw(st.integers(0, n - 1))
+            )
             rows.append((t, sb, 0))
         elif what < 8 and with_exclusions:
             lo = draw(st.integers(0, n - 2))
@@ -102,16 +105,24 @@ def test_unordered_equals_brute_force(case) -> None:
 
 def test_known_cases() -> None:
     A, B, C, X = (0, 1, 0), (0, 2, 0), (0, 4, 0), (0, 0, 1)  # X: exclusion between step 0 and 1
+
     def seq(*evs, gap=1):
         return [(i * gap, e[1], e[2]) for i, e in enumerate(evs)]
+
     assert evaluate_unit(3, 100, "ordered", seq(A, B, C)) == (3, False)
     assert evaluate_unit(3, 1, "ordered", seq(A, B, C)) == (2, False)  # window from step 0
     assert evaluate_unit(3, 100, "ordered", seq(A, X, B)) == (0, True)  # excluded user is removed
-    assert evaluate_unit(3, 100, "ordered", seq(A, X, A, B)) == (2, False)  # re-entry after exclusion
+    assert evaluate_unit(3, 100, "ordered", seq(A, X, A, B)) == (
+        2,
+        False,
+    )  # re-entry after exclusion
     assert evaluate_unit(3, 100, "ordered", seq(A, B, X)) == (2, False)  # exclusion after the pair
     other = (0, 0, 0)
     assert evaluate_unit(3, 100, "strict", seq(A, other, B)) == (1, False)
-    assert evaluate_unit(3, 100, "strict", seq(A, B, B, C)) == (3, False)  # PostHog keeps a repeated step
+    assert evaluate_unit(3, 100, "strict", seq(A, B, B, C)) == (
+        3,
+        False,
+    )  # PostHog keeps a repeated step
     assert evaluate_unit(3, 100, "unordered", seq(C, A, B)) == (3, False)
 
 
@@ -129,15 +140,36 @@ def test_engine_on_batches_matches_evaluator() -> None:
         for k in range(rng.integers(1, 12)):
             t += int(rng.integers(1, 90_000))
             if rng.random() < 0.15:
-                events.append({"ts": t, "sid": f"s{s}", "type": "click", "target": "a#coupon", "url": "/cart",
-                               "dev": ["mobile", "desktop"][s % 2]})
+                events.append(
+                    {
+                        "ts": t,
+                        "sid": f"s{s}",
+                        "type": "click",
+                        "target": "a#coupon",
+                        "url": "/cart",
+                        "dev": ["mobile", "desktop"][s % 2],
+                    }
+                )
             else:
-                events.append({"ts": t, "sid": f"s{s}", "type": "pageview", "url": pages[min(int(rng.integers(0, 5)), k)],
-                               "dev": ["mobile", "desktop"][s % 2]})
+                events.append(
+                    {
+                        "ts": t,
+                        "sid": f"s{s}",
+                        "type": "pageview",
+                        "url": pages[min(int(rng.integers(0, 5)), k)],
+                        "dev": ["mobile", "desktop"][s % 2],
+                    }
+                )
     cfg = FunnelConfig(
-        name="checkout", window_s=600, breakdown=["dev"],
-        steps=[StepConfig(type="pageview", url="/product/*"), StepConfig(type="pageview", url="/cart"),
-               StepConfig(type="pageview", url="/checkout"), StepConfig(type="pageview", url="/done")],
+        name="checkout",
+        window_s=600,
+        breakdown=["dev"],
+        steps=[
+            StepConfig(type="pageview", url="/product/*"),
+            StepConfig(type="pageview", url="/cart"),
+            StepConfig(type="pageview", url="/checkout"),
+            StepConfig(type="pageview", url="/done"),
+        ],
         exclusions=[ExclusionConfig(type="click", target="a#coupon", from_step=1, to_step=2)],
     )
     batch, tables = result_to_batch(reference_ingest(_ndjson(events)))
@@ -148,13 +180,18 @@ def test_engine_on_batches_matches_evaluator() -> None:
         a, b = int(batch.offsets[lo]), int(batch.offsets[hi])
         cols = {k: v[a:b] for k, v in batch.columns.items()}
         cols["session"] = cols["session"] - lo
-        sub = type(batch)(columns=cols, offsets=batch.offsets[lo : hi + 1] - a,
-                          sessions={k: v[lo:hi] for k, v in batch.sessions.items()},
-                          keys=batch.keys[lo:hi], uids=batch.uids[lo:hi])
+        sub = type(batch)(
+            columns=cols,
+            offsets=batch.offsets[lo : hi + 1] - a,
+            sessions={k: v[lo:hi] for k, v in batch.sessions.items()},
+            keys=batch.keys[lo:hi],
+            uids=batch.uids[lo:hi],
+        )
         eng.update(sub, tables)
     res = eng.result()
     # independent: per session, rows → evaluate_unit
     import fnmatch
+
     expect = np.zeros(5, np.int64)
     removed = 0
     by_sid: dict[str, list] = {}
@@ -186,13 +223,37 @@ def test_engine_on_batches_matches_evaluator() -> None:
 def test_config_errors_name_the_key() -> None:
     from uxtop.analytics.config import load_analytics_config
 
-    with pytest.raises(AnalyticsConfigError, match=r"analytics.funnels\[0\].steps\[1\].type: unknown event type"):
-        load_analytics_config({"funnels": [{"name": "f", "steps": [{"type": "pageview", "url": "/"}, {"type": "clik"}]}]})
+    with pytest.raises(
+        AnalyticsConfigError, match=r"analytics.funnels\[0\].steps\[1\].type: unknown event type"
+    ):
+        load_analytics_config(
+            {
+                "funnels": [
+                    {"name": "f", "steps": [{"type": "pageview", "url": "/"}, {"type": "clik"}]}
+                ]
+            }
+        )
     with pytest.raises(AnalyticsConfigError, match=r"analytics.funnels\[0\].exclusions"):
-        load_analytics_config({"funnels": [{"name": "f", "order": "unordered",
-                                            "steps": [{"url": "/a"}, {"url": "/b"}], "exclusions": [{"url": "/x"}]}]})
+        load_analytics_config(
+            {
+                "funnels": [
+                    {
+                        "name": "f",
+                        "order": "unordered",
+                        "steps": [{"url": "/a"}, {"url": "/b"}],
+                        "exclusions": [{"url": "/x"}],
+                    }
+                ]
+            }
+        )
     with pytest.raises(AnalyticsConfigError, match=r"analytics.funnels\[0\].order"):
-        load_analytics_config({"funnels": [{"name": "f", "order": "sequential", "steps": [{"url": "/a"}, {"url": "/b"}]}]})
+        load_analytics_config(
+            {
+                "funnels": [
+                    {"name": "f", "order": "sequential", "steps": [{"url": "/a"}, {"url": "/b"}]}
+                ]
+            }
+        )
     with pytest.raises(AnalyticsConfigError, match=r"analytics.bucket_s"):
         load_analytics_config({"bucket_s": 7})
 
@@ -212,10 +273,22 @@ def test_numba_kernel_equals_python_twin(order: str, cases) -> None:
     rows = []
     for u, (_, _, rs) in enumerate(cases):
         for k, (ts, sb, xb) in enumerate(rs):
-            rows.append((k, u, ts, sb & ((1 << n) - 1), 0 if order == "unordered" else xb & ((1 << (n - 1)) - 1)))
+            rows.append(
+                (
+                    k,
+                    u,
+                    ts,
+                    sb & ((1 << n) - 1),
+                    0 if order == "unordered" else xb & ((1 << (n - 1)) - 1),
+                )
+            )
     rows.sort()  # interleave units
-    arr = np.array([[slots[u], ts, sb, xb] for _, u, ts, sb, xb in rows], dtype=np.int64).reshape(-1, 4)
-    a_slot, a_step, a_ts = state.feed(order, w, arr[:, 0], arr[:, 1], arr[:, 2].astype(np.uint32), arr[:, 3].astype(np.uint32))
+    arr = np.array([[slots[u], ts, sb, xb] for _, u, ts, sb, xb in rows], dtype=np.int64).reshape(
+        -1, 4
+    )
+    a_slot, a_step, a_ts = state.feed(
+        order, w, arr[:, 0], arr[:, 1], arr[:, 2].astype(np.uint32), arr[:, 3].astype(np.uint32)
+    )
     for u in range(len(cases)):
         twin = _UnitState(n, w, order)
         for _, uu, ts, sb, xb in rows:
@@ -226,5 +299,5 @@ def test_numba_kernel_equals_python_twin(order: str, cases) -> None:
         assert (depth, bool(state.dx[s] > depth)) == twin.result()
         assert [None if r == NONE else int(r) for r in state.reach[s]] == twin.reach
         assert tuple(int(x) for x in state.best[s, : state.bestlen[s]]) == twin.best_path
-        got = sorted((int(st_), int(t)) for sl, st_, t in zip(a_slot, a_step, a_ts) if sl == s)
+        got = sorted((int(st_), int(t)) for sl, st_, t in zip(a_slot, a_step, a_ts, strict=False) if sl == s)
         assert got == sorted((i, r) for i, r in enumerate(twin.reach) if r is not None)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-
 from uxtop.analytics import Analytics, load_analytics_config
 from uxtop.analytics.simulate import Incident, ShopTraffic, checkout_funnel_config
 
@@ -23,7 +21,11 @@ pytestmark = pytest.mark.slow
 
 
 def _run(incident: bool) -> tuple[Analytics, set[int]]:
-    tr = ShopTraffic(sessions_per_min=100, incidents=[Incident("POST /api/pay", INCIDENT)] if incident else [], seed=11)
+    tr = ShopTraffic(
+        sessions_per_min=100,
+        incidents=[Incident("POST /api/pay", INCIDENT)] if incident else [],
+        seed=11,
+    )
     an = Analytics(load_analytics_config({"funnels": [checkout_funnel_config()]}))
     tables = tr.tables()
     incident_sessions: set[int] = set()
@@ -44,13 +46,22 @@ def incident_day() -> tuple[Analytics, set[int]]:
 
 def test_incident_found_within_two_buckets(incident_day) -> None:
     an, _ = incident_day
-    hits = [a for a in an.anomalies if a.entity == "POST /api/pay" and a.dim == "total" and a.kind == "spike"]
+    hits = [
+        a
+        for a in an.anomalies
+        if a.entity == "POST /api/pay" and a.dim == "total" and a.kind == "spike"
+    ]
     assert hits, "the degraded route raised no alarm"
     first = min(hits, key=lambda a: a.fired)
     assert INCIDENT <= first.fired <= INCIDENT + 2 * BUCKET
     assert first.family in ("route.p95", "route.error_rate")
     # nothing else alarmed on its own outside the incident
-    others = [a for a in an.anomalies if a.kind != "insufficient_volume" and not (INCIDENT - 60_000 <= a.onset <= INCIDENT + 1_200_000)]
+    others = [
+        a
+        for a in an.anomalies
+        if a.kind != "insufficient_volume"
+        and not (INCIDENT - 60_000 <= a.onset <= INCIDENT + 1_200_000)
+    ]
     assert len(others) <= 2
 
 

@@ -11,9 +11,16 @@ from uxtop.analytics import Analytics  # noqa: E402
 
 
 def test_synth_incident_found_and_explained() -> None:
-    d = synth.generate_columnar(synth.SynthConfig(
-        sessions=1500, sessions_per_s=2, seed=3,
-        incident=synth.Incident(start_s=620, duration_s=180, route="POST /api/cart", error_rate=0.4)))
+    d = synth.generate_columnar(
+        synth.SynthConfig(
+            sessions=1500,
+            sessions_per_s=2,
+            seed=3,
+            incident=synth.Incident(
+                start_s=620, duration_s=180, route="POST /api/cart", error_rate=0.4
+            ),
+        )
+    )
     t0 = int(d.batch.columns["ts"].min())
     start = t0 + 620_000
     an = Analytics()

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from uxtop.ingest.reference import reference_ingest, result_to_batch
 from uxtop.schema import EventType, Kind
 from uxtop.sources.health import (
@@ -32,11 +31,17 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "health"
 
 def test_nginx_combined_with_request_time() -> None:
     c = Counters()
-    evs = list(parse_access_log((DATA / "nginx_combined.log").read_bytes().splitlines(), counters=c))
+    evs = list(
+        parse_access_log((DATA / "nginx_combined.log").read_bytes().splitlines(), counters=c)
+    )
     assert c.bad == 1 and c.events == 7
     assert all(e.type == EventType.REQUEST for e in evs)
     first = evs[0]
-    assert first.route == "GET /api/product/:id" and first.status == 200 and first.dur == pytest.approx(42.0)
+    assert (
+        first.route == "GET /api/product/:id"
+        and first.status == 200
+        and first.dur == pytest.approx(42.0)
+    )
     assert first.ts == 1791640536000 and first.uid == "health:203.0.113.7"
     # +0200 offset → same instant as 13:55:38Z; query dropped, id templated
     assert evs[2].ts == 1791640538000 and evs[2].route == "GET /api/product/:id"
@@ -57,10 +62,26 @@ def test_json_access_logs_nginx_caddy_traefik() -> None:
     c = Counters()
     evs = list(parse_access_log((DATA / "access.json").read_bytes().splitlines(), counters=c))
     assert c.bad == 1 and len(evs) == 4
-    assert (evs[0].route, evs[0].status, evs[0].dur) == ("GET /api/product/:id", 200, pytest.approx(42.0))
-    assert (evs[1].route, evs[1].status, evs[1].dur) == ("POST /api/pay", 503, pytest.approx(1204.0))
-    assert (evs[2].route, evs[2].dur, evs[2].ts) == ("GET /api/cart", pytest.approx(15.3), 1791640538250)
-    assert (evs[3].route, evs[3].status, evs[3].dur) == ("DELETE /api/cart/:id", 204, pytest.approx(4.5))
+    assert (evs[0].route, evs[0].status, evs[0].dur) == (
+        "GET /api/product/:id",
+        200,
+        pytest.approx(42.0),
+    )
+    assert (evs[1].route, evs[1].status, evs[1].dur) == (
+        "POST /api/pay",
+        503,
+        pytest.approx(1204.0),
+    )
+    assert (evs[2].route, evs[2].dur, evs[2].ts) == (
+        "GET /api/cart",
+        pytest.approx(15.3),
+        1791640538250,
+    )
+    assert (evs[3].route, evs[3].status, evs[3].dur) == (
+        "DELETE /api/cart/:id",
+        204,
+        pytest.approx(4.5),
+    )
 
 
 def test_route_rules_and_ingest_roundtrip() -> None:
@@ -78,10 +99,22 @@ def test_otlp_json_server_spans() -> None:
     evs = parse_otlp_json((DATA / "otlp_traces.json").read_bytes(), counters=c)
     assert len(evs) == 3 and c.bad == 0  # the client span is skipped
     pay, product, cart = evs
-    assert (pay.route, pay.status, pay.dur, pay.sid) == ("POST /api/pay", 502, pytest.approx(2503.0), "sess-42")
+    assert (pay.route, pay.status, pay.dur, pay.sid) == (
+        "POST /api/pay",
+        502,
+        pytest.approx(2503.0),
+        "sess-42",
+    )
     assert pay.msg == "payment gateway timeout" and pay.ts == 1791640536000
-    assert (product.route, product.status, product.dur) == ("GET /api/product/:id", 200, pytest.approx(12.5))
-    assert (cart.route, cart.status) == ("GET /api/cart", 500)  # span status ERROR without HTTP status
+    assert (product.route, product.status, product.dur) == (
+        "GET /api/product/:id",
+        200,
+        pytest.approx(12.5),
+    )
+    assert (cart.route, cart.status) == (
+        "GET /api/cart",
+        500,
+    )  # span status ERROR without HTTP status
 
 
 def test_exposition_parser_and_quantiles() -> None:
@@ -117,16 +150,18 @@ class _Metrics(http.server.BaseHTTPRequestHandler):
         _Metrics.count += 1
         n = _Metrics.count
         # each scrape: 50 more requests, 10 of them slow, 5 errors
-        body = "\n".join([
-            "# TYPE api_latency_seconds histogram",
-            f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="200",le="0.2"}} {40 * n}',
-            f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="200",le="2"}} {45 * n}',
-            f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="200",le="+Inf"}} {45 * n}',
-            f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="503",le="0.2"}} 0',
-            f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="503",le="2"}} {5 * n}',
-            f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="503",le="+Inf"}} {5 * n}',
-            "",
-        ]).encode()
+        body = "\n".join(
+            [
+                "# TYPE api_latency_seconds histogram",
+                f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="200",le="0.2"}} {40 * n}',
+                f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="200",le="2"}} {45 * n}',
+                f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="200",le="+Inf"}} {45 * n}',
+                'api_latency_seconds_bucket{route="/api/pay",method="POST",code="503",le="0.2"} 0',
+                f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="503",le="2"}} {5 * n}',
+                f'api_latency_seconds_bucket{{route="/api/pay",method="POST",code="503",le="+Inf"}} {5 * n}',
+                "",
+            ]
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -152,7 +187,9 @@ def test_live_scrape_of_local_endpoint() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    assert len(got) >= 2, f"scrapes: {_Metrics.count}, errors: {scraper.errors} {scraper.last_error}"
+    assert len(got) >= 2, (
+        f"scrapes: {_Metrics.count}, errors: {scraper.errors} {scraper.last_error}"
+    )
     stats, events = got[0]
     assert stats[0].route == "POST /api/pay" and stats[0].count == 50
     assert stats[0].error_ratio == pytest.approx(0.1)
@@ -162,7 +199,14 @@ def test_live_scrape_of_local_endpoint() -> None:
 
 def test_counter_reset_is_a_restart_not_a_negative_delta() -> None:
     ph = PrometheusHealth()
-    text = lambda n: ("# TYPE h histogram\n" f'h_bucket{{path="/a",le="1"}} {n}\n' f'h_bucket{{path="/a",le="+Inf"}} {n}\n')
+
+    def text(n: int) -> str:
+        return (
+            "# TYPE h histogram\n"
+            f'h_bucket{{path="/a",le="1"}} {n}\n'
+            f'h_bucket{{path="/a",le="+Inf"}} {n}\n'
+        )
+
     assert ph.update(text(100), 1000) == ([], [])
     stats, _ = ph.update(text(130), 2000)
     assert stats[0].count == 30

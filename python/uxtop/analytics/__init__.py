@@ -21,13 +21,45 @@ from uxtop.analytics.config import (
 from uxtop.analytics.correlate import CorrelationLink, best_lag, deseasonalise, lagged_correlation
 from uxtop.analytics.funnels import FunnelEngine, FunnelResult, FunnelStepResult, evaluate_unit
 from uxtop.analytics.insights import Insight
-from uxtop.analytics.live import Analytics, AnalyticsSnapshot, AnomalyRecord, RouteHealth, SeriesTail
+from uxtop.analytics.live import (
+    Analytics,
+    AnalyticsSnapshot,
+    AnomalyRecord,
+    RouteHealth,
+    SeriesTail,
+)
 from uxtop.analytics.rca import RootCause, adtributor, explain_cube
 
 __all__ = [
-    "Alarm", "AlertEngine", "AlertEvent", "AlertRule", "Analytics", "AnalyticsConfig", "AnalyticsConfigError",
-    "AnalyticsSnapshot", "AnomalyConfig", "AnomalyRecord", "CorrelationConfig", "CorrelationLink", "ExclusionConfig",
-    "FunnelConfig", "FunnelEngine", "FunnelResult", "FunnelStepResult", "Insight", "JourneyLink", "RootCause",
-    "RouteHealth", "SeasonalDetector", "SeriesTail", "StepConfig", "adtributor", "best_lag", "deseasonalise",
-    "evaluate_unit", "explain_cube", "lagged_correlation", "load_analytics_config",
+    "Alarm",
+    "AlertEngine",
+    "AlertEvent",
+    "AlertRule",
+    "Analytics",
+    "AnalyticsConfig",
+    "AnalyticsConfigError",
+    "AnalyticsSnapshot",
+    "AnomalyConfig",
+    "AnomalyRecord",
+    "CorrelationConfig",
+    "CorrelationLink",
+    "ExclusionConfig",
+    "FunnelConfig",
+    "FunnelEngine",
+    "FunnelResult",
+    "FunnelStepResult",
+    "Insight",
+    "JourneyLink",
+    "RootCause",
+    "RouteHealth",
+    "SeasonalDetector",
+    "SeriesTail",
+    "StepConfig",
+    "adtributor",
+    "best_lag",
+    "deseasonalise",
+    "evaluate_unit",
+    "explain_cube",
+    "lagged_correlation",
+    "load_analytics_config",
 ]

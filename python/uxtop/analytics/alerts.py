@@ -12,13 +12,19 @@ import operator
 import shlex
 import subprocess
 import sys
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 import msgspec
 
 from uxtop.analytics.config import AlertRule
 
-_OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
 
 
 class AlertEvent(msgspec.Struct, frozen=True):
@@ -40,7 +46,9 @@ Lookup = Callable[[AlertRule], "tuple[float, float] | None"]
 
 
 class AlertEngine:
-    def __init__(self, rules: list[AlertRule], json_out: IO[str] | None = None, run_commands: bool = True) -> None:
+    def __init__(
+        self, rules: list[AlertRule], json_out: IO[str] | None = None, run_commands: bool = True
+    ) -> None:
         self.rules = rules
         self.json_out = json_out
         self.run_commands = run_commands
@@ -58,7 +66,11 @@ class AlertEngine:
             value = float("nan")
             if got is not None:
                 value, volume = got
-                hit = volume >= rule.min_count and value == value and _OPS[rule.op](value, rule.threshold)
+                hit = (
+                    volume >= rule.min_count
+                    and value == value
+                    and _OPS[rule.op](value, rule.threshold)
+                )
             if hit:
                 self.hits[i] += 1
                 self.misses[i] = 0
@@ -87,10 +99,22 @@ class AlertEngine:
 
     def _event(self, rule: AlertRule, state: str, value: float, ts: int) -> AlertEvent:
         subj = self._subject(rule)
-        msg = (f"{rule.name}: {rule.metric} of {subj} is {value:.4g} ({rule.op} {rule.threshold:g})"
-               if state == "firing" else f"{rule.name}: {rule.metric} of {subj} back to {value:.4g}")
-        return AlertEvent(name=rule.name, metric=rule.metric, subject=subj, state=state, value=value,
-                          threshold=rule.threshold, op=rule.op, ts=ts, message=msg)
+        msg = (
+            f"{rule.name}: {rule.metric} of {subj} is {value:.4g} ({rule.op} {rule.threshold:g})"
+            if state == "firing"
+            else f"{rule.name}: {rule.metric} of {subj} back to {value:.4g}"
+        )
+        return AlertEvent(
+            name=rule.name,
+            metric=rule.metric,
+            subject=subj,
+            state=state,
+            value=value,
+            threshold=rule.threshold,
+            op=rule.op,
+            ts=ts,
+            message=msg,
+        )
 
     def _emit(self, ev: AlertEvent, rule: AlertRule) -> None:
         line = msgspec.json.encode(ev).decode()
@@ -100,8 +124,13 @@ class AlertEngine:
         if rule.command and self.run_commands:
             self._procs = [p for p in self._procs if p.poll() is None]
             try:
-                p = subprocess.Popen(shlex.split(rule.command), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                p = subprocess.Popen(
+                    shlex.split(rule.command),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 assert p.stdin is not None
                 p.stdin.write(line.encode() + b"\n")
                 p.stdin.close()

@@ -65,7 +65,40 @@ class Alarm(msgspec.Struct, frozen=True):
 class SeasonalDetector:
     """Rows are added with ``add_row``; ``update(t0, x, w)`` consumes one finished bucket."""
 
-    def __init__(self, cfg: AnomalyConfig | None = None, bucket_ms: int = 10_000, capacity: int = 256) -> None:
+    # per-row state, allocated (and grown) by _alloc
+    kind: npt.NDArray[np.int8]
+    direction: npt.NDArray[np.int8]
+    parent: npt.NDArray[np.int64]
+    min_volume: npt.NDArray[np.float32]
+    ring: npt.NDArray[np.float32]
+    acc_sum: npt.NDArray[np.float64]
+    acc_w: npt.NDArray[np.float64]
+    exp: npt.NDArray[np.float32]
+    seas: npt.NDArray[np.float32]
+    noise: npt.NDArray[np.float32]
+    noise_n: npt.NDArray[np.int32]
+    bits: npt.NDArray[np.uint64]
+    inband: npt.NDArray[np.int32]
+    alarm: npt.NDArray[np.bool_]
+    gated: npt.NDArray[np.bool_]
+    gated_quiet: npt.NDArray[np.int32]
+    since: npt.NDArray[np.int64]
+    ewma: npt.NDArray[np.float32]
+    drift_run: npt.NDArray[np.int32]
+    drift: npt.NDArray[np.bool_]
+    z: npt.NDArray[np.float32]
+    scale: npt.NDArray[np.float32]
+    wk: npt.NDArray[np.float32]
+    x_recent: npt.NDArray[np.float32]
+    z_recent: npt.NDArray[np.float32]
+    e_recent: npt.NDArray[np.float32]
+    w_recent: npt.NDArray[np.float32]
+    seen_slots: npt.NDArray[np.int32]
+    slot_ok: npt.NDArray[np.bool_]
+
+    def __init__(
+        self, cfg: AnomalyConfig | None = None, bucket_ms: int = 10_000, capacity: int = 256
+    ) -> None:
         self.cfg = cfg or AnomalyConfig()
         self.bucket_ms = bucket_ms
         self.n = 0
@@ -79,7 +112,7 @@ class SeasonalDetector:
 
     def _alloc(self, cap: int) -> None:
         def grow(name: str, shape: tuple[int, ...], dtype: type, fill: float) -> None:
-            new = np.full(shape, fill, dtype=dtype)
+            new: npt.NDArray = np.full(shape, fill, dtype=dtype)
             old = getattr(self, name, None)
             if old is not None:
                 new[: old.shape[0]] = old
@@ -116,7 +149,9 @@ class SeasonalDetector:
         grow("seen_slots", (cap,), np.int32, 0)
         grow("slot_ok", (cap,), np.bool_, False)
 
-    def add_row(self, kind: int, direction: int, parent: int | None = None, min_volume: float | None = None) -> int:
+    def add_row(
+        self, kind: int, direction: int, parent: int | None = None, min_volume: float | None = None
+    ) -> int:
         """New series row; ``parent`` is its total's row (cohort share gate), itself if None."""
         if self.n == self.cap:
             self._alloc(self.cap * 2)
@@ -142,7 +177,9 @@ class SeasonalDetector:
         while self.cur_slot < slot:
             s = self.cur_slot
             with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.where(self.acc_w[:n] > 0, self.acc_sum[:n] / np.maximum(self.acc_w[:n], 1e-12), np.nan)
+                mean = np.where(
+                    self.acc_w[:n] > 0, self.acc_sum[:n] / np.maximum(self.acc_w[:n], 1e-12), np.nan
+                )
             # counts with no observation at all in the slot really were zero
             mean = np.where((self.kind[:n] == COUNT) & (self.acc_w[:n] == 0), 0.0, mean)
             self.ring[:n, s % SLOTS_PER_WEEK] = mean
@@ -152,7 +189,9 @@ class SeasonalDetector:
             if (s + 1) % SLOTS_PER_DAY == 0:
                 self._learn_weekday(s)
             self.cur_slot += 1
-            if slot - self.cur_slot > SLOTS_PER_WEEK:  # a long gap: skip ahead, the ring is stale anyway
+            if (
+                slot - self.cur_slot > SLOTS_PER_WEEK
+            ):  # a long gap: skip ahead, the ring is stale anyway
                 self.ring[:n] = np.nan
                 self.cur_slot = slot
         self._recompute(slot)
@@ -166,18 +205,26 @@ class SeasonalDetector:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             today = np.nanmean(self.ring[:n, idx], axis=1)
-            prev_days = [np.nanmean(self.ring[:n, (idx - d * SLOTS_PER_DAY) % SLOTS_PER_WEEK], axis=1) for d in range(1, 7)]
+            prev_days = [
+                np.nanmean(self.ring[:n, (idx - d * SLOTS_PER_DAY) % SLOTS_PER_WEEK], axis=1)
+                for d in range(1, 7)
+            ]
             ref = np.nanmedian(np.stack(prev_days + [today], axis=1), axis=1)
             f = np.clip(today / ref, 0.2, 5.0)
         ok = np.isfinite(f)
-        self.wk[:n, day] = np.where(ok, self.wk[:n, day] + (f - self.wk[:n, day]) / 3.0, self.wk[:n, day])
+        self.wk[:n, day] = np.where(
+            ok, self.wk[:n, day] + (f - self.wk[:n, day]) / 3.0, self.wk[:n, day]
+        )
 
     def _recompute(self, slot: int) -> None:
         n = self.n
         if n == 0:
             return
         hist_slots = slot - self.first_slot
-        use_daily = hist_slots >= self.cfg.daily_after_days * SLOTS_PER_DAY and slot * SLOT_MS >= self.deploy_until
+        use_daily = (
+            hist_slots >= self.cfg.daily_after_days * SLOTS_PER_DAY
+            and slot * SLOT_MS >= self.deploy_until
+        )
         if use_daily:
             days = min(7, hist_slots // SLOTS_PER_DAY)
             idx = (slot - SLOTS_PER_DAY * np.arange(1, days + 1)) % SLOTS_PER_WEEK
@@ -226,7 +273,9 @@ class SeasonalDetector:
         wv = self.w_recent[rows][:, idx]
         is_ratio = self.kind[rows] == RATIO
         with np.errstate(all="ignore"):
-            pooled = np.nansum(np.where(wv > 0, vals * wv, 0), axis=1) / np.maximum(wv.sum(axis=1), 1e-9)
+            pooled = np.nansum(np.where(wv > 0, vals * wv, 0), axis=1) / np.maximum(
+                wv.sum(axis=1), 1e-9
+            )
         med = np.where(is_ratio, pooled, med)
         mad = np.where(is_ratio, 0.0, mad)  # the binomial floor is the ratio's bucket noise
         ok &= ~is_ratio | (wv.sum(axis=1) >= self.cfg.min_events)
@@ -243,7 +292,9 @@ class SeasonalDetector:
         self.noise_n[r] = np.where(fresh, 30, self.noise_n[r])
 
     # -- per bucket -----------------------------------------------------------------------
-    def update(self, t0: int, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating]) -> list[Alarm]:
+    def update(
+        self, t0: int, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating]
+    ) -> list[Alarm]:
         """Consume the bucket starting at ``t0``: ``x`` value per row (NaN = no data), ``w`` its
         weight (events behind a ratio/quantile; ignored for counts). Returns newly fired alarms."""
         cfg = self.cfg
@@ -269,9 +320,15 @@ class SeasonalDetector:
         nn = np.maximum(w, 1.0)
         pp = np.clip((ep * nn + 1.0) / (nn + 2.0), 0.0, 1.0)
         # sampling-noise floor per kind: Poisson, binomial, 5 % for a quantile
-        floor = np.where(is_count, np.sqrt(np.maximum(ep, 1.0)), np.where(kind == RATIO, np.sqrt(pp * (1 - pp) / nn), 0.05))
+        floor = np.where(
+            is_count,
+            np.sqrt(np.maximum(ep, 1.0)),
+            np.where(kind == RATIO, np.sqrt(pp * (1 - pp) / nn), 0.05),
+        )
         # learned noise is kept per unit of volume (× √n), so quiet night buckets get wider bands
-        unit = np.where(is_count, 1.0 / np.sqrt(np.maximum(ep, 1.0)), np.sqrt(nn)).astype(np.float32)
+        unit = np.where(is_count, 1.0 / np.sqrt(np.maximum(ep, 1.0)), np.sqrt(nn)).astype(
+            np.float32
+        )
         learned = np.where(self.noise_n[:n] >= 30, 1.2533 * self.noise[:n] / unit, 0)
         noise = np.maximum(floor, learned)
         scale = np.sqrt(self.seas[:n] ** 2 + noise**2) + 1e-9
@@ -285,7 +342,11 @@ class SeasonalDetector:
         self.bits[:n] = ((self.bits[:n] << np.uint64(1)) | exceed.astype(np.uint64)) & self._mask
         # learn bucket noise from in-band buckets only, so an incident does not widen its own band
         learn = ready & (np.abs(z) < cfg.z_persist)
-        self.noise[:n] = np.where(learn, self.noise[:n] + self._noise_alpha * (np.abs(resid) * unit - self.noise[:n]), self.noise[:n])
+        self.noise[:n] = np.where(
+            learn,
+            self.noise[:n] + self._noise_alpha * (np.abs(resid) * unit - self.noise[:n]),
+            self.noise[:n],
+        )
         self.noise_n[:n] += learn
         # recent window
         pos = (t0 // self.bucket_ms) % RECENT
@@ -315,11 +376,20 @@ class SeasonalDetector:
         ww_ = self.w_recent[:n][:, win]
         with np.errstate(invalid="ignore", divide="ignore"):
             xw = np.where(is_lat[:, None], np.log(np.maximum(xw, 1e-3)), xw)
-            pooled = np.where(is_count, np.nanmean(np.where(ww_ > 0, xw, 0), axis=1),
-                              np.nansum(np.where(ww_ > 0, xw * ww_, 0), axis=1) / np.maximum(ww_.sum(axis=1), 1e-9))
+            pooled = np.where(
+                is_count,
+                np.nanmean(np.where(ww_ > 0, xw, 0), axis=1),
+                np.nansum(np.where(ww_ > 0, xw * ww_, 0), axis=1)
+                / np.maximum(ww_.sum(axis=1), 1e-9),
+            )
         eps = np.where(is_count, 1.0, np.where(kind == RATIO, 0.05, 0.3))
         dev = np.where(d == 0, np.abs(pooled - ep), (pooled - ep) * d)
-        looks_bad = ready & (dev > 0.5 * np.maximum(np.abs(ep), eps) + 3 * self.seas[:n]) & (vol >= 3) & (zwin > 2.0)
+        looks_bad = (
+            ready
+            & (dev > 0.5 * np.maximum(np.abs(ep), eps) + 3 * self.seas[:n])
+            & (vol >= 3)
+            & (zwin > 2.0)
+        )
         suspicious = (trigger | looks_bad) & ~vol_ok
         gated = suspicious & ~self.gated[:n] & ~self.alarm[:n]
         # the "insufficient volume" note is cleared only after recover_n quiet buckets, so a
@@ -340,15 +410,30 @@ class SeasonalDetector:
                 self.since[r] = onset
             else:
                 self.gated[r] = True
-            fired.append(self._alarm(r, "spike" if is_new else "insufficient_volume", onset, t0, float(z[r]), x, e, scale))
+            fired.append(
+                self._alarm(
+                    r,
+                    "spike" if is_new else "insufficient_volume",
+                    onset,
+                    t0,
+                    float(z[r]),
+                    x,
+                    e,
+                    scale,
+                )
+            )
         # drift: EWMA of directional z
         lam, L = cfg.ewma_lambda, cfg.ewma_L
-        self.ewma[:n] = np.where(ready, lam * np.where(d == 0, z, z * d) + (1 - lam) * self.ewma[:n], self.ewma[:n])
+        self.ewma[:n] = np.where(
+            ready, lam * np.where(d == 0, z, z * d) + (1 - lam) * self.ewma[:n], self.ewma[:n]
+        )
         lim = L * np.sqrt(lam / (2 - lam))
         beyond = (np.abs(self.ewma[:n]) > lim) & ((d == 0) | (self.ewma[:n] > 0))
         # a spike alarm is not also a drift: the run restarts once the spike has recovered
         self.drift_run[:n] = np.where(beyond & ~self.alarm[:n], self.drift_run[:n] + 1, 0)
-        new_drift = (self.drift_run[:n] >= cfg.drift_buckets) & ~self.drift[:n] & vol_ok & ~self.alarm[:n]
+        new_drift = (
+            (self.drift_run[:n] >= cfg.drift_buckets) & ~self.drift[:n] & vol_ok & ~self.alarm[:n]
+        )
         self.drift[:n] = np.where(self.drift_run[:n] == 0, False, self.drift[:n] | new_drift)
         for r in np.flatnonzero(new_drift).tolist():
             onset = t0 - (int(self.drift_run[r]) - 1) * self.bucket_ms
@@ -359,7 +444,17 @@ class SeasonalDetector:
         self.acc_w[:n] += np.where(valid, ww, 0)
         return fired
 
-    def _alarm(self, r: int, kind: str, onset: int, t0: int, z: float, x: npt.NDArray, e: npt.NDArray, scale: npt.NDArray) -> Alarm:
+    def _alarm(
+        self,
+        r: int,
+        kind: str,
+        onset: int,
+        t0: int,
+        z: float,
+        x: npt.NDArray,
+        e: npt.NDArray,
+        scale: npt.NDArray,
+    ) -> Alarm:
         v, ex, sc = float(x[r]), float(e[r]), float(scale[r])
         lo, hi = ex - 3 * sc, ex + 3 * sc
         if self.kind[r] == LATENCY:  # back from log space; the scale becomes a relative width
@@ -370,14 +465,27 @@ class SeasonalDetector:
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         else:
             lo = max(lo, 0.0)
-        return Alarm(row=r, kind=kind, onset=onset, fired=t0, z=z, value=v, expected=ex, scale=sc, band_lo=lo, band_hi=hi)
+        return Alarm(
+            row=r,
+            kind=kind,
+            onset=onset,
+            fired=t0,
+            z=z,
+            value=v,
+            expected=ex,
+            scale=sc,
+            band_lo=lo,
+            band_hi=hi,
+        )
 
-    def expected_values(self, rows: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.float32]:
+    def expected_values(self, rows: npt.ArrayLike | None = None) -> npt.NDArray[np.float32]:
         """Current expected value per row in natural units (NaN while the baseline warms up)."""
         r = np.arange(self.n) if rows is None else np.asarray(rows)
         return _natural(self.exp[r], self.kind[r] == LATENCY)
 
-    def window(self, rows: npt.NDArray[np.int64] | list[int], buckets: int) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
+    def window(
+        self, rows: npt.NDArray[np.int64] | list[int], buckets: int
+    ) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
         """Last ``buckets`` (≤ 64) of (value, expected, weight) for ``rows``, oldest first."""
         pos = (self.t_last // self.bucket_ms) % RECENT
         idx = (pos - np.arange(buckets)[::-1]) % RECENT
@@ -385,4 +493,6 @@ class SeasonalDetector:
         return self.x_recent[r][:, idx], self.e_recent[r][:, idx], self.w_recent[r][:, idx]
 
     def memory_bytes(self) -> int:
-        return sum(getattr(self, k).nbytes for k in ("ring", "x_recent", "e_recent", "w_recent", "wk"))
+        return sum(
+            getattr(self, k).nbytes for k in ("ring", "x_recent", "e_recent", "w_recent", "wk")
+        )

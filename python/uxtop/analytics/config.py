@@ -52,13 +52,21 @@ class StepConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def check(self, key: str) -> None:
         if self.type is not None and self.type not in _EVENT_TYPES:
-            _fail(f"{key}.type", f"unknown event type {self.type!r}", f"use one of {sorted(_EVENT_TYPES)}")
+            _fail(
+                f"{key}.type",
+                f"unknown event type {self.type!r}",
+                f"use one of {sorted(_EVENT_TYPES)}",
+            )
         if not any((self.type, self.url, self.target, self.route)):
             _fail(key, "matches every event", "give at least one of type, url, target, route")
         for field in ("url", "target", "route"):
             pat = getattr(self, field)
             if pat is not None and pat == "":
-                _fail(f"{key}.{field}", "is empty", "remove the key or give a glob such as '/checkout*'")
+                _fail(
+                    f"{key}.{field}",
+                    "is empty",
+                    "remove the key or give a glob such as '/checkout*'",
+                )
 
 
 class ExclusionConfig(StepConfig, frozen=True, forbid_unknown_fields=True):
@@ -89,29 +97,44 @@ class FunnelConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         if not self.name.strip():
             _fail(f"{key}.name", "is empty", "name the funnel, e.g. name = 'checkout'")
         if len(self.steps) < 2:
-            _fail(f"{key}.steps", f"has {len(self.steps)} step(s)", "a funnel needs at least 2 steps")
+            _fail(
+                f"{key}.steps", f"has {len(self.steps)} step(s)", "a funnel needs at least 2 steps"
+            )
         if len(self.steps) > 30:
             _fail(f"{key}.steps", "has more than 30 steps", "split the funnel")
         if not self.window_s > 0:
-            _fail(f"{key}.window_s", f"must be > 0 (got {self.window_s})", "e.g. window_s = 1800 for 30 minutes")
+            _fail(
+                f"{key}.window_s",
+                f"must be > 0 (got {self.window_s})",
+                "e.g. window_s = 1800 for 30 minutes",
+            )
         for i, st in enumerate(self.steps):
             st.check(f"{key}.steps[{i}]")
         if self.exclusions and self.order == "unordered":
-            _fail(f"{key}.exclusions", "are not supported in unordered funnels", "use order = 'ordered' or drop them")
+            _fail(
+                f"{key}.exclusions",
+                "are not supported in unordered funnels",
+                "use order = 'ordered' or drop them",
+            )
         n = len(self.steps)
         for i, ex in enumerate(self.exclusions):
             k = f"{key}.exclusions[{i}]"
             ex.check(k)
             to = ex.to_step if ex.to_step >= 0 else n - 1
             if not 0 <= ex.from_step < to <= n - 1:
-                _fail(k, f"step range [{ex.from_step}, {ex.to_step}] is invalid for {n} steps",
-                      f"need 0 <= from_step < to_step <= {n - 1}")
+                _fail(
+                    k,
+                    f"step range [{ex.from_step}, {ex.to_step}] is invalid for {n} steps",
+                    f"need 0 <= from_step < to_step <= {n - 1}",
+                )
             for j, st in enumerate(self.steps):
                 if (ex.type, ex.url, ex.target, ex.route) == (st.type, st.url, st.target, st.route):
                     _fail(k, f"is the same as steps[{j}]", "an exclusion may not be a funnel step")
         for i, d in enumerate(self.breakdown):
             if d not in COHORT_DIMS:
-                _fail(f"{key}.breakdown[{i}]", f"unknown dimension {d!r}", f"use one of {COHORT_DIMS}")
+                _fail(
+                    f"{key}.breakdown[{i}]", f"unknown dimension {d!r}", f"use one of {COHORT_DIMS}"
+                )
 
 
 class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -125,7 +148,9 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """
 
     name: str
-    metric: Literal["p50", "p95", "p99", "error_rate", "count", "conversion", "flag_rate", "active_sessions"]
+    metric: Literal[
+        "p50", "p95", "p99", "error_rate", "count", "conversion", "flag_rate", "active_sessions"
+    ]
     threshold: float
     op: Literal[">", "<", ">=", "<="] = ">"
     route: str | None = None
@@ -138,9 +163,17 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def check(self, key: str) -> None:
         if self.metric in ("p50", "p95", "p99", "error_rate", "count") and not self.route:
-            _fail(f"{key}.route", f"metric {self.metric!r} needs a route", "e.g. route = 'POST /api/pay'")
+            _fail(
+                f"{key}.route",
+                f"metric {self.metric!r} needs a route",
+                "e.g. route = 'POST /api/pay'",
+            )
         if self.metric == "conversion" and (self.funnel is None or self.step is None):
-            _fail(key, "metric 'conversion' needs funnel and step", "e.g. funnel = 'checkout', step = 2")
+            _fail(
+                key,
+                "metric 'conversion' needs funnel and step",
+                "e.g. funnel = 'checkout', step = 2",
+            )
         if self.metric == "flag_rate" and not self.flag:
             _fail(f"{key}.flag", "metric 'flag_rate' needs a flag kind", "e.g. flag = 'rage_click'")
         if self.for_buckets < 1:
@@ -176,9 +209,15 @@ class AnomalyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def check(self, key: str) -> None:
         if not 1 <= self.persist_k <= self.persist_n <= 64:
-            _fail(f"{key}.persist_k", "needs 1 <= persist_k <= persist_n <= 64", "e.g. persist_k = 5, persist_n = 6")
+            _fail(
+                f"{key}.persist_k",
+                "needs 1 <= persist_k <= persist_n <= 64",
+                "e.g. persist_k = 5, persist_n = 6",
+            )
         if not 0 < self.z_persist < self.z_single:
-            _fail(f"{key}.z_single", "must exceed z_persist > 0", "e.g. z_persist = 4, z_single = 8")
+            _fail(
+                f"{key}.z_single", "must exceed z_persist > 0", "e.g. z_persist = 4, z_single = 8"
+            )
         if not 0 < self.ewma_lambda <= 1:
             _fail(f"{key}.ewma_lambda", "must be in (0, 1]", "e.g. 0.2")
         if not 0 <= self.min_share < 1:
@@ -196,7 +235,11 @@ class CorrelationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
 
     def check(self, key: str) -> None:
         if self.rollup_s <= 0 or self.max_lag_s < 0 or self.max_lag_s % self.rollup_s:
-            _fail(f"{key}.max_lag_s", "must be >= 0 and a multiple of rollup_s", "e.g. max_lag_s = 900, rollup_s = 60")
+            _fail(
+                f"{key}.max_lag_s",
+                "must be >= 0 and a multiple of rollup_s",
+                "e.g. max_lag_s = 900, rollup_s = 60",
+            )
 
 
 class JourneyLink(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -227,23 +270,44 @@ class AnalyticsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or 300 % self.bucket_s:
-            _fail("analytics.bucket_s", f"must divide 300 (the 5-min seasonal slot), got {self.bucket_s}",
-                  "use 5, 10, 15, 30, 60 …")
+            _fail(
+                "analytics.bucket_s",
+                f"must divide 300 (the 5-min seasonal slot), got {self.bucket_s}",
+                "use 5, 10, 15, 30, 60 …",
+            )
         if self.history_buckets < 60:
-            _fail("analytics.history_buckets", "must be >= 60", "e.g. 360 (one hour of 10-s buckets)")
+            _fail(
+                "analytics.history_buckets", "must be >= 60", "e.g. 360 (one hour of 10-s buckets)"
+            )
         names = [f.name for f in self.funnels]
         for i, f in enumerate(self.funnels):
             f.check(f"analytics.funnels[{i}]")
             if names.count(f.name) > 1:
-                _fail(f"analytics.funnels[{i}].name", f"duplicate funnel name {f.name!r}", "give each funnel its own name")
+                _fail(
+                    f"analytics.funnels[{i}].name",
+                    f"duplicate funnel name {f.name!r}",
+                    "give each funnel its own name",
+                )
         for i, a in enumerate(self.alerts):
             a.check(f"analytics.alerts[{i}]")
-            if a.funnel is not None and a.funnel not in names and not (not names and self.infer_funnel):
-                _fail(f"analytics.alerts[{i}].funnel", f"no funnel named {a.funnel!r}", f"use one of {names}")
+            if (
+                a.funnel is not None
+                and a.funnel not in names
+                and not (not names and self.infer_funnel)
+            ):
+                _fail(
+                    f"analytics.alerts[{i}].funnel",
+                    f"no funnel named {a.funnel!r}",
+                    f"use one of {names}",
+                )
         self.anomaly.check("analytics.anomaly")
         self.correlation.check("analytics.correlation")
         if self.correlation.rollup_s % self.bucket_s:
-            _fail("analytics.correlation.rollup_s", "must be a multiple of bucket_s", f"e.g. {self.bucket_s * 6}")
+            _fail(
+                "analytics.correlation.rollup_s",
+                "must be a multiple of bucket_s",
+                f"e.g. {self.bucket_s * 6}",
+            )
 
 
 def load_analytics_config(obj: dict | bytes | str | None) -> AnalyticsConfig:
@@ -260,7 +324,9 @@ def load_analytics_config(obj: dict | bytes | str | None) -> AnalyticsConfig:
         msg = str(exc)
         m = re.search(r"at `\$(.*)`", msg)
         where = "analytics" + (m.group(1) if m else "")
-        raise AnalyticsConfigError(f"{where}: {msg.split(' - at ')[0]}; check the type and spelling") from None
+        raise AnalyticsConfigError(
+            f"{where}: {msg.split(' - at ')[0]}; check the type and spelling"
+        ) from None
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:

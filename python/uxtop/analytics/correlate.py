@@ -29,7 +29,9 @@ class CorrelationLink(msgspec.Struct, frozen=True):
     reason: str
 
 
-def deseasonalise(x: npt.ArrayLike, period: int, days: int = 7, min_days: int = 1) -> npt.NDArray[np.float64]:
+def deseasonalise(
+    x: npt.ArrayLike, period: int, days: int = 7, min_days: int = 1
+) -> npt.NDArray[np.float64]:
     """Residual of each point against the median of the same slot over the previous ``days``
     periods (NaN until ``min_days`` periods of history exist)."""
     a = np.asarray(x, dtype=np.float64)
@@ -56,7 +58,9 @@ def rollup(x: npt.ArrayLike, factor: int) -> npt.NDArray[np.float64]:
         return np.nanmean(g, axis=1)
 
 
-def lagged_correlation(health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int) -> npt.NDArray[np.float64]:
+def lagged_correlation(
+    health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int
+) -> npt.NDArray[np.float64]:
     """Pearson r of ``health[t]`` with ``usage[t + L]`` for L = 0…max_lag (FFT; NaN-tolerant).
 
     Each lag is normalised over its own overlap, so a short overlap is not shrunk towards 0.
@@ -77,7 +81,9 @@ def lagged_correlation(health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int
 
     def xc(a: npt.NDArray, b: npt.NDArray) -> npt.NDArray:
         # c[L] = Σ_t a[t]·b[t+L]
-        return np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)[: max_lag + 1]
+        return np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)[
+            : max_lag + 1
+        ]
 
     num = xc(hc, uc)
     cnt = xc(mh, mu)
@@ -102,8 +108,16 @@ def best_lag(health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int) -> tuple
 
 
 def link(
-    health: npt.ArrayLike, usage: npt.ArrayLike, max_lag: int, step_s: int, health_name: str, usage_name: str,
-    sessions_per_step: float, min_abs_r: float = 0.3, min_sessions: float = 30.0, journey: bool = False,
+    health: npt.ArrayLike,
+    usage: npt.ArrayLike,
+    max_lag: int,
+    step_s: int,
+    health_name: str,
+    usage_name: str,
+    sessions_per_step: float,
+    min_abs_r: float = 0.3,
+    min_sessions: float = 30.0,
+    journey: bool = False,
     co_alarm: bool = True,
 ) -> CorrelationLink:
     """Evaluate one pair of *deseasonalised, rolled-up* series and decide whether to claim a link.
@@ -113,7 +127,10 @@ def link(
     """
     lag, r, rr = best_lag(health, usage, max_lag)
     if sessions_per_step < min_sessions:
-        claimed, why = False, f"insufficient volume ({sessions_per_step:.0f} sessions/{step_s}s < {min_sessions:.0f})"
+        claimed, why = (
+            False,
+            f"insufficient volume ({sessions_per_step:.0f} sessions/{step_s}s < {min_sessions:.0f})",
+        )
     elif abs(r) < min_abs_r:
         claimed, why = False, f"|r| {abs(r):.2f} < {min_abs_r}"
     elif rr > abs(r):
@@ -122,5 +139,13 @@ def link(
         claimed, why = False, "no anomaly on both series within the lag window"
     else:
         claimed, why = True, "health leads usage"
-    return CorrelationLink(health=health_name, usage=usage_name, lag_s=lag * step_s, r=round(r, 4),
-                           r_reverse=round(rr, 4), journey=journey, claimed=claimed, reason=why)
+    return CorrelationLink(
+        health=health_name,
+        usage=usage_name,
+        lag_s=lag * step_s,
+        r=round(r, 4),
+        r_reverse=round(rr, 4),
+        journey=journey,
+        claimed=claimed,
+        reason=why,
+    )

@@ -86,21 +86,50 @@ class FunnelState:
         idx = np.arange(1, self.n + 1)
         return np.where(has, idx[None, :], 0).max(axis=1) if slots.size else np.empty(0, np.int64)
 
-    def feed(self, order: str, window_ms: int, slots: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
-             sb: npt.NDArray[np.uint32], xb: npt.NDArray[np.uint32]) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
+    def feed(
+        self,
+        order: str,
+        window_ms: int,
+        slots: npt.NDArray[np.int64],
+        ts: npt.NDArray[np.int64],
+        sb: npt.NDArray[np.uint32],
+        xb: npt.NDArray[np.uint32],
+    ) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
         """Run rows (in order); returns the arrivals (slot, step, ts) of first reaches."""
         m = slots.shape[0]
         out_slot = np.empty(m * self.n, np.int64)
         out_step = np.empty(m * self.n, np.int64)
         out_ts = np.empty(m * self.n, np.int64)
-        k = _feed_kernel(ORDER_CODES[order], self.n, np.int64(window_ms), slots.astype(np.int64), ts.astype(np.int64),
-                         sb.astype(np.int64), xb.astype(np.int64), self.U, self.T, self.pmin, self.pmax, self.ach,
-                         self.dx, self.reach, self.last, self.upath, self.best, self.bestlen, out_slot, out_step, out_ts)
+        k = _feed_kernel(
+            ORDER_CODES[order],
+            self.n,
+            np.int64(window_ms),
+            slots.astype(np.int64),
+            ts.astype(np.int64),
+            sb.astype(np.int64),
+            xb.astype(np.int64),
+            self.U,
+            self.T,
+            self.pmin,
+            self.pmax,
+            self.ach,
+            self.dx,
+            self.reach,
+            self.last,
+            self.upath,
+            self.best,
+            self.bestlen,
+            out_slot,
+            out_step,
+            out_ts,
+        )
         return out_slot[:k], out_step[:k], out_ts[:k]
 
 
 @njit(cache=True, nogil=True)
-def _pend(s, i, deadline, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k):  # type: ignore[no-untyped-def]
+def _pend(
+    s, i, deadline, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k
+):  # type: ignore[no-untyped-def]
     if pmin[s, i] == NONE:
         pmin[s, i] = deadline
         pmax[s, i] = deadline
@@ -123,8 +152,29 @@ def _pend(s, i, deadline, ts, pmin, pmax, reach, upath, best, bestlen, out_slot,
 
 
 @njit(cache=True, nogil=True)
-def _feed_kernel(order, n, w, slots, tss, sbs, xbs, U, T, pmin, pmax, ach, dx, reach, last, upath, best, bestlen,  # type: ignore[no-untyped-def]
-                 out_slot, out_step, out_ts):
+def _feed_kernel(
+    order,
+    n,
+    w,
+    slots,
+    tss,
+    sbs,
+    xbs,
+    U,
+    T,
+    pmin,
+    pmax,
+    ach,
+    dx,
+    reach,
+    last,
+    upath,
+    best,
+    bestlen,  # type: ignore[no-untyped-def]
+    out_slot,
+    out_step,
+    out_ts,
+):
     k = 0
     tmp = np.empty(n, np.int64)
     for r in range(slots.shape[0]):
@@ -163,7 +213,22 @@ def _feed_kernel(order, n, w, slots, tss, sbs, xbs, U, T, pmin, pmax, ach, dx, r
                 if i == 0:
                     U[s, 0] = ts
                     upath[s, 0, 0] = ts
-                    k = _pend(s, 0, ts + w, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k)
+                    k = _pend(
+                        s,
+                        0,
+                        ts + w,
+                        ts,
+                        pmin,
+                        pmax,
+                        reach,
+                        upath,
+                        best,
+                        bestlen,
+                        out_slot,
+                        out_step,
+                        out_ts,
+                        k,
+                    )
                     continue
                 st = U[s, i - 1]
                 if st != NONE and ts - st <= w:
@@ -172,7 +237,22 @@ def _feed_kernel(order, n, w, slots, tss, sbs, xbs, U, T, pmin, pmax, ach, dx, r
                         for j in range(i):
                             upath[s, i, j] = upath[s, i - 1, j]
                         upath[s, i, i] = ts
-                    k = _pend(s, i, st + w, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k)
+                    k = _pend(
+                        s,
+                        i,
+                        st + w,
+                        ts,
+                        pmin,
+                        pmax,
+                        reach,
+                        upath,
+                        best,
+                        bestlen,
+                        out_slot,
+                        out_step,
+                        out_ts,
+                        k,
+                    )
                 tt = T[s, i - 1]
                 if tt != NONE and ts - tt <= w:
                     if tt > T[s, i]:

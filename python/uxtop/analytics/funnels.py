@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -39,7 +40,22 @@ _RESERVOIR = 4096
 class _UnitState:
     """Incremental funnel evaluation for one unit (see module docstring)."""
 
-    __slots__ = ("n", "w", "order", "U", "Upath", "T", "pmin", "pmax", "ach", "dx", "last", "reach", "best_path", "cohort")
+    __slots__ = (
+        "n",
+        "w",
+        "order",
+        "U",
+        "Upath",
+        "T",
+        "pmin",
+        "pmax",
+        "ach",
+        "dx",
+        "last",
+        "reach",
+        "best_path",
+        "cohort",
+    )
 
     def __init__(self, n: int, window_ms: int, order: str) -> None:
         self.n, self.w, self.order = n, window_ms, order
@@ -138,7 +154,9 @@ class _UnitState:
             self.best_path = tuple(inside)
 
 
-def evaluate_unit(n: int, window_ms: int, order: str, rows: Iterable[tuple[int, int, int]]) -> tuple[int, bool]:
+def evaluate_unit(
+    n: int, window_ms: int, order: str, rows: Iterable[tuple[int, int, int]]
+) -> tuple[int, bool]:
     """Depth and removed flag of one unit from ``(ts, step_bits, exclusion_pair_bits)`` rows."""
     st = _UnitState(n, window_ms, order)
     for ts, sb, xb in rows:
@@ -232,10 +250,14 @@ class FunnelEngine:
             extra = cap - self.res_depth.shape[0]
             self.res_depth = np.concatenate([self.res_depth, np.full(extra, -1, np.int64)])
             self.res_removed = np.concatenate([self.res_removed, np.zeros(extra, np.bool_)])
-            self.cohort = np.concatenate([self.cohort, np.full((extra, self.cohort.shape[1]), -1, np.int64)])
+            self.cohort = np.concatenate(
+                [self.cohort, np.full((extra, self.cohort.shape[1]), -1, np.int64)]
+            )
 
     # -- ingest ---------------------------------------------------------------------------
-    def update(self, batch: Any, strings: object) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def update(
+        self, batch: Any, strings: object
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         self._strings = strings
         cols = batch.columns
         n_rows = cols["ts"].shape[0]
@@ -246,7 +268,7 @@ class FunnelEngine:
             return empty  # type: ignore[return-value]
         sb = step_bits(self.steps, cols, strings)
         xb = np.zeros(n_rows, dtype=np.uint32)
-        for m, pairs in zip(self.excl, self.excl_pairs):
+        for m, pairs in zip(self.excl, self.excl_pairs, strict=False):
             xb |= np.where(m.match(cols, strings), np.uint32(pairs), np.uint32(0))
         xb[sb != 0] = 0  # a row that is a step is never an exclusion
         keep = (sb != 0) | (xb != 0)
@@ -269,7 +291,11 @@ class FunnelEngine:
         uniq, inv = np.unique(srow, return_inverse=True)
         slot_of_u = np.empty(uniq.shape[0], np.int64)
         for j, si in enumerate(uniq.tolist()):
-            key = (batch.uids[si] or batch.keys[si]) if by_user and batch.uids else int(sess["session_id"][si])
+            key = (
+                (batch.uids[si] or batch.keys[si])
+                if by_user and batch.uids
+                else int(sess["session_id"][si])
+            )
             slot = self.slot_of.get(key)
             if slot is None:
                 slot = self.state.alloc()
@@ -281,9 +307,11 @@ class FunnelEngine:
                     self.cohort[slot, k] = int(sess[COHORT_DIMS[d]][si])
             slot_of_u[j] = slot
         slots = slot_of_u[inv]
-        a_slot, a_step, a_ts = self.state.feed(self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows])
+        a_slot, a_step, a_ts = self.state.feed(
+            self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows]
+        )
         # the session row of each arrival: the row's session (slots of a batch are 1:1 with sessions)
-        row_of_slot = dict(zip(slot_of_u.tolist(), uniq.tolist()))
+        row_of_slot = dict(zip(slot_of_u.tolist(), uniq.tolist(), strict=False))
         a_sess = np.fromiter((row_of_slot[s_] for s_ in a_slot.tolist()), np.int64, a_slot.shape[0])
         self._recount(slot_of_u)
         self._close(batch, closed)
@@ -297,7 +325,13 @@ class FunnelEngine:
         changed = (old_d != depth) | (old_r != removed)
         if not changed.any():
             return
-        slots, depth, removed, old_d, old_r = slots[changed], depth[changed], removed[changed], old_d[changed], old_r[changed]
+        slots, depth, removed, old_d, old_r = (
+            slots[changed],
+            depth[changed],
+            removed[changed],
+            old_d[changed],
+            old_r[changed],
+        )
         had = old_d >= 0
         self.removed += int(removed.sum()) - int((had & old_r).sum())
         sub = had & ~old_r
@@ -308,7 +342,10 @@ class FunnelEngine:
             cid = self.cohort[slots, k] + 1
             top = int(cid.max()) + 1
             if top > self.by_dim[k].shape[0]:
-                self.by_dim[k] = np.pad(self.by_dim[k], ((0, max(top, 2 * self.by_dim[k].shape[0]) - self.by_dim[k].shape[0]), (0, 0)))
+                self.by_dim[k] = np.pad(
+                    self.by_dim[k],
+                    ((0, max(top, 2 * self.by_dim[k].shape[0]) - self.by_dim[k].shape[0]), (0, 0)),
+                )
             np.add.at(self.by_dim[k], (cid[sub], old_d[sub]), -1)
             np.add.at(self.by_dim[k], (cid[add], depth[add]), 1)
         self.res_depth[slots] = depth
@@ -358,16 +395,20 @@ class FunnelEngine:
             if j < _RESERVOIR:
                 res[j] = v
 
-    def add_flags(self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray, names: list[str]) -> None:
+    def add_flags(
+        self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray, names: list[str]
+    ) -> None:
         """Count each flag at the step its unit was heading for (the first step not reached)."""
         from uxtop.analytics.funnel_kernel import NONE
 
         if len(names) > self.friction.shape[1]:
-            self.friction = np.pad(self.friction, ((0, 0), (0, len(names) - self.friction.shape[1])))
+            self.friction = np.pad(
+                self.friction, ((0, 0), (0, len(names) - self.friction.shape[1]))
+            )
             self.flag_names = list(names)
         if self.cfg.unit != "session":
             return  # flags carry session ids; user units would need a session → user map
-        for k, sid, ts in zip(kind.tolist(), session_id.tolist(), start_ts.tolist()):
+        for k, sid, ts in zip(kind.tolist(), session_id.tolist(), start_ts.tolist(), strict=False):
             slot = self.slot_of.get(int(sid))
             reach = self.state.reach[slot] if slot is not None else self._done.get(int(sid))
             if reach is None:
@@ -397,28 +438,46 @@ class FunnelEngine:
         for i in range(self.n):
             prev = entered[i - 1] if i else entered[0]
             conv = entered[i] / prev if prev else 0.0
-            fr = {self.flag_names[k]: int(c) for k, c in enumerate(self.friction[i]) if c} if self.friction.size else {}
-            steps.append(FunnelStepResult(
-                name=names[i], entered=entered[i], conversion=conv if i else 1.0,
-                conversion_from_start=entered[i] / entered[0] if entered[0] else 0.0,
-                dropped=(entered[i - 1] - entered[i]) if i else 0,
-                median_time_to_convert_s=float(np.median(live[i])) if i and live[i] else None,
-                friction=fr,
-            ))
+            fr = (
+                {self.flag_names[k]: int(c) for k, c in enumerate(self.friction[i]) if c}
+                if self.friction.size
+                else {}
+            )
+            steps.append(
+                FunnelStepResult(
+                    name=names[i],
+                    entered=entered[i],
+                    conversion=conv if i else 1.0,
+                    conversion_from_start=entered[i] / entered[0] if entered[0] else 0.0,
+                    dropped=(entered[i - 1] - entered[i]) if i else 0,
+                    median_time_to_convert_s=float(np.median(live[i])) if i and live[i] else None,
+                    friction=fr,
+                )
+            )
         rows = []
         for k, d in enumerate(self.dims):
             arr = self.by_dim[k]
             for cid1 in np.flatnonzero(arr[:, 1:].sum(axis=1) > 0).tolist():
                 ent = [int(arr[cid1, i + 1 :].sum()) for i in range(self.n)]
                 label = self._label(d, cid1 - 1) if cid1 > 0 else "(none)"
-                rows.append(FunnelBreakdownRow(dim=COHORT_DIMS[d], value=label, entered=ent, conversion=ent[-1] / ent[0]))
+                rows.append(
+                    FunnelBreakdownRow(
+                        dim=COHORT_DIMS[d], value=label, entered=ent, conversion=ent[-1] / ent[0]
+                    )
+                )
         rows.sort(key=lambda r: (COHORT_DIMS.index(r.dim), -r.entered[0]))
         return FunnelResult(
-            name=self.cfg.name, order=self.cfg.order, window_s=self.cfg.window_s, unit=self.cfg.unit,
-            steps=steps, units=entered[0], removed=self.removed,
+            name=self.cfg.name,
+            order=self.cfg.order,
+            window_s=self.cfg.window_s,
+            unit=self.cfg.unit,
+            steps=steps,
+            units=entered[0],
+            removed=self.removed,
             conversion=entered[-1] / entered[0] if entered[0] else 0.0,
             median_time_to_convert_s=float(np.median(live_total)) if live_total else None,
-            breakdown=rows, inferred=self.inferred,
+            breakdown=rows,
+            inferred=self.inferred,
         )
 
 
@@ -466,5 +525,7 @@ class FunnelInferrer:
         steps = []
         for u in top:
             url = string_of(strings, "url", u) or ""
-            steps.append(StepConfig(type="pageview", url=url.replace("*", "?").replace("?", "?"), name=url))
+            steps.append(
+                StepConfig(type="pageview", url=url.replace("*", "?").replace("?", "?"), name=url)
+            )
         return FunnelConfig(name="inferred", steps=steps, window_s=1800.0)

@@ -32,7 +32,9 @@ def bucket_of(dur_ms: npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
     return np.clip(b, 0, N_BUCKETS - 1).astype(np.int64)
 
 
-def quantiles(hist: npt.NDArray, qs: tuple[float, ...] = (0.5, 0.95, 0.99)) -> npt.NDArray[np.float32]:
+def quantiles(
+    hist: npt.NDArray, qs: tuple[float, ...] = (0.5, 0.95, 0.99)
+) -> npt.NDArray[np.float32]:
     """Quantiles of histograms ``(..., N_BUCKETS)`` → ``(..., len(qs))``; NaN where empty.
 
     Nearest-rank on the cumulative counts, read at the bucket middle (no interpolation: the bucket

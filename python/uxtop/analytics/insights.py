@@ -58,9 +58,15 @@ def fmt_value(family: str, v: float) -> str:
 
 def metric_name(family: str) -> str:
     return {
-        "route.p95": "p95 latency", "route.p50": "median latency", "route.p99": "p99 latency",
-        "route.error_rate": "error rate", "route.count": "request rate", "step.conversion": "conversion",
-        "flags": "flag count", "sessions.active": "active sessions", "step.arrivals": "arrivals",
+        "route.p95": "p95 latency",
+        "route.p50": "median latency",
+        "route.p99": "p99 latency",
+        "route.error_rate": "error rate",
+        "route.count": "request rate",
+        "step.conversion": "conversion",
+        "flags": "flag count",
+        "sessions.active": "active sessions",
+        "step.arrivals": "arrivals",
     }.get(family, family)
 
 

@@ -20,8 +20,13 @@ from uxtop.schema import Kind
 
 
 class JourneyMap:
-    def __init__(self, overrides: list[JourneyLink] | None = None, horizon_ms: int = 60_000,
-                 min_share: float = 0.1, min_count: int = 10) -> None:
+    def __init__(
+        self,
+        overrides: list[JourneyLink] | None = None,
+        horizon_ms: int = 60_000,
+        min_share: float = 0.1,
+        min_count: int = 10,
+    ) -> None:
         self.overrides = overrides or []
         self.horizon_ms = horizon_ms
         self.min_share = min_share
@@ -30,8 +35,13 @@ class JourneyMap:
         self.page: dict[tuple[int, int], int] = {}  # (url intern id, route intern id) → count
         self.arrivals: dict[int, int] = {}
 
-    def update(self, batch: Any, arr_ts: npt.NDArray[np.int64], arr_step: npt.NDArray[np.int64],
-               arr_sess: npt.NDArray[np.int64]) -> None:
+    def update(
+        self,
+        batch: Any,
+        arr_ts: npt.NDArray[np.int64],
+        arr_step: npt.NDArray[np.int64],
+        arr_sess: npt.NDArray[np.int64],
+    ) -> None:
         cols = batch.columns
         req = np.flatnonzero((cols["kind"] == Kind.REQUEST) & (cols["route"] >= 0))
         for g in arr_step.tolist():
@@ -42,8 +52,10 @@ class JourneyMap:
         url = cols["url"][req].astype(np.int64)
         has_url = url >= 0
         if has_url.any():
-            keys, counts = np.unique(np.stack([url[has_url], route[has_url]]), axis=1, return_counts=True)
-            for (u, r), c in zip(keys.T.tolist(), counts.tolist()):
+            keys, counts = np.unique(
+                np.stack([url[has_url], route[has_url]]), axis=1, return_counts=True
+            )
+            for (u, r), c in zip(keys.T.tolist(), counts.tolist(), strict=False):
                 self.page[(u, r)] = self.page.get((u, r), 0) + c
         if arr_ts.size == 0:
             return
@@ -62,9 +74,11 @@ class JourneyMap:
         ok &= (a_key[pos_c] // span) == r_sess
         ok &= (r_ts - a_ts[pos_c]) <= self.horizon_ms
         if ok.any():
-            keys, counts = np.unique(np.stack([a_step[pos_c[ok]], route[ok]]), axis=1, return_counts=True)
+            keys, counts = np.unique(
+                np.stack([a_step[pos_c[ok]], route[ok]]), axis=1, return_counts=True
+            )
             # count each (step, route) once per arrival would need dedupe; calls per arrival is fine for shares
-            for (g, r), c in zip(keys.T.tolist(), counts.tolist()):
+            for (g, r), c in zip(keys.T.tolist(), counts.tolist(), strict=False):
                 self.pair[(g, r)] = self.pair.get((g, r), 0) + c
 
     def routes_for_step(self, g: int, step_url: str | None, route_name: Any) -> dict[str, float]:
@@ -77,8 +91,8 @@ class JourneyMap:
         if step_url:
             for o in self.overrides:
                 if step_url == o.url or fnmatch.fnmatchcase(step_url, o.url):
-                    for r in o.routes:
-                        out[r] = 1.0
+                    for route in o.routes:
+                        out[route] = 1.0
         return out
 
     def routes_for_page(self, url_id: int, route_name: Any) -> dict[str, int]:

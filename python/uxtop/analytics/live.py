@@ -35,8 +35,17 @@ def _flag_names() -> list[str]:
 
         return [k.name.lower() for k in sorted(FlagKind, key=int)]
     except Exception:  # detectors not importable yet: the FlagKind order agreed with them
-        return ["rage_click", "dead_click", "error_click", "thrashed_cursor", "u_turn", "page_loop",
-                "excessive_scroll", "form_struggle", "slow_interaction"]
+        return [
+            "rage_click",
+            "dead_click",
+            "error_click",
+            "thrashed_cursor",
+            "u_turn",
+            "page_loop",
+            "excessive_scroll",
+            "form_struggle",
+            "slow_interaction",
+        ]
 
 
 class RouteHealth(msgspec.Struct, frozen=True):
@@ -119,8 +128,13 @@ class _Evidence(msgspec.Struct):
 class Analytics:
     """Headless analytics over EventBatches. Not thread-safe: one engine thread calls it."""
 
-    def __init__(self, cfg: AnalyticsConfig | None = None, json_out: IO[str] | None = None,
-                 run_commands: bool = True, lateness_ms: int = 5_000) -> None:
+    def __init__(
+        self,
+        cfg: AnalyticsConfig | None = None,
+        json_out: IO[str] | None = None,
+        run_commands: bool = True,
+        lateness_ms: int = 5_000,
+    ) -> None:
         self.cfg = cfg or AnalyticsConfig()
         self.bucket_ms = self.cfg.bucket_s * 1000
         self.lateness_ms = lateness_ms
@@ -211,7 +225,7 @@ class Analytics:
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess)
         req_sid, req_route = self.agg.add_batch(batch, strings, scols)
-        for s, r in zip(req_sid.tolist(), req_route.tolist()):
+        for s, r in zip(req_sid.tolist(), req_route.tolist(), strict=False):
             st = self._sroutes.get(s)
             if st is None:
                 st = self._sroutes[s] = set()
@@ -221,7 +235,14 @@ class Analytics:
         if flags is not None and len(flags.kind):
             kind = np.asarray(flags.kind)
             names = self._names(int(kind.max()) + 1)
-            self.agg.add_flags(kind, np.asarray(flags.session_id), np.asarray(flags.start_ts), names, self._scols, self._sroutes)
+            self.agg.add_flags(
+                kind,
+                np.asarray(flags.session_id),
+                np.asarray(flags.start_ts),
+                names,
+                self._scols,
+                self._sroutes,
+            )
             for eng in self.funnels:
                 eng.add_flags(kind, np.asarray(flags.session_id), np.asarray(flags.start_ts), names)
         if n:
@@ -249,7 +270,9 @@ class Analytics:
         n = self.bank.n
         if n > self._zmin.shape[0]:
             grow = max(n, self._zmin.shape[0])
-            self._zmin = np.concatenate([self._zmin, np.zeros((grow, self._zmin.shape[1]), np.float32)])
+            self._zmin = np.concatenate(
+                [self._zmin, np.zeros((grow, self._zmin.shape[1]), np.float32)]
+            )
             self._zacc = np.concatenate([self._zacc, np.zeros(grow, np.float32)])
         self._zacc[:n] += det.z[:n]
         self.ticks += 1
@@ -257,9 +280,18 @@ class Analytics:
             self._zmin[:, self.minutes % self._zmin.shape[1]] = self._zacc / self._factor
             self._zacc[:] = 0
             self.minutes += 1
-        self._evidence.append(_Evidence(t0=fr.t0, route_sessions=fr.route_sessions, flags_route=fr.flags_route,
-                                        flag_examples=fr.flag_examples, examples=fr.examples, messages=fr.messages,
-                                        errors=fr.errors[:, 0].copy(), count=fr.count[:, 0].copy()))
+        self._evidence.append(
+            _Evidence(
+                t0=fr.t0,
+                route_sessions=fr.route_sessions,
+                flags_route=fr.flags_route,
+                flag_examples=fr.flag_examples,
+                examples=fr.examples,
+                messages=fr.messages,
+                errors=fr.errors[:, 0].copy(),
+                count=fr.count[:, 0].copy(),
+            )
+        )
         for a in fired:
             if not self.bank.detect[a.row]:
                 continue
@@ -278,8 +310,12 @@ class Analytics:
                 span = int((fr.t0 - rec.onset) // self.bucket_ms + 1)
                 rcs = self._rca(row, rec.family, min(64, span))
                 if rcs != rec.root_causes:
-                    new = msgspec.structs.replace(rec, root_causes=rcs, description=rec.description.split("; ")[0]
-                                                  + ("; " + rcs[0].describe() if rcs else ""))
+                    new = msgspec.structs.replace(
+                        rec,
+                        root_causes=rcs,
+                        description=rec.description.split("; ")[0]
+                        + ("; " + rcs[0].describe() if rcs else ""),
+                    )
                     for i in range(len(self.anomalies) - 1, -1, -1):
                         if self.anomalies[i] is rec:
                             self.anomalies[i] = new
@@ -309,7 +345,9 @@ class Analytics:
                 ri = self.agg.route_labels.index(rule.route)  # type: ignore[arg-type]
             except ValueError:
                 return None
-            fam = {"error_rate": "route.error_rate", "count": "route.count"}.get(rule.metric, f"route.{rule.metric}")
+            fam = {"error_rate": "route.error_rate", "count": "route.count"}.get(
+                rule.metric, f"route.{rule.metric}"
+            )
             r = bank.lookup(fam, ri)
             cr = bank.lookup("route.count", ri)
             if r < 0:
@@ -348,21 +386,39 @@ class Analytics:
         key = self.bank.keys[a.row]
         rcs: list[RootCause] = []
         if key.dim == "total" and a.kind != "insufficient_volume":
-            rcs = self._rca(a.row, key.family, max(1, min(64, (a.fired - a.onset) // self.bucket_ms + 1)))
-        desc = (f"{metric_name(key.family)} of {key.entity or 'all sessions'}"
-                f"{'' if key.dim == 'total' else f' ({key.dim}={key.value})'} "
-                f"{fmt_value(key.family, a.value)} vs expected {fmt_value(key.family, a.expected)} "
-                f"(z {a.z:+.1f}) since {fmt_ts(a.onset)}")
+            rcs = self._rca(
+                a.row, key.family, max(1, min(64, (a.fired - a.onset) // self.bucket_ms + 1))
+            )
+        desc = (
+            f"{metric_name(key.family)} of {key.entity or 'all sessions'}"
+            f"{'' if key.dim == 'total' else f' ({key.dim}={key.value})'} "
+            f"{fmt_value(key.family, a.value)} vs expected {fmt_value(key.family, a.expected)} "
+            f"(z {a.z:+.1f}) since {fmt_ts(a.onset)}"
+        )
         if a.kind == "insufficient_volume":
             desc = "insufficient volume: " + desc
         elif a.kind == "drift":
             desc = "sustained drift: " + desc
         if rcs:
             desc += "; " + rcs[0].describe()
-        return AnomalyRecord(series=key.label(), family=key.family, entity=key.entity, dim=key.dim, value_label=key.value,
-                             kind=a.kind, onset=a.onset, fired=a.fired, z=a.z, value=a.value, expected=a.expected,
-                             band_lo=a.band_lo, band_hi=a.band_hi, active=True, root_causes=rcs,
-                             description=desc)
+        return AnomalyRecord(
+            series=key.label(),
+            family=key.family,
+            entity=key.entity,
+            dim=key.dim,
+            value_label=key.value,
+            kind=a.kind,
+            onset=a.onset,
+            fired=a.fired,
+            z=a.z,
+            value=a.value,
+            expected=a.expected,
+            band_lo=a.band_lo,
+            band_hi=a.band_hi,
+            active=True,
+            root_causes=rcs,
+            description=desc,
+        )
 
     def _rca(self, row: int, family: str, buckets: int) -> list[RootCause]:
         """Adtributor over each cohort dimension of ``row``'s family/entity, on the alarm window."""
@@ -418,8 +474,10 @@ class Analytics:
         return string_of(self._strings, "route", rid) or "(no route)"
 
     def _journey(self) -> dict[str, dict[str, float]]:
-        return {lab: self.journey.routes_for_step(g, self._step_urls[g], self._route_name)
-                for g, lab in enumerate(self._step_labels)}
+        return {
+            lab: self.journey.routes_for_step(g, self._step_urls[g], self._route_name)
+            for g, lab in enumerate(self._step_labels)
+        }
 
     def _window_sum(self, row: int, since: int) -> tuple[float, float, float]:
         """Σ actual·w, Σ expected·w, Σ w of a ratio row over the buckets since ``since``."""
@@ -427,7 +485,11 @@ class Analytics:
         m = int(min(64, max(1, (det.t_last - since) // self.bucket_ms + 1)))
         xs, es, ws = det.window([row], m)
         ok = np.isfinite(xs[0]) & np.isfinite(es[0])
-        return float((xs[0] * ws[0])[ok].sum()), float((es[0] * ws[0])[ok].sum()), float(ws[0][ok].sum())
+        return (
+            float((xs[0] * ws[0])[ok].sum()),
+            float((es[0] * ws[0])[ok].sum()),
+            float(ws[0][ok].sum()),
+        )
 
     def _correlations(self, journey: dict[str, dict[str, float]]) -> list[CorrelationLink]:
         """Each route's p95/error rate against each step's conversion and each flag kind, on the
@@ -449,31 +511,63 @@ class Analytics:
         lag_ms = cc.max_lag_s * 1000 + self.bucket_ms
 
         def co(h: str, u: str) -> bool:
-            return any(0 <= uo - ho <= lag_ms or 0 <= ho - uo <= self.bucket_ms * 2
-                       for ho in onsets.get(h, ()) for uo in onsets.get(u, ()))
+            return any(
+                0 <= uo - ho <= lag_ms or 0 <= ho - uo <= self.bucket_ms * 2
+                for ho in onsets.get(h, ())
+                for uo in onsets.get(u, ())
+            )
 
-        health = [(r, k) for r, k in enumerate(bank.keys) if k.dim == "total" and k.family in ("route.p95", "route.error_rate")]
-        usage = [(r, k) for r, k in enumerate(bank.keys) if k.dim == "total" and k.family in ("step.conversion", "flags")]
+        health = [
+            (r, k)
+            for r, k in enumerate(bank.keys)
+            if k.dim == "total" and k.family in ("route.p95", "route.error_rate")
+        ]
+        usage = [
+            (r, k)
+            for r, k in enumerate(bank.keys)
+            if k.dim == "total" and k.family in ("step.conversion", "flags")
+        ]
         if not health or not usage:
             return []
         # the top routes by volume keep this O(routes × usage) bounded
-        vol = {k.entity: float(np.nansum(bank.history[r])) for r, k in enumerate(bank.keys) if k.family == "route.count" and k.dim == "total"}
+        vol = {
+            k.entity: float(np.nansum(bank.history[r]))
+            for r, k in enumerate(bank.keys)
+            if k.family == "route.count" and k.dim == "total"
+        }
         health = sorted(health, key=lambda rk: -vol.get(rk[1].entity, 0))[:20]
         zs = {r: self._zmin[r, idx] for r, _ in health + usage}
         out = []
         for hr, hk in health:
             for ur, uk in usage:
                 j = uk.family == "step.conversion" and hk.entity in journey.get(uk.entity, {})
-                out.append(link(zs[hr], zs[ur], cc.max_lag_s // cc.rollup_s, cc.rollup_s, hk.label(), uk.label(),
-                                spm, cc.min_abs_r, cc.min_sessions_per_min, journey=j, co_alarm=co(hk.label(), uk.label())))
+                out.append(
+                    link(
+                        zs[hr],
+                        zs[ur],
+                        cc.max_lag_s // cc.rollup_s,
+                        cc.rollup_s,
+                        hk.label(),
+                        uk.label(),
+                        spm,
+                        cc.min_abs_r,
+                        cc.min_sessions_per_min,
+                        journey=j,
+                        co_alarm=co(hk.label(), uk.label()),
+                    )
+                )
         out.sort(key=lambda c: (not c.claimed, not c.journey, -abs(c.r)))
         return out[:50]
 
     def hist_tail(self) -> int:
         return min(self.bank.n_frames, self.bank.hist_len)
 
-    def _insights_now(self, active: list[AnomalyRecord], journey: dict[str, dict[str, float]],
-                      corr: list[CorrelationLink]) -> list[Insight]:
+    def _insights_now(
+        self,
+        active: list[AnomalyRecord],
+        journey: dict[str, dict[str, float]],
+        corr: list[CorrelationLink],
+    ) -> list[Insight]:
         cur = [a for a in active if a.active and a.dim == "total"]
         names = self.agg.flag_names
         ev = list(self._evidence)
@@ -492,7 +586,9 @@ class Analytics:
             win = [e for e in ev if e.t0 >= since]
             sessions = int(sum(e.route_sessions[ri] for e in win if ri < e.route_sessions.shape[0]))
             # steps this route serves (journey) or whose conversion alarm it leads (correlation)
-            steps: dict[str, float] = {s: v for s, v in ((s, rs.get(route, 0.0)) for s, rs in journey.items()) if v > 0}
+            steps: dict[str, float] = {
+                s: v for s, v in ((s, rs.get(route, 0.0)) for s, rs in journey.items()) if v > 0
+            }
             # the call made at step g decides whether step g+1 happens: the next step is served too
             for s, v in list(steps.items()):
                 g = self._step_labels.index(s)
@@ -500,7 +596,10 @@ class Analytics:
                     nxt = self._step_labels[g + 1]
                     steps[nxt] = max(steps.get(nxt, 0.0), v)
             for a in cur:
-                if a.family == "step.conversion" and 0 <= a.onset - since <= self.cfg.correlation.max_lag_s * 1000:
+                if (
+                    a.family == "step.conversion"
+                    and 0 <= a.onset - since <= self.cfg.correlation.max_lag_s * 1000
+                ):
                     steps[a.entity] = max(steps.get(a.entity, 0.0), 0.5)
                     covered.add(a.series)
             lost, worst_step, step_line = 0.0, None, ""
@@ -511,8 +610,10 @@ class Analytics:
                 act, exp, wsum = self._window_sum(r, since)
                 if exp - act > lost:
                     lost, worst_step = exp - act, s
-                    step_line = (f"conversion at step {s}: {100 * act / max(wsum, 1):.1f} % vs expected "
-                                 f"{100 * exp / max(wsum, 1):.1f} % ({exp - act:.0f} conversions lost)")
+                    step_line = (
+                        f"conversion at step {s}: {100 * act / max(wsum, 1):.1f} % vs expected "
+                        f"{100 * exp / max(wsum, 1):.1f} % ({exp - act:.0f} conversions lost)"
+                    )
             if worst_step is None and steps:
                 worst_step = max(steps, key=lambda s: steps[s])
             friction: dict[str, int] = {}
@@ -540,13 +641,20 @@ class Analytics:
             evidence = [r.description for r in recs]
             if step_line:
                 evidence.append(step_line)
-            for (h, u), c in claimed.items():
+            for (h, u), link_ in claimed.items():
                 if route in h:
-                    evidence.append(f"{h} leads {u} by {c.lag_s // 60} min (r {c.r:+.2f})")
+                    evidence.append(f"{h} leads {u} by {link_.lag_s // 60} min (r {link_.r:+.2f})")
             if top_msg is not None:
-                evidence.append(f"top error: {string_of(self._strings, 'msg', top_msg)!r} ×{msgs[top_msg]}")
+                evidence.append(
+                    f"top error: {string_of(self._strings, 'msg', top_msg)!r} ×{msgs[top_msg]}"
+                )
             if friction:
-                evidence.append("friction in sessions calling it: " + ", ".join(f"{k} ×{v}" for k, v in sorted(friction.items(), key=lambda kv: -kv[1])))
+                evidence.append(
+                    "friction in sessions calling it: "
+                    + ", ".join(
+                        f"{k} ×{v}" for k, v in sorted(friction.items(), key=lambda kv: -kv[1])
+                    )
+                )
             if examples:
                 evidence.append("example sessions: " + ", ".join(map(str, examples)))
             zmax = max(abs(r.z) for r in recs)
@@ -554,18 +662,58 @@ class Analytics:
             conf = min(1.0, zmax / 8.0) * linked * min(1.0, sessions / 30.0 + 0.2)
             impact = sessions + 10.0 * lost
             band = f"{fmt_value(main.family, main.band_lo)}–{fmt_value(main.family, main.band_hi)}"
-            symptom = (f"{metric_name(main.family)} of {route} is {fmt_value(main.family, main.value)} vs expected "
-                       f"{fmt_value(main.family, main.expected)} (band {band}) since {fmt_ts(main.onset)}")
-            scope = f"route {route}" + (f", step {worst_step}" if worst_step else "") + (f"; {rcs[0].describe()}" if rcs else "")
-            impact_text = f"{sessions} sessions called it since {fmt_ts(since)}" + (f"; ~{lost:.0f} conversions lost at {worst_step}" if lost >= 1 else "")
-            fr_txt = (", with " + ", ".join(f"{k} ×{v}" for k, v in sorted(friction.items(), key=lambda kv: -kv[1])[:3])) if friction else ""
-            title = f"{route} degraded ({metric_name(main.family)})" + (f", hurting {worst_step}" if worst_step else "") + fr_txt
-            out.append(Insight(
-                id=f"route:{route}:{since}", rank=0, score=impact * conf, impact=impact, confidence=round(conf, 3),
-                severity=severity(impact * conf, conf), title=title, symptom=symptom, scope=scope, impact_text=impact_text,
-                suspected_cause=cause, evidence=evidence, example_sessions=examples, next_step=next_step, since=since,
-                route=route, step=worst_step, friction=friction, sessions_affected=sessions, conversions_lost=round(lost, 1),
-                root_causes=rcs))
+            symptom = (
+                f"{metric_name(main.family)} of {route} is {fmt_value(main.family, main.value)} vs expected "
+                f"{fmt_value(main.family, main.expected)} (band {band}) since {fmt_ts(main.onset)}"
+            )
+            scope = (
+                f"route {route}"
+                + (f", step {worst_step}" if worst_step else "")
+                + (f"; {rcs[0].describe()}" if rcs else "")
+            )
+            impact_text = f"{sessions} sessions called it since {fmt_ts(since)}" + (
+                f"; ~{lost:.0f} conversions lost at {worst_step}" if lost >= 1 else ""
+            )
+            fr_txt = (
+                (
+                    ", with "
+                    + ", ".join(
+                        f"{k} ×{v}" for k, v in sorted(friction.items(), key=lambda kv: -kv[1])[:3]
+                    )
+                )
+                if friction
+                else ""
+            )
+            title = (
+                f"{route} degraded ({metric_name(main.family)})"
+                + (f", hurting {worst_step}" if worst_step else "")
+                + fr_txt
+            )
+            out.append(
+                Insight(
+                    id=f"route:{route}:{since}",
+                    rank=0,
+                    score=impact * conf,
+                    impact=impact,
+                    confidence=round(conf, 3),
+                    severity=severity(impact * conf, conf),
+                    title=title,
+                    symptom=symptom,
+                    scope=scope,
+                    impact_text=impact_text,
+                    suspected_cause=cause,
+                    evidence=evidence,
+                    example_sessions=examples,
+                    next_step=next_step,
+                    since=since,
+                    route=route,
+                    step=worst_step,
+                    friction=friction,
+                    sessions_affected=sessions,
+                    conversions_lost=round(lost, 1),
+                    root_causes=rcs,
+                )
+            )
         # usage anomalies no route explains
         for a in cur:
             if a.series in covered or a.family.startswith("route.") or a.family == "step.arrivals":
@@ -583,52 +731,101 @@ class Analytics:
                 act, exp, wsum = self._window_sum(r, a.onset)
                 lost, sessions = max(exp - act, 0.0), int(wsum)
             elif a.family == "flags":
-                sessions = int(max(a.value, 0) * max(1, (self.bank.detector.t_last - a.onset) // self.bucket_ms + 1))
+                sessions = int(
+                    max(a.value, 0)
+                    * max(1, (self.bank.detector.t_last - a.onset) // self.bucket_ms + 1)
+                )
             rel = [r for r in a.root_causes if r.dim == "rel"]
             if rel:
                 cause = f"release {', '.join(rel[0].values)} (suspected): {rel[0].describe()}"
                 nxt = f"compare release {rel[0].values[0]} with the previous one; replay example sessions; consider a rollback"
             else:
                 cause = "no release, traffic or backend change found (suspected: a front-end or content change)"
-                nxt = "replay the example sessions" + (f" ({', '.join(map(str, examples))})" if examples else "") + " and filter by the scope"
+                nxt = (
+                    "replay the example sessions"
+                    + (f" ({', '.join(map(str, examples))})" if examples else "")
+                    + " and filter by the scope"
+                )
             conf = min(1.0, abs(a.z) / 8.0) * 0.7 * min(1.0, sessions / 30.0 + 0.2)
             impact = sessions + 10.0 * lost
-            out.append(Insight(
-                id=f"{a.family}:{a.entity}:{a.onset}", rank=0, score=impact * conf, impact=impact, confidence=round(conf, 3),
-                severity=severity(impact * conf, conf),
-                title=f"{metric_name(a.family)} of {a.entity or 'all sessions'} {'dropped' if a.value < a.expected else 'rose'}",
-                symptom=a.description.split("; ")[0], scope=(a.root_causes[0].describe() if a.root_causes else a.entity or "all sessions"),
-                impact_text=f"{sessions} sessions" + (f"; ~{lost:.0f} conversions lost" if lost >= 1 else ""),
-                suspected_cause=cause, evidence=[a.description] + (["example sessions: " + ", ".join(map(str, examples))] if examples else []),
-                example_sessions=examples, next_step=nxt, since=a.onset, step=a.entity if a.family == "step.conversion" else None,
-                sessions_affected=sessions, conversions_lost=round(lost, 1), root_causes=a.root_causes))
+            out.append(
+                Insight(
+                    id=f"{a.family}:{a.entity}:{a.onset}",
+                    rank=0,
+                    score=impact * conf,
+                    impact=impact,
+                    confidence=round(conf, 3),
+                    severity=severity(impact * conf, conf),
+                    title=f"{metric_name(a.family)} of {a.entity or 'all sessions'} {'dropped' if a.value < a.expected else 'rose'}",
+                    symptom=a.description.split("; ")[0],
+                    scope=(
+                        a.root_causes[0].describe() if a.root_causes else a.entity or "all sessions"
+                    ),
+                    impact_text=f"{sessions} sessions"
+                    + (f"; ~{lost:.0f} conversions lost" if lost >= 1 else ""),
+                    suspected_cause=cause,
+                    evidence=[a.description]
+                    + (["example sessions: " + ", ".join(map(str, examples))] if examples else []),
+                    example_sessions=examples,
+                    next_step=nxt,
+                    since=a.onset,
+                    step=a.entity if a.family == "step.conversion" else None,
+                    sessions_affected=sessions,
+                    conversions_lost=round(lost, 1),
+                    root_causes=a.root_causes,
+                )
+            )
         return out
 
-    def _cause(self, route: str, main: AnomalyRecord, recs: list[AnomalyRecord],
-               by_route: dict[str, list[AnomalyRecord]]) -> tuple[str, str, list[RootCause]]:
+    def _cause(
+        self,
+        route: str,
+        main: AnomalyRecord,
+        recs: list[AnomalyRecord],
+        by_route: dict[str, list[AnomalyRecord]],
+    ) -> tuple[str, str, list[RootCause]]:
         rcs = [rc for r in recs for rc in r.root_causes]
         rcs.sort(key=lambda rc: -rc.explains)
         rel = [rc for rc in rcs if rc.dim == "rel"]
         since = min(r.onset for r in recs)
         if rel:
             v = ", ".join(rel[0].values)
-            return (f"release {v} (suspected): {rel[0].describe()}",
-                    f"compare release {v} with the previous one on {route}; consider a rollback", rcs)
+            return (
+                f"release {v} (suspected): {rel[0].describe()}",
+                f"compare release {v} with the previous one on {route}; consider a rollback",
+                rcs,
+            )
         traffic = [r for r in recs if r.family == "route.count" and r.value > r.expected]
         if traffic:
-            return (f"traffic spike on {route} (suspected): {fmt_value('route.count', traffic[0].value)} requests/bucket "
-                    f"vs {fmt_value('route.count', traffic[0].expected)} expected",
-                    f"check capacity and rate limits of {route}; find the source of the extra traffic", rcs)
-        upstream = [(min(r.onset for r in rr), other) for other, rr in by_route.items()
-                    if other != route and min(r.onset for r in rr) < since]
+            return (
+                f"traffic spike on {route} (suspected): {fmt_value('route.count', traffic[0].value)} requests/bucket "
+                f"vs {fmt_value('route.count', traffic[0].expected)} expected",
+                f"check capacity and rate limits of {route}; find the source of the extra traffic",
+                rcs,
+            )
+        upstream = [
+            (min(r.onset for r in rr), other)
+            for other, rr in by_route.items()
+            if other != route and min(r.onset for r in rr) < since
+        ]
         if upstream:
             onset, other = min(upstream)
-            return (f"upstream route {other} degrading (suspected): it went bad at {fmt_ts(onset)}, before {route}",
-                    f"look at {other} first; then replay sessions that called both", rcs)
+            return (
+                f"upstream route {other} degrading (suspected): it went bad at {fmt_ts(onset)}, before {route}",
+                f"look at {other} first; then replay sessions that called both",
+                rcs,
+            )
         if rcs:
-            return (f"cohort {rcs[0].describe()} (suspected)", f"filter sessions by {rcs[0].dim}={rcs[0].values[0]} and replay", rcs)
-        return ("unknown: no release, traffic spike or upstream route change found",
-                f"check {route}'s logs and traces since {fmt_ts(since)}; replay the example sessions", rcs)
+            return (
+                f"cohort {rcs[0].describe()} (suspected)",
+                f"filter sessions by {rcs[0].dim}={rcs[0].values[0]} and replay",
+                rcs,
+            )
+        return (
+            "unknown: no release, traffic spike or upstream route change found",
+            f"check {route}'s logs and traces since {fmt_ts(since)}; replay the example sessions",
+            rcs,
+        )
 
     # -- outputs ------------------------------------------------------------------------------------
     def snapshot(self, tail: int = 60) -> AnalyticsSnapshot:
@@ -642,7 +839,9 @@ class Analytics:
         corr = self._corr
         active = self._active()
         live = {i.id for i in self._insights_now(active, journey, corr)}
-        insights = rank([msgspec.structs.replace(i, active=i.id in live) for i in self._insights.values()])
+        insights = rank(
+            [msgspec.structs.replace(i, active=i.id in live) for i in self._insights.values()]
+        )
         routes = []
         vols = []
         for ri, route in enumerate(self.agg.route_labels):
@@ -652,21 +851,42 @@ class Analytics:
             _, cnt = bank.tail(rc, tail)
             vols.append((float(np.nansum(cnt)), ri, route))
         for _, ri, route in sorted(vols, reverse=True)[:20]:
-            rows = {f: bank.lookup(f, ri) for f in ("route.count", "route.error_rate", "route.p50", "route.p95", "route.p99")}
+            rows = {
+                f: bank.lookup(f, ri)
+                for f in ("route.count", "route.error_rate", "route.p50", "route.p95", "route.p99")
+            }
             # the latest bucket in which the route was called (a quiet last bucket is not "no health")
             _, cnt = bank.tail(rows["route.count"], tail)
             seen = np.flatnonzero(np.nan_to_num(cnt) > 0)
             back = int(cnt.shape[0] - seen[-1]) if seen.size else 1
-            last = {f: (float(bank.tail(r, tail)[1][-back]) if r >= 0 and bank.n_frames else float("nan")) for f, r in rows.items()}
+            last = {
+                f: (
+                    float(bank.tail(r, tail)[1][-back])
+                    if r >= 0 and bank.n_frames
+                    else float("nan")
+                )
+                for f, r in rows.items()
+            }
             r95 = rows["route.p95"]
             e95 = float(det.expected_values([r95])[0]) if r95 >= 0 else float("nan")
-            routes.append(RouteHealth(
-                route=route, count=int(np.nan_to_num(last["route.count"])), rps=float(np.nan_to_num(last["route.count"])) / self.cfg.bucket_s,
-                error_rate=last["route.error_rate"], p50=last["route.p50"], p95=last["route.p95"], p99=last["route.p99"],
-                expected_p95=e95 if e95 == e95 else None, z_p95=float(det.z[r95]) if r95 >= 0 else 0.0,
-                alarm=bool(det.alarm[r95]) if r95 >= 0 else False,
-                p95_tail=bank.tail(r95, tail)[1].tolist() if r95 >= 0 else [],
-                error_tail=bank.tail(rows["route.error_rate"], tail)[1].tolist() if rows["route.error_rate"] >= 0 else []))
+            routes.append(
+                RouteHealth(
+                    route=route,
+                    count=int(np.nan_to_num(last["route.count"])),
+                    rps=float(np.nan_to_num(last["route.count"])) / self.cfg.bucket_s,
+                    error_rate=last["route.error_rate"],
+                    p50=last["route.p50"],
+                    p95=last["route.p95"],
+                    p99=last["route.p99"],
+                    expected_p95=e95 if e95 == e95 else None,
+                    z_p95=float(det.z[r95]) if r95 >= 0 else 0.0,
+                    alarm=bool(det.alarm[r95]) if r95 >= 0 else False,
+                    p95_tail=bank.tail(r95, tail)[1].tolist() if r95 >= 0 else [],
+                    error_tail=bank.tail(rows["route.error_rate"], tail)[1].tolist()
+                    if rows["route.error_rate"] >= 0
+                    else [],
+                )
+            )
         series: dict[str, SeriesTail] = {}
         exp_all = det.expected_values()
         for r, k in enumerate(bank.keys):
@@ -674,22 +894,41 @@ class Analytics:
                 continue
             t, v = bank.tail(r, tail)
             e = float(exp_all[r]) if r < exp_all.shape[0] else float("nan")
-            series[k.label()] = SeriesTail(key=k.label(), t0=int(t[0]) if t.size else 0, bucket_ms=self.bucket_ms,
-                                           values=v.tolist(), expected=e if e == e else None, alarm=bool(det.alarm[r]))
+            series[k.label()] = SeriesTail(
+                key=k.label(),
+                t0=int(t[0]) if t.size else 0,
+                bucket_ms=self.bucket_ms,
+                values=v.tolist(),
+                expected=e if e == e else None,
+                alarm=bool(det.alarm[r]),
+            )
         snap = AnalyticsSnapshot(
-            watermark=det.t_last + self.bucket_ms if det.t_last >= 0 else 0, buckets=self.ticks, bucket_ms=self.bucket_ms,
-            funnels=[f.result() for f in self.funnels], routes=routes, series=series,
-            anomalies=sorted(active, key=lambda a: (not a.active, -abs(a.z)))[:100], insights=insights[:50],
-            alerts=list(self.alerts.events[-50:]), correlations=corr,
+            watermark=det.t_last + self.bucket_ms if det.t_last >= 0 else 0,
+            buckets=self.ticks,
+            bucket_ms=self.bucket_ms,
+            funnels=[f.result() for f in self.funnels],
+            routes=routes,
+            series=series,
+            anomalies=sorted(active, key=lambda a: (not a.active, -abs(a.z)))[:100],
+            insights=insights[:50],
+            alerts=list(self.alerts.events[-50:]),
+            correlations=corr,
             journey={s: sorted(rs, key=lambda r: -rs[r]) for s, rs in journey.items() if rs},
-            stats={"events": float(self.events), "series": float(bank.n), "late_events": float(self.agg.late_events),
-                   "detector_mb": det.memory_bytes() / 1e6, "alarms_active": float(det.alarm[: bank.n].sum()),
-                   "insufficient_volume": float(len(self.low_volume))},
+            stats={
+                "events": float(self.events),
+                "series": float(bank.n),
+                "late_events": float(self.agg.late_events),
+                "detector_mb": det.memory_bytes() / 1e6,
+                "alarms_active": float(det.alarm[: bank.n].sum()),
+                "insufficient_volume": float(len(self.low_volume)),
+            },
         )
         self._snap = snap
         return snap
 
-    def series_tail(self, key: str, n: int = 360) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def series_tail(
+        self, key: str, n: int = 360
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """(bucket starts, values) of any series by its label, e.g. ``route.p95[POST /api/pay]``."""
         for r, k in enumerate(self.bank.keys):
             if k.label() == key:
@@ -706,12 +945,19 @@ class Analytics:
 
     def to_report(self) -> dict[str, Any]:
         s = self.snapshot()
-        return msgspec.to_builtins({
-            "funnels": s.funnels, "insights": s.insights, "anomalies": s.anomalies, "routes": s.routes,
-            "alerts": s.alerts, "correlations": [c for c in s.correlations if c.claimed or c.journey][:20],
-            "insufficient_volume": list(self.low_volume)[-20:],
-            "journey": s.journey, "stats": s.stats,
-        })
+        return msgspec.to_builtins(
+            {
+                "funnels": s.funnels,
+                "insights": s.insights,
+                "anomalies": s.anomalies,
+                "routes": s.routes,
+                "alerts": s.alerts,
+                "correlations": [c for c in s.correlations if c.claimed or c.journey][:20],
+                "insufficient_volume": list(self.low_volume)[-20:],
+                "journey": s.journey,
+                "stats": s.stats,
+            }
+        )
 
     def to_markdown(self) -> str:
         from uxtop.analytics.report import render_markdown

@@ -7,7 +7,7 @@ fancy-index per field.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -45,7 +45,11 @@ class GlobLUT:
         tab = table_of(strings, self.table)
         have = self.lut.shape[0] - 1
         if len(tab) > have:
-            tail = np.fromiter((self._rx.match(s) is not None for s in tab[have:]), dtype=np.bool_, count=len(tab) - have)
+            tail = np.fromiter(
+                (self._rx.match(s) is not None for s in tab[have:]),
+                dtype=np.bool_,
+                count=len(tab) - have,
+            )
             self.lut = np.concatenate([self.lut, tail])
 
     def __call__(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
@@ -58,7 +62,11 @@ class StepMatcher:
     def __init__(self, step: StepConfig) -> None:
         self.step = step
         self.kind = EVENT_CODES[EventType(step.type)] if step.type else -1
-        self.luts = [GlobLUT(f, getattr(step, f)) for f in ("url", "target", "route") if getattr(step, f) is not None]
+        self.luts = [
+            GlobLUT(f, getattr(step, f))
+            for f in ("url", "target", "route")
+            if getattr(step, f) is not None
+        ]
 
     def match(self, columns: dict, strings: object) -> npt.NDArray[np.bool_]:
         n = columns["ts"].shape[0]
@@ -69,7 +77,9 @@ class StepMatcher:
         return mask
 
 
-def step_bits(matchers: list[StepMatcher], columns: dict, strings: object) -> npt.NDArray[np.uint32]:
+def step_bits(
+    matchers: list[StepMatcher], columns: dict, strings: object
+) -> npt.NDArray[np.uint32]:
     """Bit i set where row matches matcher i (≤ 32 matchers)."""
     n = columns["ts"].shape[0]
     bits = np.zeros(n, dtype=np.uint32)

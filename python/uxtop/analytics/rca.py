@@ -11,7 +11,7 @@ dimension explains enough, a 2-D pass scores pairs of values (Squeeze-lite) on t
 from __future__ import annotations
 
 import itertools
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 import numpy as np
@@ -85,11 +85,23 @@ def adtributor(
             contrast_ok = abs(rel_set) >= min_contrast * abs(rel_rest)
         else:
             contrast_ok = False
-        if chosen and total_ep > target_ep and share < max_share and float(s[chosen].sum()) >= min_surprise and contrast_ok:
-            out.append(RootCause(
-                dim=dim, values=[str(labels[j]) for j in chosen], explains=min(total_ep, 1.0),
-                surprise=float(s[chosen].sum()), actual=float(A_j[chosen].sum()), expected=float(F_j[chosen].sum()),
-            ))
+        if (
+            chosen
+            and total_ep > target_ep
+            and share < max_share
+            and float(s[chosen].sum()) >= min_surprise
+            and contrast_ok
+        ):
+            out.append(
+                RootCause(
+                    dim=dim,
+                    values=[str(labels[j]) for j in chosen],
+                    explains=min(total_ep, 1.0),
+                    surprise=float(s[chosen].sum()),
+                    actual=float(A_j[chosen].sum()),
+                    expected=float(F_j[chosen].sum()),
+                )
+            )
     # succinct first (Adtributor's Occam criterion: fewer values explaining the same change is the
     # better story), then surprise; noisy small cohorts otherwise win on summed surprise
     out.sort(key=lambda r: (len(r.values), -r.surprise))
@@ -117,15 +129,22 @@ def cuboid_2d(
     if ep[i, j] < 0.5 * target_ep or abs(dev[i, j]) < 0.2:
         return None
     return RootCause(
-        dim=f"{names[0]}×{names[1]}", values=[f"{labels[0][i]}×{labels[1][j]}"], explains=float(min(ep[i, j], 1.0)),
+        dim=f"{names[0]}×{names[1]}",
+        values=[f"{labels[0][int(i)]}×{labels[1][int(j)]}"],
+        explains=float(min(ep[i, j], 1.0)),
         surprise=float(_surprise(np.array([F[i, j] / F.sum()]), np.array([A[i, j] / A.sum()]))[0]),
-        actual=float(A[i, j]), expected=float(F[i, j]),
+        actual=float(A[i, j]),
+        expected=float(F[i, j]),
     )
 
 
 def explain_cube(
-    names: Sequence[str], labels: Sequence[Sequence[str]], actual: npt.ArrayLike, expected: npt.ArrayLike,
-    min_ep: float = 0.1, target_ep: float = 0.67,
+    names: Sequence[str],
+    labels: Sequence[Sequence[str]],
+    actual: npt.ArrayLike,
+    expected: npt.ArrayLike,
+    min_ep: float = 0.1,
+    target_ep: float = 0.67,
 ) -> list[RootCause]:
     """Adtributor on each axis of an N-D cube; the 2-D pass when no axis explains ``target_ep``."""
     A = np.asarray(actual, dtype=np.float64)
@@ -153,16 +172,27 @@ def explain_cube(
         change = A2.sum() - F2.sum()
         ep = (A2[i, j] - F2[i, j]) / change if abs(change) > 1e-9 else 0.0
         if ep > target_ep:
-            cell = RootCause(dim=f"{da}×{db}", values=[f"{va}×{vb}"], explains=float(min(ep, 1.0)),
-                             surprise=float(sum(rc.surprise for rc in found if rc.dim in (da, db))),
-                             actual=float(A2[i, j]), expected=float(F2[i, j]))
+            cell = RootCause(
+                dim=f"{da}×{db}",
+                values=[f"{va}×{vb}"],
+                explains=float(min(ep, 1.0)),
+                surprise=float(sum(rc.surprise for rc in found if rc.dim in (da, db))),
+                actual=float(A2[i, j]),
+                expected=float(F2[i, j]),
+            )
             return [cell] + found
     if found:
         return found
     best: RootCause | None = None
     for a, b in itertools.combinations(range(A.ndim), 2):
         other = tuple(k for k in range(A.ndim) if k not in (a, b))
-        rc = cuboid_2d((names[a], names[b]), (labels[a], labels[b]), A.sum(axis=other), F.sum(axis=other), target_ep)
+        rc = cuboid_2d(
+            (names[a], names[b]),
+            (labels[a], labels[b]),
+            A.sum(axis=other),
+            F.sum(axis=other),
+            target_ep,
+        )
         if rc is not None and (best is None or rc.explains > best.explains):
             best = rc
     return [best] if best else []

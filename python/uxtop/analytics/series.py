@@ -79,15 +79,31 @@ class Frame:
     active: npt.NDArray[np.int64]  # [column] distinct sessions with any event
     flags: npt.NDArray[np.int64]  # [flag kind, column]
     steps: npt.NDArray[np.int64]  # [global step, column] arrivals
-    flags_route: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # [route, flag kind]
+    flags_route: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros((0, 0), np.int64)
+    )  # [route, flag kind]
     flag_examples: dict[int, list[int]] = field(default_factory=dict)  # flag kind → session ids
-    examples: dict[int, list[int]] = field(default_factory=dict)  # route → session ids (errors, slowest)
+    examples: dict[int, list[int]] = field(
+        default_factory=dict
+    )  # route → session ids (errors, slowest)
     messages: dict[int, dict[int, int]] = field(default_factory=dict)  # route → msg id → count
 
 
 class _Open:
-    __slots__ = ("cnt", "err", "hist", "sess", "sess_cols", "route_sess", "flags", "steps", "examples", "msgs",
-                 "flags_route", "flag_examples")
+    __slots__ = (
+        "cnt",
+        "err",
+        "hist",
+        "sess",
+        "sess_cols",
+        "route_sess",
+        "flags",
+        "steps",
+        "examples",
+        "msgs",
+        "flags_route",
+        "flag_examples",
+    )
 
     def __init__(self, R: int, C: int, F: int, S: int) -> None:
         self.cnt = np.zeros((R, C), np.int64)
@@ -113,7 +129,9 @@ class _Open:
             self.flags = np.pad(self.flags, ((0, F - self.flags.shape[0]), (0, 0)))
         fr = self.flags_route
         if R > fr.shape[0] or F > fr.shape[1]:
-            self.flags_route = np.pad(fr, ((0, max(R - fr.shape[0], 0)), (0, max(F - fr.shape[1], 0))))
+            self.flags_route = np.pad(
+                fr, ((0, max(R - fr.shape[0], 0)), (0, max(F - fr.shape[1], 0)))
+            )
         if S > self.steps.shape[0]:
             self.steps = np.pad(self.steps, ((0, S - self.steps.shape[0]), (0, 0)))
 
@@ -138,7 +156,9 @@ class BucketAggregator:
     def _bucket(self, b: int) -> _Open:
         o = self.open.get(b)
         if o is None:
-            o = _Open(len(self.route_labels), self.cohorts.ncols, len(self.flag_names), self.n_steps)
+            o = _Open(
+                len(self.route_labels), self.cohorts.ncols, len(self.flag_names), self.n_steps
+            )
             self.open[b] = o
         else:
             o.grow(len(self.route_labels), len(self.flag_names), self.n_steps)
@@ -170,7 +190,9 @@ class BucketAggregator:
         out[:] = loc[inv]
         return out
 
-    def add_batch(self, batch: Any, strings: object, scols: npt.NDArray[np.int64]) -> tuple[npt.NDArray, npt.NDArray]:
+    def add_batch(
+        self, batch: Any, strings: object, scols: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray, npt.NDArray]:
         """Fold a batch in; returns (session_id, local route) of its requests, for evidence."""
         cols = batch.columns
         n = cols["ts"].shape[0]
@@ -216,7 +238,9 @@ class BucketAggregator:
                 v = cc >= 0
                 flat = rr[v] * C + cc[v]
                 o.cnt += np.bincount(flat, minlength=R * C).reshape(R, C)
-                o.err += np.bincount(flat, weights=ee[v], minlength=R * C).reshape(R, C).astype(np.int64)
+                o.err += (
+                    np.bincount(flat, weights=ee[v], minlength=R * C).reshape(R, C).astype(np.int64)
+                )
                 np.add.at(o.hist.reshape(R * C, N_BUCKETS), (flat, hh[v]), 1)
             ss = sid[idx[m]]
             o.route_sess.append(rr * (1 << 40) + ss)
@@ -229,18 +253,26 @@ class BucketAggregator:
                     lst.append((float(score[k]), int(ss[k])))
             msg = cols["msg"][idx[m]]
             em = ee & (msg >= 0)
-            for r_, mid in zip(rr[em].tolist(), msg[em].tolist()):
+            for r_, mid in zip(rr[em].tolist(), msg[em].tolist(), strict=False):
                 d = o.msgs.setdefault(r_, {})
                 d[mid] = d.get(mid, 0) + 1
         return sid[idx], r_loc
 
-    def add_flags(self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray,
-                  names: list[str], scol_of_session: dict[int, npt.NDArray[np.int64]],
-                  routes_of_session: dict[int, set[int]]) -> None:
+    def add_flags(
+        self,
+        kind: npt.NDArray,
+        session_id: npt.NDArray,
+        start_ts: npt.NDArray,
+        names: list[str],
+        scol_of_session: dict[int, npt.NDArray[np.int64]],
+        routes_of_session: dict[int, set[int]],
+    ) -> None:
         """Count flags per bucket, cohort column, and per route the flagged session called."""
         self.flag_names = list(names) if len(names) > len(self.flag_names) else self.flag_names
         b_all = np.asarray(start_ts, dtype=np.int64) // self.bucket_ms
-        for b, k, s in zip(b_all.tolist(), np.asarray(kind).tolist(), np.asarray(session_id).tolist()):
+        for b, k, s in zip(
+            b_all.tolist(), np.asarray(kind).tolist(), np.asarray(session_id).tolist(), strict=False
+        ):
             if b * self.bucket_ms < self.finished_until:
                 self.late_events += 1
                 continue
@@ -304,15 +336,29 @@ class BucketAggregator:
         if o.route_sess:
             u = np.unique(np.concatenate(o.route_sess)) >> 40
             route_sessions += np.bincount(u, minlength=R)[:R]
-        examples = {r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions] for r, lst in o.examples.items()}
+        examples = {
+            r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions]
+            for r, lst in o.examples.items()
+        }
         # quantiles only where there were requests: most (route, cohort) cells of a bucket are empty
         q = np.full(o.cnt.shape + (3,), np.nan, dtype=np.float32)
         nz = o.cnt > 0
         if nz.any():
             q[nz] = quantiles(o.hist[nz])
-        return Frame(t0=b * self.bucket_ms, count=o.cnt, errors=o.err, q=q,
-                     route_sessions=route_sessions, active=active, flags=o.flags, steps=o.steps,
-                     flags_route=o.flags_route, flag_examples=o.flag_examples, examples=examples, messages=o.msgs)
+        return Frame(
+            t0=b * self.bucket_ms,
+            count=o.cnt,
+            errors=o.err,
+            q=q,
+            route_sessions=route_sessions,
+            active=active,
+            flags=o.flags,
+            steps=o.steps,
+            flags_route=o.flags_route,
+            flag_examples=o.flag_examples,
+            examples=examples,
+            messages=o.msgs,
+        )
 
 
 # -- series rows ---------------------------------------------------------------------------
@@ -368,7 +414,9 @@ class SeriesBank:
     def n(self) -> int:
         return len(self.keys)
 
-    def row(self, family: str, entity: int, col: int, entity_label: str, col_label: tuple[str, str]) -> int:
+    def row(
+        self, family: str, entity: int, col: int, entity_label: str, col_label: tuple[str, str]
+    ) -> int:
         k = (family, entity, col)
         r = self._rows.get(k)
         if r is not None:
@@ -390,7 +438,9 @@ class SeriesBank:
             self.detector.min_volume[r] = np.inf  # kept for screens, never alarmed
         assert r == self.n
         dim, val = col_label
-        self.keys.append(SeriesKey(family, entity_label, dim if col else "total", val if col else ""))
+        self.keys.append(
+            SeriesKey(family, entity_label, dim if col else "total", val if col else "")
+        )
         self.detect.append(detect)
         self._rows[k] = r
         if r >= self.history.shape[0]:
@@ -411,20 +461,32 @@ class SeriesBank:
             m = self._mats[family] = new
         return m
 
-    def _put(self, out: list, family: str, V: npt.NDArray, W: npt.NDArray, P: npt.NDArray[np.bool_],
-             ent_labels: list[str], col_labels: list[tuple[str, str]]) -> None:
+    def _put(
+        self,
+        out: list,
+        family: str,
+        V: npt.NDArray,
+        W: npt.NDArray,
+        P: npt.NDArray[np.bool_],
+        ent_labels: list[str],
+        col_labels: list[tuple[str, str]],
+    ) -> None:
         E, C = P.shape
         M = self._matrix(family, E, C)
         need = P & (M[:E] < 0)
         if need.any():
             # register totals before cohorts, so a cohort row can name its parent
-            for e, c in sorted(map(tuple, np.argwhere(need).tolist()), key=lambda ec: (ec[1] != 0, ec)):
+            for e, c in sorted(
+                map(tuple, np.argwhere(need).tolist()), key=lambda ec: (ec[1] != 0, ec)
+            ):
                 M[e, c] = self.row(family, e, c, ent_labels[e], col_labels[c])
         sel = P & (M[:E] >= 0)
         if sel.any():
             out.append((M[:E][sel], V[sel], W[sel]))
 
-    def push(self, frame: Frame, agg: BucketAggregator, step_labels: list[str], step_prev: list[int]) -> tuple[npt.NDArray, npt.NDArray]:
+    def push(
+        self, frame: Frame, agg: BucketAggregator, step_labels: list[str], step_prev: list[int]
+    ) -> tuple[npt.NDArray, npt.NDArray]:
         """Values and weights of every row for ``frame`` (NaN/0 where the row has no data)."""
         labels = agg.cohorts.labels
         C = agg.cohorts.ncols
@@ -471,7 +533,9 @@ class SeriesBank:
         self.n_frames += 1
         return x, w
 
-    def tail(self, row: int, n: int | None = None) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def tail(
+        self, row: int, n: int | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """(bucket start ms, value) of the last ``n`` finished buckets of ``row``, oldest first."""
         m = min(self.n_frames, self.hist_len) if n is None else min(n, self.n_frames, self.hist_len)
         idx = (self.n_frames - m + np.arange(m)) % self.hist_len

@@ -11,8 +11,8 @@ tested at 24-hour scale in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -70,7 +70,10 @@ class ShopTraffic:
 
     def _incident(self, route: int, ts: int, rel: int) -> Incident | None:
         for inc in self.incidents:
-            if ROUTES[route] == inc.route and inc.start_ms <= ts < inc.start_ms + inc.minutes * 60_000:
+            if (
+                ROUTES[route] == inc.route
+                and inc.start_ms <= ts < inc.start_ms + inc.minutes * 60_000
+            ):
                 if inc.release is None or RELS[rel] == inc.release:
                     return inc
         return None
@@ -84,7 +87,12 @@ class ShopTraffic:
         for c in range(n_chunks):
             t_lo = self.start_ms + c * chunk_s * 1000
             phase = 2 * np.pi * ((t_lo - self.start_ms) % DAY_MS) / DAY_MS
-            lam = self.sessions_per_min * chunk_s / 60 * (1 + self.amplitude * np.sin(phase - np.pi / 2))
+            lam = (
+                self.sessions_per_min
+                * chunk_s
+                / 60
+                * (1 + self.amplitude * np.sin(phase - np.pi / 2))
+            )
             k = int(rng.poisson(max(lam, 0.0)))
             starts = np.sort(t_lo + rng.integers(0, chunk_s * 1000, k))
             ev: dict[str, list] = {name: [] for name in EVENT_COLUMNS}
@@ -99,13 +107,26 @@ class ShopTraffic:
                 geo = int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))
                 evs: list[tuple] = []  # (ts, kind, url, target, route, msg, value, status)
 
-                def req(ts: int, route: int, base_ms: float, err_p: float, page: int) -> bool:
-                    inc = self._incident(route, ts, rel)
-                    dur = float(rng.lognormal(np.log(base_ms), 0.35)) * (inc.latency_factor if inc else 1.0)
+                # called only within this session's iteration, so the loop variables are current
+                def req(ts: int, route: int, base_ms: float, err_p: float, page: int) -> bool:  # noqa: B023
+                    inc = self._incident(route, ts, rel)  # noqa: B023
+                    dur = float(rng.lognormal(np.log(base_ms), 0.35)) * (
+                        inc.latency_factor if inc else 1.0
+                    )
                     p = inc.error_p if inc else err_p
                     failed = bool(rng.random() < p)
-                    evs.append((ts + 20, Kind.REQUEST, page, NONE_ID, route, 0 if failed and route == 2 else NONE_ID,
-                                dur, 500 if failed else 200))
+                    evs.append(  # noqa: B023
+                        (
+                            ts + 20,
+                            Kind.REQUEST,
+                            page,
+                            NONE_ID,
+                            route,
+                            0 if failed and route == 2 else NONE_ID,
+                            dur,
+                            500 if failed else 200,
+                        )
+                    )
                     return failed
 
                 t = s0
@@ -128,7 +149,9 @@ class ShopTraffic:
                                 if rng.random() < 0.6:
                                     for _ in range(4):
                                         t += int(rng.integers(200, 600))
-                                        evs.append((t, Kind.CLICK, 4, 1, NONE_ID, NONE_ID, np.nan, 0))
+                                        evs.append(
+                                            (t, Kind.CLICK, 4, 1, NONE_ID, NONE_ID, np.nan, 0)
+                                        )
                                     fk.append(RAGE)
                                     fs.append(sid)
                                     ft.append(t - 1500)
@@ -137,7 +160,9 @@ class ShopTraffic:
                                 ft.append(t)
                             elif rng.random() < 0.93:
                                 t += int(rng.integers(1_000, 4_000))
-                                evs.append((t, Kind.PAGEVIEW, 5, NONE_ID, NONE_ID, NONE_ID, np.nan, 0))
+                                evs.append(
+                                    (t, Kind.PAGEVIEW, 5, NONE_ID, NONE_ID, NONE_ID, np.nan, 0)
+                                )
                 if rng.random() < 0.01:  # baseline friction nobody caused
                     fk.append(RAGE)
                     fs.append(sid)
@@ -177,20 +202,31 @@ class ShopTraffic:
                 columns={k: np.asarray(v, dtype=EVENT_COLUMNS[k]) for k, v in ev.items()},
                 offsets=np.asarray(offsets, dtype=np.int64),
                 sessions={k: np.asarray(v, dtype=SESSION_COLUMNS[k]) for k, v in ses.items()},
-                keys=[f"s{i}" for i in ses["session_id"]], uids=[None] * len(ses["session_id"]),
+                keys=[f"s{i}" for i in ses["session_id"]],
+                uids=[None] * len(ses["session_id"]),
                 watermark=t_lo + chunk_s * 1000,
             )
-            flags = Flags(kind=np.asarray(fk, np.uint8), session_id=np.asarray(fs, np.uint64),
-                          start_ts=np.asarray(ft, np.int64), end_ts=np.asarray(ft, np.int64),
-                          url=np.full(len(fk), 4, np.int32), target=np.full(len(fk), 1, np.int32))
+            flags = Flags(
+                kind=np.asarray(fk, np.uint8),
+                session_id=np.asarray(fs, np.uint64),
+                start_ts=np.asarray(ft, np.int64),
+                end_ts=np.asarray(ft, np.int64),
+                url=np.full(len(fk), 4, np.int32),
+                target=np.full(len(fk), 1, np.int32),
+            )
             yield batch, flags
 
 
 def checkout_funnel_config() -> dict:
     """The funnel that matches ShopTraffic, as a config dict."""
-    return {"name": "checkout", "window_s": 1800, "breakdown": ["dev", "rel"], "steps": [
-        {"type": "pageview", "url": "/product/*", "name": "product"},
-        {"type": "pageview", "url": "/checkout", "name": "checkout"},
-        {"type": "click", "target": "button#pay", "name": "pay"},
-        {"type": "pageview", "url": "/confirm", "name": "confirm"},
-    ]}
+    return {
+        "name": "checkout",
+        "window_s": 1800,
+        "breakdown": ["dev", "rel"],
+        "steps": [
+            {"type": "pageview", "url": "/product/*", "name": "product"},
+            {"type": "pageview", "url": "/checkout", "name": "checkout"},
+            {"type": "click", "target": "button#pay", "name": "pay"},
+            {"type": "pageview", "url": "/confirm", "name": "confirm"},
+        ],
+    }

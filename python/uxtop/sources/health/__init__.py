@@ -18,7 +18,19 @@ from uxtop.sources.health.prometheus import (
 )
 
 __all__ = [
-    "Counters", "HealthConfig", "PrometheusHealth", "PrometheusScraper", "RouteNamer", "RouteRule", "RouteStats",
-    "access_log_to_ndjson", "histogram_quantile", "otlp_to_ndjson", "parse_access_log", "parse_exposition",
-    "parse_otlp_json", "read_prometheus_file", "to_ndjson",
+    "Counters",
+    "HealthConfig",
+    "PrometheusHealth",
+    "PrometheusScraper",
+    "RouteNamer",
+    "RouteRule",
+    "RouteStats",
+    "access_log_to_ndjson",
+    "histogram_quantile",
+    "otlp_to_ndjson",
+    "parse_access_log",
+    "parse_exposition",
+    "parse_otlp_json",
+    "read_prometheus_file",
+    "to_ndjson",
 ]

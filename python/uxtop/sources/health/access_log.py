@@ -16,11 +16,11 @@ Formats (auto-detected per line):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 import msgspec
-
 from uxtop.schema import Event, parse_iso_ms, ts_to_ms
 from uxtop.sources.health.common import Counters, HealthConfig, RouteNamer, request_event, to_ndjson
 
@@ -56,7 +56,9 @@ def _split_request(req: str) -> tuple[str, str] | None:
     return None
 
 
-def parse_combined(line: str, cfg: HealthConfig, namer: RouteNamer, unit: TimeUnit = "auto") -> Event | None:
+def parse_combined(
+    line: str, cfg: HealthConfig, namer: RouteNamer, unit: TimeUnit = "auto"
+) -> Event | None:
     m = _COMBINED.match(line)
     if m is None:
         raise ValueError("not a common/combined log line")
@@ -75,8 +77,14 @@ def parse_combined(line: str, cfg: HealthConfig, namer: RouteNamer, unit: TimeUn
         if bare:
             dur = _duration_ms(bare.group("v"), unit)
     uid = f"{cfg.source}:{m.group('host')}" if cfg.uid_from_client else cfg.source
-    return request_event(_clf_time(m.group("time")), namer(method, path), status, dur, uid,
-                         props={"source": "access_log"})
+    return request_event(
+        _clf_time(m.group("time")),
+        namer(method, path),
+        status,
+        dur,
+        uid,
+        props={"source": "access_log"},
+    )
 
 
 def _get(obj: dict[str, Any], *paths: str) -> Any:
@@ -101,7 +109,9 @@ def _json_ts(v: Any) -> int:
     return parse_iso_ms(s)
 
 
-def parse_json_line(line: str | bytes, cfg: HealthConfig, namer: RouteNamer, unit: TimeUnit = "auto") -> Event | None:
+def parse_json_line(
+    line: str | bytes, cfg: HealthConfig, namer: RouteNamer, unit: TimeUnit = "auto"
+) -> Event | None:
     obj = msgspec.json.decode(line)
     if not isinstance(obj, dict):
         raise ValueError("JSON line is not an object")
@@ -130,11 +140,17 @@ def parse_json_line(line: str | bytes, cfg: HealthConfig, namer: RouteNamer, uni
         dur = float(v) * 1000.0 if unit in ("auto", "s") else _duration_ms(str(v), unit)
     host = _get(obj, "remote_addr", "request.remote_ip", "ClientHost", "client_ip", "remote_ip")
     uid = f"{cfg.source}:{host}" if (cfg.uid_from_client and host) else cfg.source
-    return request_event(ts, namer(str(method), str(path)), status, dur, uid, props={"source": "access_log"})
+    return request_event(
+        ts, namer(str(method), str(path)), status, dur, uid, props={"source": "access_log"}
+    )
 
 
-def parse_access_log(lines: Iterable[bytes | str], cfg: HealthConfig | None = None, unit: TimeUnit = "auto",
-                     counters: Counters | None = None) -> Iterator[Event]:
+def parse_access_log(
+    lines: Iterable[bytes | str],
+    cfg: HealthConfig | None = None,
+    unit: TimeUnit = "auto",
+    counters: Counters | None = None,
+) -> Iterator[Event]:
     """Lines of any supported format → events; bad lines are counted (``counters``), not raised."""
     cfg = cfg or HealthConfig()
     namer = RouteNamer(cfg)
@@ -146,7 +162,11 @@ def parse_access_log(lines: Iterable[bytes | str], cfg: HealthConfig | None = No
             continue
         c.lines += 1
         try:
-            ev = parse_json_line(line, cfg, namer, unit) if line.lstrip().startswith("{") else parse_combined(line, cfg, namer, unit)
+            ev = (
+                parse_json_line(line, cfg, namer, unit)
+                if line.lstrip().startswith("{")
+                else parse_combined(line, cfg, namer, unit)
+            )
         except (ValueError, msgspec.DecodeError, TypeError) as exc:
             c.fail(i + 1, str(exc))
             continue
@@ -155,5 +175,7 @@ def parse_access_log(lines: Iterable[bytes | str], cfg: HealthConfig | None = No
             yield ev
 
 
-def access_log_to_ndjson(data: bytes, cfg: HealthConfig | None = None, unit: TimeUnit = "auto") -> bytes:
+def access_log_to_ndjson(
+    data: bytes, cfg: HealthConfig | None = None, unit: TimeUnit = "auto"
+) -> bytes:
     return to_ndjson(parse_access_log(data.splitlines(), cfg, unit))

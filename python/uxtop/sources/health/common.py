@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import msgspec
-
 from uxtop.schema import Event, EventType
 
 _NUM = re.compile(r"^\d+$")
@@ -71,7 +71,10 @@ class RouteNamer:
                 self._cache[key] = name
                 return name
         if self.cfg.template_ids:
-            segs = [":id" if (_NUM.match(s) or _UUID.match(s) or _HEX.match(s)) else s for s in p.split("/")]
+            segs = [
+                ":id" if (_NUM.match(s) or _UUID.match(s) or _HEX.match(s)) else s
+                for s in p.split("/")
+            ]
             p = "/".join(segs)
         route = f"{method.upper()} {p}" if method else p
         if len(self._cache) < 100_000:
@@ -79,11 +82,29 @@ class RouteNamer:
         return route
 
 
-def request_event(ts_ms: int, route: str, status: int | None, dur_ms: float | None, uid: str,
-                  url: str | None = None, msg: str | None = None, sid: str | None = None,
-                  props: dict[str, Any] | None = None) -> Event:
-    return Event(ts=ts_ms, uid=uid, sid=sid, type=EventType.REQUEST, route=route, status=status, dur=dur_ms,
-                 url=url, msg=msg, props=props)
+def request_event(
+    ts_ms: int,
+    route: str,
+    status: int | None,
+    dur_ms: float | None,
+    uid: str,
+    url: str | None = None,
+    msg: str | None = None,
+    sid: str | None = None,
+    props: dict[str, Any] | None = None,
+) -> Event:
+    return Event(
+        ts=ts_ms,
+        uid=uid,
+        sid=sid,
+        type=EventType.REQUEST,
+        route=route,
+        status=status,
+        dur=dur_ms,
+        url=url,
+        msg=msg,
+        props=props,
+    )
 
 
 _ENC = msgspec.json.Encoder()

@@ -11,10 +11,10 @@ OTLP/JSON writes 64-bit integers as strings and ids as hex; both are accepted.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import msgspec
-
 from uxtop.schema import Event
 from uxtop.sources.health.common import Counters, HealthConfig, RouteNamer, request_event, to_ndjson
 
@@ -35,8 +35,13 @@ def _attrs(items: list[dict[str, Any]] | None) -> dict[str, Any]:
 
 def _kind(k: Any) -> int:
     if isinstance(k, str):
-        return {"SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2, "SPAN_KIND_CLIENT": 3,
-                "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}.get(k, 0)
+        return {
+            "SPAN_KIND_INTERNAL": 1,
+            "SPAN_KIND_SERVER": 2,
+            "SPAN_KIND_CLIENT": 3,
+            "SPAN_KIND_PRODUCER": 4,
+            "SPAN_KIND_CONSUMER": 5,
+        }.get(k, 0)
     return int(k or 0)
 
 
@@ -47,7 +52,9 @@ def _status_code(s: dict[str, Any] | None) -> int:
     return int(code)
 
 
-def spans_to_events(doc: dict[str, Any], cfg: HealthConfig | None = None, counters: Counters | None = None) -> Iterator[Event]:
+def spans_to_events(
+    doc: dict[str, Any], cfg: HealthConfig | None = None, counters: Counters | None = None
+) -> Iterator[Event]:
     """One ``ExportTraceServiceRequest`` (decoded JSON) → request events of its server spans."""
     cfg = cfg or HealthConfig(source="otlp")
     namer = RouteNamer(cfg)
@@ -55,7 +62,7 @@ def spans_to_events(doc: dict[str, Any], cfg: HealthConfig | None = None, counte
     for rs in doc.get("resourceSpans", []) or []:
         res = _attrs((rs.get("resource") or {}).get("attributes"))
         service = str(res.get("service.name", "service"))
-        for ss in (rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []):
+        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
             for sp in ss.get("spans", []) or []:
                 c.lines += 1
                 if _kind(sp.get("kind")) != SERVER:
@@ -94,13 +101,22 @@ def _span(sp: dict[str, Any], service: str, namer: RouteNamer) -> Event:
             ea = _attrs(ev.get("attributes"))
             msg = ea.get("exception.message") or ea.get("exception.type") or msg
     sid = a.get("session.id")
-    return request_event(start // 1_000_000, route_name, int(status) if status is not None else None,
-                         (end - start) / 1e6, uid=f"otlp:{service}", sid=str(sid) if sid else None,
-                         url=a.get("url.path") if isinstance(a.get("url.path"), str) else None, msg=msg,
-                         props={"source": "otlp", "service": service, "trace_id": sp.get("traceId")})
+    return request_event(
+        start // 1_000_000,
+        route_name,
+        int(status) if status is not None else None,
+        (end - start) / 1e6,
+        uid=f"otlp:{service}",
+        sid=str(sid) if sid else None,
+        url=a.get("url.path") if isinstance(a.get("url.path"), str) else None,
+        msg=msg,
+        props={"source": "otlp", "service": service, "trace_id": sp.get("traceId")},
+    )
 
 
-def parse_otlp_json(data: bytes | str, cfg: HealthConfig | None = None, counters: Counters | None = None) -> list[Event]:
+def parse_otlp_json(
+    data: bytes | str, cfg: HealthConfig | None = None, counters: Counters | None = None
+) -> list[Event]:
     """A file holding one request document, or one document per line (the file exporter's form)."""
     text = data.decode() if isinstance(data, bytes) else data
     stripped = text.strip()

@@ -20,11 +20,10 @@ import math
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import msgspec
-
 from uxtop.schema import Event
 from uxtop.sources.health.common import HealthConfig, RouteNamer, request_event
 
@@ -70,7 +69,7 @@ def _parse_labels(text: str, i: int, lineno: int) -> tuple[dict[str, str], int]:
             j += 1
         key = text[i:j]
         if not key or j >= n or text[j] != "=" or j + 1 >= n or text[j + 1] != '"':
-            raise ExpositionError(f"line {lineno}: bad label near {text[i:i + 20]!r}")
+            raise ExpositionError(f"line {lineno}: bad label near {text[i : i + 20]!r}")
         j += 2
         buf = []
         while j < n and text[j] != '"':
@@ -127,7 +126,7 @@ def histogram_quantile(q: float, les: list[float], cum: list[float]) -> float:
     if not les or cum[-1] <= 0 or math.isnan(q):
         return math.nan
     rank = q * cum[-1]
-    for i, (le, c) in enumerate(zip(les, cum)):
+    for i, (le, c) in enumerate(zip(les, cum, strict=False)):
         if c >= rank:
             if math.isinf(le):
                 return les[i - 1] if i > 0 else math.nan
@@ -173,8 +172,13 @@ def _route_key(labels: dict[str, str], namer: RouteNamer) -> str | None:
 class PrometheusHealth:
     """Turns successive scrapes into per-route deltas, ``RouteStats`` and events."""
 
-    def __init__(self, cfg: HealthConfig | None = None, time_unit_s: bool = True, max_events: int = 5000,
-                 baseline_zero: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: HealthConfig | None = None,
+        time_unit_s: bool = True,
+        max_events: int = 5000,
+        baseline_zero: bool = False,
+    ) -> None:
         self.cfg = cfg or HealthConfig(source="prometheus")
         self.namer = RouteNamer(self.cfg)
         self.scale = 1000.0 if time_unit_s else 1.0  # bucket bounds are seconds by convention
@@ -197,7 +201,9 @@ class PrometheusHealth:
             if fam is not None and "le" in s.labels:
                 key = ("bucket", route, status, _parse_value(s.labels["le"]))
                 out[key] = out.get(key, 0.0) + s.value
-            elif types.get(s.name) == "counter" or (s.name.endswith("_total") and "request" in s.name):
+            elif types.get(s.name) == "counter" or (
+                s.name.endswith("_total") and "request" in s.name
+            ):
                 key = ("requests", route, status, 0.0)
                 out[key] = out.get(key, 0.0) + s.value
         return out
@@ -223,7 +229,9 @@ class PrometheusHealth:
         start = prev_ts if prev_ts is not None else ts_ms - 1
         return self._stats_and_events(delta, start, ts_ms)
 
-    def _stats_and_events(self, delta: dict[tuple, float], t_from: int, t_to: int) -> tuple[list[RouteStats], list[Event]]:
+    def _stats_and_events(
+        self, delta: dict[tuple, float], t_from: int, t_to: int
+    ) -> tuple[list[RouteStats], list[Event]]:
         routes = sorted({k[1] for k in delta if k[0] == "bucket"})
         stats: list[RouteStats] = []
         events: list[Event] = []
@@ -240,9 +248,17 @@ class PrometheusHealth:
             if any(by_status.keys() - {""}):
                 errors = sum(max(d.values()) for st, d in by_status.items() if st.startswith("5"))
             else:
-                req = {st: v for (kind, r, st, _), v in delta.items() if kind == "requests" and r == route}
+                req = {
+                    st: v
+                    for (kind, r, st, _), v in delta.items()
+                    if kind == "requests" and r == route
+                }
                 n_req = sum(req.values())
-                errors = total * (sum(v for st, v in req.items() if st.startswith("5")) / n_req) if n_req > 0 else 0.0
+                errors = (
+                    total * (sum(v for st, v in req.items() if st.startswith("5")) / n_req)
+                    if n_req > 0
+                    else 0.0
+                )
             q = [histogram_quantile(x, les, cum) * self.scale for x in (0.5, 0.95, 0.99)]
             buckets = [(le, cum[i] - (cum[i - 1] if i else 0.0)) for i, le in enumerate(les)]
             stats.append(RouteStats(route, total, errors, q[0], q[1], q[2], buckets))
@@ -250,8 +266,15 @@ class PrometheusHealth:
         events.sort(key=lambda e: e.ts)  # type: ignore[arg-type, return-value]
         return stats, events
 
-    def _events(self, route: str, buckets: list[tuple[float, float]], total: float, errors: float,
-                t_from: int, t_to: int) -> list[Event]:
+    def _events(
+        self,
+        route: str,
+        buckets: list[tuple[float, float]],
+        total: float,
+        errors: float,
+        t_from: int,
+        t_to: int,
+    ) -> list[Event]:
         keep = min(1.0, self.max_events / total) if total > 0 else 1.0
         durs: list[float] = []
         lo = 0.0
@@ -261,25 +284,41 @@ class PrometheusHealth:
             hi = last_finite if math.isinf(le) else le
             for j in range(n):
                 # evenly inside the bucket, as histogram_quantile's linear interpolation assumes
-                durs.append((lo + (hi - lo) * (j + 0.5) / n) * self.scale if not math.isinf(le) else hi * self.scale)
+                durs.append(
+                    (lo + (hi - lo) * (j + 0.5) / n) * self.scale
+                    if not math.isinf(le)
+                    else hi * self.scale
+                )
             lo = hi
         n = len(durs)
         n_err = int(round(errors * keep))
         span = max(t_to - t_from, 1)
-        props = {"source": "prometheus"} if keep >= 1.0 else {"source": "prometheus", "sample": round(keep, 6)}
+        props = (
+            {"source": "prometheus"}
+            if keep >= 1.0
+            else {"source": "prometheus", "sample": round(keep, 6)}
+        )
         uid = f"{self.cfg.source}:{route}"
         out = []
         # errors spread evenly among the requests, timestamps evenly over the interval
         err_every = n / n_err if n_err else 0.0
         err_at = {int(i * err_every) for i in range(n_err)}
-        order = sorted(range(n), key=lambda i: (i * 7919) % max(n, 1))  # interleave latencies over time
+        order = sorted(
+            range(n), key=lambda i: (i * 7919) % max(n, 1)
+        )  # interleave latencies over time
         for rank, i in enumerate(order):
             ts = t_from + int(span * (rank + 1) / (n + 1))
-            out.append(request_event(ts, route, 500 if rank in err_at else 200, round(durs[i], 3), uid, props=props))
+            out.append(
+                request_event(
+                    ts, route, 500 if rank in err_at else 200, round(durs[i], 3), uid, props=props
+                )
+            )
         return out
 
 
-def read_prometheus_file(text: str, cfg: HealthConfig | None = None, ts_ms: int | None = None) -> tuple[list[RouteStats], list[Event]]:
+def read_prometheus_file(
+    text: str, cfg: HealthConfig | None = None, ts_ms: int | None = None
+) -> tuple[list[RouteStats], list[Event]]:
     """A saved exposition. With explicit sample timestamps, each distinct timestamp is a scrape
     (deltas between them); without, the file is one scrape of counts since the target started."""
     samples, _ = parse_exposition(text)
@@ -293,7 +332,14 @@ def read_prometheus_file(text: str, cfg: HealthConfig | None = None, ts_ms: int 
     stats: list[RouteStats] = []
     events: list[Event] = []
     for t in stamps:
-        part = "\n".join(header + [ln for ln in lines if ln and not ln.startswith("#") and ln.rstrip().endswith(f" {t}")])
+        part = "\n".join(
+            header
+            + [
+                ln
+                for ln in lines
+                if ln and not ln.startswith("#") and ln.rstrip().endswith(f" {t}")
+            ]
+        )
         st, ev = ph.update(part, t)
         stats += st
         events += ev
@@ -312,8 +358,13 @@ class PrometheusScraper:
     Errors are counted and the last one kept (a flaky endpoint must not kill the engine).
     """
 
-    def __init__(self, url: str, interval_s: float, on_events: Callable[[list[RouteStats], list[Event]], None],
-                 cfg: HealthConfig | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        interval_s: float,
+        on_events: Callable[[list[RouteStats], list[Event]], None],
+        cfg: HealthConfig | None = None,
+    ) -> None:
         self.url = url
         self.interval_s = interval_s
         self.on_events = on_events
@@ -339,7 +390,7 @@ class PrometheusScraper:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - t0)))
 
-    def start(self) -> "PrometheusScraper":
+    def start(self) -> PrometheusScraper:
         self._thread = threading.Thread(target=self._loop, name="uxtop-prom-scrape", daemon=True)
         self._thread.start()
         return self
@@ -351,5 +402,14 @@ class PrometheusScraper:
 
 
 def stats_table(stats: Iterable[RouteStats]) -> list[dict[str, float | str]]:
-    return [{"route": s.route, "count": s.count, "error_ratio": s.error_ratio, "p50_ms": s.p50, "p95_ms": s.p95,
-             "p99_ms": s.p99} for s in stats]
+    return [
+        {
+            "route": s.route,
+            "count": s.count,
+            "error_ratio": s.error_ratio,
+            "p50_ms": s.p50,
+            "p95_ms": s.p95,
+            "p99_ms": s.p99,
+        }
+        for s in stats
+    ]
