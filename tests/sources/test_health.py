@@ -212,3 +212,32 @@ def test_counter_reset_is_a_restart_not_a_negative_delta() -> None:
     assert stats[0].count == 30
     stats, _ = ph.update(text(7), 3000)  # target restarted
     assert stats[0].count == 7
+
+
+def test_sniffed_formats_ingest_together_with_usage() -> None:
+    """Every sample file, format sniffed, through the reference ingestor into one batch + analytics."""
+    from uxtop.analytics import Analytics
+    from uxtop.sources.health import health_file_to_ndjson, sniff_format
+
+    names = {
+        "nginx_combined.log": "access_log",
+        "apache_combined.log": "access_log",
+        "access.json": "access_log",
+        "metrics.prom": "prometheus",
+        "otlp_traces.json": "otlp",
+    }
+    data = b""
+    for name, fmt in names.items():
+        raw = (DATA / name).read_bytes()
+        assert sniff_format(raw) == fmt
+        data += health_file_to_ndjson(DATA / name)
+    res = reference_ingest(data)
+    assert res.counters["bad_lines"] == 0 and res.counters["events"] > 500
+    batch, tables = result_to_batch(res)
+    an = Analytics()
+    an.update(batch, tables)
+    an.flush()
+    routes = {r.route for r in an.snapshot().routes}
+    assert {"POST /api/pay", "GET /api/cart", "GET /api/product/:id"} <= routes
+    # pseudo-sessions of server logs are not active users
+    assert an.snapshot().series.get("sessions.active") is None

@@ -206,10 +206,15 @@ class BucketAggregator:
         self.late_events += int(late.sum())
         srow = cols["session"].astype(np.int64)
         sid = batch.sessions["session_id"].astype(np.int64)[srow]
-        # active sessions: (bucket, session) pairs, with the session's cohort columns
+        # active sessions: (bucket, session) pairs, with the session's cohort columns. Request
+        # rows don't make a session active: access-log/OTLP pseudo-sessions are not users.
         ok = ~late
+        user = ok & (cols["kind"] != Kind.REQUEST)
         for b in np.unique(b_all[ok]).tolist():
-            m = ok & (b_all == b)
+            m = user & (b_all == b)
+            if not m.any():
+                self._bucket(int(b))
+                continue
             o = self._bucket(int(b))
             o.sess.append(sid[m])
             o.sess_cols.append(scols[srow[m]])

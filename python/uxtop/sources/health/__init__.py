@@ -7,6 +7,7 @@
 
 from uxtop.sources.health.access_log import access_log_to_ndjson, parse_access_log
 from uxtop.sources.health.common import Counters, HealthConfig, RouteNamer, RouteRule, to_ndjson
+from uxtop.sources.health.files import health_file_to_ndjson, health_to_ndjson, sniff_format
 from uxtop.sources.health.otlp import otlp_to_ndjson, parse_otlp_json
 from uxtop.sources.health.prometheus import (
     PrometheusHealth,
@@ -26,6 +27,9 @@ __all__ = [
     "RouteRule",
     "RouteStats",
     "access_log_to_ndjson",
+    "health_file_to_ndjson",
+    "health_to_ndjson",
+    "sniff_format",
     "histogram_quantile",
     "otlp_to_ndjson",
     "parse_access_log",
