@@ -24,10 +24,17 @@ def kernel_episodes(batch, cfg: DetectConfig, tabs, separate: bool = False) -> d
     n = batch.n_sessions
     start_rows = np.repeat(batch.offsets[:-1][None, :], len(KERNELS), axis=0).copy()
     frontier = np.full(n, K.I64_MAX, dtype=np.int64)
-    # all nine at once go through the fused kernel; any other selection through the single ones
-    only = KERNELS[::-1] if separate else KERNELS
-    outs, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits, target_bits,
-                                only)
+    # all nine at once, or one at a time (each must find the same episodes)
+    if separate:
+        outs = {}
+        for name in KERNELS:
+            one, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits,
+                                       target_bits, (name,))
+            outs[name] = one[name]
+            assert all(len(v) == 0 for k, v in one.items() if k != name)
+    else:
+        outs, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits,
+                                    target_bits)
     res = {}
     for name, o in outs.items():
         res[name] = sorted(
@@ -42,7 +49,7 @@ def check(sessions, cfg: DetectConfig) -> dict[str, int]:
     tabs = tables()
     batch = build_batch(sessions)
     got, tag_bits, target_bits = kernel_episodes(batch, cfg, tabs)
-    assert kernel_episodes(batch, cfg, tabs, separate=True)[0] == got  # fused == single kernels
+    assert kernel_episodes(batch, cfg, tabs, separate=True)[0] == got  # one at a time == all together
     want = reference_episodes(batch.columns, batch.offsets, cfg, tag_bits, target_bits)
     for name in KERNELS:
         w = sorted(want[name]) if not (name == "rage" and cfg.rage.require_dead) else []

@@ -98,78 +98,17 @@ def run_kernels(
         "thrash": int(counts[Kind.MOVE]) // 2 + 1, "scroll": int(counts[Kind.SCROLL]) // 2 + 1,
         "uturn": n_pv + 1, "loop": n_pv // 2 + 1, "form": n_pv + n_sess + 1,
     }
-    outs: dict[str, npt.NDArray[np.int64]] = {}
-    r, d = cfg.rage, cfg.dead
-    if tuple(only) == KERNELS:
-        # all detectors: the fused kernel (one pass over sessions, rows stay in cache)
-        p = fused_params(params)
-        grow = 1
-        while True:
-            bufs = [np.empty((caps[name] * grow, K.N_OUT), dtype=np.int64) for name in KERNELS]
-            counts = np.zeros(len(KERNELS), dtype=np.int64)
-            ok = K.fused_kernel(ts, kind, target, tag, url, x, y, cols["sy"], cols["value"], cols["status"], flags,
-                                tag_bits, target_bits, offsets, start_rows, frontier, p, *bufs, need, next_dec, counts)
-            if ok:
-                return {name: bufs[k][: counts[k]] for k, name in enumerate(KERNELS)}, need, next_dec
-            grow *= 4  # the bounds are generous; this is a safety net
-    for slot, name in enumerate(KERNELS):
-        sr = start_rows[slot]
-        nd = need[slot]
-        nx = next_dec[slot]
-        if name not in only or (name == "rage" and r.require_dead):
-            nd[:] = offsets[1:]
-            outs[name] = np.empty((0, K.N_OUT), dtype=np.int64)
-            continue
-        cap = caps[name]
-        while True:
-            out = np.empty((cap, K.N_OUT), dtype=np.int64)
-            if name == "rage":
-                n = K.rage_kernel(ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
-                                  offsets, sr, frontier, r.min_clicks, r.max_gap_ms, r.window_ms, r.radius_px,
-                                  K.METRICS[r.metric], r.same_target, r.fold_double_clicks, r.cancel_on_scroll,
-                                  r.cancel_on_selection, r.reaction_window_ms, params.rage_suppress, out, nd, nx)
-            elif name == "dead":
-                n = K.dead_kernel(ts, kind, target, tag, url, flags, tag_bits, target_bits, offsets, sr, frontier,
-                                  d.dead_ms, d.fold_ms, d.quick_reaction_ms, d.min_observe_ms,
-                                  d.credit_until_next_click, d.request_is_reaction, d.interactive_only,
-                                  params.dead_suppress, out, nd, nx)
-            elif name == "error":
-                e = cfg.error
-                n = K.error_kernel(ts, kind, target, tag, url, flags, cols["status"], tag_bits, target_bits,
-                                   offsets, sr, frontier, e.window_ms, d.fold_ms, e.status_min,
-                                   params.error_suppress, out, nd, nx)
-            elif name == "slow":
-                sl = cfg.slow
-                n = K.slow_kernel(ts, kind, target, tag, url, flags, cols["value"], tag_bits, target_bits,
-                                  offsets, sr, frontier, d.dead_ms, d.slow_ms, d.fold_ms, d.quick_reaction_ms,
-                                  d.credit_until_next_click, sl.request_ms, sl.trigger_ms, sl.late_reaction,
-                                  params.slow_suppress, out, nd, nx)
-            elif name == "thrash":
-                t = cfg.thrash
-                n = K.reversal_kernel(ts, kind, url, x, y, K.K_MOVE, True, True, offsets, sr, frontier,
-                                      t.min_reversals, t.window_ms, t.chain_gap_ms, t.max_episode_ms, t.min_delta_px,
-                                      int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY), out, nd, nx)
-            elif name == "scroll":
-                sc = cfg.scroll
-                n = K.reversal_kernel(ts, kind, url, x, cols["sy"], K.K_SCROLL, False, True, offsets, sr, frontier,
-                                      sc.min_reversals, sc.window_ms, sc.chain_gap_ms, sc.max_episode_ms,
-                                      sc.min_delta_px,
-                                      int(Rule.SCROLL_BOUNCE), int(Rule.SCROLL_BOUNCE), int(Rule.SCROLL_BOUNCE),
-                                      out, nd, nx)
-            elif name == "uturn":
-                n = K.uturn_kernel(ts, kind, url, offsets, sr, frontier, cfg.uturn.max_dwell_ms, out, nd, nx)
-            elif name == "loop":
-                n = K.loop_kernel(ts, kind, url, offsets, sr, frontier, cfg.loop.min_visits, cfg.loop.window_ms,
-                                  out, nd, nx)
-            else:
-                f = cfg.form
-                n = K.form_kernel(ts, kind, target, tag, url, tag_bits, target_bits, offsets, sr, frontier,
-                                  f.min_returns, f.hesitation_ms, f.abandon_min_fields, out, nd, nx)
-            if n >= 0:
-                outs[name] = out[:n]
-                break
-            cap *= 4  # the bounds above are generous; this is a safety net
-    return outs, need, next_dec
+    p = fused_params(params)
+    p[K.P_ENABLED] = sum(1 << k for k, name in enumerate(KERNELS) if name in only)
+    grow = 1
+    while True:
+        bufs = [np.empty((caps[name] * grow if name in only else 0, K.N_OUT), dtype=np.int64) for name in KERNELS]
+        counts = np.zeros(len(KERNELS), dtype=np.int64)
+        ok = K.fused_kernel(ts, kind, target, tag, url, x, y, cols["sy"], cols["value"], cols["status"], flags,
+                            tag_bits, target_bits, offsets, start_rows, frontier, p, *bufs, need, next_dec, counts)
+        if ok:
+            return {name: bufs[k][: counts[k]] for k, name in enumerate(KERNELS)}, need, next_dec
+        grow *= 4  # the bounds above are generous; this is a safety net
 
 
 def fused_params(params: KernelParams) -> npt.NDArray[np.int64]:

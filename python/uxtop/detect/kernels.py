@@ -199,20 +199,6 @@ def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bit
     return n
 
 
-@njit(cache=True, nogil=True)
-def rage_kernel(ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
-                offsets, start_row, frontier,
-                min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl,
-                cancel_scroll, cancel_sel, react_ms, suppress,
-                out, need, next_dec):
-    n = 0
-    ring = np.empty(16, np.int64)
-    settle = max(max_gap, react_ms)
-    for s in range(offsets.shape[0] - 1):
-        n = _rage_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl, cancel_scroll, cancel_sel, react_ms, suppress, out, need, next_dec, ring, n)
-        if n < 0:
-            return -1
-    return n
 
 
 # ------------------------------------------------------------------ click groups (dead, slow, error)
@@ -287,18 +273,6 @@ def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, tar
     return n
 
 
-@njit(cache=True, nogil=True)
-def dead_kernel(ts, kind, target, tag, url, flags, tag_bits, target_bits,
-                offsets, start_row, frontier,
-                dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only,
-                suppress, out, need, next_dec):
-    n = 0
-    settle = max(fold_ms, quick_ms)
-    for s in range(offsets.shape[0] - 1):
-        n = _dead_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, flags, tag_bits, target_bits, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, n)
-        if n < 0:
-            return -1
-    return n
 
 
 @njit(cache=True, nogil=True)
@@ -360,18 +334,6 @@ def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bi
     return n
 
 
-@njit(cache=True, nogil=True)
-def slow_kernel(ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
-                offsets, start_row, frontier,
-                dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction,
-                suppress, out, need, next_dec):
-    n = 0
-    settle = max(fold_ms, quick_ms, trigger_ms)
-    for s in range(offsets.shape[0] - 1):
-        n = _slow_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, flags, value, tag_bits, target_bits, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, n)
-        if n < 0:
-            return -1
-    return n
 
 
 @njit(cache=True, nogil=True)
@@ -420,17 +382,6 @@ def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_
     return n
 
 
-@njit(cache=True, nogil=True)
-def error_kernel(ts, kind, target, tag, url, flags, status, tag_bits, target_bits,
-                 offsets, start_row, frontier,
-                 window_ms, fold_ms, status_min, suppress, out, need, next_dec):
-    n = 0
-    settle = max(window_ms, fold_ms)
-    for s in range(offsets.shape[0] - 1):
-        n = _error_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, flags, status, tag_bits, target_bits, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n)
-        if n < 0:
-            return -1
-    return n
 
 
 # ------------------------------------------------------------- direction reversals (thrash, scroll)
@@ -518,26 +469,6 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
     return n
 
 
-@njit(cache=True, nogil=True)
-def reversal_kernel(ts, kind, url, cx, cy, ev_kind, use_x, use_y,
-                    offsets, start_row, frontier,
-                    min_rev, window_ms, chain_gap, max_chain, min_delta, rule_x, rule_y, rule_xy,
-                    out, need, next_dec):
-    """Chains of direction reversals of ``ev_kind`` events (moves: x and y; scrolls: sy as y).
-
-    A reversal at event i needs the two previous events (p2, p1). Reversals more than
-    ``chain_gap`` apart split chains, and a chain spans at most ``max_chain`` ms (so an endless
-    jitter does not hold its rows forever); a chain is an episode if one axis has ``min_rev``
-    reversals within ``window_ms``.
-    """
-    n = 0
-    ring_x = np.empty(64, np.int64)
-    ring_y = np.empty(64, np.int64)
-    for s in range(offsets.shape[0] - 1):
-        n = _reversal_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, url, cx, cy, ev_kind, use_x, use_y, min_rev, window_ms, chain_gap, max_chain, min_delta, rule_x, rule_y, rule_xy, out, need, next_dec, ring_x, ring_y, n)
-        if n < 0:
-            return -1
-    return n
 
 
 # ------------------------------------------------------------------------- navigation (u-turn, loop)
@@ -571,14 +502,6 @@ def _uturn_session(s, lo, hi, F, ts, kind, url, max_dwell, out, need, next_dec, 
     return n
 
 
-@njit(cache=True, nogil=True)
-def uturn_kernel(ts, kind, url, offsets, start_row, frontier, max_dwell, out, need, next_dec):
-    n = 0
-    for s in range(offsets.shape[0] - 1):
-        n = _uturn_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, url, max_dwell, out, need, next_dec, n)
-        if n < 0:
-            return -1
-    return n
 
 
 @njit(cache=True, nogil=True)
@@ -645,24 +568,6 @@ def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need,
     return n
 
 
-@njit(cache=True, nogil=True)
-def loop_kernel(ts, kind, url, offsets, start_row, frontier, min_visits, window_ms, out, need, next_dec):
-    """Per URL, chains of visits each within ``window_ms`` of the previous; a chain is a loop if
-    some ``min_visits`` consecutive visits fit in ``window_ms``. At most 64 URLs in flight."""
-    n = 0
-    cap = 64
-    c_url = np.empty(cap, np.int64)
-    c_first = np.empty(cap, np.int64)
-    c_last = np.empty(cap, np.int64)  # row of the last visit
-    c_lts = np.empty(cap, np.int64)  # its time
-    c_n = np.empty(cap, np.int64)
-    c_hit = np.empty(cap, np.bool_)
-    ring = np.empty((cap, 16), np.int64)
-    for s in range(offsets.shape[0] - 1):
-        n = _loop_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n)
-        if n < 0:
-            return -1
-    return n
 
 
 # ------------------------------------------------------------------------------------------ forms
@@ -763,25 +668,6 @@ def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bit
     return n
 
 
-@njit(cache=True, nogil=True)
-def form_kernel(ts, kind, target, tag, url, tag_bits, target_bits,
-                offsets, start_row, frontier,
-                min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec):
-    """Per page visit (page view to page view): field re-entries (focus on a field that got
-    input and was left), focus -> first input pauses >= hesitation_ms, and input into
-    >= abandon_min_fields fields without a submit. Decided when the next page view arrives,
-    or at session close. At most 32 distinct fields per visit are tracked."""
-    n = 0
-    cap = 32
-    f_tgt = np.empty(cap, np.int64)
-    f_input = np.empty(cap, np.bool_)
-    f_left = np.empty(cap, np.bool_)
-    f_focus = np.empty(cap, np.int64)
-    for s in range(offsets.shape[0] - 1):
-        n = _form_session(s, start_row[s], offsets[s + 1], frontier[s], ts, kind, target, tag, url, tag_bits, target_bits, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n)
-        if n < 0:
-            return -1
-    return n
 
 
 # --------------------------------------------------------------------------------- fused driver
@@ -794,7 +680,7 @@ def form_kernel(ts, kind, target, tag, url, tag_bits, target_bits,
  P_ERR_WIN, P_ERR_STATUS, P_ERR_SUPP,
  P_TH_MIN, P_TH_WIN, P_TH_GAP, P_TH_MAX, P_TH_DELTA,
  P_SC_MIN, P_SC_WIN, P_SC_GAP, P_SC_MAX, P_SC_DELTA,
- P_UT_DWELL, P_LOOP_MIN, P_LOOP_WIN, P_FORM_RET, P_FORM_HES, P_FORM_AB, N_PARAMS) = range(45)
+ P_UT_DWELL, P_LOOP_MIN, P_LOOP_WIN, P_FORM_RET, P_FORM_HES, P_FORM_AB, P_ENABLED, N_PARAMS) = range(46)
 
 R_THRASH_X = int(Rule.THRASH_X)
 R_THRASH_Y = int(Rule.THRASH_Y)
@@ -807,9 +693,10 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                  offsets, start_rows, frontier, p,
                  o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
                  need, next_dec, counts):
-    """All nine detectors, session by session: a session's rows stay in cache while every
-    detector scans them (nine passes over the batch would stream it from memory nine times).
-    Same contract as the single kernels; ``counts[k]`` gets each one's episode count. Returns
+    """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
+    session by session, so a session's rows stay in cache while every detector scans them.
+    One compiled function for any selection keeps the one-time JIT cost down. Disabled slots
+    report ``need = offsets[s+1]``. ``counts[k]`` gets each one's episode count; returns
     False if some output array was too small."""
     ring = np.empty(16, np.int64)
     ring_x = np.empty(64, np.int64)
@@ -829,10 +716,16 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
                                                    next_dec[5], next_dec[6], next_dec[7], next_dec[8])
     n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = n8 = 0
-    rage_on = p[P_RAGE_ON] != 0
+    en = p[P_ENABLED]
+    rage_on = p[P_RAGE_ON] != 0 and (en & 1) != 0
+    on1, on2, on3, on4 = (en & 2) != 0, (en & 4) != 0, (en & 8) != 0, (en & 16) != 0
+    on5, on6, on7, on8 = (en & 32) != 0, (en & 64) != 0, (en & 128) != 0, (en & 256) != 0
     for s in range(offsets.shape[0] - 1):
         hi = offsets[s + 1]
         F = frontier[s]
+        if not (on1 and on2 and on3 and on4 and on5 and on6 and on7 and on8):
+            nd1[s] = nd2[s] = nd3[s] = nd4[s] = nd5[s] = nd6[s] = nd7[s] = nd8[s] = hi
+            nx1[s] = nx2[s] = nx3[s] = nx4[s] = nx5[s] = nx6[s] = nx7[s] = nx8[s] = I64_MAX
         if rage_on:
             n0 = _rage_session(s, start_rows[0, s], hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
                                p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS], p[P_RAGE_METRIC],
@@ -841,26 +734,34 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         else:
             nd0[s] = hi
             nx0[s] = I64_MAX
-        n1 = _dead_session(s, start_rows[1, s], hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits,
-                           p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
-                           p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, n1)
-        n2 = _error_session(s, start_rows[2, s], hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits,
-                            p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
-        n3 = _slow_session(s, start_rows[3, s], hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
-                           p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
-                           p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, n3)
-        n4 = _reversal_session(s, start_rows[4, s], hi, F, ts, kind, url, x, y, K_MOVE, True, True,
-                               p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
-                               R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
-        n5 = _uturn_session(s, start_rows[5, s], hi, F, ts, kind, url, p[P_UT_DWELL], o_uturn, nd5, nx5, n5)
-        n6 = _loop_session(s, start_rows[6, s], hi, F, ts, kind, url, p[P_LOOP_MIN], p[P_LOOP_WIN], o_loop, nd6, nx6,
-                           c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
-        n7 = _reversal_session(s, start_rows[7, s], hi, F, ts, kind, url, x, sy, K_SCROLL, False, True,
-                               p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA],
-                               R_SCROLL, R_SCROLL, R_SCROLL, o_scroll, nd7, nx7, ring_x, ring_y, n7)
-        n8 = _form_session(s, start_rows[8, s], hi, F, ts, kind, target, tag, url, tag_bits, target_bits,
-                           p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8, f_tgt, f_input, f_left,
-                           f_focus, n8)
+        if on1:
+            n1 = _dead_session(s, start_rows[1, s], hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits,
+                               p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
+                               p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, n1)
+        if on2:
+            n2 = _error_session(s, start_rows[2, s], hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits,
+                                p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
+        if on3:
+            n3 = _slow_session(s, start_rows[3, s], hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
+                               p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
+                               p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, n3)
+        if on4:
+            n4 = _reversal_session(s, start_rows[4, s], hi, F, ts, kind, url, x, y, K_MOVE, True, True,
+                                   p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
+                                   R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
+        if on5:
+            n5 = _uturn_session(s, start_rows[5, s], hi, F, ts, kind, url, p[P_UT_DWELL], o_uturn, nd5, nx5, n5)
+        if on6:
+            n6 = _loop_session(s, start_rows[6, s], hi, F, ts, kind, url, p[P_LOOP_MIN], p[P_LOOP_WIN], o_loop, nd6, nx6,
+                               c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
+        if on7:
+            n7 = _reversal_session(s, start_rows[7, s], hi, F, ts, kind, url, x, sy, K_SCROLL, False, True,
+                                   p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA],
+                                   R_SCROLL, R_SCROLL, R_SCROLL, o_scroll, nd7, nx7, ring_x, ring_y, n7)
+        if on8:
+            n8 = _form_session(s, start_rows[8, s], hi, F, ts, kind, target, tag, url, tag_bits, target_bits,
+                               p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8, f_tgt, f_input, f_left,
+                               f_focus, n8)
         if n0 < 0 or n1 < 0 or n2 < 0 or n3 < 0 or n4 < 0 or n5 < 0 or n6 < 0 or n7 < 0 or n8 < 0:
             return False
     counts[0] = n0
