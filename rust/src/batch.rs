@@ -55,6 +55,15 @@ impl EventColumns {
         self.row.push(e.row);
     }
 
+    /// Build every column from events already in output order, one pass per column.
+    pub fn fill_from(&mut self, evs: &[Ev], session: &[i32]) {
+        macro_rules! col {
+            ($($f:ident),*) => { $(self.$f = evs.iter().map(|e| e.$f).collect();)* };
+        }
+        col!(ts, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status, flags, row);
+        self.session = session.to_vec();
+    }
+
     pub fn len(&self) -> usize {
         self.ts.len()
     }
@@ -106,6 +115,13 @@ impl StrColumn {
         self.offsets.push(self.bytes.len() as i64);
     }
 
+    /// Push bytes known to be UTF-8 (a copy of a `&str`).
+    #[inline]
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        self.bytes.extend_from_slice(b);
+        self.offsets.push(self.bytes.len() as i64);
+    }
+
     pub fn get(&self, i: usize) -> &str {
         let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
         std::str::from_utf8(&self.bytes[a..b]).unwrap_or("")
@@ -138,8 +154,8 @@ impl Batch {
         *self = Batch::default();
     }
 
-    pub fn push_empty_session(&mut self, row: SessionRow, key: &str) {
-        self.offsets.push(self.events.len() as i64);
+    pub fn push_empty_session(&mut self, row: SessionRow, key: &str, at: usize) {
+        self.offsets.push(at as i64);
         self.sessions.push(row);
         self.keys.push(key);
     }

@@ -150,12 +150,13 @@ pub struct Sessioniser {
     free: Vec<u32>,
     retired: Vec<u32>,
     pending: Vec<Ev>,
-    order: Vec<u32>,
+    released: Vec<Ev>,
+    sorted: Vec<Ev>,
+    sess_of: Vec<i32>,
     /// per key: its run in the current drain (u32::MAX when none); reset after each drain
     slot: Vec<u32>,
     /// (key, count then start/end) of each run in the current drain
     runs: Vec<(u32, u32)>,
-    scratch_idx: Vec<u32>,
     touched: Vec<u32>,
     g: Option<i64>,
     arrivals: u64,
@@ -180,10 +181,11 @@ impl Sessioniser {
             free: Vec::new(),
             retired: Vec::new(),
             pending: Vec::new(),
-            order: Vec::new(),
+            released: Vec::new(),
+            sorted: Vec::new(),
+            sess_of: Vec::new(),
             slot: Vec::new(),
             runs: Vec::new(),
-            scratch_idx: Vec::new(),
             touched: Vec::new(),
             g: None,
             arrivals: 0,
@@ -218,7 +220,7 @@ impl Sessioniser {
             + strings
             + self.map.capacity() * 8
             + self.pending.capacity() * std::mem::size_of::<Ev>()
-            + self.order.capacity() * 4
+            + (self.released.capacity() + self.sorted.capacity()) * std::mem::size_of::<Ev>()
     }
 
     #[inline]
@@ -372,28 +374,37 @@ impl Sessioniser {
         let sealed_below = self.g.map_or(i128::MIN, |g| wide(g) - lat);
         // Group the releasable events by key with a counting pass (stable, so each key's events
         // stay in arrival order), then put each key's run in (ts, arrival) order; runs are
-        // short and almost always sorted already. Cheaper than a comparison sort of the chunk.
-        let mut order = std::mem::take(&mut self.order);
-        order.clear();
+        // short and almost always sorted already. Cheaper than a comparison sort of the chunk,
+        // and the events are moved with sequential reads and scattered writes (no gathers).
         if self.slot.len() < self.hot.len() {
             self.slot.resize(self.hot.len(), u32::MAX);
         }
-        let (hot, slot, runs) = (&self.hot, &mut self.slot, &mut self.runs);
+        let (hot, slot, runs) = (&mut self.hot, &mut self.slot, &mut self.runs);
         runs.clear();
-        let mut released = std::mem::take(&mut self.scratch_idx);
+        let mut released = std::mem::take(&mut self.released);
         released.clear();
-        for (k, e) in self.pending.iter().enumerate() {
-            let st = &hot[e.state as usize];
+        let mut kept = 0;
+        for k in 0..self.pending.len() {
+            if let Some(ahead) = self.pending.get(k + 8) {
+                prefetch_read(hot.as_ptr().wrapping_add(ahead.state as usize));
+            }
+            let e = self.pending[k];
+            let st = &mut hot[e.state as usize];
             if finishing || st.retired() || wide(e.ts) <= wide(st.max_ts) - lat || sealed_below > wide(st.max_ts) {
+                st.pending -= 1;
                 let sl = &mut slot[e.state as usize];
                 if *sl == u32::MAX {
                     *sl = runs.len() as u32;
                     runs.push((e.state, 0));
                 }
                 runs[*sl as usize].1 += 1;
-                released.push(k as u32);
+                released.push(e);
+            } else {
+                self.pending[kept] = e;
+                kept += 1;
             }
         }
+        self.pending.truncate(kept);
         // prefix sums → run starts
         let mut at = 0u32;
         for r in runs.iter_mut() {
@@ -401,10 +412,12 @@ impl Sessioniser {
             r.1 = at;
             at += n;
         }
-        order.resize(released.len(), 0);
-        for &k in &released {
-            let r = &mut runs[slot[self.pending[k as usize].state as usize] as usize];
-            order[r.1 as usize] = k;
+        let mut sorted = std::mem::take(&mut self.sorted);
+        sorted.clear();
+        sorted.resize(released.len(), Ev::default());
+        for e in &released {
+            let r = &mut runs[slot[e.state as usize] as usize];
+            sorted[r.1 as usize] = *e;
             r.1 += 1;
         }
         // r.1 is now each run's end; restore slots and order each run by (ts, arrival)
@@ -412,23 +425,25 @@ impl Sessioniser {
         for r in runs.iter() {
             let hi = r.1 as usize;
             slot[r.0 as usize] = u32::MAX;
-            let run = &mut order[lo..hi];
-            let pend = &self.pending;
-            if run.windows(2).any(|w| pend[w[0] as usize].ts > pend[w[1] as usize].ts) {
-                run.sort_by_key(|&k| (pend[k as usize].ts, k));
+            let run = &mut sorted[lo..hi];
+            if run.windows(2).any(|w| w[0].ts > w[1].ts) {
+                run.sort_by_key(|e| (e.ts, e.row));
             }
             lo = hi;
         }
-        self.scratch_idx = released;
-        out.events.reserve(order.len());
+        self.released = released;
+        let mut sess_of = std::mem::take(&mut self.sess_of);
+        sess_of.clear();
+        sess_of.reserve(sorted.len());
+        out.sessions.reserve(runs.len());
+        out.keys.offsets.reserve(runs.len());
+        out.keys.bytes.reserve(runs.len() * 16);
 
-        for (j, &o) in order.iter().enumerate() {
-            if let Some(&ahead) = order.get(j + 8) {
-                let st = self.pending[ahead as usize].state as usize;
-                prefetch_read(self.cold.as_ptr().wrapping_add(st));
+        for j in 0..sorted.len() {
+            if let Some(ahead) = sorted.get(j + 8) {
+                prefetch_read(self.cold.as_ptr().wrapping_add(ahead.state as usize));
             }
-            let e = self.pending[o as usize];
-            self.hot[e.state as usize].pending -= 1;
+            let e = &sorted[j];
             let c = &mut self.cold[e.state as usize];
             let cut = match &c.session {
                 None => true,
@@ -439,7 +454,7 @@ impl Sessioniser {
             };
             if cut {
                 if let Some(old) = c.session.take() {
-                    Self::close_row(old, &c.key, out, &mut self.counters);
+                    Self::close_row(old, &c.key, sess_of.len(), out, &mut self.counters);
                 }
                 c.session = Some(OpenSession {
                     id: self.next_session,
@@ -462,8 +477,14 @@ impl Sessioniser {
                 self.touched.push(e.state);
                 s.row = Some(out.sessions.len());
                 out.sessions.push(SessionRow::placeholder(s.id));
-                out.keys.push(&c.key);
-                out.offsets.push(out.events.len() as i64);
+                // the inline copy in the hot line (touched above) spares a pointer chase
+                let h = &self.hot[e.state as usize];
+                if h.klen == KEY_IN_COLD {
+                    out.keys.push(&c.key);
+                } else {
+                    out.keys.push_bytes(&h.key[..h.klen as usize]);
+                }
+                out.offsets.push(sess_of.len() as i64);
             }
             s.end = e.ts;
             s.n += 1;
@@ -485,23 +506,12 @@ impl Sessioniser {
             if s.uid < 0 {
                 s.uid = e.uid;
             }
-            out.events.push(&e, (out.sessions.len() - 1) as i32);
+            sess_of.push((out.sessions.len() - 1) as i32);
         }
-        // drop the released events from pending, keeping arrival order
-        if order.len() == self.pending.len() {
-            self.pending.clear();
-        } else if !order.is_empty() {
-            let mut gone = vec![false; self.pending.len()];
-            for &o in &order {
-                gone[o as usize] = true;
-            }
-            let mut k = 0;
-            self.pending.retain(|_| {
-                k += 1;
-                !gone[k - 1]
-            });
-        }
-        self.order = order;
+        // columns in one tight pass each (no per-event capacity checks across 18 vectors)
+        out.events.fill_from(&sorted, &sess_of);
+        self.sorted = sorted;
+        self.sess_of = sess_of;
 
         // close: retired states once drained, everything when finishing, idle states by sweep
         let retired = std::mem::take(&mut self.retired);
@@ -566,7 +576,7 @@ impl Sessioniser {
         }
         let c = std::mem::take(&mut self.cold[i as usize]);
         if let Some(s) = c.session {
-            Self::close_row(s, &c.key, out, &mut self.counters);
+            Self::close_row(s, &c.key, out.events.len(), out, &mut self.counters);
         }
         self.hot[i as usize].flags = 0;
         self.free.push(i);
@@ -589,12 +599,13 @@ impl Sessioniser {
     }
 
     /// Mark a session closed in this batch, adding an empty row if it had no events here.
-    fn close_row(s: OpenSession, key: &str, out: &mut Batch, c: &mut SessionCounters) {
+    /// `at`: the number of events already in the batch (where an empty row's slice starts).
+    fn close_row(s: OpenSession, key: &str, at: usize, out: &mut Batch, c: &mut SessionCounters) {
         c.sessions_closed += 1;
         let row = Self::row_of(&s, true);
         match s.row {
             Some(r) => out.sessions[r] = row,
-            None => out.push_empty_session(row, key),
+            None => out.push_empty_session(row, key, at),
         }
     }
 }
@@ -622,6 +633,12 @@ mod tests {
     }
 
     fn collect(b: &Batch, out: &mut std::collections::BTreeMap<u64, (String, Vec<i64>)>) {
+        assert_eq!(b.offsets.len(), b.sessions.len() + 1);
+        assert_eq!(*b.offsets.last().unwrap() as usize, b.events.len());
+        assert!(b.offsets.windows(2).all(|w| w[0] <= w[1]));
+        for (r, w) in b.offsets.windows(2).enumerate() {
+            assert!(b.events.session[w[0] as usize..w[1] as usize].iter().all(|&s| s as usize == r));
+        }
         for (r, row) in b.sessions.iter().enumerate() {
             let entry = out.entry(row.session_id).or_insert_with(|| (b.keys.get(r).to_string(), vec![]));
             let (lo, hi) = (b.offsets[r] as usize, b.offsets[r + 1] as usize);
