@@ -8,6 +8,7 @@ negative, tiled to size): the fused numba kernels (all nine detectors), the stre
 ``Detector.update`` around them, the seven vectorisable rules in numba and in numpy, and the
 plain-Python reference on a slice (its events/s is printed in ``extra_info``). Everything is
 single-threaded. Numba compile time is measured separately (cold cache vs warm cache).
+On a shared machine run with ``--benchmark-timer time.thread_time`` to time CPU, not waiting.
 The bar from the issue: >= 50 M events/s for all detectors together on one core.
 """
 

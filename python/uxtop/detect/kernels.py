@@ -688,16 +688,41 @@ R_THRASH_XY = int(Rule.THRASH_XY)
 R_SCROLL = int(Rule.SCROLL_BOUNCE)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound(idx, m, row):
+    lo = 0
+    hi = m
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if idx[mid] < row:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _back_to_rows(out, n_from, n_to, need, next_dec, s, idx, m, hi):
+    """Compact positions -> batch rows for the episodes just emitted and the session's need."""
+    for j in range(n_from, n_to):
+        out[j, O_ANCHOR] = idx[out[j, O_ANCHOR]]
+        out[j, O_EV0] = idx[out[j, O_EV0]]
+        out[j, O_EV1] = idx[out[j, O_EV1]]
+    need[s] = idx[need[s]] if need[s] < m else hi
+
+
 @njit(cache=True, nogil=True)
 def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag_bits, target_bits,
                  offsets, start_rows, frontier, p,
                  o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
                  need, next_dec, counts):
     """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
-    session by session, so a session's rows stay in cache while every detector scans them.
-    One compiled function for any selection keeps the one-time JIT cost down. Disabled slots
-    report ``need = offsets[s+1]``. ``counts[k]`` gets each one's episode count; returns
-    False if some output array was too small."""
+    session by session. Cursor moves are about half of all events and only the thrash detector
+    reads them, so each session's other rows are first copied to small compact arrays (hot in
+    cache) where the other eight detectors run; their rows are mapped back afterwards. One
+    compiled function for any selection keeps the one-time JIT cost down. Disabled slots report
+    ``need = offsets[s+1]``. ``counts[k]`` gets each one's episode count; returns False if some
+    output array was too small."""
     ring = np.empty(16, np.int64)
     ring_x = np.empty(64, np.int64)
     ring_y = np.empty(64, np.int64)
@@ -712,6 +737,22 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     f_input = np.empty(32, np.bool_)
     f_left = np.empty(32, np.bool_)
     f_focus = np.empty(32, np.int64)
+    longest = 1
+    for s in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    longest = min(longest, ts.shape[0])
+    idx = np.empty(longest, np.int64)
+    k_ts = ts[:longest].copy()
+    k_kind = kind[:longest].copy()
+    k_target = target[:longest].copy()
+    k_tag = tag[:longest].copy()
+    k_url = url[:longest].copy()
+    k_x = x[:longest].copy()
+    k_y = y[:longest].copy()
+    k_sy = sy[:longest].copy()
+    k_value = value[:longest].copy()
+    k_status = status[:longest].copy()
+    k_flags = flags[:longest].copy()
     nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
     nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
                                                    next_dec[5], next_dec[6], next_dec[7], next_dec[8])
@@ -723,47 +764,101 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     for s in range(offsets.shape[0] - 1):
         hi = offsets[s + 1]
         F = frontier[s]
-        if not (on1 and on2 and on3 and on4 and on5 and on6 and on7 and on8):
-            nd1[s] = nd2[s] = nd3[s] = nd4[s] = nd5[s] = nd6[s] = nd7[s] = nd8[s] = hi
-            nx1[s] = nx2[s] = nx3[s] = nx4[s] = nx5[s] = nx6[s] = nx7[s] = nx8[s] = I64_MAX
-        if rage_on:
-            n0 = _rage_session(s, start_rows[0, s], hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits,
-                               p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS], p[P_RAGE_METRIC],
-                               p[P_RAGE_SAME] != 0, p[P_RAGE_FOLD] != 0, p[P_RAGE_CSCROLL] != 0, p[P_RAGE_CSEL] != 0,
-                               p[P_RAGE_REACT], p[P_RAGE_SUPP], o_rage, nd0, nx0, ring, n0)
-        else:
-            nd0[s] = hi
-            nx0[s] = I64_MAX
-        if on1:
-            n1 = _dead_session(s, start_rows[1, s], hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits,
-                               p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
-                               p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, n1)
-        if on2:
-            n2 = _error_session(s, start_rows[2, s], hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits,
-                                p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
-        if on3:
-            n3 = _slow_session(s, start_rows[3, s], hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits,
-                               p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
-                               p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, n3)
+        nd0[s] = nd1[s] = nd2[s] = nd3[s] = nd4[s] = nd5[s] = nd6[s] = nd7[s] = nd8[s] = hi
+        nx0[s] = nx1[s] = nx2[s] = nx3[s] = nx4[s] = nx5[s] = nx6[s] = nx7[s] = nx8[s] = I64_MAX
         if on4:
             n4 = _reversal_session(s, start_rows[4, s], hi, F, ts, kind, url, x, y, K_MOVE, True, True,
                                    p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
                                    R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
+            if n4 < 0:
+                return False
+        # compact copy of the non-move rows from where the earliest detector resumes
+        lo = hi
+        for k in (0, 1, 2, 3, 5, 6, 7, 8):
+            lo = min(lo, start_rows[k, s])
+        m = 0
+        for i in range(lo, hi):
+            if kind[i] != K_MOVE:
+                idx[m] = i
+                k_ts[m] = ts[i]
+                k_kind[m] = kind[i]
+                k_target[m] = target[i]
+                k_tag[m] = tag[i]
+                k_url[m] = url[i]
+                k_x[m] = x[i]
+                k_y[m] = y[i]
+                k_sy[m] = sy[i]
+                k_value[m] = value[i]
+                k_status[m] = status[i]
+                k_flags[m] = flags[i]
+                m += 1
+        if rage_on:
+            b = n0
+            n0 = _rage_session(s, _lower_bound(idx, m, start_rows[0, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
+                               k_x, k_y, k_flags, tag_bits, target_bits,
+                               p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS], p[P_RAGE_METRIC],
+                               p[P_RAGE_SAME] != 0, p[P_RAGE_FOLD] != 0, p[P_RAGE_CSCROLL] != 0, p[P_RAGE_CSEL] != 0,
+                               p[P_RAGE_REACT], p[P_RAGE_SUPP], o_rage, nd0, nx0, ring, n0)
+            if n0 < 0:
+                return False
+            _back_to_rows(o_rage, b, n0, nd0, nx0, s, idx, m, hi)
+        if on1:
+            b = n1
+            n1 = _dead_session(s, _lower_bound(idx, m, start_rows[1, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
+                               k_flags, tag_bits, target_bits,
+                               p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
+                               p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, n1)
+            if n1 < 0:
+                return False
+            _back_to_rows(o_dead, b, n1, nd1, nx1, s, idx, m, hi)
+        if on2:
+            b = n2
+            n2 = _error_session(s, _lower_bound(idx, m, start_rows[2, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
+                                k_flags, k_status, tag_bits, target_bits,
+                                p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
+            if n2 < 0:
+                return False
+            _back_to_rows(o_error, b, n2, nd2, nx2, s, idx, m, hi)
+        if on3:
+            b = n3
+            n3 = _slow_session(s, _lower_bound(idx, m, start_rows[3, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
+                               k_flags, k_value, tag_bits, target_bits,
+                               p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
+                               p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, n3)
+            if n3 < 0:
+                return False
+            _back_to_rows(o_slow, b, n3, nd3, nx3, s, idx, m, hi)
         if on5:
-            n5 = _uturn_session(s, start_rows[5, s], hi, F, ts, kind, url, p[P_UT_DWELL], o_uturn, nd5, nx5, n5)
+            b = n5
+            n5 = _uturn_session(s, _lower_bound(idx, m, start_rows[5, s]), m, F, k_ts, k_kind, k_url, p[P_UT_DWELL],
+                                o_uturn, nd5, nx5, n5)
+            if n5 < 0:
+                return False
+            _back_to_rows(o_uturn, b, n5, nd5, nx5, s, idx, m, hi)
         if on6:
-            n6 = _loop_session(s, start_rows[6, s], hi, F, ts, kind, url, p[P_LOOP_MIN], p[P_LOOP_WIN], o_loop, nd6, nx6,
-                               c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
+            b = n6
+            n6 = _loop_session(s, _lower_bound(idx, m, start_rows[6, s]), m, F, k_ts, k_kind, k_url, p[P_LOOP_MIN],
+                               p[P_LOOP_WIN], o_loop, nd6, nx6, c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
+            if n6 < 0:
+                return False
+            _back_to_rows(o_loop, b, n6, nd6, nx6, s, idx, m, hi)
         if on7:
-            n7 = _reversal_session(s, start_rows[7, s], hi, F, ts, kind, url, x, sy, K_SCROLL, False, True,
+            b = n7
+            n7 = _reversal_session(s, _lower_bound(idx, m, start_rows[7, s]), m, F, k_ts, k_kind, k_url, k_x, k_sy,
+                                   K_SCROLL, False, True,
                                    p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA],
                                    R_SCROLL, R_SCROLL, R_SCROLL, o_scroll, nd7, nx7, ring_x, ring_y, n7)
+            if n7 < 0:
+                return False
+            _back_to_rows(o_scroll, b, n7, nd7, nx7, s, idx, m, hi)
         if on8:
-            n8 = _form_session(s, start_rows[8, s], hi, F, ts, kind, target, tag, url, tag_bits, target_bits,
-                               p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8, f_tgt, f_input, f_left,
-                               f_focus, n8)
-        if n0 < 0 or n1 < 0 or n2 < 0 or n3 < 0 or n4 < 0 or n5 < 0 or n6 < 0 or n7 < 0 or n8 < 0:
-            return False
+            b = n8
+            n8 = _form_session(s, _lower_bound(idx, m, start_rows[8, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
+                               tag_bits, target_bits, p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8,
+                               f_tgt, f_input, f_left, f_focus, n8)
+            if n8 < 0:
+                return False
+            _back_to_rows(o_form, b, n8, nd8, nx8, s, idx, m, hi)
     counts[0] = n0
     counts[1] = n1
     counts[2] = n2
