@@ -7,6 +7,7 @@ so the UI cost is independent of the event rate. Use ``create_app`` (also in tes
 
 from __future__ import annotations
 
+import sys
 import time
 from functools import partial
 from typing import Any, Callable, Iterable
@@ -113,6 +114,9 @@ class UxtopApp(App[None]):
         self.frames = 0
 
     def on_mount(self) -> None:
+        # the engine thread runs Python (detectors, aggregates) too: hand the GIL over more
+        # often than the default 5 ms so keys are handled within a frame under load
+        sys.setswitchinterval(0.001)
         self.switch_mode(self.start_screen)
         self._arm()
 

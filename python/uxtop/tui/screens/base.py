@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -44,9 +45,16 @@ class UxtopScreen(Screen[None]):
     def refresh_snapshot(self, snap: Snapshot) -> None:
         """Chrome first (cheap), then the body."""
         app = self.uxtop
-        self.query_one(StatusBar).show(snap, lag_ms=app.lag_ms(snap), paused=app.paused, follow=app.follow)
+        try:
+            status = self.query_one(StatusBar)
+        except NoMatches:
+            return  # still composing (a refresh tick right after a switch); resume will catch up
+        status.show(snap, lag_ms=app.lag_ms(snap), paused=app.paused, follow=app.follow)
         self.query_one(AlertBanner).show(snap.alerts)
-        self.apply_snapshot(snap)
+        try:
+            self.apply_snapshot(snap)
+        except NoMatches:
+            pass  # body widgets still mounting; the next tick fills them
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         """Update the body from ``snap``; must be cheap (it runs at the refresh rate)."""

@@ -37,6 +37,9 @@ SORTS: dict[str, tuple[Callable[[SessionRow], Any], bool]] = {
     "page": (lambda r: (r.url, -r.score), False),
 }
 SORT_ORDER = tuple(SORTS)
+#: rows in the table: the top of the current sort. A table of every flagged session would cost
+#: O(sessions) per refresh; the filter narrows to anything beyond the top.
+MAX_ROWS = 200
 
 
 def _kinds_cell(kinds: tuple[str, ...]) -> Text:
@@ -73,6 +76,8 @@ class SessionsScreen(UxtopScreen):
         self.sort = "score"
         self.reverse = False
         self.rows: tuple[SessionRow, ...] = ()
+        # cells per session, reused while the engine hands us the same (immutable) row object
+        self._cells: dict[int, tuple[SessionRow, tuple[Any, ...]]] = {}
 
     def compose_body(self) -> Iterable[Widget]:
         yield FilterBar(id="filter")
@@ -91,13 +96,19 @@ class SessionsScreen(UxtopScreen):
             ordered = sorted(self.rows, key=lambda r: r.seq, reverse=True)
         else:
             ordered = sorted(self.rows, key=key, reverse=desc != self.reverse)
+        ordered = ordered[:MAX_ROWS]
         table = self.query_one(KeyedTable)
-        table.sync([(str(r.session_id), session_cells(r)) for r in ordered])
+        table.sync([(str(r.session_id), self._cells_of(r)) for r in ordered])
+        if len(self._cells) > 4 * MAX_ROWS:
+            keep = {r.session_id for r in ordered}
+            self._cells = {k: v for k, v in self._cells.items() if k in keep}
         if follow and ordered:
             table.select_key(str(ordered[0].session_id))
         cap = Text(no_wrap=True, overflow="ellipsis")
         cap.append(f" {len(self.rows)}", style="bold")
         cap.append(f" of {snap.flagged_sessions} flagged sessions", style="dim")
+        if len(self.rows) > MAX_ROWS:
+            cap.append(f" (top {MAX_ROWS} shown — / to filter)", style="yellow")
         if snap.session_filter:
             cap.append("  filter ", style="dim")
             cap.append(snap.session_filter, style="bold magenta")
@@ -106,6 +117,14 @@ class SessionsScreen(UxtopScreen):
         cap.append("follow (newest)" if follow else f"{self.sort} {'↑' if desc == self.reverse else '↓'}", style="bold")
         cap.append("   enter open · s sort · r reverse · / filter · f follow", style="dim italic")
         self.query_one("#sessions-caption", Static).update(cap)
+
+    def _cells_of(self, r: SessionRow) -> tuple[Any, ...]:
+        hit = self._cells.get(r.session_id)
+        if hit is not None and hit[0] is r:
+            return hit[1]
+        cells = session_cells(r)
+        self._cells[r.session_id] = (r, cells)
+        return cells
 
     # ------------------------------------------------------------------ actions
 

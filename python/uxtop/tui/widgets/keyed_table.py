@@ -41,6 +41,11 @@ class KeyedTable(DataTable[Any]):
         changed = False
         keep_key = self.selected_key
         wanted = {k for k, _ in rows}
+        gone = len(self._cells) - len(wanted.intersection(self._cells))
+        if gone > 16 and gone * 4 > len(self._cells):
+            # a bulk change (new sort, new filter): DataTable.remove_row is O(rows) each, so
+            # rebuilding once is far cheaper than hundreds of keyed removals
+            return self._rebuild(rows, keep_key)
         for k in [k for k in self._cells if k not in wanted]:
             self.remove_row(k)
             del self._cells[k]
@@ -66,6 +71,17 @@ class KeyedTable(DataTable[Any]):
                 # the cursor stays on the same session, wherever it moved
                 self.move_cursor(row=self.get_row_index(keep_key), animate=False, scroll=False)
         return changed
+
+    def _rebuild(self, rows: Sequence[tuple[str, tuple[Any, ...]]], keep_key: str | None) -> bool:
+        self.clear()
+        self._cells = {}
+        for k, cells in rows:
+            self.add_row(*cells, key=k)
+            self._cells[k] = cells
+        self._order = [k for k, _ in rows]
+        if keep_key is not None and keep_key in self._cells:
+            self.move_cursor(row=self.get_row_index(keep_key), animate=False)
+        return True
 
     def _reorder(self, order: list[str]) -> None:
         # DataTable.sort() only sees cell values, not keys; this does what sort() does
