@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import msgspec
 import numpy as np
 import pytest
@@ -89,7 +91,7 @@ def unit_rows(
 
 
 @pytest.mark.parametrize("order", ["ordered", "strict"])
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=int(os.environ.get("UXTOP_HYPOTHESIS_EXAMPLES", 600)), deadline=None)
 @given(case=unit_rows(with_exclusions=True))
 def test_ordered_and_strict_equal_brute_force(order: str, case) -> None:
     n, w, rows = case
@@ -299,5 +301,13 @@ def test_numba_kernel_equals_python_twin(order: str, cases) -> None:
         assert (depth, bool(state.dx[s] > depth)) == twin.result()
         assert [None if r == NONE else int(r) for r in state.reach[s]] == twin.reach
         assert tuple(int(x) for x in state.best[s, : state.bestlen[s]]) == twin.best_path
+        assert [list(state.S[s, i, : state.Sc[s, i]]) for i in range(n)] == (twin.S if order != "unordered" else [[]] * n)
         got = sorted((int(st_), int(t)) for sl, st_, t in zip(a_slot, a_step, a_ts, strict=False) if sl == s)
         assert got == sorted((i, r) for i, r in enumerate(twin.reach) if r is not None)
+
+
+def test_earliest_clean_start_keeps_a_prefix_whose_window_closed() -> None:
+    """A@0 A@1 B@3 X@8 (window 7): the path from A@0 ends its window at 7, before X, so it is
+    clean even though the latest start's path (from A@1) is interrupted."""
+    rows = [(0, 1, 0), (1, 1, 0), (3, 2, 0), (8, 0, 3)]
+    assert evaluate_unit(3, 7, "ordered", rows) == (2, False) == brute_force(3, 7, "ordered", rows)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from numba import njit
 
 NONE = np.int64(-(2**62))
+START_CAP = 16  # = funnels.START_CAP
 ORDER_CODES = {"ordered": 0, "strict": 1, "unordered": 2}
 
 
@@ -32,6 +33,8 @@ class FunnelState:
         self.upath = np.empty((0, n, n), np.int64)
         self.best = np.empty((0, n), np.int64)
         self.bestlen = np.empty(0, np.int64)
+        self.S = np.empty((0, n, START_CAP), np.int64)
+        self.Sc = np.empty((0, n), np.int64)
         self.free: list[int] = []
         self.used = 0
         self._grow(cap)
@@ -55,6 +58,8 @@ class FunnelState:
         self.upath = g(self.upath, (cap, n, n), NONE)
         self.best = g(self.best, (cap, n), NONE)
         self.bestlen = g(self.bestlen, (cap,), 0)
+        self.S = g(self.S, (cap, n, START_CAP), NONE)
+        self.Sc = g(self.Sc, (cap, n), 0)
         self.cap = cap
 
     def alloc(self) -> int:
@@ -75,6 +80,7 @@ class FunnelState:
         self.ach[s] = False
         self.dx[s] = 0
         self.bestlen[s] = 0
+        self.Sc[s] = 0
 
     def release(self, s: int) -> None:
         self.free.append(s)
@@ -119,6 +125,8 @@ class FunnelState:
             self.upath,
             self.best,
             self.bestlen,
+            self.S,
+            self.Sc,
             out_slot,
             out_step,
             out_ts,
@@ -127,17 +135,42 @@ class FunnelState:
 
 
 @njit(cache=True, nogil=True)
-def _pend(
-    s, i, deadline, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k
-):  # type: ignore[no-untyped-def]
+def _merge(S, Sc, s, i, src, n_src, lo, buf):  # type: ignore[no-untyped-def]
+    """S[s, i] <- sorted unique (S[s, i] >= lo) | src[:n_src], keeping the last START_CAP."""
+    a = 0
+    b = 0
+    k = 0
+    na = Sc[s, i]
+    while a < na and S[s, i, a] < lo:
+        a += 1
+    last = NONE
+    while a < na or b < n_src:
+        if b >= n_src or (a < na and S[s, i, a] <= src[b]):
+            v = S[s, i, a]
+            a += 1
+        else:
+            v = src[b]
+            b += 1
+        if k == 0 or v != last:
+            buf[k] = v
+            k += 1
+            last = v
+    start = k - START_CAP if k > START_CAP else 0
+    for j in range(start, k):
+        S[s, i, j - start] = buf[j]
+    Sc[s, i] = k - start
+
+
+@njit(cache=True, nogil=True)
+def _pend(s, i, dmin, dmax, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k):  # type: ignore[no-untyped-def]  # noqa: E501
     if pmin[s, i] == NONE:
-        pmin[s, i] = deadline
-        pmax[s, i] = deadline
+        pmin[s, i] = dmin
+        pmax[s, i] = dmax
     else:
-        if deadline < pmin[s, i]:
-            pmin[s, i] = deadline
-        if deadline > pmax[s, i]:
-            pmax[s, i] = deadline
+        if dmin < pmin[s, i]:
+            pmin[s, i] = dmin
+        if dmax > pmax[s, i]:
+            pmax[s, i] = dmax
     if reach[s, i] == NONE:
         reach[s, i] = ts
         out_slot[k] = s
@@ -152,31 +185,15 @@ def _pend(
 
 
 @njit(cache=True, nogil=True)
-def _feed_kernel(
-    order,
-    n,
-    w,
-    slots,
-    tss,
-    sbs,
-    xbs,
-    U,
-    T,
-    pmin,
-    pmax,
-    ach,
-    dx,
-    reach,
-    last,
-    upath,
-    best,
-    bestlen,  # type: ignore[no-untyped-def]
-    out_slot,
-    out_step,
-    out_ts,
+def _feed_kernel(  # type: ignore[no-untyped-def]
+    order, n, w, slots, tss, sbs, xbs, U, T, pmin, pmax, ach, dx, reach, last, upath, best, bestlen,
+    S, Sc, out_slot, out_step, out_ts,
 ):
     k = 0
     tmp = np.empty(n, np.int64)
+    one = np.empty(1, np.int64)
+    buf = np.empty(2 * START_CAP + 1, np.int64)
+    cand = np.empty(START_CAP, np.int64)
     for r in range(slots.shape[0]):
         s = slots[r]
         ts = tss[r]
@@ -207,52 +224,33 @@ def _feed_kernel(
                     best[s, j] = srt[j]
             continue
         if sbits != 0:
+            # high -> low so that level i-1 is still the pre-row state: one row, one step
             for i in range(n - 1, -1, -1):
                 if not (sbits >> i) & 1:
                     continue
                 if i == 0:
                     U[s, 0] = ts
                     upath[s, 0, 0] = ts
-                    k = _pend(
-                        s,
-                        0,
-                        ts + w,
-                        ts,
-                        pmin,
-                        pmax,
-                        reach,
-                        upath,
-                        best,
-                        bestlen,
-                        out_slot,
-                        out_step,
-                        out_ts,
-                        k,
-                    )
+                    one[0] = ts
+                    _merge(S, Sc, s, 0, one, 1, ts - w, buf)
+                    k = _pend(s, 0, ts + w, ts + w, ts, pmin, pmax, reach, upath, best, bestlen,
+                              out_slot, out_step, out_ts, k)
                     continue
                 st = U[s, i - 1]
                 if st != NONE and ts - st <= w:
+                    nc = 0
+                    for j in range(Sc[s, i - 1]):
+                        if ts - S[s, i - 1, j] <= w:
+                            cand[nc] = S[s, i - 1, j]
+                            nc += 1
                     if st > U[s, i]:
                         U[s, i] = st
                         for j in range(i):
                             upath[s, i, j] = upath[s, i - 1, j]
                         upath[s, i, i] = ts
-                    k = _pend(
-                        s,
-                        i,
-                        st + w,
-                        ts,
-                        pmin,
-                        pmax,
-                        reach,
-                        upath,
-                        best,
-                        bestlen,
-                        out_slot,
-                        out_step,
-                        out_ts,
-                        k,
-                    )
+                    _merge(S, Sc, s, i, cand, nc, ts - w, buf)
+                    k = _pend(s, i, cand[0] + w, st + w, ts, pmin, pmax, reach, upath, best, bestlen,
+                              out_slot, out_step, out_ts, k)
                 tt = T[s, i - 1]
                 if tt != NONE and ts - tt <= w:
                     if tt > T[s, i]:
@@ -275,9 +273,11 @@ def _feed_kernel(
                     if u > T[s, i]:
                         T[s, i] = u
                 U[s, i] = NONE
+                Sc[s, i] = 0
         if order == 1:  # strict: a row that is not level i's step clears level i
             for i in range(n):
                 if not (sbits >> i) & 1:
                     U[s, i] = NONE
                     T[s, i] = NONE
+                    Sc[s, i] = 0
     return k

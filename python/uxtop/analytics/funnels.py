@@ -13,10 +13,13 @@ Definitions (per unit — a session, or a user), events in (ts, arrival) order, 
   unit is *removed* from the funnel (PostHog: "excluded" users are dropped, result −1).
 * Ties keep arrival order (PostHog permutes tied events; we don't).
 
-``_UnitState`` evaluates this incrementally in O(steps) per row: per level the latest start of
-an uninterrupted continuation (later starts dominate: same future, more window left), the same for
-interrupted ones, and the deadlines (start + W) of finished prefixes that an exclusion may still
-interrupt. ``tests/analytics/test_funnels.py`` checks it against path enumeration.
+``_UnitState`` evaluates this incrementally in O(steps × starts) per row: per level the starts
+of the clean continuations still inside the window (the latest dominates for going further —
+same future, more window left — and the earliest decides whether some finished prefix's window
+closed before an exclusion came), the latest start of interrupted ones, and the range of deadlines
+(start + W) of finished prefixes an exclusion may still interrupt. At most ``START_CAP`` starts
+per level are kept (the earliest are dropped first), so with more than 16 step-1 events inside one
+window the result may differ in that corner. ``tests/analytics/test_funnels.py`` checks it against path enumeration.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ _NEG = -(2**62)
 _RESERVOIR = 4096
 
 
+START_CAP = 16  # starts kept per level; beyond it the earliest go (exact below, see module doc)
+
+
+def _merge(have: list[int], new: list[int], lo: int) -> list[int]:
+    """Sorted union of ``have`` and ``new`` without starts before ``lo`` (expired), capped."""
+    out = sorted({c for c in have if c >= lo} | set(new))
+    return out[-START_CAP:]
+
+
 class _UnitState:
     """Incremental funnel evaluation for one unit (see module docstring)."""
 
@@ -55,6 +67,7 @@ class _UnitState:
         "reach",
         "best_path",
         "cohort",
+        "S",
     )
 
     def __init__(self, n: int, window_ms: int, order: str) -> None:
@@ -70,6 +83,9 @@ class _UnitState:
         self.reach: list[int | None] = [None] * n  # first ts at which depth ≥ i+1 (uninterrupted)
         self.best_path: tuple[int, ...] = ()
         self.cohort: tuple[int, ...] = ()
+        # per level, the starts of the clean continuations still inside the window (sorted, at
+        # most START_CAP): the earliest one decides when a finished prefix is safe from exclusions
+        self.S: list[list[int]] = [[] for _ in range(n)]
 
     def depth(self) -> int:
         if self.order == "unordered":
@@ -97,14 +113,17 @@ class _UnitState:
                 if i == 0:
                     U[0] = ts
                     self.Upath[0] = (ts,)
-                    self._pend(0, ts + w, ts)
+                    self.S[0] = _merge(self.S[0], [ts], ts - w)
+                    self._pend(0, ts + w, ts + w, ts)
                     continue
                 s = U[i - 1]
                 if s is not None and ts - s <= w:
+                    cand = [c for c in self.S[i - 1] if ts - c <= w]
                     if U[i] is None or s > U[i]:  # type: ignore[operator]
                         U[i] = s
                         self.Upath[i] = self.Upath[i - 1] + (ts,)
-                    self._pend(i, s + w, ts)
+                    self.S[i] = _merge(self.S[i], cand, ts - w)
+                    self._pend(i, cand[0] + w, s + w, ts)
                 t = T[i - 1]
                 if t is not None and ts - t <= w:
                     T[i] = t if T[i] is None or t > T[i] else T[i]  # type: ignore[operator]
@@ -123,18 +142,21 @@ class _UnitState:
                 if u is not None and u + w >= ts:
                     T[i] = u if T[i] is None or u > T[i] else T[i]  # type: ignore[operator]
                 U[i] = None
+                self.S[i] = []
         if self.order == "strict":
             for i in range(n):
                 if not (sbits >> i) & 1:
                     U[i] = None
                     T[i] = None
+                    self.S[i] = []
 
-    def _pend(self, i: int, deadline: int, ts: int) -> None:
+    def _pend(self, i: int, dmin: int, dmax: int, ts: int) -> None:
+        """Finished prefixes at level i now include ones with deadlines (start + W) dmin…dmax."""
         if self.pmin[i] is None:
-            self.pmin[i] = self.pmax[i] = deadline
+            self.pmin[i], self.pmax[i] = dmin, dmax
         else:
-            self.pmin[i] = min(self.pmin[i], deadline)  # type: ignore[type-var]
-            self.pmax[i] = max(self.pmax[i], deadline)  # type: ignore[type-var]
+            self.pmin[i] = min(self.pmin[i], dmin)  # type: ignore[type-var]
+            self.pmax[i] = max(self.pmax[i], dmax)  # type: ignore[type-var]
         if self.reach[i] is None:
             self.reach[i] = ts
         if len(self.Upath[i]) > len(self.best_path):
