@@ -408,22 +408,33 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
     hit_x = False
     hit_y = False
     stopped = False
+    # the two previous positions, kept in registers (the hot loop runs once per cursor move)
+    x1 = x2 = y1 = y2 = 0
+    xi = yi = 0
     for i in range(lo, hi + 1):
         rx = False
         ry = False
         if i < hi:
-            if kind[i] == K_PAGEVIEW:
-                # a new page: positions start over, no reversal spans the navigation
-                p1 = -1
-                p2 = -1
+            k = kind[i]
+            if k != ev_kind:
+                if k == K_PAGEVIEW:
+                    # a new page: positions start over, no reversal spans the navigation
+                    p1 = -1
+                    p2 = -1
                 continue
-            if kind[i] != ev_kind:
-                continue
-            if (use_x and cx[i] == NA) or (use_y and cy[i] == NA):
+            xi = cx[i]
+            yi = cy[i]
+            if (use_x and xi == NA) or (use_y and yi == NA):
                 continue
             if p2 >= 0:
-                rx = use_x and _reversal(cx[p2], cx[p1], cx[i], min_delta)
-                ry = use_y and _reversal(cy[p2], cy[p1], cy[i], min_delta)
+                if use_x:
+                    dx1 = x1 - x2
+                    dx2 = xi - x1
+                    rx = (dx1 >= min_delta and dx2 <= -min_delta) or (dx1 <= -min_delta and dx2 >= min_delta)
+                if use_y:
+                    dy1 = y1 - y2
+                    dy2 = yi - y1
+                    ry = (dy1 >= min_delta and dy2 <= -min_delta) or (dy1 <= -min_delta and dy2 >= min_delta)
         if ch_first >= 0 and (i == hi or ((rx or ry) and (ts[i] - ts[ch_last] > chain_gap
                                                           or ts[i] - ts[ch_first] > max_chain))):
             dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
@@ -464,6 +475,10 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
             ch_last = i
         p2 = p1
         p1 = i
+        x2 = x1
+        x1 = xi
+        y2 = y1
+        y1 = yi
     if not stopped:
         need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
     return n
