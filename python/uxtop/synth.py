@@ -26,6 +26,7 @@ Entry points: ``generate(cfg)`` (NDJSON chunks in global time order + labels),
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -185,6 +186,7 @@ def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
 _TS, _KIND, _URL, _TARGET, _TAG, _X, _Y, _SY, _SH, _VH, _VALUE, _STATUS, _ROUTE, _MSG, _MOD, _SEQ = range(16)
 _NA = INT_NA
 _NAN = float("nan")
+_K_MOVE = int(Kind.MOVE)
 
 
 class _Session:
@@ -249,11 +251,21 @@ class _Session:
         dist = math.hypot(x - self.mx, y - self.my)
         steps = max(2, min(25, int(dist / 40)))
         x0, y0 = self.mx, self.my
+        # the hottest loop of the generator: event tuples built inline (same layout as ev())
+        append = self.events.append
+        rnd = self._random
+        url = self.url
+        seq = len(self.events)
+        t = self.t
+        dx, dy = x - x0, y - y0
         for i in range(1, steps + 1):
             f = i / steps
             f = f * f * (3 - 2 * f)  # ease in/out: monotone, so no direction reversals
-            self.t += self.ri(35, 60)
-            self.ev(Kind.MOVE, x=int(x0 + (x - x0) * f), y=int(y0 + (y - y0) * f))
+            t += 35 + int(rnd() * 26)
+            append((t, _K_MOVE, url, None, None, int(x0 + dx * f), int(y0 + dy * f), _NA, _NA, _NA, _NAN, 0,
+                    None, None, False, seq))
+            seq += 1
+        self.t = t
         self.mx, self.my = x, y
 
     def hover(self, ms: float) -> None:
@@ -877,30 +889,60 @@ class SynthRun:
     labels: list[Label] = field(default_factory=list)
     events: int = 0
 
-    def chunks(self, block_sessions: int = 256) -> Iterator[bytes]:
+    def chunks(self, block_sessions: int = 256, workers: int | None = None) -> Iterator[bytes]:
+        """``workers``: processes generating blocks of sessions in parallel (default: one per
+        CPU, up to 8, for 2000+ sessions). Output is identical for any worker count."""
         cfg = self.cfg
-        incident = _incident_window(cfg)
-        pend_ts: list[np.ndarray] = []
-        pend_lines: list[bytes] = []
         starts = list(_session_starts(cfg))
-        for b0 in range(0, len(starts), block_sessions):
-            block_ts: list[int] = []
-            for i in range(b0, min(b0 + block_sessions, len(starts))):
-                s = _make_session(cfg.seed, i, starts[i], cfg, incident, self.labels)
-                block_ts.extend(e[_TS] for e in s.events)
-                pend_lines.extend(_encode_session(s))
-            pend_ts.append(np.asarray(block_ts, dtype=np.int64))
-            cutoff = starts[b0 + block_sessions] if b0 + block_sessions < len(starts) else None
-            all_ts = np.concatenate(pend_ts)
-            order = np.argsort(all_ts, kind="stable")
-            n_ready = int(np.searchsorted(all_ts[order], cutoff)) if cutoff is not None else order.shape[0]
-            ready = order[:n_ready]
-            if n_ready:
-                self.events += n_ready
-                yield b"\n".join([pend_lines[j] for j in ready.tolist()]) + b"\n"
-            rest = order[n_ready:]
-            pend_lines = [pend_lines[j] for j in rest.tolist()]
-            pend_ts = [all_ts[rest]]
+        if workers is None:
+            workers = min(8, os.cpu_count() or 1) if len(starts) >= 2000 else 1
+        bounds = [(b0, min(b0 + block_sessions, len(starts))) for b0 in range(0, len(starts), block_sessions)]
+        jobs = ((cfg, starts[a:b], a) for a, b in bounds)
+        if workers > 1:
+            import concurrent.futures as cf
+
+            pool = cf.ProcessPoolExecutor(max_workers=workers)
+            results: Iterator[tuple[np.ndarray, bytes, list[Label]]] = pool.map(_block_star, jobs, chunksize=1)
+        else:
+            pool = None
+            results = map(_block_star, jobs)
+        pend_ts = np.empty(0, np.int64)
+        pend_lines: list[bytes] = []
+        try:
+            for (a, b), (ts, blob, labels) in zip(bounds, results):
+                self.labels.extend(labels)
+                pend_ts = np.concatenate([pend_ts, ts])
+                pend_lines.extend(blob.split(b"\n"))
+                # later blocks start at or after this cutoff: everything earlier can go out
+                cutoff = starts[b] if b < len(starts) else None
+                order = np.argsort(pend_ts, kind="stable")
+                n_ready = int(np.searchsorted(pend_ts[order], cutoff)) if cutoff is not None else order.shape[0]
+                if n_ready:
+                    self.events += n_ready
+                    yield b"\n".join([pend_lines[j] for j in order[:n_ready].tolist()]) + b"\n"
+                rest = order[n_ready:]
+                pend_lines = [pend_lines[j] for j in rest.tolist()]
+                pend_ts = pend_ts[rest]
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+
+def _block(cfg: SynthConfig, starts: list[int], first_index: int) -> tuple[np.ndarray, bytes, list[Label]]:
+    """Sessions ``first_index ..`` of a run: their event times, NDJSON lines and labels."""
+    incident = _incident_window(cfg)
+    labels: list[Label] = []
+    ts: list[int] = []
+    lines: list[bytes] = []
+    for k, start in enumerate(starts):
+        sess = _make_session(cfg.seed, first_index + k, start, cfg, incident, labels)
+        ts.extend(e[_TS] for e in sess.events)
+        lines.extend(_encode_session(sess))
+    return np.asarray(ts, dtype=np.int64), b"\n".join(lines), labels
+
+
+def _block_star(args: tuple[SynthConfig, list[int], int]) -> tuple[np.ndarray, bytes, list[Label]]:
+    return _block(*args)
 
 
 def generate(cfg: SynthConfig) -> SynthRun:

@@ -23,7 +23,7 @@ kinds are the flag kinds, or neg:<name> for hard negatives (traps that must not 
 """
 
 #: average events per generated session (measured; used to turn --events into sessions)
-EVENTS_PER_SESSION = 214
+EVENTS_PER_SESSION = 250
 
 
 def register(sub: Any) -> None:
@@ -51,6 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--incident-route", default="POST /api/cart", metavar="ROUTE", help="degraded route (default 'POST /api/cart')")
     p.add_argument("--incident-factor", type=float, default=8.0, metavar="X", help="latency multiplier (default 8)")
     p.add_argument("--incident-error-rate", type=float, default=0.3, metavar="P", help="failure probability (default 0.3)")
+    p.add_argument("--workers", type=int, metavar="N", help="file mode: generator processes (default: one per CPU for 2000+ sessions)")
     p.add_argument("--rate", type=float, metavar="EV/S", help="live mode: stream about EV/S events per second, ts = now")
     p.add_argument("--duration", type=float, metavar="S", help="live mode: stop after S seconds (default: never)")
     p.set_defaults(func=run)
@@ -110,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         )
         t0 = time.perf_counter()
         gen = synth.generate(cfg)
-        for chunk in gen.chunks():
+        if args.workers is not None and args.workers < 1:
+            raise UsageError("--workers must be >= 1")
+        for chunk in gen.chunks(workers=args.workers):
             out.write(chunk)
         out.flush()
         dt = time.perf_counter() - t0
