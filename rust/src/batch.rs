@@ -30,7 +30,10 @@ impl EventColumns {
         macro_rules! r {
             ($($f:ident),*) => { $(self.$f.reserve(n);)* };
         }
-        r!(ts, session, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status, flags, row);
+        r!(
+            ts, session, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status,
+            flags, row
+        );
     }
 
     #[inline]
@@ -60,7 +63,10 @@ impl EventColumns {
         macro_rules! col {
             ($($f:ident),*) => { $(self.$f = evs.iter().map(|e| e.$f).collect();)* };
         }
-        col!(ts, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status, flags, row);
+        col!(
+            ts, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status, flags,
+            row
+        );
         self.session = session.to_vec();
     }
 
@@ -90,7 +96,10 @@ pub struct SessionRow {
 
 impl SessionRow {
     pub fn placeholder(session_id: u64) -> Self {
-        SessionRow { session_id, ..Default::default() }
+        SessionRow {
+            session_id,
+            ..Default::default()
+        }
     }
 }
 
@@ -104,7 +113,10 @@ pub struct StrColumn {
 
 impl Default for StrColumn {
     fn default() -> Self {
-        StrColumn { bytes: Vec::new(), offsets: vec![0] }
+        StrColumn {
+            bytes: Vec::new(),
+            offsets: vec![0],
+        }
     }
 }
 

@@ -38,13 +38,23 @@ impl IngestConfig {
     pub fn validate(&self) -> CoreResult<()> {
         let s = &self.session;
         let bad = |k: &str, v: i64, need: &str| {
-            Err(CoreError::Config(format!("ingest.{k} = {v} is invalid: it must be {need}")))
+            Err(CoreError::Config(format!(
+                "ingest.{k} = {v} is invalid: it must be {need}"
+            )))
         };
         if s.idle_gap_ms <= 0 {
-            return bad("idle_gap_ms", s.idle_gap_ms, "> 0 (default 1800000, 30 min)");
+            return bad(
+                "idle_gap_ms",
+                s.idle_gap_ms,
+                "> 0 (default 1800000, 30 min)",
+            );
         }
         if s.max_session_ms <= 0 {
-            return bad("max_session_ms", s.max_session_ms, "> 0 (default 86400000, 24 h)");
+            return bad(
+                "max_session_ms",
+                s.max_session_ms,
+                "> 0 (default 86400000, 24 h)",
+            );
         }
         if s.lateness_ms < 0 {
             return bad("lateness_ms", s.lateness_ms, ">= 0 (default 5000)");
@@ -53,7 +63,11 @@ impl IngestConfig {
             return bad("evict_after_events", 0, "> 0 (default 100000)");
         }
         if self.max_line_bytes == 0 || self.max_line_bytes > u32::MAX as usize {
-            return bad("max_line_bytes", self.max_line_bytes as i64, "between 1 and 4294967295 (default 1048576)");
+            return bad(
+                "max_line_bytes",
+                self.max_line_bytes as i64,
+                "between 1 and 4294967295 (default 1048576)",
+            );
         }
         Ok(())
     }
@@ -114,7 +128,10 @@ impl Ingestor {
         Ok(Ingestor {
             parser: LineParser::default(),
             ev: ParsedEvent::default(),
-            strings: TABLES.iter().map(|_| Interner::new(cfg.max_strings)).collect(),
+            strings: TABLES
+                .iter()
+                .map(|_| Interner::new(cfg.max_strings))
+                .collect(),
             sessions: Sessioniser::new(cfg.session.clone()),
             id_hasher: RandomState::with_seeds(0x6964_6964, 0x6964_6964, 0x1d1d_1d1d, 0x0bad_cafe),
             tail: Vec::new(),
@@ -245,7 +262,11 @@ impl Ingestor {
         self.counters.bad_by_reason[reason as usize] += 1;
         if self.bad.len() < self.cfg.max_quarantine_lines {
             let keep = line.len().min(self.cfg.max_line_bytes);
-            self.bad.push(BadLine { row, reason, bytes: line[..keep].to_vec() });
+            self.bad.push(BadLine {
+                row,
+                reason,
+                bytes: line[..keep].to_vec(),
+            });
         } else {
             self.counters.quarantine_dropped += 1;
         }
@@ -326,7 +347,11 @@ impl Ingestor {
             dev: intern(6, p.dev),
             rel: intern(7, p.rel),
             geo: intern(8, p.geo),
-            uid: if has_uid { strings[9].intern(&uid_buf) } else { -1 },
+            uid: if has_uid {
+                strings[9].intern(&uid_buf)
+            } else {
+                -1
+            },
             x: p.x,
             y: p.y,
             sy: p.sy,
@@ -337,7 +362,12 @@ impl Ingestor {
         let k0 = self.stage_keys.len() as u32;
         self.stage_keys.extend_from_slice(key_buf.as_bytes());
         let hash = self.sessions.hash_key(&key_buf);
-        self.staged.push(Staged { ev, hash, id_hash, key: (k0, key_buf.len() as u32) });
+        self.staged.push(Staged {
+            ev,
+            hash,
+            id_hash,
+            key: (k0, key_buf.len() as u32),
+        });
         self.key_buf = key_buf;
         self.uid_buf = uid_buf;
     }
@@ -365,7 +395,8 @@ mod tests {
     fn lines_spanning_chunks_and_bad_lines() {
         let data = b"{\"ts\":1,\"sid\":\"a\",\"url\":\"https://x/p?q\"}\nnot json\n{\"ts\":2,\"sid\":\"a\"}\n\n{\"ts\":3,\"uid\":7}";
         for split in 0..data.len() {
-            let (batches, mut ing) = ingest(&[&data[..split], &data[split..]], IngestConfig::default());
+            let (batches, mut ing) =
+                ingest(&[&data[..split], &data[split..]], IngestConfig::default());
             let events: usize = batches.iter().map(|b| b.events.len()).sum();
             assert_eq!(events, 3, "split {split}");
             assert_eq!(ing.counters.lines, 5);
@@ -379,9 +410,15 @@ mod tests {
 
     #[test]
     fn too_long_lines_are_cut_not_buffered() {
-        let cfg = IngestConfig { max_line_bytes: 24, ..Default::default() };
-        let long = vec![b'x'; 100];
-        let (_, mut ing) = ingest(&[&long[..40], &long[40..], b"\n{\"ts\":1,\"sid\":\"a\"}\n"], cfg);
+        let cfg = IngestConfig {
+            max_line_bytes: 24,
+            ..Default::default()
+        };
+        let long = [b'x'; 100];
+        let (_, mut ing) = ingest(
+            &[&long[..40], &long[40..], b"\n{\"ts\":1,\"sid\":\"a\"}\n"],
+            cfg,
+        );
         let bad = ing.take_bad_lines();
         assert_eq!(bad.len(), 1, "{:?}", bad);
         assert_eq!(bad[0].reason, BadReason::TooLong);

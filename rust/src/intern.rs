@@ -5,16 +5,39 @@
 //! error messages with values) cannot grow memory without bound: past the cap, new strings map
 //! to one shared overflow id whose text is `OVERFLOW_TEXT`, and the overflow is counted.
 
-use ahash::RandomState;
 use hashbrown::HashTable;
+
+/// A fast hash for short strings (FxHash-style over 8-byte words, with a final mix so both
+/// the high bits hashbrown's control bytes use and the low bits of the bucket are good).
+/// Interned strings are low-cardinality labels; this is not exposed to key-flooding the way
+/// session keys are (those use seeded ahash in `session.rs`).
+#[inline]
+pub fn fast_hash(b: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
 
 pub const OVERFLOW_TEXT: &str = "\u{2026}(other)";
 
 /// Names of the tables, in id order (matches `uxtop.batch.STRING_TABLES`).
-pub const TABLES: [&str; 10] = ["url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo", "uid"];
+pub const TABLES: [&str; 10] = [
+    "url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo", "uid",
+];
 
 pub struct Interner {
-    hasher: RandomState,
     index: HashTable<u32>,
     /// all strings back to back; `ends[i]` is the end of string i
     bytes: Vec<u8>,
@@ -27,8 +50,6 @@ pub struct Interner {
 impl Interner {
     pub fn new(max_strings: usize) -> Self {
         Interner {
-            // fixed seeds: ids must not depend on process randomness
-            hasher: RandomState::with_seeds(0x7578_746f, 0x7020_6374, 0x6f72_6521, 0x1234_5678),
             index: HashTable::new(),
             bytes: Vec::new(),
             ends: Vec::new(),
@@ -68,7 +89,7 @@ impl Interner {
 
     #[inline]
     pub fn intern(&mut self, s: &str) -> i32 {
-        let h = self.hasher.hash_one(s.as_bytes());
+        let h = fast_hash(s.as_bytes());
         let (bytes, ends) = (&self.bytes, &self.ends);
         let found = self.index.find(h, |&i| {
             let i = i as usize;
@@ -94,11 +115,11 @@ impl Interner {
         let id = self.ends.len() as u32;
         self.bytes.extend_from_slice(s.as_bytes());
         self.ends.push(self.bytes.len() as u32);
-        let (hasher, bytes, ends) = (&self.hasher, &self.bytes, &self.ends);
+        let (bytes, ends) = (&self.bytes, &self.ends);
         self.index.insert_unique(h, id, |&i| {
             let i = i as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            hasher.hash_one(&bytes[start..ends[i] as usize])
+            fast_hash(&bytes[start..ends[i] as usize])
         });
         id as i32
     }

@@ -17,7 +17,11 @@ fn tag(hash: u64) -> u64 {
 
 impl Default for KeyTable {
     fn default() -> Self {
-        KeyTable { slots: vec![0; 1024], mask: 1023, len: 0 }
+        KeyTable {
+            slots: vec![0; 1024],
+            mask: 1023,
+            len: 0,
+        }
     }
 }
 
@@ -163,18 +167,23 @@ mod tests {
         let mut model: HashMap<u32, u64> = HashMap::new();
         let mut seed = 99u64;
         for step in 0..60_000u32 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let k = ((seed >> 40) % 5000) as u32;
             let h = mix(k as u64);
             let hash_of = |i: u32| mix(i as u64);
-            if model.contains_key(&k) {
-                if step % 3 == 0 {
-                    assert!(t.remove(h, k, hash_of));
-                    model.remove(&k);
+            match model.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if step % 3 == 0 {
+                        assert!(t.remove(h, k, hash_of));
+                        e.remove();
+                    }
                 }
-            } else {
-                t.insert(h, k, hash_of);
-                model.insert(k, h);
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    t.insert(h, k, hash_of);
+                    e.insert(h);
+                }
             }
             if step % 1000 == 0 {
                 for (&k, &h) in &model {

@@ -17,8 +17,8 @@
 //! sessions late. The stream clock G is only used to seal and to evict.
 
 use crate::batch::{Batch, SessionRow};
-use ahash::RandomState;
 use crate::keytable::{prefetch_read, KeyTable};
+use ahash::RandomState;
 
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -205,7 +205,8 @@ impl Sessioniser {
 
     /// Stream clock minus lateness (i64::MIN before the first event).
     pub fn watermark(&self) -> i64 {
-        self.g.map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms))
+        self.g
+            .map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms))
     }
 
     /// Approximate heap bytes held by live state (for the memory figures).
@@ -238,7 +239,9 @@ impl Sessioniser {
     #[inline]
     fn find(&self, hash: u64, key: &str) -> Option<u32> {
         let (hot, cold) = (&self.hot, &self.cold);
-        self.map.find(hash, |i| Self::key_eq(&hot[i as usize], &cold[i as usize], hash, key))
+        self.map.find(hash, |i| {
+            Self::key_eq(&hot[i as usize], &cold[i as usize], hash, key)
+        })
     }
 
     /// The hash a key is stored under.
@@ -276,7 +279,10 @@ impl Sessioniser {
             h.klen = key.len() as u8;
             h.key[..key.len()].copy_from_slice(key.as_bytes());
         }
-        let c = KeyCold { key: key.into(), ..Default::default() };
+        let c = KeyCold {
+            key: key.into(),
+            ..Default::default()
+        };
         let idx = match self.free.pop() {
             Some(i) => {
                 self.hot[i as usize] = h;
@@ -307,7 +313,13 @@ impl Sessioniser {
     }
 
     /// `arrive` with the key's hash already computed (`hash_key`), so callers can prefetch.
-    pub fn arrive_hashed(&mut self, key: &str, hash: u64, id_hash: Option<u64>, mut ev: Ev) -> Arrival {
+    pub fn arrive_hashed(
+        &mut self,
+        key: &str,
+        hash: u64,
+        id_hash: Option<u64>,
+        mut ev: Ev,
+    ) -> Arrival {
         let lat = self.cfg.lateness_ms;
         let a = self.arrivals;
         self.arrivals += 1;
@@ -318,7 +330,9 @@ impl Sessioniser {
         if let (Some(i), Some(g)) = (idx, g_prev) {
             let st = &mut self.hot[i as usize];
             let behind = wide(g) - wide(lat) - wide(st.max_ts);
-            if a - st.last_arrival > self.cfg.evict_after_events && behind > wide(self.cfg.idle_gap_ms) {
+            if a - st.last_arrival > self.cfg.evict_after_events
+                && behind > wide(self.cfg.idle_gap_ms)
+            {
                 // forgotten: its pending events still go out, under the old state, at drain
                 st.flags |= RETIRED;
                 self.unmap(i);
@@ -390,7 +404,11 @@ impl Sessioniser {
             }
             let e = self.pending[k];
             let st = &mut hot[e.state as usize];
-            if finishing || st.retired() || wide(e.ts) <= wide(st.max_ts) - lat || sealed_below > wide(st.max_ts) {
+            if finishing
+                || st.retired()
+                || wide(e.ts) <= wide(st.max_ts) - lat
+                || sealed_below > wide(st.max_ts)
+            {
                 st.pending -= 1;
                 let sl = &mut slot[e.state as usize];
                 if *sl == u32::MAX {
@@ -563,7 +581,8 @@ impl Sessioniser {
                 && !st.retired()
                 && st.pending == 0
                 && self.arrivals - st.last_arrival > self.cfg.evict_after_events
-                && wide(g) - wide(self.cfg.lateness_ms) - wide(st.max_ts) > wide(self.cfg.idle_gap_ms)
+                && wide(g) - wide(self.cfg.lateness_ms) - wide(st.max_ts)
+                    > wide(self.cfg.idle_gap_ms)
             {
                 self.close_state(i as u32, out, true);
             }
@@ -615,10 +634,23 @@ mod tests {
     use super::*;
 
     fn ev(ts: i64, row: i64) -> Ev {
-        Ev { ts, row, url: -1, target: -1, dev: -1, rel: -1, geo: -1, uid: -1, ..Default::default() }
+        Ev {
+            ts,
+            row,
+            url: -1,
+            target: -1,
+            dev: -1,
+            rel: -1,
+            geo: -1,
+            uid: -1,
+            ..Default::default()
+        }
     }
 
-    fn run(events: &[(&str, i64, Option<u64>)], cfg: SessionConfig) -> (Vec<(String, Vec<i64>)>, SessionCounters) {
+    fn run(
+        events: &[(&str, i64, Option<u64>)],
+        cfg: SessionConfig,
+    ) -> (Vec<(String, Vec<i64>)>, SessionCounters) {
         let mut s = Sessioniser::new(cfg);
         let mut b = Batch::default();
         let mut sessions: std::collections::BTreeMap<u64, (String, Vec<i64>)> = Default::default();
@@ -637,10 +669,14 @@ mod tests {
         assert_eq!(*b.offsets.last().unwrap() as usize, b.events.len());
         assert!(b.offsets.windows(2).all(|w| w[0] <= w[1]));
         for (r, w) in b.offsets.windows(2).enumerate() {
-            assert!(b.events.session[w[0] as usize..w[1] as usize].iter().all(|&s| s as usize == r));
+            assert!(b.events.session[w[0] as usize..w[1] as usize]
+                .iter()
+                .all(|&s| s as usize == r));
         }
         for (r, row) in b.sessions.iter().enumerate() {
-            let entry = out.entry(row.session_id).or_insert_with(|| (b.keys.get(r).to_string(), vec![]));
+            let entry = out
+                .entry(row.session_id)
+                .or_insert_with(|| (b.keys.get(r).to_string(), vec![]));
             let (lo, hi) = (b.offsets[r] as usize, b.offsets[r + 1] as usize);
             entry.1.extend_from_slice(&b.events.ts[lo..hi]);
         }
@@ -648,23 +684,65 @@ mod tests {
 
     #[test]
     fn reorders_within_lateness_and_counts_late() {
-        let cfg = SessionConfig { lateness_ms: 100, ..Default::default() };
-        let (sessions, c) = run(&[("a", 1000, None), ("a", 950, None), ("a", 1200, None), ("a", 1050, None)], cfg);
+        let cfg = SessionConfig {
+            lateness_ms: 100,
+            ..Default::default()
+        };
+        let (sessions, c) = run(
+            &[
+                ("a", 1000, None),
+                ("a", 950, None),
+                ("a", 1200, None),
+                ("a", 1050, None),
+            ],
+            cfg,
+        );
         assert_eq!(sessions, vec![("a".to_string(), vec![950, 1000, 1200])]);
         assert_eq!(c.late, 1);
     }
 
     #[test]
     fn drops_duplicates_by_id() {
-        let (sessions, c) = run(&[("a", 1000, Some(7)), ("a", 1000, Some(7)), ("a", 1001, Some(8))], SessionConfig::default());
+        let (sessions, c) = run(
+            &[
+                ("a", 1000, Some(7)),
+                ("a", 1000, Some(7)),
+                ("a", 1001, Some(8)),
+            ],
+            SessionConfig::default(),
+        );
         assert_eq!(sessions[0].1, vec![1000, 1001]);
         assert_eq!(c.duplicates, 1);
     }
 
     #[test]
     fn cuts_on_idle_gap_and_max_length() {
-        let cfg = SessionConfig { idle_gap_ms: 100, max_session_ms: 1000, lateness_ms: 0, ..Default::default() };
-        let (sessions, _) = run(&[("a", 0, None), ("a", 50, None), ("a", 200, None), ("a", 290, None), ("a", 380, None), ("a", 470, None), ("a", 560, None), ("a", 650, None), ("a", 740, None), ("a", 830, None), ("a", 920, None), ("a", 1010, None), ("a", 1100, None), ("a", 1190, None), ("a", 1250, None)], cfg);
+        let cfg = SessionConfig {
+            idle_gap_ms: 100,
+            max_session_ms: 1000,
+            lateness_ms: 0,
+            ..Default::default()
+        };
+        let (sessions, _) = run(
+            &[
+                ("a", 0, None),
+                ("a", 50, None),
+                ("a", 200, None),
+                ("a", 290, None),
+                ("a", 380, None),
+                ("a", 470, None),
+                ("a", 560, None),
+                ("a", 650, None),
+                ("a", 740, None),
+                ("a", 830, None),
+                ("a", 920, None),
+                ("a", 1010, None),
+                ("a", 1100, None),
+                ("a", 1190, None),
+                ("a", 1250, None),
+            ],
+            cfg,
+        );
         let lens: Vec<usize> = sessions.iter().map(|s| s.1.len()).collect();
         assert_eq!(lens, vec![2, 12, 1]);
     }
@@ -672,14 +750,28 @@ mod tests {
     #[test]
     fn unsorted_replay_keeps_sessions_whole() {
         // b's events are an hour behind a's, yet arrive in order: one session each
-        let (sessions, c) = run(&[("a", 3_600_000, None), ("a", 3_600_500, None), ("b", 10, None), ("b", 20, None), ("b", 30, None)], SessionConfig::default());
+        let (sessions, c) = run(
+            &[
+                ("a", 3_600_000, None),
+                ("a", 3_600_500, None),
+                ("b", 10, None),
+                ("b", 20, None),
+                ("b", 30, None),
+            ],
+            SessionConfig::default(),
+        );
         assert_eq!(sessions.len(), 2);
         assert_eq!(c.late, 0);
     }
 
     #[test]
     fn idle_keys_are_evicted() {
-        let cfg = SessionConfig { idle_gap_ms: 10, lateness_ms: 0, evict_after_events: 5, ..Default::default() };
+        let cfg = SessionConfig {
+            idle_gap_ms: 10,
+            lateness_ms: 0,
+            evict_after_events: 5,
+            ..Default::default()
+        };
         let mut s = Sessioniser::new(cfg);
         let mut b = Batch::default();
         for k in 0..10_000i64 {

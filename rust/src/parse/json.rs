@@ -77,7 +77,10 @@ fn find_string_stop(b: &[u8], mut i: usize) -> usize {
         let quote = w ^ (LO * b'"' as u64);
         let slash = w ^ (LO * b'\\' as u64);
         // per byte: zero (quote/backslash) or below 0x20; the lowest flagged byte is exact
-        let hit = ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w)) & HI;
+        let hit = ((quote.wrapping_sub(LO) & !quote)
+            | (slash.wrapping_sub(LO) & !slash)
+            | (w.wrapping_sub(LO * 0x20) & !w))
+            & HI;
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }
@@ -87,6 +90,22 @@ fn find_string_stop(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// Whether all eight bytes of `w` are ASCII digits.
+#[inline(always)]
+fn all_digits8(w: u64) -> bool {
+    const F0: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    (w & F0) | (((w.wrapping_add(0x0606_0606_0606_0606)) & F0) >> 4) == 0x3333_3333_3333_3333
+}
+
+/// The value of eight ASCII digits (little-endian load), by pairwise combining.
+#[inline(always)]
+fn digits8(w: u64) -> u64 {
+    let v = w - 0x3030_3030_3030_3030;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
 }
 
 pub struct Scanner<'a> {
@@ -274,6 +293,15 @@ impl<'a> Scanner<'a> {
         match b.get(i) {
             Some(b'0') => i += 1,
             Some(b'1'..=b'9') => {
+                // eight digits at a time while they last (timestamps have 13)
+                while i + 8 <= b.len() && i - int_start <= 10 {
+                    let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+                    if !all_digits8(w) {
+                        break;
+                    }
+                    mag = mag.wrapping_mul(100_000_000).wrapping_add(digits8(w));
+                    i += 8;
+                }
                 while let Some(&c) = b.get(i) {
                     let d = c.wrapping_sub(b'0');
                     if d > 9 {
@@ -318,9 +346,16 @@ impl<'a> Scanner<'a> {
         } else if int_digits <= 18 {
             Some(if neg { -(mag as i64) } else { mag as i64 })
         } else {
-            std::str::from_utf8(&b[start..i]).ok().and_then(|t| t.parse::<i64>().ok())
+            std::str::from_utf8(&b[start..i])
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
         };
-        let lit = NumLit { start, end: i, is_int, ival };
+        let lit = NumLit {
+            start,
+            end: i,
+            is_int,
+            ival,
+        };
         // A float literal too large for f64 is rejected by msgspec anywhere in a document. Only
         // an exponent or a very long mantissa can get there, so most floats skip the check.
         if !is_int && (has_exp || i - start > 300) && self.float_of(lit).is_infinite() {
@@ -351,7 +386,10 @@ impl<'a> Scanner<'a> {
         let w = u64::from_le_bytes(b[i + 1..i + 9].try_into().unwrap());
         let quote = w ^ (LO * b'"' as u64);
         let slash = w ^ (LO * b'\\' as u64);
-        let hit = ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w)) & HI;
+        let hit = ((quote.wrapping_sub(LO) & !quote)
+            | (slash.wrapping_sub(LO) & !slash)
+            | (w.wrapping_sub(LO * 0x20) & !w))
+            & HI;
         if hit == 0 {
             return None;
         }
@@ -479,8 +517,17 @@ mod tests {
     #[test]
     fn skips_valid_values() {
         for s in [
-            "1", "-0", "1.5e3", "1E+2", "\"a\\\"b\"", "[]", "{}", "[1,[2,{\"a\":[]}],\"x\"]",
-            "{\"a\":{\"b\":null},\"c\":true}", "\"\\ud83d\\ude00\"", " [ 1 , 2 ] ",
+            "1",
+            "-0",
+            "1.5e3",
+            "1E+2",
+            "\"a\\\"b\"",
+            "[]",
+            "{}",
+            "[1,[2,{\"a\":[]}],\"x\"]",
+            "{\"a\":{\"b\":null},\"c\":true}",
+            "\"\\ud83d\\ude00\"",
+            " [ 1 , 2 ] ",
         ] {
             assert!(skip(s).is_ok(), "{s}");
         }
@@ -489,8 +536,24 @@ mod tests {
     #[test]
     fn rejects_invalid_values() {
         for s in [
-            "01", "1.", ".5", "-", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "\"\\ud800\"", "\"\\udc00\"",
-            "\"a\u{1}b\"", "NaN", "[1 2]", "{1:2}", "\"abc", "tru", "1e400", "[", "\"\\x\"",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"a\u{1}b\"",
+            "NaN",
+            "[1 2]",
+            "{1:2}",
+            "\"abc",
+            "tru",
+            "1e400",
+            "[",
+            "\"\\x\"",
         ] {
             assert!(skip(s).is_err(), "{s}");
         }
@@ -523,7 +586,9 @@ mod tests {
             let len = (seed % 40) as usize;
             let mut b = Vec::with_capacity(len);
             for _ in 0..len {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let r = (seed >> 33) as u8;
                 // mostly letters, sometimes specials, controls and high bytes
                 b.push(match r % 16 {
@@ -535,7 +600,9 @@ mod tests {
                 });
             }
             for start in 0..=b.len() {
-                let naive = (start..b.len()).find(|&i| STRING_STOP[b[i] as usize]).unwrap_or(b.len());
+                let naive = (start..b.len())
+                    .find(|&i| STRING_STOP[b[i] as usize])
+                    .unwrap_or(b.len());
                 assert_eq!(find_string_stop(&b, start), naive, "{b:?} from {start}");
             }
         }
@@ -543,7 +610,16 @@ mod tests {
 
     #[test]
     fn short_key_equals_key_code() {
-        for k in ["", "t", "ts", "sid", "target", "status7", "longer_than_7", "a\\b"] {
+        for k in [
+            "",
+            "t",
+            "ts",
+            "sid",
+            "target",
+            "status7",
+            "longer_than_7",
+            "a\\b",
+        ] {
             let line = format!("\"{k}\":1234567890");
             let mut sc = Scanner::new(line.as_bytes());
             match sc.short_key() {
@@ -555,6 +631,45 @@ mod tests {
                 None => assert!(k.len() > 7 || k.contains('\\') || k.contains('"'), "{k}"),
             }
         }
+    }
+
+    #[test]
+    fn swar_digits_equal_bytewise() {
+        for v in [0u64, 1, 12345678, 99999999, 10203040, 87654321] {
+            let t = format!("{v:08}");
+            let w = u64::from_le_bytes(t.as_bytes().try_into().unwrap());
+            assert!(all_digits8(w));
+            assert_eq!(digits8(w), v);
+        }
+        for bad in [
+            "1234567a",
+            "/2345678",
+            ":2345678",
+            "1234 678",
+            "12345\u{7f}78",
+        ] {
+            let mut b = [b'0'; 8];
+            b.copy_from_slice(&bad.as_bytes()[..8]);
+            assert!(!all_digits8(u64::from_le_bytes(b)), "{bad}");
+        }
+        let n = |s: &str| {
+            let mut sc = Scanner::new(s.as_bytes());
+            let lit = sc.number().unwrap();
+            sc.int_of(lit)
+        };
+        for v in [
+            1700000003372i64,
+            123456789012345678,
+            99999999,
+            100000000,
+            1,
+            42,
+            -1700000003372,
+        ] {
+            assert_eq!(n(&v.to_string()), Some(v));
+        }
+        assert_eq!(n("1234567890123456789"), Some(1234567890123456789));
+        assert_eq!(n("12345678901234567890"), None);
     }
 
     #[test]

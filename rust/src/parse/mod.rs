@@ -11,9 +11,26 @@ use json::{NumLit, Scanner, SyntaxError, Text};
 
 /// Kind codes, in the order of `uxtop.schema.EventType` (part of the ABI with Python).
 pub const EVENT_TYPES: [&str; 20] = [
-    "pageview", "click", "dblclick", "contextmenu", "move", "scroll", "input", "change", "submit",
-    "focus", "blur", "selection", "mutation", "error", "request", "vital", "resize", "visibility",
-    "feedback", "custom",
+    "pageview",
+    "click",
+    "dblclick",
+    "contextmenu",
+    "move",
+    "scroll",
+    "input",
+    "change",
+    "submit",
+    "focus",
+    "blur",
+    "selection",
+    "mutation",
+    "error",
+    "request",
+    "vital",
+    "resize",
+    "visibility",
+    "feedback",
+    "custom",
 ];
 pub const KIND_CUSTOM: u8 = 19;
 
@@ -109,10 +126,28 @@ const FIELD_MUL: u64 = 0x4332_0e99_bb26_ca9f;
 const FIELD_KEYS: [(&[u8], Field); 23] = {
     use Field::*;
     [
-        (b"ts", Ts), (b"id", Id), (b"sid", Sid), (b"uid", Uid), (b"tab", Tab), (b"type", Type),
-        (b"url", Url), (b"target", Target), (b"tag", Tag), (b"x", X), (b"y", Y), (b"sy", Sy),
-        (b"sh", Sh), (b"vh", Vh), (b"dur", Dur), (b"status", Status), (b"route", Route),
-        (b"msg", Msg), (b"score", Score), (b"props", Props), (b"dev", Dev), (b"rel", Rel),
+        (b"ts", Ts),
+        (b"id", Id),
+        (b"sid", Sid),
+        (b"uid", Uid),
+        (b"tab", Tab),
+        (b"type", Type),
+        (b"url", Url),
+        (b"target", Target),
+        (b"tag", Tag),
+        (b"x", X),
+        (b"y", Y),
+        (b"sy", Sy),
+        (b"sh", Sh),
+        (b"vh", Vh),
+        (b"dur", Dur),
+        (b"status", Status),
+        (b"route", Route),
+        (b"msg", Msg),
+        (b"score", Score),
+        (b"props", Props),
+        (b"dev", Dev),
+        (b"rel", Rel),
         (b"geo", Geo),
     ]
 };
@@ -211,7 +246,10 @@ impl ParsedEvent {
     /// `value` column: dur, else score, else NaN (as f32, like numpy's float32 cast).
     #[inline]
     pub fn value(&self) -> f32 {
-        self.dur.or(self.score).map(|v| v as f32).unwrap_or(f32::NAN)
+        self.dur
+            .or(self.score)
+            .map(|v| v as f32)
+            .unwrap_or(f32::NAN)
     }
 }
 
@@ -254,12 +292,19 @@ impl LineParser {
             return LineOutcome::Blank;
         }
         if sc.peek() != Some(b'{') {
-            return match sc.skip_value(&mut self.stack).and_then(|_| end_of_line(&mut sc)) {
+            return match sc
+                .skip_value(&mut self.stack)
+                .and_then(|_| end_of_line(&mut sc))
+            {
                 Ok(()) => LineOutcome::Bad(BadReason::NotObject),
                 Err(_) => LineOutcome::Bad(BadReason::Json),
             };
         }
-        if self.object(&mut sc, ev).and_then(|_| end_of_line(&mut sc)).is_err() {
+        if self
+            .object(&mut sc, ev)
+            .and_then(|_| end_of_line(&mut sc))
+            .is_err()
+        {
             return LineOutcome::Bad(BadReason::Json);
         }
         if ev.wrong != 0 {
@@ -292,7 +337,8 @@ impl LineParser {
                         Text::Line(a, b) => &sc.b[a as usize..b as usize],
                         Text::Scratch(a, b) => {
                             self.key_buf.clear();
-                            self.key_buf.extend_from_slice(&self.scratch[a as usize..b as usize]);
+                            self.key_buf
+                                .extend_from_slice(&self.scratch[a as usize..b as usize]);
                             self.scratch.truncate(a as usize);
                             &self.key_buf[..]
                         }
@@ -485,11 +531,17 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
                 true
             }
             Val::Num(n) => {
-                ev.ts = if n.is_int { sc.int_of(n) } else { timestamp::float_ts_to_ms(sc.float_of(n)) };
+                ev.ts = if n.is_int {
+                    sc.int_of(n)
+                } else {
+                    timestamp::float_ts_to_ms(sc.float_of(n))
+                };
                 ev.ts.is_some()
             }
             Val::Str(t) => {
-                ev.ts = t.get(sc.b, scratch).and_then(|s| timestamp::parse_iso_ms(s.as_bytes()));
+                ev.ts = t
+                    .get(sc.b, scratch)
+                    .and_then(|s| timestamp::parse_iso_ms(s.as_bytes()));
                 ev.ts.is_some()
             }
             _ => false,
@@ -523,8 +575,15 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
             },
             _ => false,
         },
-        Field::Url | Field::Target | Field::Tag | Field::Route | Field::Msg | Field::Tab | Field::Dev
-        | Field::Rel | Field::Geo => {
+        Field::Url
+        | Field::Target
+        | Field::Tag
+        | Field::Route
+        | Field::Msg
+        | Field::Tab
+        | Field::Dev
+        | Field::Rel
+        | Field::Geo => {
             let t = match v {
                 Val::Null => Some(Text::None),
                 Val::Str(t) => Some(t),
@@ -568,7 +627,11 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
                 true
             }
             Val::Num(n) => {
-                let s = if n.is_int { sc.int_of(n) } else { Some(sc.float_of(n).trunc().clamp(-1e18, 1e18) as i64) };
+                let s = if n.is_int {
+                    sc.int_of(n)
+                } else {
+                    Some(sc.float_of(n).trunc().clamp(-1e18, 1e18) as i64)
+                };
                 match s {
                     Some(s) if (-32768..=32767).contains(&s) => {
                         ev.status = s as i16;
@@ -607,17 +670,25 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
 /// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
 /// Mirrors `uxtop.ingest.reference.normalize_url`.
 pub fn normalize_url(url: &str, keep_query: bool) -> std::borrow::Cow<'_, str> {
+    let b = url.as_bytes();
+    // fast path: a plain path with nothing to cut (byte searches, not char patterns)
+    let has_scheme = b.starts_with(b"http://") || b.starts_with(b"https://");
+    if !has_scheme && memchr::memchr2(b'?', b'#', b).is_none() {
+        return std::borrow::Cow::Borrowed(url);
+    }
     let mut s = url;
     let mut needs_slash = false;
-    for scheme in ["https://", "http://"] {
-        if let Some(rest) = s.strip_prefix(scheme) {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            s = &rest[end..];
-            needs_slash = !s.starts_with('/');
-            break;
-        }
+    if has_scheme {
+        let rest = &s[if b[4] == b's' { 8 } else { 7 }..];
+        let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
+        s = &rest[end..];
+        needs_slash = !s.starts_with('/');
     }
-    let cut = if keep_query { s.find('#') } else { s.find(['?', '#']) };
+    let cut = if keep_query {
+        memchr::memchr(b'#', s.as_bytes())
+    } else {
+        memchr::memchr2(b'?', b'#', s.as_bytes())
+    };
     let s = match cut {
         Some(c) => &s[..c],
         None => s,
@@ -650,7 +721,9 @@ mod tests {
 
     #[test]
     fn good_events() {
-        let (_, ev) = parse(r#"{"ts":1000,"sid":"a","type":"click","x":3.9,"y":-2.5,"props":{"ctrlKey":true}}"#);
+        let (_, ev) = parse(
+            r#"{"ts":1000,"sid":"a","type":"click","x":3.9,"y":-2.5,"props":{"ctrlKey":true}}"#,
+        );
         assert_eq!(ev.ts, Some(1000));
         assert_eq!(ev.kind, 1);
         assert_eq!((ev.x, ev.y), (3, -2));
@@ -659,7 +732,10 @@ mod tests {
         assert_eq!(ev.ts, Some(1_704_067_200_000));
         assert_eq!(ev.uid, KeyVal::Int(42));
         assert_eq!(ev.value(), 12.5);
-        assert_eq!(reason(r#"  {"ts":1.5,"sid":"a","zz":[1,{"q":[]}],"props":{"a":{"ctrlKey":true}}}  "#), None);
+        assert_eq!(
+            reason(r#"  {"ts":1.5,"sid":"a","zz":[1,{"q":[]}],"props":{"a":{"ctrlKey":true}}}  "#),
+            None
+        );
     }
 
     #[test]
@@ -669,16 +745,34 @@ mod tests {
         assert_eq!(reason(r#"{"ts":true,"sid":"a","x":[}"#), Some("json"));
         assert_eq!(reason("[1,2]"), Some("not_object"));
         assert_eq!(reason(r#"{"ts":true}"#), Some("wrong_type"));
-        assert_eq!(reason(r#"{"ts":1,"sid":"a","type":"bogus"}"#), Some("wrong_type"));
+        assert_eq!(
+            reason(r#"{"ts":1,"sid":"a","type":"bogus"}"#),
+            Some("wrong_type")
+        );
         assert_eq!(reason(r#"{"ts":1,"sid":"a","x":true,"x":5}"#), None);
         assert_eq!(reason(r#"{"sid":"a"}"#), Some("missing_ts"));
         assert_eq!(reason(r#"{"ts":null,"sid":"a"}"#), Some("missing_ts"));
-        assert_eq!(reason(r#"{"ts":1,"sid":"","uid":null}"#), Some("missing_key"));
-        assert_eq!(reason(r#"{"ts":1,"sid":"a","status":40000}"#), Some("wrong_type"));
-        assert_eq!(reason(r#"{"ts":1,"sid":"a","x":2147483648}"#), Some("wrong_type"));
-        assert_eq!(reason(r#"{"ts":1,"sid":"a","x":-2147483648}"#), Some("wrong_type"));
+        assert_eq!(
+            reason(r#"{"ts":1,"sid":"","uid":null}"#),
+            Some("missing_key")
+        );
+        assert_eq!(
+            reason(r#"{"ts":1,"sid":"a","status":40000}"#),
+            Some("wrong_type")
+        );
+        assert_eq!(
+            reason(r#"{"ts":1,"sid":"a","x":2147483648}"#),
+            Some("wrong_type")
+        );
+        assert_eq!(
+            reason(r#"{"ts":1,"sid":"a","x":-2147483648}"#),
+            Some("wrong_type")
+        );
         assert_eq!(reason(r#"{"ts":1,"sid":1.5}"#), Some("wrong_type"));
-        assert_eq!(reason(r#"{"ts":1,"sid":"a","props":"x"}"#), Some("wrong_type"));
+        assert_eq!(
+            reason(r#"{"ts":1,"sid":"a","props":"x"}"#),
+            Some("wrong_type")
+        );
         assert_eq!(reason(r#"{"ts":1,"sid":"a","q":1e999}"#), Some("json"));
     }
 
@@ -686,7 +780,10 @@ mod tests {
     fn field_table_is_a_perfect_hash() {
         let mut seen = std::collections::HashSet::new();
         for (k, f) in FIELD_KEYS {
-            assert!(seen.insert(key_code(k).wrapping_mul(FIELD_MUL) >> 59), "collision at {k:?}");
+            assert!(
+                seen.insert(key_code(k).wrapping_mul(FIELD_MUL) >> 59),
+                "collision at {k:?}"
+            );
             assert_eq!(field_of(k), Some(f));
         }
         for k in [&b"t"[..], b"tss", b"", b"props2", b"Ts", b"status_"] {
@@ -696,8 +793,14 @@ mod tests {
 
     #[test]
     fn urls_are_normalised() {
-        assert_eq!(normalize_url("https://shop.example/cart?x=1#top", false), "/cart");
-        assert_eq!(normalize_url("https://shop.example/cart?x=1#top", true), "/cart?x=1");
+        assert_eq!(
+            normalize_url("https://shop.example/cart?x=1#top", false),
+            "/cart"
+        );
+        assert_eq!(
+            normalize_url("https://shop.example/cart?x=1#top", true),
+            "/cart?x=1"
+        );
         assert_eq!(normalize_url("https://shop.example", false), "/");
         assert_eq!(normalize_url("http://h?q", true), "/?q");
         assert_eq!(normalize_url("/p?q", false), "/p");

@@ -8,7 +8,11 @@ pub fn float_ts_to_ms(v: f64) -> Option<i64> {
     if !v.is_finite() {
         return None;
     }
-    let ms = if v.abs() >= FLOAT_MS_THRESHOLD { v } else { v * 1000.0 };
+    let ms = if v.abs() >= FLOAT_MS_THRESHOLD {
+        v
+    } else {
+        v * 1000.0
+    };
     let ms = ms.floor();
     // i64 range, exactly representable bounds
     if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&ms) {
@@ -45,7 +49,7 @@ fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         _ => 0,
     }
@@ -55,10 +59,20 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 pub fn parse_iso_ms(s: &[u8]) -> Option<i64> {
     let n = s.len();
     let year = digits(s, 0, 4)?;
-    if n < 16 || s[4] != b'-' || s[7] != b'-' || !matches!(s[10], b'T' | b't' | b' ') || s[13] != b':' {
+    if n < 16
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !matches!(s[10], b'T' | b't' | b' ')
+        || s[13] != b':'
+    {
         return None;
     }
-    let (month, day, hour, minute) = (digits(s, 5, 2)?, digits(s, 8, 2)?, digits(s, 11, 2)?, digits(s, 14, 2)?);
+    let (month, day, hour, minute) = (
+        digits(s, 5, 2)?,
+        digits(s, 8, 2)?,
+        digits(s, 11, 2)?,
+        digits(s, 14, 2)?,
+    );
     let mut i = 16;
     let (mut second, mut frac_ms) = (0u32, 0i64);
     if i < n && s[i] == b':' {
@@ -128,14 +142,27 @@ mod tests {
         assert_eq!(p("2024-01-01T00:00:00.5Z"), Some(1_704_067_200_500));
         assert_eq!(p("2024-01-01T00:00:00.123456Z"), Some(1_704_067_200_123));
         assert_eq!(p("2024-01-01 01:00:00+01:00"), Some(1_704_067_200_000));
-        assert_eq!(p("2024-01-01T00:00:00-0130"), Some(1_704_067_200_000 + 90 * 60_000));
-        assert_eq!(p("2024-01-01T00:00:00+01"), Some(1_704_067_200_000 - 3_600_000));
+        assert_eq!(
+            p("2024-01-01T00:00:00-0130"),
+            Some(1_704_067_200_000 + 90 * 60_000)
+        );
+        assert_eq!(
+            p("2024-01-01T00:00:00+01"),
+            Some(1_704_067_200_000 - 3_600_000)
+        );
         assert_eq!(p("2024-02-29T00:00:00"), Some(1_709_164_800_000));
         assert_eq!(p("1969-12-31T23:59:59.999Z"), Some(-1));
         for bad in [
-            "2023-02-29T00:00:00Z", "2024-13-01T00:00Z", "2024-01-01", "2024-01-01T24:00Z",
-            "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00Zx", "0000-01-01T00:00Z", "2024-01-01T00:00+1",
-            "2024-01-01T00:00:60Z", "２０２４-01-01T00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00Z",
+            "2024-01-01",
+            "2024-01-01T24:00Z",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00Zx",
+            "0000-01-01T00:00Z",
+            "2024-01-01T00:00+1",
+            "2024-01-01T00:00:60Z",
+            "２０２４-01-01T00:00Z",
         ] {
             assert_eq!(p(bad), None, "{bad}");
         }

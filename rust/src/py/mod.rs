@@ -15,9 +15,24 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-create_exception!(_core, UxtopError, PyException, "Base class of uxtop's errors.");
-create_exception!(_core, ConfigError, UxtopError, "A setting is invalid; the message names the key and the fix.");
-create_exception!(_core, InternalError, UxtopError, "A bug in the uxtop core (a caught panic).");
+create_exception!(
+    _core,
+    UxtopError,
+    PyException,
+    "Base class of uxtop's errors."
+);
+create_exception!(
+    _core,
+    ConfigError,
+    UxtopError,
+    "A setting is invalid; the message names the key and the fix."
+);
+create_exception!(
+    _core,
+    InternalError,
+    UxtopError,
+    "A bug in the uxtop core (a caught panic)."
+);
 
 fn to_py(e: CoreError) -> PyErr {
     match e {
@@ -29,7 +44,10 @@ fn to_py(e: CoreError) -> PyErr {
 }
 
 /// Run core work with the GIL released, catching panics (polars' `enter_polars` pattern).
-fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, CoreError> + Send) -> PyResult<T> {
+fn run_detached<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce() -> Result<T, CoreError> + Send,
+) -> PyResult<T> {
     py.detach(|| match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
@@ -102,13 +120,21 @@ impl CoreIngestor {
         max_quarantine_lines: usize,
     ) -> PyResult<Self> {
         let cfg = IngestConfig {
-            session: SessionConfig { idle_gap_ms, max_session_ms, lateness_ms, evict_after_events },
+            session: SessionConfig {
+                idle_gap_ms,
+                max_session_ms,
+                lateness_ms,
+                evict_after_events,
+            },
             max_line_bytes,
             keep_query,
             max_strings,
             max_quarantine_lines,
         };
-        Ok(CoreIngestor { inner: Ingestor::new(cfg).map_err(to_py)?, poisoned: false })
+        Ok(CoreIngestor {
+            inner: Ingestor::new(cfg).map_err(to_py)?,
+            poisoned: false,
+        })
     }
 
     fn feed(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<Py<PyDict>> {
@@ -171,7 +197,13 @@ impl CoreIngestor {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.inner.sessions.memory_bytes() + self.inner.strings.iter().map(|t| t.memory_bytes()).sum::<usize>()
+        self.inner.sessions.memory_bytes()
+            + self
+                .inner
+                .strings
+                .iter()
+                .map(|t| t.memory_bytes())
+                .sum::<usize>()
     }
 
     #[getter]
@@ -181,7 +213,14 @@ impl CoreIngestor {
 }
 
 fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
-    let Batch { events: e, offsets, sessions, keys, uids, watermark } = b;
+    let Batch {
+        events: e,
+        offsets,
+        sessions,
+        keys,
+        uids,
+        watermark,
+    } = b;
     let cols = PyDict::new(py);
     cols.set_item("ts", PyArray1::from_vec(py, e.ts))?;
     cols.set_item("session", PyArray1::from_vec(py, e.session))?;
@@ -205,7 +244,10 @@ fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
     let s = PyDict::new(py);
     macro_rules! scol {
         ($name:literal, $field:ident) => {
-            s.set_item($name, PyArray1::from_vec(py, sessions.iter().map(|r| r.$field).collect::<Vec<_>>()))?;
+            s.set_item(
+                $name,
+                PyArray1::from_vec(py, sessions.iter().map(|r| r.$field).collect::<Vec<_>>()),
+            )?;
         };
     }
     scol!("session_id", session_id);
@@ -222,7 +264,11 @@ fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
 
     let d = PyDict::new(py);
     d.set_item("columns", cols)?;
-    let offsets = if offsets.is_empty() { vec![0i64] } else { offsets };
+    let offsets = if offsets.is_empty() {
+        vec![0i64]
+    } else {
+        offsets
+    };
     d.set_item("offsets", PyArray1::from_vec(py, offsets))?;
     d.set_item("sessions", s)?;
     d.set_item("key_bytes", PyBytes::new(py, &keys.bytes))?;
@@ -239,7 +285,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UxtopError", py.get_type::<UxtopError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
-    m.add("BAD_REASONS", PyTuple::new(py, BadReason::ALL.iter().map(|r| r.name()))?)?;
+    m.add(
+        "BAD_REASONS",
+        PyTuple::new(py, BadReason::ALL.iter().map(|r| r.name()))?,
+    )?;
     m.add("EVENT_TYPES", PyTuple::new(py, EVENT_TYPES)?)?;
     m.add("STRING_TABLES", PyTuple::new(py, TABLES)?)?;
     Ok(())
