@@ -301,8 +301,12 @@ def test_numba_kernel_equals_python_twin(order: str, cases) -> None:
         assert (depth, bool(state.dx[s] > depth)) == twin.result()
         assert [None if r == NONE else int(r) for r in state.reach[s]] == twin.reach
         assert tuple(int(x) for x in state.best[s, : state.bestlen[s]]) == twin.best_path
-        assert [list(state.S[s, i, : state.Sc[s, i]]) for i in range(n)] == (twin.S if order != "unordered" else [[]] * n)
-        got = sorted((int(st_), int(t)) for sl, st_, t in zip(a_slot, a_step, a_ts, strict=False) if sl == s)
+        assert [list(state.S[s, i, : state.Sc[s, i]]) for i in range(n)] == (
+            twin.S if order != "unordered" else [[]] * n
+        )
+        got = sorted(
+            (int(st_), int(t)) for sl, st_, t in zip(a_slot, a_step, a_ts, strict=False) if sl == s
+        )
         assert got == sorted((i, r) for i, r in enumerate(twin.reach) if r is not None)
 
 

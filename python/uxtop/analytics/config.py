@@ -275,6 +275,8 @@ class AnalyticsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 f"must divide 300 (the 5-min seasonal slot), got {self.bucket_s}",
                 "use 5, 10, 15, 30, 60 …",
             )
+        if not 1 <= self.max_routes <= 4096:
+            _fail("analytics.max_routes", f"must be in 1..4096, got {self.max_routes}", "e.g. 200")
         if self.history_buckets < 60:
             _fail(
                 "analytics.history_buckets", "must be >= 60", "e.g. 360 (one hour of 10-s buckets)"

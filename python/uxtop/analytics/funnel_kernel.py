@@ -73,6 +73,18 @@ class FunnelState:
         self.reset(s)
         return s
 
+    def alloc_many(self, k: int) -> npt.NDArray[np.int64]:
+        """``k`` fresh slots (reused ones first), reset in one vectorised pass."""
+        take = min(k, len(self.free))
+        reused = [self.free.pop() for _ in range(take)]
+        rest = k - take
+        while self.used + rest > self.cap:
+            self._grow(self.cap * 2)
+        slots = np.asarray(reused + list(range(self.used, self.used + rest)), dtype=np.int64)
+        self.used += rest
+        self.reset(slots)  # type: ignore[arg-type]
+        return slots
+
     def reset(self, s: int) -> None:
         for a in (self.U, self.T, self.pmin, self.pmax, self.reach, self.last, self.best):
             a[s] = NONE
@@ -84,6 +96,9 @@ class FunnelState:
 
     def release(self, s: int) -> None:
         self.free.append(s)
+
+    def release_many(self, slots: npt.NDArray[np.int64]) -> None:
+        self.free.extend(slots.tolist())
 
     def depth(self, slots: npt.NDArray[np.int64], order: str) -> npt.NDArray[np.int64]:
         if order == "unordered":
@@ -162,7 +177,9 @@ def _merge(S, Sc, s, i, src, n_src, lo, buf):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _pend(s, i, dmin, dmax, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k):  # type: ignore[no-untyped-def]  # noqa: E501
+def _pend(
+    s, i, dmin, dmax, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k
+):  # type: ignore[no-untyped-def]  # noqa: E501
     if pmin[s, i] == NONE:
         pmin[s, i] = dmin
         pmax[s, i] = dmax
@@ -186,8 +203,29 @@ def _pend(s, i, dmin, dmax, ts, pmin, pmax, reach, upath, best, bestlen, out_slo
 
 @njit(cache=True, nogil=True)
 def _feed_kernel(  # type: ignore[no-untyped-def]
-    order, n, w, slots, tss, sbs, xbs, U, T, pmin, pmax, ach, dx, reach, last, upath, best, bestlen,
-    S, Sc, out_slot, out_step, out_ts,
+    order,
+    n,
+    w,
+    slots,
+    tss,
+    sbs,
+    xbs,
+    U,
+    T,
+    pmin,
+    pmax,
+    ach,
+    dx,
+    reach,
+    last,
+    upath,
+    best,
+    bestlen,
+    S,
+    Sc,
+    out_slot,
+    out_step,
+    out_ts,
 ):
     k = 0
     tmp = np.empty(n, np.int64)
@@ -233,8 +271,23 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
                     upath[s, 0, 0] = ts
                     one[0] = ts
                     _merge(S, Sc, s, 0, one, 1, ts - w, buf)
-                    k = _pend(s, 0, ts + w, ts + w, ts, pmin, pmax, reach, upath, best, bestlen,
-                              out_slot, out_step, out_ts, k)
+                    k = _pend(
+                        s,
+                        0,
+                        ts + w,
+                        ts + w,
+                        ts,
+                        pmin,
+                        pmax,
+                        reach,
+                        upath,
+                        best,
+                        bestlen,
+                        out_slot,
+                        out_step,
+                        out_ts,
+                        k,
+                    )
                     continue
                 st = U[s, i - 1]
                 if st != NONE and ts - st <= w:
@@ -249,8 +302,23 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
                             upath[s, i, j] = upath[s, i - 1, j]
                         upath[s, i, i] = ts
                     _merge(S, Sc, s, i, cand, nc, ts - w, buf)
-                    k = _pend(s, i, cand[0] + w, st + w, ts, pmin, pmax, reach, upath, best, bestlen,
-                              out_slot, out_step, out_ts, k)
+                    k = _pend(
+                        s,
+                        i,
+                        cand[0] + w,
+                        st + w,
+                        ts,
+                        pmin,
+                        pmax,
+                        reach,
+                        upath,
+                        best,
+                        bestlen,
+                        out_slot,
+                        out_step,
+                        out_ts,
+                        k,
+                    )
                 tt = T[s, i - 1]
                 if tt != NONE and ts - tt <= w:
                     if tt > T[s, i]:

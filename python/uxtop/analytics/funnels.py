@@ -24,7 +24,6 @@ window the result may differ in that corner. ``tests/analytics/test_funnels.py``
 
 from __future__ import annotations
 
-import random
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -256,10 +255,10 @@ class FunnelEngine:
         # per breakdown dimension: [cohort intern id + 1, depth] unit counts
         self.by_dim = [np.zeros((16, self.n + 1), np.int64) for _ in self.dims]
         self.cohort_labels: dict[tuple[int, int], str] = {}
-        self.ttc: list[list[float]] = [[] for _ in range(self.n)]  # per step: s from previous step
-        self.ttc_total: list[float] = []
+        # time-to-convert reservoirs: [i] = seconds from step i-1 to i, [n] = first to last step
+        self._res: list[npt.NDArray[np.float64]] = [np.empty(0) for _ in range(self.n + 1)]
         self._ttc_seen = [0] * (self.n + 1)
-        self._rng = random.Random(rng_seed)
+        self._np_rng = np.random.default_rng(rng_seed)
         self.friction = np.zeros((self.n, 0), dtype=np.int64)
         self.flag_names: list[str] = []
         # reach times of recently finished units, for late flags
@@ -311,31 +310,41 @@ class FunnelEngine:
         by_user = self.cfg.unit == "user"
         # one dict lookup per session of the batch, not per row
         uniq, inv = np.unique(srow, return_inverse=True)
-        slot_of_u = np.empty(uniq.shape[0], np.int64)
-        for j, si in enumerate(uniq.tolist()):
-            key = (
-                (batch.uids[si] or batch.keys[si])
-                if by_user and batch.uids
-                else int(sess["session_id"][si])
-            )
-            slot = self.slot_of.get(key)
-            if slot is None:
-                slot = self.state.alloc()
-                self._ensure()
-                self.slot_of[key] = slot
-                self.res_depth[slot] = -1
-                self.res_removed[slot] = False
-                for k, d in enumerate(self.dims):
-                    self.cohort[slot, k] = int(sess[COHORT_DIMS[d]][si])
-            slot_of_u[j] = slot
+        if by_user and batch.uids:
+            keys: list[Any] = [batch.uids[si] or batch.keys[si] for si in uniq.tolist()]
+        else:
+            keys = sess["session_id"][uniq].astype(np.int64).tolist()
+        got = [self.slot_of.get(k) for k in keys]
+        slot_of_u = np.fromiter((-1 if g is None else g for g in got), np.int64, len(got))
+        new_mask = slot_of_u < 0
+        if new_mask.any():
+            idx_new = np.flatnonzero(new_mask)
+            # distinct new keys (several sessions of one user may share a key)
+            first: dict[Any, int] = {}
+            for j in idx_new.tolist():
+                first.setdefault(keys[j], j)
+            fresh = self.state.alloc_many(len(first))
+            self._ensure()
+            slot_new = dict(zip(first, fresh.tolist(), strict=True))
+            self.slot_of.update(slot_new)
+            slot_of_u[idx_new] = [slot_new[keys[j]] for j in idx_new.tolist()]
+            self.res_depth[fresh] = -1
+            self.res_removed[fresh] = False
+            new_rows = uniq[np.fromiter(first.values(), np.int64, len(first))]
+            for k, d in enumerate(self.dims):
+                self.cohort[fresh, k] = sess[COHORT_DIMS[d]][new_rows].astype(np.int64)
         slots = slot_of_u[inv]
         a_slot, a_step, a_ts = self.state.feed(
             self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows]
         )
         # the session row of each arrival: the row's session (slots of a batch are 1:1 with sessions)
-        row_of_slot = dict(zip(slot_of_u.tolist(), uniq.tolist(), strict=False))
-        a_sess = np.fromiter((row_of_slot[s_] for s_ in a_slot.tolist()), np.int64, a_slot.shape[0])
-        self._recount(slot_of_u)
+        order = np.argsort(slot_of_u, kind="stable")
+        a_sess = (
+            uniq[order][np.searchsorted(slot_of_u[order], a_slot)]
+            if a_slot.size
+            else np.empty(0, np.int64)
+        )
+        self._recount(np.unique(slot_of_u))
         self._close(batch, closed)
         return a_ts, a_step, a_sess
 
@@ -385,37 +394,53 @@ class FunnelEngine:
         """Fold finished session units into the time-to-convert reservoirs and free their slots."""
         if self.cfg.unit != "session" or not closed.any():
             return
-        for sid in batch.sessions["session_id"][closed].tolist():
-            slot = self.slot_of.pop(int(sid), None)
-            if slot is None:
-                continue
-            self._fold_times(slot)
-            self._done[int(sid)] = self.state.reach[slot].copy()
-            if len(self._done) > 20_000:
-                self._done.popitem(last=False)
-            self.state.release(slot)
-            self.res_depth[slot] = -1  # counts stay in the histograms; the slot is free
+        sids = batch.sessions["session_id"][closed].astype(np.int64).tolist()
+        got = [(sid, self.slot_of.pop(sid, None)) for sid in sids]
+        pairs = [(sid, sl) for sid, sl in got if sl is not None]
+        if not pairs:
+            return
+        slots = np.fromiter((sl for _, sl in pairs), np.int64, len(pairs))
+        self._fold_times(slots)
+        reach = self.state.reach[slots].copy()
+        self._done.update(zip((sid for sid, _ in pairs), reach, strict=True))
+        while len(self._done) > 20_000:
+            self._done.popitem(last=False)
+        self.state.release_many(slots)
+        self.res_depth[slots] = -1  # counts stay in the histograms; the slots are free
 
     def _path(self, slot: int) -> npt.NDArray[np.int64]:
         return self.state.best[slot, : int(self.state.bestlen[slot])]
 
-    def _fold_times(self, slot: int) -> None:
-        path = self._path(slot)
-        if self.res_removed[slot] or path.shape[0] < 2:
+    def _fold_times(self, slots: npt.NDArray[np.int64]) -> None:
+        """Step-to-step times of the units' chosen paths into the reservoirs (vectorised)."""
+        keep = ~self.res_removed[slots]
+        slots = slots[keep]
+        if slots.size == 0:
             return
-        for i in range(1, path.shape[0]):
-            self._sample(self.ttc[i], i, (int(path[i]) - int(path[i - 1])) / 1000.0)
-        if path.shape[0] == self.n:
-            self._sample(self.ttc_total, self.n, (int(path[-1]) - int(path[0])) / 1000.0)
+        best = self.state.best[slots]
+        blen = self.state.bestlen[slots]
+        for i in range(1, self.n):
+            m = blen > i
+            if m.any():
+                self._sample(i, (best[m, i] - best[m, i - 1]) / 1000.0)
+        full = blen == self.n
+        if full.any() and self.n > 1:
+            self._sample(self.n, (best[full, self.n - 1] - best[full, 0]) / 1000.0)
 
-    def _sample(self, res: list[float], slot: int, v: float) -> None:
-        self._ttc_seen[slot] += 1
-        if len(res) < _RESERVOIR:
-            res.append(v)
-        else:
-            j = self._rng.randrange(self._ttc_seen[slot])
-            if j < _RESERVOIR:
-                res[j] = v
+    def _sample(self, slot: int, v: npt.NDArray[np.float64]) -> None:
+        """Reservoir sampling (Algorithm R), one batch of values at a time."""
+        res = self._res[slot]
+        seen = self._ttc_seen[slot]
+        room = max(0, _RESERVOIR - res.shape[0])
+        if room:
+            res = self._res[slot] = np.concatenate([res, v[:room]])
+        rest = v[room:]
+        if rest.size:
+            t = seen + room + np.arange(1, rest.size + 1)
+            j = self._np_rng.integers(0, t)
+            m = j < _RESERVOIR
+            res[j[m]] = rest[m]
+        self._ttc_seen[slot] = seen + v.size
 
     def add_flags(
         self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray, names: list[str]
@@ -446,8 +471,8 @@ class FunnelEngine:
         hist = self.depth_hist
         entered = [int(hist[i + 1 :].sum()) for i in range(self.n)]
         # live units' paths count too, so time-to-convert is not empty until sessions close
-        live: list[list[float]] = [list(r) for r in self.ttc]
-        live_total = list(self.ttc_total)
+        live: list[list[float]] = [self._res[i].tolist() for i in range(self.n)]
+        live_total = self._res[self.n].tolist()
         for slot in list(self.slot_of.values())[:_RESERVOIR]:
             if self.res_removed[slot]:
                 continue

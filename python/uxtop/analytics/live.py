@@ -204,8 +204,7 @@ class Analytics:
         self.events += n
         scols = self.agg.session_columns(batch, strings)
         sids = batch.sessions["session_id"].astype(np.int64)
-        for i, s in enumerate(sids.tolist()):
-            self._scols[s] = scols[i]
+        self._scols.update(zip(sids.tolist(), scols, strict=True))
         while len(self._scols) > 200_000:
             self._scols.popitem(last=False)
         if self.inferrer is not None:
@@ -225,7 +224,9 @@ class Analytics:
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess)
         req_sid, req_route = self.agg.add_batch(batch, strings, scols)
-        for s, r in zip(req_sid.tolist(), req_route.tolist(), strict=False):
+        # distinct (session, route) pairs only: one Python step per pair, not per request
+        pairs = np.unique(req_sid.astype(np.int64) * 4096 + req_route.astype(np.int64)) if req_sid.size else req_sid
+        for s, r in zip((pairs // 4096).tolist(), (pairs % 4096).tolist(), strict=True):
             st = self._sroutes.get(s)
             if st is None:
                 st = self._sroutes[s] = set()
