@@ -31,4 +31,6 @@ def test_readme_quick_start_targets_exist() -> None:
 def test_readme_lists_every_command() -> None:
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
     for name in sub.choices:
-        assert f"`uxtop {name}" in README, f"uxtop {name} is missing from the README's command table"
+        assert f"`uxtop {name}" in README, (
+            f"uxtop {name} is missing from the README's command table"
+        )

@@ -10,7 +10,7 @@ overlapping earlier batches. No Python object per event: strings are intern ids 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -87,7 +87,8 @@ class EventBatch:
         uids: list[str | None] | None = None,
         watermark: int = -(2**63),
         *,
-        packed_keys: tuple[bytes, npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]] | None = None,
+        packed_keys: tuple[bytes, npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]]
+        | None = None,
     ) -> None:
         self.columns = columns
         self.offsets = offsets
@@ -144,7 +145,7 @@ class EventBatch:
             raise AttributeError(name) from None
 
     @staticmethod
-    def empty() -> "EventBatch":
+    def empty() -> EventBatch:
         return EventBatch(
             columns={k: np.empty(0, dtype=t) for k, t in EVENT_COLUMNS.items()},
             offsets=np.zeros(1, dtype=np.int64),
@@ -160,7 +161,7 @@ class Strings:
     Tables only grow, so the cache fetches just the new tail when an id is past its end.
     """
 
-    def __init__(self, fetch: "callable[[str, int], list[str]]") -> None:  # type: ignore[valid-type]
+    def __init__(self, fetch: Callable[[str, int], list[str]]) -> None:
         self._fetch = fetch
         self._cache: dict[str, list[str]] = {t: [] for t in STRING_TABLES}
 

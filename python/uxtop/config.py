@@ -65,7 +65,9 @@ def _convert(section: str, raw: Any, typ: type) -> Any:
             raise ConfigFileError(msg) from None
         if "unknown field" in msg.lower():
             known = ", ".join(f for f in getattr(typ, "__struct_fields__", ()))
-            raise ConfigFileError(f"{_where(section, exc)}: {msg}; known keys here: {known}") from None
+            raise ConfigFileError(
+                f"{_where(section, exc)}: {msg}; known keys here: {known}"
+            ) from None
         raise ConfigFileError(f"{_where(section, exc)}: {msg}; check the value's type") from None
     except ValueError as exc:  # __post_init__ checks name their key already
         msg = str(exc)
@@ -103,8 +105,8 @@ def parse_config(text: str | bytes, path: Path | None = None) -> Config:
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load ``path``, or the first of DEFAULT_PATHS that exists, or defaults."""
     if path is None:
-        for p in DEFAULT_PATHS:
-            cand = Path(os.path.expanduser(p))
+        for default in DEFAULT_PATHS:
+            cand = Path(os.path.expanduser(default))
             if cand.is_file():
                 path = cand
                 break
@@ -114,5 +116,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         text = p.read_bytes()
     except OSError as exc:
-        raise ConfigFileError(f"{p}: cannot read config: {exc.strerror}; pass an existing file to --config") from None
+        raise ConfigFileError(
+            f"{p}: cannot read config: {exc.strerror}; pass an existing file to --config"
+        ) from None
     return parse_config(text, p)

@@ -8,13 +8,13 @@ what they accept (property-tested in ``tests/ingest``).
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     """Value of the ``type`` key. The code (``EVENT_CODES``) is the ``kind`` column."""
 
     PAGEVIEW = "pageview"
@@ -192,7 +192,7 @@ def parse_iso_ms(text: str) -> int:
     if hour > 23 or minute > 59 or second > 59:
         raise ValueError(f"bad ISO-8601 time: {text!r}")
     try:
-        dt = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        dt = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError as exc:
         raise ValueError(f"bad ISO-8601 date: {text!r}") from exc
     epoch_s = int(dt.timestamp())

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from uxtop.cli import main
 
 GOOD = [
@@ -49,7 +48,10 @@ def known_file(tmp_path: Path) -> Path:
 def test_stats_json_counts_are_exact(known_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     q = known_file.parent / "quarantine.ndjson"
     cfg = known_file.parent / "uxtop.toml"
-    assert main(["stats", str(known_file), "--json", "--quarantine", str(q), "--config", str(cfg)]) == 0
+    assert (
+        main(["stats", str(known_file), "--json", "--quarantine", str(q), "--config", str(cfg)])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["events"] == 5
     assert out["duplicates"] == 1
@@ -61,7 +63,10 @@ def test_stats_json_counts_are_exact(known_file: Path, capsys: pytest.CaptureFix
     # the quarantine holds exactly the bad lines, in order (too-long cut at the limit)
     kept = q.read_bytes().split(b"\n")[:-1]
     assert kept == [b if r != "too_long" else b[:128] for b, r in BAD]
-    reasons = [line.split("\t")[1] for line in (q.parent / "quarantine.ndjson.index.tsv").read_text().splitlines()]
+    reasons = [
+        line.split("\t")[1]
+        for line in (q.parent / "quarantine.ndjson.index.tsv").read_text().splitlines()
+    ]
     assert reasons == [r for _, r in BAD]
 
 
@@ -78,7 +83,9 @@ def test_stats_reads_stdin_and_prints_one_json_object(known_file: Path) -> None:
     assert json.loads(lines[0])["events"] == 6
 
 
-def test_stats_bad_config_names_the_key(known_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stats_bad_config_names_the_key(
+    known_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = known_file.parent / "bad.toml"
     cfg.write_text("[ingest]\nlateness_ms = -1\n")
     assert main(["stats", str(known_file), "--config", str(cfg)]) == 2
@@ -86,6 +93,8 @@ def test_stats_bad_config_names_the_key(known_file: Path, capsys: pytest.Capture
     assert "ingest.lateness_ms" in err and "default is 5000" in err
 
 
-def test_stats_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stats_missing_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["stats", str(tmp_path / "nope.ndjson")]) == 2
     assert "no such file" in capsys.readouterr().err

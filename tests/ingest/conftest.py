@@ -31,7 +31,11 @@ def run_core(chunks: list[bytes], cfg: IngestConfig) -> tuple[dict, dict, list]:
     for b in batches:
         ids = b.sessions["session_id"].tolist()
         assert len(ids) == len(set(ids)), "a session listed twice in one batch"
-        assert b.offsets[0] == 0 and b.offsets[-1] == len(b) and (b.offsets[1:] >= b.offsets[:-1]).all()
+        assert (
+            b.offsets[0] == 0
+            and b.offsets[-1] == len(b)
+            and (b.offsets[1:] >= b.offsets[:-1]).all()
+        )
         for i in range(b.n_sessions):
             sid = int(b.sessions["session_id"][i])
             s = sessions.setdefault(sid, {"key": b.keys[i], "events": [], "closed": False})
@@ -60,7 +64,20 @@ def run_core(chunks: list[bytes], cfg: IngestConfig) -> tuple[dict, dict, list]:
 
 
 def _session_view(s: dict[str, Any]) -> dict[str, Any]:
-    return {k: s[k] for k in ("uid", "end_ts", "n_events", "first_url", "last_url", "dev", "rel", "geo", "events")}
+    return {
+        k: s[k]
+        for k in (
+            "uid",
+            "end_ts",
+            "n_events",
+            "first_url",
+            "last_url",
+            "dev",
+            "rel",
+            "geo",
+            "events",
+        )
+    }
 
 
 def run_reference(chunks: list[bytes], cfg: IngestConfig) -> tuple[dict, ReferenceResult]:
@@ -68,7 +85,8 @@ def run_reference(chunks: list[bytes], cfg: IngestConfig) -> tuple[dict, Referen
     out = {}
     for s in res.sessions:
         events = [
-            tuple(_norm_value(e[c]) for c in VALUE_COLS) + tuple(e[c] for c in STRING_COLS) for e in s.events
+            tuple(_norm_value(e[c]) for c in VALUE_COLS) + tuple(e[c] for c in STRING_COLS)
+            for e in s.events
         ]
         out[(s.key, s.start_ts)] = {
             "uid": s.uid,

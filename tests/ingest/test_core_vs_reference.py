@@ -8,7 +8,6 @@ import json
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from uxtop.ingest import IngestConfig
 from uxtop.schema import EventType
 
@@ -18,10 +17,26 @@ BASE = 1_700_000_000_000
 
 nasty_text = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12
-) | st.sampled_from(["", "é", "😀", "a\"b", "back\\slash", "tab\there", "\u2028", "/p?q=1#f", "https://shop.example/cart?x=1"])
+) | st.sampled_from(
+    [
+        "",
+        "é",
+        "😀",
+        'a"b',
+        "back\\slash",
+        "tab\there",
+        "\u2028",
+        "/p?q=1#f",
+        "https://shop.example/cart?x=1",
+    ]
+)
 
 keys = st.sampled_from(["s1", "s2", "s3", "u-9", "", "ключ", "😀"]) | st.integers(-3, 3)
-numbers = st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False, width=64) | st.integers(-5, 5)
+numbers = (
+    st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False, width=64)
+    | st.integers(-5, 5)
+)
 
 
 @st.composite
@@ -38,8 +53,10 @@ def event(draw: st.DrawFn, t0: int) -> dict:
     else:
         import datetime as dt
 
-        d = dt.datetime.fromtimestamp(ts / 1000, tz=dt.timezone.utc)
-        ev["ts"] = d.isoformat(timespec="milliseconds").replace("+00:00", draw(st.sampled_from(["Z", "+00:00", "z"])))
+        d = dt.datetime.fromtimestamp(ts / 1000, tz=dt.UTC)
+        ev["ts"] = d.isoformat(timespec="milliseconds").replace(
+            "+00:00", draw(st.sampled_from(["Z", "+00:00", "z"]))
+        )
     if draw(st.booleans()):
         ev["sid"] = draw(keys)
     if draw(st.booleans()):
@@ -55,10 +72,20 @@ def event(draw: st.DrawFn, t0: int) -> dict:
             ev[k] = draw(numbers | st.none())
     if draw(st.integers(0, 4)) == 0:
         ev["props"] = draw(
-            st.sampled_from([{"ctrlKey": True}, {"metaKey": False}, {"a": [1, {"b": None}]}, None, {"mod": True, "mod2": 1}])
+            st.sampled_from(
+                [
+                    {"ctrlKey": True},
+                    {"metaKey": False},
+                    {"a": [1, {"b": None}]},
+                    None,
+                    {"mod": True, "mod2": 1},
+                ]
+            )
         )
     if draw(st.integers(0, 6)) == 0:
-        ev["extra"] = draw(st.sampled_from([[1, 2, {"x": "y"}], {"nested": {"deep": [True, False]}}, "s", 1.5e10]))
+        ev["extra"] = draw(
+            st.sampled_from([[1, 2, {"x": "y"}], {"nested": {"deep": [True, False]}}, "s", 1.5e10])
+        )
     return ev
 
 
@@ -95,7 +122,9 @@ def encode(ev: dict, style: int) -> bytes:
         return msgspec.json.encode(ev)
     if style == 1:
         return json.dumps(ev, ensure_ascii=True).encode()
-    return (" " + json.dumps(ev, ensure_ascii=False, indent=None, separators=(" , ", " : ")) + "\r").encode()
+    return (
+        " " + json.dumps(ev, ensure_ascii=False, indent=None, separators=(" , ", " : ")) + "\r"
+    ).encode()
 
 
 @st.composite
@@ -121,7 +150,7 @@ def stream(draw: st.DrawFn) -> tuple[list[bytes], IngestConfig]:
         lines[i], lines[j] = lines[j], lines[i]
     data = b"\n".join(lines) + draw(st.sampled_from([b"", b"\n"]))
     cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=8)))
-    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=False)]
     cfg = IngestConfig(
         idle_gap_ms=draw(st.sampled_from([60_000, 1_800_000])),
         max_session_ms=draw(st.sampled_from([600_000, 86_400_000])),
@@ -133,7 +162,11 @@ def stream(draw: st.DrawFn) -> tuple[list[bytes], IngestConfig]:
     return chunks, cfg
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(stream())
 def test_core_equals_reference_on_generated_streams(case: tuple[list[bytes], IngestConfig]) -> None:
     chunks, cfg = case
@@ -142,7 +175,9 @@ def test_core_equals_reference_on_generated_streams(case: tuple[list[bytes], Ing
 
 @settings(max_examples=100, deadline=None)
 @given(stream(), st.data())
-def test_chunking_does_not_change_the_result(case: tuple[list[bytes], IngestConfig], data: st.DataObject) -> None:
+def test_chunking_does_not_change_the_result(
+    case: tuple[list[bytes], IngestConfig], data: st.DataObject
+) -> None:
     chunks, cfg = case
     whole = b"".join(chunks)
     one = assert_core_matches_reference([whole], cfg)

@@ -13,8 +13,24 @@ from pathlib import Path
 import numpy as np
 
 BASE_TS = 1_700_000_000_000
-PAGES = ["/", "/search", "/product/1234", "/product/98", "/cart", "/checkout", "/checkout/pay", "/confirmation"]
-TARGETS = ["button#add-to-cart", "a.nav-link", "input#q", "button.qty-plus", "div.card", "button#pay"]
+PAGES = [
+    "/",
+    "/search",
+    "/product/1234",
+    "/product/98",
+    "/cart",
+    "/checkout",
+    "/checkout/pay",
+    "/confirmation",
+]
+TARGETS = [
+    "button#add-to-cart",
+    "a.nav-link",
+    "input#q",
+    "button.qty-plus",
+    "div.card",
+    "button#pay",
+]
 ROUTES = ["GET /api/search", "POST /api/cart", "POST /api/pay", "GET /api/product"]
 
 
@@ -44,7 +60,7 @@ def generate(n_events: int, n_sessions: int | None = None, seed: int = 7) -> byt
     y = rng.integers(0, 4000, n_events)
     dur = rng.gamma(2.0, 60.0, n_events).round(1)
     status = np.where(rng.random(n_events) < 0.02, 500, 200)
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for i in range(n_events):
         k = kind[i]
@@ -58,9 +74,15 @@ def generate(n_events: int, n_sessions: int | None = None, seed: int = 7) -> byt
         elif k == 3:
             append(head + f'"type":"click","target":"{TARGETS[tgt[i]]}","x":{x[i]},"y":{y[i]}}}')
         elif k == 4:
-            append(head + f'"type":"input","target":"input#email","tag":"input[type=email]","dur":{dur[i]}}}')
+            append(
+                head
+                + f'"type":"input","target":"input#email","tag":"input[type=email]","dur":{dur[i]}}}'
+            )
         else:
-            append(head + f'"type":"request","route":"{ROUTES[route[i]]}","status":{status[i]},"dur":{dur[i]}}}')
+            append(
+                head
+                + f'"type":"request","route":"{ROUTES[route[i]]}","status":{status[i]},"dur":{dur[i]}}}'
+            )
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,9 @@ def run_msgspec_python(path: Path, limit: int | None = None) -> int:
     dec = msgspec.json.Decoder(Event)
     keys: list[str] = []
     ts: list[int] = []
-    cols: dict[str, list[Any]] = {k: [] for k in ("url", "target", "x", "y", "dur", "status", "type")}
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("url", "target", "x", "y", "dur", "status", "type")
+    }
     with open(path, "rb") as f:
         for n, line in enumerate(f):
             if limit is not None and n >= limit:
@@ -220,7 +223,9 @@ def measure(
             events = fn(path, limit) if limit is not None else fn(path)
             best = min(best, time.perf_counter() - t)
         nbytes = size if limit is None else int(size * limit / total_lines)
-        row = BenchRow(name, events, nbytes, best, note + (f" (first {limit:,} lines)" if limit else ""))
+        row = BenchRow(
+            name, events, nbytes, best, note + (f" (first {limit:,} lines)" if limit else "")
+        )
         rows.append(row)
         if on_row:
             on_row(row)

@@ -30,9 +30,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--events", type=int, default=2_000_000, help="events in the ingest file (default 2,000,000)")
+    p.add_argument(
+        "--events",
+        type=int,
+        default=2_000_000,
+        help="events in the ingest file (default 2,000,000)",
+    )
     p.add_argument("--sessions", type=int, help="distinct sessions in it (default events/10)")
-    p.add_argument("--detect-events", type=int, default=10_000_000, help="events for the detector rows (default 10 M)")
+    p.add_argument(
+        "--detect-events",
+        type=int,
+        default=10_000_000,
+        help="events for the detector rows (default 10 M)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="best of N runs per contender (default 3)")
     p.add_argument("--only", choices=["ingest", "detect"], help="run one section")
     p.add_argument("--peers", help="comma-separated ingest contenders (default: all)")
@@ -52,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         names = [n.strip() for n in args.peers.split(",") if n.strip()]
         unknown = [n for n in names if n not in PEERS]
         if unknown:
-            raise UsageError(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
+            raise UsageError(
+                f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}"
+            )
         if "uxtop" not in names:
             names.insert(0, "uxtop")
     say = (lambda *_: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
@@ -60,8 +72,15 @@ def run(args: argparse.Namespace) -> int:
     if args.only in (None, "ingest"):
         say(f"preparing {args.events:,} canonical events (cached after the first run)…")
         path = cached_file(args.events, args.sessions)
-        say(f"{path} ({path.stat().st_size / 1e6:,.0f} MB); parse + sessionise, best of {args.repeat}:")
-        rows = measure(path, names, repeat=args.repeat, on_row=lambda r: say(f"  {r.name:<16} {r.events_per_s / 1e6:6.2f} M ev/s"))
+        say(
+            f"{path} ({path.stat().st_size / 1e6:,.0f} MB); parse + sessionise, best of {args.repeat}:"
+        )
+        rows = measure(
+            path,
+            names,
+            repeat=args.repeat,
+            on_row=lambda r: say(f"  {r.name:<16} {r.events_per_s / 1e6:6.2f} M ev/s"),
+        )
         rat = ratios(rows)
         result["ingest"] = {
             "file": str(path),
@@ -69,11 +88,15 @@ def run(args: argparse.Namespace) -> int:
             "ratio_uxtop_over": rat,
         }
         if not args.json:
-            print(f"\nparse + sessionise, {args.events:,} events ({path.stat().st_size / 1e6:,.0f} MB), best of {args.repeat}")
+            print(
+                f"\nparse + sessionise, {args.events:,} events ({path.stat().st_size / 1e6:,.0f} MB), best of {args.repeat}"
+            )
             print(f"{'contender':<16} {'M events/s':>10} {'MB/s':>8} {'uxtop is':>9}  how")
             for r in rows:
                 ratio = "" if r.name == "uxtop" else f"{rat[r.name]:.1f}x"
-                print(f"{r.name:<16} {r.events_per_s / 1e6:>10.2f} {r.mb_per_s:>8.0f} {ratio:>9}  {r.note}")
+                print(
+                    f"{r.name:<16} {r.events_per_s / 1e6:>10.2f} {r.mb_per_s:>8.0f} {ratio:>9}  {r.note}"
+                )
     if args.only in (None, "detect"):
         from uxtop.detect.bench import bench_detectors, format_rows
 

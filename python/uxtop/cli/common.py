@@ -50,9 +50,11 @@ def resolve_inputs(paths: list[str]) -> list[str | BinaryIO]:
 
 def total_bytes(inputs: list[str | BinaryIO]) -> int | None:
     try:
-        return sum(os.path.getsize(p) for p in inputs if isinstance(p, str)) if all(
-            isinstance(p, str) for p in inputs
-        ) else None
+        return (
+            sum(os.path.getsize(p) for p in inputs if isinstance(p, str))
+            if all(isinstance(p, str) for p in inputs)
+            else None
+        )
     except OSError:
         return None
 

@@ -33,11 +33,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="NDJSON file(s), or - for standard input")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="NDJSON file(s), or - for standard input"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--quarantine", metavar="FILE", help="append bad lines here, exactly as read")
-    p.add_argument("--lateness-ms", type=int, help="allowed lateness (overrides [ingest] lateness_ms)")
-    p.add_argument("--idle-gap-ms", type=int, help="session idle gap (overrides [ingest] idle_gap_ms)")
+    p.add_argument(
+        "--lateness-ms", type=int, help="allowed lateness (overrides [ingest] lateness_ms)"
+    )
+    p.add_argument(
+        "--idle-gap-ms", type=int, help="session idle gap (overrides [ingest] idle_gap_ms)"
+    )
     add_config_arg(p)
     p.set_defaults(func=run)
 
@@ -49,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from uxtop.ingest import DEFAULT_CHUNK_BYTES, Ingestor
 
     cfg = load_config(args).ingest
-    overrides = {k: v for k, v in (("lateness_ms", args.lateness_ms), ("idle_gap_ms", args.idle_gap_ms)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("lateness_ms", args.lateness_ms), ("idle_gap_ms", args.idle_gap_ms))
+        if v is not None
+    }
     if overrides:
         try:
             cfg = msgspec.structs.replace(cfg, **overrides)
@@ -101,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     w = sys.stdout.write
     w(f"events      {out['events']:>14,}\n")
     w(f"sessions    {out['sessions']:>14,}\n")
-    w(f"late        {out['late']:>14,}   (older than the allowed lateness of {cfg.lateness_ms} ms)\n")
+    w(
+        f"late        {out['late']:>14,}   (older than the allowed lateness of {cfg.lateness_ms} ms)\n"
+    )
     w(f"duplicates  {out['duplicates']:>14,}   (same id resent)\n")
     w(f"bad lines   {out['bad_lines']:>14,}\n")
     for reason, n in c["bad_by_reason"].items():
@@ -112,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     elif out["bad_lines"]:
         w("            (add --quarantine FILE to keep them)\n")
     mb = c["bytes"] / 1e6
-    w(f"throughput  {out['events'] / dt / 1e6 if dt else 0:>11.2f} M events/s, {mb / dt if dt else 0:,.0f} MB/s "
-      f"({mb:,.1f} MB in {dt:.2f} s)\n")
+    w(
+        f"throughput  {out['events'] / dt / 1e6 if dt else 0:>11.2f} M events/s, {mb / dt if dt else 0:,.0f} MB/s "
+        f"({mb:,.1f} MB in {dt:.2f} s)\n"
+    )
     return 0

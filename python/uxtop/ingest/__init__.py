@@ -13,8 +13,9 @@ counted by reason and, if a quarantine path is given, appended there verbatim as
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Iterable, Iterator
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Ingestor:
         )
         self.strings = Strings(self._core.strings)
         self.quarantine_path = Path(quarantine) if quarantine is not None else None
-        self._quarantine: BinaryIO | None = None
+        self._quarantine: IO[bytes] | None = None
         self._quarantine_index: IO[str] | None = None
         self.quarantined = 0
         self._quarantine_mode = "a" if quarantine_append else "w"
@@ -99,8 +100,10 @@ class Ingestor:
             self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
             mode = self._quarantine_mode
             self._quarantine = open(self.quarantine_path, mode + "b")
-            self._quarantine_index = open(f"{self.quarantine_path}.index.tsv", mode, encoding="utf-8")
-        assert self._quarantine_index is not None
+            self._quarantine_index = open(
+                f"{self.quarantine_path}.index.tsv", mode, encoding="utf-8"
+            )
+        assert self._quarantine is not None and self._quarantine_index is not None
         self._quarantine.write(b"".join(line + b"\n" for _, _, line in bad))
         self._quarantine_index.write("".join(f"{row}\t{reason}\n" for row, reason, _ in bad))
         self._quarantine.flush()

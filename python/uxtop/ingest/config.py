@@ -32,6 +32,10 @@ class IngestConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         for name in ("idle_gap_ms", "max_session_ms", "max_line_bytes", "evict_after_events"):
             if getattr(self, name) <= 0:
                 default = defaults[IngestConfig.__struct_fields__.index(name)]
-                raise ValueError(f"ingest.{name} must be > 0 (got {getattr(self, name)}); the default is {default}")
+                raise ValueError(
+                    f"ingest.{name} must be > 0 (got {getattr(self, name)}); the default is {default}"
+                )
         if self.lateness_ms < 0:
-            raise ValueError(f"ingest.lateness_ms must be >= 0 (got {self.lateness_ms}); the default is 5000")
+            raise ValueError(
+                f"ingest.lateness_ms must be >= 0 (got {self.lateness_ms}); the default is 5000"
+            )

@@ -22,13 +22,22 @@ arrival number of this event among valid events:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import msgspec
 import numpy as np
 
-from uxtop.batch import EVENT_COLUMNS, INT_NA, NONE_ID, SESSION_COLUMNS, STRING_TABLES, EventBatch, FLAG_MODIFIER
+from uxtop.batch import (
+    EVENT_COLUMNS,
+    FLAG_MODIFIER,
+    INT_NA,
+    NONE_ID,
+    SESSION_COLUMNS,
+    STRING_TABLES,
+    EventBatch,
+)
 from uxtop.ingest.config import IngestConfig
 from uxtop.schema import EVENT_CODES, Event, EventType, Kind, ts_to_ms
 
@@ -219,7 +228,13 @@ class ReferenceIngestor:
         self._keys: dict[str, _KeyState] = {}
         self._retired: list[_KeyState] = []
         self.bad_lines: list[tuple[int, str, bytes]] = []
-        self.counters: dict[str, Any] = {"lines": 0, "events": 0, "late": 0, "duplicates": 0, "bad_lines": 0}
+        self.counters: dict[str, Any] = {
+            "lines": 0,
+            "events": 0,
+            "late": 0,
+            "duplicates": 0,
+            "bad_lines": 0,
+        }
         self.bad_by_reason: dict[str, int] = {r: 0 for r in BAD_REASONS}
 
     def feed(self, data: bytes) -> None:
@@ -253,7 +268,10 @@ class ReferenceIngestor:
         self._arrivals += 1
         st = self._keys.get(ev["key"])
         if st is not None and g is not None:
-            if a - st.last_arrival > self.cfg.evict_after_events and g - lat - st.max_ts > self.cfg.idle_gap_ms:
+            if (
+                a - st.last_arrival > self.cfg.evict_after_events
+                and g - lat - st.max_ts > self.cfg.idle_gap_ms
+            ):
                 self._retired.append(st)
                 st = None
             elif g - lat > st.max_ts:
@@ -285,7 +303,11 @@ class ReferenceIngestor:
             evs = sorted(st.events, key=lambda e: (e["ts"], e["row"]))
             cur: _Session | None = None
             for e in evs:
-                if cur is None or e["ts"] - cur.end_ts > self.cfg.idle_gap_ms or e["ts"] - cur.start_ts >= self.cfg.max_session_ms:
+                if (
+                    cur is None
+                    or e["ts"] - cur.end_ts > self.cfg.idle_gap_ms
+                    or e["ts"] - cur.start_ts >= self.cfg.max_session_ms
+                ):
                     cur = _Session(session_id=-1, key=e["key"], start_ts=e["ts"], end_ts=e["ts"])
                     sessions.append(cur)
                 cur.end_ts = e["ts"]
@@ -300,11 +322,15 @@ class ReferenceIngestor:
         sessions.sort(key=lambda s: (s.start_ts, s.key))
         for i, s in enumerate(sessions):
             s.session_id = i
-        counters = dict(self.counters, sessions=len(sessions), bad_by_reason=dict(self.bad_by_reason))
+        counters = dict(
+            self.counters, sessions=len(sessions), bad_by_reason=dict(self.bad_by_reason)
+        )
         return ReferenceResult(sessions=sessions, counters=counters, bad_lines=self.bad_lines)
 
 
-def reference_ingest(data: bytes | Iterable[bytes], cfg: IngestConfig | None = None) -> ReferenceResult:
+def reference_ingest(
+    data: bytes | Iterable[bytes], cfg: IngestConfig | None = None
+) -> ReferenceResult:
     ing = ReferenceIngestor(cfg)
     for chunk in [data] if isinstance(data, bytes) else data:
         ing.feed(chunk)
@@ -360,4 +386,13 @@ def result_to_batch(result: ReferenceResult) -> tuple[EventBatch, dict[str, list
     return batch, tables
 
 
-__all__ = ["BAD_REASONS", "ReferenceIngestor", "ReferenceResult", "parse_line", "reference_ingest", "result_to_batch", "normalize_url", "Kind"]
+__all__ = [
+    "BAD_REASONS",
+    "ReferenceIngestor",
+    "ReferenceResult",
+    "parse_line",
+    "reference_ingest",
+    "result_to_batch",
+    "normalize_url",
+    "Kind",
+]
