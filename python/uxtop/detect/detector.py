@@ -46,6 +46,24 @@ KERNEL_KIND: dict[str, FlagKind] = {
 I64_MAX = K.I64_MAX
 I64_MIN = np.iinfo(np.int64).min
 
+#: which event kinds each kernel ever reads: carried rows a kernel will not read are dropped
+#: (a session idle on one page keeps its page views for the U-turn check, not every move)
+_ALL_BUT_MOVES = tuple(k for k in Kind if k != Kind.MOVE)
+KERNEL_READS: dict[str, tuple[Kind, ...]] = {
+    "rage": (Kind.CLICK, Kind.DBLCLICK, Kind.SCROLL, Kind.SELECTION),
+    "dead": _ALL_BUT_MOVES, "error": _ALL_BUT_MOVES, "slow": _ALL_BUT_MOVES,
+    "thrash": (Kind.MOVE, Kind.PAGEVIEW),
+    "uturn": (Kind.PAGEVIEW,), "loop": (Kind.PAGEVIEW,),
+    "scroll": (Kind.SCROLL, Kind.PAGEVIEW),
+    "form": (Kind.PAGEVIEW, Kind.FOCUS, Kind.INPUT, Kind.CHANGE, Kind.BLUR, Kind.SUBMIT),
+}
+_READS = np.zeros((len(KERNELS), 256), dtype=bool)
+for _k, _name in enumerate(KERNELS):
+    _READS[_k, [int(c) for c in KERNEL_READS[_name]]] = True
+#: the carry also remembers each row's position in its session (rows in between may be gone)
+CARRY_COLUMNS: dict[str, type] = {**DETECT_COLUMNS, "pos": np.int64}
+_POS_SHIFT = np.int64(40)
+
 
 @dataclass(frozen=True)
 class KernelParams:
@@ -205,14 +223,14 @@ class _State:
     """Open sessions (sorted by session_id) and their carried rows (CSR over them)."""
 
     sid: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
-    base: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    next_pos: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # events seen
     need: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, len(KERNELS)), np.int64))
     fprev: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     end_ts: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     off: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
     cols: dict[str, npt.NDArray[Any]] = field(
-        default_factory=lambda: {k: np.empty(0, dtype=t) for k, t in DETECT_COLUMNS.items()}
+        default_factory=lambda: {k: np.empty(0, dtype=t) for k, t in CARRY_COLUMNS.items()}
     )
 
 
@@ -309,13 +327,23 @@ class Detector:
         n_start[has_new] = b_off[r_batch[has_new]]
         n_len[has_new] = b_off[r_batch[has_new] + 1] - n_start[has_new]
 
+        # positions of the new rows in their sessions (continuing the carried count)
+        next_pos = np.zeros(n_run, np.int64)
+        next_pos[has_state] = st.next_pos[r_state[has_state]]
+        new_cols = _columns_of(batch) if batch is not None else None
+        if new_cols is not None:
+            n_rows = b_off[-1]
+            b_first = np.zeros(n_b, np.int64)
+            b_first[:] = next_pos[:n_b]
+            lens_b = np.diff(b_off)
+            new_cols["pos"] = np.arange(n_rows, dtype=np.int64) + np.repeat(b_first - b_off[:-1], lens_b)
+
         # rows to judge: carried + new, per run session
-        if not c_len.any() and due_idx.shape[0] == 0 and batch is not None:
-            cols = _columns_of(batch)
+        if not c_len.any() and due_idx.shape[0] == 0 and new_cols is not None:
+            cols = new_cols
             offsets = b_off
         else:
             n_carry = int(st.off[-1])
-            new_cols = _columns_of(batch) if batch is not None else None
             seg_starts = np.empty(2 * n_run, np.int64)
             seg_lens = np.empty(2 * n_run, np.int64)
             seg_starts[0::2] = c_start
@@ -324,7 +352,7 @@ class Detector:
             seg_lens[1::2] = n_len
             idx = _segments_index(seg_starts, seg_lens)
             cols = {}
-            for k in DETECT_COLUMNS:
+            for k in CARRY_COLUMNS:
                 pool = st.cols[k] if new_cols is None else (
                     new_cols[k] if n_carry == 0 else np.concatenate([st.cols[k], new_cols[k]]))
                 cols[k] = pool[idx]
@@ -332,11 +360,15 @@ class Detector:
             np.cumsum(c_len + n_len, out=offsets[1:])
         o = offsets[:-1]
 
-        base = np.zeros(n_run, np.int64)
-        base[has_state] = st.base[r_state[has_state]]
-        need_abs = np.repeat(base[:, None], nk, axis=1)
+        need_abs = np.zeros((n_run, nk), np.int64)
         need_abs[has_state] = st.need[r_state[has_state]]
-        start_rows = np.ascontiguousarray((o[:, None] + (need_abs - base[:, None])).T)
+        # where each kernel resumes: the first row at or after the position it asked for
+        lens = np.diff(offsets)
+        row_run = np.repeat(np.arange(n_run, dtype=np.int64), lens)
+        key = (row_run << _POS_SHIFT) + cols["pos"]
+        start_rows = np.ascontiguousarray(
+            np.searchsorted(key, (np.arange(n_run, dtype=np.int64)[:, None] << _POS_SHIFT) + need_abs).T
+        ).astype(np.int64)
         fprev = np.full(n_run, I64_MIN, np.int64)
         fprev[has_state] = st.fprev[r_state[has_state]]
         frontier = np.where(r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)).astype(np.int64)
@@ -344,13 +376,22 @@ class Detector:
         outs, need_rel, next_dec = run_kernels(cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits)
         flags = episodes_to_flags(outs, r_sid, cols["row"], fprev, self.cfg)
 
-        # carry forward: open sessions keep rows from the earliest row any kernel needs
-        need_abs_new = base[:, None] + (need_rel.T - o[:, None])
-        new_base = need_abs_new.min(axis=1)
+        # carry forward: open sessions keep the rows some kernel will read again
+        next_pos_new = next_pos + n_len
+        nr = need_rel.T
+        inside = nr < offsets[1:, None]
+        pos_col = cols["pos"]
+        need_abs_new = np.where(inside, pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0]
+                                else 0, next_pos_new[:, None])
         keep = ~r_closed
-        k_from = o + (new_base - base)
-        k_len = np.where(keep, offsets[1:] - k_from, 0)
-        k_idx = _segments_index(k_from[keep], k_len[keep])
+        kind_col = cols["kind"]
+        wanted = np.zeros(kind_col.shape[0], dtype=bool)
+        open_row = keep[row_run]
+        for k in range(nk):
+            wanted |= _READS[k][kind_col] & (pos_col >= need_abs_new[row_run, k])
+        wanted &= open_row
+        k_idx = np.flatnonzero(wanted)
+        k_len = np.bincount(row_run[k_idx], minlength=n_run).astype(np.int64)
         kept_cols = {k: v[k_idx] for k, v in cols.items()}
 
         stay = np.ones(n_state, dtype=bool)
@@ -368,14 +409,14 @@ class Detector:
         order = np.argsort(all_sid, kind="stable")
         pool_idx = _segments_index(all_src[order], all_len[order])
         new_cols_state = {}
-        for k in DETECT_COLUMNS:
+        for k in CARRY_COLUMNS:
             pool = np.concatenate([st.cols[k][s_idx], kept_cols[k]]) if n_stay_rows else kept_cols[k]
             new_cols_state[k] = pool[pool_idx]
         off_new = np.zeros(all_sid.shape[0] + 1, np.int64)
         np.cumsum(all_len[order], out=off_new[1:])
         self._state = _State(
             sid=all_sid[order],
-            base=np.concatenate([st.base[stay_idx], new_base[keep]])[order],
+            next_pos=np.concatenate([st.next_pos[stay_idx], next_pos_new[keep]])[order],
             need=np.concatenate([st.need[stay_idx], need_abs_new[keep]])[order],
             fprev=np.concatenate([st.fprev[stay_idx], frontier[keep]])[order],
             end_ts=np.concatenate([st.end_ts[stay_idx], r_end[keep]])[order],
