@@ -71,7 +71,8 @@ class PacedReplay:
         self.digit_pos = (starts + 10)[:, None] + np.arange(9)
         digits = arr[self.digit_pos].astype(np.int64) - 48
         self.ts = digits @ (10 ** np.arange(8, -1, -1, dtype=np.int64))
-        self.span = int(self.ts.max() - self.ts.min()) + 60_000
+        # past the 30-min idle gap: each loop's sessions are new sessions, as on a real site
+        self.span = int(self.ts.max() - self.ts.min()) + 31 * 60_000
         self._next: dict[int, bytes] = {}
         self._prep(1)
         self.offered = 0  # lines handed to the engine's source queue

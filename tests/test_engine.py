@@ -111,10 +111,17 @@ def test_drill_returns_events_flags_and_ndjson() -> None:
 def test_unflagged_sessions_are_not_retained_and_eviction_caps_memory() -> None:
     eng = run(make_events(n_sessions=60), retention=Retention(max_sessions=5))
     snap = eng.latest()
-    assert snap.flagged_sessions == 5
+    assert 4 <= snap.flagged_sessions <= 5  # evicted down to 90 % of the cap
     assert snap.retained_events <= 5 * 16
     # the survivors are the most recently flagged
-    assert {r.key for r in snap.session_rows} == {f"s{s}" for s in (45, 48, 51, 54, 57)}
+    assert {r.key for r in snap.session_rows} <= {f"s{s}" for s in (45, 48, 51, 54, 57)}
+    assert "s57" in {r.key for r in snap.session_rows}
+
+
+def test_event_cap_evicts_even_without_new_flags() -> None:
+    eng = run(make_events(n_sessions=30, clicks=4), retention=Retention(max_events=40))
+    snap = eng.latest()
+    assert snap.retained_events <= 40
 
 
 def test_filter_and_pause_commands() -> None:

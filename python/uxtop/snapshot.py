@@ -190,6 +190,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     notes: tuple[str, ...]  # transient notes for the status line (JIT, source ended, ...)
     retained_events: int  # events of flagged sessions kept for drill-down
     analytics: Any = None  # uxtop.analytics snapshot, when the analytics layer is present
+    lateness_ms: int = 0  # how long the ingestor holds events back to put them in order
 
 
 class TimelineEntry(msgspec.Struct, frozen=True):

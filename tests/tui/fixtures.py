@@ -177,6 +177,7 @@ def snapshot(seq: int = 1, filter_text: str = "", rows: tuple[SessionRow, ...] |
         alerts=(Alert(ts=T0 + 590_000, severity="critical", title="dead click spike: 42/min (baseline 3/min) — worst page /checkout", detail="friction spike rule"),),
         notes=(),
         retained_events=45_678,
+        lateness_ms=5_000,
     )
 
 

@@ -62,6 +62,9 @@ from uxtop.snapshot import (
 READ_BUDGET = 8 << 20
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
+#: pages / elements with running totals, and distinct sessions counted per page or element
+MAX_KEYS = 20_000
+SESSIONS_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class Retention:
     window_events: int = 1_000_000
     max_sessions: int = 5_000
     max_events: int = 2_000_000
-    per_session_events: int = 20_000
+    per_session_events: int = 10_000
 
 
 @dataclass
@@ -415,6 +418,8 @@ class Engine:
             self._window_events -= len(self._window.popleft())
         if self._kept_ids.size:
             self._append_kept(batch, self._kept_ids)
+            if self._kept_events > self.retention.max_events:
+                self._evict()  # long flagged sessions keep growing: enforce the cap every batch
 
     def _append_kept(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
         sids = batch.sessions["session_id"]
@@ -483,13 +488,21 @@ class Engine:
                 self._kinds.add(f.kind, f.start_ts)
                 self._recent_flags.append(f)
                 self._pages.add(f.url)
-                self._page_counts.setdefault(f.url, Counter())[f.kind] += 1
-                self._page_sessions.setdefault(f.url, set()).add(f.session_id)
+                # per-page/element totals; bounded: new keys stop at the cap, session sets
+                # stop growing at SESSIONS_CAP (shown as "≥ cap")
+                if f.url in self._page_counts or len(self._page_counts) < MAX_KEYS:
+                    self._page_counts.setdefault(f.url, Counter())[f.kind] += 1
+                    ps = self._page_sessions.setdefault(f.url, set())
+                    if len(ps) < SESSIONS_CAP:
+                        ps.add(f.session_id)
                 if f.kind in CLICK_FLAG_KINDS and f.target:
                     key = (f.url, f.target)
                     self._elements.add(key)
-                    self._element_counts.setdefault(key, Counter())[f.kind] += 1
-                    self._element_sessions.setdefault(key, set()).add(f.session_id)
+                    if key in self._element_counts or len(self._element_counts) < MAX_KEYS:
+                        self._element_counts.setdefault(key, Counter())[f.kind] += 1
+                        es = self._element_sessions.setdefault(key, set())
+                        if len(es) < SESSIONS_CAP:
+                            es.add(f.session_id)
                 kept = self._kept.get(f.session_id)
                 if kept is None:
                     self._flag_seq += 1
@@ -530,9 +543,11 @@ class Engine:
             return
         # closed first, then by last flag time: what a person is least likely to open next
         order = sorted(self._kept.values(), key=lambda k: (not k.closed, k.last_flag_ts))
+        # down to 90 % of the caps, so eviction runs now and then, not on every batch
+        max_s, max_e = int(r.max_sessions * 0.9), int(r.max_events * 0.9)
         with self._lock:
             for k in order:
-                if len(self._kept) <= r.max_sessions and self._kept_events <= r.max_events:
+                if len(self._kept) <= max_s and self._kept_events <= max_e:
                     break
                 del self._kept[k.session_id]
                 self._kept_events -= k.n_kept
@@ -684,6 +699,7 @@ class Engine:
             notes=tuple(notes),
             retained_events=self._kept_events,
             analytics=analytics_snap,
+            lateness_ms=int(getattr(getattr(self._ingestor, "cfg", None), "lateness_ms", 0) or 0),
         )
 
     def _page_row(self, url: str, heat: float) -> PageRow:

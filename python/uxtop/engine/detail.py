@@ -177,8 +177,8 @@ def _event_entry(c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidenc
             text += f"  ({x},{y})"
         if int(c["flags"][i]) & 1:
             text += "  +mod"
-    if row in evidence:
-        level = "flag"
+    if row in evidence and not level:
+        level = "flag"  # an error or failed request keeps its red: that is the story
     return TimelineEntry(ts=int(c["ts"][i]), kind=name, text=text, row=row, status=status, value=value, level=level)
 
 

@@ -59,9 +59,8 @@ class OverviewScreen(UxtopScreen):
             f"{human(snap.flags)} flags · {per_min:.0f}/min", f"{human(snap.flagged_sessions)} flagged sessions\n{human(snap.retained_events)} events kept for drill-down", style="bold yellow"
         )
         lag = app.lag_ms(snap)
-        horizon = duration(max(0, snap.stream_ts - snap.watermark)) if snap.watermark > 0 else "—"
         self.query_one("#tile-lag", MetricTile).show(
-            duration(lag), f"engine read→publish {duration(snap.engine_lag_ms)}\ndetector horizon {horizon}",
+            duration(lag), f"engine read→publish {duration(snap.engine_lag_ms)}\nflags wait {duration(snap.lateness_ms)} for late events",
             style="bold green" if lag <= 1000 else "bold red",
         )
         reasons = ", ".join(f"{k} {v}" for k, v in snap.bad_by_reason[:3])

@@ -39,7 +39,7 @@ _DIM = Style(color="#808080")
 
 class TimelineView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    TimelineView { height: 1fr; width: 1fr; }
+    TimelineView { height: 1fr; width: 1fr; overflow-x: hidden; }
     """
     BINDINGS = [
         *bindings("list"),
