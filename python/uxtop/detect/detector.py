@@ -364,11 +364,13 @@ class Detector:
         need_abs[has_state] = st.need[r_state[has_state]]
         # where each kernel resumes: the first row at or after the position it asked for
         lens = np.diff(offsets)
-        row_run = np.repeat(np.arange(n_run, dtype=np.int64), lens)
-        key = (row_run << _POS_SHIFT) + cols["pos"]
-        start_rows = np.ascontiguousarray(
-            np.searchsorted(key, (np.arange(n_run, dtype=np.int64)[:, None] << _POS_SHIFT) + need_abs).T
-        ).astype(np.int64)
+        start_rows = np.repeat(o[None, :], nk, axis=0)  # new sessions start at their first row
+        if has_state.any():
+            row_run = np.repeat(np.arange(n_run, dtype=np.int64), lens)
+            key = (row_run << _POS_SHIFT) + cols["pos"]
+            hs = np.flatnonzero(has_state)
+            start_rows[:, hs] = np.searchsorted(key, (hs[:, None] << _POS_SHIFT) + need_abs[hs]).T
+        start_rows = np.ascontiguousarray(start_rows, dtype=np.int64)
         fprev = np.full(n_run, I64_MIN, np.int64)
         fprev[has_state] = st.fprev[r_state[has_state]]
         frontier = np.where(r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)).astype(np.int64)
@@ -384,14 +386,21 @@ class Detector:
         need_abs_new = np.where(inside, pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0]
                                 else 0, next_pos_new[:, None])
         keep = ~r_closed
-        kind_col = cols["kind"]
-        wanted = np.zeros(kind_col.shape[0], dtype=bool)
-        open_row = keep[row_run]
-        for k in range(nk):
-            wanted |= _READS[k][kind_col] & (pos_col >= need_abs_new[row_run, k])
-        wanted &= open_row
-        k_idx = np.flatnonzero(wanted)
-        k_len = np.bincount(row_run[k_idx], minlength=n_run).astype(np.int64)
+        open_runs = np.flatnonzero(keep)
+        if open_runs.shape[0]:
+            # rows of open sessions only (closed ones are done with)
+            o_idx = _segments_index(o[open_runs], lens[open_runs])
+            o_run = np.repeat(open_runs, lens[open_runs])
+            o_kind = cols["kind"][o_idx]
+            o_pos = pos_col[o_idx]
+            wanted = np.zeros(o_idx.shape[0], dtype=bool)
+            for k in range(nk):
+                wanted |= _READS[k][o_kind] & (o_pos >= need_abs_new[o_run, k])
+            k_idx = o_idx[wanted]
+            k_len = np.bincount(o_run[wanted], minlength=n_run).astype(np.int64)
+        else:
+            k_idx = np.empty(0, np.int64)
+            k_len = np.zeros(n_run, np.int64)
         kept_cols = {k: v[k_idx] for k, v in cols.items()}
 
         stay = np.ones(n_state, dtype=bool)
