@@ -25,8 +25,11 @@ class BenchRow:
     name: str
     events: int
     bytes: int
-    seconds: float  # best of the repeats
+    seconds: float  # best wall time of the repeats
     note: str = ""
+    #: best process CPU time (all threads) of the repeats: steadier than wall time on a shared
+    #: machine, and it charges multi-threaded peers for every core they use
+    cpu_seconds: float = float("nan")
 
     @property
     def events_per_s(self) -> float:
@@ -36,10 +39,15 @@ class BenchRow:
     def mb_per_s(self) -> float:
         return self.bytes / self.seconds / 1e6 if self.seconds > 0 else float("nan")
 
+    @property
+    def events_per_cpu_s(self) -> float:
+        return self.events / self.cpu_seconds if self.cpu_seconds > 0 else float("nan")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["events_per_s"] = self.events_per_s
         d["mb_per_s"] = self.mb_per_s
+        d["events_per_cpu_s"] = self.events_per_cpu_s
         return d
 
 
@@ -215,23 +223,26 @@ def measure(
     for name in names or list(PEERS):
         fn, note = PEERS[name]
         limit = slow_limit if name in SLOW_PEERS and slow_limit < total_lines else None
-        best = float("inf")
+        best = best_cpu = float("inf")
         events = 0
         for _ in range(repeat):
             gc.collect()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             events = fn(path, limit) if limit is not None else fn(path)
             best = min(best, time.perf_counter() - t)
+            best_cpu = min(best_cpu, time.process_time() - c)
         nbytes = size if limit is None else int(size * limit / total_lines)
-        row = BenchRow(
-            name, events, nbytes, best, note + (f" (first {limit:,} lines)" if limit else "")
-        )
+        note_full = note + (f" (first {limit:,} lines)" if limit else "")
+        row = BenchRow(name, events, nbytes, best, note_full, cpu_seconds=best_cpu)
         rows.append(row)
         if on_row:
             on_row(row)
     return rows
 
 
-def ratios(rows: list[BenchRow], base: str = "uxtop") -> dict[str, float]:
+def ratios(rows: list[BenchRow], base: str = "uxtop", cpu: bool = False) -> dict[str, float]:
+    """uxtop's rate over each peer's (wall-clock, or per CPU-second with ``cpu``)."""
     ref = next(r for r in rows if r.name == base)
+    if cpu:
+        return {r.name: ref.events_per_cpu_s / r.events_per_cpu_s for r in rows if r.name != base}
     return {r.name: ref.events_per_s / r.events_per_s for r in rows if r.name != base}
