@@ -17,9 +17,13 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from uxtop.detect.bench import (
-    build_bench_batch, compile_seconds, run_detector, run_numba, run_numpy, run_reference,
+    build_bench_batch,
+    compile_seconds,
+    run_detector,
+    run_numba,
+    run_numpy,
+    run_reference,
 )
 from uxtop.detect.config import DetectConfig
 from uxtop.detect.vectorized import VECTORIZED_KINDS

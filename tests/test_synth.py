@@ -11,10 +11,9 @@ from collections import Counter
 import msgspec
 import numpy as np
 import pytest
-
 from uxtop import synth
 from uxtop.ingest.reference import reference_ingest, result_to_batch
-from uxtop.schema import Event, Kind, EVENT_TYPES
+from uxtop.schema import Event, Kind
 
 SMALL = synth.SynthConfig(seed=2, sessions=120)
 

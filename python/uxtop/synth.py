@@ -29,13 +29,22 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import msgspec
 import numpy as np
 
-from uxtop.batch import EVENT_COLUMNS, FLAG_MODIFIER, INT_NA, NONE_ID, SESSION_COLUMNS, STRING_TABLES, EventBatch
+from uxtop.batch import (
+    EVENT_COLUMNS,
+    FLAG_MODIFIER,
+    INT_NA,
+    NONE_ID,
+    SESSION_COLUMNS,
+    STRING_TABLES,
+    EventBatch,
+)
 from uxtop.schema import EVENT_TYPES, Kind
 
 #: ground-truth definitions shared with the default detector profile
@@ -597,7 +606,6 @@ def _page_loop(s: _Session) -> None:
 
 def _fast_clicks(s: _Session, el: El, name: str) -> None:
     """A stepper/pager used fast: every click works (mutation)."""
-    rng = s.rng
     first = s.click(el)
     s.react(first + s.ri(20, 120))
     for _ in range(s.ri(2, 5)):
@@ -909,7 +917,7 @@ class SynthRun:
         pend_ts = np.empty(0, np.int64)
         pend_lines: list[bytes] = []
         try:
-            for (a, b), (ts, blob, labels) in zip(bounds, results):
+            for (_, b), (ts, blob, labels) in zip(bounds, results, strict=False):
                 self.labels.extend(labels)
                 pend_ts = np.concatenate([pend_ts, ts])
                 pend_lines.extend(blob.split(b"\n"))
@@ -972,7 +980,7 @@ class SynthData:
 
     @property
     def keys(self) -> dict[int, str]:
-        return dict(zip(self.batch.sessions["session_id"].tolist(), self.batch.keys))
+        return dict(zip(self.batch.sessions["session_id"].tolist(), self.batch.keys, strict=False))
 
 
 def generate_columnar(cfg: SynthConfig) -> SynthData:
@@ -1015,7 +1023,7 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
         keys.append(s.sid)
         del base
     n = len(rows)
-    by_col = list(zip(*rows)) if rows else [()] * (_SEQ + 1)
+    by_col = list(zip(*rows, strict=False)) if rows else [()] * (_SEQ + 1)
 
     def strings(pos: int, table: str) -> np.ndarray:
         ids = index[table]
@@ -1128,7 +1136,7 @@ def iter_live(
             nts = np.asarray(new_ts, np.int64)
             fresh = nts >= t0  # warm-up sessions: only what happens from now on
             if not fresh.all():
-                new_lines = [ln for ln, f in zip(new_lines, fresh.tolist()) if f]
+                new_lines = [ln for ln, f in zip(new_lines, fresh.tolist(), strict=False) if f]
                 nts = nts[fresh]
             heap_ts = np.concatenate([heap_ts, nts])
             heap_lines.extend(new_lines)

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
-
 from uxtop.batch import EVENT_COLUMNS, INT_NA, NONE_ID, SESSION_COLUMNS, STRING_TABLES, EventBatch
 from uxtop.schema import Kind
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from uxtop import synth
 from uxtop.detect import DetectConfig, FlagKind
 from uxtop.detect.evaluate import evaluate
@@ -59,19 +58,18 @@ def test_real_pipeline_streaming_matches_columnar():
     gen = synth.generate(cfg)
     data = b"".join(gen.chunks())
     # small reads: many batches, bursts and pending verdicts cross batch boundaries
-    from uxtop.ingest import Ingestor
-
     from uxtop.detect import Detector, FlagBatch
+    from uxtop.ingest import Ingestor
 
     ing = Ingestor()
     det = Detector(DetectConfig())  # watermark frontier, as the live engine runs it
     parts, keys = [], {}
     for i in range(0, len(data), 64 << 10):
         b = ing.feed(data[i : i + (64 << 10)])
-        keys.update(zip(b.sessions["session_id"].tolist(), b.keys))
+        keys.update(zip(b.sessions["session_id"].tolist(), b.keys, strict=False))
         parts.append(det.update(b, ing.strings))
     b = ing.finish()
-    keys.update(zip(b.sessions["session_id"].tolist(), b.keys))
+    keys.update(zip(b.sessions["session_id"].tolist(), b.keys, strict=False))
     parts += [det.update(b, ing.strings), det.finish()]
     streamed = FlagBatch.concat(parts).to_records(ing.strings, keys)
 

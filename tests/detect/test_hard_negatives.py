@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from uxtop.batch import INT_NA, NONE_ID, STRING_TABLES
-from uxtop.detect import Detector, DetectConfig, FlagBatch, FlagKind
+from uxtop.detect import DetectConfig, Detector, FlagBatch, FlagKind
 from uxtop.schema import Kind
 
 from .gen import T0, build_batch
@@ -31,11 +30,11 @@ class Story:
             lst.append(s)
         return lst.index(s)
 
-    def at(self, dt: int) -> "Story":
+    def at(self, dt: int) -> Story:
         self.t += dt
         return self
 
-    def ev(self, kind: Kind, target: str | None = None, tag: str | None = None, **kw: Any) -> "Story":
+    def ev(self, kind: Kind, target: str | None = None, tag: str | None = None, **kw: Any) -> Story:
         e = {"ts": self.t, "kind": int(kind), "url": self.url, "target": self.intern("target", target),
              "tag": self.intern("tag", tag), "x": INT_NA, "y": INT_NA, "sy": INT_NA, "value": float("nan"),
              "status": 0, "flags": 0, "row": len(self.events)}
@@ -43,10 +42,10 @@ class Story:
         self.events.append(e)
         return self
 
-    def click(self, target: str, tag: str, x: int = 500, y: int = 300, **kw: Any) -> "Story":
+    def click(self, target: str, tag: str, x: int = 500, y: int = 300, **kw: Any) -> Story:
         return self.ev(Kind.CLICK, target, tag, x=x, y=y, **kw)
 
-    def page(self, url: str) -> "Story":
+    def page(self, url: str) -> Story:
         self.url = self.intern("url", url)
         return self.ev(Kind.PAGEVIEW)
 

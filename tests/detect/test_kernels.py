@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
+from uxtop.detect import kernels as K
 from uxtop.detect.classify import ClassTable
 from uxtop.detect.config import PROFILES, DetectConfig
 from uxtop.detect.detector import KERNELS, KernelParams, run_kernels
-from uxtop.detect import kernels as K
 from uxtop.detect.reference import reference_episodes
 
 from .gen import build_batch, session_events, tables

@@ -4,11 +4,9 @@ flagged exactly once, verdicts wait for the frontier, dormant sessions wake up."
 from __future__ import annotations
 
 import msgspec
-import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from uxtop.detect import Detector, DetectConfig, FlagBatch, FlagKind
+from uxtop.detect import DetectConfig, Detector, FlagBatch, FlagKind
 from uxtop.detect.config import PROFILES
 from uxtop.schema import Kind
 
@@ -18,7 +16,7 @@ from .gen import T0, build_batch, session_events, split_stream, tables
 def flag_set(fb: FlagBatch) -> list[tuple]:
     c = fb.sorted().columns
     keys = ("session_id", "kind", "start_ts", "end_ts", "count", "rule", "tier", "target", "url", "row_start", "row_end")
-    return list(zip(*(c[k].tolist() for k in keys)))
+    return list(zip(*(c[k].tolist() for k in keys), strict=False))
 
 
 def one_shot(sessions, cfg) -> list[tuple]:

@@ -8,7 +8,15 @@
 
 from uxtop.detect.config import PROFILES, DetectConfig, DetectorConfig
 from uxtop.detect.detector import KERNELS, Detector, run_kernels
-from uxtop.detect.flags import FLAG_COLUMNS, FLAG_KIND_NAMES, RULE_NAMES, FlagBatch, FlagKind, Rule, Tier
+from uxtop.detect.flags import (
+    FLAG_COLUMNS,
+    FLAG_KIND_NAMES,
+    RULE_NAMES,
+    FlagBatch,
+    FlagKind,
+    Rule,
+    Tier,
+)
 from uxtop.detect.score import SessionScores, session_scores
 
 __all__ = [

@@ -12,8 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +59,7 @@ class BenchBatch:
         sess["end_ts"] = self.cols["ts"][self.offsets[1:] - 1] if n else sess["end_ts"]
         return EventBatch(cols, self.offsets, sess, keys=[str(i) for i in range(s)], uids=[None] * s)
 
-    def slice_sessions(self, n_events: int) -> "BenchBatch":
+    def slice_sessions(self, n_events: int) -> BenchBatch:
         """The first sessions holding about ``n_events`` events (for the slow peers)."""
         s = int(np.searchsorted(self.offsets, n_events, side="left"))
         s = max(1, min(s, self.n_sessions))

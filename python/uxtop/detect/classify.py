@@ -11,7 +11,7 @@ A target is a CSS-like selector optionally followed by its text in double quotes
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt

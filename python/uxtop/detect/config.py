@@ -223,7 +223,7 @@ class DetectConfig(_Cfg):
             raise ValueError(f"detect.score.weights: unknown kinds {sorted(unknown)}")
 
     @staticmethod
-    def for_profile(name: str, **overrides: Any) -> "DetectConfig":
+    def for_profile(name: str, **overrides: Any) -> DetectConfig:
         """The parity profile ``name`` (one of PROFILES), with optional top-level overrides."""
         if name not in PROFILES:
             raise ValueError(f"unknown profile {name!r}; one of {', '.join(PROFILES)}")
@@ -236,7 +236,7 @@ class DetectConfig(_Cfg):
         return msgspec.structs.replace(base, **fields)
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> "DetectConfig":
+    def from_dict(data: dict[str, Any]) -> DetectConfig:
         """From a parsed ``[detect]`` TOML table; ``profile`` picks the base, other keys override."""
         data = dict(data)
         profile = data.pop("profile", "uxtop")

@@ -15,8 +15,9 @@ vectorised, and sessions with nothing pending are not re-scanned until they get 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +26,7 @@ from uxtop.batch import EventBatch
 from uxtop.detect import kernels as K
 from uxtop.detect.classify import ClassTable, mask_of
 from uxtop.detect.config import DetectConfig
-from uxtop.detect.flags import FLAG_COLUMNS, FlagBatch, FlagKind, Rule, string_table
+from uxtop.detect.flags import FlagBatch, FlagKind, Rule, string_table
 from uxtop.detect.score import SessionScores, session_scores
 from uxtop.schema import Kind
 
@@ -76,7 +77,7 @@ class KernelParams:
     slow_suppress: int = 0
 
     @staticmethod
-    def of(cfg: DetectConfig) -> "KernelParams":
+    def of(cfg: DetectConfig) -> KernelParams:
         return KernelParams(
             cfg,
             rage_suppress=mask_of(cfg.rage.suppress),
@@ -102,7 +103,6 @@ def run_kernels(
     episode rows per kernel (``kernels.O_*`` columns), ``need`` and ``next_dec`` (both
     (len(KERNELS), n_sessions); kernels not run report ``offsets[1:]`` / int64 max).
     """
-    cfg = params.cfg
     n_sess = offsets.shape[0] - 1
     need = np.empty((len(KERNELS), n_sess), dtype=np.int64)
     next_dec = np.full((len(KERNELS), n_sess), I64_MAX, dtype=np.int64)

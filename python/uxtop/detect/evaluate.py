@@ -9,8 +9,9 @@ dead button twice, 3 s apart, produced two dead clicks in one episode).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from uxtop.detect.flags import FLAG_KIND_NAMES
 

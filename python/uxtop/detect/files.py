@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def detect_batches(batches: Iterable[tuple[EventBatch, Any]], cfg: DetectConfig 
     t_total = time.perf_counter()
     for batch, strings in batches:
         if batch.n_sessions:
-            keys.update(zip(batch.sessions["session_id"].tolist(), batch.keys))
+            keys.update(zip(batch.sessions["session_id"].tolist(), batch.keys, strict=False))
         if len(batch):
             events += len(batch)
             lo, hi = int(batch.columns["ts"].min()), int(batch.columns["ts"].max())

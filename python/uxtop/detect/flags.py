@@ -4,8 +4,9 @@ report over big files, so still no Python object per flag on the hot path)."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +33,7 @@ class FlagKind(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, name: str) -> "FlagKind":
+    def parse(cls, name: str) -> FlagKind:
         try:
             return cls[name.upper()]
         except KeyError:
@@ -159,11 +160,11 @@ class FlagBatch:
         return np.stack([self.columns["row_start"], self.columns["row_end"]], axis=1)
 
     @staticmethod
-    def empty() -> "FlagBatch":
+    def empty() -> FlagBatch:
         return FlagBatch({k: np.empty(0, dtype=t) for k, t in FLAG_COLUMNS.items()})
 
     @staticmethod
-    def concat(batches: Sequence["FlagBatch"]) -> "FlagBatch":
+    def concat(batches: Sequence[FlagBatch]) -> FlagBatch:
         batches = [b for b in batches if len(b)]
         if not batches:
             return FlagBatch.empty()
@@ -171,16 +172,16 @@ class FlagBatch:
             return batches[0]
         return FlagBatch({k: np.concatenate([b.columns[k] for b in batches]) for k in FLAG_COLUMNS})
 
-    def take(self, index: npt.NDArray[Any]) -> "FlagBatch":
+    def take(self, index: npt.NDArray[Any]) -> FlagBatch:
         return FlagBatch({k: v[index] for k, v in self.columns.items()}, self.scores)
 
-    def sorted(self) -> "FlagBatch":
+    def sorted(self) -> FlagBatch:
         """Ordered by (session_id, start_ts, kind, end_ts): a canonical order for comparisons."""
         c = self.columns
         order = np.lexsort((c["end_ts"], c["kind"], c["start_ts"], c["session_id"]))
         return self.take(order)
 
-    def of_kind(self, kind: FlagKind) -> "FlagBatch":
+    def of_kind(self, kind: FlagKind) -> FlagBatch:
         return self.take(np.flatnonzero(self.columns["kind"] == int(kind)))
 
     def counts_by_kind(self) -> dict[str, int]:

@@ -9,7 +9,8 @@ indices into the batch.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -291,7 +292,7 @@ def scroll(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
 def uturn(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
     pvs = [e for e in evs if e.kind == Kind.PAGEVIEW]
     out = []
-    for a, b, c in zip(pvs, pvs[1:], pvs[2:]):
+    for a, b, c in zip(pvs, pvs[1:], pvs[2:], strict=False):
         if c.url >= 0 and c.url == a.url and b.url != a.url and c.ts - b.ts <= cfg.uturn.max_dwell_ms:
             out.append((s, b.ts, c.ts, 1, int(Rule.U_TURN_QUICK_BACK), int(Tier.NONE), -1, b.url, b.row, c.row))
     return out

@@ -30,7 +30,7 @@ class SessionScores:
     parts: npt.NDArray[np.float64]
 
     def as_dict(self) -> dict[int, float]:
-        return dict(zip(self.session_id.tolist(), self.score.tolist()))
+        return dict(zip(self.session_id.tolist(), self.score.tolist(), strict=False))
 
     def explain(self, i: int) -> dict[str, float]:
         """Non-zero parts of session row ``i`` by kind name."""

@@ -11,7 +11,7 @@ Each function returns the same episode tuples as ``uxtop.detect.reference``.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +52,7 @@ def _episodes(s: Arr, start: Arr, end: Arr, count: Arr, rule: Arr | int, tier: i
     rule_a = np.broadcast_to(np.asarray(rule, dtype=np.int64), (k,))
     tgt_a = np.broadcast_to(np.asarray(target, dtype=np.int64), (k,))
     cols = [s, start, end, count, rule_a, np.full(k, tier), tgt_a, url, r0, r1]
-    return list(zip(*(np.asarray(a, dtype=np.int64).tolist() for a in cols)))
+    return list(zip(*(np.asarray(a, dtype=np.int64).tolist() for a in cols), strict=False))
 
 
 def _groups(x: _Ctx, link: Arr) -> tuple[Arr, Arr, Arr]:
@@ -105,9 +105,9 @@ def rage(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
             cancel[gid[j[hit]]] = True
     eff = n_clicks - n_dbl if r.fold_double_clicks else n_clicks
     sel = np.flatnonzero(valid & (eff >= r.min_clicks) & ~cancel)
-    f, l = c[starts[sel]], c[ends[sel]]
-    return _episodes(x.sess[f], x.ts[f], x.ts[l], n_clicks[sel], int(Rule.RAGE_BURST), int(Tier.NONE),
-                     x.cols["target"][f], x.cols["url"][f], f, l)
+    f, last_rows = c[starts[sel]], c[ends[sel]]
+    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], n_clicks[sel], int(Rule.RAGE_BURST), int(Tier.NONE),
+                     x.cols["target"][f], x.cols["url"][f], f, last_rows)
 
 
 def _click_groups(x: _Ctx, fold_ms: int) -> tuple[Arr, Arr, Arr, Arr]:
@@ -160,9 +160,9 @@ def dead(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
         ok = r >= 0
         reacted[ok] |= x.ts[r[ok]] <= wend[ok]
     sel = np.flatnonzero(cand & ~reacted & (wend - x.ts[first] >= d.min_observe_ms))
-    f, l = first[sel], last[sel]
-    return _episodes(x.sess[f], x.ts[f], x.ts[l], cnt[sel], int(Rule.DEAD_NO_REACTION), int(Tier.DEAD),
-                     x.cols["target"][f], x.cols["url"][f], f, l)
+    f, last_rows = first[sel], last[sel]
+    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], cnt[sel], int(Rule.DEAD_NO_REACTION), int(Tier.DEAD),
+                     x.cols["target"][f], x.cols["url"][f], f, last_rows)
 
 
 def error(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
@@ -228,9 +228,9 @@ def loop(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
         inside = gid[m - 1:] == gid[: p.shape[0] - m + 1]
         hit[gid[m - 1:][inside & (span <= lc.window_ms)]] = True
     sel = np.flatnonzero(hit)
-    f, l = p[starts[sel]], p[ends[sel]]
-    return _episodes(x.sess[f], x.ts[f], x.ts[l], (ends - starts + 1)[sel], int(Rule.PAGE_LOOP_REVISITS),
-                     int(Tier.NONE), -1, url[f], f, l)
+    f, last_rows = p[starts[sel]], p[ends[sel]]
+    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], (ends - starts + 1)[sel], int(Rule.PAGE_LOOP_REVISITS),
+                     int(Tier.NONE), -1, url[f], f, last_rows)
 
 
 def _reversals(x: _Ctx, kind: Kind, cx: Arr | None, cy: Arr, min_rev: int, window_ms: int, chain_gap: int,
@@ -278,9 +278,9 @@ def _reversals(x: _Ctx, kind: Kind, cx: Arr | None, cy: Arr, min_rev: int, windo
     hx, hy = hits
     sel = np.flatnonzero(hx | hy)
     rule = np.where(hx & hy, rules[2], np.where(hx, rules[0], rules[1]))[sel]
-    f, l = rev_rows[starts[sel]], rev_rows[ends[sel]]
-    return _episodes(x.sess[f], x.ts[f], x.ts[l], np.maximum(counts[0], counts[1])[sel], rule, int(Tier.NONE), -1,
-                     x.cols["url"][f], f, l)
+    f, last_rows = rev_rows[starts[sel]], rev_rows[ends[sel]]
+    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], np.maximum(counts[0], counts[1])[sel], rule, int(Tier.NONE), -1,
+                     x.cols["url"][f], f, last_rows)
 
 
 def thrash(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
