@@ -8,6 +8,7 @@
 
 from uxtop.detect.config import PROFILES, DetectConfig, DetectorConfig
 from uxtop.detect.detector import KERNELS, Detector, run_kernels
+from uxtop.detect.files import Detection, detect_batches, detect_files, iter_batches
 from uxtop.detect.flags import (
     FLAG_COLUMNS,
     FLAG_KIND_NAMES,
@@ -21,5 +22,5 @@ from uxtop.detect.score import SessionScores, session_scores
 
 __all__ = [
     "FLAG_COLUMNS", "FLAG_KIND_NAMES", "KERNELS", "PROFILES", "RULE_NAMES", "DetectConfig", "DetectorConfig",
-    "Detector", "FlagBatch", "FlagKind", "Rule", "SessionScores", "Tier", "run_kernels", "session_scores",
+    "Detection", "Detector", "FlagBatch", "detect_batches", "detect_files", "iter_batches", "FlagKind", "Rule", "SessionScores", "Tier", "run_kernels", "session_scores",
 ]
