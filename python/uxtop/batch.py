@@ -69,7 +69,7 @@ class EventBatch:
     (len = n_sessions + 1), ``sessions`` the SESSION_COLUMNS arrays (len = n_sessions), and
     ``keys``/``uids`` the session key (sid, else uid) and uid of each session row.
     Sessions that closed in this step with no new events have an empty slice. A session's
-    future is known up to ``watermark``, or entirely once ``sessions["closed"]`` is set.
+    future is known entirely once ``sessions["closed"]`` is set (see ``watermark`` before that).
 
     Keys may be given as lists or packed (one bytes buffer + offsets, as the Rust core hands
     them over); packed keys are decoded only when ``keys``/``uids`` is first read, so a consumer
@@ -93,8 +93,12 @@ class EventBatch:
         self.columns = columns
         self.offsets = offsets
         self.sessions = sessions
-        #: stream clock minus lateness after this step: events up to here are, barring late
-        #: arrivals, all out. Detectors may give verdicts that need the future up to this ts.
+        #: stream clock minus lateness after this step. A session that is still active may
+        #: release events down to one more lateness below this in later batches (its events are
+        #: held until they fall ``lateness_ms`` behind its own newest one), and a client whose
+        #: clock is behind may send older ones; so a verdict that needs a session's future up to
+        #: ``t`` is safe once ``t <= watermark - lateness_ms``, once the session has released an
+        #: event after ``t``, or once the session is closed (DetectConfig.hold_ms does this).
         self.watermark = watermark
         self._keys = keys
         self._uids = uids
