@@ -12,7 +12,7 @@ import time
 from functools import partial
 from typing import Any, Callable, Iterable
 
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from uxtop.snapshot import SetFilter, SetPaused, Snapshot, SnapshotFeed
@@ -143,7 +143,10 @@ class UxtopApp(App[None]):
         self.snapshot = snap
         self._lag_ms = max(0.0, (self.clock() - snap.oldest_unseen_read) * 1000.0)
         self._shown_seq = snap.seq
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return False  # starting up or shutting down: nothing to draw on
         if isinstance(screen, UxtopScreen):
             screen.refresh_snapshot(snap)
         self.frames += 1
@@ -186,6 +189,9 @@ class UxtopApp(App[None]):
         self._refresh_chrome()
 
     def action_filter(self) -> None:
+        if isinstance(self.screen, SessionsScreen):
+            self.screen.open_filter()  # at once: keys typed right after / go to the input
+            return
         if self.current_mode != "sessions":
             self.switch_mode("sessions")
         # the sessions screen may still be mounting

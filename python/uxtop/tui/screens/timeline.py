@@ -80,7 +80,12 @@ class TimelineScreen(UxtopScreen):
         self.query_one(FlagDetail).show(None, total=len(d.flags))
         self._header()
         # land on the first flag: that is why the user came here
-        self.query_one(TimelineView).jump_flag(True)
+        view = self.query_one(TimelineView)
+        flags = d.flag_entry_indices
+        if flags:
+            view.cursor = flags[0]
+            # the cursor may already be there (index 0): say which flag it is either way
+            self.on_flag_selected(FlagSelected(d.entries[flags[0]].flag))
 
     def _header(self) -> None:
         d = self.detail
