@@ -1,0 +1,578 @@
+"""Live funnels over EventBatches, with PostHog's semantics (reference/signals.md §11).
+
+Definitions (per unit — a session, or a user), events in (ts, arrival) order, W the window:
+
+* A *path* of depth k+1 is rows j0 < … < jk with row j_i matching step i and
+  ts(jk) − ts(j0) ≤ W. ``strict``: every row strictly between j_i and j_i+1 matches step i
+  (PostHog clears a level on any event that is not that level's step). ``unordered``: depth is
+  the largest number of distinct steps seen inside any span of ≤ W.
+* An exclusion row x for steps [f, t] *interrupts* a path if for some f ≤ i < t with i ≤ k,
+  x comes after j_i and (i = k or before j_i+1), and ts(x) − ts(j0) ≤ W. A row that matches a
+  step is a step, never an exclusion.
+* The unit's depth D is the deepest uninterrupted path; if an interrupted path went deeper, the
+  unit is *removed* from the funnel (PostHog: "excluded" users are dropped, result −1).
+* Ties keep arrival order (PostHog permutes tied events; we don't).
+
+``_UnitState`` evaluates this incrementally in O(steps × starts) per row: per level the starts
+of the clean continuations still inside the window (the latest dominates for going further —
+same future, more window left — and the earliest decides whether some finished prefix's window
+closed before an exclusion came), the latest start of interrupted ones, and the range of deadlines
+(start + W) of finished prefixes an exclusion may still interrupt. At most ``START_CAP`` starts
+per level are kept (the earliest are dropped first), so with more than 16 step-1 events inside one
+window the result may differ in that corner. ``tests/analytics/test_funnels.py`` checks it against path enumeration.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from uxtop.analytics.config import COHORT_DIMS, FunnelConfig, StepConfig
+from uxtop.analytics.matchers import StepMatcher, step_bits, string_of
+
+_NEG = -(2**62)
+_RESERVOIR = 4096
+
+
+START_CAP = 16  # starts kept per level; beyond it the earliest go (exact below, see module doc)
+
+
+def _merge(have: list[int], new: list[int], lo: int) -> list[int]:
+    """Sorted union of ``have`` and ``new`` without starts before ``lo`` (expired), capped."""
+    out = sorted({c for c in have if c >= lo} | set(new))
+    return out[-START_CAP:]
+
+
+class _UnitState:
+    """Incremental funnel evaluation for one unit (see module docstring)."""
+
+    __slots__ = (
+        "n",
+        "w",
+        "order",
+        "U",
+        "Upath",
+        "T",
+        "pmin",
+        "pmax",
+        "ach",
+        "dx",
+        "last",
+        "reach",
+        "best_path",
+        "cohort",
+        "S",
+    )
+
+    def __init__(self, n: int, window_ms: int, order: str) -> None:
+        self.n, self.w, self.order = n, window_ms, order
+        self.U: list[int | None] = [None] * n
+        self.Upath: list[tuple[int, ...]] = [()] * n
+        self.T: list[int | None] = [None] * n
+        self.pmin: list[int | None] = [None] * n
+        self.pmax: list[int | None] = [None] * n
+        self.ach = [False] * n
+        self.dx = 0
+        self.last: list[int | None] = [None] * n  # unordered: latest ts per step
+        self.reach: list[int | None] = [None] * n  # first ts at which depth ≥ i+1 (uninterrupted)
+        self.best_path: tuple[int, ...] = ()
+        self.cohort: tuple[int, ...] = ()
+        # per level, the starts of the clean continuations still inside the window (sorted, at
+        # most START_CAP): the earliest one decides when a finished prefix is safe from exclusions
+        self.S: list[list[int]] = [[] for _ in range(n)]
+
+    def depth(self) -> int:
+        if self.order == "unordered":
+            return sum(1 for r in self.reach if r is not None)
+        for i in range(self.n - 1, -1, -1):
+            if self.ach[i] or self.pmin[i] is not None:
+                return i + 1
+        return 0
+
+    def result(self) -> tuple[int, bool]:
+        """(depth, removed)."""
+        d = self.depth()
+        return d, self.dx > d
+
+    def feed(self, ts: int, sbits: int, xbits: int) -> None:
+        if self.order == "unordered":
+            self._feed_unordered(ts, sbits)
+            return
+        n, w, U, T = self.n, self.w, self.U, self.T
+        if sbits:
+            # high → low so that U[i-1] is still the pre-row value: one row is one step of a path
+            for i in range(n - 1, -1, -1):
+                if not (sbits >> i) & 1:
+                    continue
+                if i == 0:
+                    U[0] = ts
+                    self.Upath[0] = (ts,)
+                    self.S[0] = _merge(self.S[0], [ts], ts - w)
+                    self._pend(0, ts + w, ts + w, ts)
+                    continue
+                s = U[i - 1]
+                if s is not None and ts - s <= w:
+                    cand = [c for c in self.S[i - 1] if ts - c <= w]
+                    if U[i] is None or s > U[i]:  # type: ignore[operator]
+                        U[i] = s
+                        self.Upath[i] = self.Upath[i - 1] + (ts,)
+                    self.S[i] = _merge(self.S[i], cand, ts - w)
+                    self._pend(i, cand[0] + w, s + w, ts)
+                t = T[i - 1]
+                if t is not None and ts - t <= w:
+                    T[i] = t if T[i] is None or t > T[i] else T[i]  # type: ignore[operator]
+                    self.dx = max(self.dx, i + 1)
+        elif xbits:
+            for i in range(n):
+                if not (xbits >> i) & 1:
+                    continue
+                if self.pmin[i] is not None:
+                    if self.pmin[i] < ts:  # type: ignore[operator]
+                        self.ach[i] = True  # a prefix whose window closed before x stays clean
+                    if self.pmax[i] >= ts:  # type: ignore[operator]
+                        self.dx = max(self.dx, i + 1)
+                    self.pmin[i] = self.pmax[i] = None
+                u = U[i]
+                if u is not None and u + w >= ts:
+                    T[i] = u if T[i] is None or u > T[i] else T[i]  # type: ignore[operator]
+                U[i] = None
+                self.S[i] = []
+        if self.order == "strict":
+            for i in range(n):
+                if not (sbits >> i) & 1:
+                    U[i] = None
+                    T[i] = None
+                    self.S[i] = []
+
+    def _pend(self, i: int, dmin: int, dmax: int, ts: int) -> None:
+        """Finished prefixes at level i now include ones with deadlines (start + W) dmin…dmax."""
+        if self.pmin[i] is None:
+            self.pmin[i], self.pmax[i] = dmin, dmax
+        else:
+            self.pmin[i] = min(self.pmin[i], dmin)  # type: ignore[type-var]
+            self.pmax[i] = max(self.pmax[i], dmax)  # type: ignore[type-var]
+        if self.reach[i] is None:
+            self.reach[i] = ts
+        if len(self.Upath[i]) > len(self.best_path):
+            self.best_path = self.Upath[i]
+
+    def _feed_unordered(self, ts: int, sbits: int) -> None:
+        if not sbits:
+            return
+        for i in range(self.n):
+            if (sbits >> i) & 1:
+                self.last[i] = ts
+        inside = sorted(t for t in self.last if t is not None and t >= ts - self.w)
+        for k in range(len(inside)):
+            if self.reach[k] is None:
+                self.reach[k] = ts
+        if len(inside) > len(self.best_path):
+            self.best_path = tuple(inside)
+
+
+def evaluate_unit(
+    n: int, window_ms: int, order: str, rows: Iterable[tuple[int, int, int]]
+) -> tuple[int, bool]:
+    """Depth and removed flag of one unit from ``(ts, step_bits, exclusion_pair_bits)`` rows."""
+    st = _UnitState(n, window_ms, order)
+    for ts, sb, xb in rows:
+        st.feed(ts, sb, xb)
+    return st.result()
+
+
+class FunnelStepResult(msgspec.Struct, frozen=True):
+    """One step's live numbers. ``conversion`` is from the previous step (1.0 for step 0)."""
+
+    name: str
+    entered: int
+    conversion: float
+    conversion_from_start: float
+    dropped: int
+    median_time_to_convert_s: float | None
+    friction: dict[str, int]
+
+
+class FunnelBreakdownRow(msgspec.Struct, frozen=True):
+    dim: str
+    value: str
+    entered: list[int]
+    conversion: float
+
+
+class FunnelResult(msgspec.Struct, frozen=True):
+    """A funnel's state for screens and the report."""
+
+    name: str
+    order: str
+    window_s: float
+    unit: str
+    steps: list[FunnelStepResult]
+    units: int
+    removed: int
+    conversion: float
+    median_time_to_convert_s: float | None
+    breakdown: list[FunnelBreakdownRow]
+    inferred: bool = False
+
+
+class FunnelEngine:
+    """One configured funnel, updated batch by batch.
+
+    Unit state lives in ``FunnelState`` arrays advanced by a numba kernel (``funnel_kernel``,
+    whose plain-Python twin is ``_UnitState``); Python touches each *unit* of a batch, never each
+    row. ``update`` returns the step arrivals of this batch as arrays ``(ts, step, session_row)``
+    so the series store can count per-bucket conversions; ``add_flags`` attributes friction
+    flags to the step the unit was trying to reach when the flag fired.
+    """
+
+    def __init__(self, cfg: FunnelConfig, inferred: bool = False, rng_seed: int = 0) -> None:
+        from uxtop.analytics.funnel_kernel import FunnelState
+
+        self.cfg = cfg
+        self.inferred = inferred
+        self.n = len(cfg.steps)
+        self.window_ms = int(cfg.window_s * 1000)
+        self.steps = [StepMatcher(s) for s in cfg.steps]
+        self.excl = [StepMatcher(e) for e in cfg.exclusions]
+        # pair bits of each exclusion: bit i = "between step i and i+1"
+        self.excl_pairs = []
+        for e in cfg.exclusions:
+            to = e.to_step if e.to_step >= 0 else self.n - 1
+            self.excl_pairs.append(sum(1 << i for i in range(e.from_step, to)))
+        self.dims = [COHORT_DIMS.index(d) for d in cfg.breakdown]
+        self.state = FunnelState(self.n)
+        self.slot_of: dict[Any, int] = {}
+        self.res_depth = np.full(self.state.cap, -1, np.int64)  # −1: not counted yet
+        self.res_removed = np.zeros(self.state.cap, np.bool_)
+        self.cohort = np.full((self.state.cap, max(len(self.dims), 1)), -1, np.int64)
+        self.depth_hist = np.zeros(self.n + 1, dtype=np.int64)
+        self.removed = 0
+        # per breakdown dimension: [cohort intern id + 1, depth] unit counts
+        self.by_dim = [np.zeros((16, self.n + 1), np.int64) for _ in self.dims]
+        self.cohort_labels: dict[tuple[int, int], str] = {}
+        # time-to-convert reservoirs: [i] = seconds from step i-1 to i, [n] = first to last step
+        self._res: list[npt.NDArray[np.float64]] = [np.empty(0) for _ in range(self.n + 1)]
+        self._ttc_seen = [0] * (self.n + 1)
+        self._np_rng = np.random.default_rng(rng_seed)
+        self.friction = np.zeros((self.n, 0), dtype=np.int64)
+        self.flag_names: list[str] = []
+        # reach times of recently finished units, for late flags
+        self._done: OrderedDict[Any, npt.NDArray[np.int64]] = OrderedDict()
+        self._strings: object = {}
+
+    def _ensure(self) -> None:
+        cap = self.state.cap
+        if self.res_depth.shape[0] < cap:
+            extra = cap - self.res_depth.shape[0]
+            self.res_depth = np.concatenate([self.res_depth, np.full(extra, -1, np.int64)])
+            self.res_removed = np.concatenate([self.res_removed, np.zeros(extra, np.bool_)])
+            self.cohort = np.concatenate(
+                [self.cohort, np.full((extra, self.cohort.shape[1]), -1, np.int64)]
+            )
+
+    # -- ingest ---------------------------------------------------------------------------
+    def update(
+        self, batch: Any, strings: object
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        self._strings = strings
+        cols = batch.columns
+        n_rows = cols["ts"].shape[0]
+        empty = (np.empty(0, np.int64),) * 3
+        closed = batch.sessions["closed"]
+        if n_rows == 0:
+            self._close(batch, closed)
+            return empty  # type: ignore[return-value]
+        sb = step_bits(self.steps, cols, strings)
+        xb = np.zeros(n_rows, dtype=np.uint32)
+        for m, pairs in zip(self.excl, self.excl_pairs, strict=False):
+            xb |= np.where(m.match(cols, strings), np.uint32(pairs), np.uint32(0))
+        xb[sb != 0] = 0  # a row that is a step is never an exclusion
+        keep = (sb != 0) | (xb != 0)
+        if self.cfg.order == "strict":
+            # any other row clears progress; one row per run of non-step rows is enough
+            prev = np.empty_like(keep)
+            prev[0] = True
+            prev[1:] = keep[:-1]
+            starts = batch.offsets[:-1][batch.offsets[:-1] < n_rows]
+            prev[starts] = True
+            keep |= prev
+        rows = np.flatnonzero(keep)
+        if rows.size == 0:
+            self._close(batch, closed)
+            return empty  # type: ignore[return-value]
+        srow = cols["session"][rows].astype(np.int64)
+        sess = batch.sessions
+        by_user = self.cfg.unit == "user"
+        # one dict lookup per session of the batch, not per row
+        uniq, inv = np.unique(srow, return_inverse=True)
+        if by_user and batch.uids:
+            keys: list[Any] = [batch.uids[si] or batch.keys[si] for si in uniq.tolist()]
+        else:
+            keys = sess["session_id"][uniq].astype(np.int64).tolist()
+        got = [self.slot_of.get(k) for k in keys]
+        slot_of_u = np.fromiter((-1 if g is None else g for g in got), np.int64, len(got))
+        new_mask = slot_of_u < 0
+        if new_mask.any():
+            idx_new = np.flatnonzero(new_mask)
+            # distinct new keys (several sessions of one user may share a key)
+            first: dict[Any, int] = {}
+            for j in idx_new.tolist():
+                first.setdefault(keys[j], j)
+            fresh = self.state.alloc_many(len(first))
+            self._ensure()
+            slot_new = dict(zip(first, fresh.tolist(), strict=True))
+            self.slot_of.update(slot_new)
+            slot_of_u[idx_new] = [slot_new[keys[j]] for j in idx_new.tolist()]
+            self.res_depth[fresh] = -1
+            self.res_removed[fresh] = False
+            new_rows = uniq[np.fromiter(first.values(), np.int64, len(first))]
+            for k, d in enumerate(self.dims):
+                self.cohort[fresh, k] = sess[COHORT_DIMS[d]][new_rows].astype(np.int64)
+        slots = slot_of_u[inv]
+        a_slot, a_step, a_ts = self.state.feed(
+            self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows]
+        )
+        # the session row of each arrival: the row's session (slots of a batch are 1:1 with sessions)
+        order = np.argsort(slot_of_u, kind="stable")
+        a_sess = (
+            uniq[order][np.searchsorted(slot_of_u[order], a_slot)]
+            if a_slot.size
+            else np.empty(0, np.int64)
+        )
+        self._recount(np.unique(slot_of_u))
+        self._close(batch, closed)
+        return a_ts, a_step, a_sess
+
+    def _recount(self, slots: npt.NDArray[np.int64]) -> None:
+        """Move the touched units' contributions from their old (depth, removed) to the new."""
+        depth = self.state.depth(slots, self.cfg.order)
+        removed = self.state.dx[slots] > depth
+        old_d, old_r = self.res_depth[slots], self.res_removed[slots]
+        changed = (old_d != depth) | (old_r != removed)
+        if not changed.any():
+            return
+        slots, depth, removed, old_d, old_r = (
+            slots[changed],
+            depth[changed],
+            removed[changed],
+            old_d[changed],
+            old_r[changed],
+        )
+        had = old_d >= 0
+        self.removed += int(removed.sum()) - int((had & old_r).sum())
+        sub = had & ~old_r
+        add = ~removed
+        np.add.at(self.depth_hist, old_d[sub], -1)
+        np.add.at(self.depth_hist, depth[add], 1)
+        for k in range(len(self.dims)):
+            cid = self.cohort[slots, k] + 1
+            top = int(cid.max()) + 1
+            if top > self.by_dim[k].shape[0]:
+                self.by_dim[k] = np.pad(
+                    self.by_dim[k],
+                    ((0, max(top, 2 * self.by_dim[k].shape[0]) - self.by_dim[k].shape[0]), (0, 0)),
+                )
+            np.add.at(self.by_dim[k], (cid[sub], old_d[sub]), -1)
+            np.add.at(self.by_dim[k], (cid[add], depth[add]), 1)
+        self.res_depth[slots] = depth
+        self.res_removed[slots] = removed
+
+    def _label(self, d: int, cid: int) -> str:
+        k = (d, cid)
+        lab = self.cohort_labels.get(k)
+        if lab is None:
+            lab = string_of(self._strings, COHORT_DIMS[d], cid) or "(none)"
+            self.cohort_labels[k] = lab
+        return lab
+
+    def _close(self, batch: Any, closed: npt.NDArray[np.bool_]) -> None:
+        """Fold finished session units into the time-to-convert reservoirs and free their slots."""
+        if self.cfg.unit != "session" or not closed.any():
+            return
+        sids = batch.sessions["session_id"][closed].astype(np.int64).tolist()
+        got = [(sid, self.slot_of.pop(sid, None)) for sid in sids]
+        pairs = [(sid, sl) for sid, sl in got if sl is not None]
+        if not pairs:
+            return
+        slots = np.fromiter((sl for _, sl in pairs), np.int64, len(pairs))
+        self._fold_times(slots)
+        reach = self.state.reach[slots].copy()
+        self._done.update(zip((sid for sid, _ in pairs), reach, strict=True))
+        while len(self._done) > 20_000:
+            self._done.popitem(last=False)
+        self.state.release_many(slots)
+        self.res_depth[slots] = -1  # counts stay in the histograms; the slots are free
+
+    def _path(self, slot: int) -> npt.NDArray[np.int64]:
+        return self.state.best[slot, : int(self.state.bestlen[slot])]
+
+    def _fold_times(self, slots: npt.NDArray[np.int64]) -> None:
+        """Step-to-step times of the units' chosen paths into the reservoirs (vectorised)."""
+        keep = ~self.res_removed[slots]
+        slots = slots[keep]
+        if slots.size == 0:
+            return
+        best = self.state.best[slots]
+        blen = self.state.bestlen[slots]
+        for i in range(1, self.n):
+            m = blen > i
+            if m.any():
+                self._sample(i, (best[m, i] - best[m, i - 1]) / 1000.0)
+        full = blen == self.n
+        if full.any() and self.n > 1:
+            self._sample(self.n, (best[full, self.n - 1] - best[full, 0]) / 1000.0)
+
+    def _sample(self, slot: int, v: npt.NDArray[np.float64]) -> None:
+        """Reservoir sampling (Algorithm R), one batch of values at a time."""
+        res = self._res[slot]
+        seen = self._ttc_seen[slot]
+        room = max(0, _RESERVOIR - res.shape[0])
+        if room:
+            res = self._res[slot] = np.concatenate([res, v[:room]])
+        rest = v[room:]
+        if rest.size:
+            t = seen + room + np.arange(1, rest.size + 1)
+            j = self._np_rng.integers(0, t)
+            m = j < _RESERVOIR
+            res[j[m]] = rest[m]
+        self._ttc_seen[slot] = seen + v.size
+
+    def add_flags(
+        self, kind: npt.NDArray, session_id: npt.NDArray, start_ts: npt.NDArray, names: list[str]
+    ) -> None:
+        """Count each flag at the step its unit was heading for (the first step not reached)."""
+        from uxtop.analytics.funnel_kernel import NONE
+
+        if len(names) > self.friction.shape[1]:
+            self.friction = np.pad(
+                self.friction, ((0, 0), (0, len(names) - self.friction.shape[1]))
+            )
+            self.flag_names = list(names)
+        if self.cfg.unit != "session":
+            return  # flags carry session ids; user units would need a session → user map
+        for k, sid, ts in zip(kind.tolist(), session_id.tolist(), start_ts.tolist(), strict=False):
+            slot = self.slot_of.get(int(sid))
+            reach = self.state.reach[slot] if slot is not None else self._done.get(int(sid))
+            if reach is None:
+                continue
+            reached = int(((reach != NONE) & (reach <= ts)).sum())
+            if reached == 0:
+                continue
+            self.friction[min(reached, self.n - 1), int(k)] += 1
+
+    # -- results --------------------------------------------------------------------------
+    def result(self) -> FunnelResult:
+        names = [s.label() for s in self.cfg.steps]
+        hist = self.depth_hist
+        entered = [int(hist[i + 1 :].sum()) for i in range(self.n)]
+        # live units' paths count too, so time-to-convert is not empty until sessions close
+        live: list[list[float]] = [self._res[i].tolist() for i in range(self.n)]
+        live_total = self._res[self.n].tolist()
+        for slot in list(self.slot_of.values())[:_RESERVOIR]:
+            if self.res_removed[slot]:
+                continue
+            p = self._path(slot)
+            for i in range(1, p.shape[0]):
+                live[i].append((int(p[i]) - int(p[i - 1])) / 1000.0)
+            if p.shape[0] == self.n and self.n > 1:
+                live_total.append((int(p[-1]) - int(p[0])) / 1000.0)
+        steps = []
+        for i in range(self.n):
+            prev = entered[i - 1] if i else entered[0]
+            conv = entered[i] / prev if prev else 0.0
+            fr = (
+                {self.flag_names[k]: int(c) for k, c in enumerate(self.friction[i]) if c}
+                if self.friction.size
+                else {}
+            )
+            steps.append(
+                FunnelStepResult(
+                    name=names[i],
+                    entered=entered[i],
+                    conversion=conv if i else 1.0,
+                    conversion_from_start=entered[i] / entered[0] if entered[0] else 0.0,
+                    dropped=(entered[i - 1] - entered[i]) if i else 0,
+                    median_time_to_convert_s=float(np.median(live[i])) if i and live[i] else None,
+                    friction=fr,
+                )
+            )
+        rows = []
+        for k, d in enumerate(self.dims):
+            arr = self.by_dim[k]
+            for cid1 in np.flatnonzero(arr[:, 1:].sum(axis=1) > 0).tolist():
+                ent = [int(arr[cid1, i + 1 :].sum()) for i in range(self.n)]
+                label = self._label(d, cid1 - 1) if cid1 > 0 else "(none)"
+                rows.append(
+                    FunnelBreakdownRow(
+                        dim=COHORT_DIMS[d], value=label, entered=ent, conversion=ent[-1] / ent[0]
+                    )
+                )
+        rows.sort(key=lambda r: (COHORT_DIMS.index(r.dim), -r.entered[0]))
+        return FunnelResult(
+            name=self.cfg.name,
+            order=self.cfg.order,
+            window_s=self.cfg.window_s,
+            unit=self.cfg.unit,
+            steps=steps,
+            units=entered[0],
+            removed=self.removed,
+            conversion=entered[-1] / entered[0] if entered[0] else 0.0,
+            median_time_to_convert_s=float(np.median(live_total)) if live_total else None,
+            breakdown=rows,
+            inferred=self.inferred,
+        )
+
+
+class FunnelInferrer:
+    """Default funnel when none is configured: the most visited pages of closed sessions, in the
+    order people usually first see them (mean rank of first visit), once enough sessions closed.
+    """
+
+    def __init__(self, min_sessions: int = 200, max_steps: int = 4) -> None:
+        self.min_sessions = min_sessions
+        self.max_steps = max_steps
+        self.sessions = 0
+        self.visits: dict[int, int] = {}
+        self.rank_sum: dict[int, float] = {}
+
+    def update(self, batch: Any) -> None:
+        cols = batch.columns
+        pv = cols["kind"] == 0
+        if not pv.any():
+            return
+        closed = batch.sessions["closed"]
+        for si in np.flatnonzero(closed).tolist():
+            a, b = int(batch.offsets[si]), int(batch.offsets[si + 1])
+            urls = cols["url"][a:b][pv[a:b]]
+            if urls.size == 0:
+                continue
+            self.sessions += 1
+            _, first = np.unique(urls, return_index=True)
+            order = urls[np.sort(first)]
+            for rank, u in enumerate(order.tolist()):
+                if u < 0:
+                    continue
+                self.visits[u] = self.visits.get(u, 0) + 1
+                self.rank_sum[u] = self.rank_sum.get(u, 0.0) + rank
+
+    def infer(self, strings: object) -> FunnelConfig | None:
+        if self.sessions < self.min_sessions or len(self.visits) < 2:
+            return None
+        top = sorted(self.visits, key=lambda u: -self.visits[u])[: self.max_steps]
+        # a page seen by under 2 % of sessions makes a funnel step nobody reaches
+        top = [u for u in top if self.visits[u] >= 0.02 * self.sessions]
+        if len(top) < 2:
+            return None
+        top.sort(key=lambda u: self.rank_sum[u] / self.visits[u])
+        steps = []
+        for u in top:
+            url = string_of(strings, "url", u) or ""
+            steps.append(
+                StepConfig(type="pageview", url=url.replace("*", "?").replace("?", "?"), name=url)
+            )
+        return FunnelConfig(name="inferred", steps=steps, window_s=1800.0)
