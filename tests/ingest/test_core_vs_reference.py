@@ -8,6 +8,7 @@ import json
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from uxtop.ingest import IngestConfig
 from uxtop.schema import EventType
 

@@ -16,6 +16,8 @@ examples:
   uxtop report day1.ndjson day2.ndjson --json  one JSON object: flags, sessions (sid, score)
   uxtop report shop.ndjson --profile posthog   thresholds as PostHog ships them
   cat events.ndjson | uxtop report -           read stdin
+  uxtop report shop.ndjson --markdown > r.md   a markdown report with funnels and insights
+  uxtop report shop.ndjson --config uxtop.toml funnels, alerts and thresholds from the config
 
 JSON: {"flags": [{kind, sid, start_ts, end_ts, url, target, count, severity, rule, tier, rows}],
        "sessions": [{sid, score, parts}], "summary": {...}}
@@ -29,13 +31,16 @@ def register(sub: Any) -> None:
         "report",
         help="detect friction in event files: JSON or a readable summary",
         description="Run the whole pipeline (parse, sessionise, detect) over NDJSON event files "
-        "and report every friction flag with its evidence, and each session's friction score "
-        "(a weighted sum of its flags, shown with its parts).",
+        "and report every friction flag with its evidence, each session's friction score "
+        "(a weighted sum of its flags, shown with its parts), the funnels, anomalies and "
+        "ranked insights (what broke, where, how many sessions, the suspected cause).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="NDJSON files, '-' for stdin")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p.add_argument("--markdown", action="store_true", help="print a markdown report instead of the summary")
+    p.add_argument("--config", metavar="TOML", help="uxtop.toml with [ingest], [detect], [analytics] tables")
     p.add_argument("--profile", choices=PROFILES, default="uxtop", help="detector thresholds: uxtop (default) or a tool's published defaults")
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows in the summary tables (default 10)")
     p.set_defaults(func=run)
@@ -53,11 +58,17 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file: {path} (give NDJSON event files, or '-' for stdin)")
     import msgspec
 
+    from uxtop.analytics import Analytics
+    from uxtop.cli.common import load_config
     from uxtop.detect.config import DetectConfig
     from uxtop.detect.files import detect_files, session_table, top_places
 
-    cfg = DetectConfig.for_profile(args.profile)
-    det = detect_files(args.paths, cfg)
+    conf = load_config(args)
+    cfg = conf.detect if conf.detect is not None and args.profile == "uxtop" else DetectConfig.for_profile(args.profile)
+    analytics = Analytics(conf.analytics_config(), lateness_ms=conf.ingest.lateness_ms)
+    det = detect_files(args.paths, cfg, conf.ingest, on_batch=analytics.update)
+    analytics.flush()
+    ana = analytics.to_report()
     flags = det.flags.sorted()
     records = flags.to_records(det.strings, det.keys)
     sessions = session_table(det, cfg)
@@ -72,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         for r in records:
             r.pop("session_id", None)
         out = {"flags": records, "sessions": [{k: v for k, v in s.items() if k != "session_id"} for s in sessions],
-               "summary": summary}
+               "summary": summary, **ana}
         sys.stdout.buffer.write(msgspec.json.encode(out) + b"\n")
+        return 0
+    if args.markdown:
+        sys.stdout.write(analytics.to_markdown())
         return 0
     w = sys.stdout.write
     w(f"uxtop report ({cfg.profile} profile): {det.events:,} events, {det.sessions:,} sessions, "
@@ -100,4 +114,10 @@ def run(args: argparse.Namespace) -> int:
         for s in worst:
             parts = ", ".join(f"{k} {v:g}" for k, v in s["parts"].items())
             w(f"  {s['sid']:<24} {s['score']:>7.2f}  {parts}\n")
+    insights = ana.get("insights") or []
+    if insights:
+        w("\ninsights (ranked by impact x confidence; --markdown for the full report):\n")
+        for ins in insights[: args.top]:
+            w(f"  {ins['rank']}. [{ins['severity']}] {ins['title']}\n"
+              f"     suspected: {ins['suspected_cause']}\n     next: {ins['next_step']}\n")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -49,7 +49,13 @@ class Detection:
     counters: dict[str, Any] = field(default_factory=dict)
 
 
-def detect_batches(batches: Iterable[tuple[EventBatch, Any]], cfg: DetectConfig | None = None) -> Detection:
+def detect_batches(
+    batches: Iterable[tuple[EventBatch, Any]],
+    cfg: DetectConfig | None = None,
+    on_batch: Callable[[EventBatch, Any, FlagBatch], Any] | None = None,
+) -> Detection:
+    """Run the detector over ``(batch, strings)``; ``on_batch`` sees each batch with its flags
+    (the report feeds analytics this way, in the same pass)."""
     det = Detector(cfg)
     parts: list[FlagBatch] = []
     keys: dict[int, str] = {}
@@ -68,8 +74,11 @@ def detect_batches(batches: Iterable[tuple[EventBatch, Any]], cfg: DetectConfig 
             first_ts = lo if first_ts is None else min(first_ts, lo)
             last_ts = hi if last_ts is None else max(last_ts, hi)
         t = time.perf_counter()
-        parts.append(det.update(batch, strings))
+        flags = det.update(batch, strings)
+        parts.append(flags)
         t_detect += time.perf_counter() - t
+        if on_batch is not None:
+            on_batch(batch, strings, flags)
     t = time.perf_counter()
     parts.append(det.finish())
     t_detect += time.perf_counter() - t
@@ -84,13 +93,14 @@ def detect_files(
     paths: Iterable[str | os.PathLike[str] | BinaryIO],
     cfg: DetectConfig | None = None,
     ingest_cfg: IngestConfig | None = None,
+    on_batch: Callable[[EventBatch, Any, FlagBatch], Any] | None = None,
 ) -> Detection:
     """Whole files: the ``session`` frontier, exact for any line order (nobody waits for
     prompt verdicts on a file; everything is judged by the end)."""
     import msgspec
 
     cfg = msgspec.structs.replace(cfg or DetectConfig(), frontier="session")
-    det = detect_batches(iter_batches(paths, ingest_cfg), cfg)
+    det = detect_batches(iter_batches(paths, ingest_cfg), cfg, on_batch)
     det.counters = dict(getattr(iter_batches, "last_counters", {}) or {})
     return det
 
