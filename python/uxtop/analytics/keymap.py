@@ -1,0 +1,274 @@
+"""``KeyMap``: an insertion-ordered int64 → row map over numpy arrays, driven by numba kernels.
+
+It replaces per-session Python dicts/OrderedDicts on the ingest path (session → funnel slot,
+session → cohort columns, session → routes called, finished session → reach times). Semantics
+are those of an ``OrderedDict`` used as ``d[k] = v`` / ``pop`` / ``popitem(last=False)``:
+re-assigning a present key keeps its position; a popped and re-inserted key goes to the end;
+``evict(cap)`` drops the oldest keys until at most ``cap`` are left. Values live in the caller's
+arrays, indexed by the *row* this map hands out (rows are reused after a key leaves).
+
+Open addressing with linear probing and backward-shift deletion (no tombstones); insertion order
+is a FIFO of (key, sequence number) whose stale entries (popped keys) are skipped and compacted.
+``tests/analytics/test_keymap.py`` checks it against an ``OrderedDict`` on hypothesis data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+EMPTY = np.int64(-(2**63))  # the one key value that cannot be stored
+# meta slots
+_LIVE, _NFREE, _SEQ, _HEAD, _TAIL, _USED = range(6)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _home(k, mask):  # type: ignore[no-untyped-def]
+    # splitmix64 finaliser: sequential ids spread over the table
+    z = np.uint64(k) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z & np.uint64(mask))
+
+
+@njit(cache=True, nogil=True)
+def _find(tk, k):  # type: ignore[no-untyped-def]
+    mask = tk.shape[0] - 1
+    i = _home(k, mask)
+    while True:
+        v = tk[i]
+        if v == k:
+            return i
+        if v == EMPTY:
+            return -1 - i  # where it would go
+        i = (i + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def _get_kernel(tk, tv, keys, out):  # type: ignore[no-untyped-def]
+    for j in range(keys.shape[0]):
+        i = _find(tk, keys[j])
+        out[j] = tv[i] if i >= 0 else -1
+
+
+@njit(cache=True, nogil=True)
+def _insert_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, keys, out_row, out_new):  # type: ignore[no-untyped-def]
+    for j in range(keys.shape[0]):
+        k = keys[j]
+        i = _find(tk, k)
+        if i >= 0:
+            out_row[j] = tv[i]
+            out_new[j] = False
+            continue
+        i = -1 - i
+        if meta[_NFREE] > 0:
+            meta[_NFREE] -= 1
+            r = free[meta[_NFREE]]
+        else:
+            r = meta[_USED]
+            meta[_USED] += 1
+        tk[i] = k
+        tv[i] = r
+        s = meta[_SEQ]
+        meta[_SEQ] += 1
+        rseq[r] = s
+        t = meta[_TAIL]
+        ring_k[t] = k
+        ring_s[t] = s
+        meta[_TAIL] = t + 1
+        meta[_LIVE] += 1
+        out_row[j] = r
+        out_new[j] = True
+
+
+@njit(cache=True, nogil=True)
+def _delete_at(tk, tv, i):  # type: ignore[no-untyped-def]
+    mask = tk.shape[0] - 1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if tk[j] == EMPTY:
+            break
+        h = _home(tk[j], mask)
+        if i <= j:
+            stays = i < h <= j
+        else:
+            stays = h > i or h <= j
+        if not stays:
+            tk[i] = tk[j]
+            tv[i] = tv[j]
+            i = j
+    tk[i] = EMPTY
+    tv[i] = -1
+
+
+@njit(cache=True, nogil=True)
+def _pop_kernel(tk, tv, rseq, free, meta, keys, out_row):  # type: ignore[no-untyped-def]
+    for j in range(keys.shape[0]):
+        i = _find(tk, keys[j])
+        if i < 0:
+            out_row[j] = -1
+            continue
+        r = tv[i]
+        _delete_at(tk, tv, i)
+        rseq[r] = -1
+        free[meta[_NFREE]] = r
+        meta[_NFREE] += 1
+        meta[_LIVE] -= 1
+        out_row[j] = r
+
+
+@njit(cache=True, nogil=True)
+def _evict_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, cap, out_row):  # type: ignore[no-untyped-def]
+    n = 0
+    while meta[_LIVE] > cap and meta[_HEAD] < meta[_TAIL]:
+        h = meta[_HEAD]
+        meta[_HEAD] = h + 1
+        i = _find(tk, ring_k[h])
+        if i < 0 or rseq[tv[i]] != ring_s[h]:
+            continue  # stale: popped (and maybe re-inserted later)
+        r = tv[i]
+        _delete_at(tk, tv, i)
+        rseq[r] = -1
+        free[meta[_NFREE]] = r
+        meta[_NFREE] += 1
+        meta[_LIVE] -= 1
+        out_row[n] = r
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _ordered_kernel(tk, tv, rseq, meta, ring_k, ring_s, out_key, out_row):  # type: ignore[no-untyped-def]
+    n = 0
+    for h in range(meta[_HEAD], meta[_TAIL]):
+        i = _find(tk, ring_k[h])
+        if i >= 0 and rseq[tv[i]] == ring_s[h]:
+            out_key[n] = ring_k[h]
+            out_row[n] = tv[i]
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _rehash_kernel(tk, tv, new_k, new_v):  # type: ignore[no-untyped-def]
+    for i in range(tk.shape[0]):
+        if tk[i] != EMPTY:
+            j = _find(new_k, tk[i])
+            j = -1 - j
+            new_k[j] = tk[i]
+            new_v[j] = tv[i]
+
+
+def _i64(a: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    arr = np.asarray(a)
+    if arr.dtype != np.int64:
+        arr = arr.astype(np.int64)  # uint64 session ids: same bits as int64 (.astype wraps)
+    return np.ascontiguousarray(arr)
+
+
+class KeyMap:
+    """Insertion-ordered int64 → row map (see module doc). ``rows_cap`` bounds valid rows."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        cap = max(16, int(capacity))
+        self.tk = np.full(_pow2(2 * cap), EMPTY, np.int64)
+        self.tv = np.full(self.tk.shape[0], -1, np.int64)
+        self.rseq = np.full(cap, -1, np.int64)
+        self.free = np.empty(cap, np.int64)
+        self.meta = np.zeros(8, np.int64)
+        self.ring_k = np.empty(cap, np.int64)
+        self.ring_s = np.empty(cap, np.int64)
+
+    def __len__(self) -> int:
+        return int(self.meta[_LIVE])
+
+    @property
+    def rows_cap(self) -> int:
+        return int(self.rseq.shape[0])
+
+    def _reserve(self, k: int) -> None:
+        live = int(self.meta[_LIVE])
+        need = live + k
+        if need > self.rseq.shape[0]:
+            cap = max(need, 2 * self.rseq.shape[0])
+            grow = cap - self.rseq.shape[0]
+            self.rseq = np.concatenate([self.rseq, np.full(grow, -1, np.int64)])
+            self.free = np.concatenate([self.free, np.empty(grow, np.int64)])
+        if 2 * need > self.tk.shape[0]:
+            size = _pow2(4 * need)
+            nk = np.full(size, EMPTY, np.int64)
+            nv = np.full(size, -1, np.int64)
+            _rehash_kernel(self.tk, self.tv, nk, nv)
+            self.tk, self.tv = nk, nv
+        if self.meta[_TAIL] + k > self.ring_k.shape[0]:
+            self._compact_ring()
+            if self.meta[_TAIL] + k > self.ring_k.shape[0]:
+                size = max(int(self.meta[_TAIL]) + k, 2 * self.ring_k.shape[0])
+                self.ring_k = np.concatenate(
+                    [self.ring_k, np.empty(size - self.ring_k.shape[0], np.int64)]
+                )
+                self.ring_s = np.concatenate(
+                    [self.ring_s, np.empty(size - self.ring_s.shape[0], np.int64)]
+                )
+
+    def _compact_ring(self) -> None:
+        keys, rows = self.items()
+        m = keys.shape[0]
+        self.ring_k[:m] = keys
+        self.ring_s[:m] = self.rseq[rows]
+        self.meta[_HEAD] = 0
+        self.meta[_TAIL] = m
+
+    def get(self, keys: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Row of each key, −1 where absent."""
+        k = _i64(keys)
+        out = np.empty(k.shape[0], np.int64)
+        _get_kernel(self.tk, self.tv, k, out)
+        return out
+
+    def insert(self, keys: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """(row, newly inserted) of each key, inserting absent ones at the end, in order."""
+        k = _i64(keys)
+        self._reserve(k.shape[0])
+        rows = np.empty(k.shape[0], np.int64)
+        new = np.empty(k.shape[0], np.bool_)
+        _insert_kernel(
+            self.tk, self.tv, self.rseq, self.free, self.meta, self.ring_k, self.ring_s, k, rows, new
+        )
+        return rows, new
+
+    def pop(self, keys: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Remove keys; their former rows (−1 where absent). Rows are free for reuse."""
+        k = _i64(keys)
+        out = np.empty(k.shape[0], np.int64)
+        _pop_kernel(self.tk, self.tv, self.rseq, self.free, self.meta, k, out)
+        if self.meta[_TAIL] - self.meta[_HEAD] > 4 * max(int(self.meta[_LIVE]), 1024):
+            self._compact_ring()
+        return out
+
+    def evict(self, cap: int) -> npt.NDArray[np.int64]:
+        """Drop the oldest keys until at most ``cap`` are left; their rows."""
+        out = np.empty(max(int(self.meta[_LIVE]) - cap, 0), np.int64)
+        if out.shape[0] == 0:
+            return out
+        n = _evict_kernel(
+            self.tk, self.tv, self.rseq, self.free, self.meta, self.ring_k, self.ring_s, cap, out
+        )
+        return out[:n]
+
+    def items(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(keys, rows) in insertion order."""
+        m = int(self.meta[_TAIL] - self.meta[_HEAD])
+        keys = np.empty(m, np.int64)
+        rows = np.empty(m, np.int64)
+        n = _ordered_kernel(
+            self.tk, self.tv, self.rseq, self.meta, self.ring_k, self.ring_s, keys, rows
+        )
+        return keys[:n], rows[:n]
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(4, int(n - 1).bit_length())
