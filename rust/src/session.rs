@@ -569,7 +569,8 @@ impl Sessioniser {
         if n == 0 {
             return;
         }
-        let budget = (2 * out.events.len()).max(1024).min(n);
+        // one state per released event keeps pace with the arrival of new keys
+        let budget = out.events.len().max(1024).min(n);
         for _ in 0..budget {
             if self.sweep_pos >= n {
                 self.sweep_pos = 0;
