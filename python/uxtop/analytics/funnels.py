@@ -24,7 +24,6 @@ window the result may differ in that corner. ``tests/analytics/test_funnels.py``
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from uxtop.analytics.config import COHORT_DIMS, FunnelConfig, StepConfig
+from uxtop.analytics.keymap import KeyMap
 from uxtop.analytics.matchers import StepMatcher, step_bits, string_of
 
 _NEG = -(2**62)
@@ -40,6 +40,12 @@ _RESERVOIR = 4096
 
 
 START_CAP = 16  # starts kept per level; beyond it the earliest go (exact below, see module doc)
+
+
+def _grow_rows(a: npt.NDArray, rows: int, fill: int) -> npt.NDArray:
+    out = np.full((max(rows, 2 * a.shape[0]),) + a.shape[1:], fill, dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
 
 
 def _merge(have: list[int], new: list[int], lo: int) -> list[int]:
@@ -246,7 +252,10 @@ class FunnelEngine:
             self.excl_pairs.append(sum(1 << i for i in range(e.from_step, to)))
         self.dims = [COHORT_DIMS.index(d) for d in cfg.breakdown]
         self.state = FunnelState(self.n)
-        self.slot_of: dict[Any, int] = {}
+        # unit key (session id, or an id per user key) → KeyMap row → state slot
+        self._units = KeyMap()
+        self._slot_row = np.full(self._units.rows_cap, -1, np.int64)
+        self._user_ids: dict[Any, int] = {}
         self.res_depth = np.full(self.state.cap, -1, np.int64)  # −1: not counted yet
         self.res_removed = np.zeros(self.state.cap, np.bool_)
         self.cohort = np.full((self.state.cap, max(len(self.dims), 1)), -1, np.int64)
@@ -262,7 +271,8 @@ class FunnelEngine:
         self.friction = np.zeros((self.n, 0), dtype=np.int64)
         self.flag_names: list[str] = []
         # reach times of recently finished units, for late flags
-        self._done: OrderedDict[Any, npt.NDArray[np.int64]] = OrderedDict()
+        self._done = KeyMap()
+        self._done_reach = np.full((self._done.rows_cap, self.n), -1, np.int64)
         self._strings: object = {}
 
     def _ensure(self) -> None:
@@ -308,31 +318,32 @@ class FunnelEngine:
         srow = cols["session"][rows].astype(np.int64)
         sess = batch.sessions
         by_user = self.cfg.unit == "user"
-        # one dict lookup per session of the batch, not per row
+        # one map lookup per session of the batch (in a kernel), not per row
         uniq, inv = np.unique(srow, return_inverse=True)
         if by_user and batch.uids:
-            keys: list[Any] = [batch.uids[si] or batch.keys[si] for si in uniq.tolist()]
+            uid = self._user_ids
+            keys = np.fromiter(
+                (uid.setdefault(batch.uids[si] or batch.keys[si], len(uid)) for si in uniq.tolist()),
+                np.int64,
+                uniq.shape[0],
+            )
         else:
-            keys = sess["session_id"][uniq].astype(np.int64).tolist()
-        got = [self.slot_of.get(k) for k in keys]
-        slot_of_u = np.fromiter((-1 if g is None else g for g in got), np.int64, len(got))
-        new_mask = slot_of_u < 0
+            keys = sess["session_id"][uniq].astype(np.int64)
+        krow, new_mask = self._units.insert(keys)
+        if self._slot_row.shape[0] < self._units.rows_cap:
+            self._slot_row = _grow_rows(self._slot_row, self._units.rows_cap, -1)
         if new_mask.any():
+            # distinct new keys, in order of first appearance (insert marks only the first)
             idx_new = np.flatnonzero(new_mask)
-            # distinct new keys (several sessions of one user may share a key)
-            first: dict[Any, int] = {}
-            for j in idx_new.tolist():
-                first.setdefault(keys[j], j)
-            fresh = self.state.alloc_many(len(first))
+            fresh = self.state.alloc_many(idx_new.shape[0])
             self._ensure()
-            slot_new = dict(zip(first, fresh.tolist(), strict=True))
-            self.slot_of.update(slot_new)
-            slot_of_u[idx_new] = [slot_new[keys[j]] for j in idx_new.tolist()]
+            self._slot_row[krow[idx_new]] = fresh
             self.res_depth[fresh] = -1
             self.res_removed[fresh] = False
-            new_rows = uniq[np.fromiter(first.values(), np.int64, len(first))]
+            new_rows = uniq[idx_new]
             for k, d in enumerate(self.dims):
                 self.cohort[fresh, k] = sess[COHORT_DIMS[d]][new_rows].astype(np.int64)
+        slot_of_u = self._slot_row[krow]
         slots = slot_of_u[inv]
         a_slot, a_step, a_ts = self.state.feed(
             self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows]
@@ -394,17 +405,18 @@ class FunnelEngine:
         """Fold finished session units into the time-to-convert reservoirs and free their slots."""
         if self.cfg.unit != "session" or not closed.any():
             return
-        sids = batch.sessions["session_id"][closed].astype(np.int64).tolist()
-        got = [(sid, self.slot_of.pop(sid, None)) for sid in sids]
-        pairs = [(sid, sl) for sid, sl in got if sl is not None]
-        if not pairs:
+        sids = batch.sessions["session_id"][closed].astype(np.int64)
+        krow = self._units.pop(sids)
+        ok = krow >= 0
+        if not ok.any():
             return
-        slots = np.fromiter((sl for _, sl in pairs), np.int64, len(pairs))
+        slots = self._slot_row[krow[ok]]
         self._fold_times(slots)
-        reach = self.state.reach[slots].copy()
-        self._done.update(zip((sid for sid, _ in pairs), reach, strict=True))
-        while len(self._done) > 20_000:
-            self._done.popitem(last=False)
+        drow, _ = self._done.insert(sids[ok])
+        if self._done_reach.shape[0] < self._done.rows_cap:
+            self._done_reach = _grow_rows(self._done_reach, self._done.rows_cap, -1)
+        self._done_reach[drow] = self.state.reach[slots]
+        self._done.evict(20_000)
         self.state.release_many(slots)
         self.res_depth[slots] = -1  # counts stay in the histograms; the slots are free
 
@@ -455,15 +467,26 @@ class FunnelEngine:
             self.flag_names = list(names)
         if self.cfg.unit != "session":
             return  # flags carry session ids; user units would need a session → user map
-        for k, sid, ts in zip(kind.tolist(), session_id.tolist(), start_ts.tolist(), strict=False):
-            slot = self.slot_of.get(int(sid))
-            reach = self.state.reach[slot] if slot is not None else self._done.get(int(sid))
-            if reach is None:
-                continue
-            reached = int(((reach != NONE) & (reach <= ts)).sum())
-            if reached == 0:
-                continue
-            self.friction[min(reached, self.n - 1), int(k)] += 1
+        sid = np.asarray(session_id).astype(np.int64)
+        krow = self._units.get(sid)
+        slot = np.where(krow >= 0, self._slot_row[np.maximum(krow, 0)], -1)
+        drow = self._done.get(sid)
+        known = (slot >= 0) | (drow >= 0)
+        if not known.any():
+            return
+        k, ts = np.asarray(kind)[known], np.asarray(start_ts)[known]
+        slot, drow = slot[known], drow[known]
+        # a live unit's reach times, else those it had when its session closed
+        reach = np.where(
+            (slot >= 0)[:, None],
+            self.state.reach[np.maximum(slot, 0)],
+            self._done_reach[np.maximum(drow, 0)],
+        )
+        reached = ((reach != NONE) & (reach <= ts.astype(np.int64)[:, None])).sum(axis=1)
+        hit = reached > 0
+        np.add.at(
+            self.friction, (np.minimum(reached[hit], self.n - 1), k[hit].astype(np.int64)), 1
+        )
 
     # -- results --------------------------------------------------------------------------
     def result(self) -> FunnelResult:
@@ -473,7 +496,8 @@ class FunnelEngine:
         # live units' paths count too, so time-to-convert is not empty until sessions close
         live: list[list[float]] = [self._res[i].tolist() for i in range(self.n)]
         live_total = self._res[self.n].tolist()
-        for slot in list(self.slot_of.values())[:_RESERVOIR]:
+        _, krow = self._units.items()
+        for slot in self._slot_row[krow[:_RESERVOIR]].tolist():
             if self.res_removed[slot]:
                 continue
             p = self._path(slot)

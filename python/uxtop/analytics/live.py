@@ -8,7 +8,7 @@ asked for and cached until the next tick, so a 4 Hz screen costs nothing between
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from typing import IO, Any
 
 import msgspec
@@ -22,11 +22,19 @@ from uxtop.analytics.correlate import CorrelationLink, link
 from uxtop.analytics.funnels import FunnelEngine, FunnelInferrer, FunnelResult
 from uxtop.analytics.insights import Insight, fmt_ts, fmt_value, metric_name, rank, severity
 from uxtop.analytics.journey import JourneyMap
+from uxtop.analytics.keymap import KeyMap
 from uxtop.analytics.matchers import string_of
 from uxtop.analytics.rca import RootCause, adtributor
 from uxtop.analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
 
 _MIN_TS = -(2**62)
+_SESSIONS_KEPT = 200_000  # sessions remembered for late flags (cohort columns, routes called)
+
+
+def _grow_rows(a: npt.NDArray, rows: int) -> npt.NDArray:
+    out = np.zeros((max(rows, 2 * a.shape[0]),) + a.shape[1:], dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
 
 
 def _flag_names() -> list[str]:
@@ -160,8 +168,13 @@ class Analytics:
         self._insights: dict[str, Insight] = {}
         self._corr: list[CorrelationLink] = []
         self._corr_at = -1
-        self._scols: OrderedDict[int, npt.NDArray[np.int64]] = OrderedDict()
-        self._sroutes: OrderedDict[int, set[int]] = OrderedDict()
+        # session id → its cohort columns, and → the routes it called (bitset), for flags that
+        # arrive later; both keep the last 200 000 sessions (by first sight)
+        self._scols = KeyMap()
+        self._scols_val = np.full((self._scols.rows_cap, 1 + len(COHORT_DIMS)), -1, np.int64)
+        self._sroutes = KeyMap()
+        self._route_words = (self.cfg.max_routes + 63) // 64
+        self._sroutes_bits = np.zeros((self._sroutes.rows_cap, self._route_words), np.uint64)
         self._strings: object = {}
         self.max_ts = _MIN_TS
         self.events = 0
@@ -204,9 +217,11 @@ class Analytics:
         self.events += n
         scols = self.agg.session_columns(batch, strings)
         sids = batch.sessions["session_id"].astype(np.int64)
-        self._scols.update(zip(sids.tolist(), scols, strict=True))
-        while len(self._scols) > 200_000:
-            self._scols.popitem(last=False)
+        rows, _ = self._scols.insert(sids)
+        if self._scols_val.shape[0] < self._scols.rows_cap:
+            self._scols_val = _grow_rows(self._scols_val, self._scols.rows_cap)
+        self._scols_val[rows] = scols
+        self._scols.evict(_SESSIONS_KEPT)
         if self.inferrer is not None:
             self.inferrer.update(batch)
             inferred = self.inferrer.infer(strings)
@@ -224,32 +239,39 @@ class Analytics:
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess)
         req_sid, req_route = self.agg.add_batch(batch, strings, scols)
-        # distinct (session, route) pairs only: one Python step per pair, not per request
-        pairs = np.unique(req_sid.astype(np.int64) * 4096 + req_route.astype(np.int64)) if req_sid.size else req_sid
-        for s, r in zip((pairs // 4096).tolist(), (pairs % 4096).tolist(), strict=True):
-            st = self._sroutes.get(s)
-            if st is None:
-                st = self._sroutes[s] = set()
-            st.add(r)
-        while len(self._sroutes) > 200_000:
-            self._sroutes.popitem(last=False)
+        self._note_routes(req_sid, req_route)
         if flags is not None and len(flags.kind):
             kind = np.asarray(flags.kind)
             names = self._names(int(kind.max()) + 1)
-            self.agg.add_flags(
-                kind,
-                np.asarray(flags.session_id),
-                np.asarray(flags.start_ts),
-                names,
-                self._scols,
-                self._sroutes,
-            )
+            fsid = np.asarray(flags.session_id).astype(np.int64)
+            crow, rrow = self._scols.get(fsid), self._sroutes.get(fsid)
+            fcols = np.where((crow >= 0)[:, None], self._scols_val[np.maximum(crow, 0)], -1)
+            fbits = np.where((rrow >= 0)[:, None], self._sroutes_bits[np.maximum(rrow, 0)], 0)
+            self.agg.add_flags(kind, fsid, np.asarray(flags.start_ts), names, fcols, fbits)
             for eng in self.funnels:
                 eng.add_flags(kind, np.asarray(flags.session_id), np.asarray(flags.start_ts), names)
         if n:
             self.max_ts = max(self.max_ts, int(batch.columns["ts"].max()))
         wm = batch.watermark if batch.watermark > _MIN_TS else self.max_ts - self.lateness_ms
         return self._close(wm)
+
+    def _note_routes(self, req_sid: npt.NDArray, req_route: npt.NDArray) -> None:
+        """OR the routes each session called into its bitset (new sessions in ascending id)."""
+        if req_sid.size:
+            pairs = np.unique(req_sid.astype(np.int64) * 4096 + req_route.astype(np.int64))
+            ps, pr = pairs // 4096, pairs % 4096
+            us = np.unique(ps)
+            rows, new = self._sroutes.insert(us)
+            if self._sroutes_bits.shape[0] < self._sroutes.rows_cap:
+                self._sroutes_bits = _grow_rows(self._sroutes_bits, self._sroutes.rows_cap)
+            self._sroutes_bits[rows[new]] = 0
+            prow = rows[np.searchsorted(us, ps)]
+            np.bitwise_or.at(
+                self._sroutes_bits,
+                (prow, pr // 64),
+                np.left_shift(np.uint64(1), (pr % 64).astype(np.uint64)),
+            )
+        self._sroutes.evict(_SESSIONS_KEPT)
 
     def flush(self) -> int:
         """Close every open bucket (end of input)."""

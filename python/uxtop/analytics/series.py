@@ -269,30 +269,56 @@ class BucketAggregator:
         session_id: npt.NDArray,
         start_ts: npt.NDArray,
         names: list[str],
-        scol_of_session: dict[int, npt.NDArray[np.int64]],
-        routes_of_session: dict[int, set[int]],
+        cols: npt.NDArray[np.int64],
+        route_bits: npt.NDArray[np.uint64],
     ) -> None:
-        """Count flags per bucket, cohort column, and per route the flagged session called."""
+        """Count flags per bucket, cohort column, and per route the flagged session called.
+
+        ``cols`` [k, 1 + dims] are each flag's session cohort columns (−1: unknown session),
+        ``route_bits`` [k, words] the routes its session called (bit r of word r // 64).
+        """
         self.flag_names = list(names) if len(names) > len(self.flag_names) else self.flag_names
         b_all = np.asarray(start_ts, dtype=np.int64) // self.bucket_ms
-        for b, k, s in zip(
-            b_all.tolist(), np.asarray(kind).tolist(), np.asarray(session_id).tolist(), strict=False
-        ):
-            if b * self.bucket_ms < self.finished_until:
-                self.late_events += 1
-                continue
-            o = self._bucket(int(b))
-            cols = scol_of_session.get(int(s))
-            o.flags[int(k), 0] += 1
-            ex = o.flag_examples.setdefault(int(k), [])
-            if len(ex) < self.cfg.example_sessions and int(s) not in ex:
-                ex.append(int(s))
-            for r in routes_of_session.get(int(s), ()):
-                o.flags_route[r, int(k)] += 1
-            if cols is not None:
-                for c in cols[1:].tolist():
-                    if c >= 0:
-                        o.flags[int(k), c] += 1
+        kind = np.asarray(kind).astype(np.int64)
+        sid = np.asarray(session_id).astype(np.int64)
+        late = b_all * self.bucket_ms < self.finished_until
+        self.late_events += int(late.sum())
+        ok = np.flatnonzero(~late)
+        if ok.size == 0:
+            return
+        # flag → routes: unpack the bitsets once
+        bits = np.unpackbits(
+            np.ascontiguousarray(route_bits[ok]).view(np.uint8), axis=1, bitorder="little"
+        )
+        f_i, f_r = np.nonzero(bits)
+        order = np.argsort(b_all[ok], kind="stable")
+        bb = b_all[ok][order]
+        cuts = np.flatnonzero(np.diff(bb)) + 1
+        E = self.cfg.example_sessions
+        for grp in np.split(order, cuts):
+            g = ok[grp]
+            o = self._bucket(int(b_all[g[0]]))
+            kk = kind[g]
+            np.add.at(o.flags[:, 0], kk, 1)
+            cc = cols[g, 1:]
+            v = cc >= 0
+            np.add.at(o.flags, (np.broadcast_to(kk[:, None], cc.shape)[v], cc[v]), 1)
+            sel = np.isin(f_i, grp)
+            np.add.at(o.flags_route, (f_r[sel], kind[ok[f_i[sel]]]), 1)
+            # examples: the first distinct sessions of each kind, in flag order
+            ss = sid[g]
+            _, first_k = np.unique(kk, return_index=True)
+            for k in kk[np.sort(first_k)].tolist():
+                ex = o.flag_examples.setdefault(k, [])
+                if len(ex) >= E:
+                    continue
+                sk = ss[kk == k]
+                _, first_s = np.unique(sk, return_index=True)
+                for s in sk[np.sort(first_s)].tolist():
+                    if len(ex) >= E:
+                        break
+                    if s not in ex:
+                        ex.append(s)
 
     def add_steps(self, ts: npt.NDArray, gstep: npt.NDArray, cols: npt.NDArray[np.int64]) -> None:
         """Funnel step arrivals: ``gstep`` is the global step index, ``cols`` [k, 1 + dims]."""
