@@ -726,6 +726,27 @@ def _back_to_rows(out, n_from, n_to, need, next_dec, s, idx, m, hi):
     need[s] = idx[need[s]] if need[s] < m else hi
 
 
+#: per-kernel views: bit v of ``VIEW_OF_KIND[kind]`` puts a row of that kind into view v (each
+#: kernel reads only these kinds, see ``detector.KERNEL_READS``; rows of other kinds are no-ops
+#: to it, so it runs unchanged over the smaller view)
+V_PAGES, V_SCROLL, V_FORM = 1, 2, 4
+VIEW_OF_KIND = np.zeros(256, np.uint8)
+VIEW_OF_KIND[K_PAGEVIEW] = V_PAGES | V_SCROLL | V_FORM
+VIEW_OF_KIND[K_SCROLL] = V_SCROLL
+for _k in (K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
+    VIEW_OF_KIND[_k] = V_FORM
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _view_positions(vk, kind_c, m, bit, pos):
+    """Positions ``j < m`` of the compact rows whose kind is in view ``bit`` (branch-free)."""
+    nv = 0
+    for j in range(m):
+        pos[nv] = j
+        nv += (vk[kind_c[j]] & bit) != 0
+    return nv
+
+
 @njit(cache=True, nogil=True)
 def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag_bits, target_bits,
                  offsets, start_rows, frontier, p,
@@ -733,11 +754,13 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                  need, next_dec, counts):
     """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
     session by session. Cursor moves are about half of all events and only the thrash detector
-    reads them, so each session's other rows are first copied to small compact arrays (hot in
-    cache) where the other eight detectors run; their rows are mapped back afterwards. One
-    compiled function for any selection keeps the one-time JIT cost down. Disabled slots report
-    ``need = offsets[s+1]``. ``counts[k]`` gets each one's episode count; returns False if some
-    output array was too small."""
+    reads them, so one pass over each session splits its rows into two compact buffers (hot in
+    cache): cursor moves (+ page views) for the thrash detector, everything else for the rest.
+    Detectors that read only a few kinds (u-turn and loop: page views; scroll; form) run over a
+    smaller view gathered from the latter. Every buffer keeps the batch row of each entry, so
+    episodes and ``need`` are mapped back to batch rows afterwards. One compiled function for
+    any selection keeps the one-time JIT cost down. Disabled slots report ``need = offsets[s+1]``.
+    ``counts[k]`` gets each one's episode count; returns False if some output array was too small."""
     ring = np.empty(16, np.int64)
     ring_x = np.empty(64, np.int64)
     ring_y = np.empty(64, np.int64)
@@ -752,10 +775,12 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     f_input = np.empty(32, np.bool_)
     f_left = np.empty(32, np.bool_)
     f_focus = np.empty(32, np.int64)
+    vk = VIEW_OF_KIND
     longest = 1
     for s in range(offsets.shape[0] - 1):
         longest = max(longest, offsets[s + 1] - offsets[s])
     longest = min(longest, ts.shape[0])
+    # non-move rows
     idx = np.empty(longest, np.int64)
     k_ts = ts[:longest].copy()
     k_kind = kind[:longest].copy()
@@ -768,6 +793,23 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     k_value = value[:longest].copy()
     k_status = status[:longest].copy()
     k_flags = flags[:longest].copy()
+    # cursor moves and page views (thrash)
+    m_idx = np.empty(longest, np.int64)
+    m_ts = ts[:longest].copy()
+    m_kind = kind[:longest].copy()
+    m_url = url[:longest].copy()
+    m_x = x[:longest].copy()
+    m_y = y[:longest].copy()
+    # a view of the non-move rows (positions, then gathered columns)
+    v_pos = np.empty(longest, np.int64)
+    v_idx = np.empty(longest, np.int64)
+    v_ts = ts[:longest].copy()
+    v_kind = kind[:longest].copy()
+    v_target = target[:longest].copy()
+    v_tag = tag[:longest].copy()
+    v_url = url[:longest].copy()
+    v_x = x[:longest].copy()
+    v_sy = sy[:longest].copy()
     nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
     nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
                                                    next_dec[5], next_dec[6], next_dec[7], next_dec[8])
@@ -781,22 +823,27 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         F = frontier[s]
         nd0[s] = nd1[s] = nd2[s] = nd3[s] = nd4[s] = nd5[s] = nd6[s] = nd7[s] = nd8[s] = hi
         nx0[s] = nx1[s] = nx2[s] = nx3[s] = nx4[s] = nx5[s] = nx6[s] = nx7[s] = nx8[s] = I64_MAX
-        if on4:
-            n4 = _reversal_session(s, start_rows[4, s], hi, F, ts, kind, url, x, y, K_MOVE, True, True,
-                                   p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
-                                   R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
-            if n4 < 0:
-                return False
-        # compact copy of the non-move rows from where the earliest detector resumes
+        # one pass from where the earliest kernel resumes (earlier rows in a buffer are harmless:
+        # each kernel starts at its own resume row)
         lo = hi
-        for k in (0, 1, 2, 3, 5, 6, 7, 8):
+        for k in range(9):
             lo = min(lo, start_rows[k, s])
         m = 0
+        mv = 0
         for i in range(lo, hi):
-            if kind[i] != K_MOVE:
+            k = kind[i]
+            if k == K_MOVE:
+                m_idx[mv] = i
+                m_ts[mv] = ts[i]
+                m_kind[mv] = k
+                m_url[mv] = url[i]
+                m_x[mv] = x[i]
+                m_y[mv] = y[i]
+                mv += 1
+            else:
                 idx[m] = i
                 k_ts[m] = ts[i]
-                k_kind[m] = kind[i]
+                k_kind[m] = k
                 k_target[m] = target[i]
                 k_tag[m] = tag[i]
                 k_url[m] = url[i]
@@ -807,6 +854,23 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                 k_status[m] = status[i]
                 k_flags[m] = flags[i]
                 m += 1
+                if k == K_PAGEVIEW:
+                    m_idx[mv] = i
+                    m_ts[mv] = ts[i]
+                    m_kind[mv] = k
+                    m_url[mv] = url[i]
+                    m_x[mv] = x[i]
+                    m_y[mv] = y[i]
+                    mv += 1
+        if on4:
+            b = n4
+            n4 = _reversal_session(s, _lower_bound(m_idx, mv, start_rows[4, s]), mv, F, m_ts, m_kind, m_url,
+                                   m_x, m_y, K_MOVE, True, True,
+                                   p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
+                                   R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
+            if n4 < 0:
+                return False
+            _back_to_rows(o_thrash, b, n4, nd4, nx4, s, m_idx, mv, hi)
         if rage_on:
             b = n0
             n0 = _rage_session(s, _lower_bound(idx, m, start_rows[0, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
@@ -843,37 +907,67 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
             if n3 < 0:
                 return False
             _back_to_rows(o_slow, b, n3, nd3, nx3, s, idx, m, hi)
-        if on5:
-            b = n5
-            n5 = _uturn_session(s, _lower_bound(idx, m, start_rows[5, s]), m, F, k_ts, k_kind, k_url, p[P_UT_DWELL],
-                                o_uturn, nd5, nx5, n5)
-            if n5 < 0:
-                return False
-            _back_to_rows(o_uturn, b, n5, nd5, nx5, s, idx, m, hi)
-        if on6:
-            b = n6
-            n6 = _loop_session(s, _lower_bound(idx, m, start_rows[6, s]), m, F, k_ts, k_kind, k_url, p[P_LOOP_MIN],
-                               p[P_LOOP_WIN], o_loop, nd6, nx6, c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
-            if n6 < 0:
-                return False
-            _back_to_rows(o_loop, b, n6, nd6, nx6, s, idx, m, hi)
+        if on5 or on6:
+            # page views only
+            nv = _view_positions(vk, k_kind, m, V_PAGES, v_pos)
+            for j in range(nv):
+                q = v_pos[j]
+                v_idx[j] = idx[q]
+                v_ts[j] = k_ts[q]
+                v_kind[j] = k_kind[q]
+                v_url[j] = k_url[q]
+            if on5:
+                b = n5
+                n5 = _uturn_session(s, _lower_bound(v_idx, nv, start_rows[5, s]), nv, F, v_ts, v_kind, v_url,
+                                    p[P_UT_DWELL], o_uturn, nd5, nx5, n5)
+                if n5 < 0:
+                    return False
+                _back_to_rows(o_uturn, b, n5, nd5, nx5, s, v_idx, nv, hi)
+            if on6:
+                b = n6
+                n6 = _loop_session(s, _lower_bound(v_idx, nv, start_rows[6, s]), nv, F, v_ts, v_kind, v_url,
+                                   p[P_LOOP_MIN], p[P_LOOP_WIN], o_loop, nd6, nx6, c_url, c_first, c_last, c_lts, c_n,
+                                   c_hit, c_ring, n6)
+                if n6 < 0:
+                    return False
+                _back_to_rows(o_loop, b, n6, nd6, nx6, s, v_idx, nv, hi)
         if on7:
+            # scrolls and page views
+            nv = _view_positions(vk, k_kind, m, V_SCROLL, v_pos)
+            for j in range(nv):
+                q = v_pos[j]
+                v_idx[j] = idx[q]
+                v_ts[j] = k_ts[q]
+                v_kind[j] = k_kind[q]
+                v_url[j] = k_url[q]
+                v_x[j] = k_x[q]
+                v_sy[j] = k_sy[q]
             b = n7
-            n7 = _reversal_session(s, _lower_bound(idx, m, start_rows[7, s]), m, F, k_ts, k_kind, k_url, k_x, k_sy,
+            n7 = _reversal_session(s, _lower_bound(v_idx, nv, start_rows[7, s]), nv, F, v_ts, v_kind, v_url, v_x, v_sy,
                                    K_SCROLL, False, True,
                                    p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA],
                                    R_SCROLL, R_SCROLL, R_SCROLL, o_scroll, nd7, nx7, ring_x, ring_y, n7)
             if n7 < 0:
                 return False
-            _back_to_rows(o_scroll, b, n7, nd7, nx7, s, idx, m, hi)
+            _back_to_rows(o_scroll, b, n7, nd7, nx7, s, v_idx, nv, hi)
         if on8:
+            # page views, field events and submits
+            nv = _view_positions(vk, k_kind, m, V_FORM, v_pos)
+            for j in range(nv):
+                q = v_pos[j]
+                v_idx[j] = idx[q]
+                v_ts[j] = k_ts[q]
+                v_kind[j] = k_kind[q]
+                v_target[j] = k_target[q]
+                v_tag[j] = k_tag[q]
+                v_url[j] = k_url[q]
             b = n8
-            n8 = _form_session(s, _lower_bound(idx, m, start_rows[8, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               tag_bits, target_bits, p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8,
-                               f_tgt, f_input, f_left, f_focus, n8)
+            n8 = _form_session(s, _lower_bound(v_idx, nv, start_rows[8, s]), nv, F, v_ts, v_kind, v_target, v_tag,
+                               v_url, tag_bits, target_bits, p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8,
+                               nx8, f_tgt, f_input, f_left, f_focus, n8)
             if n8 < 0:
                 return False
-            _back_to_rows(o_form, b, n8, nd8, nx8, s, idx, m, hi)
+            _back_to_rows(o_form, b, n8, nd8, nx8, s, v_idx, nv, hi)
     counts[0] = n0
     counts[1] = n1
     counts[2] = n2
@@ -888,8 +982,20 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
 
 @njit(cache=True, nogil=True)
 def count_kinds(kind):
-    """Events per kind code (``np.bincount`` widens uint8 to intp first: 50x slower)."""
+    """Events per kind code (``np.bincount`` widens uint8 to intp first: 50x slower). Four
+    interleaved histograms: runs of one kind (cursor moves) would otherwise serialise on the
+    store -> load of a single counter."""
+    h = np.zeros((4, 256), np.int64)
+    n = kind.shape[0]
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        h[0, kind[i]] += 1
+        h[1, kind[i + 1]] += 1
+        h[2, kind[i + 2]] += 1
+        h[3, kind[i + 3]] += 1
+    for i in range(n4, n):
+        h[0, kind[i]] += 1
     out = np.zeros(256, np.int64)
-    for i in range(kind.shape[0]):
-        out[kind[i]] += 1
+    for k in range(256):
+        out[k] = h[0, k] + h[1, k] + h[2, k] + h[3, k]
     return out
