@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SeasonalDetector
 from uxtop.analytics.config import COHORT_DIMS, AnalyticsConfig
@@ -23,6 +24,34 @@ from uxtop.analytics.matchers import string_of
 from uxtop.schema import Kind
 
 OTHER = "(other)"
+_UNSEEN = -2
+
+
+@njit(cache=True, nogil=True)
+def _fold_requests_kernel(cnt, err, hist, route, hbin, is_err, cols):  # type: ignore[no-untyped-def]
+    """Per request, +1 count, +is_err errors and +1 in latency bin ``hbin`` of each of its cohort
+    columns (``cols[i, j] >= 0``) on its route: ``cnt``/``err`` [R, C], ``hist`` [R, C, bins]."""
+    for i in range(route.shape[0]):
+        r = route[i]
+        h = hbin[i]
+        e = is_err[i]
+        for j in range(cols.shape[1]):
+            c = cols[i, j]
+            if c >= 0:
+                cnt[r, c] += 1
+                err[r, c] += e
+                hist[r, c, h] += 1
+
+
+@njit(cache=True, nogil=True)
+def _add_steps_kernel(steps, gstep, cols):  # type: ignore[no-untyped-def]
+    """``steps[g, c] += 1`` for each arrival's global step and each of its cohort columns."""
+    for i in range(gstep.shape[0]):
+        g = gstep[i]
+        for j in range(cols.shape[1]):
+            c = cols[i, j]
+            if c >= 0:
+                steps[g, c] += 1
 
 
 class CohortColumns:
@@ -144,6 +173,7 @@ class BucketAggregator:
         self.bucket_ms = cfg.bucket_s * 1000
         self.cohorts = CohortColumns(cfg.anomaly.top_values)
         self.route_of: dict[int, int] = {}  # route intern id → local index
+        self._route_lut = np.full(64, _UNSEEN, np.int64)  # the same as an array
         self.route_labels: list[str] = []
         self.route_ids: list[int] = []
         self.flag_names: list[str] = []
@@ -173,12 +203,19 @@ class BucketAggregator:
         return out
 
     def _routes(self, ids: npt.NDArray[np.int32], strings: object) -> npt.NDArray[np.int64]:
-        out = np.empty(ids.shape[0], dtype=np.int64)
-        uniq, inv = np.unique(ids, return_inverse=True)
-        loc = np.empty(uniq.shape[0], dtype=np.int64)
-        for i, v in enumerate(uniq.tolist()):
-            r = self.route_of.get(v)
-            if r is None:
+        """Local index of each route intern id (−1: over ``max_routes``); new routes get indices
+        in ascending intern id, via a lookup table instead of a dict per distinct id."""
+        ids = ids.astype(np.int64)
+        top = int(ids.max()) + 1 if ids.size else 0
+        lut = self._route_lut
+        if top > lut.shape[0]:
+            lut = self._route_lut = np.concatenate(
+                [lut, np.full(max(top, 2 * lut.shape[0]) - lut.shape[0], _UNSEEN, np.int64)]
+            )
+        out = lut[ids]
+        unseen = out == _UNSEEN
+        if unseen.any():
+            for v in np.unique(ids[unseen]).tolist():
                 if len(self.route_labels) >= self.cfg.max_routes:
                     r = -1
                 else:
@@ -186,14 +223,18 @@ class BucketAggregator:
                     self.route_labels.append(string_of(strings, "route", v) or "(no route)")
                     self.route_ids.append(v)
                 self.route_of[v] = r
-            loc[i] = r
-        out[:] = loc[inv]
+                lut[v] = r
+            out = lut[ids]
         return out
 
     def add_batch(
         self, batch: Any, strings: object, scols: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray, npt.NDArray]:
-        """Fold a batch in; returns (session_id, local route) of its requests, for evidence."""
+        """Fold a batch in; returns (session_id, local route) of its requests, for evidence.
+
+        Rows are grouped by bucket once (stable sort); Python then touches each bucket, and the
+        counts, error counts and latency histograms of a bucket are one kernel pass.
+        """
         cols = batch.columns
         n = cols["ts"].shape[0]
         none = (np.empty(0, np.int64), np.empty(0, np.int64))
@@ -205,63 +246,85 @@ class BucketAggregator:
         late = b_all * B < self.finished_until
         self.late_events += int(late.sum())
         srow = cols["session"].astype(np.int64)
-        sid = batch.sessions["session_id"].astype(np.int64)[srow]
+        sids = batch.sessions["session_id"].astype(np.int64)
+        kind = cols["kind"]
         # active sessions: (bucket, session) pairs, with the session's cohort columns. Request
         # rows don't make a session active: access-log/OTLP pseudo-sessions are not users.
-        ok = ~late
-        user = ok & (cols["kind"] != Kind.REQUEST)
-        for b in np.unique(b_all[ok]).tolist():
-            m = user & (b_all == b)
-            if not m.any():
-                self._bucket(int(b))
-                continue
-            o = self._bucket(int(b))
-            o.sess.append(sid[m])
-            o.sess_cols.append(scols[srow[m]])
+        ok_idx = np.flatnonzero(~late)
+        if ok_idx.size == 0:
+            return none
+        order = ok_idx[np.argsort(b_all[ok_idx], kind="stable")]
+        bo = b_all[order]
+        cut = np.flatnonzero(bo[1:] != bo[:-1]) + 1
+        starts = np.concatenate([[0], cut])
+        ends = np.concatenate([cut, [bo.shape[0]]])
+        # per bucket, a session's rows in a run count once (the frame dedupes the rest)
+        so = srow[order]
+        is_user = kind[order] != Kind.REQUEST
+        keep = is_user.copy()
+        if keep.any():
+            ui = np.flatnonzero(is_user)
+            dup = np.zeros(ui.shape[0], np.bool_)
+            dup[1:] = (so[ui[1:]] == so[ui[:-1]]) & (bo[ui[1:]] == bo[ui[:-1]])
+            keep[ui[dup]] = False
+        for a, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            o = self._bucket(int(bo[a]))
+            kk = keep[a:e]
+            if kk.any():
+                rows = so[a:e][kk]
+                o.sess.append(sids[rows])
+                o.sess_cols.append(scols[rows])
         # requests
-        req = ok & (cols["kind"] == Kind.REQUEST) & (cols["route"] >= 0)
+        req = (~late) & (kind == Kind.REQUEST) & (cols["route"] >= 0)
         if not req.any():
             return none
         idx = np.flatnonzero(req)
         r_loc = self._routes(cols["route"][idx], strings)
-        keep = r_loc >= 0
-        self.dropped_routes += int((~keep).sum())
-        idx, r_loc = idx[keep], r_loc[keep]
+        keep_r = r_loc >= 0
+        self.dropped_routes += int((~keep_r).sum())
+        idx, r_loc = idx[keep_r], r_loc[keep_r]
+        if idx.size == 0:
+            return sids[srow[idx]], r_loc
         status = cols["status"][idx].astype(np.int64)
         dur = cols["value"][idx]
         hb = bucket_of(dur)
         is_err = status >= 500
         bb = b_all[idx]
-        sc = scols[srow[idx]]  # [k, 1 + dims]
-        for b in np.unique(bb).tolist():
-            m = bb == b
-            o = self._bucket(int(b))
-            R, C = o.cnt.shape
-            rr, hh, ee = r_loc[m], hb[m], is_err[m]
-            for j in range(sc.shape[1]):
-                cc = sc[m, j]
-                v = cc >= 0
-                flat = rr[v] * C + cc[v]
-                o.cnt += np.bincount(flat, minlength=R * C).reshape(R, C)
-                o.err += (
-                    np.bincount(flat, weights=ee[v], minlength=R * C).reshape(R, C).astype(np.int64)
-                )
-                np.add.at(o.hist.reshape(R * C, N_BUCKETS), (flat, hh[v]), 1)
-            ss = sid[idx[m]]
+        sc = np.ascontiguousarray(scols[srow[idx]])  # [k, 1 + dims]
+        ss_all = sids[srow[idx]]
+        msg_all = cols["msg"][idx].astype(np.int64)
+        score_all = np.where(is_err, 1e12, 0) + np.nan_to_num(dur, nan=0.0)
+        rorder = np.argsort(bb, kind="stable")
+        rb = bb[rorder]
+        rcut = np.flatnonzero(rb[1:] != rb[:-1]) + 1
+        E = self.cfg.example_sessions
+        for grp in np.split(rorder, rcut):
+            o = self._bucket(int(bb[grp[0]]))
+            rr, ee = r_loc[grp], is_err[grp]
+            _fold_requests_kernel(
+                o.cnt, o.err, o.hist, rr, hb[grp], ee.astype(np.int64), sc[grp]
+            )
+            ss = ss_all[grp]
             o.route_sess.append(rr * (1 << 40) + ss)
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
-            score = np.where(ee, 1e12, 0) + np.nan_to_num(dur[m], nan=0.0)
-            top = np.argsort(-score)[: 4 * self.cfg.example_sessions]
+            score = score_all[grp]
+            top = np.argsort(-score)[: 4 * E]
             for k in top.tolist():
                 lst = o.examples.setdefault(int(rr[k]), [])
-                if len(lst) < self.cfg.example_sessions * 2:
+                if len(lst) < E * 2:
                     lst.append((float(score[k]), int(ss[k])))
-            msg = cols["msg"][idx[m]]
+            msg = msg_all[grp]
             em = ee & (msg >= 0)
-            for r_, mid in zip(rr[em].tolist(), msg[em].tolist(), strict=False):
-                d = o.msgs.setdefault(r_, {})
-                d[mid] = d.get(mid, 0) + 1
-        return sid[idx], r_loc
+            if em.any():
+                # (route, message) counts, in order of first appearance
+                key = rr[em] * (1 << 32) + msg[em]
+                uk, first, cnt = np.unique(key, return_index=True, return_counts=True)
+                fo = np.argsort(first)
+                for kk_, c in zip(uk[fo].tolist(), cnt[fo].tolist(), strict=True):
+                    d = o.msgs.setdefault(kk_ >> 32, {})
+                    mid = kk_ & 0xFFFFFFFF
+                    d[mid] = d.get(mid, 0) + c
+        return ss_all, r_loc
 
     def add_flags(
         self,
@@ -323,16 +386,16 @@ class BucketAggregator:
     def add_steps(self, ts: npt.NDArray, gstep: npt.NDArray, cols: npt.NDArray[np.int64]) -> None:
         """Funnel step arrivals: ``gstep`` is the global step index, ``cols`` [k, 1 + dims]."""
         b_all = np.asarray(ts, dtype=np.int64) // self.bucket_ms
-        g_all = np.asarray(gstep, dtype=np.int64)
-        for b in np.unique(b_all).tolist():
-            if b * self.bucket_ms < self.finished_until:
-                continue
-            m = b_all == b
-            o = self._bucket(int(b))
-            cc, gg = cols[m], np.repeat(g_all[m], cols.shape[1])
-            cc = cc.reshape(-1)
-            v = cc >= 0
-            np.add.at(o.steps, (gg[v], cc[v]), 1)
+        g_all = np.ascontiguousarray(gstep, dtype=np.int64)
+        cols = np.ascontiguousarray(cols, dtype=np.int64)
+        ok = np.flatnonzero(b_all * self.bucket_ms >= self.finished_until)
+        if ok.size == 0:
+            return
+        order = ok[np.argsort(b_all[ok], kind="stable")]
+        bo = b_all[order]
+        for grp in np.split(order, np.flatnonzero(bo[1:] != bo[:-1]) + 1):
+            o = self._bucket(int(b_all[grp[0]]))
+            _add_steps_kernel(o.steps, g_all[grp], cols[grp])
 
     def finish(self, until_ms: int) -> list[Frame]:
         """Close every open bucket that ends at or before ``until_ms`` (and fill empty gaps)."""
