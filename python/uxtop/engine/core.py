@@ -96,8 +96,8 @@ class _Kept:
     n_events: int = 0
     closed: bool = False
     seq: int = 0
-    #: retained events: (columns gathered from one batch, start, end) slices, oldest first
-    chunks: list[tuple[dict[str, npt.NDArray], int, int]] = field(default_factory=list)
+    #: retained events: one record array (a field per event column) per batch, oldest first
+    chunks: list[npt.NDArray] = field(default_factory=list)
     n_kept: int = 0
     flags: list[FlagRow] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
@@ -426,24 +426,27 @@ class Engine:
         hit = np.flatnonzero(np.isin(sids, ids))
         if not hit.size:
             return
-        # one gather per column for all kept sessions of the batch; each session then holds a
-        # (columns, start, end) slice of it: no per-session copies, no per-session dicts
+        # one gather per column for all kept sessions of the batch, into one record array;
+        # each session then takes its own copy of its rows (one memcpy), so evicting or
+        # trimming a session really frees its memory (views would pin the shared gather)
         starts = batch.offsets[hit]
         lens = batch.offsets[hit + 1] - starts
         total = int(lens.sum())
-        sub: dict[str, npt.NDArray] | None = None
+        rec: npt.NDArray | None = None
         if total:
             first = np.cumsum(lens) - lens
             rows = np.repeat(starts - first, lens) + np.arange(total)
-            sub = {k: v[rows] for k, v in batch.columns.items()}
+            rec = np.empty(total, dtype=_record_dtype(batch))
+            for k, v in batch.columns.items():
+                rec[k] = v[rows]
         pos = 0
         with self._lock:
             for si, n in zip(hit.tolist(), lens.tolist()):
                 kept = self._kept.get(int(sids[si]))
                 if kept is not None:
                     self._update_meta(kept, batch, si)
-                    if n and sub is not None:
-                        kept.chunks.append((sub, pos, pos + n))
+                    if n and rec is not None:
+                        kept.chunks.append(rec[pos : pos + n].copy())
                         kept.n_kept += n
                         self._kept_events += n
                         self._trim_session(kept)
@@ -466,8 +469,7 @@ class Engine:
 
     def _trim_session(self, kept: _Kept) -> None:
         while kept.n_kept > self.retention.per_session_events and len(kept.chunks) > 1:
-            _, a, b = kept.chunks.pop(0)
-            m = b - a
+            m = int(kept.chunks.pop(0).shape[0])
             kept.n_kept -= m
             self._kept_events -= m
 
@@ -562,7 +564,8 @@ class Engine:
             flags = list(kept.flags)
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
         if chunks:
-            cols = {k: np.concatenate([c[k][a:b] for c, a, b in chunks]) for k in chunks[0][0]}
+            rec = np.concatenate(chunks)
+            cols = {k: np.ascontiguousarray(rec[k]) for k in rec.dtype.names}
         else:
             from uxtop.batch import EVENT_COLUMNS
 
@@ -838,6 +841,17 @@ class Engine:
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+_RECORD_DTYPES: dict[tuple[tuple[str, str], ...], np.dtype] = {}
+
+
+def _record_dtype(batch: EventBatch) -> np.dtype:
+    key = tuple((k, v.dtype.str) for k, v in batch.columns.items())
+    dt = _RECORD_DTYPES.get(key)
+    if dt is None:
+        dt = _RECORD_DTYPES[key] = np.dtype([(k, v.dtype) for k, v in batch.columns.items()])
+    return dt
+
 
 
 def parse_filter(text: str) -> list[tuple[str, str]]:
