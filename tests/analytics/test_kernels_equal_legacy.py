@@ -45,6 +45,8 @@ def _compare(new: Analytics, old: LegacyAnalytics) -> None:
     assert [k.label() for k in new.bank.keys] == [k.label() for k in old.bank.keys]
     np.testing.assert_array_equal(new.bank.history, old.bank.history)
     _same_evidence(new._evidence, old._evidence)
+    for d in ("pair", "page", "arrivals"):
+        assert list(getattr(new.journey, d).items()) == list(getattr(old.journey, d).items()), d
     assert len(new.funnels) == len(old.funnels)
     for e, f in zip(new.funnels, old.funnels, strict=True):
         assert e.cfg == f.cfg

@@ -44,19 +44,15 @@ class JourneyMap:
     ) -> None:
         cols = batch.columns
         req = np.flatnonzero((cols["kind"] == Kind.REQUEST) & (cols["route"] >= 0))
-        for g in arr_step.tolist():
-            self.arrivals[g] = self.arrivals.get(g, 0) + 1
+        if arr_step.size:
+            _add_counts(self.arrivals, *_counts_in_first_order(np.asarray(arr_step, np.int64)))
         if req.size == 0:
             return
         route = cols["route"][req].astype(np.int64)
         url = cols["url"][req].astype(np.int64)
         has_url = url >= 0
         if has_url.any():
-            keys, counts = np.unique(
-                np.stack([url[has_url], route[has_url]]), axis=1, return_counts=True
-            )
-            for (u, r), c in zip(keys.T.tolist(), counts.tolist(), strict=False):
-                self.page[(u, r)] = self.page.get((u, r), 0) + c
+            _add_pair_counts(self.page, url[has_url], route[has_url])
         if arr_ts.size == 0:
             return
         # latest arrival of the same session at or before each request (one composite sort key)
@@ -74,12 +70,8 @@ class JourneyMap:
         ok &= (a_key[pos_c] // span) == r_sess
         ok &= (r_ts - a_ts[pos_c]) <= self.horizon_ms
         if ok.any():
-            keys, counts = np.unique(
-                np.stack([a_step[pos_c[ok]], route[ok]]), axis=1, return_counts=True
-            )
             # count each (step, route) once per arrival would need dedupe; calls per arrival is fine for shares
-            for (g, r), c in zip(keys.T.tolist(), counts.tolist(), strict=False):
-                self.pair[(g, r)] = self.pair.get((g, r), 0) + c
+            _add_pair_counts(self.pair, a_step[pos_c[ok]].astype(np.int64), route[ok])
 
     def routes_for_step(self, g: int, step_url: str | None, route_name: Any) -> dict[str, float]:
         """{route label: strength in [0, 1]} for global step ``g``; overrides have strength 1."""
@@ -97,3 +89,32 @@ class JourneyMap:
 
     def routes_for_page(self, url_id: int, route_name: Any) -> dict[str, int]:
         return {route_name(r): c for (u, r), c in self.page.items() if u == url_id}
+
+
+def _counts_in_first_order(v: npt.NDArray[np.int64]) -> tuple[list[int], list[int]]:
+    """Distinct values of ``v`` in order of first appearance, with their counts."""
+    u, first, c = np.unique(v, return_index=True, return_counts=True)
+    o = np.argsort(first)
+    return u[o].tolist(), c[o].tolist()
+
+
+def _add_counts(d: dict[int, int], keys: list[int], counts: list[int]) -> None:
+    for k, c in zip(keys, counts, strict=True):
+        d[k] = d.get(k, 0) + c
+
+
+def _add_pair_counts(d: dict[tuple[int, int], int], a: npt.NDArray, b: npt.NDArray) -> None:
+    """``d[(a, b)] += count`` for each distinct non-negative pair, in ascending (a, b) order (the
+    order ``np.unique(axis=1)`` gave): one 64-bit key per pair, a bincount when the ids are small."""
+    amax, bmax = int(a.max()), int(b.max())
+    width = bmax + 1
+    key = a * width + b
+    if (amax + 1) * width <= 1 << 22:
+        cnt = np.bincount(key, minlength=0)
+        uk = np.flatnonzero(cnt)
+        uc = cnt[uk]
+    else:
+        uk, uc = np.unique(key, return_counts=True)
+    for k, c in zip(uk.tolist(), uc.tolist(), strict=True):
+        p = (k // width, k % width)
+        d[p] = d.get(p, 0) + c
