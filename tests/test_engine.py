@@ -16,7 +16,15 @@ import time
 import numpy as np
 import pytest
 
-from uxtop.engine import BytesSource, Engine, FileTail, Retention, StreamSource, parse_filter, snapshot_status
+from uxtop.engine import (
+    BytesSource,
+    Engine,
+    FileTail,
+    Retention,
+    StreamSource,
+    parse_filter,
+    snapshot_status,
+)
 from uxtop.snapshot import SetFilter, SetPaused
 
 T0 = 1_767_225_600_000
@@ -28,11 +36,11 @@ def make_events(n_sessions: int = 20, clicks: int = 4, seed: int = 1) -> bytes:
     for s in range(n_sessions):
         t = T0 + s * 1000
         lines.append({"ts": t, "sid": f"s{s}", "type": "pageview", "url": "/checkout", "dev": "mobile" if s % 2 else "desktop"})
-        for i in range(10):
+        for _ in range(10):
             t += 50
             lines.append({"ts": t, "sid": f"s{s}", "type": "move", "url": "/checkout", "x": int(rng.integers(0, 1200)), "y": int(rng.integers(0, 900))})
         target = "button#pay" if s % 3 == 0 else "a.link"
-        for i in range(clicks):
+        for _ in range(clicks):
             t += 200
             lines.append({"ts": t, "sid": f"s{s}", "type": "click", "url": "/checkout", "target": target, "x": 800, "y": 400})
         lines.append({"ts": t + 100, "sid": f"s{s}", "type": "scroll", "url": "/checkout", "sy": 1000, "sh": 4000, "vh": 900})

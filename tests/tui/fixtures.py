@@ -190,7 +190,7 @@ def detail(session_id: int) -> SessionDetail:
     for i in range(30):
         t += 40
         rows.append((t, Kind.MOVE, 0, -1, 200 + i * 20, 300 + (i % 7) * 15, float("nan"), 0, -1, -1))
-    for j, sy in enumerate((0, 600, 1400, 2200)):
+    for _j, sy in enumerate((0, 600, 1400, 2200)):
         t += 300
         rows.append((t, Kind.SCROLL, 0, -1, sy, 0, float("nan"), 0, -1, -1))
     t += 500

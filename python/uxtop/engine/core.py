@@ -16,9 +16,10 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -229,7 +230,7 @@ class Engine:
     def describe(self) -> str:
         return self.source_desc
 
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         self._thread = threading.Thread(target=self._run, name="uxtop-engine", daemon=True)
         self._thread.start()
         return self
@@ -441,7 +442,7 @@ class Engine:
                 rec[k] = v[rows]
         pos = 0
         with self._lock:
-            for si, n in zip(hit.tolist(), lens.tolist()):
+            for si, n in zip(hit.tolist(), lens.tolist(), strict=True):
                 kept = self._kept.get(int(sids[si]))
                 if kept is not None:
                     self._update_meta(kept, batch, si)

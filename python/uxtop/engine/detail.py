@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -251,6 +251,6 @@ def _depth(c: Mapping[str, npt.NDArray], resolve: Resolve) -> tuple[tuple[str, f
     frac = np.clip((c["sy"][sel].astype(np.float64) + c["vh"][sel]) / c["sh"][sel], 0, 1)
     urls = c["url"][sel]
     out: dict[int, float] = {}
-    for u, f in zip(urls.tolist(), frac.tolist()):
+    for u, f in zip(urls.tolist(), frac.tolist(), strict=True):
         out[u] = max(out.get(u, 0.0), f)
     return tuple((_s(resolve, "url", u), d) for u, d in out.items())

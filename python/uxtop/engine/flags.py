@@ -47,7 +47,7 @@ class FlagAdapter:
             sid = getattr(val, "session_id", None)
             score = getattr(val, "score", None)
             if sid is not None and score is not None:
-                return {int(a): float(b) for a, b in zip(np.asarray(sid).tolist(), np.asarray(score).tolist())}
+                return {int(a): float(b) for a, b in zip(np.asarray(sid).tolist(), np.asarray(score).tolist(), strict=True)}
         return {}
 
     def thresholds(self, detector: Any) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -176,7 +176,7 @@ def _evidence(fb: Any, n: int) -> list[tuple[int, ...]]:
     # first and last source row of the events that made the verdict (a span, not a list)
     r0, r1 = _col(fb, "row_start"), _col(fb, "row_end")
     if r0 is not None and r1 is not None:
-        return [(int(a), int(b)) if a != b else (int(a),) for a, b in zip(np.asarray(r0).tolist(), np.asarray(r1).tolist())]
+        return [(int(a), int(b)) if a != b else (int(a),) for a, b in zip(np.asarray(r0).tolist(), np.asarray(r1).tolist(), strict=True)]
     offs = _col(fb, "evidence_offsets")
     vals = _col(fb, "evidence_rows")
     if offs is not None and vals is not None:

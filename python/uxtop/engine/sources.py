@@ -13,7 +13,8 @@ import queue
 import sys
 import threading
 import time
-from typing import BinaryIO, Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol
 
 
 class Source(Protocol):

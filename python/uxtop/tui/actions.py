@@ -4,8 +4,8 @@ it, so a key can never exist without being listed in help, or the palette miss a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from textual.binding import Binding
 

@@ -42,7 +42,7 @@ def human(n: float) -> str:
     return f"{n:.0f}" if n == int(n) else f"{n:.1f}"
 
 
-def sparkline(values: "tuple[float, ...] | list[float]", width: int | None = None) -> str:
+def sparkline(values: tuple[float, ...] | list[float], width: int | None = None) -> str:
     vals = list(values)[-width:] if width else list(values)
     if not vals:
         return ""
@@ -55,7 +55,7 @@ def sparkline(values: "tuple[float, ...] | list[float]", width: int | None = Non
 def clock_time(ts_ms: int) -> str:
     if ts_ms <= 0:
         return "--:--:--"
-    return _dt.datetime.fromtimestamp(ts_ms / 1000, tz=_dt.timezone.utc).strftime("%H:%M:%S")
+    return _dt.datetime.fromtimestamp(ts_ms / 1000, tz=_dt.UTC).strftime("%H:%M:%S")
 
 
 def rel_time(ms: int) -> str:

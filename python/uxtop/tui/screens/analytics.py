@@ -3,7 +3,7 @@ for the keys otherwise)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import uxtop.analytics  # noqa: F401  - ImportError here hides screens 5-7
 from uxtop.tui.screens.base import UxtopScreen

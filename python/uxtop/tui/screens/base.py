@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
@@ -25,7 +26,7 @@ class UxtopScreen(Screen[None]):
     NAV: ClassVar[str] = ""
 
     @property
-    def uxtop(self) -> "UxtopApp":
+    def uxtop(self) -> UxtopApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

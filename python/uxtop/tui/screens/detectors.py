@@ -3,7 +3,7 @@ and a sample of recent flags with their evidence and rule."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.containers import Vertical

@@ -3,7 +3,7 @@ convert, friction on the step), and its breakdown by cohort. Data: the analytics
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
@@ -51,7 +51,7 @@ class FunnelsScreen(UxtopScreen):
             box.remove_children()
             bars = [FunnelBars() for _ in funnels]
             box.mount(*bars)
-        for bar, f in zip(bars, funnels):
+        for bar, f in zip(bars, funnels, strict=True):
             title = f"{f.name} · {getattr(f, 'order', '')} · window {human(getattr(f, 'window_s', 0))}s · {human(getattr(f, 'units', 0))} {getattr(f, 'unit', 'units')} · overall {float(getattr(f, 'conversion', 0.0)) * 100:.1f}%"
             if getattr(f, "inferred", False):
                 title += " · inferred from traffic"

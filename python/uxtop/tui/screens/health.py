@@ -4,7 +4,8 @@ beside usage series (active sessions, flags), and the links found between them w
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 from textual.containers import Horizontal, Vertical

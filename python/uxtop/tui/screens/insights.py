@@ -3,7 +3,8 @@ enter opens an example session's timeline, so a finding leads straight to the se
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from uxtop.snapshot import Snapshot
-from textual.widgets import DataTable
-
 from uxtop.tui.format import KIND_SHORT, KIND_STYLE, clock_time, duration, human
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable

@@ -3,7 +3,8 @@ dead/rage/error elements ranked. The page list drives the rest (j/k to pick)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 from textual.containers import Horizontal, Vertical

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from uxtop.snapshot import SessionRow, SetFilter, Snapshot
+from uxtop.snapshot import SessionRow, Snapshot
 from uxtop.tui.actions import bindings
 from uxtop.tui.format import KIND_SHORT, KIND_STYLE, clock_time, human
 from uxtop.tui.messages import FilterSubmitted

@@ -9,8 +9,8 @@ import numpy.typing as npt
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.widget import Widget
 from textual.strip import Strip
+from textual.widget import Widget
 
 _STOPS = np.array(
     [
@@ -59,7 +59,7 @@ def colours(values: npt.NDArray[np.float64]) -> list[str]:
     out = []
     xs = _STOPS[:, 0]
     rgb = np.stack([np.interp(v, xs, _STOPS[:, k]) for k in (1, 2, 3)], axis=-1).astype(int)
-    for val, (r, g, b) in zip(v.ravel().tolist(), rgb.reshape(-1, 3).tolist()):
+    for val, (r, g, b) in zip(v.ravel().tolist(), rgb.reshape(-1, 3).tolist(), strict=True):
         out.append(EMPTY if val <= 0 else f"#{r:02x}{g:02x}{b:02x}")
     return out
 

@@ -5,7 +5,8 @@ survive 4 Hz refreshes (dolphie's approach), and a refresh costs only what chang
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
@@ -57,7 +58,7 @@ class KeyedTable(DataTable[Any]):
                 self.add_row(*cells, key=k)
                 changed = True
             elif old != cells:
-                for ck, a, b in zip(col_keys, old, cells):
+                for ck, a, b in zip(col_keys, old, cells, strict=True):
                     if a != b:
                         self.update_cell(k, ck, b)
                 changed = True
