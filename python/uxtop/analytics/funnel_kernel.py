@@ -76,11 +76,13 @@ class FunnelState:
     def alloc_many(self, k: int) -> npt.NDArray[np.int64]:
         """``k`` fresh slots (reused ones first), reset in one vectorised pass."""
         take = min(k, len(self.free))
-        reused = [self.free.pop() for _ in range(take)]
+        # the same order as popping ``take`` times from the end of the free list
+        reused = np.asarray(self.free[len(self.free) - take :][::-1], dtype=np.int64)
+        del self.free[len(self.free) - take :]
         rest = k - take
         while self.used + rest > self.cap:
             self._grow(self.cap * 2)
-        slots = np.asarray(reused + list(range(self.used, self.used + rest)), dtype=np.int64)
+        slots = np.concatenate([reused, np.arange(self.used, self.used + rest, dtype=np.int64)])
         self.used += rest
         self.reset(slots)  # type: ignore[arg-type]
         return slots

@@ -319,7 +319,15 @@ class FunnelEngine:
         sess = batch.sessions
         by_user = self.cfg.unit == "user"
         # one map lookup per session of the batch (in a kernel), not per row
-        uniq, inv = np.unique(srow, return_inverse=True)
+        if srow.shape[0] and (srow[1:] >= srow[:-1]).all():
+            # rows grouped by session (the batch layout): runs, no sort
+            head = np.empty(srow.shape[0], np.bool_)
+            head[0] = True
+            np.not_equal(srow[1:], srow[:-1], out=head[1:])
+            uniq = srow[head]
+            inv = np.cumsum(head) - 1
+        else:
+            uniq, inv = np.unique(srow, return_inverse=True)
         if by_user and batch.uids:
             uid = self._user_ids
             keys = np.fromiter(

@@ -14,6 +14,7 @@ from typing import IO, Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from uxtop.analytics.alerts import AlertEngine, AlertEvent
 from uxtop.analytics.anomaly import Alarm
@@ -29,6 +30,14 @@ from uxtop.analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
 
 _MIN_TS = -(2**62)
 _SESSIONS_KEPT = 200_000  # sessions remembered for late flags (cohort columns, routes called)
+
+
+@njit(cache=True, nogil=True)
+def _or_route_bits(bits, rows, routes):  # type: ignore[no-untyped-def]
+    """Set bit ``routes[i]`` of row ``rows[i]`` (word r // 64, bit r % 64)."""
+    for i in range(rows.shape[0]):
+        r = routes[i]
+        bits[rows[i], r >> 6] |= np.uint64(1) << np.uint64(r & 63)
 
 
 def _grow_rows(a: npt.NDArray, rows: int) -> npt.NDArray:
@@ -258,18 +267,15 @@ class Analytics:
     def _note_routes(self, req_sid: npt.NDArray, req_route: npt.NDArray) -> None:
         """OR the routes each session called into its bitset (new sessions in ascending id)."""
         if req_sid.size:
-            pairs = np.unique(req_sid.astype(np.int64) * 4096 + req_route.astype(np.int64))
-            ps, pr = pairs // 4096, pairs % 4096
-            us = np.unique(ps)
+            sid = req_sid.astype(np.int64)
+            srt = np.sort(sid)
+            us = srt[np.concatenate([[True], srt[1:] != srt[:-1]])]
             rows, new = self._sroutes.insert(us)
             if self._sroutes_bits.shape[0] < self._sroutes.rows_cap:
                 self._sroutes_bits = _grow_rows(self._sroutes_bits, self._sroutes.rows_cap)
             self._sroutes_bits[rows[new]] = 0
-            prow = rows[np.searchsorted(us, ps)]
-            np.bitwise_or.at(
-                self._sroutes_bits,
-                (prow, pr // 64),
-                np.left_shift(np.uint64(1), (pr % 64).astype(np.uint64)),
+            _or_route_bits(
+                self._sroutes_bits, rows[np.searchsorted(us, sid)], req_route.astype(np.int64)
             )
         self._sroutes.evict(_SESSIONS_KEPT)
 
