@@ -793,13 +793,6 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     k_value = value[:longest].copy()
     k_status = status[:longest].copy()
     k_flags = flags[:longest].copy()
-    # cursor moves and page views (thrash)
-    m_idx = np.empty(longest, np.int64)
-    m_ts = ts[:longest].copy()
-    m_kind = kind[:longest].copy()
-    m_url = url[:longest].copy()
-    m_x = x[:longest].copy()
-    m_y = y[:longest].copy()
     # a view of the non-move rows (positions, then gathered columns)
     v_pos = np.empty(longest, np.int64)
     v_idx = np.empty(longest, np.int64)
@@ -818,28 +811,92 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     rage_on = p[P_RAGE_ON] != 0 and (en & 1) != 0
     on1, on2, on3, on4 = (en & 2) != 0, (en & 4) != 0, (en & 8) != 0, (en & 16) != 0
     on5, on6, on7, on8 = (en & 32) != 0, (en & 64) != 0, (en & 128) != 0, (en & 256) != 0
+    th_min, th_win, th_gap, th_max, th_delta = p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA]
     for s in range(offsets.shape[0] - 1):
         hi = offsets[s + 1]
         F = frontier[s]
         nd0[s] = nd1[s] = nd2[s] = nd3[s] = nd4[s] = nd5[s] = nd6[s] = nd7[s] = nd8[s] = hi
         nx0[s] = nx1[s] = nx2[s] = nx3[s] = nx4[s] = nx5[s] = nx6[s] = nx7[s] = nx8[s] = I64_MAX
         # one pass from where the earliest kernel resumes (earlier rows in a buffer are harmless:
-        # each kernel starts at its own resume row)
+        # each kernel starts at its own resume row). Cursor moves feed the thrash detector right
+        # here (the body of ``_reversal_session`` over moves, inlined: moves are never copied);
+        # every other row goes to the compact buffers.
         lo = hi
         for k in range(9):
             lo = min(lo, start_rows[k, s])
+        th_lo = start_rows[4, s]
+        th_on = on4
+        p1 = -1
+        p2 = -1
+        ch_first = -1
+        ch_need = -1
+        ch_last = -1
+        c_nx = 0
+        c_ny = 0
+        hit_x = False
+        hit_y = False
+        x1 = x2 = y1 = y2 = 0
         m = 0
-        mv = 0
         for i in range(lo, hi):
             k = kind[i]
             if k == K_MOVE:
-                m_idx[mv] = i
-                m_ts[mv] = ts[i]
-                m_kind[mv] = k
-                m_url[mv] = url[i]
-                m_x[mv] = x[i]
-                m_y[mv] = y[i]
-                mv += 1
+                if not th_on or i < th_lo:
+                    continue
+                xi = x[i]
+                yi = y[i]
+                if (xi == NA) | (yi == NA):
+                    continue
+                rx = False
+                ry = False
+                if p2 >= 0:
+                    dx1 = x1 - x2
+                    dx2 = xi - x1
+                    rx = ((dx1 >= th_delta) & (dx2 <= -th_delta)) | ((dx1 <= -th_delta) & (dx2 >= th_delta))
+                    dy1 = y1 - y2
+                    dy2 = yi - y1
+                    ry = ((dy1 >= th_delta) & (dy2 <= -th_delta)) | ((dy1 <= -th_delta) & (dy2 >= th_delta))
+                if rx | ry:
+                    t = ts[i]
+                    if ch_first >= 0 and (t - ts[ch_last] > th_gap or t - ts[ch_first] > th_max):
+                        dec = min(ts[ch_last] + th_gap, ts[ch_first] + th_max)
+                        if dec > F:
+                            nd4[s] = ch_need
+                            nx4[s] = dec
+                            th_on = False
+                            continue
+                        if hit_x or hit_y:
+                            if n4 >= o_thrash.shape[0]:
+                                return False
+                            rule = R_THRASH_XY if (hit_x and hit_y) else (R_THRASH_X if hit_x else R_THRASH_Y)
+                            cnt = max(c_nx, c_ny)
+                            _emit(o_thrash, n4, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt,
+                                  rule, T_NONE, -1, url[ch_first], SEV_SCALE * cnt // th_min)
+                            n4 += 1
+                        ch_first = -1
+                    if ch_first < 0:
+                        ch_first = i
+                        ch_need = p2
+                        c_nx = 0
+                        c_ny = 0
+                        hit_x = False
+                        hit_y = False
+                    if rx:
+                        ring_x[c_nx % th_min] = t
+                        c_nx += 1
+                        if c_nx >= th_min and t - ring_x[c_nx % th_min] <= th_win:
+                            hit_x = True
+                    if ry:
+                        ring_y[c_ny % th_min] = t
+                        c_ny += 1
+                        if c_ny >= th_min and t - ring_y[c_ny % th_min] <= th_win:
+                            hit_y = True
+                    ch_last = i
+                p2 = p1
+                p1 = i
+                x2 = x1
+                x1 = xi
+                y2 = y1
+                y1 = yi
             else:
                 idx[m] = i
                 k_ts[m] = ts[i]
@@ -855,22 +912,27 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                 k_flags[m] = flags[i]
                 m += 1
                 if k == K_PAGEVIEW:
-                    m_idx[mv] = i
-                    m_ts[mv] = ts[i]
-                    m_kind[mv] = k
-                    m_url[mv] = url[i]
-                    m_x[mv] = x[i]
-                    m_y[mv] = y[i]
-                    mv += 1
-        if on4:
-            b = n4
-            n4 = _reversal_session(s, _lower_bound(m_idx, mv, start_rows[4, s]), mv, F, m_ts, m_kind, m_url,
-                                   m_x, m_y, K_MOVE, True, True,
-                                   p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA],
-                                   R_THRASH_X, R_THRASH_Y, R_THRASH_XY, o_thrash, nd4, nx4, ring_x, ring_y, n4)
-            if n4 < 0:
-                return False
-            _back_to_rows(o_thrash, b, n4, nd4, nx4, s, m_idx, mv, hi)
+                    # a new page: positions start over, no reversal spans the navigation
+                    p1 = -1
+                    p2 = -1
+        if th_on:
+            # the session's end closes the last chain
+            if ch_first >= 0:
+                dec = min(ts[ch_last] + th_gap, ts[ch_first] + th_max)
+                if dec > F:
+                    nd4[s] = ch_need
+                    nx4[s] = dec
+                    th_on = False
+                elif hit_x or hit_y:
+                    if n4 >= o_thrash.shape[0]:
+                        return False
+                    rule = R_THRASH_XY if (hit_x and hit_y) else (R_THRASH_X if hit_x else R_THRASH_Y)
+                    cnt = max(c_nx, c_ny)
+                    _emit(o_thrash, n4, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt,
+                          rule, T_NONE, -1, url[ch_first], SEV_SCALE * cnt // th_min)
+                    n4 += 1
+            if th_on:
+                nd4[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
         if rage_on:
             b = n0
             n0 = _rage_session(s, _lower_bound(idx, m, start_rows[0, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
