@@ -58,12 +58,25 @@ impl EventColumns {
         self.row.push(e.row);
     }
 
-    /// Build every column from events already in output order, one pass per column.
+    /// Build every column from events already in output order, in one pass over the events
+    /// (the events are read once; each column is written sequentially, without capacity checks).
     pub fn fill_from(&mut self, evs: &[Ev], session: &[i32]) {
-        macro_rules! col {
-            ($($f:ident),*) => { $(self.$f = evs.iter().map(|e| e.$f).collect();)* };
+        let n = evs.len();
+        macro_rules! fill {
+            ($($f:ident),*) => {{
+                $(let mut $f = Vec::with_capacity(n);)*
+                {
+                    $(let $f = &mut $f.spare_capacity_mut()[..n];)*
+                    for (i, e) in evs.iter().enumerate() {
+                        $($f[i].write(e.$f);)*
+                    }
+                }
+                // SAFETY: the loop above initialised the first n elements of every column
+                $(unsafe { $f.set_len(n) };)*
+                $(self.$f = $f;)*
+            }};
         }
-        col!(
+        fill!(
             ts, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status, flags,
             row
         );
