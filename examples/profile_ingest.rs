@@ -35,23 +35,35 @@ fn end_to_end(data: &[u8], chunk: usize) -> usize {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: profile_ingest FILE [parse|e2e]");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: profile_ingest FILE [parse|e2e]");
     let mode = std::env::args().nth(2).unwrap_or_default();
-    let chunk: usize = std::env::var("CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(4 << 20);
+    let chunk: usize = std::env::var("CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4 << 20);
     let data = std::fs::read(&path).expect("read");
     let mb = data.len() as f64 / 1e6;
     let rounds = if mode.is_empty() { 3 } else { 1 };
     if mode.is_empty() {
         let t = Instant::now();
         let n = memchr::memchr_iter(b'\n', &data).count();
-        println!("memchr count: {:.0} MB/s ({n} lines)", mb / t.elapsed().as_secs_f64());
+        println!(
+            "memchr count: {:.0} MB/s ({n} lines)",
+            mb / t.elapsed().as_secs_f64()
+        );
     }
     if mode != "e2e" {
         for _ in 0..rounds {
             let t = Instant::now();
             let n = parse_only(&data);
             let dt = t.elapsed().as_secs_f64();
-            println!("parse only: {:.2} M ev/s, {:.0} MB/s", n as f64 / dt / 1e6, mb / dt);
+            println!(
+                "parse only: {:.2} M ev/s, {:.0} MB/s",
+                n as f64 / dt / 1e6,
+                mb / dt
+            );
         }
     }
     if mode != "parse" {
@@ -59,7 +71,11 @@ fn main() {
             let t = Instant::now();
             let n = end_to_end(&data, chunk);
             let dt = t.elapsed().as_secs_f64();
-            println!("end to end: {:.2} M ev/s, {:.0} MB/s", n as f64 / dt / 1e6, mb / dt);
+            println!(
+                "end to end: {:.2} M ev/s, {:.0} MB/s",
+                n as f64 / dt / 1e6,
+                mb / dt
+            );
         }
     }
 }
