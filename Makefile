@@ -18,7 +18,7 @@ build-prod:
 	$(PYTHON) -m maturin build --release --out dist
 
 demo: $(STAMP)
-	uxtop demo
+	$(PYTHON) -m uxtop demo
 
 # tmux drives the real app in the TUI check; install it when missing (Debian, as root)
 tmux:
