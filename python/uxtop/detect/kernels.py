@@ -94,6 +94,19 @@ def _cls(i, tag, target, tag_bits, target_bits):
     return tag_bits[tag[i] + 1] | target_bits[target[i] + 1]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound(idx, m, row):
+    lo = 0
+    hi = m
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if idx[mid] < row:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 # ---------------------------------------------------------------------------------------- rage
 
 
@@ -205,20 +218,23 @@ def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _group_end(ts, kind, target, first, hi, fold):
-    """Last click of the group starting at ``first`` and the next click not in it (-1: none)."""
+def _group_end(ts, target, cpos, ci, nc, fold):
+    """The group starting at click ``cpos[ci]``: its last click, its size, the next click not in
+    it (-1: none) and that click's index in ``cpos`` (``nc``: none). ``cpos``: the rows of the
+    session's clicks, in order."""
+    first = cpos[ci]
     last = first
     cnt = 1
-    j = first + 1
-    while j < hi:
-        if kind[j] == K_CLICK:
-            if target[j] == target[first] and ts[j] - ts[last] <= fold:
-                last = j
-                cnt += 1
-            else:
-                return last, cnt, j
-        j += 1
-    return last, cnt, -1
+    cj = ci + 1
+    while cj < nc:
+        j = cpos[cj]
+        if target[j] == target[first] and ts[j] - ts[last] <= fold:
+            last = j
+            cnt += 1
+            cj += 1
+        else:
+            return last, cnt, j, cj
+    return last, cnt, -1, nc
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -244,17 +260,14 @@ def _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_ne
 
 
 @njit(cache=True, nogil=True)
-def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, n):
+def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits, cpos, nc, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, n):
     settle = max(fold_ms, quick_ms)
     need[s] = hi
     next_dec[s] = I64_MAX
-    i = lo
-    while i < hi:
-        if kind[i] != K_CLICK:
-            i += 1
-            continue
-        first = i
-        last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+    ci = _lower_bound(cpos, nc, lo)
+    while ci < nc:
+        first = cpos[ci]
+        last, cnt, nxt, cnext = _group_end(ts, target, cpos, ci, nc, fold_ms)
         dec = max(ts[first] + dead_ms, ts[last] + settle)
         if dec > F:
             need[s] = first
@@ -269,24 +282,21 @@ def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, tar
                 _emit(out, n, s, first, first, last, ts[first], ts[last], dec, cnt, R_DEAD, T_DEAD,
                       target[first], url[first], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
                 n += 1
-        i = nxt if nxt >= 0 else hi
+        ci = cnext
     return n
 
 
 
 
 @njit(cache=True, nogil=True)
-def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, n):
+def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits, cpos, nc, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, n):
     settle = max(fold_ms, quick_ms, trigger_ms)
     need[s] = hi
     next_dec[s] = I64_MAX
-    i = lo
-    while i < hi:
-        if kind[i] != K_CLICK:
-            i += 1
-            continue
-        first = i
-        last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+    ci = _lower_bound(cpos, nc, lo)
+    while ci < nc:
+        first = cpos[ci]
+        last, cnt, nxt, cnext = _group_end(ts, target, cpos, ci, nc, fold_ms)
         dec = max(ts[first] + dead_ms, ts[last] + settle)
         if dec > F:
             need[s] = first
@@ -330,24 +340,21 @@ def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bi
                 _emit(out, n, s, first, first, ev1, ts[first], end, dec, cnt, R_SLOW_BASE + bits, T_SLOW,
                       target[first], url[first], np.int64(worst * SEV_SCALE))
                 n += 1
-        i = nxt if nxt >= 0 else hi
+        ci = cnext
     return n
 
 
 
 
 @njit(cache=True, nogil=True)
-def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n):
+def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits, cpos, nc, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n):
     settle = max(window_ms, fold_ms)
     need[s] = hi
     next_dec[s] = I64_MAX
-    i = lo
-    while i < hi:
-        if kind[i] != K_CLICK:
-            i += 1
-            continue
-        first = i
-        last, cnt, nxt = _group_end(ts, kind, target, first, hi, fold_ms)
+    ci = _lower_bound(cpos, nc, lo)
+    while ci < nc:
+        first = cpos[ci]
+        last, cnt, nxt, cnext = _group_end(ts, target, cpos, ci, nc, fold_ms)
         dec = ts[last] + settle
         if dec > F:
             need[s] = first
@@ -378,7 +385,7 @@ def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_
                 _emit(out, n, s, first, first, ev1, ts[first], ts[ev1], dec, cnt, R_ERROR_BASE + bits, T_NONE,
                       target[first], url[first], SEV_SCALE * (1 + (bits == 3)))
                 n += 1
-        i = nxt if nxt >= 0 else hi
+        ci = cnext
     return n
 
 
@@ -704,19 +711,6 @@ R_SCROLL = int(Rule.SCROLL_BOUNCE)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lower_bound(idx, m, row):
-    lo = 0
-    hi = m
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if idx[mid] < row:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _back_to_rows(out, n_from, n_to, need, next_dec, s, idx, m, hi):
     """Compact positions -> batch rows for the episodes just emitted and the session's need."""
     for j in range(n_from, n_to):
@@ -793,6 +787,7 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     k_value = value[:longest].copy()
     k_status = status[:longest].copy()
     k_flags = flags[:longest].copy()
+    cpos = np.empty(longest, np.int64)  # positions of the clicks among them
     # a view of the non-move rows (positions, then gathered columns)
     v_pos = np.empty(longest, np.int64)
     v_idx = np.empty(longest, np.int64)
@@ -837,6 +832,7 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         hit_y = False
         x1 = x2 = y1 = y2 = 0
         m = 0
+        nc = 0
         for i in range(lo, hi):
             k = kind[i]
             if k == K_MOVE:
@@ -898,6 +894,8 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                 y2 = y1
                 y1 = yi
             else:
+                cpos[nc] = m
+                nc += k == K_CLICK
                 idx[m] = i
                 k_ts[m] = ts[i]
                 k_kind[m] = k
@@ -946,7 +944,7 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         if on1:
             b = n1
             n1 = _dead_session(s, _lower_bound(idx, m, start_rows[1, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               k_flags, tag_bits, target_bits,
+                               k_flags, tag_bits, target_bits, cpos, nc,
                                p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
                                p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, n1)
             if n1 < 0:
@@ -955,7 +953,7 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         if on2:
             b = n2
             n2 = _error_session(s, _lower_bound(idx, m, start_rows[2, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                                k_flags, k_status, tag_bits, target_bits,
+                                k_flags, k_status, tag_bits, target_bits, cpos, nc,
                                 p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
             if n2 < 0:
                 return False
@@ -963,7 +961,7 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         if on3:
             b = n3
             n3 = _slow_session(s, _lower_bound(idx, m, start_rows[3, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               k_flags, k_value, tag_bits, target_bits,
+                               k_flags, k_value, tag_bits, target_bits, cpos, nc,
                                p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
                                p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, n3)
             if n3 < 0:
