@@ -58,8 +58,17 @@ def _compare(new: Analytics, old: LegacyAnalytics) -> None:
     assert enc(new.snapshot()) == enc(old.snapshot())
 
 
-@pytest.mark.parametrize("cfg_name", list(_cfgs()))
-@pytest.mark.parametrize("chunk_s,seed", [(10, 1), (60, 2), (600, 3)])
+@pytest.mark.parametrize(
+    "cfg_name,chunk_s,seed",
+    [
+        ("inferred", 10, 1),
+        ("inferred", 600, 2),
+        ("checkout", 60, 3),
+        ("three", 10, 4),
+        ("three", 600, 5),
+        ("no_funnel", 60, 6),
+    ],
+)
 def test_update_equals_legacy(cfg_name: str, chunk_s: int, seed: int) -> None:
     cfg = load_analytics_config(_cfgs()[cfg_name])
     tr = ShopTraffic(
@@ -80,3 +89,86 @@ def test_update_equals_legacy(cfg_name: str, chunk_s: int, seed: int) -> None:
     new.flush()
     old.flush()
     _compare(new, old)
+
+
+# -- kernels against their plain-Python twins ---------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 60), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_fold_requests_kernel_equals_python(k: int, ncols: int, seed: int) -> None:
+    from uxtop.analytics.series import _fold_requests_kernel
+
+    rng = np.random.default_rng(seed)
+    R, C, H = 3, 5, 7
+    route = rng.integers(0, R, k)
+    hbin = rng.integers(0, H, k)
+    err = rng.integers(0, 2, k)
+    cols = rng.integers(-1, C, (k, ncols))
+    cnt, er, hist = np.zeros((R, C), np.int64), np.zeros((R, C), np.int64), np.zeros((R, C, H), np.int32)
+    _fold_requests_kernel(cnt, er, hist, route, hbin, err, cols)
+    c2, e2, h2 = np.zeros_like(cnt), np.zeros_like(er), np.zeros_like(hist)
+    for i in range(k):
+        for c in cols[i].tolist():
+            if c >= 0:
+                c2[route[i], c] += 1
+                e2[route[i], c] += err[i]
+                h2[route[i], c, hbin[i]] += 1
+    np.testing.assert_array_equal(cnt, c2)
+    np.testing.assert_array_equal(er, e2)
+    np.testing.assert_array_equal(hist, h2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 2**32 - 1))
+def test_add_steps_kernel_equals_python(k: int, seed: int) -> None:
+    from uxtop.analytics.series import _add_steps_kernel
+
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 4, k)
+    cols = rng.integers(-1, 6, (k, 4))
+    a = np.zeros((4, 6), np.int64)
+    _add_steps_kernel(a, g, cols)
+    b = np.zeros_like(a)
+    for i in range(k):
+        for c in cols[i].tolist():
+            if c >= 0:
+                b[g[i], c] += 1
+    np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.int64, st.integers(0, 50), elements=st.integers(0, 199)), st.integers(0, 9))
+def test_or_route_bits_equals_python_sets(routes, nrows: int) -> None:  # noqa: ANN001
+    from uxtop.analytics.live import _or_route_bits
+
+    rows = np.arange(routes.shape[0], dtype=np.int64) % (nrows + 1)
+    bits = np.zeros((nrows + 1, 4), np.uint64)
+    _or_route_bits(bits, rows, routes)
+    sets: list[set[int]] = [set() for _ in range(nrows + 1)]
+    for r, x in zip(rows.tolist(), routes.tolist(), strict=True):
+        sets[r].add(x)
+    for r in range(nrows + 1):
+        got = np.flatnonzero(np.unpackbits(bits[r].view(np.uint8), bitorder="little"))
+        assert got.tolist() == sorted(sets[r])
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 30)),
+       hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 5000)))
+def test_pair_counts_equal_unique_axis1(a, b) -> None:  # noqa: ANN001
+    from uxtop.analytics.journey import _add_pair_counts
+
+    m = min(a.shape[0], b.shape[0])
+    a, b = a[:m], b[:m]
+    d: dict[tuple[int, int], int] = {(1, 1): 5}
+    _add_pair_counts(d, a, b)
+    ref: dict[tuple[int, int], int] = {(1, 1): 5}
+    keys, counts = np.unique(np.stack([a, b]), axis=1, return_counts=True)
+    for (x, y), c in zip(keys.T.tolist(), counts.tolist(), strict=False):
+        ref[(x, y)] = ref.get((x, y), 0) + c
+    assert list(d.items()) == list(ref.items())
