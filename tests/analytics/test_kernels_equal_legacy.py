@@ -172,3 +172,17 @@ def test_pair_counts_equal_unique_axis1(a, b) -> None:  # noqa: ANN001
     for (x, y), c in zip(keys.T.tolist(), counts.tolist(), strict=False):
         ref[(x, y)] = ref.get((x, y), 0) + c
     assert list(d.items()) == list(ref.items())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_funnel_inferrer_equals_legacy(seed: int) -> None:
+    from _legacy_analytics.funnels import FunnelInferrer as LegacyInferrer
+    from uxtop.analytics.funnels import FunnelInferrer
+
+    new, old = FunnelInferrer(), LegacyInferrer()
+    for batch, _ in ShopTraffic(sessions_per_min=300, seed=seed).batches(0.2, chunk_s=60):
+        new.update(batch)
+        old.update(batch)
+        assert new.sessions == old.sessions
+        assert list(new.visits.items()) == list(old.visits.items())
+        assert list(new.rank_sum.items()) == list(old.rank_sum.items())

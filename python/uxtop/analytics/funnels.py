@@ -577,20 +577,37 @@ class FunnelInferrer:
         pv = cols["kind"] == 0
         if not pv.any():
             return
-        closed = batch.sessions["closed"]
-        for si in np.flatnonzero(closed).tolist():
-            a, b = int(batch.offsets[si]), int(batch.offsets[si + 1])
-            urls = cols["url"][a:b][pv[a:b]]
-            if urls.size == 0:
-                continue
-            self.sessions += 1
-            _, first = np.unique(urls, return_index=True)
-            order = urls[np.sort(first)]
-            for rank, u in enumerate(order.tolist()):
-                if u < 0:
-                    continue
-                self.visits[u] = self.visits.get(u, 0) + 1
-                self.rank_sum[u] = self.rank_sum.get(u, 0.0) + rank
+        closed = np.asarray(batch.sessions["closed"], np.bool_)
+        off = np.asarray(batch.offsets, np.int64)
+        sess_of_row = np.repeat(np.arange(off.shape[0] - 1), np.diff(off))
+        n = min(sess_of_row.shape[0], pv.shape[0])
+        sel = np.flatnonzero(pv[:n] & closed[sess_of_row[:n]])
+        if sel.size == 0:
+            return
+        # per closed session, its distinct pages in order of first visit (rank 0, 1, …)
+        ss = sess_of_row[sel]
+        uu = cols["url"][sel].astype(np.int64)
+        key = ss * (int(uu.max()) + 2) + (uu + 1)
+        _, first = np.unique(key, return_index=True)
+        first.sort()  # session order, then visit order within a session
+        fs, fu = ss[first], uu[first]
+        head = np.empty(fs.shape[0], np.bool_)
+        head[0] = True
+        np.not_equal(fs[1:], fs[:-1], out=head[1:])
+        starts = np.flatnonzero(head)
+        rank = np.arange(fs.shape[0]) - np.repeat(starts, np.diff(np.append(starts, fs.shape[0])))
+        self.sessions += int(starts.shape[0])
+        ok = fu >= 0
+        fu, rank = fu[ok], rank[ok]
+        if fu.size == 0:
+            return
+        # pages in order of first appearance (dict order = the per-session loop's order)
+        u, f1, cnt = np.unique(fu, return_index=True, return_counts=True)
+        rsum = np.bincount(np.searchsorted(u, fu), weights=rank, minlength=u.shape[0])
+        for j in np.argsort(f1).tolist():
+            uj = int(u[j])
+            self.visits[uj] = self.visits.get(uj, 0) + int(cnt[j])
+            self.rank_sum[uj] = self.rank_sum.get(uj, 0.0) + float(rsum[j])
 
     def infer(self, strings: object) -> FunnelConfig | None:
         if self.sessions < self.min_sessions or len(self.visits) < 2:
