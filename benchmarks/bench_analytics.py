@@ -10,7 +10,9 @@ Sections
            regime, plus the once-per-5-min slot roll (profile medians). Bar: < 10 ms per tick.
   rca      Adtributor on a 4 × 5 × 10 cube (200 leaves). Bar: < 1 ms.
   batch    Analytics.update (funnels, series, flags, ticks) on generated shop traffic:
-           a 24-h replay in 10-min batches, and dense 10-s batches (live-like), events/s.
+           a 24-h replay in 10-min batches, and dense 10-s batches (live-like), events/s
+           (best of --repeat, wall and CPU) with the checkout funnel, the inferred default
+           funnel, and no funnel. Bar (issue 6): >= 3 M events/s.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def bench_rca(reps: int = 2000) -> dict[str, float]:
     }
 
 
-def bench_batch(hours: float, dense_sessions_per_min: float) -> dict[str, float]:
+def bench_batch(hours: float, dense_sessions_per_min: float, repeat: int = 3) -> dict[str, float]:
     out: dict[str, float] = {}
     cfg = load_analytics_config({"funnels": [checkout_funnel_config()]})
     # replay: a day in 10-min batches (tick costs included: 6 buckets/min of event time)
@@ -139,22 +141,28 @@ def bench_batch(hours: float, dense_sessions_per_min: float) -> dict[str, float]
     t = time.perf_counter()
     an.snapshot()
     out["snapshot_ms"] = 1000 * (time.perf_counter() - t)
-    # dense: 10-s batches at high traffic (live-like: ~1 bucket closes per batch)
+    # dense: 10-s batches at high traffic (live-like: ~1 bucket closes per batch). Best of
+    # ``repeat`` runs; CPU time (all threads of the process) too, steadier on a shared machine.
     tr = ShopTraffic(sessions_per_min=dense_sessions_per_min, amplitude=0.0, seed=3)
     batches = list(tr.batches(0.05, chunk_s=10))
     n = sum(len(b) for b, _ in batches)
     for label, c in (
         ("dense", cfg),
+        ("dense_inferred", load_analytics_config({})),
         ("dense_no_funnel", load_analytics_config({"infer_funnel": False})),
     ):
-        an = Analytics(c)
-        t = time.perf_counter()
-        for b, f in batches:
-            an.update(b, tables, f)
-        dt = time.perf_counter() - t
+        best_wall = best_cpu = float("inf")
+        for _ in range(repeat):
+            an = Analytics(c)
+            t, c0 = time.perf_counter(), time.process_time()
+            for b, f in batches:
+                an.update(b, tables, f)
+            best_wall = min(best_wall, time.perf_counter() - t)
+            best_cpu = min(best_cpu, time.process_time() - c0)
         out[f"{label}_events"] = n
-        out[f"{label}_events_per_s"] = n / dt
-        out[f"{label}_us_per_event"] = 1e6 * dt / n
+        out[f"{label}_events_per_s"] = n / best_wall
+        out[f"{label}_events_per_cpu_s"] = n / best_cpu
+        out[f"{label}_us_per_event"] = 1e6 * best_wall / n
     return out
 
 
@@ -166,6 +174,7 @@ def main() -> int:
     ap.add_argument("--series", type=int, default=5000)
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--dense-sessions-per-min", type=float, default=30_000.0)
+    ap.add_argument("--repeat", type=int, default=3, help="dense runs; the best one counts")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -175,7 +184,7 @@ def main() -> int:
     if "rca" in only:
         res["rca"] = bench_rca()
     if "batch" in only:
-        res["batch"] = bench_batch(a.hours, a.dense_sessions_per_min)
+        res["batch"] = bench_batch(a.hours, a.dense_sessions_per_min, a.repeat)
     for section, vals in res.items():
         print(f"[{section}]")
         for k, v in vals.items():  # type: ignore[union-attr]
