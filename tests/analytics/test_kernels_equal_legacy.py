@@ -8,6 +8,7 @@ import msgspec
 import numpy as np
 import pytest
 from _legacy_analytics.live import Analytics as LegacyAnalytics
+
 from uxtop.analytics import Analytics, load_analytics_config
 from uxtop.analytics.simulate import Incident, ShopTraffic, checkout_funnel_config
 
@@ -109,7 +110,11 @@ def test_fold_requests_kernel_equals_python(k: int, ncols: int, seed: int) -> No
     hbin = rng.integers(0, H, k)
     err = rng.integers(0, 2, k)
     cols = rng.integers(-1, C, (k, ncols))
-    cnt, er, hist = np.zeros((R, C), np.int64), np.zeros((R, C), np.int64), np.zeros((R, C, H), np.int32)
+    cnt, er, hist = (
+        np.zeros((R, C), np.int64),
+        np.zeros((R, C), np.int64),
+        np.zeros((R, C, H), np.int32),
+    )
     _fold_requests_kernel(cnt, er, hist, route, hbin, err, cols)
     c2, e2, h2 = np.zeros_like(cnt), np.zeros_like(er), np.zeros_like(hist)
     for i in range(k):
@@ -158,8 +163,10 @@ def test_or_route_bits_equals_python_sets(routes, nrows: int) -> None:  # noqa: 
 
 
 @settings(max_examples=40, deadline=None)
-@given(hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 30)),
-       hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 5000)))
+@given(
+    hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 30)),
+    hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 5000)),
+)
 def test_pair_counts_equal_unique_axis1(a, b) -> None:  # noqa: ANN001
     from uxtop.analytics.journey import _add_pair_counts
 
@@ -177,6 +184,7 @@ def test_pair_counts_equal_unique_axis1(a, b) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("seed", [0, 1])
 def test_funnel_inferrer_equals_legacy(seed: int) -> None:
     from _legacy_analytics.funnels import FunnelInferrer as LegacyInferrer
+
     from uxtop.analytics.funnels import FunnelInferrer
 
     new, old = FunnelInferrer(), LegacyInferrer()

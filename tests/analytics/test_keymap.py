@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from uxtop.analytics.keymap import KeyMap
 
 keys_st = st.lists(

@@ -331,7 +331,10 @@ class FunnelEngine:
         if by_user and batch.uids:
             uid = self._user_ids
             keys = np.fromiter(
-                (uid.setdefault(batch.uids[si] or batch.keys[si], len(uid)) for si in uniq.tolist()),
+                (
+                    uid.setdefault(batch.uids[si] or batch.keys[si], len(uid))
+                    for si in uniq.tolist()
+                ),
                 np.int64,
                 uniq.shape[0],
             )
@@ -492,9 +495,7 @@ class FunnelEngine:
         )
         reached = ((reach != NONE) & (reach <= ts.astype(np.int64)[:, None])).sum(axis=1)
         hit = reached > 0
-        np.add.at(
-            self.friction, (np.minimum(reached[hit], self.n - 1), k[hit].astype(np.int64)), 1
-        )
+        np.add.at(self.friction, (np.minimum(reached[hit], self.n - 1), k[hit].astype(np.int64)), 1)
 
     # -- results --------------------------------------------------------------------------
     def result(self) -> FunnelResult:

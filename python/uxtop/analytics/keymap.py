@@ -236,7 +236,16 @@ class KeyMap:
         rows = np.empty(k.shape[0], np.int64)
         new = np.empty(k.shape[0], np.bool_)
         _insert_kernel(
-            self.tk, self.tv, self.rseq, self.free, self.meta, self.ring_k, self.ring_s, k, rows, new
+            self.tk,
+            self.tv,
+            self.rseq,
+            self.free,
+            self.meta,
+            self.ring_k,
+            self.ring_s,
+            k,
+            rows,
+            new,
         )
         return rows, new
 

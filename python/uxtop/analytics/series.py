@@ -301,9 +301,7 @@ class BucketAggregator:
         for grp in np.split(rorder, rcut):
             o = self._bucket(int(bb[grp[0]]))
             rr, ee = r_loc[grp], is_err[grp]
-            _fold_requests_kernel(
-                o.cnt, o.err, o.hist, rr, hb[grp], ee.astype(np.int64), sc[grp]
-            )
+            _fold_requests_kernel(o.cnt, o.err, o.hist, rr, hb[grp], ee.astype(np.int64), sc[grp])
             ss = ss_all[grp]
             o.route_sess.append(rr * (1 << 40) + ss)
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
