@@ -807,6 +807,8 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     on1, on2, on3, on4 = (en & 2) != 0, (en & 4) != 0, (en & 8) != 0, (en & 16) != 0
     on5, on6, on7, on8 = (en & 32) != 0, (en & 64) != 0, (en & 128) != 0, (en & 256) != 0
     th_min, th_win, th_gap, th_max, th_delta = p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA]
+    sc_min, sc_win, sc_gap, sc_max, sc_delta = p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA]
+    ring_s = np.empty(64, np.int64)
     for s in range(offsets.shape[0] - 1):
         hi = offsets[s + 1]
         F = frontier[s]
@@ -831,6 +833,16 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         hit_x = False
         hit_y = False
         x1 = x2 = y1 = y2 = 0
+        sc_lo = start_rows[7, s]
+        sc_on = on7
+        q1 = -1
+        q2 = -1
+        sch_first = -1
+        sch_need = -1
+        sch_last = -1
+        c_sy = 0
+        sc_hit = False
+        sy1 = sy2 = 0
         m = 0
         nc = 0
         for i in range(lo, hi):
@@ -913,6 +925,51 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                     # a new page: positions start over, no reversal spans the navigation
                     p1 = -1
                     p2 = -1
+                    q1 = -1
+                    q2 = -1
+                elif k == K_SCROLL and sc_on and i >= sc_lo:
+                    # the scroll-bounce detector (``_reversal_session`` on sy), inlined likewise
+                    yi = sy[i]
+                    if yi != NA:
+                        ry = False
+                        if q2 >= 0:
+                            dy1 = sy1 - sy2
+                            dy2 = yi - sy1
+                            ry = ((dy1 >= sc_delta) & (dy2 <= -sc_delta)) | ((dy1 <= -sc_delta) & (dy2 >= sc_delta))
+                        if ry:
+                            t = ts[i]
+                            stop = False
+                            if sch_first >= 0 and (t - ts[sch_last] > sc_gap or t - ts[sch_first] > sc_max):
+                                dec = min(ts[sch_last] + sc_gap, ts[sch_first] + sc_max)
+                                if dec > F:
+                                    nd7[s] = sch_need
+                                    nx7[s] = dec
+                                    sc_on = False
+                                    stop = True
+                                else:
+                                    if sc_hit:
+                                        if n7 >= o_scroll.shape[0]:
+                                            return False
+                                        _emit(o_scroll, n7, s, sch_first, sch_first, sch_last, ts[sch_first],
+                                              ts[sch_last], dec, c_sy, R_SCROLL, T_NONE, -1, url[sch_first],
+                                              SEV_SCALE * c_sy // sc_min)
+                                        n7 += 1
+                                    sch_first = -1
+                            if not stop:
+                                if sch_first < 0:
+                                    sch_first = i
+                                    sch_need = q2
+                                    c_sy = 0
+                                    sc_hit = False
+                                ring_s[c_sy % sc_min] = t
+                                c_sy += 1
+                                if c_sy >= sc_min and t - ring_s[c_sy % sc_min] <= sc_win:
+                                    sc_hit = True
+                                sch_last = i
+                        q2 = q1
+                        q1 = i
+                        sy2 = sy1
+                        sy1 = yi
         if th_on:
             # the session's end closes the last chain
             if ch_first >= 0:
@@ -931,6 +988,21 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                     n4 += 1
             if th_on:
                 nd4[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
+        if sc_on:
+            if sch_first >= 0:
+                dec = min(ts[sch_last] + sc_gap, ts[sch_first] + sc_max)
+                if dec > F:
+                    nd7[s] = sch_need
+                    nx7[s] = dec
+                    sc_on = False
+                elif sc_hit:
+                    if n7 >= o_scroll.shape[0]:
+                        return False
+                    _emit(o_scroll, n7, s, sch_first, sch_first, sch_last, ts[sch_first], ts[sch_last], dec, c_sy,
+                          R_SCROLL, T_NONE, -1, url[sch_first], SEV_SCALE * c_sy // sc_min)
+                    n7 += 1
+            if sc_on:
+                nd7[s] = q2 if q2 >= 0 else (q1 if q1 >= 0 else hi)
         if rage_on:
             b = n0
             n0 = _rage_session(s, _lower_bound(idx, m, start_rows[0, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
@@ -991,25 +1063,6 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                 if n6 < 0:
                     return False
                 _back_to_rows(o_loop, b, n6, nd6, nx6, s, v_idx, nv, hi)
-        if on7:
-            # scrolls and page views
-            nv = _view_positions(vk, k_kind, m, V_SCROLL, v_pos)
-            for j in range(nv):
-                q = v_pos[j]
-                v_idx[j] = idx[q]
-                v_ts[j] = k_ts[q]
-                v_kind[j] = k_kind[q]
-                v_url[j] = k_url[q]
-                v_x[j] = k_x[q]
-                v_sy[j] = k_sy[q]
-            b = n7
-            n7 = _reversal_session(s, _lower_bound(v_idx, nv, start_rows[7, s]), nv, F, v_ts, v_kind, v_url, v_x, v_sy,
-                                   K_SCROLL, False, True,
-                                   p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA],
-                                   R_SCROLL, R_SCROLL, R_SCROLL, o_scroll, nd7, nx7, ring_x, ring_y, n7)
-            if n7 < 0:
-                return False
-            _back_to_rows(o_scroll, b, n7, nd7, nx7, s, v_idx, nv, hi)
         if on8:
             # page views, field events and submits
             nv = _view_positions(vk, k_kind, m, V_FORM, v_pos)
