@@ -4,6 +4,12 @@ Per batch: funnels advance per unit, step arrivals and requests and flags are fo
 buckets; every bucket the watermark closes becomes one tick — series values → seasonal detector
 → alarms → cohort RCA → alerts. Insights and correlations are derived lazily when a snapshot is
 asked for and cached until the next tick, so a 4 Hz screen costs nothing between ticks.
+
+Per-session state on the ingest path (cohort columns and routes called, for flags that arrive
+later; funnel units) lives in ``KeyMap`` arrays driven by numba kernels, not in Python dicts, so
+a batch costs Python work per bucket and per route, not per session or per event.
+``tests/analytics/test_kernels_equal_legacy.py`` compares ``update`` with the frozen
+plain-Python version it replaced (``tests/analytics/_legacy_analytics``).
 """
 
 from __future__ import annotations

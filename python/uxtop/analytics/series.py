@@ -6,6 +6,11 @@ column 0 is the total; then, per dimension (dev, rel, geo), the first ``top_valu
 get a column each and the rest share an "other" column, so the number of series grows linearly
 with the number of dimensions. ``SeriesBank`` turns frames into rows of the anomaly detector and
 keeps a history ring per row for screens.
+
+Ingest cost: rows are grouped by bucket with one stable sort per batch; per bucket, requests are
+folded into counts, error counts and latency histograms by ``_fold_requests_kernel`` and step
+arrivals by ``_add_steps_kernel`` (numba; plain-Python twins in
+``tests/analytics/test_kernels_equal_legacy.py``). Python touches each bucket, never each event.
 """
 
 from __future__ import annotations
