@@ -15,16 +15,16 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from _legacy_analytics.funnels import FunnelEngine, FunnelInferrer, FunnelResult
+from _legacy_analytics.journey import JourneyMap
+from _legacy_analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
 from uxtop.analytics.alerts import AlertEngine, AlertEvent
 from uxtop.analytics.anomaly import Alarm
 from uxtop.analytics.config import COHORT_DIMS, AlertRule, AnalyticsConfig
 from uxtop.analytics.correlate import CorrelationLink, link
-from _legacy_analytics.funnels import FunnelEngine, FunnelInferrer, FunnelResult
 from uxtop.analytics.insights import Insight, fmt_ts, fmt_value, metric_name, rank, severity
-from _legacy_analytics.journey import JourneyMap
 from uxtop.analytics.matchers import string_of
 from uxtop.analytics.rca import RootCause, adtributor
-from _legacy_analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
 
 _MIN_TS = -(2**62)
 
@@ -225,7 +225,11 @@ class Analytics:
                 self.journey.update(batch, a_ts, a_step, a_sess)
         req_sid, req_route = self.agg.add_batch(batch, strings, scols)
         # distinct (session, route) pairs only: one Python step per pair, not per request
-        pairs = np.unique(req_sid.astype(np.int64) * 4096 + req_route.astype(np.int64)) if req_sid.size else req_sid
+        pairs = (
+            np.unique(req_sid.astype(np.int64) * 4096 + req_route.astype(np.int64))
+            if req_sid.size
+            else req_sid
+        )
         for s, r in zip((pairs // 4096).tolist(), (pairs % 4096).tolist(), strict=True):
             st = self._sroutes.get(s)
             if st is None:
