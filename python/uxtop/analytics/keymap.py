@@ -254,7 +254,7 @@ class KeyMap:
         k = _i64(keys)
         out = np.empty(k.shape[0], np.int64)
         _pop_kernel(self.tk, self.tv, self.rseq, self.free, self.meta, k, out)
-        if self.meta[_TAIL] - self.meta[_HEAD] > 4 * max(int(self.meta[_LIVE]), 1024):
+        if self.meta[_TAIL] - self.meta[_HEAD] > 4 * max(int(self.meta[_LIVE]), 1 << 16):
             self._compact_ring()
         return out
 
