@@ -596,7 +596,7 @@ def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need,
 
 
 @njit(cache=True, nogil=True)
-def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bits, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n):
+def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bits, fpos, nf, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n):
     cap = 32
     need[s] = hi
     next_dec[s] = I64_MAX
@@ -608,7 +608,10 @@ def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bit
     first = -1
     last = -1
     last_field = -1
-    for i in range(lo, hi + 1):
+    # walk the rows listed in ``fpos`` (the kinds read here: page views, field events, submits),
+    # then hi, which ends the last visit
+    for jj in range(_lower_bound(fpos, nf, lo), nf + 1):
+        i = fpos[jj] if jj < nf else hi
         at_end = i == hi
         k = -1 if at_end else kind[i]
         if at_end or k == K_PAGEVIEW:
@@ -720,25 +723,11 @@ def _back_to_rows(out, n_from, n_to, need, next_dec, s, idx, m, hi):
     need[s] = idx[need[s]] if need[s] < m else hi
 
 
-#: per-kernel views: bit v of ``VIEW_OF_KIND[kind]`` puts a row of that kind into view v (each
-#: kernel reads only these kinds, see ``detector.KERNEL_READS``; rows of other kinds are no-ops
-#: to it, so it runs unchanged over the smaller view)
-V_PAGES, V_SCROLL, V_FORM = 1, 2, 4
-VIEW_OF_KIND = np.zeros(256, np.uint8)
-VIEW_OF_KIND[K_PAGEVIEW] = V_PAGES | V_SCROLL | V_FORM
-VIEW_OF_KIND[K_SCROLL] = V_SCROLL
-for _k in (K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
-    VIEW_OF_KIND[_k] = V_FORM
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _view_positions(vk, kind_c, m, bit, pos):
-    """Positions ``j < m`` of the compact rows whose kind is in view ``bit`` (branch-free)."""
-    nv = 0
-    for j in range(m):
-        pos[nv] = j
-        nv += (vk[kind_c[j]] & bit) != 0
-    return nv
+#: the kinds the form detector reads (``detector.KERNEL_READS["form"]``): the split pass lists
+#: their positions so the detector skips the rest
+FORM_KINDS = np.zeros(256, np.bool_)
+for _k in (K_PAGEVIEW, K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
+    FORM_KINDS[_k] = True
 
 
 @njit(cache=True, nogil=True)
@@ -747,13 +736,14 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                  o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
                  need, next_dec, counts):
     """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
-    session by session. Cursor moves are about half of all events and only the thrash detector
-    reads them, so one pass over each session splits its rows into two compact buffers (hot in
-    cache): cursor moves (+ page views) for the thrash detector, everything else for the rest.
-    Detectors that read only a few kinds (u-turn and loop: page views; scroll; form) run over a
-    smaller view gathered from the latter. Every buffer keeps the batch row of each entry, so
-    episodes and ``need`` are mapped back to batch rows afterwards. One compiled function for
-    any selection keeps the one-time JIT cost down. Disabled slots report ``need = offsets[s+1]``.
+    session by session. One pass over each session's rows runs the two reversal detectors inline
+    (thrash over cursor moves, which are about two thirds of all events and are never copied;
+    scroll bounce over scrolls) and copies every non-move row to small compact buffers (hot in
+    cache), listing the positions of clicks, page views and form rows among them. The other
+    detectors run over those buffers: dead/error/slow walk the click list, u-turn and loop the
+    page views, form its rows. Every buffer keeps the batch row of each entry, so episodes and
+    ``need`` are mapped back to batch rows afterwards. One compiled function for any selection
+    keeps the one-time JIT cost down. Disabled slots report ``need = offsets[s+1]``.
     ``counts[k]`` gets each one's episode count; returns False if some output array was too small."""
     ring = np.empty(16, np.int64)
     ring_x = np.empty(64, np.int64)
@@ -769,7 +759,6 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     f_input = np.empty(32, np.bool_)
     f_left = np.empty(32, np.bool_)
     f_focus = np.empty(32, np.int64)
-    vk = VIEW_OF_KIND
     longest = 1
     for s in range(offsets.shape[0] - 1):
         longest = max(longest, offsets[s + 1] - offsets[s])
@@ -783,21 +772,18 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     k_url = url[:longest].copy()
     k_x = x[:longest].copy()
     k_y = y[:longest].copy()
-    k_sy = sy[:longest].copy()
     k_value = value[:longest].copy()
     k_status = status[:longest].copy()
     k_flags = flags[:longest].copy()
     cpos = np.empty(longest, np.int64)  # positions of the clicks among them
-    # a view of the non-move rows (positions, then gathered columns)
-    v_pos = np.empty(longest, np.int64)
+    ppos = np.empty(longest, np.int64)  # and of the page views
+    fpos = np.empty(longest, np.int64)  # and of the rows the form detector reads
+    form_kinds = FORM_KINDS
+    # page views gathered (u-turn, loop)
     v_idx = np.empty(longest, np.int64)
     v_ts = ts[:longest].copy()
     v_kind = kind[:longest].copy()
-    v_target = target[:longest].copy()
-    v_tag = tag[:longest].copy()
     v_url = url[:longest].copy()
-    v_x = x[:longest].copy()
-    v_sy = sy[:longest].copy()
     nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
     nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
                                                    next_dec[5], next_dec[6], next_dec[7], next_dec[8])
@@ -845,6 +831,8 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
         sy1 = sy2 = 0
         m = 0
         nc = 0
+        npg = 0
+        nf = 0
         for i in range(lo, hi):
             k = kind[i]
             if k == K_MOVE:
@@ -908,6 +896,10 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
             else:
                 cpos[nc] = m
                 nc += k == K_CLICK
+                ppos[npg] = m
+                npg += k == K_PAGEVIEW
+                fpos[nf] = m
+                nf += form_kinds[k]
                 idx[m] = i
                 k_ts[m] = ts[i]
                 k_kind[m] = k
@@ -916,7 +908,6 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                 k_url[m] = url[i]
                 k_x[m] = x[i]
                 k_y[m] = y[i]
-                k_sy[m] = sy[i]
                 k_value[m] = value[i]
                 k_status[m] = status[i]
                 k_flags[m] = flags[i]
@@ -1040,10 +1031,10 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                 return False
             _back_to_rows(o_slow, b, n3, nd3, nx3, s, idx, m, hi)
         if on5 or on6:
-            # page views only
-            nv = _view_positions(vk, k_kind, m, V_PAGES, v_pos)
+            # page views only (positions listed by the split pass)
+            nv = npg
             for j in range(nv):
-                q = v_pos[j]
+                q = ppos[j]
                 v_idx[j] = idx[q]
                 v_ts[j] = k_ts[q]
                 v_kind[j] = k_kind[q]
@@ -1064,23 +1055,13 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
                     return False
                 _back_to_rows(o_loop, b, n6, nd6, nx6, s, v_idx, nv, hi)
         if on8:
-            # page views, field events and submits
-            nv = _view_positions(vk, k_kind, m, V_FORM, v_pos)
-            for j in range(nv):
-                q = v_pos[j]
-                v_idx[j] = idx[q]
-                v_ts[j] = k_ts[q]
-                v_kind[j] = k_kind[q]
-                v_target[j] = k_target[q]
-                v_tag[j] = k_tag[q]
-                v_url[j] = k_url[q]
             b = n8
-            n8 = _form_session(s, _lower_bound(v_idx, nv, start_rows[8, s]), nv, F, v_ts, v_kind, v_target, v_tag,
-                               v_url, tag_bits, target_bits, p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8,
-                               nx8, f_tgt, f_input, f_left, f_focus, n8)
+            n8 = _form_session(s, _lower_bound(idx, m, start_rows[8, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
+                               tag_bits, target_bits, fpos, nf, p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8,
+                               f_tgt, f_input, f_left, f_focus, n8)
             if n8 < 0:
                 return False
-            _back_to_rows(o_form, b, n8, nd8, nx8, s, v_idx, nv, hi)
+            _back_to_rows(o_form, b, n8, nd8, nx8, s, idx, m, hi)
     counts[0] = n0
     counts[1] = n1
     counts[2] = n2
