@@ -10,7 +10,7 @@ from uxtop.cli import UsageError
 
 EXAMPLES = """\
 examples:
-  uxtop demo                           live shop traffic; a backend route degrades after ~60 s
+  uxtop demo                           live shop traffic; a backend route degrades after 90 s
   uxtop demo --rate 20000              more traffic (events/s)
   uxtop demo --incident-after 10       the incident starts after 10 s
   uxtop demo --headless --every 5      no TUI: JSON status lines and alerts
@@ -21,14 +21,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "demo",
         help="live TUI on built-in synthetic shop traffic (no input needed)",
-        description="Open the uxtop TUI on generated shop traffic streaming live. After about a "
-        "minute a backend route slows down and fails: watch rage, dead and error clicks appear on "
-        "the hurt step, then press 2 and enter to open one of those sessions.",
+        description="Open the uxtop TUI on generated shop traffic streaming live. After 90 seconds "
+        "(once baselines have formed) a backend route slows down and fails: watch rage, dead and error clicks appear on "
+        "the hurt step and an anomaly and an insight name the route (7), then press 2 and enter to open one of those sessions.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--rate", type=float, default=3000.0, metavar="EV/S", help="events per second (default 3000)")
-    p.add_argument("--incident-after", type=float, default=60.0, metavar="SECONDS", help="when the incident starts (default 60)")
+    p.add_argument("--incident-after", type=float, default=90.0, metavar="SECONDS", help="when the incident starts (default 90: after the baselines have formed)")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--headless", action="store_true", help="no TUI: JSON status lines and alerts")
     p.add_argument("--every", type=float, default=2.0, metavar="SECONDS", help="status interval with --headless")
@@ -45,12 +45,33 @@ def live_chunks(rate: float, incident_after: float, seed: int) -> Iterator[bytes
     return synth.iter_live(rate_eps=rate, incident_at_s=incident_after, seed=seed)
 
 
+#: The demo has no history, so baselines must form within its first minute: 2-s buckets give the
+#: anomaly detector its 30-bucket warm-up baseline after ~70 s, before the incident (at 90 s by
+#: default). Live deployments keep the 10-s default and learn from real history.
+DEMO_BUCKET_S = 2
+
+
+def demo_analytics() -> Any:
+    try:
+        from uxtop.analytics import Analytics
+        from uxtop.analytics.config import AnalyticsConfig
+    except ImportError:
+        return None
+    return Analytics(AnalyticsConfig(bucket_s=DEMO_BUCKET_S, history_buckets=900))
+
+
 def build_engine(rate: float, incident_after: float, seed: int, **kw: Any) -> Any:
     from uxtop.cli.tail import default_quarantine
     from uxtop.engine import Engine, IterSource
 
     source = IterSource(lambda: live_chunks(rate, incident_after, seed), name="demo")
-    return Engine([source], quarantine_path=default_quarantine(), source_desc=f"demo: synthetic shop, {rate:.0f} ev/s, incident at +{incident_after:.0f}s", **kw)
+    kw.setdefault("analytics", demo_analytics())
+    return Engine(
+        [source],
+        quarantine_path=default_quarantine(),
+        source_desc=f"demo: synthetic shop, {rate:.0f} ev/s, incident at +{incident_after:.0f}s",
+        **kw,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ class InsightsScreen(UxtopScreen):
         if ins is None:
             t.append("No insight yet.\n\n", style="bold")
             t.append("Insights appear when an anomaly in backend health or usage lines up with friction or funnel drop-off "
-                     "(in the demo: about a minute after start, when POST /api/cart degrades).", style="dim")
+                     "(in the demo: soon after POST /api/cart degrades, 90 s after start).", style="dim")
             self.query_one("#insight-detail", Static).update(t)
             return
         t.append(f" {ins.severity} ", style=_SEV.get(ins.severity, "bold"))
