@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-follow", action="store_true", help="read files to their end and stop (replay)")
     p.add_argument("--quarantine", metavar="PATH", help="append bad lines here (default: a file in the temp dir)")
     p.add_argument("--export-dir", default=".", metavar="DIR", help="where `e` in a timeline writes session NDJSON")
+    p.add_argument("--config", metavar="TOML", help="uxtop.toml with [ingest], [detect], [analytics] (default: ./uxtop.toml if present)")
     p.set_defaults(func=run)
 
 
@@ -51,10 +52,29 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{p}: no such file")
     if args.paths.count("-") > 1:
         raise UsageError("stdin (-) can be given once")
+    import msgspec
+
+    from uxtop.cli.common import load_config
+    from uxtop.ingest import Ingestor
+
+    conf = load_config(args)
+    quarantine = args.quarantine or default_quarantine()
     sources = open_sources(args.paths, follow=not args.no_follow, from_end=args.from_end)
+    analytics: Any = None
+    if conf.analytics is not None:
+        from uxtop.analytics import Analytics
+
+        analytics = Analytics(conf.analytics, lateness_ms=conf.ingest.lateness_ms)
+    # detectors hold verdicts back by the ingest lateness (see EventBatch.watermark)
+    detect_cfg = None
+    if conf.detect is not None or conf.ingest.lateness_ms != 5000:
+        detect_cfg = msgspec.structs.replace(conf.detect_config(), hold_ms=conf.ingest.lateness_ms)
     engine = Engine(
         sources,
-        quarantine_path=args.quarantine or default_quarantine(),
+        ingestor=Ingestor(conf.ingest, quarantine=quarantine, quarantine_append=True),
+        analytics=analytics,
+        detect_config=detect_cfg,
+        quarantine_path=quarantine,
         source_desc=" ".join(args.paths),
         warmup_delay=0.0 if args.headless else 0.5,  # the first frame before the JIT takes the GIL
     )

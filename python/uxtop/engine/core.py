@@ -133,8 +133,11 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         warmup_detectors: bool = True,
         warmup_delay: float = 0.0,
+        detect_config: Any = None,
     ) -> None:
         self.sources = list(sources)
+        #: settings for the lazily built default detector (None: DetectConfig defaults)
+        self._detect_config = detect_config
         self.retention = retention or Retention()
         self.publish_interval = publish_interval
         self.quarantine_path = quarantine_path
@@ -605,7 +608,7 @@ class Engine:
             time.sleep(self.warmup_delay)  # let the first frame draw before numba takes the GIL
         if self._detector_lazy:
             try:
-                self._detector = _default_detector()
+                self._detector = _default_detector(self._detect_config)
             except Exception as exc:
                 self._detector_error = f"detectors unavailable: {type(exc).__name__}: {exc}"
             if self._detector is None:
@@ -909,7 +912,7 @@ def _default_ingestor(quarantine_path: str) -> Any:
     return Ingestor(IngestConfig(), quarantine=quarantine_path or None)
 
 
-def _default_detector() -> Any:
+def _default_detector(cfg: Any = None) -> Any:
     try:
         from uxtop.detect import Detector
     except ImportError:
@@ -918,7 +921,7 @@ def _default_detector() -> Any:
         from uxtop.detect import DetectConfig  # type: ignore[attr-defined]
     except ImportError:
         from uxtop.detect.config import DetectConfig
-    return Detector(DetectConfig())
+    return Detector(cfg if cfg is not None else DetectConfig())
 
 
 def _default_analytics() -> Any:
