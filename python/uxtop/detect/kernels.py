@@ -110,7 +110,7 @@ def _lower_bound(idx, m, row):
 # ---------------------------------------------------------------------------------------- rage
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl, cancel_scroll, cancel_sel, react_ms, suppress, out, need, next_dec, ring, n):
     settle = max(max_gap, react_ms)
     need[s] = hi
@@ -259,7 +259,7 @@ def _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_ne
     return -1, wend
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits, cpos, nc, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, n):
     settle = max(fold_ms, quick_ms)
     need[s] = hi
@@ -288,7 +288,7 @@ def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, tar
 
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits, cpos, nc, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, n):
     settle = max(fold_ms, quick_ms, trigger_ms)
     need[s] = hi
@@ -346,7 +346,7 @@ def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bi
 
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits, cpos, nc, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n):
     settle = max(window_ms, fold_ms)
     need[s] = hi
@@ -496,7 +496,7 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
 # ------------------------------------------------------------------------- navigation (u-turn, loop)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _uturn_session(s, lo, hi, F, ts, kind, url, max_dwell, out, need, next_dec, n):
     next_dec[s] = I64_MAX
     a = -1  # page before the last one
@@ -526,7 +526,7 @@ def _uturn_session(s, lo, hi, F, ts, kind, url, max_dwell, out, need, next_dec, 
 
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n):
     cap = 64
     need[s] = hi
@@ -595,7 +595,7 @@ def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need,
 # ------------------------------------------------------------------------------------------ forms
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bits, fpos, nf, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n):
     cap = 32
     need[s] = hi
