@@ -108,12 +108,10 @@ def run_kernels(
     next_dec = np.full((len(KERNELS), n_sess), I64_MAX, dtype=np.int64)
     ts, kind, target, tag, url = cols["ts"], cols["kind"], cols["target"], cols["tag"], cols["url"]
     x, y, flags = cols["x"], cols["y"], cols["flags"]
-    counts = K.count_kinds(kind)
-    n_clicks = int(counts[Kind.CLICK])
-    n_pv = int(counts[Kind.PAGEVIEW])
+    n_clicks, n_pv, n_moves, n_scrolls = K.count_sized_kinds(kind)
     caps = {
         "rage": n_clicks // 2 + 1, "dead": n_clicks + 1, "error": n_clicks + 1, "slow": n_clicks + 1,
-        "thrash": int(counts[Kind.MOVE]) // 2 + 1, "scroll": int(counts[Kind.SCROLL]) // 2 + 1,
+        "thrash": n_moves // 2 + 1, "scroll": n_scrolls // 2 + 1,
         "uturn": n_pv + 1, "loop": n_pv // 2 + 1, "form": n_pv + n_sess + 1,
     }
     p = fused_params(params)
