@@ -112,9 +112,8 @@ class StreamSource:
         self.name = name
         self._stream = stream if stream is not None else sys.stdin.buffer
         self._chunk = chunk
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
-        self._eof = False
-        self._pending = b""
+        self._queue = _QueueStream(maxsize=256)
+        self._never = threading.Event()  # stdin is read until EOF; the bounded put blocks
         self._thread = threading.Thread(target=self._pump, name=f"uxtop-{name}", daemon=True)
         self._thread.start()
 
@@ -125,33 +124,17 @@ class StreamSource:
                 data = read(self._chunk)
                 if not data:
                     break
-                self._q.put(data)
+                self._queue.put(data, self._never)
         except (OSError, ValueError):
             pass
-        self._q.put(None)
+        self._queue.put(None, self._never)
 
     def read(self, max_bytes: int) -> bytes:
-        parts = [self._pending] if self._pending else []
-        size = len(self._pending)
-        self._pending = b""
-        while size < max_bytes and not self._eof:
-            try:
-                item = self._q.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                self._eof = True
-                break
-            parts.append(item)
-            size += len(item)
-        data = b"".join(parts)
-        if len(data) > max_bytes:
-            data, self._pending = data[:max_bytes], data[max_bytes:]
-        return data
+        return self._queue.read(max_bytes)
 
     @property
     def done(self) -> bool:
-        return self._eof and not self._pending
+        return self._queue.done
 
     def close(self) -> None:
         pass
