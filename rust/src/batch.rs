@@ -26,38 +26,6 @@ pub struct EventColumns {
 }
 
 impl EventColumns {
-    pub fn reserve(&mut self, n: usize) {
-        macro_rules! r {
-            ($($f:ident),*) => { $(self.$f.reserve(n);)* };
-        }
-        r!(
-            ts, session, kind, url, target, tag, route, msg, tab, x, y, sy, sh, vh, value, status,
-            flags, row
-        );
-    }
-
-    #[inline]
-    pub fn push(&mut self, e: &Ev, session: i32) {
-        self.ts.push(e.ts);
-        self.session.push(session);
-        self.kind.push(e.kind);
-        self.url.push(e.url);
-        self.target.push(e.target);
-        self.tag.push(e.tag);
-        self.route.push(e.route);
-        self.msg.push(e.msg);
-        self.tab.push(e.tab);
-        self.x.push(e.x);
-        self.y.push(e.y);
-        self.sy.push(e.sy);
-        self.sh.push(e.sh);
-        self.vh.push(e.vh);
-        self.value.push(e.value);
-        self.status.push(e.status);
-        self.flags.push(e.flags);
-        self.row.push(e.row);
-    }
-
     /// Build every column from events already in output order, in one pass over the events
     /// (the events are read once; each column is written sequentially, without capacity checks).
     pub fn fill_from(&mut self, evs: &[Ev], session: &[i32]) {

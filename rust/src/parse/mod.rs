@@ -777,6 +777,15 @@ mod tests {
     }
 
     #[test]
+    fn kind_of_agrees_with_event_types() {
+        for (i, t) in EVENT_TYPES.iter().enumerate() {
+            assert_eq!(kind_of(t), Some(i as u8), "{t}");
+        }
+        assert_eq!(kind_of("hover"), None);
+        assert_eq!(EVENT_TYPES[KIND_CUSTOM as usize], "custom");
+    }
+
+    #[test]
     fn field_table_is_a_perfect_hash() {
         let mut seen = std::collections::HashSet::new();
         for (k, f) in FIELD_KEYS {
