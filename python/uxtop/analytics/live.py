@@ -53,22 +53,11 @@ def _grow_rows(a: npt.NDArray, rows: int) -> npt.NDArray:
 
 
 def _flag_names() -> list[str]:
-    try:
-        from uxtop.detect import FlagKind  # type: ignore[attr-defined]
+    # the one list of flag kinds in code order, importable without numba (test_flag_kinds
+    # checks it against uxtop.detect.FlagKind)
+    from uxtop.snapshot import FLAG_KINDS
 
-        return [k.name.lower() for k in sorted(FlagKind, key=int)]
-    except Exception:  # detectors not importable yet: the FlagKind order agreed with them
-        return [
-            "rage_click",
-            "dead_click",
-            "error_click",
-            "thrashed_cursor",
-            "u_turn",
-            "page_loop",
-            "excessive_scroll",
-            "form_struggle",
-            "slow_interaction",
-        ]
+    return list(FLAG_KINDS)
 
 
 class RouteHealth(msgspec.Struct, frozen=True):
