@@ -280,16 +280,16 @@ impl Ingestor {
             self.quarantine(row, BadReason::TooLong, line);
             return;
         }
-        let mut ev = std::mem::take(&mut self.ev);
-        match self.parser.parse(line, &mut ev) {
+        match self.parser.parse(line, &mut self.ev) {
             LineOutcome::Blank => {}
             LineOutcome::Bad(r) => self.quarantine(row, r, line),
-            LineOutcome::Event => self.accept(line, row, &ev),
+            LineOutcome::Event => self.accept(line, row),
         }
-        self.ev = ev;
     }
 
-    fn accept(&mut self, line: &[u8], row: i64, p: &ParsedEvent) {
+    /// Intern a parsed line's strings and stage it for the sessioniser (`self.ev` holds it).
+    fn accept(&mut self, line: &[u8], row: i64) {
+        let p = &self.ev;
         let scratch = &self.parser.scratch;
         let text = |t: Text| t.get(line, scratch);
         let mut key_buf = std::mem::take(&mut self.key_buf);

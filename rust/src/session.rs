@@ -150,7 +150,10 @@ pub struct Sessioniser {
     free: Vec<u32>,
     retired: Vec<u32>,
     pending: Vec<Ev>,
-    released: Vec<Ev>,
+    /// pending positions released by the current drain
+    released: Vec<u32>,
+    /// the next pending list, filled with the events a drain holds back
+    held: Vec<Ev>,
     sorted: Vec<Ev>,
     sess_of: Vec<i32>,
     /// per key: its run in the current drain (u32::MAX when none); reset after each drain
@@ -182,6 +185,7 @@ impl Sessioniser {
             retired: Vec::new(),
             pending: Vec::new(),
             released: Vec::new(),
+            held: Vec::new(),
             sorted: Vec::new(),
             sess_of: Vec::new(),
             slot: Vec::new(),
@@ -221,7 +225,8 @@ impl Sessioniser {
             + strings
             + self.map.capacity() * 8
             + self.pending.capacity() * std::mem::size_of::<Ev>()
-            + (self.released.capacity() + self.sorted.capacity()) * std::mem::size_of::<Ev>()
+            + (self.held.capacity() + self.sorted.capacity()) * std::mem::size_of::<Ev>()
+            + self.released.capacity() * 4
     }
 
     #[inline]
@@ -395,14 +400,17 @@ impl Sessioniser {
         }
         let (hot, slot, runs) = (&mut self.hot, &mut self.slot, &mut self.runs);
         runs.clear();
+        // pass 1: count each key's releasable events and note where they sit; the events held
+        // back move to `held`, which becomes the new pending list (each event is copied once)
         let mut released = std::mem::take(&mut self.released);
         released.clear();
-        let mut kept = 0;
-        for k in 0..self.pending.len() {
-            if let Some(ahead) = self.pending.get(k + 8) {
+        let mut held = std::mem::take(&mut self.held);
+        held.clear();
+        let pending = &self.pending;
+        for (k, e) in pending.iter().enumerate() {
+            if let Some(ahead) = pending.get(k + 8) {
                 prefetch_read(hot.as_ptr().wrapping_add(ahead.state as usize));
             }
-            let e = self.pending[k];
             let st = &mut hot[e.state as usize];
             if finishing
                 || st.retired()
@@ -416,13 +424,11 @@ impl Sessioniser {
                     runs.push((e.state, 0));
                 }
                 runs[*sl as usize].1 += 1;
-                released.push(e);
+                released.push(k as u32);
             } else {
-                self.pending[kept] = e;
-                kept += 1;
+                held.push(*e);
             }
         }
-        self.pending.truncate(kept);
         // prefix sums → run starts
         let mut at = 0u32;
         for r in runs.iter_mut() {
@@ -430,14 +436,24 @@ impl Sessioniser {
             r.1 = at;
             at += n;
         }
+        // pass 2: scatter the released events straight from pending into their runs
+        let n = released.len();
         let mut sorted = std::mem::take(&mut self.sorted);
         sorted.clear();
-        sorted.resize(released.len(), Ev::default());
-        for e in &released {
+        sorted.reserve(n);
+        let dst = sorted.as_mut_ptr();
+        for &k in &released {
+            let e = &pending[k as usize];
             let r = &mut runs[slot[e.state as usize] as usize];
-            sorted[r.1 as usize] = *e;
+            assert!((r.1 as usize) < n);
+            // SAFETY: in bounds (checked above; reserve(n)); the run counts sum to n, so each
+            // of the n positions is written exactly once before set_len, and Ev is Copy.
+            unsafe { dst.add(r.1 as usize).write(*e) };
             r.1 += 1;
         }
+        // SAFETY: all n positions were written above.
+        unsafe { sorted.set_len(n) };
+        self.held = std::mem::replace(&mut self.pending, held);
         // r.1 is now each run's end; restore slots and order each run by (ts, arrival)
         let mut lo = 0usize;
         for r in runs.iter() {

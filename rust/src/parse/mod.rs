@@ -669,11 +669,22 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
 
 /// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
 /// Mirrors `uxtop.ingest.reference.normalize_url`.
+/// `?` or `#` anywhere: a plain loop for the usual short path (memchr's vector setup costs
+/// more than it saves under ~32 bytes), memchr beyond.
+#[inline]
+fn has_query_or_fragment(b: &[u8]) -> bool {
+    if b.len() < 32 {
+        b.iter().any(|&c| c == b'?' || c == b'#')
+    } else {
+        memchr::memchr2(b'?', b'#', b).is_some()
+    }
+}
+
 pub fn normalize_url(url: &str, keep_query: bool) -> std::borrow::Cow<'_, str> {
     let b = url.as_bytes();
     // fast path: a plain path with nothing to cut (byte searches, not char patterns)
     let has_scheme = b.starts_with(b"http://") || b.starts_with(b"https://");
-    if !has_scheme && memchr::memchr2(b'?', b'#', b).is_none() {
+    if !has_scheme && !has_query_or_fragment(b) {
         return std::borrow::Cow::Borrowed(url);
     }
     let mut s = url;
