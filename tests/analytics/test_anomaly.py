@@ -7,6 +7,7 @@ import json
 import sys
 
 import numpy as np
+
 from uxtop.analytics import AlertRule, Analytics, load_analytics_config
 from uxtop.analytics.alerts import AlertEngine
 from uxtop.analytics.anomaly import COUNT, RATIO, SLOTS_PER_DAY, SeasonalDetector

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from uxtop.analytics.correlate import best_lag, deseasonalise, lagged_correlation, link, rollup
 
 DAY_MIN = 1440

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from uxtop.analytics.config import AnalyticsConfigError, ExclusionConfig, FunnelConfig, StepConfig
 from uxtop.analytics.funnels import FunnelEngine, evaluate_unit
 from uxtop.ingest.reference import reference_ingest, result_to_batch

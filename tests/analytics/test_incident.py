@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from uxtop.analytics import Analytics, load_analytics_config
 from uxtop.analytics.simulate import Incident, ShopTraffic, checkout_funnel_config
 

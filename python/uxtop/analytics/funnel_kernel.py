@@ -35,7 +35,8 @@ class FunnelState:
         self.bestlen = np.empty(0, np.int64)
         self.S = np.empty((0, n, START_CAP), np.int64)
         self.Sc = np.empty((0, n), np.int64)
-        self.free: list[int] = []
+        self._free = np.empty(64, np.int64)  # released slots, a stack
+        self._nfree = 0
         self.used = 0
         self._grow(cap)
 
@@ -63,51 +64,66 @@ class FunnelState:
         self.cap = cap
 
     def alloc(self) -> int:
-        if self.free:
-            s = self.free.pop()
-        else:
-            if self.used == self.cap:
-                self._grow(self.cap * 2)
-            s = self.used
-            self.used += 1
-        self.reset(s)
-        return s
+        return int(self.alloc_many(1)[0])
 
     def alloc_many(self, k: int) -> npt.NDArray[np.int64]:
-        """``k`` fresh slots (reused ones first), reset in one vectorised pass."""
-        take = min(k, len(self.free))
-        # the same order as popping ``take`` times from the end of the free list
-        reused = np.asarray(self.free[len(self.free) - take :][::-1], dtype=np.int64)
-        del self.free[len(self.free) - take :]
+        """``k`` fresh slots (the most recently released first), reset in one kernel pass."""
+        take = min(k, self._nfree)
+        # the order of popping ``take`` times from the end of the free stack
+        reused = self._free[self._nfree - take : self._nfree][::-1]
+        self._nfree -= take
         rest = k - take
         while self.used + rest > self.cap:
             self._grow(self.cap * 2)
         slots = np.concatenate([reused, np.arange(self.used, self.used + rest, dtype=np.int64)])
         self.used += rest
-        self.reset(slots)  # type: ignore[arg-type]
+        self.reset(slots)
         return slots
 
-    def reset(self, s: int) -> None:
-        for a in (self.U, self.T, self.pmin, self.pmax, self.reach, self.last, self.best):
-            a[s] = NONE
-        self.upath[s] = NONE
-        self.ach[s] = False
-        self.dx[s] = 0
-        self.bestlen[s] = 0
-        self.Sc[s] = 0
+    def reset(self, s: int | npt.NDArray[np.int64]) -> None:
+        _reset_kernel(
+            np.atleast_1d(np.asarray(s, dtype=np.int64)),
+            self.U,
+            self.T,
+            self.pmin,
+            self.pmax,
+            self.reach,
+            self.last,
+            self.best,
+            self.upath,
+            self.ach,
+            self.dx,
+            self.bestlen,
+            self.Sc,
+        )
 
     def release(self, s: int) -> None:
-        self.free.append(s)
+        self.release_many(np.array([s], np.int64))
 
     def release_many(self, slots: npt.NDArray[np.int64]) -> None:
-        self.free.extend(slots.tolist())
+        need = self._nfree + slots.shape[0]
+        if need > self._free.shape[0]:
+            grown = np.empty(max(need, 2 * self._free.shape[0]), np.int64)
+            grown[: self._nfree] = self._free[: self._nfree]
+            self._free = grown
+        self._free[self._nfree : need] = slots
+        self._nfree = need
 
     def depth(self, slots: npt.NDArray[np.int64], order: str) -> npt.NDArray[np.int64]:
-        if order == "unordered":
-            return (self.reach[slots] != NONE).sum(axis=1)
-        has = self.ach[slots] | (self.pmin[slots] != NONE)
-        idx = np.arange(1, self.n + 1)
-        return np.where(has, idx[None, :], 0).max(axis=1) if slots.size else np.empty(0, np.int64)
+        return self.depth_removed(slots, order)[0]
+
+    def depth_removed(
+        self, slots: npt.NDArray[np.int64], order: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Depth of each unit (deepest uninterrupted level reached) and whether it is removed
+        (an interrupted path went deeper)."""
+        sl = np.ascontiguousarray(slots, dtype=np.int64)
+        depth = np.empty(sl.shape[0], np.int64)
+        removed = np.empty(sl.shape[0], np.bool_)
+        _depth_kernel(
+            order == "unordered", sl, self.ach, self.pmin, self.reach, self.dx, depth, removed
+        )
+        return depth, removed
 
     def feed(
         self,
@@ -127,10 +143,10 @@ class FunnelState:
             ORDER_CODES[order],
             self.n,
             np.int64(window_ms),
-            slots.astype(np.int64),
-            ts.astype(np.int64),
-            sb.astype(np.int64),
-            xb.astype(np.int64),
+            np.ascontiguousarray(slots, dtype=np.int64),
+            np.ascontiguousarray(ts, dtype=np.int64),
+            np.ascontiguousarray(sb, dtype=np.int64),
+            np.ascontiguousarray(xb, dtype=np.int64),
             self.U,
             self.T,
             self.pmin,
@@ -149,6 +165,84 @@ class FunnelState:
             out_ts,
         )
         return out_slot[:k], out_step[:k], out_ts[:k]
+
+
+@njit(cache=True, nogil=True)
+def _reset_kernel(slots, U, T, pmin, pmax, reach, last, best, upath, ach, dx, bestlen, Sc):  # type: ignore[no-untyped-def]
+    """Slots back to the empty state (``NONE`` times, nothing achieved, no path)."""
+    n = U.shape[1]
+    for s in slots:
+        for i in range(n):
+            U[s, i] = NONE
+            T[s, i] = NONE
+            pmin[s, i] = NONE
+            pmax[s, i] = NONE
+            reach[s, i] = NONE
+            last[s, i] = NONE
+            best[s, i] = NONE
+            ach[s, i] = False
+            Sc[s, i] = 0
+            for j in range(n):
+                upath[s, i, j] = NONE
+        dx[s] = 0
+        bestlen[s] = 0
+
+
+@njit(cache=True, nogil=True)
+def _depth_kernel(unordered, slots, ach, pmin, reach, dx, depth, removed):  # type: ignore[no-untyped-def]
+    n = ach.shape[1]
+    for j in range(slots.shape[0]):
+        s = slots[j]
+        d = 0
+        if unordered:
+            for i in range(n):
+                if reach[s, i] != NONE:
+                    d += 1
+        else:
+            for i in range(n - 1, -1, -1):
+                if ach[s, i] or pmin[s, i] != NONE:
+                    d = i + 1
+                    break
+        depth[j] = d
+        removed[j] = dx[s] > d
+
+
+@njit(cache=True, nogil=True)
+def _select_rows_kernel(sb, eb, pairs, strict, offsets, rows, out_sb, out_xb):  # type: ignore[no-untyped-def]
+    """Rows the state machine must see, with their step bits and exclusion pair bits.
+
+    A row matching a step is never an exclusion; a row is kept when it is a step or an
+    exclusion, and under ``strict`` also the row after one, the first row and each session's
+    first row (one row of each run of other rows is enough to clear progress).
+    """
+    k = 0
+    s = 0
+    last_s = offsets.shape[0] - 1  # offsets[:-1] are the session starts
+    prev_kept = True
+    for j in range(sb.shape[0]):
+        b = np.int64(sb[j])
+        x = np.int64(0)
+        if b == 0:
+            e = np.int64(eb[j])
+            i = 0
+            while e != 0:
+                if e & 1:
+                    x |= pairs[i]
+                e >>= 1
+                i += 1
+        keep = b != 0 or x != 0
+        take = keep
+        if strict:
+            while s < last_s and offsets[s] < j:
+                s += 1
+            take = keep or prev_kept or (s < last_s and offsets[s] == j)
+            prev_kept = keep
+        if take:
+            rows[k] = j
+            out_sb[k] = b
+            out_xb[k] = x
+            k += 1
+    return k
 
 
 @njit(cache=True, nogil=True)

@@ -32,8 +32,9 @@ import numpy as np
 import numpy.typing as npt
 
 from uxtop.analytics.config import COHORT_DIMS, FunnelConfig, StepConfig
+from uxtop.analytics.grouping import unique_ints
 from uxtop.analytics.keymap import KeyMap
-from uxtop.analytics.matchers import StepMatcher, step_bits, string_of
+from uxtop.analytics.matchers import MatchBits, StepMatcher, string_of
 
 _NEG = -(2**62)
 _RESERVOIR = 4096
@@ -250,6 +251,9 @@ class FunnelEngine:
         for e in cfg.exclusions:
             to = e.to_step if e.to_step >= 0 else self.n - 1
             self.excl_pairs.append(sum(1 << i for i in range(e.from_step, to)))
+        self._step_bits = MatchBits(list(cfg.steps))
+        self._excl_bits = MatchBits(list(cfg.exclusions))
+        self._excl_pairs = np.asarray(self.excl_pairs, dtype=np.int64).reshape(-1)
         self.dims = [COHORT_DIMS.index(d) for d in cfg.breakdown]
         self.state = FunnelState(self.n)
         # unit key (session id, or an id per user key) → KeyMap row → state slot
@@ -297,21 +301,26 @@ class FunnelEngine:
         if n_rows == 0:
             self._close(batch, closed)
             return empty  # type: ignore[return-value]
-        sb = step_bits(self.steps, cols, strings)
-        xb = np.zeros(n_rows, dtype=np.uint32)
-        for m, pairs in zip(self.excl, self.excl_pairs, strict=False):
-            xb |= np.where(m.match(cols, strings), np.uint32(pairs), np.uint32(0))
-        xb[sb != 0] = 0  # a row that is a step is never an exclusion
-        keep = (sb != 0) | (xb != 0)
-        if self.cfg.order == "strict":
-            # any other row clears progress; one row per run of non-step rows is enough
-            prev = np.empty_like(keep)
-            prev[0] = True
-            prev[1:] = keep[:-1]
-            starts = batch.offsets[:-1][batch.offsets[:-1] < n_rows]
-            prev[starts] = True
-            keep |= prev
-        rows = np.flatnonzero(keep)
+        from uxtop.analytics.funnel_kernel import _select_rows_kernel
+
+        sb_all = self._step_bits.bits(cols, strings)
+        eb_all = (
+            self._excl_bits.bits(cols, strings) if self.excl else np.zeros(n_rows, dtype=np.uint32)
+        )
+        rows = np.empty(n_rows, np.int64)
+        sb = np.empty(n_rows, np.int64)
+        xb = np.empty(n_rows, np.int64)
+        k = _select_rows_kernel(
+            sb_all,
+            eb_all,
+            self._excl_pairs,
+            self.cfg.order == "strict",
+            np.asarray(batch.offsets, dtype=np.int64),
+            rows,
+            sb,
+            xb,
+        )
+        rows, sb, xb = rows[:k], sb[:k], xb[:k]
         if rows.size == 0:
             self._close(batch, closed)
             return empty  # type: ignore[return-value]
@@ -357,7 +366,7 @@ class FunnelEngine:
         slot_of_u = self._slot_row[krow]
         slots = slot_of_u[inv]
         a_slot, a_step, a_ts = self.state.feed(
-            self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb[rows], xb[rows]
+            self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb, xb
         )
         # the session row of each arrival: the row's session (slots of a batch are 1:1 with sessions)
         order = np.argsort(slot_of_u, kind="stable")
@@ -366,14 +375,13 @@ class FunnelEngine:
             if a_slot.size
             else np.empty(0, np.int64)
         )
-        self._recount(np.unique(slot_of_u))
+        self._recount(unique_ints(slot_of_u))
         self._close(batch, closed)
         return a_ts, a_step, a_sess
 
     def _recount(self, slots: npt.NDArray[np.int64]) -> None:
         """Move the touched units' contributions from their old (depth, removed) to the new."""
-        depth = self.state.depth(slots, self.cfg.order)
-        removed = self.state.dx[slots] > depth
+        depth, removed = self.state.depth_removed(slots, self.cfg.order)
         old_d, old_r = self.res_depth[slots], self.res_removed[slots]
         changed = (old_d != depth) | (old_r != removed)
         if not changed.any():

@@ -204,7 +204,10 @@ class KeyMap:
             _rehash_kernel(self.tk, self.tv, nk, nv)
             self.tk, self.tv = nk, nv
         if self.meta[_TAIL] + k > self.ring_k.shape[0]:
-            self._compact_ring()
+            # compacting (a full scan) only pays when evicted/popped entries fill much of the
+            # ring; a map that only grows would rescan every live key on each doubling
+            if 2 * (int(self.meta[_TAIL]) - live) >= self.ring_k.shape[0]:
+                self._compact_ring()
             if self.meta[_TAIL] + k > self.ring_k.shape[0]:
                 size = max(int(self.meta[_TAIL]) + k, 2 * self.ring_k.shape[0])
                 self.ring_k = np.concatenate(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from uxtop.analytics.config import StepConfig, glob_to_regex
 from uxtop.schema import EVENT_CODES, EventType
@@ -89,3 +90,81 @@ def step_bits(
 
 
 GetString = Callable[[str, int], "str | None"]
+
+
+_FIELDS = ("url", "target", "route")
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lut_at(lut, ident):  # type: ignore[no-untyped-def]
+    # slot 0 is "absent"; an id the table does not hold reads as absent
+    j = ident + 1
+    if j < 0 or j >= lut.shape[0]:
+        j = 0
+    return lut[j]
+
+
+@njit(cache=True, nogil=True)
+def _bits_kernel(kind, url, target, route, kind_lut, url_lut, target_lut, route_lut, out):  # type: ignore[no-untyped-def]
+    """``out[j]`` = AND of the row's per-field lookups (bit i: the row matches matcher i)."""
+    for j in range(kind.shape[0]):
+        b = kind_lut[kind[j]]
+        if b:
+            b &= _lut_at(url_lut, url[j])
+        if b:
+            b &= _lut_at(target_lut, target[j])
+        if b:
+            b &= _lut_at(route_lut, route[j])
+        out[j] = b
+
+
+class MatchBits:
+    """``step_bits`` in one kernel pass: per field (kind, url, target, route) a uint32 table over
+    intern ids whose bit i says whether matcher i accepts that value (set everywhere for a field
+    matcher i does not constrain); a row's bits are the AND of its four lookups."""
+
+    def __init__(self, steps: list[StepConfig]) -> None:
+        if len(steps) > 32:
+            raise ValueError("at most 32 matchers")
+        self.matchers = [StepMatcher(s) for s in steps]
+        self.kind_lut = np.zeros(256, np.uint32)  # kind codes are uint8
+        for i, m in enumerate(self.matchers):
+            if m.kind < 0:
+                self.kind_lut |= np.uint32(1 << i)
+            else:
+                self.kind_lut[m.kind] |= np.uint32(1 << i)
+        self._free = {
+            f: sum(1 << i for i, s in enumerate(steps) if getattr(s, f) is None) for f in _FIELDS
+        }
+        self.luts = {f: np.full(1, self._free[f], np.uint32) for f in _FIELDS}
+
+    def refresh(self, strings: object) -> None:
+        for f in _FIELDS:
+            globs = [(i, g) for i, m in enumerate(self.matchers) for g in m.luts if g.table == f]
+            if not globs:
+                continue
+            for _, g in globs:
+                g.refresh(strings)
+            size = max(g.lut.shape[0] for _, g in globs)
+            if size != self.luts[f].shape[0]:
+                lut = np.full(size, self._free[f], np.uint32)
+                for i, g in globs:
+                    lut[: g.lut.shape[0]] |= g.lut.astype(np.uint32) << np.uint32(i)
+                self.luts[f] = lut
+
+    def bits(self, columns: dict, strings: object) -> npt.NDArray[np.uint32]:
+        """Bit i set where the row matches matcher i (= ``step_bits(self.matchers, …)``)."""
+        self.refresh(strings)
+        out = np.empty(columns["ts"].shape[0], np.uint32)
+        _bits_kernel(
+            columns["kind"],
+            columns["url"],
+            columns["target"],
+            columns["route"],
+            self.kind_lut,
+            self.luts["url"],
+            self.luts["target"],
+            self.luts["route"],
+            out,
+        )
+        return out

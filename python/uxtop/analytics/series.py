@@ -24,6 +24,7 @@ from numba import njit
 
 from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SeasonalDetector
 from uxtop.analytics.config import COHORT_DIMS, AnalyticsConfig
+from uxtop.analytics.grouping import first_occurrences
 from uxtop.analytics.hist import N_BUCKETS, bucket_of, quantiles
 from uxtop.analytics.matchers import string_of
 from uxtop.schema import Kind
@@ -431,14 +432,12 @@ class BucketAggregator:
         if o.sess:
             sid = np.concatenate(o.sess)
             sc = np.concatenate(o.sess_cols)
-            _, first = np.unique(sid, return_index=True)
-            sc = sc[first]
-            for j in range(sc.shape[1]):
-                c = sc[:, j]
-                active += np.bincount(c[c >= 0], minlength=C)[:C]
+            sc = sc[first_occurrences(sid)]  # a session counts once, with its first columns
+            active += np.bincount(sc[sc >= 0], minlength=C)[:C]
         route_sessions = np.zeros(R, np.int64)
         if o.route_sess:
-            u = np.unique(np.concatenate(o.route_sess)) >> 40
+            keys = np.concatenate(o.route_sess)
+            u = keys[first_occurrences(keys)] >> 40
             route_sessions += np.bincount(u, minlength=R)[:R]
         examples = {
             r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions]
