@@ -1,9 +1,6 @@
 """Type stubs for the Rust extension ``uxtop._core``. Users import ``uxtop.ingest`` instead."""
 
-from typing import Any, final
-
-from typing_extensions import Self
-
+from typing import Any, Self, final
 
 __all__ = ["BAD_REASONS", "ConfigError", "CoreIngestor", "EVENT_TYPES", "InternalError", "STRING_TABLES", "UxtopError", "__version__"]
 __version__: str
@@ -50,10 +47,11 @@ class CoreIngestor:
     def finish(self) -> dict[str, Any]:
         """Parse the last unterminated line, release everything, close every session."""
     def strings(self, table: str, start: int = 0) -> list[str]:
-        """Intern table ``table`` from id ``start`` on (tables only grow)."""
+        """Intern table ``table`` from id ``start`` on (tables only grow, except ``uid``, which
+        is rebuilt with the users still in open sessions: its ids are batch-local)."""
     def counters(self) -> dict[str, Any]:
         """lines, bytes, events, sessions, sessions_closed, open_keys, pending, late, duplicates,
-        bad_lines, quarantine_dropped, bad_by_reason, strings_overflowed."""
+        bad_lines, quarantine_dropped, uid_compactions, bad_by_reason, strings_overflowed."""
     def take_bad_lines(self) -> list[tuple[int, str, bytes]]:
         """Quarantined lines since the last call: (row, reason, bytes)."""
     def memory_bytes(self) -> int:

@@ -57,7 +57,10 @@ SESSION_COLUMNS: dict[str, type] = {
     "dev": np.int32,
     "rel": np.int32,
     "geo": np.int32,
-    "uid": np.int32,  # first uid among the session's events (in time order), intern id
+    # first uid among the session's events (in time order): an id valid within this batch only
+    # (the core rebuilds its uid table as users leave, so a live stream's users never run out
+    # of ids); the text is in ``EventBatch.uids``
+    "uid": np.int32,
     "closed": np.bool_,  # True: the session ended (idle gap, max length, or finish); no more events
 }
 
@@ -162,14 +165,18 @@ class EventBatch:
 class Strings:
     """Read-only view of the ingestor's intern tables, cached on the Python side.
 
-    Tables only grow, so the cache fetches just the new tail when an id is past its end.
+    Tables only grow, so the cache fetches just the new tail when an id is past its end. The
+    ``uid`` table is the exception: the core keeps only the users still in open sessions, so
+    its ids are batch-local and user ids are read as text from ``EventBatch.uids``.
     """
 
     def __init__(self, fetch: Callable[[str, int], list[str]]) -> None:
         self._fetch = fetch
-        self._cache: dict[str, list[str]] = {t: [] for t in STRING_TABLES}
+        self._cache: dict[str, list[str]] = {t: [] for t in STRING_TABLES if t != "uid"}
 
     def table(self, name: str) -> list[str]:
+        if name == "uid":
+            raise ValueError("uid ids are batch-local (the table is compacted as users leave): read EventBatch.uids")
         cache = self._cache[name]
         cache.extend(self._fetch(name, len(cache)))
         return cache
@@ -177,7 +184,9 @@ class Strings:
     def get(self, name: str, ident: int) -> str | None:
         if ident < 0:
             return None
-        cache = self._cache[name]
+        cache = self._cache.get(name)
+        if cache is None:
+            return self.table(name)[ident]  # raises with the reason for "uid"
         if ident >= len(cache):
             cache = self.table(name)
         return cache[ident]

@@ -87,6 +87,8 @@ pub struct IngestCounters {
     pub bad_lines: u64,
     pub bad_by_reason: [u64; 7],
     pub quarantine_dropped: u64,
+    /// times the uid table was rebuilt with only the uids still in use
+    pub uid_compactions: u64,
 }
 
 /// A parsed event waiting for the sessioniser: the chunk is parsed first, then fed to the
@@ -97,6 +99,11 @@ struct Staged {
     id_hash: Option<u64>,
     key: (u32, u32),
 }
+
+/// The uid table is rebuilt once it holds this many strings (or twice what it kept last time).
+const UID_COMPACT_MIN: usize = 1 << 16;
+/// Index of the uid table in `strings` (see `TABLES`).
+const UID_TABLE: usize = 9;
 
 /// How far ahead the second pass prefetches: slot at 2*D, state at D.
 const PREFETCH_DISTANCE: usize = 8;
@@ -119,6 +126,8 @@ pub struct Ingestor {
     uid_buf: String,
     staged: Vec<Staged>,
     stage_keys: Vec<u8>,
+    /// uid table size that triggers the next compaction
+    uid_compact_at: usize,
     finished: bool,
 }
 
@@ -143,6 +152,7 @@ impl Ingestor {
             uid_buf: String::new(),
             staged: Vec::new(),
             stage_keys: Vec::new(),
+            uid_compact_at: UID_COMPACT_MIN.min(cfg.max_strings),
             finished: false,
             cfg,
         })
@@ -198,7 +208,42 @@ impl Ingestor {
         self.arrive_staged();
         self.sessions.drain(false, out);
         self.fill_uids(out);
+        self.compact_uids();
         Ok(())
+    }
+
+    /// Every user id is interned so events can carry it cheaply until their session takes
+    /// the first one; a live stream sees new users forever, so an append-only table would
+    /// grow until its cap and then call every new user "(other)". Once the table is large,
+    /// it is rebuilt with just the uids open sessions and waiting events still hold (the
+    /// batch already handed out carries uid text, so nothing outside sees the old ids).
+    fn compact_uids(&mut self) {
+        if self.strings[UID_TABLE].len() < self.uid_compact_at {
+            return;
+        }
+        let old = &self.strings[UID_TABLE];
+        let mut fresh = Interner::new(self.cfg.max_strings);
+        let mut remap = vec![-1i32; old.len()];
+        self.sessions.remap_uids(|id| {
+            let r = &mut remap[id as usize];
+            if *r < 0 {
+                *r = fresh.intern(old.get(id).unwrap_or(""));
+            }
+            *r
+        });
+        self.strings[UID_TABLE] = fresh;
+        // amortised: the table must grow by what it kept (or the minimum) before the next
+        // rebuild, so each rebuild's O(live) work is paid for by as many new uids
+        // (more live users than `max_strings` at once: the cap holds and the overflow is
+        // counted, as for any table)
+        let kept = self.strings[UID_TABLE].len();
+        let want = (2 * kept).max(UID_COMPACT_MIN);
+        self.uid_compact_at = if want > self.cfg.max_strings && kept < self.cfg.max_strings {
+            self.cfg.max_strings
+        } else {
+            want
+        };
+        self.counters.uid_compactions += 1;
     }
 
     fn arrive_staged(&mut self) {
@@ -424,6 +469,47 @@ mod tests {
         assert_eq!(bad[0].reason, BadReason::TooLong);
         assert_eq!(bad[0].bytes.len(), 24);
         assert_eq!(ing.sessions.counters.accepted, 1);
+    }
+
+    #[test]
+    fn uid_table_keeps_only_live_users() {
+        // a small cap: without compaction, users past the 8th would all read "(other)"
+        let mut cfg = IngestConfig {
+            max_strings: 8,
+            ..Default::default()
+        };
+        cfg.session.evict_after_events = 1;
+        let mut ing = Ingestor::new(cfg).unwrap();
+        let mut uids = vec![];
+        for i in 0..200i64 {
+            // one event per user, 31 min apart: each session closes well before the next
+            let line = format!("{{\"ts\":{},\"uid\":\"user-{i}\"}}\n", i * 31 * 60_000);
+            let mut b = Batch::default();
+            ing.feed(line.as_bytes(), &mut b).unwrap();
+            for j in 0..b.sessions.len() {
+                if b.sessions[j].closed {
+                    uids.push(b.uids.get(j).to_string());
+                }
+            }
+            assert!(
+                ing.table("uid").unwrap().len() <= 9,
+                "uid table grew to {}",
+                ing.table("uid").unwrap().len()
+            );
+        }
+        let mut b = Batch::default();
+        ing.finish(&mut b).unwrap();
+        for j in 0..b.sessions.len() {
+            if b.sessions[j].closed {
+                uids.push(b.uids.get(j).to_string());
+            }
+        }
+        uids.sort();
+        let mut want: Vec<String> = (0..200).map(|i| format!("user-{i}")).collect();
+        want.sort();
+        assert_eq!(uids, want);
+        assert!(ing.counters.uid_compactions > 10);
+        assert_eq!(ing.table("uid").unwrap().overflowed, 0);
     }
 
     #[test]

@@ -213,6 +213,23 @@ impl Sessioniser {
             .map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms))
     }
 
+    /// Rewrite every uid id still held (open sessions, pending events) through `f`; the
+    /// ingestor uses it to compact its uid table.
+    pub fn remap_uids(&mut self, mut f: impl FnMut(i32) -> i32) {
+        for c in &mut self.cold {
+            if let Some(s) = c.session.as_mut() {
+                if s.uid >= 0 {
+                    s.uid = f(s.uid);
+                }
+            }
+        }
+        for e in &mut self.pending {
+            if e.uid >= 0 {
+                e.uid = f(e.uid);
+            }
+        }
+    }
+
     /// Approximate heap bytes held by live state (for the memory figures).
     pub fn memory_bytes(&self) -> usize {
         let strings: usize = self

@@ -167,6 +167,7 @@ impl CoreIngestor {
         d.set_item("duplicates", s.duplicates)?;
         d.set_item("bad_lines", c.bad_lines)?;
         d.set_item("quarantine_dropped", c.quarantine_dropped)?;
+        d.set_item("uid_compactions", c.uid_compactions)?;
         let by = PyDict::new(py);
         for r in BadReason::ALL {
             by.set_item(r.name(), c.bad_by_reason[r as usize])?;

@@ -1,0 +1,30 @@
+"""A live stream meets new users forever: the core's uid table must keep only users still in
+open sessions, so memory stays bounded and no user is ever reported as "(other)"."""
+
+from __future__ import annotations
+
+import pytest
+
+from uxtop.ingest import IngestConfig, Ingestor, iter_file_batches
+
+
+def test_uid_table_is_compacted_and_every_user_keeps_its_uid(tmp_path):
+    n = 150_000  # past the core's first compaction (65 536 uids)
+    lines = (f'{{"ts":{i * 40 * 60_000},"uid":"user-{i}","type":"pageview"}}\n' for i in range(n))
+    path = tmp_path / "users.ndjson"
+    path.write_text("".join(lines))
+    ing = Ingestor(IngestConfig(evict_after_events=1))
+    seen: list[str] = []
+    for b in iter_file_batches([path], ing, chunk_bytes=256 << 10):
+        closed = b.sessions["closed"]
+        seen.extend(u for u, c in zip(b.uids, closed, strict=True) if c)
+    assert sorted(seen) == sorted(f"user-{i}" for i in range(n))
+    assert ing.counters()["uid_compactions"] >= 1
+    # without compaction the table would hold all 150 000 users
+    assert len(ing._core.strings("uid")) < 70_000
+
+
+def test_uid_ids_are_not_readable_as_a_growing_table():
+    ing = Ingestor()
+    with pytest.raises(ValueError, match="EventBatch.uids"):
+        ing.strings.get("uid", 0)
