@@ -86,7 +86,7 @@ class TimelineView(ScrollView, can_focus=True):
         if strip is None:
             strip = self._render_entry(index, width)
             self._cache[key] = strip
-            if len(self._cache) > 2000:
+            if len(self._cache) > 400:  # a few screenfuls; each Strip is GC-tracked
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)

@@ -1,0 +1,70 @@
+"""KeyedTable draws one-line cells itself; DataTable's Rich pipeline is the reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from uxtop.tui.widgets.keyed_table import KeyedTable
+
+pytestmark = pytest.mark.asyncio
+
+COLS = (("a", "score", 6), ("b", "name", 9), ("c", "n", 5), ("d", "mixed", 12))
+ROWS: list[tuple[str, tuple[Any, ...]]] = [
+    ("r0", (Text("9.7", style="bold red"), "a-very-long-session-key", 12, Text("x"))),
+    ("r1", (Text("1.0"), "short", 3.14159, Text.assemble(("ra", "bold #ff5f5f"), " ", ("dc", "yellow")))),
+    ("r2", (Text(""), "", 0, "ünïcødé — ▂▃▅█")),
+    ("r3", (Text("12345678", style="dim"), "exactly7", -5, Text("cropped text here", style="italic"))),
+]
+
+
+class _App(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLS, id="t")
+
+
+def _chars(lines: Any) -> list[tuple[str, Any]]:
+    return [(ch, seg.style) for seg in lines[0] for ch in seg.text]
+
+
+async def test_fast_cells_match_datatable_rendering() -> None:
+    app = _App()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        compared = 0
+        for r in range(table.row_count):
+            for c, col in enumerate(table.ordered_columns):
+                width = col.get_render_width(table)
+                for cursor in (False, True):
+                    base = table._get_row_style(r, table.rich_style)
+                    fast = table._render_cell(r, c, base, width, cursor=cursor)
+                    slow = DataTable._render_cell(table, r, c, base, width, cursor=cursor)
+                    assert _chars(fast) == _chars(slow), (r, c, cursor)
+                    compared += 1
+        assert compared == len(ROWS) * len(COLS) * 2
+
+
+async def test_reorder_keeps_cells_and_cursor_key() -> None:
+    app = _App()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        table.move_cursor(row=2)
+        assert table.selected_key == "r2"
+        table.sync(ROWS[::-1])
+        await pilot.pause()
+        assert [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(4)] == ["r3", "r2", "r1", "r0"]
+        assert table.selected_key == "r2"
+        # a changed cell is drawn anew, not from the per-cell cache
+        changed = [(k, (Text("0.5"), *cells[1:])) if k == "r0" else (k, cells) for k, cells in ROWS[::-1]]
+        table.sync(changed)
+        await pilot.pause()
+        line = table._render_cell(3, 0, table._get_row_style(3, table.rich_style), 6)
+        assert "".join(s.text for s in line[0]).strip() == "0.5"
