@@ -107,11 +107,38 @@ def _lower_bound(idx, m, row):
     return lo
 
 
+
+I64_MIN = np.iinfo(np.int64).min
+
+# positions in the int64 parameter vector of ``fused_kernel`` (built by detector.fused_params)
+(P_RAGE_ON, P_RAGE_MIN, P_RAGE_GAP, P_RAGE_WINDOW, P_RAGE_RADIUS, P_RAGE_METRIC, P_RAGE_SAME, P_RAGE_FOLD,
+ P_RAGE_CSCROLL, P_RAGE_CSEL, P_RAGE_REACT, P_RAGE_SUPP,
+ P_DEAD_MS, P_FOLD, P_QUICK, P_MINOBS, P_CREDIT, P_REQREACT, P_INTERACTIVE, P_DEAD_SUPP,
+ P_SLOW_MS, P_REQ_MS, P_TRIGGER, P_LATE, P_SLOW_SUPP,
+ P_ERR_WIN, P_ERR_STATUS, P_ERR_SUPP,
+ P_TH_MIN, P_TH_WIN, P_TH_GAP, P_TH_MAX, P_TH_DELTA,
+ P_SC_MIN, P_SC_WIN, P_SC_GAP, P_SC_MAX, P_SC_DELTA,
+ P_UT_DWELL, P_LOOP_MIN, P_LOOP_WIN, P_FORM_RET, P_FORM_HES, P_FORM_AB, P_ENABLED, N_PARAMS) = range(46)
+
+R_THRASH_X = int(Rule.THRASH_X)
+R_THRASH_Y = int(Rule.THRASH_Y)
+R_THRASH_XY = int(Rule.THRASH_XY)
+R_SCROLL = int(Rule.SCROLL_BOUNCE)
+
+
 # ---------------------------------------------------------------------------------------- rage
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, min_clicks, max_gap, window_ms, radius, metric, same_target, fold_dbl, cancel_scroll, cancel_sel, react_ms, suppress, out, need, next_dec, ring, n):
+def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, p, out, need,
+                  next_dec, ring, n):
+    """``rl[j0:nr]``: the session's rows of the kinds read here (clicks, double clicks, scrolls,
+    selections), in order."""
+    min_clicks, max_gap, window_ms, radius, metric = (p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS],
+                                                      p[P_RAGE_METRIC])
+    same_target, fold_dbl = p[P_RAGE_SAME] != 0, p[P_RAGE_FOLD] != 0
+    cancel_scroll, cancel_sel = p[P_RAGE_CSCROLL] != 0, p[P_RAGE_CSEL] != 0
+    react_ms, suppress = p[P_RAGE_REACT], p[P_RAGE_SUPP]
     settle = max(max_gap, react_ms)
     need[s] = hi
     next_dec[s] = I64_MAX
@@ -125,12 +152,14 @@ def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bit
     maxx = 0
     miny = 0
     maxy = 0
-    i = lo
-    while i <= hi:
-        # i == hi closes the last chain; otherwise a click that does not link closes it
-        closing = i == hi
+    j = j0
+    while j <= nr:
+        # j == nr closes the last chain; otherwise a click that does not link closes it
+        closing = j == nr
         cand = False
+        i = hi
         if not closing:
+            i = rl[j]
             k = kind[i]
             if k == K_CLICK:
                 cand = (flags[i] & MOD) == 0 and (_cls(i, tag, target, tag_bits, target_bits) & suppress) == 0
@@ -158,7 +187,7 @@ def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bit
                         maxx = max(maxx, x[i])
                         miny = min(miny, y[i])
                         maxy = max(maxy, y[i])
-                    i += 1
+                    j += 1
                     continue
                 closing = True
             elif c_n > 0:
@@ -186,7 +215,7 @@ def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bit
                           R_RAGE, T_NONE, target[c_first], url[c_first], SEV_SCALE * eff // min_clicks)
                     n += 1
                 c_n = 0
-            if i == hi:
+            if j == nr:
                 break
             if cand:
                 c_n = 1
@@ -208,27 +237,29 @@ def _rage_session(s, lo, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bit
                     maxx = -(2**31)
                     miny = 2**31 - 1
                     maxy = -(2**31)
-        i += 1
+        j += 1
     return n
 
 
-
-
 # ------------------------------------------------------------------ click groups (dead, slow, error)
+# These read the session's non-move rows through compact copies of their times and kinds
+# (``nts``, ``nk``; position j is batch row ``nm[j]``), so the forward scans after a click skip
+# the cursor moves and stay in cache.
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _group_end(ts, target, cpos, ci, nc, fold):
+def _group_end(nts, target, nm, cpos, ci, nc, fold):
     """The group starting at click ``cpos[ci]``: its last click, its size, the next click not in
-    it (-1: none) and that click's index in ``cpos`` (``nc``: none). ``cpos``: the rows of the
-    session's clicks, in order."""
+    it (-1: none) and that click's index in ``cpos`` (``nc``: none). ``cpos``: the positions of
+    the session's clicks, in order."""
     first = cpos[ci]
     last = first
     cnt = 1
+    tgt = target[nm[first]]
     cj = ci + 1
     while cj < nc:
         j = cpos[cj]
-        if target[j] == target[first] and ts[j] - ts[last] <= fold:
+        if target[nm[j]] == tgt and nts[j] - nts[last] <= fold:
             last = j
             cnt += 1
             cj += 1
@@ -238,20 +269,20 @@ def _group_end(ts, target, cpos, ci, nc, fold):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react):
-    """Row of the first event credited as a visible reaction to the group, or -1; and the
+def _first_reaction(nts, nk, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react):
+    """Position of the first event credited as a visible reaction to the group, or -1; and the
     inclusive end of the window that was observed."""
-    wend = ts[first] + dead_ms
-    if credit_next and nxt >= 0 and ts[nxt] - 1 < wend:
-        wend = ts[nxt] - 1
-    qend = ts[last] + quick_ms
+    wend = nts[first] + dead_ms
+    if credit_next and nxt >= 0 and nts[nxt] - 1 < wend:
+        wend = nts[nxt] - 1
+    qend = nts[last] + quick_ms
     r = first + 1
-    while r < hi and ts[r] <= wend:
-        rk = kind[r]
+    while r < hi and nts[r] <= wend:
+        rk = nk[r]
         if rk == K_MUTATION or rk == K_PAGEVIEW or rk == K_SUBMIT:
             return r, wend
         if (rk == K_SCROLL or rk == K_SELECTION or rk == K_FOCUS or rk == K_BLUR or rk == K_VISIBILITY
-                or rk == K_INPUT or rk == K_CHANGE) and ts[r] <= qend:
+                or rk == K_INPUT or rk == K_CHANGE) and nts[r] <= qend:
             return r, wend
         if request_react and rk == K_REQUEST:
             return r, wend
@@ -260,155 +291,158 @@ def _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_ne
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dead_session(s, lo, hi, F, ts, kind, target, tag, url, flags, tag_bits, target_bits, cpos, nc, dead_ms, fold_ms, quick_ms, min_observe, credit_next, request_react, interactive_only, suppress, out, need, next_dec, rc_s, rc_r, n):
-    settle = max(fold_ms, quick_ms)
-    need[s] = hi
-    next_dec[s] = I64_MAX
-    ci = _lower_bound(cpos, nc, lo)
-    while ci < nc:
+def _click_groups_session(s, F, nts, nk, nm, nnm, cpos, nc, c_dead, c_error, c_slow, target, tag, url, flags, value,
+                          status, tag_bits, target_bits, p, o_dead, o_error, o_slow, need, next_dec, n1, n2, n3):
+    """Dead, error and slow detection in one walk over the session's click groups (they group
+    clicks alike): each group is found once, the dead detector's first reaction serves the slow
+    one, and one forward scan looks for both errors and slow requests. ``c_*``: the click index
+    where each detector resumes (groups before it are skipped for it). Returns the three counts
+    and False if an output array was too small."""
+    dead_ms = p[P_DEAD_MS]
+    fold_ms = p[P_FOLD]
+    quick_ms = p[P_QUICK]
+    min_observe = p[P_MINOBS]
+    credit_next = p[P_CREDIT] != 0
+    request_react = p[P_REQREACT] != 0
+    interactive_only = p[P_INTERACTIVE] != 0
+    dead_supp = p[P_DEAD_SUPP]
+    slow_ms = p[P_SLOW_MS]
+    request_ms = p[P_REQ_MS]
+    trigger_ms = p[P_TRIGGER]
+    late_reaction = p[P_LATE] != 0
+    slow_supp = p[P_SLOW_SUPP]
+    err_win = p[P_ERR_WIN]
+    status_min = p[P_ERR_STATUS]
+    err_supp = p[P_ERR_SUPP]
+    dead_settle = max(fold_ms, quick_ms)
+    slow_settle = max(fold_ms, quick_ms, trigger_ms)
+    err_settle = max(err_win, fold_ms)
+    en = p[P_ENABLED]
+    act1 = (en & 2) != 0
+    act2 = (en & 4) != 0
+    act3 = (en & 8) != 0
+    ci = nc
+    if act1:
+        ci = min(ci, c_dead)
+    if act2:
+        ci = min(ci, c_error)
+    if act3:
+        ci = min(ci, c_slow)
+    while ci < nc and (act1 or act2 or act3):
         first = cpos[ci]
-        last, cnt, nxt, cnext = _group_end(ts, target, cpos, ci, nc, fold_ms)
-        dec = max(ts[first] + dead_ms, ts[last] + settle)
-        if dec > F:
-            need[s] = first
-            next_dec[s] = dec
-            break
-        cls = _cls(first, tag, target, tag_bits, target_bits)
-        if (flags[first] & MOD) == 0 and (cls & suppress) == 0 and ((not interactive_only) or (cls & B_INTERACTIVE) != 0):
-            r, wend = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, request_react)
-            if not request_react:
-                # the slow detector asks the same question of the same group: remember the answer
-                rc_s[ci] = s
-                rc_r[ci] = r
-            if r < 0 and wend - ts[first] >= min_observe:
-                if n >= out.shape[0]:
-                    return -1
-                _emit(out, n, s, first, first, last, ts[first], ts[last], dec, cnt, R_DEAD, T_DEAD,
-                      target[first], url[first], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
-                n += 1
-        ci = cnext
-    return n
-
-
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _slow_session(s, lo, hi, F, ts, kind, target, tag, url, flags, value, tag_bits, target_bits, cpos, nc, dead_ms, slow_ms, fold_ms, quick_ms, credit_next, request_ms, trigger_ms, late_reaction, suppress, out, need, next_dec, rc_s, rc_r, n):
-    settle = max(fold_ms, quick_ms, trigger_ms)
-    need[s] = hi
-    next_dec[s] = I64_MAX
-    ci = _lower_bound(cpos, nc, lo)
-    while ci < nc:
-        first = cpos[ci]
-        last, cnt, nxt, cnext = _group_end(ts, target, cpos, ci, nc, fold_ms)
-        dec = max(ts[first] + dead_ms, ts[last] + settle)
-        if dec > F:
-            need[s] = first
-            next_dec[s] = dec
-            break
-        cls = _cls(first, tag, target, tag_bits, target_bits)
-        if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
-            bits = 0
-            end = ts[last]
-            ev1 = last
+        last, cnt, nxt, cnext = _group_end(nts, target, nm, cpos, ci, nc, fold_ms)
+        fr = nm[first]
+        t0 = nts[first]
+        tl = nts[last]
+        cls = _cls(fr, tag, target, tag_bits, target_bits)
+        plain = (flags[fr] & MOD) == 0
+        r_dead = -2  # -2: the dead detector did not look for this group's first reaction
+        if act1 and ci >= c_dead:
+            dec = max(t0 + dead_ms, tl + dead_settle)
+            if dec > F:
+                need[1, s] = fr
+                next_dec[1, s] = dec
+                act1 = False
+            elif plain and (cls & dead_supp) == 0 and ((not interactive_only) or (cls & B_INTERACTIVE) != 0):
+                r, wend = _first_reaction(nts, nk, first, last, nxt, nnm, dead_ms, quick_ms, credit_next,
+                                          request_react)
+                if not request_react:
+                    r_dead = r  # the slow detector asks the same question
+                if r < 0 and wend - t0 >= min_observe:
+                    if n1 >= o_dead.shape[0]:
+                        return False, n1, n2, n3
+                    _emit(o_dead, n1, s, fr, fr, nm[last], t0, tl, dec, cnt, R_DEAD, T_DEAD,
+                          target[fr], url[fr], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
+                    n1 += 1
+        do_err = False
+        dec_err = 0
+        if act2 and ci >= c_error:
+            dec_err = tl + err_settle
+            if dec_err > F:
+                need[2, s] = fr
+                next_dec[2, s] = dec_err
+                act2 = False
+            else:
+                do_err = plain and (cls & err_supp) == 0
+        do_slow = False
+        dec_slow = 0
+        if act3 and ci >= c_slow:
+            dec_slow = max(t0 + dead_ms, tl + slow_settle)
+            if dec_slow > F:
+                need[3, s] = fr
+                next_dec[3, s] = dec_slow
+                act3 = False
+            else:
+                do_slow = plain and (cls & slow_supp) == 0
+        if do_err or do_slow:
+            e_bits = 0
+            e_ev1 = last
+            s_bits = 0
+            s_end = tl
+            s_ev1 = last
             worst = 0.0
-            if late_reaction:
-                r = rc_r[ci]  # found by the dead detector (same parameters) ...
-                if rc_s[ci] != s:  # ... or not
-                    r = _first_reaction(ts, kind, first, last, nxt, hi, dead_ms, quick_ms, credit_next, False)[0]
-                if r >= 0 and ts[r] - ts[first] >= slow_ms:
-                    bits |= 2
-                    end = ts[r]
-                    ev1 = r
-                    worst = (ts[r] - ts[first]) / slow_ms
-            # requests started by the group: same page, before a click elsewhere
-            tend = ts[last] + trigger_ms
+            if do_slow and late_reaction:
+                r = r_dead
+                if r == -2:
+                    r = _first_reaction(nts, nk, first, last, nxt, nnm, dead_ms, quick_ms, credit_next, False)[0]
+                if r >= 0 and nts[r] - t0 >= slow_ms:
+                    s_bits |= 2
+                    s_end = nts[r]
+                    s_ev1 = r
+                    worst = (nts[r] - t0) / slow_ms
+            # errors / requests after the group: same page, before a click elsewhere
+            e_end = tl + err_win if do_err else I64_MIN
+            s_trig = tl + trigger_ms if do_slow else I64_MIN
+            until = max(e_end, s_trig)
+            stop = nxt if nxt >= 0 else nnm
             r = first + 1
-            while r < hi and ts[r] <= tend:
-                if nxt >= 0 and r >= nxt:
-                    break
-                rk = kind[r]
-                if rk == K_PAGEVIEW:
-                    break
-                if rk == K_REQUEST and value[r] >= request_ms:
-                    bits |= 1
-                    fin = ts[r] + np.int64(value[r])
-                    if fin > end:
-                        end = fin
-                    if r > ev1:
-                        ev1 = r
-                    if value[r] / request_ms > worst:
-                        worst = value[r] / request_ms
-                r += 1
-            if bits != 0:
-                if n >= out.shape[0]:
-                    return -1
-                _emit(out, n, s, first, first, ev1, ts[first], end, dec, cnt, R_SLOW_BASE + bits, T_SLOW,
-                      target[first], url[first], np.int64(worst * SEV_SCALE))
-                n += 1
-        ci = cnext
-    return n
-
-
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _error_session(s, lo, hi, F, ts, kind, target, tag, url, flags, status, tag_bits, target_bits, cpos, nc, window_ms, fold_ms, status_min, suppress, out, need, next_dec, n):
-    settle = max(window_ms, fold_ms)
-    need[s] = hi
-    next_dec[s] = I64_MAX
-    ci = _lower_bound(cpos, nc, lo)
-    while ci < nc:
-        first = cpos[ci]
-        last, cnt, nxt, cnext = _group_end(ts, target, cpos, ci, nc, fold_ms)
-        dec = ts[last] + settle
-        if dec > F:
-            need[s] = first
-            next_dec[s] = dec
-            break
-        cls = _cls(first, tag, target, tag_bits, target_bits)
-        if (flags[first] & MOD) == 0 and (cls & suppress) == 0:
-            bits = 0
-            ev1 = last
-            wend = ts[last] + window_ms
-            r = first + 1
-            while r < hi and ts[r] <= wend:
-                if nxt >= 0 and r >= nxt:
-                    break
-                rk = kind[r]
+            while r < stop and nts[r] <= until:
+                rk = nk[r]
                 if rk == K_PAGEVIEW:
                     break
                 if rk == K_ERROR:
-                    bits |= 1
-                    ev1 = max(ev1, r)
-                elif rk == K_REQUEST and status[r] >= status_min:
-                    bits |= 2
-                    ev1 = max(ev1, r)
+                    if nts[r] <= e_end:
+                        e_bits |= 1
+                        e_ev1 = max(e_ev1, r)
+                elif rk == K_REQUEST:
+                    row = nm[r]
+                    if nts[r] <= e_end and status[row] >= status_min:
+                        e_bits |= 2
+                        e_ev1 = max(e_ev1, r)
+                    if nts[r] <= s_trig and value[row] >= request_ms:
+                        s_bits |= 1
+                        fin = nts[r] + np.int64(value[row])
+                        if fin > s_end:
+                            s_end = fin
+                        if r > s_ev1:
+                            s_ev1 = r
+                        if value[row] / request_ms > worst:
+                            worst = value[row] / request_ms
                 r += 1
-            if bits != 0:
-                if n >= out.shape[0]:
-                    return -1
-                _emit(out, n, s, first, first, ev1, ts[first], ts[ev1], dec, cnt, R_ERROR_BASE + bits, T_NONE,
-                      target[first], url[first], SEV_SCALE * (1 + (bits == 3)))
-                n += 1
+            if e_bits != 0:
+                if n2 >= o_error.shape[0]:
+                    return False, n1, n2, n3
+                _emit(o_error, n2, s, fr, fr, nm[e_ev1], t0, nts[e_ev1], dec_err, cnt, R_ERROR_BASE + e_bits, T_NONE,
+                      target[fr], url[fr], SEV_SCALE * (1 + (e_bits == 3)))
+                n2 += 1
+            if s_bits != 0:
+                if n3 >= o_slow.shape[0]:
+                    return False, n1, n2, n3
+                _emit(o_slow, n3, s, fr, fr, nm[s_ev1], t0, s_end, dec_slow, cnt, R_SLOW_BASE + s_bits, T_SLOW,
+                      target[fr], url[fr], np.int64(worst * SEV_SCALE))
+                n3 += 1
         ci = cnext
-    return n
-
-
+    return True, n1, n2, n3
 
 
 # ------------------------------------------------------------- direction reversals (thrash, scroll)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _reversal(a, b, c, m):
-    d1 = b - a
-    d2 = c - b
-    return (d1 >= m and d2 <= -m) or (d1 <= -m and d2 >= m)
-
-
-@njit(cache=True, nogil=True)
-def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y, min_rev, window_ms, chain_gap, max_chain, min_delta, rule_x, rule_y, rule_xy, out, need, next_dec, ring_x, ring_y, n):
+def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev, window_ms, chain_gap, max_chain,
+               min_delta, rule_x, rule_y, rule_xy, out, need, next_dec, ring_x, ring_y, n):
+    """Chains of direction reversals of (cx, cy) (or cy alone) over ``rows[j0:nrows]``: the
+    session's positioned events of one kind and its page views, in order."""
     need[s] = hi
     next_dec[s] = I64_MAX
     p1 = -1
@@ -420,54 +454,46 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
     ny = 0
     hit_x = False
     hit_y = False
-    stopped = False
-    # the two previous positions, kept in registers (the hot loop runs once per cursor move)
+    # the two previous positions, kept in registers
     x1 = x2 = y1 = y2 = 0
-    xi = yi = 0
-    for i in range(lo, hi + 1):
+    for j in range(j0, nrows):
+        i = rows[j]
+        if kind[i] == K_PAGEVIEW:
+            # a new page: positions start over, no reversal spans the navigation
+            p1 = -1
+            p2 = -1
+            continue
+        xi = cx[i]
+        yi = cy[i]
+        if (use_x and xi == NA) or yi == NA:
+            continue
         rx = False
         ry = False
-        if i < hi:
-            k = kind[i]
-            if k != ev_kind:
-                if k == K_PAGEVIEW:
-                    # a new page: positions start over, no reversal spans the navigation
-                    p1 = -1
-                    p2 = -1
-                continue
-            xi = cx[i]
-            yi = cy[i]
-            if (use_x and xi == NA) or (use_y and yi == NA):
-                continue
-            if p2 >= 0:
-                if use_x:
-                    dx1 = x1 - x2
-                    dx2 = xi - x1
-                    rx = (dx1 >= min_delta and dx2 <= -min_delta) or (dx1 <= -min_delta and dx2 >= min_delta)
-                if use_y:
-                    dy1 = y1 - y2
-                    dy2 = yi - y1
-                    ry = (dy1 >= min_delta and dy2 <= -min_delta) or (dy1 <= -min_delta and dy2 >= min_delta)
-        if ch_first >= 0 and (i == hi or ((rx or ry) and (ts[i] - ts[ch_last] > chain_gap
-                                                          or ts[i] - ts[ch_first] > max_chain))):
-            dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
-            if dec > F:
-                need[s] = ch_need
-                next_dec[s] = dec
-                stopped = True
-                break
-            if hit_x or hit_y:
-                if n >= out.shape[0]:
-                    return -1
-                rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
-                cnt = max(nx, ny)
-                _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
-                      T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
-                n += 1
-            ch_first = -1
-        if i == hi:
-            break
-        if rx or ry:
+        if p2 >= 0:
+            if use_x:
+                dx1 = x1 - x2
+                dx2 = xi - x1
+                rx = ((dx1 >= min_delta) & (dx2 <= -min_delta)) | ((dx1 <= -min_delta) & (dx2 >= min_delta))
+            dy1 = y1 - y2
+            dy2 = yi - y1
+            ry = ((dy1 >= min_delta) & (dy2 <= -min_delta)) | ((dy1 <= -min_delta) & (dy2 >= min_delta))
+        if rx | ry:
+            t = ts[i]
+            if ch_first >= 0 and (t - ts[ch_last] > chain_gap or t - ts[ch_first] > max_chain):
+                dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
+                if dec > F:
+                    need[s] = ch_need
+                    next_dec[s] = dec
+                    return n
+                if hit_x or hit_y:
+                    if n >= out.shape[0]:
+                        return -1
+                    rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
+                    cnt = max(nx, ny)
+                    _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
+                          T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
+                    n += 1
+                ch_first = -1
             if ch_first < 0:
                 ch_first = i
                 ch_need = p2
@@ -476,14 +502,14 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
                 hit_x = False
                 hit_y = False
             if rx:
-                ring_x[nx % min_rev] = ts[i]
+                ring_x[nx % min_rev] = t
                 nx += 1
-                if nx >= min_rev and ts[i] - ring_x[nx % min_rev] <= window_ms:
+                if nx >= min_rev and t - ring_x[nx % min_rev] <= window_ms:
                     hit_x = True
             if ry:
-                ring_y[ny % min_rev] = ts[i]
+                ring_y[ny % min_rev] = t
                 ny += 1
-                if ny >= min_rev and ts[i] - ring_y[ny % min_rev] <= window_ms:
+                if ny >= min_rev and t - ring_y[ny % min_rev] <= window_ms:
                     hit_y = True
             ch_last = i
         p2 = p1
@@ -492,30 +518,40 @@ def _reversal_session(s, lo, hi, F, ts, kind, url, cx, cy, ev_kind, use_x, use_y
         x1 = xi
         y2 = y1
         y1 = yi
-    if not stopped:
-        need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
+    # the session's end closes the last chain
+    if ch_first >= 0:
+        dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
+        if dec > F:
+            need[s] = ch_need
+            next_dec[s] = dec
+            return n
+        if hit_x or hit_y:
+            if n >= out.shape[0]:
+                return -1
+            rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
+            cnt = max(nx, ny)
+            _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
+                  T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
+            n += 1
+    need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
     return n
-
-
 
 
 # ------------------------------------------------------------------------- navigation (u-turn, loop)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _uturn_session(s, lo, hi, F, ts, kind, url, max_dwell, out, need, next_dec, n):
+def _uturn_session(s, pv, j0, npv, hi, F, ts, url, max_dwell, out, need, next_dec, n):
+    """``pv[j0:npv]``: the session's page-view rows."""
     next_dec[s] = I64_MAX
     a = -1  # page before the last one
     b = -1  # last page
-    stopped = False
-    for i in range(lo, hi):
-        if kind[i] != K_PAGEVIEW:
-            continue
+    for j in range(j0, npv):
+        i = pv[j]
         if ts[i] > F:
             need[s] = a if a >= 0 else (b if b >= 0 else i)
             next_dec[s] = ts[i]
-            stopped = True
-            break
+            return n
         if a >= 0 and url[i] >= 0 and url[i] == url[a] and url[b] != url[a] and ts[i] - ts[b] <= max_dwell:
             if n >= out.shape[0]:
                 return -1
@@ -525,23 +561,23 @@ def _uturn_session(s, lo, hi, F, ts, kind, url, max_dwell, out, need, next_dec, 
             n += 1
         a = b
         b = i
-    if not stopped:
-        need[s] = a if a >= 0 else (b if b >= 0 else hi)
+    need[s] = a if a >= 0 else (b if b >= 0 else hi)
     return n
 
 
-
-
 @njit(cache=True, nogil=True, inline="always")
-def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n):
+def _loop_session(s, pv, j0, npv, hi, F, ts, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n):
+    """``pv[j0:npv]``: the session's page-view rows."""
     cap = 64
     need[s] = hi
     next_dec[s] = I64_MAX
     m = 0
-    for i in range(lo, hi + 1):
+    for j in range(j0, npv + 1):
         now = I64_MAX
-        if i < hi:
-            if kind[i] != K_PAGEVIEW or url[i] < 0:
+        i = hi
+        if j < npv:
+            i = pv[j]
+            if url[i] < 0:
                 continue
             now = ts[i]
             if now > F:
@@ -549,53 +585,51 @@ def _loop_session(s, lo, hi, F, ts, kind, url, min_visits, window_ms, out, need,
                 next_dec[s] = now
                 now = I64_MAX  # stop: finalise every chain below
         # finalise chains that can no longer grow (all of them at the end)
-        j = 0
-        while j < m:
-            if now == I64_MAX or c_lts[j] + window_ms < now:
-                dec = c_lts[j] + window_ms
+        q = 0
+        while q < m:
+            if now == I64_MAX or c_lts[q] + window_ms < now:
+                dec = c_lts[q] + window_ms
                 if dec > F:
-                    need[s] = min(need[s], c_first[j])
+                    need[s] = min(need[s], c_first[q])
                     next_dec[s] = min(next_dec[s], dec)
-                elif c_hit[j]:
+                elif c_hit[q]:
                     if n >= out.shape[0]:
                         return -1
-                    _emit(out, n, s, c_first[j], c_first[j], c_last[j], ts[c_first[j]], ts[c_last[j]], dec,
-                          c_n[j], R_LOOP, T_NONE, -1, c_url[j], SEV_SCALE * c_n[j] // min_visits)
+                    _emit(out, n, s, c_first[q], c_first[q], c_last[q], ts[c_first[q]], ts[c_last[q]], dec,
+                          c_n[q], R_LOOP, T_NONE, -1, c_url[q], SEV_SCALE * c_n[q] // min_visits)
                     n += 1
                 m -= 1
-                c_url[j] = c_url[m]
-                c_first[j] = c_first[m]
-                c_last[j] = c_last[m]
-                c_lts[j] = c_lts[m]
-                c_n[j] = c_n[m]
-                c_hit[j] = c_hit[m]
-                for q in range(min_visits):
-                    ring[j, q] = ring[m, q]
+                c_url[q] = c_url[m]
+                c_first[q] = c_first[m]
+                c_last[q] = c_last[m]
+                c_lts[q] = c_lts[m]
+                c_n[q] = c_n[m]
+                c_hit[q] = c_hit[m]
+                for v in range(min_visits):
+                    ring[q, v] = ring[m, v]
             else:
-                j += 1
+                q += 1
         if now == I64_MAX:
             break
         # extend or start the chain of this URL
-        j = 0
-        while j < m and c_url[j] != url[i]:
-            j += 1
-        if j == m:
+        q = 0
+        while q < m and c_url[q] != url[i]:
+            q += 1
+        if q == m:
             if m == cap:
                 continue  # too many pages in flight: untracked
             m += 1
-            c_url[j] = url[i]
-            c_first[j] = i
-            c_n[j] = 0
-            c_hit[j] = False
-        ring[j, c_n[j] % min_visits] = ts[i]
-        c_n[j] += 1
-        if c_n[j] >= min_visits and ts[i] - ring[j, c_n[j] % min_visits] <= window_ms:
-            c_hit[j] = True
-        c_last[j] = i
-        c_lts[j] = ts[i]
+            c_url[q] = url[i]
+            c_first[q] = i
+            c_n[q] = 0
+            c_hit[q] = False
+        ring[q, c_n[q] % min_visits] = ts[i]
+        c_n[q] += 1
+        if c_n[q] >= min_visits and ts[i] - ring[q, c_n[q] % min_visits] <= window_ms:
+            c_hit[q] = True
+        c_last[q] = i
+        c_lts[q] = ts[i]
     return n
-
-
 
 
 # ------------------------------------------------------------------------------------------ forms
@@ -699,58 +733,42 @@ def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bit
     return n
 
 
-
-
 # --------------------------------------------------------------------------------- fused driver
 
-# positions in the int64 parameter vector of ``fused_kernel`` (built by detector.fused_params)
-(P_RAGE_ON, P_RAGE_MIN, P_RAGE_GAP, P_RAGE_WINDOW, P_RAGE_RADIUS, P_RAGE_METRIC, P_RAGE_SAME, P_RAGE_FOLD,
- P_RAGE_CSCROLL, P_RAGE_CSEL, P_RAGE_REACT, P_RAGE_SUPP,
- P_DEAD_MS, P_FOLD, P_QUICK, P_MINOBS, P_CREDIT, P_REQREACT, P_INTERACTIVE, P_DEAD_SUPP,
- P_SLOW_MS, P_REQ_MS, P_TRIGGER, P_LATE, P_SLOW_SUPP,
- P_ERR_WIN, P_ERR_STATUS, P_ERR_SUPP,
- P_TH_MIN, P_TH_WIN, P_TH_GAP, P_TH_MAX, P_TH_DELTA,
- P_SC_MIN, P_SC_WIN, P_SC_GAP, P_SC_MAX, P_SC_DELTA,
- P_UT_DWELL, P_LOOP_MIN, P_LOOP_WIN, P_FORM_RET, P_FORM_HES, P_FORM_AB, P_ENABLED, N_PARAMS) = range(46)
-
-R_THRASH_X = int(Rule.THRASH_X)
-R_THRASH_Y = int(Rule.THRASH_Y)
-R_THRASH_XY = int(Rule.THRASH_XY)
-R_SCROLL = int(Rule.SCROLL_BOUNCE)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _back_to_rows(out, n_from, n_to, need, next_dec, s, idx, m, hi):
-    """Compact positions -> batch rows for the episodes just emitted and the session's need."""
-    for j in range(n_from, n_to):
-        out[j, O_ANCHOR] = idx[out[j, O_ANCHOR]]
-        out[j, O_EV0] = idx[out[j, O_EV0]]
-        out[j, O_EV1] = idx[out[j, O_EV1]]
-    need[s] = idx[need[s]] if need[s] < m else hi
+#: per event kind, the row lists of ``fused_kernel`` it goes to (bits): the split passes are
+#: branch-free (each row is stored into every list, and the list grows only if its bit is set)
+L_MOVES = 1  # thrash: cursor moves and page views
+L_OTHER = 2  # everything but cursor moves (the list the rest below is drawn from)
+L_CLICK = 4  # dead / error / slow
+L_PAGE = 8  # u-turn, loop
+L_FORM = 16  # the kinds the form detector reads (``detector.KERNEL_READS["form"]``)
+L_SCROLL = 32  # scroll bounce: scrolls and page views
+L_RAGE = 64  # rage: clicks, double clicks, scrolls, selections
+KIND_LISTS = np.full(256, L_OTHER, np.uint8)
+KIND_LISTS[K_MOVE] = L_MOVES
+KIND_LISTS[K_PAGEVIEW] |= L_MOVES | L_PAGE | L_FORM | L_SCROLL
+KIND_LISTS[K_CLICK] |= L_CLICK | L_RAGE
+KIND_LISTS[K_DBLCLICK] |= L_RAGE
+KIND_LISTS[K_SCROLL] |= L_SCROLL | L_RAGE
+KIND_LISTS[K_SELECTION] |= L_RAGE
+for _k in (K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
+    KIND_LISTS[_k] |= L_FORM
 
 
-#: the kinds the form detector reads (``detector.KERNEL_READS["form"]``): the split pass lists
-#: their positions so the detector skips the rest
-FORM_KINDS = np.zeros(256, np.bool_)
-for _k in (K_PAGEVIEW, K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
-    FORM_KINDS[_k] = True
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag_bits, target_bits,
                  offsets, start_rows, frontier, p,
                  o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
                  need, next_dec, counts):
     """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
-    session by session. One pass over each session's rows runs the two reversal detectors inline
-    (thrash over cursor moves, which are about two thirds of all events and are never copied;
-    scroll bounce over scrolls) and copies every non-move row to small compact buffers (hot in
-    cache), listing the positions of clicks, page views and form rows among them. The other
-    detectors run over those buffers: dead/error/slow walk the click list, u-turn and loop the
-    page views, form its rows. Every buffer keeps the batch row of each entry, so episodes and
-    ``need`` are mapped back to batch rows afterwards. One compiled function for any selection
-    keeps the one-time JIT cost down. Disabled slots report ``need = offsets[s+1]``.
-    ``counts[k]`` gets each one's episode count; returns False if some output array was too small."""
+    session by session. Two branch-free passes list the session's rows by kind (cursor moves
+    and page views; all other rows, with compact copies of their times and kinds; and from
+    those clicks, page views, form rows, scrolls, rage rows); each detector then walks only its
+    list, reading the batch columns through the listed rows, so nothing but time and kind is
+    copied and no detector steps over rows it ignores. Dead, error and slow share one walk over
+    the click groups. One compiled function for any selection keeps the one-time JIT cost down.
+    Disabled slots report ``need = offsets[s+1]``. ``counts[k]`` gets each one's episode count;
+    returns False if some output array was too small."""
     ring = np.empty(16, np.int64)
     ring_x = np.empty(64, np.int64)
     ring_y = np.empty(64, np.int64)
@@ -768,31 +786,17 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     longest = 1
     for s in range(offsets.shape[0] - 1):
         longest = max(longest, offsets[s + 1] - offsets[s])
-    longest = min(longest, ts.shape[0])
-    # non-move rows
-    idx = np.empty(longest, np.int64)
-    k_ts = ts[:longest].copy()
-    k_kind = kind[:longest].copy()
-    k_target = target[:longest].copy()
-    k_tag = tag[:longest].copy()
-    k_url = url[:longest].copy()
-    k_x = x[:longest].copy()
-    k_y = y[:longest].copy()
-    k_value = value[:longest].copy()
-    k_status = status[:longest].copy()
-    k_flags = flags[:longest].copy()
-    cpos = np.empty(longest, np.int64)  # positions of the clicks among them
-    ppos = np.empty(longest, np.int64)  # and of the page views
-    fpos = np.empty(longest, np.int64)  # and of the rows the form detector reads
-    form_kinds = FORM_KINDS
-    # first reaction of each click group, per click position (session stamp, row)
-    rc_s = np.full(longest, -1, np.int64)
-    rc_r = np.empty(longest, np.int64)
-    # page views gathered (u-turn, loop)
-    v_idx = np.empty(longest, np.int64)
-    v_ts = ts[:longest].copy()
-    v_kind = kind[:longest].copy()
-    v_url = url[:longest].copy()
+    longest = min(longest, ts.shape[0]) + 1
+    mv = np.empty(longest, np.int64)  # rows: cursor moves and page views
+    nm = np.empty(longest, np.int64)  # rows: all but cursor moves
+    nts = np.empty(longest, np.int64)  # their times
+    nk = np.empty(longest, np.uint8)  # and kinds
+    cpos = np.empty(longest, np.int64)  # positions in nm: clicks
+    pv = np.empty(longest, np.int64)  # rows: page views
+    fl = np.empty(longest, np.int64)  # rows: what the form detector reads
+    sl = np.empty(longest, np.int64)  # rows: scrolls and page views
+    rl = np.empty(longest, np.int64)  # rows: what the rage detector reads
+    lists = KIND_LISTS
     nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
     nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
                                                    next_dec[5], next_dec[6], next_dec[7], next_dec[8])
@@ -801,276 +805,91 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     rage_on = p[P_RAGE_ON] != 0 and (en & 1) != 0
     on1, on2, on3, on4 = (en & 2) != 0, (en & 4) != 0, (en & 8) != 0, (en & 16) != 0
     on5, on6, on7, on8 = (en & 32) != 0, (en & 64) != 0, (en & 128) != 0, (en & 256) != 0
+    # parameters in locals: loads from ``p`` could not be hoisted past the stores into the
+    # (possibly aliasing, as far as the compiler knows) int64 output arrays
     th_min, th_win, th_gap, th_max, th_delta = p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA]
     sc_min, sc_win, sc_gap, sc_max, sc_delta = p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA]
-    ring_s = np.empty(64, np.int64)
+    ut_dwell, lp_min, lp_win = p[P_UT_DWELL], p[P_LOOP_MIN], p[P_LOOP_WIN]
+    fm_ret, fm_hes, fm_ab = p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB]
     for s in range(offsets.shape[0] - 1):
         hi = offsets[s + 1]
         F = frontier[s]
         nd0[s] = nd1[s] = nd2[s] = nd3[s] = nd4[s] = nd5[s] = nd6[s] = nd7[s] = nd8[s] = hi
         nx0[s] = nx1[s] = nx2[s] = nx3[s] = nx4[s] = nx5[s] = nx6[s] = nx7[s] = nx8[s] = I64_MAX
-        # one pass from where the earliest kernel resumes (earlier rows in a buffer are harmless:
-        # each kernel starts at its own resume row). Cursor moves feed the thrash detector right
-        # here (the body of ``_reversal_session`` over moves, inlined: moves are never copied);
-        # every other row goes to the compact buffers.
+        # lists from where the earliest kernel resumes (each kernel starts at its own row)
         lo = hi
         for k in range(9):
             lo = min(lo, start_rows[k, s])
-        th_lo = start_rows[4, s]
-        th_on = on4
-        p1 = -1
-        p2 = -1
-        ch_first = -1
-        ch_need = -1
-        ch_last = -1
-        c_nx = 0
-        c_ny = 0
-        hit_x = False
-        hit_y = False
-        x1 = x2 = y1 = y2 = 0
-        sc_lo = start_rows[7, s]
-        sc_on = on7
-        q1 = -1
-        q2 = -1
-        sch_first = -1
-        sch_need = -1
-        sch_last = -1
-        c_sy = 0
-        sc_hit = False
-        sy1 = sy2 = 0
-        m = 0
-        nc = 0
-        npg = 0
-        nf = 0
+        n_mv = 0
+        n_nm = 0
         for i in range(lo, hi):
+            b = lists[kind[i]]
+            mv[n_mv] = i
+            n_mv += b & L_MOVES
+            nm[n_nm] = i
+            n_nm += (b & L_OTHER) >> 1
+        nc = 0
+        n_pv = 0
+        n_fl = 0
+        n_sl = 0
+        n_rl = 0
+        for j in range(n_nm):
+            i = nm[j]
             k = kind[i]
-            if k == K_MOVE:
-                if not th_on or i < th_lo:
-                    continue
-                xi = x[i]
-                yi = y[i]
-                if (xi == NA) | (yi == NA):
-                    continue
-                rx = False
-                ry = False
-                if p2 >= 0:
-                    dx1 = x1 - x2
-                    dx2 = xi - x1
-                    rx = ((dx1 >= th_delta) & (dx2 <= -th_delta)) | ((dx1 <= -th_delta) & (dx2 >= th_delta))
-                    dy1 = y1 - y2
-                    dy2 = yi - y1
-                    ry = ((dy1 >= th_delta) & (dy2 <= -th_delta)) | ((dy1 <= -th_delta) & (dy2 >= th_delta))
-                if rx | ry:
-                    t = ts[i]
-                    if ch_first >= 0 and (t - ts[ch_last] > th_gap or t - ts[ch_first] > th_max):
-                        dec = min(ts[ch_last] + th_gap, ts[ch_first] + th_max)
-                        if dec > F:
-                            nd4[s] = ch_need
-                            nx4[s] = dec
-                            th_on = False
-                            continue
-                        if hit_x or hit_y:
-                            if n4 >= o_thrash.shape[0]:
-                                return False
-                            rule = R_THRASH_XY if (hit_x and hit_y) else (R_THRASH_X if hit_x else R_THRASH_Y)
-                            cnt = max(c_nx, c_ny)
-                            _emit(o_thrash, n4, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt,
-                                  rule, T_NONE, -1, url[ch_first], SEV_SCALE * cnt // th_min)
-                            n4 += 1
-                        ch_first = -1
-                    if ch_first < 0:
-                        ch_first = i
-                        ch_need = p2
-                        c_nx = 0
-                        c_ny = 0
-                        hit_x = False
-                        hit_y = False
-                    if rx:
-                        ring_x[c_nx % th_min] = t
-                        c_nx += 1
-                        if c_nx >= th_min and t - ring_x[c_nx % th_min] <= th_win:
-                            hit_x = True
-                    if ry:
-                        ring_y[c_ny % th_min] = t
-                        c_ny += 1
-                        if c_ny >= th_min and t - ring_y[c_ny % th_min] <= th_win:
-                            hit_y = True
-                    ch_last = i
-                p2 = p1
-                p1 = i
-                x2 = x1
-                x1 = xi
-                y2 = y1
-                y1 = yi
-            else:
-                cpos[nc] = m
-                nc += k == K_CLICK
-                ppos[npg] = m
-                npg += k == K_PAGEVIEW
-                fpos[nf] = m
-                nf += form_kinds[k]
-                idx[m] = i
-                k_ts[m] = ts[i]
-                k_kind[m] = k
-                k_target[m] = target[i]
-                k_tag[m] = tag[i]
-                k_url[m] = url[i]
-                k_x[m] = x[i]
-                k_y[m] = y[i]
-                k_value[m] = value[i]
-                k_status[m] = status[i]
-                k_flags[m] = flags[i]
-                m += 1
-                if k == K_PAGEVIEW:
-                    # a new page: positions start over, no reversal spans the navigation
-                    p1 = -1
-                    p2 = -1
-                    q1 = -1
-                    q2 = -1
-                elif k == K_SCROLL and sc_on and i >= sc_lo:
-                    # the scroll-bounce detector (``_reversal_session`` on sy), inlined likewise
-                    yi = sy[i]
-                    if yi != NA:
-                        ry = False
-                        if q2 >= 0:
-                            dy1 = sy1 - sy2
-                            dy2 = yi - sy1
-                            ry = ((dy1 >= sc_delta) & (dy2 <= -sc_delta)) | ((dy1 <= -sc_delta) & (dy2 >= sc_delta))
-                        if ry:
-                            t = ts[i]
-                            stop = False
-                            if sch_first >= 0 and (t - ts[sch_last] > sc_gap or t - ts[sch_first] > sc_max):
-                                dec = min(ts[sch_last] + sc_gap, ts[sch_first] + sc_max)
-                                if dec > F:
-                                    nd7[s] = sch_need
-                                    nx7[s] = dec
-                                    sc_on = False
-                                    stop = True
-                                else:
-                                    if sc_hit:
-                                        if n7 >= o_scroll.shape[0]:
-                                            return False
-                                        _emit(o_scroll, n7, s, sch_first, sch_first, sch_last, ts[sch_first],
-                                              ts[sch_last], dec, c_sy, R_SCROLL, T_NONE, -1, url[sch_first],
-                                              SEV_SCALE * c_sy // sc_min)
-                                        n7 += 1
-                                    sch_first = -1
-                            if not stop:
-                                if sch_first < 0:
-                                    sch_first = i
-                                    sch_need = q2
-                                    c_sy = 0
-                                    sc_hit = False
-                                ring_s[c_sy % sc_min] = t
-                                c_sy += 1
-                                if c_sy >= sc_min and t - ring_s[c_sy % sc_min] <= sc_win:
-                                    sc_hit = True
-                                sch_last = i
-                        q2 = q1
-                        q1 = i
-                        sy2 = sy1
-                        sy1 = yi
-        if th_on:
-            # the session's end closes the last chain
-            if ch_first >= 0:
-                dec = min(ts[ch_last] + th_gap, ts[ch_first] + th_max)
-                if dec > F:
-                    nd4[s] = ch_need
-                    nx4[s] = dec
-                    th_on = False
-                elif hit_x or hit_y:
-                    if n4 >= o_thrash.shape[0]:
-                        return False
-                    rule = R_THRASH_XY if (hit_x and hit_y) else (R_THRASH_X if hit_x else R_THRASH_Y)
-                    cnt = max(c_nx, c_ny)
-                    _emit(o_thrash, n4, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt,
-                          rule, T_NONE, -1, url[ch_first], SEV_SCALE * cnt // th_min)
-                    n4 += 1
-            if th_on:
-                nd4[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
-        if sc_on:
-            if sch_first >= 0:
-                dec = min(ts[sch_last] + sc_gap, ts[sch_first] + sc_max)
-                if dec > F:
-                    nd7[s] = sch_need
-                    nx7[s] = dec
-                    sc_on = False
-                elif sc_hit:
-                    if n7 >= o_scroll.shape[0]:
-                        return False
-                    _emit(o_scroll, n7, s, sch_first, sch_first, sch_last, ts[sch_first], ts[sch_last], dec, c_sy,
-                          R_SCROLL, T_NONE, -1, url[sch_first], SEV_SCALE * c_sy // sc_min)
-                    n7 += 1
-            if sc_on:
-                nd7[s] = q2 if q2 >= 0 else (q1 if q1 >= 0 else hi)
+            b = lists[k]
+            nts[j] = ts[i]
+            nk[j] = k
+            cpos[nc] = j
+            nc += (b & L_CLICK) >> 2
+            pv[n_pv] = i
+            n_pv += (b & L_PAGE) >> 3
+            fl[n_fl] = i
+            n_fl += (b & L_FORM) >> 4
+            sl[n_sl] = i
+            n_sl += (b & L_SCROLL) >> 5
+            rl[n_rl] = i
+            n_rl += (b & L_RAGE) >> 6
+        if on4:
+            n4 = _reversals(s, mv, _lower_bound(mv, n_mv, start_rows[4, s]), n_mv, hi, F, ts, kind, url, x, y, True,
+                            th_min, th_win, th_gap, th_max, th_delta, R_THRASH_X, R_THRASH_Y, R_THRASH_XY,
+                            o_thrash, nd4, nx4, ring_x, ring_y, n4)
+            if n4 < 0:
+                return False
+        if on7:
+            n7 = _reversals(s, sl, _lower_bound(sl, n_sl, start_rows[7, s]), n_sl, hi, F, ts, kind, url, sy, sy, False,
+                            sc_min, sc_win, sc_gap, sc_max, sc_delta, R_SCROLL, R_SCROLL, R_SCROLL,
+                            o_scroll, nd7, nx7, ring_x, ring_y, n7)
+            if n7 < 0:
+                return False
         if rage_on:
-            b = n0
-            n0 = _rage_session(s, _lower_bound(idx, m, start_rows[0, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               k_x, k_y, k_flags, tag_bits, target_bits,
-                               p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS], p[P_RAGE_METRIC],
-                               p[P_RAGE_SAME] != 0, p[P_RAGE_FOLD] != 0, p[P_RAGE_CSCROLL] != 0, p[P_RAGE_CSEL] != 0,
-                               p[P_RAGE_REACT], p[P_RAGE_SUPP], o_rage, nd0, nx0, ring, n0)
+            n0 = _rage_session(s, rl, _lower_bound(rl, n_rl, start_rows[0, s]), n_rl, hi, F, ts, kind, target, tag,
+                               url, x, y, flags, tag_bits, target_bits, p, o_rage, nd0, nx0, ring, n0)
             if n0 < 0:
                 return False
-            _back_to_rows(o_rage, b, n0, nd0, nx0, s, idx, m, hi)
-        if on1:
-            b = n1
-            n1 = _dead_session(s, _lower_bound(idx, m, start_rows[1, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               k_flags, tag_bits, target_bits, cpos, nc,
-                               p[P_DEAD_MS], p[P_FOLD], p[P_QUICK], p[P_MINOBS], p[P_CREDIT] != 0, p[P_REQREACT] != 0,
-                               p[P_INTERACTIVE] != 0, p[P_DEAD_SUPP], o_dead, nd1, nx1, rc_s, rc_r, n1)
-            if n1 < 0:
+        if on1 or on2 or on3:
+            c1 = _lower_bound(cpos, nc, _lower_bound(nm, n_nm, start_rows[1, s]))
+            c2 = _lower_bound(cpos, nc, _lower_bound(nm, n_nm, start_rows[2, s]))
+            c3 = _lower_bound(cpos, nc, _lower_bound(nm, n_nm, start_rows[3, s]))
+            ok, n1, n2, n3 = _click_groups_session(s, F, nts, nk, nm, n_nm, cpos, nc, c1, c2, c3, target, tag, url, flags,
+                                                   value, status, tag_bits, target_bits, p, o_dead, o_error, o_slow,
+                                                   need, next_dec, n1, n2, n3)
+            if not ok:
                 return False
-            _back_to_rows(o_dead, b, n1, nd1, nx1, s, idx, m, hi)
-        if on2:
-            b = n2
-            n2 = _error_session(s, _lower_bound(idx, m, start_rows[2, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                                k_flags, k_status, tag_bits, target_bits, cpos, nc,
-                                p[P_ERR_WIN], p[P_FOLD], p[P_ERR_STATUS], p[P_ERR_SUPP], o_error, nd2, nx2, n2)
-            if n2 < 0:
+        if on5:
+            n5 = _uturn_session(s, pv, _lower_bound(pv, n_pv, start_rows[5, s]), n_pv, hi, F, ts, url, ut_dwell,
+                                o_uturn, nd5, nx5, n5)
+            if n5 < 0:
                 return False
-            _back_to_rows(o_error, b, n2, nd2, nx2, s, idx, m, hi)
-        if on3:
-            b = n3
-            n3 = _slow_session(s, _lower_bound(idx, m, start_rows[3, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               k_flags, k_value, tag_bits, target_bits, cpos, nc,
-                               p[P_DEAD_MS], p[P_SLOW_MS], p[P_FOLD], p[P_QUICK], p[P_CREDIT] != 0, p[P_REQ_MS],
-                               p[P_TRIGGER], p[P_LATE] != 0, p[P_SLOW_SUPP], o_slow, nd3, nx3, rc_s, rc_r, n3)
-            if n3 < 0:
+        if on6:
+            n6 = _loop_session(s, pv, _lower_bound(pv, n_pv, start_rows[6, s]), n_pv, hi, F, ts, url, lp_min, lp_win,
+                               o_loop, nd6, nx6, c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
+            if n6 < 0:
                 return False
-            _back_to_rows(o_slow, b, n3, nd3, nx3, s, idx, m, hi)
-        if on5 or on6:
-            # page views only (positions listed by the split pass)
-            nv = npg
-            for j in range(nv):
-                q = ppos[j]
-                v_idx[j] = idx[q]
-                v_ts[j] = k_ts[q]
-                v_kind[j] = k_kind[q]
-                v_url[j] = k_url[q]
-            if on5:
-                b = n5
-                n5 = _uturn_session(s, _lower_bound(v_idx, nv, start_rows[5, s]), nv, F, v_ts, v_kind, v_url,
-                                    p[P_UT_DWELL], o_uturn, nd5, nx5, n5)
-                if n5 < 0:
-                    return False
-                _back_to_rows(o_uturn, b, n5, nd5, nx5, s, v_idx, nv, hi)
-            if on6:
-                b = n6
-                n6 = _loop_session(s, _lower_bound(v_idx, nv, start_rows[6, s]), nv, F, v_ts, v_kind, v_url,
-                                   p[P_LOOP_MIN], p[P_LOOP_WIN], o_loop, nd6, nx6, c_url, c_first, c_last, c_lts, c_n,
-                                   c_hit, c_ring, n6)
-                if n6 < 0:
-                    return False
-                _back_to_rows(o_loop, b, n6, nd6, nx6, s, v_idx, nv, hi)
         if on8:
-            b = n8
-            n8 = _form_session(s, _lower_bound(idx, m, start_rows[8, s]), m, F, k_ts, k_kind, k_target, k_tag, k_url,
-                               tag_bits, target_bits, fpos, nf, p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB], o_form, nd8, nx8,
-                               f_tgt, f_input, f_left, f_focus, n8)
+            n8 = _form_session(s, start_rows[8, s], hi, F, ts, kind, target, tag, url, tag_bits, target_bits, fl, n_fl,
+                               fm_ret, fm_hes, fm_ab, o_form, nd8, nx8, f_tgt, f_input, f_left, f_focus, n8)
             if n8 < 0:
                 return False
-            _back_to_rows(o_form, b, n8, nd8, nx8, s, idx, m, hi)
     counts[0] = n0
     counts[1] = n1
     counts[2] = n2
