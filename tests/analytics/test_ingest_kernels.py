@@ -111,3 +111,160 @@ def test_select_rows_kernel_equals_reference(
     assert np.array_equal(rows[:k], r_rows)
     assert np.array_equal(out_sb[:k], r_sb)
     assert np.array_equal(out_xb[:k], r_xb)
+
+
+def test_latency_bin_equals_bucket_of() -> None:
+    from uxtop.analytics.hist import N_BUCKETS, bucket_of
+    from uxtop.analytics.series import _latency_bin
+
+    rng = np.random.default_rng(0)
+    special = [np.nan, np.inf, -np.inf, 0.0, -1.0, 0.25, 0.2499, 1.0, 2.0, 4.0, 1e-30, 1e30]
+    edges = 0.25 * 2.0 ** (np.arange(-8, 170) / 8.0)
+    d = np.concatenate(
+        [special, edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)]
+        + [rng.lognormal(3, 3, 2000)]
+    ).astype(np.float32)
+    ref = bucket_of(d)
+    got = np.array([_latency_bin(np.float64(x), N_BUCKETS) for x in d])
+    assert np.array_equal(got, ref)
+
+
+def _fold_batch_reference(
+    b, kind, srow, route, status, value, msg, sids, scols, buckets, route_lut, R, C
+):  # type: ignore[no-untyped-def]
+    """Plain Python: per bucket the counts, the deduped user session rows and the requests."""
+    from uxtop.analytics.hist import N_BUCKETS, bucket_of
+    from uxtop.analytics.series import _LATE
+
+    nb = len(buckets)
+    cnt = np.zeros((nb, R, C), np.int64)
+    err = np.zeros((nb, R, C), np.int64)
+    hist = np.zeros((nb, R, C, N_BUCKETS), np.int32)
+    users: list[list[int]] = [[] for _ in range(nb)]
+    reqs: list[list[tuple]] = [[] for _ in range(nb)]
+    ret = []
+    dropped = 0
+    for j in range(len(b)):
+        if b[j] == _LATE:
+            continue
+        g = list(buckets).index(b[j])
+        s = int(srow[j])
+        if kind[j] != 14:
+            if not users[g] or users[g][-1] != s:
+                users[g].append(s)
+            continue
+        if route[j] < 0:
+            continue
+        r = int(route_lut[route[j]])
+        if r < 0:
+            dropped += 1
+            continue
+        e = bool(status[j] >= 500)
+        h = int(bucket_of(np.array([value[j]]))[0])
+        for c in scols[s]:
+            if c >= 0:
+                cnt[g, r, c] += 1
+                err[g, r, c] += e
+                hist[g, r, c, h] += 1
+        score = (1e12 if e else 0.0) + float(np.nan_to_num(value[j : j + 1], nan=0.0)[0])
+        reqs[g].append((r, int(sids[s]), score, e, int(msg[j])))
+        ret.append((int(sids[s]), r))
+    return cnt, err, hist, users, reqs, ret, dropped
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120), late=st.booleans())
+def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> None:
+    from uxtop.analytics.hist import N_BUCKETS
+    from uxtop.analytics.series import _LATE, _buckets_kernel, _fold_batch_kernel
+
+    rng = np.random.default_rng(seed)
+    R, C, ns = 3, 5, 6
+    ts = np.sort(rng.integers(0, 60_000, n)).astype(np.int64)
+    b = np.empty(n, np.int64)
+    _buckets_kernel(ts, 10_000, 20_000 if late else -(2**62), b)
+    if (b == _LATE).all():
+        return
+    buckets = np.unique(b[b != _LATE])
+    kind = rng.choice([0, 1, 14], n).astype(np.uint8)
+    srow = np.sort(rng.integers(0, ns, n)).astype(np.int32)
+    route = rng.integers(-1, 4, n).astype(np.int32)
+    status = rng.choice([200, 404, 500, 503], n).astype(np.int16)
+    value = rng.choice([np.nan, np.inf, 0.0, 3.5, 120.0, 7.25], n).astype(np.float32)
+    msg = rng.integers(-1, 3, n).astype(np.int32)
+    sids = rng.permutation(1000)[:ns].astype(np.int64)
+    scols = rng.integers(-1, C, (ns, 3)).astype(np.int64)
+    scols[:, 0] = 0
+    route_lut = np.array([0, 2, -1, 1], np.int64)  # intern id 2: over max_routes
+    K = len(buckets) + 2
+    bslot = rng.permutation(K)[: len(buckets)].astype(np.int64)
+    cnt = np.zeros((K, R, C), np.int64)
+    err = np.zeros((K, R, C), np.int64)
+    hist = np.zeros((K, R, C, N_BUCKETS), np.int32)
+    nb = len(buckets)
+    uo, ro = np.empty(nb + 1, np.int64), np.empty(nb + 1, np.int64)
+    ur, rr, rs, re_ = (np.empty(n, np.int64) for _ in range(4))
+    sc, ee, mm = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int64)
+    ret_s, ret_r = np.empty(n, np.int64), np.empty(n, np.int64)
+    big = float(np.finfo(np.float32).max)
+    n_ret, dropped = _fold_batch_kernel(
+        b, kind, srow, route, status, value, msg, 14, big, sids, scols, buckets, bslot,
+        route_lut, cnt, err, hist, uo, ur, ro, rr, rs, sc, ee, mm, ret_s, ret_r,
+    )  # fmt: skip
+    r_cnt, r_err, r_hist, users, reqs, ret, r_dropped = _fold_batch_reference(
+        b, kind, srow, route, status, value, msg, sids, scols, buckets, route_lut, R, C
+    )
+    assert dropped == r_dropped
+    assert list(zip(ret_s[:n_ret].tolist(), ret_r[:n_ret].tolist(), strict=True)) == ret
+    for g in range(nb):
+        k = bslot[g]
+        assert np.array_equal(cnt[k], r_cnt[g])
+        assert np.array_equal(err[k], r_err[g])
+        assert np.array_equal(hist[k], r_hist[g])
+        assert ur[uo[g] : uo[g + 1]].tolist() == users[g]
+        got = list(
+            zip(
+                rr[ro[g] : ro[g + 1]].tolist(),
+                rs[ro[g] : ro[g + 1]].tolist(),
+                sc[ro[g] : ro[g + 1]].tolist(),
+                ee[ro[g] : ro[g + 1]].tolist(),
+                mm[ro[g] : ro[g + 1]].tolist(),
+                strict=True,
+            )
+        )
+        assert got == reqs[g]
+    unused = np.setdiff1d(np.arange(K), bslot)
+    assert not cnt[unused].any() and not hist[unused].any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60))
+def test_fold_flags_kernel_equals_add_at(seed: int, n: int) -> None:
+    from uxtop.analytics.series import _LATE, _fold_flags_kernel
+
+    rng = np.random.default_rng(seed)
+    R, F, C = 70, 4, 6
+    buckets = np.array([3, 5, 9], np.int64)
+    b = rng.choice([3, 5, 9, _LATE], n).astype(np.int64)
+    kind = rng.integers(0, F, n).astype(np.int64)
+    cols = rng.integers(-1, C, (n, 4)).astype(np.int64)
+    routes = rng.random((n, R)) < 0.1
+    bits = np.packbits(routes, axis=1, bitorder="little")
+    bits = np.pad(bits, ((0, 0), (0, 16 - bits.shape[1]))).view(np.uint64)
+    bslot = np.array([2, 0, 1], np.int64)
+    flags = np.zeros((3, F, C), np.int64)
+    flags_route = np.zeros((3, R, F), np.int64)
+    _fold_flags_kernel(b, kind, cols, bits, buckets, bslot, flags, flags_route)
+    for g, bk in enumerate(buckets.tolist()):
+        sel = np.flatnonzero(b == bk)
+        ref = np.zeros((F, C), np.int64)
+        ref_r = np.zeros((R, F), np.int64)
+        for i in sel.tolist():
+            ref[kind[i], 0] += 1
+            for c in cols[i, 1:]:
+                if c >= 0:
+                    ref[kind[i], c] += 1
+            for r in np.flatnonzero(routes[i]).tolist():
+                ref_r[r, kind[i]] += 1
+        assert np.array_equal(flags[bslot[g]], ref)
+        assert np.array_equal(flags_route[bslot[g]], ref_r)

@@ -24,8 +24,8 @@ from numba import njit
 
 from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SeasonalDetector
 from uxtop.analytics.config import COHORT_DIMS, AnalyticsConfig
-from uxtop.analytics.grouping import first_occurrences
-from uxtop.analytics.hist import N_BUCKETS, bucket_of, quantiles
+from uxtop.analytics.grouping import first_occurrences, unique_ints
+from uxtop.analytics.hist import LO_MS, N_BUCKETS, STEPS_PER_OCTAVE, quantiles
 from uxtop.analytics.matchers import string_of
 from uxtop.schema import Kind
 
@@ -33,31 +33,223 @@ OTHER = "(other)"
 _UNSEEN = -2
 
 
+_LATE = np.int64(-(2**63))  # bucket of a row that came after its bucket was closed
+
+
 @njit(cache=True, nogil=True)
-def _fold_requests_kernel(cnt, err, hist, route, hbin, is_err, cols):  # type: ignore[no-untyped-def]
-    """Per request, +1 count, +is_err errors and +1 in latency bin ``hbin`` of each of its cohort
-    columns (``cols[i, j] >= 0``) on its route: ``cnt``/``err`` [R, C], ``hist`` [R, C, bins]."""
-    for i in range(route.shape[0]):
-        r = route[i]
-        h = hbin[i]
-        e = is_err[i]
-        for j in range(cols.shape[1]):
+def _buckets_kernel(ts, bucket_ms, finished_until, b):  # type: ignore[no-untyped-def]
+    """``b[j]`` = bucket of row j, ``_LATE`` where that bucket is closed already;
+    returns (late rows, lowest and highest open bucket)."""
+    late = 0
+    lo = np.int64(2**62)
+    hi = -np.int64(2**62)
+    for j in range(ts.shape[0]):
+        bj = ts[j] // bucket_ms
+        if bj * bucket_ms < finished_until:
+            b[j] = _LATE
+            late += 1
+        else:
+            b[j] = bj
+            lo = min(lo, bj)
+            hi = max(hi, bj)
+    return late, lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _touched_kernel(b, lo, present):  # type: ignore[no-untyped-def]
+    for j in range(b.shape[0]):
+        if b[j] != _LATE:
+            present[b[j] - lo] = True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket_index(buckets, bj):  # type: ignore[no-untyped-def]
+    """Index of ``bj`` in the sorted ``buckets`` (it is there)."""
+    lo = 0
+    hi = buckets.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if buckets[mid] < bj:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _latency_bin(d, n_bins):  # type: ignore[no-untyped-def]
+    # hist.bucket_of for one duration: NaN, ≤ 0 and ±inf go to bin 0
+    x = np.log2(d / LO_MS) * STEPS_PER_OCTAVE
+    if not np.isfinite(x):
+        return 0
+    h = np.floor(x) + 1
+    if h < 0:
+        return 0
+    if h > n_bins - 1:
+        return n_bins - 1
+    return np.int64(h)
+
+
+@njit(cache=True, nogil=True)
+def _new_routes_kernel(b, kind, route, request, route_lut, unseen):  # type: ignore[no-untyped-def]
+    """Whether an open request row calls a route the lookup table has not seen yet."""
+    for j in range(b.shape[0]):
+        if b[j] != _LATE and kind[j] == request and route[j] >= 0:
+            r = route[j]
+            if r >= route_lut.shape[0] or route_lut[r] == unseen:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _fold_batch_kernel(  # type: ignore[no-untyped-def]
+    b,
+    kind,
+    srow,
+    route,
+    status,
+    value,
+    msg,
+    request,
+    big,
+    sids,
+    scols,
+    buckets,
+    bslot,
+    route_lut,
+    cnt,
+    err,
+    hist,
+    user_off,
+    user_rows,
+    req_off,
+    req_route,
+    req_sid,
+    req_score,
+    req_err,
+    req_msg,
+    ret_sid,
+    ret_route,
+):
+    """One batch into the open buckets, grouped by bucket in row order (a counting sort).
+
+    Per open request row on a kept route: +1 count, +is_err errors and +1 in its latency bin of
+    each of its session's cohort columns (``cnt``/``err`` [slot, route, column], ``hist``
+    [slot, route, column, bin]), and its route, session id, evidence score (errors first, then
+    slowest), error flag and message into ``req_*`` (bucket g at ``req_off[g]:req_off[g+1]``)
+    and, in row order, ``ret_sid``/``ret_route``. Per bucket, the session rows with a user
+    (non-request) event, consecutive repeats dropped, into ``user_rows``. Returns (requests
+    kept, requests on dropped routes).
+    """
+    nb = buckets.shape[0]
+    n_bins = hist.shape[3]
+    last = np.full(nb, -1, np.int64)
+    user_n = np.zeros(nb, np.int64)
+    req_n = np.zeros(nb, np.int64)
+    for j in range(b.shape[0]):
+        if b[j] == _LATE:
+            continue
+        g = _bucket_index(buckets, b[j])
+        if kind[j] != request:
+            if last[g] != srow[j]:
+                last[g] = srow[j]
+                user_n[g] += 1
+        elif route[j] >= 0 and route_lut[route[j]] >= 0:
+            req_n[g] += 1
+    user_off[0] = 0
+    req_off[0] = 0
+    for g in range(nb):
+        user_off[g + 1] = user_off[g] + user_n[g]
+        req_off[g + 1] = req_off[g] + req_n[g]
+        user_n[g] = user_off[g]
+        req_n[g] = req_off[g]
+        last[g] = -1
+    n_ret = 0
+    dropped = 0
+    ncols = scols.shape[1]
+    for j in range(b.shape[0]):
+        if b[j] == _LATE:
+            continue
+        g = _bucket_index(buckets, b[j])
+        s = srow[j]
+        if kind[j] != request:
+            if last[g] != s:
+                last[g] = s
+                user_rows[user_n[g]] = s
+                user_n[g] += 1
+            continue
+        if route[j] < 0:
+            continue
+        r = route_lut[route[j]]
+        if r < 0:
+            dropped += 1
+            continue
+        slot = bslot[g]
+        e = status[j] >= 500
+        d = np.float64(value[j])
+        h = _latency_bin(d, n_bins)
+        for c_ in range(ncols):
+            c = scols[s, c_]
+            if c >= 0:
+                cnt[slot, r, c] += 1
+                err[slot, r, c] += e
+                hist[slot, r, c, h] += 1
+        if d != d:
+            d = 0.0
+        elif d > big:
+            d = big
+        elif d < -big:
+            d = -big
+        k = req_n[g]
+        req_n[g] = k + 1
+        req_route[k] = r
+        req_sid[k] = sids[s]
+        req_score[k] = (1e12 if e else 0.0) + d
+        req_err[k] = e
+        req_msg[k] = msg[j]
+        ret_sid[n_ret] = sids[s]
+        ret_route[n_ret] = r
+        n_ret += 1
+    return n_ret, dropped
+
+
+@njit(cache=True, nogil=True)
+def _fold_flags_kernel(b, kind, cols, route_bits, buckets, bslot, flags, flags_route):  # type: ignore[no-untyped-def]
+    """Per open flag: +1 in ``flags[slot, kind]`` at the total and at each of its session's
+    cohort columns (``cols[i, 1:] >= 0``), and +1 in ``flags_route[slot, r, kind]`` for each
+    route r its session called (bit r % 64 of word r // 64 of ``route_bits[i]``)."""
+    for i in range(kind.shape[0]):
+        if b[i] == _LATE:
+            continue
+        slot = bslot[_bucket_index(buckets, b[i])]
+        k = kind[i]
+        flags[slot, k, 0] += 1
+        for j in range(1, cols.shape[1]):
             c = cols[i, j]
             if c >= 0:
-                cnt[r, c] += 1
-                err[r, c] += e
-                hist[r, c, h] += 1
+                flags[slot, k, c] += 1
+        for w in range(route_bits.shape[1]):
+            word = route_bits[i, w]
+            r = w * 64
+            while word != 0:
+                if word & np.uint64(1):
+                    flags_route[slot, r, k] += 1
+                word >>= np.uint64(1)
+                r += 1
 
 
 @njit(cache=True, nogil=True)
-def _add_steps_kernel(steps, gstep, cols):  # type: ignore[no-untyped-def]
-    """``steps[g, c] += 1`` for each arrival's global step and each of its cohort columns."""
+def _add_steps_kernel(steps, b, buckets, bslot, gstep, cols):  # type: ignore[no-untyped-def]
+    """``steps[slot, g, c] += 1`` for each open arrival's global step and cohort column."""
     for i in range(gstep.shape[0]):
+        if b[i] == _LATE:
+            continue
+        slot = bslot[_bucket_index(buckets, b[i])]
         g = gstep[i]
         for j in range(cols.shape[1]):
             c = cols[i, j]
             if c >= 0:
-                steps[g, c] += 1
+                steps[slot, g, c] += 1
 
 
 def _bucket_order(b: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
@@ -74,6 +266,7 @@ class CohortColumns:
         self.k = top_values
         self.ncols = 1 + len(COHORT_DIMS) * (top_values + 1)
         self._maps: list[dict[int, int]] = [{} for _ in COHORT_DIMS]
+        self._luts = [np.full(64, _UNSEEN, np.int64) for _ in COHORT_DIMS]  # the maps as arrays
         self.labels: list[tuple[str, str]] = [("total", "")] + [("", "")] * (self.ncols - 1)
         self._ids: list[int | None] = [None] * self.ncols
         for d, dim in enumerate(COHORT_DIMS):
@@ -86,17 +279,21 @@ class CohortColumns:
         return self._base(d) + self.k
 
     def columns(self, d: int, ids: npt.NDArray[np.int32], strings: object) -> npt.NDArray[np.int64]:
-        """Column of each intern id of dimension ``d`` (−1 where absent)."""
+        """Column of each intern id of dimension ``d`` (−1 where absent); new values get
+        columns in ascending intern id, through a lookup table instead of a dict per id."""
         m = self._maps[d]
-        out = np.full(ids.shape[0], -1, dtype=np.int64)
-        uniq, inv = np.unique(ids, return_inverse=True)
-        cols = np.empty(uniq.shape[0], dtype=np.int64)
-        for i, v in enumerate(uniq.tolist()):
-            if v < 0:
-                cols[i] = -1
-                continue
-            c = m.get(v)
-            if c is None:
+        ids = ids.astype(np.int64)
+        lut = self._luts[d]
+        top = int(ids.max()) + 1 if ids.size else 0
+        if top > lut.shape[0]:
+            lut = self._luts[d] = np.concatenate(
+                [lut, np.full(max(top, 2 * lut.shape[0]) - lut.shape[0], _UNSEEN, np.int64)]
+            )
+        safe = np.maximum(ids, 0)
+        out = np.where(ids >= 0, lut[safe], -1)
+        unseen = out == _UNSEEN
+        if unseen.any():
+            for v in np.unique(ids[unseen]).tolist():
                 if len(m) < self.k:
                     c = self._base(d) + len(m)
                     self.labels[c] = (COHORT_DIMS[d], string_of(strings, COHORT_DIMS[d], v) or "?")
@@ -104,8 +301,8 @@ class CohortColumns:
                 else:
                     c = self._other(d)
                 m[v] = c
-            cols[i] = c
-        out[:] = cols[inv]
+                lut[v] = c
+            out = np.where(ids >= 0, lut[safe], -1)
         return out
 
 
@@ -132,50 +329,35 @@ class Frame:
 
 
 class _Open:
+    """An open bucket: its ``slot`` in the aggregator's count arrays, and the evidence lists."""
+
     __slots__ = (
-        "cnt",
-        "err",
-        "hist",
+        "slot",
         "sess",
         "sess_cols",
         "route_sess",
-        "flags",
-        "steps",
         "examples",
         "msgs",
-        "flags_route",
         "flag_examples",
     )
 
-    def __init__(self, R: int, C: int, F: int, S: int) -> None:
-        self.cnt = np.zeros((R, C), np.int64)
-        self.err = np.zeros((R, C), np.int64)
-        self.hist = np.zeros((R, C, N_BUCKETS), np.int32)
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
         self.sess: list[npt.NDArray] = []
         self.sess_cols: list[npt.NDArray] = []
         self.route_sess: list[npt.NDArray] = []
-        self.flags = np.zeros((F, C), np.int64)
-        self.steps = np.zeros((S, C), np.int64)
         self.examples: dict[int, list[tuple[float, int]]] = {}
         self.msgs: dict[int, dict[int, int]] = {}
-        self.flags_route = np.zeros((R, F), np.int64)
         self.flag_examples: dict[int, list[int]] = {}
 
-    def grow(self, R: int, F: int, S: int) -> None:
-        if R > self.cnt.shape[0]:
-            pad = R - self.cnt.shape[0]
-            self.cnt = np.pad(self.cnt, ((0, pad), (0, 0)))
-            self.err = np.pad(self.err, ((0, pad), (0, 0)))
-            self.hist = np.pad(self.hist, ((0, pad), (0, 0), (0, 0)))
-        if F > self.flags.shape[0]:
-            self.flags = np.pad(self.flags, ((0, F - self.flags.shape[0]), (0, 0)))
-        fr = self.flags_route
-        if R > fr.shape[0] or F > fr.shape[1]:
-            self.flags_route = np.pad(
-                fr, ((0, max(R - fr.shape[0], 0)), (0, max(F - fr.shape[1], 0)))
-            )
-        if S > self.steps.shape[0]:
-            self.steps = np.pad(self.steps, ((0, S - self.steps.shape[0]), (0, 0)))
+
+def _regrow(a: npt.NDArray, shape: tuple[int, ...]) -> npt.NDArray:
+    """``a`` zero-padded to ``shape`` (each axis at least as long)."""
+    if a.shape == shape:
+        return a
+    out = np.zeros(shape, a.dtype)
+    out[tuple(slice(0, k) for k in a.shape)] = a
+    return out
 
 
 class BucketAggregator:
@@ -192,6 +374,18 @@ class BucketAggregator:
         self.flag_names: list[str] = []
         self.n_steps = 0
         self.open: dict[int, _Open] = {}
+        # counts of the open buckets, one slot each (reused once a bucket closes): kernels fold
+        # a whole batch into all its buckets at once. Axes past the slot grow with routes (R),
+        # flag kinds (F) and funnel steps (S); cells beyond the current R/F/S stay zero.
+        C = self.cohorts.ncols
+        self.cnt = np.zeros((0, 0, C), np.int64)  # [slot, route, column]
+        self.err = np.zeros((0, 0, C), np.int64)
+        self.hist = np.zeros((0, 0, C, N_BUCKETS), np.int32)  # latency bins
+        self.flags = np.zeros((0, 0, C), np.int64)  # [slot, flag kind, column]
+        self.steps = np.zeros((0, 0, C), np.int64)  # [slot, global step, column]
+        self.flags_route = np.zeros((0, 0, 0), np.int64)  # [slot, route, flag kind]
+        self._free_slots: list[int] = []
+        self._n_slots = 0
         self.finished_until = -(2**62)  # buckets starting before this are closed
         self.late_events = 0
         self.dropped_routes = 0
@@ -199,13 +393,54 @@ class BucketAggregator:
     def _bucket(self, b: int) -> _Open:
         o = self.open.get(b)
         if o is None:
-            o = _Open(
-                len(self.route_labels), self.cohorts.ncols, len(self.flag_names), self.n_steps
-            )
+            if self._free_slots:
+                slot = self._free_slots.pop()
+            else:
+                slot = self._n_slots
+                self._n_slots += 1
+            o = _Open(slot)
             self.open[b] = o
-        else:
-            o.grow(len(self.route_labels), len(self.flag_names), self.n_steps)
         return o
+
+    def _fit(self) -> None:
+        """Count arrays long enough for every slot, route, flag kind and step in use."""
+        K = max(self._n_slots, self.cnt.shape[0])
+        if K > self.cnt.shape[0]:
+            K = max(K, 2 * self.cnt.shape[0], 4)
+        R = max(len(self.route_labels), self.cnt.shape[1])
+        if R > self.cnt.shape[1]:
+            R = max(R, 2 * self.cnt.shape[1], 4)
+        F = max(len(self.flag_names), self.flags.shape[1])
+        S = max(self.n_steps, self.steps.shape[1])
+        C = self.cohorts.ncols
+        self.cnt = _regrow(self.cnt, (K, R, C))
+        self.err = _regrow(self.err, (K, R, C))
+        self.hist = _regrow(self.hist, (K, R, C, N_BUCKETS))
+        self.flags = _regrow(self.flags, (K, F, C))
+        self.steps = _regrow(self.steps, (K, S, C))
+        self.flags_route = _regrow(self.flags_route, (K, R, F))
+
+    def _open_buckets(
+        self, ts: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], list[_Open]]:
+        """Bucket of each row (``_LATE`` if closed; counted in ``late_events``), and the open
+        buckets the rows fall in, ascending, with their slots and ``_Open`` records."""
+        b = np.empty(ts.shape[0], np.int64)
+        late, lo, hi = _buckets_kernel(
+            np.ascontiguousarray(ts, dtype=np.int64), self.bucket_ms, self.finished_until, b
+        )
+        self.late_events += int(late)
+        if late == ts.shape[0]:
+            return b, np.empty(0, np.int64), np.empty(0, np.int64), []
+        if hi - lo < 1 << 16:
+            present = np.zeros(hi - lo + 1, np.bool_)
+            _touched_kernel(b, lo, present)
+            buckets = lo + np.flatnonzero(present)
+        else:
+            buckets = unique_ints(b[b != _LATE])
+        opens = [self._bucket(bk) for bk in buckets.tolist()]
+        self._fit()
+        return b, buckets, np.array([o.slot for o in opens], np.int64), opens
 
     def session_columns(self, batch: Any, strings: object) -> npt.NDArray[np.int64]:
         """[n_sessions, 1 + dims] cohort columns of each session row of the batch (col 0 = total)."""
@@ -245,86 +480,87 @@ class BucketAggregator:
     ) -> tuple[npt.NDArray, npt.NDArray]:
         """Fold a batch in; returns (session_id, local route) of its requests, for evidence.
 
-        Rows are grouped by bucket once (stable sort); Python then touches each bucket, and the
-        counts, error counts and latency histograms of a bucket are one kernel pass.
+        One kernel folds the counts, error counts and latency histograms of every open bucket
+        and groups the rows by bucket; Python then touches each bucket, never each event.
         """
         cols = batch.columns
         n = cols["ts"].shape[0]
         none = (np.empty(0, np.int64), np.empty(0, np.int64))
         if n == 0:
             return none
-        B = self.bucket_ms
-        ts = cols["ts"]
-        b_all = ts // B
-        late = b_all * B < self.finished_until
-        self.late_events += int(late.sum())
-        srow = cols["session"].astype(np.int64)
-        sids = batch.sessions["session_id"].astype(np.int64)
-        kind = cols["kind"]
-        # active sessions: (bucket, session) pairs, with the session's cohort columns. Request
-        # rows don't make a session active: access-log/OTLP pseudo-sessions are not users.
-        ok_idx = np.flatnonzero(~late)
-        if ok_idx.size == 0:
+        b, buckets, bslot, opens = self._open_buckets(cols["ts"])
+        if not opens:
             return none
-        order = ok_idx[_bucket_order(b_all[ok_idx])]
-        bo = b_all[order]
-        cut = np.flatnonzero(bo[1:] != bo[:-1]) + 1
-        starts = np.concatenate([[0], cut])
-        ends = np.concatenate([cut, [bo.shape[0]]])
-        # per bucket, a session's rows in a run count once (the frame dedupes the rest)
-        so = srow[order]
-        is_user = kind[order] != Kind.REQUEST
-        keep = is_user.copy()
-        if keep.any():
-            ui = np.flatnonzero(is_user)
-            dup = np.zeros(ui.shape[0], np.bool_)
-            dup[1:] = (so[ui[1:]] == so[ui[:-1]]) & (bo[ui[1:]] == bo[ui[:-1]])
-            keep[ui[dup]] = False
-        for a, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            o = self._bucket(int(bo[a]))
-            kk = keep[a:e]
-            if kk.any():
-                rows = so[a:e][kk]
+        kind, route = cols["kind"], cols["route"]
+        if _new_routes_kernel(b, kind, route, Kind.REQUEST, self._route_lut, _UNSEEN):
+            # new routes get local indices in ascending intern id, as the lookup table's fill
+            req = (b != _LATE) & (kind == Kind.REQUEST) & (route >= 0)
+            self._routes(route[req], strings)
+            self._fit()
+        sids = batch.sessions["session_id"].astype(np.int64)
+        nb = buckets.shape[0]
+        user_off = np.empty(nb + 1, np.int64)
+        req_off = np.empty(nb + 1, np.int64)
+        user_rows = np.empty(n, np.int64)
+        req_route = np.empty(n, np.int64)
+        req_sid = np.empty(n, np.int64)
+        req_score = np.empty(n, np.float64)
+        req_err = np.empty(n, np.bool_)
+        req_msg = np.empty(n, np.int64)
+        ret_sid = np.empty(n, np.int64)
+        ret_route = np.empty(n, np.int64)
+        value = cols["value"]
+        n_ret, dropped = _fold_batch_kernel(
+            b,
+            kind,
+            cols["session"],
+            route,
+            cols["status"],
+            value,
+            cols["msg"],
+            int(Kind.REQUEST),
+            float(np.finfo(value.dtype).max),
+            sids,
+            np.ascontiguousarray(scols, dtype=np.int64),
+            buckets,
+            bslot,
+            self._route_lut,
+            self.cnt,
+            self.err,
+            self.hist,
+            user_off,
+            user_rows,
+            req_off,
+            req_route,
+            req_sid,
+            req_score,
+            req_err,
+            req_msg,
+            ret_sid,
+            ret_route,
+        )
+        self.dropped_routes += int(dropped)
+        E = self.cfg.example_sessions
+        for g, o in enumerate(opens):
+            ua, ue = int(user_off[g]), int(user_off[g + 1])
+            if ue > ua:
+                # a session's rows in a bucket count once (the frame dedupes across batches)
+                rows = user_rows[ua:ue]
                 o.sess.append(sids[rows])
                 o.sess_cols.append(scols[rows])
-        # requests
-        req = (~late) & (kind == Kind.REQUEST) & (cols["route"] >= 0)
-        if not req.any():
-            return none
-        idx = np.flatnonzero(req)
-        r_loc = self._routes(cols["route"][idx], strings)
-        keep_r = r_loc >= 0
-        self.dropped_routes += int((~keep_r).sum())
-        idx, r_loc = idx[keep_r], r_loc[keep_r]
-        if idx.size == 0:
-            return sids[srow[idx]], r_loc
-        status = cols["status"][idx].astype(np.int64)
-        dur = cols["value"][idx]
-        hb = bucket_of(dur)
-        is_err = status >= 500
-        bb = b_all[idx]
-        sc = np.ascontiguousarray(scols[srow[idx]])  # [k, 1 + dims]
-        ss_all = sids[srow[idx]]
-        msg_all = cols["msg"][idx].astype(np.int64)
-        score_all = np.where(is_err, 1e12, 0) + np.nan_to_num(dur, nan=0.0)
-        rorder = _bucket_order(bb)
-        rb = bb[rorder]
-        rcut = np.flatnonzero(rb[1:] != rb[:-1]) + 1
-        E = self.cfg.example_sessions
-        for grp in np.split(rorder, rcut):
-            o = self._bucket(int(bb[grp[0]]))
-            rr, ee = r_loc[grp], is_err[grp]
-            _fold_requests_kernel(o.cnt, o.err, o.hist, rr, hb[grp], ee.astype(np.int64), sc[grp])
-            ss = ss_all[grp]
+            ra, re = int(req_off[g]), int(req_off[g + 1])
+            if re == ra:
+                continue
+            rr, ss = req_route[ra:re], req_sid[ra:re]
             o.route_sess.append(rr * (1 << 40) + ss)
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
-            score = score_all[grp]
+            score = req_score[ra:re]
             top = np.argsort(-score)[: 4 * E]
             for k in top.tolist():
                 lst = o.examples.setdefault(int(rr[k]), [])
                 if len(lst) < E * 2:
                     lst.append((float(score[k]), int(ss[k])))
-            msg = msg_all[grp]
+            ee, msg = req_err[ra:re], req_msg[ra:re]
             em = ee & (msg >= 0)
             if em.any():
                 # (route, message) counts, in order of first appearance
@@ -335,7 +571,7 @@ class BucketAggregator:
                     d = o.msgs.setdefault(kk_ >> 32, {})
                     mid = kk_ & 0xFFFFFFFF
                     d[mid] = d.get(mid, 0) + c
-        return ss_all, r_loc
+        return ret_sid[:n_ret], ret_route[:n_ret]
 
     def add_flags(
         self,
@@ -352,61 +588,47 @@ class BucketAggregator:
         ``route_bits`` [k, words] the routes its session called (bit r of word r // 64).
         """
         self.flag_names = list(names) if len(names) > len(self.flag_names) else self.flag_names
-        b_all = np.asarray(start_ts, dtype=np.int64) // self.bucket_ms
-        kind = np.asarray(kind).astype(np.int64)
+        kind = np.ascontiguousarray(kind, dtype=np.int64)
         sid = np.asarray(session_id).astype(np.int64)
-        late = b_all * self.bucket_ms < self.finished_until
-        self.late_events += int(late.sum())
-        ok = np.flatnonzero(~late)
-        if ok.size == 0:
+        b_all, buckets, bslot, opens = self._open_buckets(np.asarray(start_ts))
+        if not opens:
             return
-        # flag → routes: unpack the bitsets once
-        bits = np.unpackbits(
-            np.ascontiguousarray(route_bits[ok]).view(np.uint8), axis=1, bitorder="little"
+        _fold_flags_kernel(
+            b_all,
+            kind,
+            np.ascontiguousarray(cols, dtype=np.int64),
+            np.ascontiguousarray(route_bits, dtype=np.uint64),
+            buckets,
+            bslot,
+            self.flags,
+            self.flags_route,
         )
-        f_i, f_r = np.nonzero(bits)
-        order = _bucket_order(b_all[ok])
-        bb = b_all[ok][order]
-        cuts = np.flatnonzero(np.diff(bb)) + 1
+        # examples: per bucket and kind, the first distinct sessions, in flag order
         E = self.cfg.example_sessions
-        for grp in np.split(order, cuts):
-            g = ok[grp]
-            o = self._bucket(int(b_all[g[0]]))
-            kk = kind[g]
-            np.add.at(o.flags[:, 0], kk, 1)
-            cc = cols[g, 1:]
-            v = cc >= 0
-            np.add.at(o.flags, (np.broadcast_to(kk[:, None], cc.shape)[v], cc[v]), 1)
-            sel = np.isin(f_i, grp)
-            np.add.at(o.flags_route, (f_r[sel], kind[ok[f_i[sel]]]), 1)
-            # examples: the first distinct sessions of each kind, in flag order
-            ss = sid[g]
-            _, first_k = np.unique(kk, return_index=True)
-            for k in kk[np.sort(first_k)].tolist():
-                ex = o.flag_examples.setdefault(k, [])
-                if len(ex) >= E:
-                    continue
-                sk = ss[kk == k]
-                _, first_s = np.unique(sk, return_index=True)
-                for s in sk[np.sort(first_s)].tolist():
-                    if len(ex) >= E:
-                        break
-                    if s not in ex:
-                        ex.append(s)
+        for bk, k, s in zip(b_all.tolist(), kind.tolist(), sid.tolist(), strict=True):
+            if bk == _LATE:
+                continue
+            ex = self.open[bk].flag_examples.setdefault(k, [])
+            if len(ex) < E and s not in ex:
+                ex.append(s)
 
     def add_steps(self, ts: npt.NDArray, gstep: npt.NDArray, cols: npt.NDArray[np.int64]) -> None:
         """Funnel step arrivals: ``gstep`` is the global step index, ``cols`` [k, 1 + dims]."""
-        b_all = np.asarray(ts, dtype=np.int64) // self.bucket_ms
-        g_all = np.ascontiguousarray(gstep, dtype=np.int64)
-        cols = np.ascontiguousarray(cols, dtype=np.int64)
-        ok = np.flatnonzero(b_all * self.bucket_ms >= self.finished_until)
-        if ok.size == 0:
+        if gstep.shape[0] == 0:
             return
-        order = ok[_bucket_order(b_all[ok])]
-        bo = b_all[order]
-        for grp in np.split(order, np.flatnonzero(bo[1:] != bo[:-1]) + 1):
-            o = self._bucket(int(b_all[grp[0]]))
-            _add_steps_kernel(o.steps, g_all[grp], cols[grp])
+        late_before = self.late_events
+        b, buckets, bslot, opens = self._open_buckets(np.asarray(ts))
+        self.late_events = late_before  # late arrivals are not extra late events
+        if not opens:
+            return
+        _add_steps_kernel(
+            self.steps,
+            b,
+            buckets,
+            bslot,
+            np.ascontiguousarray(gstep, dtype=np.int64),
+            np.ascontiguousarray(cols, dtype=np.int64),
+        )
 
     def finish(self, until_ms: int) -> list[Frame]:
         """Close every open bucket that ends at or before ``until_ms`` (and fill empty gaps)."""
@@ -426,8 +648,18 @@ class BucketAggregator:
         R, C = len(self.route_labels), self.cohorts.ncols
         F, S = len(self.flag_names), self.n_steps
         if o is None:
-            o = _Open(R, C, F, S)
-        o.grow(R, F, S)
+            o = _Open(-1)
+            cnt, err = np.zeros((R, C), np.int64), np.zeros((R, C), np.int64)
+            flags, steps = np.zeros((F, C), np.int64), np.zeros((S, C), np.int64)
+            flags_route = np.zeros((R, F), np.int64)
+            hist = np.zeros((R, C, N_BUCKETS), np.int32)
+        else:
+            self._fit()
+            k = o.slot
+            cnt, err = self.cnt[k, :R].copy(), self.err[k, :R].copy()
+            flags, steps = self.flags[k, :F].copy(), self.steps[k, :S].copy()
+            flags_route = self.flags_route[k, :R, :F].copy()
+            hist = self.hist[k, :R]
         active = np.zeros(C, np.int64)
         if o.sess:
             sid = np.concatenate(o.sess)
@@ -444,20 +676,26 @@ class BucketAggregator:
             for r, lst in o.examples.items()
         }
         # quantiles only where there were requests: most (route, cohort) cells of a bucket are empty
-        q = np.full(o.cnt.shape + (3,), np.nan, dtype=np.float32)
-        nz = o.cnt > 0
+        q = np.full(cnt.shape + (3,), np.nan, dtype=np.float32)
+        nz = cnt > 0
         if nz.any():
-            q[nz] = quantiles(o.hist[nz])
+            q[nz] = quantiles(hist[nz])
+        if o.slot >= 0:
+            # the slot is reused by a later bucket: back to zero
+            k = o.slot
+            for a in (self.cnt, self.err, self.hist, self.flags, self.steps, self.flags_route):
+                a[k] = 0
+            self._free_slots.append(k)
         return Frame(
             t0=b * self.bucket_ms,
-            count=o.cnt,
-            errors=o.err,
+            count=cnt,
+            errors=err,
             q=q,
             route_sessions=route_sessions,
             active=active,
-            flags=o.flags,
-            steps=o.steps,
-            flags_route=o.flags_route,
+            flags=flags,
+            steps=steps,
+            flags_route=flags_route,
             flag_examples=o.flag_examples,
             examples=examples,
             messages=o.msgs,
