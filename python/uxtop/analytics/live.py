@@ -36,6 +36,15 @@ from uxtop.analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
 
 _MIN_TS = -(2**62)
 _SESSIONS_KEPT = 200_000  # sessions remembered for late flags (cohort columns, routes called)
+# families that fall when the input ends (no new sessions, sessions cut short), not only when
+# users leave: their drops from the bucket of the last session start on are withdrawn at flush
+_END_OF_INPUT_DROPS = (
+    "sessions.active",
+    "route.count",
+    "step.arrivals",
+    "step.conversion",
+    "flags",
+)
 
 
 @njit(cache=True, nogil=True)
@@ -181,6 +190,7 @@ class Analytics:
         self._sroutes_bits = np.zeros((self._sroutes.rows_cap, self._route_words), np.uint64)
         self._strings: object = {}
         self.max_ts = _MIN_TS
+        self.last_start = _MIN_TS  # latest session start seen
         self.events = 0
         self.ticks = 0
         self._snap: AnalyticsSnapshot | None = None
@@ -256,6 +266,8 @@ class Analytics:
                 eng.add_flags(kind, np.asarray(flags.session_id), np.asarray(flags.start_ts), names)
         if n:
             self.max_ts = max(self.max_ts, int(batch.columns["ts"].max()))
+        if batch.n_sessions:
+            self.last_start = max(self.last_start, int(batch.sessions["start_ts"].max()))
         wm = batch.watermark if batch.watermark > _MIN_TS else self.max_ts - self.lateness_ms
         return self._close(wm)
 
@@ -275,8 +287,56 @@ class Analytics:
         self._sroutes.evict(_SESSIONS_KEPT)
 
     def flush(self) -> int:
-        """Close every open bucket (end of input)."""
-        return self._close(2**62)
+        """Close every open bucket (end of input).
+
+        When the input ends, sessions stop starting and the last ones are cut short: from the
+        bucket of the last session start on, session and traffic counts and conversions fall
+        because the input ends, not because users left. Drops there are withdrawn (the anomaly
+        records, the insights made only of them, and their alarm state)."""
+        closed = self._close(2**62)
+        self._withdraw_end_of_input_drops()
+        return closed
+
+    def _withdraw_end_of_input_drops(self) -> None:
+        if self.last_start <= _MIN_TS:
+            return
+        tail_t0 = self.last_start // self.bucket_ms * self.bucket_ms
+
+        def artefact(rec: AnomalyRecord) -> bool:
+            return (
+                rec.family in _END_OF_INPUT_DROPS
+                and rec.onset >= tail_t0
+                and rec.value < rec.expected
+            )
+
+        gone = [r for r in self.anomalies if artefact(r)]
+        if not gone:
+            return
+        self.anomalies = deque(
+            (r for r in self.anomalies if not artefact(r)), maxlen=self.anomalies.maxlen
+        )
+        det = self.bank.detector
+        label_row = {k.label(): i for i, k in enumerate(self.bank.keys)}
+        for rec in gone:
+            row = label_row.get(rec.series, -1)
+            if row >= 0:
+                det.alarm[row] = False
+                det.drift[row] = False
+                self._live.pop(row, None)
+        gone_ids = {f"{r.family}:{r.entity}:{r.onset}" for r in gone}
+        kept = [r for r in self.anomalies if r.dim == "total"]
+        for key, ins in list(self._insights.items()):
+            if key.startswith("route:"):
+                # a route insight stays while a kept alarm of its route backs it
+                backed = any(
+                    r.family.startswith("route.") and r.entity == ins.route and r.onset >= ins.since
+                    for r in kept
+                )
+                if not backed:
+                    del self._insights[key]
+            elif key in gone_ids:
+                del self._insights[key]
+        self._snap = None
 
     def _close(self, until: int) -> int:
         frames = self.agg.finish(until)
