@@ -248,7 +248,9 @@ class Detector:
         self._tags = ClassTable(*rules)
         self._targets = ClassTable(*rules)
         self._state = _State()
-        self._score_parts: dict[int, npt.NDArray[np.float64]] = {}
+        # running score parts of open sessions with flags (sorted by session id)
+        self._score_sid = np.empty(0, np.uint64)
+        self._score_parts = np.empty((0, len(FlagKind)), np.float64)
         self.scores: SessionScores | None = None
         self.events_judged = 0
 
@@ -329,12 +331,10 @@ class Detector:
         next_pos = np.zeros(n_run, np.int64)
         next_pos[has_state] = st.next_pos[r_state[has_state]]
         new_cols = _columns_of(batch) if batch is not None else None
-        if new_cols is not None:
-            n_rows = b_off[-1]
-            b_first = np.zeros(n_b, np.int64)
-            b_first[:] = next_pos[:n_b]
-            lens_b = np.diff(b_off)
-            new_cols["pos"] = np.arange(n_rows, dtype=np.int64) + np.repeat(b_first - b_off[:-1], lens_b)
+        # (only if some session stays open or rows are carried: positions are carry bookkeeping)
+        with_pos = n_state > 0 or not r_closed.all()
+        if new_cols is not None and with_pos:
+            new_cols["pos"] = K.session_positions(b_off, np.ascontiguousarray(next_pos[:n_b]))
 
         # rows to judge: carried + new, per run session
         if not c_len.any() and due_idx.shape[0] == 0 and new_cols is not None:
@@ -378,12 +378,15 @@ class Detector:
 
         # carry forward: open sessions keep the rows some kernel will read again
         next_pos_new = next_pos + n_len
-        nr = need_rel.T
-        inside = nr < offsets[1:, None]
-        pos_col = cols["pos"]
-        need_abs_new = np.where(inside, pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0]
-                                else 0, next_pos_new[:, None])
         keep = ~r_closed
+        if with_pos:
+            nr = need_rel.T
+            inside = nr < offsets[1:, None]
+            pos_col = cols["pos"]
+            need_abs_new = np.where(inside, pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0]
+                                    else 0, next_pos_new[:, None])
+        else:  # every session closed, nothing carried: no need is kept
+            need_abs_new = np.empty((n_run, nk), np.int64)
         open_runs = np.flatnonzero(keep)
         if open_runs.shape[0]:
             # rows of open sessions only (closed ones are done with)
@@ -399,7 +402,7 @@ class Detector:
         else:
             k_idx = np.empty(0, np.int64)
             k_len = np.zeros(n_run, np.int64)
-        kept_cols = {k: v[k_idx] for k, v in cols.items()}
+        kept_cols = {k: cols[k][k_idx] if k in cols else np.empty(0, t) for k, t in CARRY_COLUMNS.items()}
 
         stay = np.ones(n_state, dtype=bool)
         stay[r_state[has_state]] = False  # replaced by the run results (or closed)
@@ -446,16 +449,30 @@ class Detector:
         return np.maximum(own, watermark - self.cfg.hold_ms - 1)
 
     def _account_scores(self, flags: FlagBatch, closed: npt.NDArray[np.uint64]) -> None:
+        """Add this batch's score parts to the open sessions' running totals (kept as arrays
+        sorted by session id, merged with numpy), then forget the closed sessions."""
+        sid, parts = self._score_sid, self._score_parts
         if not len(flags):
             self.scores = None
         else:
             batch_scores = session_scores(flags, self.cfg.score)
-            parts = batch_scores.parts
-            for i, sid in enumerate(batch_scores.session_id.tolist()):
-                prev = self._score_parts.get(sid)
-                self._score_parts[sid] = parts[i] if prev is None else prev + parts[i]
-            ids = batch_scores.session_id
-            cum = np.stack([self._score_parts[s] for s in ids.tolist()])
+            ids = batch_scores.session_id  # sorted, unique
+            cum = batch_scores.parts.copy()
+            at = np.searchsorted(sid, ids)
+            seen = np.zeros(ids.shape[0], dtype=bool)
+            inb = at < sid.shape[0]
+            seen[inb] = sid[at[inb]] == ids[inb]
+            cum[seen] += parts[at[seen]]
             self.scores = SessionScores(ids, cum.sum(axis=1), cum)
-        for sid in closed.tolist():
-            self._score_parts.pop(sid, None)
+            parts = parts.copy()
+            parts[at[seen]] = cum[seen]
+            if not seen.all():
+                sid = np.concatenate([sid, ids[~seen]])
+                parts = np.concatenate([parts, cum[~seen]])
+                order = np.argsort(sid, kind="stable")
+                sid, parts = sid[order], parts[order]
+        if closed.shape[0] and sid.shape[0]:
+            gone = np.isin(sid, closed)
+            if gone.any():
+                sid, parts = sid[~gone], parts[~gone]
+        self._score_sid, self._score_parts = sid, parts

@@ -917,3 +917,15 @@ def count_sized_kinds(kind):
         n_move += k == K_MOVE
         n_scroll += k == K_SCROLL
     return n_click, n_pv, n_move, n_scroll
+
+
+@njit(cache=True, nogil=True)
+def session_positions(offsets, first_pos):
+    """Each row's position in its session: ``first_pos[s] + (row - offsets[s])`` for the rows
+    ``offsets[s]:offsets[s+1]`` (one pass, instead of numpy's repeat + arange + add)."""
+    out = np.empty(offsets[-1], np.int64)
+    for s in range(offsets.shape[0] - 1):
+        shift = first_pos[s] - offsets[s]
+        for i in range(offsets[s], offsets[s + 1]):
+            out[i] = i + shift
+    return out

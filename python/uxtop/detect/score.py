@@ -51,6 +51,8 @@ def session_scores(flags: Any, cfg: ScoreConfig | None = None) -> SessionScores:
     kind = flags.columns["kind"].astype(np.int64)
     sev = np.minimum(flags.columns["severity"].astype(np.float64), cfg.severity_cap)
     contrib = weight_vector(cfg)[kind] * sev
-    parts = np.zeros((uniq.shape[0], len(FlagKind)), dtype=np.float64)
-    np.add.at(parts, (inv, kind), contrib)
+    nk = len(FlagKind)
+    # bincount adds in input order, as np.add.at would, but without its per-element overhead
+    cells = inv.reshape(-1).astype(np.int64) * nk + kind
+    parts = np.bincount(cells, weights=contrib, minlength=uniq.shape[0] * nk).reshape(uniq.shape[0], nk)
     return SessionScores(uniq, parts.sum(axis=1), parts)
