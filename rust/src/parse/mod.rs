@@ -667,8 +667,6 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
     }
 }
 
-/// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
-/// Mirrors `uxtop.ingest.reference.normalize_url`.
 /// `?` or `#` anywhere: a plain loop for the usual short path (memchr's vector setup costs
 /// more than it saves under ~32 bytes), memchr beyond.
 #[inline]
@@ -680,6 +678,8 @@ fn has_query_or_fragment(b: &[u8]) -> bool {
     }
 }
 
+/// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
+/// Mirrors `uxtop.ingest.reference.normalize_url`.
 pub fn normalize_url(url: &str, keep_query: bool) -> std::borrow::Cow<'_, str> {
     let b = url.as_bytes();
     // fast path: a plain path with nothing to cut (byte searches, not char patterns)
