@@ -168,7 +168,7 @@ def _fold_batch_reference(
                 hist[g, r, c, h] += 1
         score = (1e12 if e else 0.0) + float(np.nan_to_num(value[j : j + 1], nan=0.0)[0])
         reqs[g].append((r, int(sids[s]), score, e, int(msg[j])))
-        ret.append((int(sids[s]), r))
+        ret.append((s, r))
     return cnt, err, hist, users, reqs, ret, dropped
 
 
@@ -268,3 +268,63 @@ def test_fold_flags_kernel_equals_add_at(seed: int, n: int) -> None:
                 ref_r[r, kind[i]] += 1
         assert np.array_equal(flags[bslot[g]], ref)
         assert np.array_equal(flags_route[bslot[g]], ref_r)
+
+
+def _journey_reference(kind, route, url, sess, ts, a_sess, a_ts, a_step, horizon):  # type: ignore[no-untyped-def]
+    """The numpy code the kernel replaced (JourneyMap.update before the kernel)."""
+    req = np.flatnonzero((kind == 14) & (route >= 0))
+    r_route = route[req].astype(np.int64)
+    r_url = url[req].astype(np.int64)
+    has = r_url >= 0
+    pages = sorted(zip(r_url[has].tolist(), r_route[has].tolist(), strict=True))
+    if a_ts.size == 0 or req.size == 0:
+        return req.size, pages, []
+    span = np.int64(1) << np.int64(44)
+    base = int(min(a_ts.min(), ts[req].min()))
+    a_key = a_sess * span + (a_ts - base)
+    order = np.argsort(a_key, kind="stable")
+    a_key, a_step, a_ts = a_key[order], a_step[order], a_ts[order]
+    r_sess = sess[req].astype(np.int64)
+    r_ts = ts[req]
+    pos = np.searchsorted(a_key, r_sess * span + (r_ts - base), side="right") - 1
+    ok = pos >= 0
+    pos_c = np.where(ok, pos, 0)
+    ok &= (a_key[pos_c] // span) == r_sess
+    ok &= (r_ts - a_ts[pos_c]) <= horizon
+    pairs = sorted(zip(a_step[pos_c[ok]].tolist(), r_route[ok].tolist(), strict=True))
+    return req.size, pages, pairs
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 80),
+    m=st.integers(0, 30),
+    shuffled=st.booleans(),
+)
+def test_journey_kernel_equals_reference(seed: int, n: int, m: int, shuffled: bool) -> None:
+    from uxtop.analytics.journey import _journey_kernel, _sorted_by_session_ts
+
+    rng = np.random.default_rng(seed)
+    sess = np.sort(rng.integers(0, 5, n)).astype(np.int32)
+    ts = rng.integers(0, 200, n).astype(np.int64)
+    if not shuffled:
+        o = np.lexsort((ts, sess))
+        sess, ts = sess[o], ts[o]
+    kind = rng.choice([0, 14], n).astype(np.uint8)
+    route = rng.integers(-1, 3, n).astype(np.int32)
+    url = rng.integers(-1, 3, n).astype(np.int32)
+    a_sess = rng.integers(0, 5, m).astype(np.int64)
+    a_ts = rng.integers(0, 200, m).astype(np.int64)
+    a_step = rng.integers(0, 4, m).astype(np.int64)
+    ref = _journey_reference(kind, route, url, sess, ts, a_sess, a_ts, a_step, 50)
+    o = np.lexsort((a_ts, a_sess))  # stable: ties keep arrival order
+    a_sess, a_ts, a_step = a_sess[o], a_ts[o], a_step[o]
+    assert _sorted_by_session_ts(a_sess, a_ts)
+    out = [np.empty(n, np.int64) for _ in range(4)]
+    n_req, n_page, n_pair = _journey_kernel(
+        kind, route, url, sess, ts, 14, a_sess, a_ts, a_step, 50, *out
+    )
+    pages = sorted(zip(out[0][:n_page].tolist(), out[1][:n_page].tolist(), strict=True))
+    pairs = sorted(zip(out[2][:n_pair].tolist(), out[3][:n_pair].tolist(), strict=True))
+    assert (n_req, pages, pairs) == ref

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from uxtop.analytics.config import JourneyLink
 from uxtop.schema import Kind
@@ -43,35 +44,42 @@ class JourneyMap:
         arr_sess: npt.NDArray[np.int64],
     ) -> None:
         cols = batch.columns
-        req = np.flatnonzero((cols["kind"] == Kind.REQUEST) & (cols["route"] >= 0))
         if arr_step.size:
             _add_counts(self.arrivals, *_counts_in_first_order(np.asarray(arr_step, np.int64)))
-        if req.size == 0:
-            return
-        route = cols["route"][req].astype(np.int64)
-        url = cols["url"][req].astype(np.int64)
-        has_url = url >= 0
-        if has_url.any():
-            _add_pair_counts(self.page, url[has_url], route[has_url])
-        if arr_ts.size == 0:
-            return
-        # latest arrival of the same session at or before each request (one composite sort key)
-        span = np.int64(1) << np.int64(44)
-        base = int(min(arr_ts.min(), cols["ts"][req].min()))
-        a_key = arr_sess * span + (arr_ts - base)
-        order = np.argsort(a_key, kind="stable")
-        a_key, a_step, a_ts = a_key[order], arr_step[order], arr_ts[order]
-        r_sess = cols["session"][req].astype(np.int64)
-        r_ts = cols["ts"][req]
-        r_key = r_sess * span + (r_ts - base)
-        pos = np.searchsorted(a_key, r_key, side="right") - 1
-        ok = pos >= 0
-        pos_c = np.where(ok, pos, 0)
-        ok &= (a_key[pos_c] // span) == r_sess
-        ok &= (r_ts - a_ts[pos_c]) <= self.horizon_ms
-        if ok.any():
+        a_sess = np.ascontiguousarray(arr_sess, dtype=np.int64)
+        a_ts = np.ascontiguousarray(arr_ts, dtype=np.int64)
+        a_step = np.ascontiguousarray(arr_step, dtype=np.int64)
+        if a_ts.size and not _sorted_by_session_ts(a_sess, a_ts):
+            # (session, ts) order, ties in arrival order
+            span = np.int64(1) << np.int64(44)
+            order = np.argsort(a_sess * span + (a_ts - a_ts.min()), kind="stable")
+            a_sess, a_ts, a_step = a_sess[order], a_ts[order], a_step[order]
+        n = cols["ts"].shape[0]
+        page_url = np.empty(n, np.int64)
+        page_route = np.empty(n, np.int64)
+        pair_step = np.empty(n, np.int64)
+        pair_route = np.empty(n, np.int64)
+        n_req, n_page, n_pair = _journey_kernel(
+            cols["kind"],
+            cols["route"],
+            cols["url"],
+            cols["session"],
+            cols["ts"],
+            int(Kind.REQUEST),
+            a_sess,
+            a_ts,
+            a_step,
+            self.horizon_ms,
+            page_url,
+            page_route,
+            pair_step,
+            pair_route,
+        )
+        if n_page:
+            _add_pair_counts(self.page, page_url[:n_page], page_route[:n_page])
+        if n_pair:
             # count each (step, route) once per arrival would need dedupe; calls per arrival is fine for shares
-            _add_pair_counts(self.pair, a_step[pos_c[ok]].astype(np.int64), route[ok])
+            _add_pair_counts(self.pair, pair_step[:n_pair], pair_route[:n_pair])
 
     def routes_for_step(self, g: int, step_url: str | None, route_name: Any) -> dict[str, float]:
         """{route label: strength in [0, 1]} for global step ``g``; overrides have strength 1."""
@@ -89,6 +97,76 @@ class JourneyMap:
 
     def routes_for_page(self, url_id: int, route_name: Any) -> dict[str, int]:
         return {route_name(r): c for (u, r), c in self.page.items() if u == url_id}
+
+
+@njit(cache=True, nogil=True)
+def _sorted_by_session_ts(sess, ts):  # type: ignore[no-untyped-def]
+    for i in range(1, sess.shape[0]):
+        if sess[i] < sess[i - 1] or (sess[i] == sess[i - 1] and ts[i] < ts[i - 1]):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _journey_kernel(  # type: ignore[no-untyped-def]
+    kind,
+    route,
+    url,
+    sess,
+    ts,
+    request,
+    a_sess,
+    a_ts,
+    a_step,
+    horizon,
+    page_url,
+    page_route,
+    pair_step,
+    pair_route,
+):
+    """Per request row (a route called): its (page, route) pair when it has a page, and its
+    (step, route) pair when the latest funnel arrival of the same session at or before it (the
+    last of equal ones) is at most ``horizon`` ms earlier. Arrivals are sorted by (session, ts).
+    Returns (requests, page pairs, step pairs)."""
+    m = a_sess.shape[0]
+    n_req = 0
+    n_page = 0
+    n_pair = 0
+    p = -1  # last arrival at or before the previous request
+    ps = np.int64(-1)
+    pt = np.int64(0)
+    for j in range(kind.shape[0]):
+        if kind[j] != request or route[j] < 0:
+            continue
+        n_req += 1
+        r = np.int64(route[j])
+        if url[j] >= 0:
+            page_url[n_page] = url[j]
+            page_route[n_page] = r
+            n_page += 1
+        if m == 0:
+            continue
+        s = np.int64(sess[j])
+        t = ts[j]
+        if s < ps or (s == ps and t < pt):
+            # requests out of (session, ts) order: search from the start
+            lo, hi = 0, m
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if a_sess[mid] < s or (a_sess[mid] == s and a_ts[mid] <= t):
+                    lo = mid + 1
+                else:
+                    hi = mid
+            p = lo - 1
+        else:
+            while p + 1 < m and (a_sess[p + 1] < s or (a_sess[p + 1] == s and a_ts[p + 1] <= t)):
+                p += 1
+        ps, pt = s, t
+        if p >= 0 and a_sess[p] == s and t - a_ts[p] <= horizon:
+            pair_step[n_pair] = a_step[p]
+            pair_route[n_pair] = r
+            n_pair += 1
+    return n_req, n_page, n_pair
 
 
 def _counts_in_first_order(v: npt.NDArray[np.int64]) -> tuple[list[int], list[int]]:

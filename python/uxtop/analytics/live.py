@@ -252,8 +252,8 @@ class Analytics:
                 self.journey.update(batch, a_ts, g, a_sess)
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess)
-        req_sid, req_route = self.agg.add_batch(batch, strings, scols)
-        self._note_routes(req_sid, req_route)
+        req_srow, req_route = self.agg.add_batch(batch, strings, scols)
+        self._note_routes(sids, req_srow, req_route)
         if flags is not None and len(flags.kind):
             kind = np.asarray(flags.kind)
             names = self._names(int(kind.max()) + 1)
@@ -271,19 +271,27 @@ class Analytics:
         wm = batch.watermark if batch.watermark > _MIN_TS else self.max_ts - self.lateness_ms
         return self._close(wm)
 
-    def _note_routes(self, req_sid: npt.NDArray, req_route: npt.NDArray) -> None:
-        """OR the routes each session called into its bitset (new sessions in ascending id)."""
-        if req_sid.size:
-            sid = req_sid.astype(np.int64)
-            srt = np.sort(sid)
-            us = srt[np.concatenate([[True], srt[1:] != srt[:-1]])]
-            rows, new = self._sroutes.insert(us)
+    def _note_routes(
+        self, sids: npt.NDArray[np.int64], req_srow: npt.NDArray, req_route: npt.NDArray
+    ) -> None:
+        """OR the routes each session called into its bitset (new sessions in ascending id).
+        ``req_srow`` is the batch session row of each request, ``sids`` the rows' session ids."""
+        if req_srow.size:
+            called = np.zeros(sids.shape[0], np.bool_)
+            called[req_srow] = True
+            srows = np.flatnonzero(called)
+            cand = sids[srows]
+            if cand.shape[0] > 1 and not (cand[1:] > cand[:-1]).all():
+                # any order among equal ids: they get the same row
+                order = np.argsort(cand)
+                srows, cand = srows[order], cand[order]
+            rows, new = self._sroutes.insert(cand)
             if self._sroutes_bits.shape[0] < self._sroutes.rows_cap:
                 self._sroutes_bits = _grow_rows(self._sroutes_bits, self._sroutes.rows_cap)
             self._sroutes_bits[rows[new]] = 0
-            _or_route_bits(
-                self._sroutes_bits, rows[np.searchsorted(us, sid)], req_route.astype(np.int64)
-            )
+            row_of = np.empty(sids.shape[0], np.int64)
+            row_of[srows] = rows
+            _or_route_bits(self._sroutes_bits, row_of[req_srow], req_route.astype(np.int64))
         self._sroutes.evict(_SESSIONS_KEPT)
 
     def flush(self) -> int:

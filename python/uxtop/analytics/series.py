@@ -128,7 +128,7 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     req_score,
     req_err,
     req_msg,
-    ret_sid,
+    ret_srow,
     ret_route,
 ):
     """One batch into the open buckets, grouped by bucket in row order (a counting sort).
@@ -137,7 +137,7 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     each of its session's cohort columns (``cnt``/``err`` [slot, route, column], ``hist``
     [slot, route, column, bin]), and its route, session id, evidence score (errors first, then
     slowest), error flag and message into ``req_*`` (bucket g at ``req_off[g]:req_off[g+1]``)
-    and, in row order, ``ret_sid``/``ret_route``. Per bucket, the session rows with a user
+    and, in row order, its session row and route into ``ret_srow``/``ret_route``. Per bucket, the session rows with a user
     (non-request) event, consecutive repeats dropped, into ``user_rows``. Returns (requests
     kept, requests on dropped routes).
     """
@@ -207,7 +207,7 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         req_score[k] = (1e12 if e else 0.0) + d
         req_err[k] = e
         req_msg[k] = msg[j]
-        ret_sid[n_ret] = sids[s]
+        ret_srow[n_ret] = s
         ret_route[n_ret] = r
         n_ret += 1
     return n_ret, dropped
@@ -478,7 +478,7 @@ class BucketAggregator:
     def add_batch(
         self, batch: Any, strings: object, scols: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray, npt.NDArray]:
-        """Fold a batch in; returns (session_id, local route) of its requests, for evidence.
+        """Fold a batch in; returns (session row, local route) of its requests, for evidence.
 
         One kernel folds the counts, error counts and latency histograms of every open bucket
         and groups the rows by bucket; Python then touches each bucket, never each event.
@@ -507,7 +507,7 @@ class BucketAggregator:
         req_score = np.empty(n, np.float64)
         req_err = np.empty(n, np.bool_)
         req_msg = np.empty(n, np.int64)
-        ret_sid = np.empty(n, np.int64)
+        ret_srow = np.empty(n, np.int64)
         ret_route = np.empty(n, np.int64)
         value = cols["value"]
         n_ret, dropped = _fold_batch_kernel(
@@ -536,7 +536,7 @@ class BucketAggregator:
             req_score,
             req_err,
             req_msg,
-            ret_sid,
+            ret_srow,
             ret_route,
         )
         self.dropped_routes += int(dropped)
@@ -556,10 +556,11 @@ class BucketAggregator:
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
             score = req_score[ra:re]
             top = np.argsort(-score)[: 4 * E]
-            for k in top.tolist():
-                lst = o.examples.setdefault(int(rr[k]), [])
+            tops = zip(rr[top].tolist(), score[top].tolist(), ss[top].tolist(), strict=True)
+            for r, sc_, s_ in tops:
+                lst = o.examples.setdefault(r, [])
                 if len(lst) < E * 2:
-                    lst.append((float(score[k]), int(ss[k])))
+                    lst.append((sc_, s_))
             ee, msg = req_err[ra:re], req_msg[ra:re]
             em = ee & (msg >= 0)
             if em.any():
@@ -571,7 +572,7 @@ class BucketAggregator:
                     d = o.msgs.setdefault(kk_ >> 32, {})
                     mid = kk_ & 0xFFFFFFFF
                     d[mid] = d.get(mid, 0) + c
-        return ret_sid[:n_ret], ret_route[:n_ret]
+        return ret_srow[:n_ret], ret_route[:n_ret]
 
     def add_flags(
         self,
