@@ -244,3 +244,58 @@ def test_real_detectors_end_to_end() -> None:
     flag = next(e for e in d.entries if e.kind == "flag")
     assert "rage" in flag.text and "rule:" in flag.text
     assert sum(1 for e in d.entries if e.kind == "click" and e.level == "flag") == 5
+
+
+class SlowAnalytics:
+    """Analytics stand-in that takes ``delay`` seconds per batch (an overloaded analysis side)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.events = 0
+
+    def update(self, batch, strings, flags) -> None:  # noqa: ANN001
+        time.sleep(self.delay)
+        self.events += len(batch)
+
+    def snapshot(self) -> None:
+        return None
+
+
+def _run_threaded(eng: Engine, timeout: float = 20) -> None:
+    eng.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while eng.latest().running and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        eng.stop()
+
+
+def test_threaded_pipeline_matches_synchronous_run() -> None:
+    """Ingest and analysis on two threads give the same picture as one synchronous loop."""
+    data = make_events(30)
+    sync = run(data).latest()
+    eng = Engine([BytesSource(data)], detector=PayDetector(), analytics=False, warmup_detectors=False, publish_interval=0.02)
+    _run_threaded(eng)
+    snap = eng.latest()
+    assert not snap.running
+    assert (snap.events, snap.sessions, snap.flags, snap.flagged_sessions) == (sync.events, sync.sessions, sync.flags, sync.flagged_sessions)
+    assert {r.key for r in snap.session_rows} == {r.key for r in sync.session_rows}
+    assert snap.unanalysed_events == 0 and snap.analysis_backlog == 0
+
+
+def test_overloaded_analysis_sheds_oldest_batches_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uxtop.engine.core as core
+
+    monkeypatch.setattr(core, "READ_BUDGET", 4096)  # many small batches
+    monkeypatch.setattr(core, "MAX_HANDOFF_EVENTS", 100)
+    data = make_events(200)
+    slow = SlowAnalytics(delay=0.05)
+    eng = Engine([BytesSource(data)], detector=False, analytics=slow, publish_interval=0.02)
+    _run_threaded(eng, timeout=60)
+    snap = eng.latest()
+    total = data.count(b"\n")
+    assert snap.events == total  # every event is still counted and sessionised
+    assert snap.unanalysed_events > 0
+    assert slow.events + snap.unanalysed_events == total  # analysed or reported, never lost silently
+    assert any(n.startswith("overload:") for n in snap.notes)

@@ -191,6 +191,10 @@ class Snapshot(msgspec.Struct, frozen=True):
     retained_events: int  # events of flagged sessions kept for drill-down
     analytics: Any = None  # uxtop.analytics snapshot, when the analytics layer is present
     lateness_ms: int = 0  # how long the ingestor holds events back to put them in order
+    #: events ingested and counted but never analysed (detectors/analytics fell too far behind)
+    unanalysed_events: int = 0
+    #: events ingested, waiting for the analysis thread
+    analysis_backlog: int = 0
 
 
 class TimelineEntry(msgspec.Struct, frozen=True):

@@ -1,4 +1,15 @@
-"""The engine: sources → ingest (Rust core) → detectors → analytics, on one worker thread.
+"""The engine: sources → ingest (Rust core) → detectors → analytics, on two worker threads.
+
+* the ingest thread reads the sources and feeds the Rust core (which releases the GIL while it
+  parses and sessionises), keeps the counters, and hands each batch over;
+* the analysis thread runs detectors, flags, retention, analytics and publishes snapshots.
+
+The two overlap, so the pipeline runs at the pace of its slower half, not of their sum. Between
+them sits a bounded hand-off: when analysis falls behind by more than ``MAX_HANDOFF_EVENTS``
+the oldest waiting batches are left unanalysed (still counted, sessionised and shown in the
+totals) and the snapshot says how many, instead of a backlog and a lag that grow without end.
+Only the ingest thread touches the Rust ingestor (its methods hold a mutable borrow while it
+parses); the analysis thread reads intern tables through a mirror the ingest thread keeps.
 
 The UI never calls into the pipeline. It reads ``Engine.latest()`` (an immutable Snapshot,
 swapped as one reference ~4 times a second) and sends ``Command`` messages; drill-down requests
@@ -25,7 +36,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from uxtop.batch import NONE_ID, EventBatch, Strings
+from uxtop.batch import NONE_ID, STRING_TABLES, EventBatch, Strings
 from uxtop.engine.aggregates import (
     CELL_H,
     CELL_W,
@@ -61,6 +72,9 @@ from uxtop.snapshot import (
 #: bytes read from each source per loop iteration: large enough to amortise the per-batch
 #: cost at 1 M events/s, small enough to publish on time
 READ_BUDGET = 8 << 20
+#: events waiting between ingest and analysis before the oldest waiting batch is dropped from
+#: analysis: ~0.5 s at 1 M events/s, so overload costs coverage, not event-to-screen lag
+MAX_HANDOFF_EVENTS = 500_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
 #: pages / elements with running totals, and distinct sessions counted per page or element
@@ -145,7 +159,12 @@ class Engine:
         self.clock = clock
         self._ingestor = ingestor if ingestor is not None else _default_ingestor(quarantine_path)
         self.quarantine_path = quarantine_path or str(getattr(self._ingestor, "quarantine_path", "") or "")
-        self._strings: Strings = self._ingestor.strings
+        # the analysis side resolves ids through a mirror of the intern tables that the ingest
+        # thread extends after each feed; only the ingest thread calls into the ingestor
+        self._core_strings: Strings = self._ingestor.strings
+        self._mirror: dict[str, list[str]] = {}
+        self._strings = Strings(self._mirror_fetch)
+        self._counters: dict[str, Any] = {}
         # detector=None: the default one, imported and compiled on the warm-up thread (numba's
         # import alone is ~0.2 s); False: no detectors
         self._detector = None if detector is None else (detector or None)
@@ -157,6 +176,16 @@ class Engine:
         self._commands: deque[tuple[Command, Future[Any] | None]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ingest_thread: threading.Thread | None = None
+        # ingest → analysis hand-off: (batch, when its bytes were read); ingest appends, analysis
+        # pops (deque ops are atomic under the GIL)
+        self._handoff: deque[tuple[EventBatch, float]] = deque()
+        self._handoff_events = 0
+        self._handoff_lock = threading.Lock()
+        self._handoff_ready = threading.Event()
+        self._input_done = False
+        self._shed_events = 0
+        self._shed_batches = 0
         self._partial: dict[int, bytes] = {}  # per-source incomplete trailing line
         self._finished = False
         self._paused = False
@@ -235,13 +264,17 @@ class Engine:
 
     def start(self) -> Engine:
         self._thread = threading.Thread(target=self._run, name="uxtop-engine", daemon=True)
+        self._ingest_thread = threading.Thread(target=self._run_ingest, name="uxtop-ingest", daemon=True)
         self._thread.start()
+        self._ingest_thread.start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._handoff_ready.set()
+        for t in (self._ingest_thread, self._thread):
+            if t is not None:
+                t.join(timeout)
         for s in self.sources:
             s.close()
 
@@ -256,21 +289,67 @@ class Engine:
     # ------------------------------------------------------------------ engine thread
 
     def _run(self) -> None:
+        """The analysis thread (see the module docstring)."""
         try:
             while not self._stop.is_set():
-                got = self.step()
+                got = self._analyse_step()
                 if not got:
-                    # idle: short sleep keeps lag low without spinning a shared core
-                    self._stop.wait(0.01)
+                    # idle: wait for the next hand-off (or a short timeout for commands/publish)
+                    self._handoff_ready.wait(0.01)
+                    self._handoff_ready.clear()
         except Exception:  # keep the UI alive and say what broke
-            self._notes = ["engine crashed: " + traceback.format_exc().strip().splitlines()[-1]]
-            self._finished = True
-            self._publish(self.clock())
+            self._crashed(traceback.format_exc())
+
+    def _run_ingest(self) -> None:
+        """The ingest thread: sources → Rust core → hand-off."""
+        try:
+            while not self._stop.is_set() and not self._input_done:
+                if not self._ingest_once():
+                    self._stop.wait(0.01)  # idle: short sleep keeps lag low without spinning
+        except Exception:
+            self._crashed(traceback.format_exc())
+        finally:
+            self._handoff_ready.set()
+
+    def _crashed(self, tb: str) -> None:
+        self._notes = ["engine crashed: " + tb.strip().splitlines()[-1]]
+        self._finished = True
+        self._input_done = True
+        self._publish(self.clock())
 
     def step(self) -> int:
-        """One loop iteration: commands, read, ingest, detect, maybe publish. Returns events in."""
-        self._apply_commands()
+        """One synchronous iteration (no threads): read, ingest, analyse, maybe publish.
+
+        Runs both halves of the pipeline in turn on the calling thread, through the same
+        hand-off as the threaded engine. Returns events in."""
         n = self._ingest_once()
+        self._analyse_step()
+        return n
+
+    def _analyse_step(self) -> int:
+        """Commands, the batches handed over since the last call, detectors, maybe publish."""
+        self._apply_commands()
+        n = 0
+        # what is queued now, not until the queue is empty: under a steady stream it never is,
+        # and snapshots must still go out on time
+        for _ in range(len(self._handoff)):
+            with self._handoff_lock:
+                if not self._handoff:
+                    break  # shed by the ingest thread meanwhile
+                batch, read_at = self._handoff.popleft()
+                self._handoff_events -= len(batch)
+            if self._oldest_unseen is None or read_at < self._oldest_unseen:
+                self._oldest_unseen = read_at
+            n += self._consume(batch)
+            if self._detector_state == "ready" and self._pending_detect:
+                self._drain_detect()
+            now = self.clock()
+            if now - self._last_publish >= self.publish_interval:
+                self._publish(now)
+        if self._input_done and not self._handoff and not self._finished:
+            self._detector_finish = self._detector is not None or self._detector_state == "compiling"
+            self._finished = True
+            self._notes = ["input ended: " + self.source_desc]
         if self._detector_state == "ready" and (self._pending_detect or self._detector_finish):
             self._drain_detect()
         now = self.clock()
@@ -314,20 +393,21 @@ class Engine:
                 if fut is not None:
                     fut.set_exception(exc)
 
+    # ------------------------------------------------------------------ ingest side
+
     def _ingest_once(self) -> int:
-        if self._finished:
+        """Read every source once, feed the core, hand the batches over. Ingest thread only."""
+        if self._input_done:
             return 0
         total = 0
         for i, src in enumerate(self.sources):
             data = src.read(READ_BUDGET)
             if data:
-                now = self.clock()
-                if self._oldest_unseen is None:
-                    self._oldest_unseen = now
+                read_at = self.clock()
                 self._bytes_in += len(data)
                 if len(self.sources) == 1:
                     # the ingestor carries a partial last line itself; no copy needed
-                    total += self._consume(self._ingestor.feed(data))
+                    total += self._hand_over(self._ingestor.feed(data), read_at)
                     continue
                 # feed whole lines only, so chunks from several sources never interleave mid-line
                 buf = self._partial.pop(i, b"") + data
@@ -337,22 +417,24 @@ class Engine:
                     continue
                 if cut + 1 < len(buf):
                     self._partial[i] = buf[cut + 1 :]
-                total += self._consume(self._ingestor.feed(buf[: cut + 1]))
+                total += self._hand_over(self._ingestor.feed(buf[: cut + 1]), read_at)
         if all(s.done for s in self.sources):
+            now = self.clock()
             for i in list(self._partial):
                 tail = self._partial.pop(i)
                 if tail:
-                    total += self._consume(self._ingestor.feed(tail + b"\n"))
-            total += self._consume(self._ingestor.finish())
-            self._detector_finish = self._detector is not None or self._detector_state == "compiling"
-            self._finished = True
-            self._notes = ["input ended: " + self.source_desc]
+                    total += self._hand_over(self._ingestor.feed(tail + b"\n"), now)
+            total += self._hand_over(self._ingestor.finish(), now)
+            self._input_done = True
+            self._handoff_ready.set()
         return total
 
-    def _consume(self, batch: EventBatch) -> int:
+    def _hand_over(self, batch: EventBatch, read_at: float) -> int:
+        """Counters that must see every event, then queue the batch for analysis."""
         n = len(batch)
         now = self.clock()
         counters = self._ingestor.counters()
+        self._counters = counters
         arrived = int(counters.get("events", 0))
         self._rate.add(arrived - self._events_seen, now)
         self._events_seen = arrived
@@ -360,9 +442,43 @@ class Engine:
             self._closed_sessions += int(np.count_nonzero(batch.sessions["closed"]))
         if n:
             self._stream_ts = max(self._stream_ts, int(batch.ts.max()))
+        self._watermark = max(self._watermark, int(batch.watermark))
+        self._sync_mirror()
+        if not (n or batch.n_sessions):
+            return 0
+        with self._handoff_lock:
+            self._handoff.append((batch, read_at))
+            self._handoff_events += n
+            # overload: analysis is > MAX_HANDOFF_EVENTS behind; the oldest waiting batches go
+            # unanalysed (never the newest, so the screen stays current)
+            while self._handoff_events > MAX_HANDOFF_EVENTS and len(self._handoff) > 1:
+                old, _ = self._handoff.popleft()
+                self._handoff_events -= len(old)
+                self._shed_events += len(old)
+                self._shed_batches += 1
+        self._handoff_ready.set()
+        return max(n, 1)
+
+    def _sync_mirror(self) -> None:
+        """Extend the analysis side's copy of the intern tables with what the last feed added."""
+        for name in STRING_TABLES:
+            if name == "uid":
+                continue  # batch-local ids, read from EventBatch.uids
+            fresh = self._core_strings.table(name)
+            have = self._mirror.setdefault(name, [])
+            if len(fresh) > len(have):
+                have.extend(fresh[len(have) :])
+
+    def _mirror_fetch(self, name: str, start: int) -> list[str]:
+        return self._mirror.get(name, [])[start:]
+
+    # ------------------------------------------------------------------ analysis side
+
+    def _consume(self, batch: EventBatch) -> int:
+        n = len(batch)
+        if n:
             self._heat.add(batch)
             self._heat_dirty = True
-        self._watermark = max(self._watermark, int(batch.watermark))
         if n or batch.n_sessions:
             self._remember(batch)
             if self._detector is not None or self._detector_state == "compiling":
@@ -641,7 +757,7 @@ class Engine:
 
     def _build_snapshot(self, now: float) -> Snapshot:
         self._seq += 1
-        counters = self._ingestor.counters() if hasattr(self._ingestor, "counters") else {}
+        counters = self._counters
         ts = self._stream_ts
         self._kinds.prune(ts)
         self._pages.decay_to(ts)
@@ -661,6 +777,12 @@ class Engine:
             notes.insert(0, "detectors stopped: " + self._detector_error)
         if self._paused:
             notes.insert(0, "display paused — the engine keeps ingesting")
+        if self._shed_events:
+            share = 100.0 * self._shed_events / max(1, self._events_seen)
+            notes.append(
+                f"overload: {self._shed_events:,} events ({share:.1f}%) counted but not analysed"
+                " — detectors/analytics fell > 0.5 s behind"
+            )
         analytics_snap = None
         if self._analytics is not None:
             try:
@@ -707,6 +829,8 @@ class Engine:
             retained_events=self._kept_events,
             analytics=analytics_snap,
             lateness_ms=int(getattr(getattr(self._ingestor, "cfg", None), "lateness_ms", 0) or 0),
+            unanalysed_events=self._shed_events,
+            analysis_backlog=self._handoff_events,
         )
 
     def _page_row(self, url: str, heat: float) -> PageRow:
@@ -953,6 +1077,7 @@ def snapshot_status(snap: Snapshot, now: float) -> dict[str, Any]:
         "flags": snap.flags,
         "flags_per_min": {k.kind: k.per_min for k in snap.kind_rates if k.per_min},
         "flagged_sessions": snap.flagged_sessions,
+        "unanalysed": snap.unanalysed_events,
         "detectors": snap.detectors.state,
         "worst_pages": [p.url for p in snap.pages[:3]],
         "running": snap.running,
