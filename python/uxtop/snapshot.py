@@ -195,6 +195,10 @@ class Snapshot(msgspec.Struct, frozen=True):
     unanalysed_events: int = 0
     #: events ingested, waiting for the analysis thread
     analysis_backlog: int = 0
+    #: CPU seconds spent by the ingest half (read, parse, sessionise) and the analysis half
+    #: (detectors, flags, retention, analytics, snapshots) of the pipeline so far
+    ingest_cpu_s: float = 0.0
+    analysis_cpu_s: float = 0.0
 
 
 class TimelineEntry(msgspec.Struct, frozen=True):

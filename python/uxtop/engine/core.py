@@ -186,6 +186,10 @@ class Engine:
         self._input_done = False
         self._shed_events = 0
         self._shed_batches = 0
+        # CPU seconds each half of the pipeline spent working (its own thread's time): the
+        # pipeline sustains events / max(ingest, analysis) with a core for each
+        self._ingest_cpu = 0.0
+        self._analysis_cpu = 0.0
         self._partial: dict[int, bytes] = {}  # per-source incomplete trailing line
         self._finished = False
         self._paused = False
@@ -329,6 +333,7 @@ class Engine:
     def _analyse_step(self) -> int:
         """Commands, the batches handed over since the last call, detectors, maybe publish."""
         self._apply_commands()
+        cpu0 = time.thread_time()
         n = 0
         # what is queued now, not until the queue is empty: under a steady stream it never is,
         # and snapshots must still go out on time
@@ -355,6 +360,8 @@ class Engine:
         now = self.clock()
         if now - self._last_publish >= self.publish_interval:
             self._publish(now)
+        if n:
+            self._analysis_cpu += time.thread_time() - cpu0
         return n
 
     def run_until_done(self, max_seconds: float = 60.0) -> Snapshot:
@@ -399,6 +406,7 @@ class Engine:
         """Read every source once, feed the core, hand the batches over. Ingest thread only."""
         if self._input_done:
             return 0
+        cpu0 = time.thread_time()
         total = 0
         for i, src in enumerate(self.sources):
             data = src.read(READ_BUDGET)
@@ -427,6 +435,8 @@ class Engine:
             total += self._hand_over(self._ingestor.finish(), now)
             self._input_done = True
             self._handoff_ready.set()
+        if total:
+            self._ingest_cpu += time.thread_time() - cpu0
         return total
 
     def _hand_over(self, batch: EventBatch, read_at: float) -> int:
@@ -830,6 +840,8 @@ class Engine:
             analytics=analytics_snap,
             lateness_ms=int(getattr(getattr(self._ingestor, "cfg", None), "lateness_ms", 0) or 0),
             unanalysed_events=self._shed_events,
+            ingest_cpu_s=self._ingest_cpu,
+            analysis_cpu_s=self._analysis_cpu,
             analysis_backlog=self._handoff_events,
         )
 
