@@ -207,8 +207,9 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
     sc, ee, mm = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int64)
     ret_s, ret_r = np.empty(n, np.int64), np.empty(n, np.int64)
     big = float(np.finfo(np.float32).max)
+    gi = np.where(b == _LATE, -1, np.searchsorted(buckets, b))
     n_ret, dropped = _fold_batch_kernel(
-        b, kind, srow, route, status, value, msg, 14, big, sids, scols, buckets, bslot,
+        gi, kind, srow, route, status, value, msg, 14, big, sids, scols, bslot,
         route_lut, cnt, err, hist, uo, ur, ro, rr, rs, sc, ee, mm, ret_s, ret_r,
     )  # fmt: skip
     r_cnt, r_err, r_hist, users, reqs, ret, r_dropped = _fold_batch_reference(
@@ -254,7 +255,8 @@ def test_fold_flags_kernel_equals_add_at(seed: int, n: int) -> None:
     bslot = np.array([2, 0, 1], np.int64)
     flags = np.zeros((3, F, C), np.int64)
     flags_route = np.zeros((3, R, F), np.int64)
-    _fold_flags_kernel(b, kind, cols, bits, buckets, bslot, flags, flags_route)
+    gi = np.where(b == _LATE, -1, np.searchsorted(buckets, b))
+    _fold_flags_kernel(gi, kind, cols, bits, bslot, flags, flags_route)
     for g, bk in enumerate(buckets.tolist()):
         sel = np.flatnonzero(b == bk)
         ref = np.zeros((F, C), np.int64)
@@ -328,3 +330,30 @@ def test_journey_kernel_equals_reference(seed: int, n: int, m: int, shuffled: bo
     pages = sorted(zip(out[0][:n_page].tolist(), out[1][:n_page].tolist(), strict=True))
     pairs = sorted(zip(out[2][:n_pair].tolist(), out[3][:n_pair].tolist(), strict=True))
     assert (n_req, pages, pairs) == ref
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ts=st.lists(
+        st.integers(-(2**62), 2**62) | st.integers(-(10**13), 10**13) | st.integers(-5, 5),
+        max_size=50,
+    ),
+    bucket_s=st.sampled_from([1, 10, 60, 3600]),
+    closed_until=st.integers(-(10**13), 10**13),
+)
+def test_buckets_kernel_equals_floor_division(
+    ts: list[int], bucket_s: int, closed_until: int
+) -> None:
+    from uxtop.analytics.series import _LATE, _buckets_kernel
+
+    B = bucket_s * 1000
+    closed_until = closed_until // B * B
+    t = np.asarray(ts, dtype=np.int64)
+    b = np.empty(t.shape[0], np.int64)
+    late, lo, hi = _buckets_kernel(t, B, closed_until, b)
+    ref = t // B
+    is_late = ref * B < closed_until
+    assert late == int(is_late.sum())
+    assert np.array_equal(b, np.where(is_late, _LATE, ref))
+    if (~is_late).any():
+        assert (lo, hi) == (int(ref[~is_late].min()), int(ref[~is_late].max()))

@@ -190,17 +190,20 @@ class KeyMap:
         return int(self.rseq.shape[0])
 
     def _reserve(self, k: int) -> None:
+        # grown arrays are np.empty plus a copy of the used prefix: the tail is only written
+        # (and its pages faulted in) when rows get used; rows past the used ones, table values
+        # without a key and ring entries past the tail are never read
         live = int(self.meta[_LIVE])
         need = live + k
         if need > self.rseq.shape[0]:
             cap = max(need, 2 * self.rseq.shape[0])
-            grow = cap - self.rseq.shape[0]
-            self.rseq = np.concatenate([self.rseq, np.full(grow, -1, np.int64)])
-            self.free = np.concatenate([self.free, np.empty(grow, np.int64)])
+            used = int(self.meta[_USED])
+            self.rseq = _extend(self.rseq, cap, used)
+            self.free = _extend(self.free, cap, int(self.meta[_NFREE]))
         if 2 * need > self.tk.shape[0]:
             size = _pow2(4 * need)
             nk = np.full(size, EMPTY, np.int64)
-            nv = np.full(size, -1, np.int64)
+            nv = np.empty(size, np.int64)
             _rehash_kernel(self.tk, self.tv, nk, nv)
             self.tk, self.tv = nk, nv
         if self.meta[_TAIL] + k > self.ring_k.shape[0]:
@@ -210,12 +213,9 @@ class KeyMap:
                 self._compact_ring()
             if self.meta[_TAIL] + k > self.ring_k.shape[0]:
                 size = max(int(self.meta[_TAIL]) + k, 2 * self.ring_k.shape[0])
-                self.ring_k = np.concatenate(
-                    [self.ring_k, np.empty(size - self.ring_k.shape[0], np.int64)]
-                )
-                self.ring_s = np.concatenate(
-                    [self.ring_s, np.empty(size - self.ring_s.shape[0], np.int64)]
-                )
+                tail = int(self.meta[_TAIL])
+                self.ring_k = _extend(self.ring_k, size, tail)
+                self.ring_s = _extend(self.ring_s, size, tail)
 
     def _compact_ring(self) -> None:
         keys, rows = self.items()
@@ -280,6 +280,13 @@ class KeyMap:
             self.tk, self.tv, self.rseq, self.meta, self.ring_k, self.ring_s, keys, rows
         )
         return keys[:n], rows[:n]
+
+
+def _extend(a: npt.NDArray[np.int64], size: int, keep: int) -> npt.NDArray[np.int64]:
+    """``a`` grown to ``size`` entries, of which only the first ``keep`` are copied."""
+    out = np.empty(size, np.int64)
+    out[:keep] = a[:keep]
+    return out
 
 
 def _pow2(n: int) -> int:

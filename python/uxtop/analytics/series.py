@@ -43,8 +43,19 @@ def _buckets_kernel(ts, bucket_ms, finished_until, b):  # type: ignore[no-untype
     late = 0
     lo = np.int64(2**62)
     hi = -np.int64(2**62)
+    inv = 1.0 / bucket_ms
     for j in range(ts.shape[0]):
-        bj = ts[j] // bucket_ms
+        t = ts[j]
+        if -(2**52) < t < 2**52:
+            # a float multiply instead of an integer division; the product is within 1 of
+            # t / bucket_ms (bucket_ms >= 1000), so one correction each way makes it exact
+            bj = np.int64(np.floor(t * inv))
+            if bj * bucket_ms > t:
+                bj -= 1
+            elif (bj + 1) * bucket_ms <= t:
+                bj += 1
+        else:
+            bj = t // bucket_ms
         if bj * bucket_ms < finished_until:
             b[j] = _LATE
             late += 1
@@ -62,18 +73,11 @@ def _touched_kernel(b, lo, present):  # type: ignore[no-untyped-def]
             present[b[j] - lo] = True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bucket_index(buckets, bj):  # type: ignore[no-untyped-def]
-    """Index of ``bj`` in the sorted ``buckets`` (it is there)."""
-    lo = 0
-    hi = buckets.shape[0] - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if buckets[mid] < bj:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+@njit(cache=True, nogil=True)
+def _index_kernel(b, lo, lut, gi):  # type: ignore[no-untyped-def]
+    """``gi[j]`` = index of row j's bucket among the batch's open buckets (−1: late)."""
+    for j in range(b.shape[0]):
+        gi[j] = -1 if b[j] == _LATE else lut[b[j] - lo]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -91,10 +95,10 @@ def _latency_bin(d, n_bins):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _new_routes_kernel(b, kind, route, request, route_lut, unseen):  # type: ignore[no-untyped-def]
+def _new_routes_kernel(gi, kind, route, request, route_lut, unseen):  # type: ignore[no-untyped-def]
     """Whether an open request row calls a route the lookup table has not seen yet."""
-    for j in range(b.shape[0]):
-        if b[j] != _LATE and kind[j] == request and route[j] >= 0:
+    for j in range(gi.shape[0]):
+        if gi[j] >= 0 and kind[j] == request and route[j] >= 0:
             r = route[j]
             if r >= route_lut.shape[0] or route_lut[r] == unseen:
                 return True
@@ -103,7 +107,7 @@ def _new_routes_kernel(b, kind, route, request, route_lut, unseen):  # type: ign
 
 @njit(cache=True, nogil=True)
 def _fold_batch_kernel(  # type: ignore[no-untyped-def]
-    b,
+    gi,
     kind,
     srow,
     route,
@@ -114,7 +118,6 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     big,
     sids,
     scols,
-    buckets,
     bslot,
     route_lut,
     cnt,
@@ -141,15 +144,15 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     (non-request) event, consecutive repeats dropped, into ``user_rows``. Returns (requests
     kept, requests on dropped routes).
     """
-    nb = buckets.shape[0]
+    nb = bslot.shape[0]
     n_bins = hist.shape[3]
     last = np.full(nb, -1, np.int64)
     user_n = np.zeros(nb, np.int64)
     req_n = np.zeros(nb, np.int64)
-    for j in range(b.shape[0]):
-        if b[j] == _LATE:
+    for j in range(gi.shape[0]):
+        g = gi[j]
+        if g < 0:
             continue
-        g = _bucket_index(buckets, b[j])
         if kind[j] != request:
             if last[g] != srow[j]:
                 last[g] = srow[j]
@@ -167,10 +170,10 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     n_ret = 0
     dropped = 0
     ncols = scols.shape[1]
-    for j in range(b.shape[0]):
-        if b[j] == _LATE:
+    for j in range(gi.shape[0]):
+        g = gi[j]
+        if g < 0:
             continue
-        g = _bucket_index(buckets, b[j])
         s = srow[j]
         if kind[j] != request:
             if last[g] != s:
@@ -214,14 +217,14 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _fold_flags_kernel(b, kind, cols, route_bits, buckets, bslot, flags, flags_route):  # type: ignore[no-untyped-def]
+def _fold_flags_kernel(gi, kind, cols, route_bits, bslot, flags, flags_route):  # type: ignore[no-untyped-def]
     """Per open flag: +1 in ``flags[slot, kind]`` at the total and at each of its session's
     cohort columns (``cols[i, 1:] >= 0``), and +1 in ``flags_route[slot, r, kind]`` for each
     route r its session called (bit r % 64 of word r // 64 of ``route_bits[i]``)."""
     for i in range(kind.shape[0]):
-        if b[i] == _LATE:
+        if gi[i] < 0:
             continue
-        slot = bslot[_bucket_index(buckets, b[i])]
+        slot = bslot[gi[i]]
         k = kind[i]
         flags[slot, k, 0] += 1
         for j in range(1, cols.shape[1]):
@@ -239,12 +242,12 @@ def _fold_flags_kernel(b, kind, cols, route_bits, buckets, bslot, flags, flags_r
 
 
 @njit(cache=True, nogil=True)
-def _add_steps_kernel(steps, b, buckets, bslot, gstep, cols):  # type: ignore[no-untyped-def]
+def _add_steps_kernel(steps, gi, bslot, gstep, cols):  # type: ignore[no-untyped-def]
     """``steps[slot, g, c] += 1`` for each open arrival's global step and cohort column."""
     for i in range(gstep.shape[0]):
-        if b[i] == _LATE:
+        if gi[i] < 0:
             continue
-        slot = bslot[_bucket_index(buckets, b[i])]
+        slot = bslot[gi[i]]
         g = gstep[i]
         for j in range(cols.shape[1]):
             c = cols[i, j]
@@ -423,24 +426,30 @@ class BucketAggregator:
     def _open_buckets(
         self, ts: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], list[_Open]]:
-        """Bucket of each row (``_LATE`` if closed; counted in ``late_events``), and the open
-        buckets the rows fall in, ascending, with their slots and ``_Open`` records."""
-        b = np.empty(ts.shape[0], np.int64)
+        """For each row the index of its bucket among the open buckets the rows fall in (−1 if
+        the bucket is closed; counted in ``late_events``); those buckets ascending, their slots
+        and their ``_Open`` records."""
+        n = ts.shape[0]
+        b = np.empty(n, np.int64)
         late, lo, hi = _buckets_kernel(
             np.ascontiguousarray(ts, dtype=np.int64), self.bucket_ms, self.finished_until, b
         )
         self.late_events += int(late)
-        if late == ts.shape[0]:
-            return b, np.empty(0, np.int64), np.empty(0, np.int64), []
+        if late == n:
+            return np.full(n, -1, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), []
+        gi = np.empty(n, np.int64)
         if hi - lo < 1 << 16:
             present = np.zeros(hi - lo + 1, np.bool_)
             _touched_kernel(b, lo, present)
             buckets = lo + np.flatnonzero(present)
+            lut = np.cumsum(present) - 1
+            _index_kernel(b, lo, lut, gi)
         else:
             buckets = unique_ints(b[b != _LATE])
+            gi[:] = np.where(b == _LATE, -1, np.searchsorted(buckets, b))
         opens = [self._bucket(bk) for bk in buckets.tolist()]
         self._fit()
-        return b, buckets, np.array([o.slot for o in opens], np.int64), opens
+        return gi, buckets, np.array([o.slot for o in opens], np.int64), opens
 
     def session_columns(self, batch: Any, strings: object) -> npt.NDArray[np.int64]:
         """[n_sessions, 1 + dims] cohort columns of each session row of the batch (col 0 = total)."""
@@ -488,13 +497,13 @@ class BucketAggregator:
         none = (np.empty(0, np.int64), np.empty(0, np.int64))
         if n == 0:
             return none
-        b, buckets, bslot, opens = self._open_buckets(cols["ts"])
+        gi, buckets, bslot, opens = self._open_buckets(cols["ts"])
         if not opens:
             return none
         kind, route = cols["kind"], cols["route"]
-        if _new_routes_kernel(b, kind, route, Kind.REQUEST, self._route_lut, _UNSEEN):
+        if _new_routes_kernel(gi, kind, route, int(Kind.REQUEST), self._route_lut, _UNSEEN):
             # new routes get local indices in ascending intern id, as the lookup table's fill
-            req = (b != _LATE) & (kind == Kind.REQUEST) & (route >= 0)
+            req = (gi >= 0) & (kind == Kind.REQUEST) & (route >= 0)
             self._routes(route[req], strings)
             self._fit()
         sids = batch.sessions["session_id"].astype(np.int64)
@@ -511,7 +520,7 @@ class BucketAggregator:
         ret_route = np.empty(n, np.int64)
         value = cols["value"]
         n_ret, dropped = _fold_batch_kernel(
-            b,
+            gi,
             kind,
             cols["session"],
             route,
@@ -522,7 +531,6 @@ class BucketAggregator:
             float(np.finfo(value.dtype).max),
             sids,
             np.ascontiguousarray(scols, dtype=np.int64),
-            buckets,
             bslot,
             self._route_lut,
             self.cnt,
@@ -563,8 +571,13 @@ class BucketAggregator:
                     lst.append((sc_, s_))
             ee, msg = req_err[ra:re], req_msg[ra:re]
             em = ee & (msg >= 0)
-            if em.any():
-                # (route, message) counts, in order of first appearance
+            n_em = int(np.count_nonzero(em))
+            if 0 < n_em <= 64:
+                # (route, message) counts, in order of first appearance; a loop for a few
+                for r, m in zip(rr[em].tolist(), msg[em].tolist(), strict=True):
+                    d = o.msgs.setdefault(r, {})
+                    d[m] = d.get(m, 0) + 1
+            elif n_em:
                 key = rr[em] * (1 << 32) + msg[em]
                 uk, first, cnt = np.unique(key, return_index=True, return_counts=True)
                 fo = np.argsort(first)
@@ -591,25 +604,24 @@ class BucketAggregator:
         self.flag_names = list(names) if len(names) > len(self.flag_names) else self.flag_names
         kind = np.ascontiguousarray(kind, dtype=np.int64)
         sid = np.asarray(session_id).astype(np.int64)
-        b_all, buckets, bslot, opens = self._open_buckets(np.asarray(start_ts))
+        gi, _, bslot, opens = self._open_buckets(np.asarray(start_ts))
         if not opens:
             return
         _fold_flags_kernel(
-            b_all,
+            gi,
             kind,
             np.ascontiguousarray(cols, dtype=np.int64),
             np.ascontiguousarray(route_bits, dtype=np.uint64),
-            buckets,
             bslot,
             self.flags,
             self.flags_route,
         )
         # examples: per bucket and kind, the first distinct sessions, in flag order
         E = self.cfg.example_sessions
-        for bk, k, s in zip(b_all.tolist(), kind.tolist(), sid.tolist(), strict=True):
-            if bk == _LATE:
+        for g, k, s in zip(gi.tolist(), kind.tolist(), sid.tolist(), strict=True):
+            if g < 0:
                 continue
-            ex = self.open[bk].flag_examples.setdefault(k, [])
+            ex = opens[g].flag_examples.setdefault(k, [])
             if len(ex) < E and s not in ex:
                 ex.append(s)
 
@@ -618,14 +630,13 @@ class BucketAggregator:
         if gstep.shape[0] == 0:
             return
         late_before = self.late_events
-        b, buckets, bslot, opens = self._open_buckets(np.asarray(ts))
+        gi, _, bslot, opens = self._open_buckets(np.asarray(ts))
         self.late_events = late_before  # late arrivals are not extra late events
         if not opens:
             return
         _add_steps_kernel(
             self.steps,
-            b,
-            buckets,
+            gi,
             bslot,
             np.ascontiguousarray(gstep, dtype=np.int64),
             np.ascontiguousarray(cols, dtype=np.int64),
