@@ -49,7 +49,14 @@ def traffic(sessions: int = 6000, seed: int = 11) -> bytes:
     if not path.exists():
         from uxtop.synth import Incident, SynthConfig, generate
 
-        run = generate(SynthConfig(seed=seed, sessions=sessions, sessions_per_s=20, incident=Incident(start_s=120, duration_s=120)))
+        run = generate(
+            SynthConfig(
+                seed=seed,
+                sessions=sessions,
+                sessions_per_s=20,
+                incident=Incident(start_s=120, duration_s=120),
+            )
+        )
         path.write_bytes(b"".join(run.chunks()))
     return path.read_bytes()
 
@@ -132,7 +139,11 @@ def bench_throughput(data: bytes) -> dict[str, float]:
 
     out = {}
     lines = data.count(b"\n")
-    for label, kw in (("ingest", dict(detector=False, analytics=False)), ("ingest+detect", dict(analytics=False)), ("full pipeline", {})):
+    for label, kw in (
+        ("ingest", dict(detector=False, analytics=False)),
+        ("ingest+detect", dict(analytics=False)),
+        ("full pipeline", {}),
+    ):
         eng = Engine([BytesSource(data)], **kw)
         eng.wait_for_detectors(300)
         t = time.perf_counter()
@@ -180,7 +191,11 @@ def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
     # shows up here, not as an unbounded queue); flat = keeps up, growing = falls behind
     half = len(samples) // 2
     backlog = [o - e for _, o, e in samples]
-    slope = np.polyfit([t for t, _, _ in samples[half:]], backlog[half:], 1)[0] if len(samples) > 4 else float("nan")
+    slope = (
+        np.polyfit([t for t, _, _ in samples[half:]], backlog[half:], 1)[0]
+        if len(samples) > 4
+        else float("nan")
+    )
     ingested_rate = (samples[-1][2] - samples[half][2]) / (samples[-1][0] - samples[half][0])
     res = {
         "offered_rate": rate,
@@ -251,7 +266,30 @@ async def _keys(data: bytes, rate: float, presses: int) -> dict[str, Any]:
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await asyncio.sleep(5)  # traffic and flagged sessions first
-            plan = ["2", "j", "j", "k", "G", "g", "3", "j", "m", "4", "j", "5", "6", "7", "2", "s", "r", "enter", "n", "N", "escape", "1"]
+            plan = [
+                "2",
+                "j",
+                "j",
+                "k",
+                "G",
+                "g",
+                "3",
+                "j",
+                "m",
+                "4",
+                "j",
+                "5",
+                "6",
+                "7",
+                "2",
+                "s",
+                "r",
+                "enter",
+                "n",
+                "N",
+                "escape",
+                "1",
+            ]
             i = 0
             while sum(len(v) for v in times.values()) < presses:
                 key = plan[i % len(plan)]
@@ -275,7 +313,10 @@ async def _keys(data: bytes, rate: float, presses: int) -> dict[str, Any]:
                 times.setdefault(key, []).append((done - t) * 1000)
                 lags.append(app.lag_ms(app.snapshot))
                 if os.environ.get("BENCH_VERBOSE"):
-                    print(f"    {key!r} {(done - t) * 1000:.1f} ms on {type(app.screen).__name__}", flush=True)
+                    print(
+                        f"    {key!r} {(done - t) * 1000:.1f} ms on {type(app.screen).__name__}",
+                        flush=True,
+                    )
                 await asyncio.sleep(0.05)  # a fast typist; refresh ticks land between keys
     finally:
         replay.stop.set()
@@ -293,11 +334,15 @@ async def _keys(data: bytes, rate: float, presses: int) -> dict[str, Any]:
         "flagged_sessions": eng.latest().flagged_sessions,
         "engine_notes": eng.latest().notes,
     }
-    print(f"  {res['presses']} presses at {rate / 1e3:.0f}k ev/s live ({res['flagged_sessions']} flagged sessions): press → screen updated p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, max {res['max_ms']:.0f} ms")
+    print(
+        f"  {res['presses']} presses at {rate / 1e3:.0f}k ev/s live ({res['flagged_sessions']} flagged sessions): press → screen updated p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, max {res['max_ms']:.0f} ms"
+    )
     print("  engine:", res["engine_notes"], eng.latest().events)
     worst = sorted(res["by_key_p95"].items(), key=lambda kv: -kv[1])[:4]
     print("  slowest keys (p95): " + ", ".join(f"{k} {v:.0f} ms" for k, v in worst))
-    print(f"  event-to-screen lag in the TUI: p50 {res['lag_p50_ms']:.0f} ms, p95 {res['lag_p95_ms']:.0f} ms")
+    print(
+        f"  event-to-screen lag in the TUI: p50 {res['lag_p50_ms']:.0f} ms, p95 {res['lag_p95_ms']:.0f} ms"
+    )
     return res
 
 
@@ -314,15 +359,40 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
         while time.monotonic() - t0 < minutes * 60:
             time.sleep(5)
             snap = eng.latest()
-            samples.append((time.monotonic() - t0, rss_mb(), snap.events, snap.retained_events, snap.flagged_sessions))
-            print(f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,} in {samples[-1][4]:,} sessions", flush=True)
+            samples.append(
+                (
+                    time.monotonic() - t0,
+                    rss_mb(),
+                    snap.events,
+                    snap.retained_events,
+                    snap.flagged_sessions,
+                )
+            )
+            print(
+                f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,} in {samples[-1][4]:,} sessions",
+                flush=True,
+            )
     finally:
         replay.stop.set()
         eng.stop()
     after = [s for s in samples if s[0] >= 60] or samples
-    slope = np.polyfit([s[0] for s in after], [s[1] for s in after], 1)[0] * 60 if len(after) > 2 else float("nan")
-    res = {"minutes": minutes, "rate": rate, "rss_start_mb": samples[0][1], "rss_end_mb": samples[-1][1], "rss_max_mb": max(s[1] for s in samples), "slope_mb_per_min_after_1min": slope, "events": samples[-1][2]}
-    print(f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f}), slope after 1 min {slope:+.2f} MB/min")
+    slope = (
+        np.polyfit([s[0] for s in after], [s[1] for s in after], 1)[0] * 60
+        if len(after) > 2
+        else float("nan")
+    )
+    res = {
+        "minutes": minutes,
+        "rate": rate,
+        "rss_start_mb": samples[0][1],
+        "rss_end_mb": samples[-1][1],
+        "rss_max_mb": max(s[1] for s in samples),
+        "slope_mb_per_min_after_1min": slope,
+        "events": samples[-1][2],
+    }
+    print(
+        f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f}), slope after 1 min {slope:+.2f} MB/min"
+    )
     return res
 
 
@@ -337,15 +407,21 @@ def bench_coldstart() -> dict[str, Any]:
     cache = tempfile.mkdtemp(prefix="uxtop-numba-")
     cmd = f"env NUMBA_CACHE_DIR={shlex.quote(cache)} {shlex.quote(sys.executable)} -m uxtop demo"
     t0 = time.monotonic()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd], check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd], check=True
+    )
     first = ready = None
     try:
         while time.monotonic() - t0 < 120:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
             now = time.monotonic() - t0
             if first is None and "1 Overview" in screen:
                 first = now
-                print(f"  first frame after {first:.2f} s; note on screen: {'compiling detectors' in screen}")
+                print(
+                    f"  first frame after {first:.2f} s; note on screen: {'compiling detectors' in screen}"
+                )
             if first is not None and "detectors ready" in screen.replace("  ", " "):
                 ready = now
                 break
@@ -353,16 +429,24 @@ def bench_coldstart() -> dict[str, Any]:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         shutil.rmtree(cache, ignore_errors=True)
-    print(f"  detectors compiled in the background, ready after {ready:.1f} s" if ready else "  detectors not ready within 120 s")
+    print(
+        f"  detectors compiled in the background, ready after {ready:.1f} s"
+        if ready
+        else "  detectors not ready within 120 s"
+    )
     return {"first_frame_s": first, "detectors_ready_s": ready}
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", default="throughput,keepup,keys,soak,coldstart")
     ap.add_argument("--rates", default="250000,500000,1000000", help="keep-up rates, events/s")
     ap.add_argument("--keepup-seconds", type=float, default=20)
-    ap.add_argument("--keys-rate", type=float, default=100_000, help="live event rate while pressing keys")
+    ap.add_argument(
+        "--keys-rate", type=float, default=100_000, help="live event rate while pressing keys"
+    )
     ap.add_argument("--presses", type=int, default=220)
     ap.add_argument("--soak-minutes", type=float, default=1.0)
     ap.add_argument("--soak-rate", type=float, default=200_000)

@@ -35,15 +35,52 @@ def make_events(n_sessions: int = 20, clicks: int = 4, seed: int = 1) -> bytes:
     lines = []
     for s in range(n_sessions):
         t = T0 + s * 1000
-        lines.append({"ts": t, "sid": f"s{s}", "type": "pageview", "url": "/checkout", "dev": "mobile" if s % 2 else "desktop"})
+        lines.append(
+            {
+                "ts": t,
+                "sid": f"s{s}",
+                "type": "pageview",
+                "url": "/checkout",
+                "dev": "mobile" if s % 2 else "desktop",
+            }
+        )
         for _ in range(10):
             t += 50
-            lines.append({"ts": t, "sid": f"s{s}", "type": "move", "url": "/checkout", "x": int(rng.integers(0, 1200)), "y": int(rng.integers(0, 900))})
+            lines.append(
+                {
+                    "ts": t,
+                    "sid": f"s{s}",
+                    "type": "move",
+                    "url": "/checkout",
+                    "x": int(rng.integers(0, 1200)),
+                    "y": int(rng.integers(0, 900)),
+                }
+            )
         target = "button#pay" if s % 3 == 0 else "a.link"
         for _ in range(clicks):
             t += 200
-            lines.append({"ts": t, "sid": f"s{s}", "type": "click", "url": "/checkout", "target": target, "x": 800, "y": 400})
-        lines.append({"ts": t + 100, "sid": f"s{s}", "type": "scroll", "url": "/checkout", "sy": 1000, "sh": 4000, "vh": 900})
+            lines.append(
+                {
+                    "ts": t,
+                    "sid": f"s{s}",
+                    "type": "click",
+                    "url": "/checkout",
+                    "target": target,
+                    "x": 800,
+                    "y": 400,
+                }
+            )
+        lines.append(
+            {
+                "ts": t + 100,
+                "sid": f"s{s}",
+                "type": "scroll",
+                "url": "/checkout",
+                "sy": 1000,
+                "sh": 4000,
+                "vh": 900,
+            }
+        )
     lines.sort(key=lambda e: e["ts"])
     return ("\n".join(json.dumps(e) for e in lines) + "\n").encode()
 
@@ -57,7 +94,11 @@ class PayDetector:
     def update(self, batch, strings):  # noqa: ANN001
         kind = batch.kind
         tgt = batch.target
-        pay = [i for i in range(len(batch)) if kind[i] == 1 and tgt[i] >= 0 and strings.get("target", int(tgt[i])) == "button#pay"]
+        pay = [
+            i
+            for i in range(len(batch))
+            if kind[i] == 1 and tgt[i] >= 0 and strings.get("target", int(tgt[i])) == "button#pay"
+        ]
         sid_of_row = np.repeat(batch.sessions["session_id"], np.diff(batch.offsets))
         idx = np.asarray(pay, dtype=np.int64)
         return {
@@ -76,7 +117,13 @@ class PayDetector:
 
 
 def run(data: bytes, **kw) -> Engine:
-    eng = Engine([BytesSource(data)], detector=kw.pop("detector", PayDetector()), analytics=False, warmup_detectors=False, **kw)
+    eng = Engine(
+        [BytesSource(data)],
+        detector=kw.pop("detector", PayDetector()),
+        analytics=False,
+        warmup_detectors=False,
+        **kw,
+    )
     eng.run_until_done(30)
     return eng
 
@@ -133,7 +180,12 @@ def test_event_cap_evicts_even_without_new_flags() -> None:
 
 
 def test_filter_and_pause_commands() -> None:
-    eng = Engine([BytesSource(make_events())], detector=PayDetector(), analytics=False, warmup_detectors=False)
+    eng = Engine(
+        [BytesSource(make_events())],
+        detector=PayDetector(),
+        analytics=False,
+        warmup_detectors=False,
+    )
     eng.run_until_done(30)
     eng.send(SetFilter(text="s12"))
     eng.send(SetPaused(paused=True))
@@ -141,7 +193,11 @@ def test_filter_and_pause_commands() -> None:
     snap = eng._publish(time.monotonic())
     assert [r.key for r in snap.session_rows] == ["s12"]
     assert snap.session_filter == "s12" and snap.paused
-    assert parse_filter("kind:rage url:/x foo") == [("kind", "rage"), ("url", "/x"), ("text", "foo")]
+    assert parse_filter("kind:rage url:/x foo") == [
+        ("kind", "rage"),
+        ("url", "/x"),
+        ("text", "foo"),
+    ]
     eng.send(SetFilter(text="kind:dead"))
     eng.step()
     assert eng._publish(time.monotonic()).session_rows == ()
@@ -149,7 +205,7 @@ def test_filter_and_pause_commands() -> None:
 
 def test_bad_lines_are_counted_and_quarantined(tmp_path) -> None:
     q = tmp_path / "bad.ndjson"
-    data = make_events(3) + b"not json\n{\"sid\": \"x\"}\n"
+    data = make_events(3) + b'not json\n{"sid": "x"}\n'
     eng = Engine([BytesSource(data)], detector=False, analytics=False, quarantine_path=str(q))
     eng.run_until_done(10)
     snap = eng.latest()
@@ -162,7 +218,13 @@ def test_threaded_engine_follows_a_growing_file(tmp_path) -> None:
     data = make_events(9)
     half = data.rfind(b"\n", 0, len(data) // 2) + 1
     path.write_bytes(data[:half])
-    eng = Engine([FileTail(str(path))], detector=PayDetector(), analytics=False, warmup_detectors=False, publish_interval=0.05).start()
+    eng = Engine(
+        [FileTail(str(path))],
+        detector=PayDetector(),
+        analytics=False,
+        warmup_detectors=False,
+        publish_interval=0.05,
+    ).start()
     try:
         deadline = time.monotonic() + 10
         while eng.latest().events == 0 and time.monotonic() < deadline:
@@ -191,9 +253,11 @@ def test_threaded_engine_follows_a_growing_file(tmp_path) -> None:
 def test_stdin_source_reads_a_pipe_to_eof() -> None:
     r, w = os.pipe()
     data = make_events(4)
+
     def writer() -> None:
         with os.fdopen(w, "wb") as fh:
             fh.write(data)
+
     threading.Thread(target=writer).start()
     with os.fdopen(r, "rb") as fh:
         eng = Engine([StreamSource(fh, name="pipe")], detector=False, analytics=False)
@@ -219,10 +283,23 @@ def rage_events(n: int = 10) -> bytes:
     lines = []
     for s in range(n):
         t = T0 + s * 100_000
-        lines.append({"ts": t, "sid": f"r{s}", "type": "pageview", "url": "/checkout", "dev": "mobile"})
+        lines.append(
+            {"ts": t, "sid": f"r{s}", "type": "pageview", "url": "/checkout", "dev": "mobile"}
+        )
         for _ in range(5):
             t += 150
-            lines.append({"ts": t, "sid": f"r{s}", "type": "click", "url": "/checkout", "target": "button#pay", "tag": "button", "x": 800, "y": 400})
+            lines.append(
+                {
+                    "ts": t,
+                    "sid": f"r{s}",
+                    "type": "click",
+                    "url": "/checkout",
+                    "target": "button#pay",
+                    "tag": "button",
+                    "x": 800,
+                    "y": 400,
+                }
+            )
         t += 20_000
         lines.append({"ts": t, "sid": f"r{s}", "type": "pageview", "url": "/cart"})
     return ("\n".join(json.dumps(e) for e in lines) + "\n").encode()
@@ -275,16 +352,29 @@ def test_threaded_pipeline_matches_synchronous_run() -> None:
     """Ingest and analysis on two threads give the same picture as one synchronous loop."""
     data = make_events(30)
     sync = run(data).latest()
-    eng = Engine([BytesSource(data)], detector=PayDetector(), analytics=False, warmup_detectors=False, publish_interval=0.02)
+    eng = Engine(
+        [BytesSource(data)],
+        detector=PayDetector(),
+        analytics=False,
+        warmup_detectors=False,
+        publish_interval=0.02,
+    )
     _run_threaded(eng)
     snap = eng.latest()
     assert not snap.running
-    assert (snap.events, snap.sessions, snap.flags, snap.flagged_sessions) == (sync.events, sync.sessions, sync.flags, sync.flagged_sessions)
+    assert (snap.events, snap.sessions, snap.flags, snap.flagged_sessions) == (
+        sync.events,
+        sync.sessions,
+        sync.flags,
+        sync.flagged_sessions,
+    )
     assert {r.key for r in snap.session_rows} == {r.key for r in sync.session_rows}
     assert snap.unanalysed_events == 0 and snap.analysis_backlog == 0
 
 
-def test_overloaded_analysis_sheds_oldest_batches_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overloaded_analysis_sheds_oldest_batches_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import uxtop.engine.core as core
 
     monkeypatch.setattr(core, "READ_BUDGET", 4096)  # many small batches
@@ -297,5 +387,7 @@ def test_overloaded_analysis_sheds_oldest_batches_and_says_so(monkeypatch: pytes
     total = data.count(b"\n")
     assert snap.events == total  # every event is still counted and sessionised
     assert snap.unanalysed_events > 0
-    assert slow.events + snap.unanalysed_events == total  # analysed or reported, never lost silently
+    assert (
+        slow.events + snap.unanalysed_events == total
+    )  # analysed or reported, never lost silently
     assert any(n.startswith("overload:") for n in snap.notes)

@@ -52,9 +52,11 @@ def _flag(i: int, sid: int, kind: str, ts: int) -> FlagRow:
         target=TARGETS[i % 4],
         count=3 + i % 4,
         severity=round(0.5 + (i % 5) / 10, 2),
-        rule={"rage_click": "≥3 clicks within 1000 ms inside 30 px", "dead_click": "no mutation/request/navigation within 2500 ms", "error_click": "JS error within 1000 ms of the click"}.get(
-            kind, "kind-specific rule"
-        ),
+        rule={
+            "rage_click": "≥3 clicks within 1000 ms inside 30 px",
+            "dead_click": "no mutation/request/navigation within 2500 ms",
+            "error_click": "JS error within 1000 ms of the click",
+        }.get(kind, "kind-specific rule"),
         evidence=tuple(range(100 + i * 10, 104 + i * 10)),
     )
 
@@ -113,7 +115,14 @@ def heat() -> tuple[PageHeat, ...]:
                 n_moves=int(moves.sum()),
                 depth=tuple(int(v) for v in (400, 380, 320, 250, 200, 150, 90, 60, 30, 12 + i)),
                 elements=tuple(
-                    ElementRow(url=url, target=TARGETS[(i + j) % 5], heat=9.0 - j, flags=20 - 3 * j, top_kind=FLAG_KINDS[j % 3], sessions=12 - j)
+                    ElementRow(
+                        url=url,
+                        target=TARGETS[(i + j) % 5],
+                        heat=9.0 - j,
+                        flags=20 - 3 * j,
+                        top_kind=FLAG_KINDS[j % 3],
+                        sessions=12 - j,
+                    )
                     for j in range(4)
                 ),
             )
@@ -121,9 +130,17 @@ def heat() -> tuple[PageHeat, ...]:
     return tuple(out)
 
 
-def snapshot(seq: int = 1, filter_text: str = "", rows: tuple[SessionRow, ...] | None = None) -> Snapshot:
+def snapshot(
+    seq: int = 1, filter_text: str = "", rows: tuple[SessionRow, ...] | None = None
+) -> Snapshot:
     kinds = tuple(
-        KindRate(kind=k, total=40 + 11 * i, per_min=float(sum(_series(i, i < 3)[-6:])), series=_series(i, i < 3)) for i, k in enumerate(FLAG_KINDS)
+        KindRate(
+            kind=k,
+            total=40 + 11 * i,
+            per_min=float(sum(_series(i, i < 3)[-6:])),
+            series=_series(i, i < 3),
+        )
+        for i, k in enumerate(FLAG_KINDS)
     )
     all_rows = session_rows() if rows is None else rows
     shown = all_rows
@@ -132,7 +149,9 @@ def snapshot(seq: int = 1, filter_text: str = "", rows: tuple[SessionRow, ...] |
 
         terms = parse_filter(filter_text)
         shown = tuple(r for r in all_rows if match_filter(r, terms))
-    recent = tuple(_flag(i, 1000 + i, FLAG_KINDS[i % 3], T0 + 600_000 - i * 5000) for i in range(12))
+    recent = tuple(
+        _flag(i, 1000 + i, FLAG_KINDS[i % 3], T0 + 600_000 - i * 5000) for i in range(12)
+    )
     return Snapshot(
         seq=seq,
         published_at=NOW,
@@ -156,9 +175,28 @@ def snapshot(seq: int = 1, filter_text: str = "", rows: tuple[SessionRow, ...] |
         watermark=T0 + 595_000,
         flags=987,
         kind_rates=kinds,
-        pages=tuple(PageRow(url=u, heat=30.0 - 6 * i, flags=300 - 50 * i, rage=90 - 10 * i, dead=120 - 20 * i, error=40 - 5 * i, sessions=80 - 9 * i) for i, u in enumerate(URLS)),
+        pages=tuple(
+            PageRow(
+                url=u,
+                heat=30.0 - 6 * i,
+                flags=300 - 50 * i,
+                rage=90 - 10 * i,
+                dead=120 - 20 * i,
+                error=40 - 5 * i,
+                sessions=80 - 9 * i,
+            )
+            for i, u in enumerate(URLS)
+        ),
         elements=tuple(
-            ElementRow(url=URLS[i % 3], target=TARGETS[i % 5], heat=20.0 - 3 * i, flags=60 - 8 * i, top_kind=FLAG_KINDS[i % 3], sessions=30 - 3 * i) for i in range(5)
+            ElementRow(
+                url=URLS[i % 3],
+                target=TARGETS[i % 5],
+                heat=20.0 - 3 * i,
+                flags=60 - 8 * i,
+                top_kind=FLAG_KINDS[i % 3],
+                sessions=30 - 3 * i,
+            )
+            for i in range(5)
         ),
         flagged_sessions=len(all_rows),
         session_rows=shown,
@@ -170,11 +208,26 @@ def snapshot(seq: int = 1, filter_text: str = "", rows: tuple[SessionRow, ...] |
             judged=1_230_000,
             update_ms_p50=1.8,
             update_ms_max=12.5,
-            rows=tuple(DetectorRow(kind=k, total=40 + 11 * i, per_min=kinds[i].per_min, thresholds=(("window_ms", "1000"), ("min_clicks", "3"))) for i, k in enumerate(FLAG_KINDS)),
+            rows=tuple(
+                DetectorRow(
+                    kind=k,
+                    total=40 + 11 * i,
+                    per_min=kinds[i].per_min,
+                    thresholds=(("window_ms", "1000"), ("min_clicks", "3")),
+                )
+                for i, k in enumerate(FLAG_KINDS)
+            ),
             recent=recent,
         ),
         heat=heat(),
-        alerts=(Alert(ts=T0 + 590_000, severity="critical", title="dead click spike: 42/min (baseline 3/min) — worst page /checkout", detail="friction spike rule"),),
+        alerts=(
+            Alert(
+                ts=T0 + 590_000,
+                severity="critical",
+                title="dead click spike: 42/min (baseline 3/min) — worst page /checkout",
+                detail="friction spike rule",
+            ),
+        ),
         notes=(),
         retained_events=45_678,
         lateness_ms=5_000,
@@ -189,7 +242,9 @@ def detail(session_id: int) -> SessionDetail:
     rows.append((t, Kind.PAGEVIEW, 0, -1, -(2**31), -(2**31), float("nan"), 0, -1, -1))
     for i in range(30):
         t += 40
-        rows.append((t, Kind.MOVE, 0, -1, 200 + i * 20, 300 + (i % 7) * 15, float("nan"), 0, -1, -1))
+        rows.append(
+            (t, Kind.MOVE, 0, -1, 200 + i * 20, 300 + (i % 7) * 15, float("nan"), 0, -1, -1)
+        )
     for _j, sy in enumerate((0, 600, 1400, 2200)):
         t += 300
         rows.append((t, Kind.SCROLL, 0, -1, sy, 0, float("nan"), 0, -1, -1))
@@ -232,18 +287,61 @@ def detail(session_id: int) -> SessionDetail:
         "row": np.arange(5000, 5000 + n, dtype=np.int64),
     }
     clicks = [i for i in range(n) if kind[i] == Kind.CLICK]
-    tables = {"url": ["/checkout", "/cart"], "target": ["button#pay", "a.back-to-cart"], "route": ["POST /api/checkout"], "msg": ["TypeError: cannot read properties of undefined (reading 'total')"]}
+    tables = {
+        "url": ["/checkout", "/cart"],
+        "target": ["button#pay", "a.back-to-cart"],
+        "route": ["POST /api/checkout"],
+        "msg": ["TypeError: cannot read properties of undefined (reading 'total')"],
+    }
     flags = [
-        FlagRow(kind="rage_click", session_id=session_id, start_ts=int(ts[clicks[0]]), end_ts=int(ts[clicks[4]]), url="/checkout", target="button#pay", count=5, severity=0.9,
-                rule="≥3 clicks within 1000 ms inside 30 px", evidence=tuple(int(cols["row"][i]) for i in clicks[:5])),
-        FlagRow(kind="error_click", session_id=session_id, start_ts=int(ts[clicks[4]]), end_ts=int(ts[clicks[4]]) + 200, url="/checkout", target="button#pay", count=1, severity=0.7,
-                rule="JS error within 1000 ms of the click", evidence=(int(cols["row"][clicks[4]]), int(cols["row"][clicks[4] + 1]))),
-        FlagRow(kind="dead_click", session_id=session_id, start_ts=int(ts[clicks[5]]), end_ts=int(ts[clicks[5]]) + 2500, url="/checkout", target="a.back-to-cart", count=1, severity=0.5,
-                rule="no mutation/request/navigation within 2500 ms", evidence=(int(cols["row"][clicks[5]]),)),
+        FlagRow(
+            kind="rage_click",
+            session_id=session_id,
+            start_ts=int(ts[clicks[0]]),
+            end_ts=int(ts[clicks[4]]),
+            url="/checkout",
+            target="button#pay",
+            count=5,
+            severity=0.9,
+            rule="≥3 clicks within 1000 ms inside 30 px",
+            evidence=tuple(int(cols["row"][i]) for i in clicks[:5]),
+        ),
+        FlagRow(
+            kind="error_click",
+            session_id=session_id,
+            start_ts=int(ts[clicks[4]]),
+            end_ts=int(ts[clicks[4]]) + 200,
+            url="/checkout",
+            target="button#pay",
+            count=1,
+            severity=0.7,
+            rule="JS error within 1000 ms of the click",
+            evidence=(int(cols["row"][clicks[4]]), int(cols["row"][clicks[4] + 1])),
+        ),
+        FlagRow(
+            kind="dead_click",
+            session_id=session_id,
+            start_ts=int(ts[clicks[5]]),
+            end_ts=int(ts[clicks[5]]) + 2500,
+            url="/checkout",
+            target="a.back-to-cart",
+            count=1,
+            severity=0.5,
+            rule="no mutation/request/navigation within 2500 ms",
+            evidence=(int(cols["row"][clicks[5]]),),
+        ),
     ]
     return build_detail(
-        session_id=session_id, key=f"s-{session_id:05d}", uid="u-77", dev="mobile", rel="2.3.0", geo="DE", n_events=n,
-        columns=cols, flags=flags, resolve=lambda table, i: tables[table][i],
+        session_id=session_id,
+        key=f"s-{session_id:05d}",
+        uid="u-77",
+        dev="mobile",
+        rel="2.3.0",
+        geo="DE",
+        n_events=n,
+        columns=cols,
+        flags=flags,
+        resolve=lambda table, i: tables[table][i],
     )
 
 

@@ -31,7 +31,9 @@ pytestmark = pytest.mark.asyncio
 
 def make(tmp_path: Path | None = None, **kw) -> tuple[UxtopApp, FixtureFeed]:
     feed = FixtureFeed()
-    app = create_app(feed, clock=fixed_clock, export_dir=str(tmp_path or "."), extra_screens={}, **kw)
+    app = create_app(
+        feed, clock=fixed_clock, export_dir=str(tmp_path or "."), extra_screens={}, **kw
+    )
     return app, feed
 
 
@@ -50,7 +52,12 @@ async def test_number_keys_switch_screens_and_render_data() -> None:
         assert isinstance(app.screen, OverviewScreen)
         pages = app.screen.query_one("#worst-pages", KeyedTable)
         assert table_keys(pages)[0] == "/checkout"
-        for key, cls in (("2", SessionsScreen), ("3", PagesScreen), ("4", DetectorsScreen), ("1", OverviewScreen)):
+        for key, cls in (
+            ("2", SessionsScreen),
+            ("3", PagesScreen),
+            ("4", DetectorsScreen),
+            ("1", OverviewScreen),
+        ):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, cls), key
@@ -125,7 +132,9 @@ async def test_timeline_export_writes_canonical_ndjson(tmp_path: Path) -> None:
         events = [json.loads(line) for line in files[0].read_text().splitlines()]
         assert events[0]["type"] == "pageview" and events[0]["url"] == "/checkout"
         req = next(e for e in events if e["type"] == "request")
-        assert req["status"] == 503 and req["route"] == "POST /api/checkout" and req["dur"] == 4200.0
+        assert (
+            req["status"] == 503 and req["route"] == "POST /api/checkout" and req["dur"] == 4200.0
+        )
 
 
 async def test_sessions_sort_reverse_and_vim_motions() -> None:
@@ -170,7 +179,9 @@ async def test_filter_goes_to_the_engine_and_esc_clears() -> None:
         assert SetFilter(text="kind:error") in feed.commands
         table = app.screen.query_one(KeyedTable)
         kinds = [app.snapshot.session_rows[i].kinds for i in range(len(app.snapshot.session_rows))]
-        assert table.row_count == len(kinds) > 0 and all(any("error" in k for k in ks) for ks in kinds)
+        assert table.row_count == len(kinds) > 0 and all(
+            any("error" in k for k in ks) for ks in kinds
+        )
         await pilot.press("escape")
         await pilot.pause(0.4)
         assert feed.commands[-1] == SetFilter(text="")
@@ -304,7 +315,6 @@ async def test_q_quits() -> None:
     assert not app.is_running
 
 
-
 @pytest.fixture(scope="module")
 def engine_after_incident():
     """A real engine (Rust ingest, numba detectors, analytics) over generated traffic."""
@@ -312,7 +322,14 @@ def engine_after_incident():
     pytest.importorskip("uxtop.analytics")
     from uxtop.engine import BytesSource, Engine
 
-    run = synth.generate(synth.SynthConfig(seed=5, sessions=600, sessions_per_s=5, incident=synth.Incident(start_s=40, duration_s=60)))
+    run = synth.generate(
+        synth.SynthConfig(
+            seed=5,
+            sessions=600,
+            sessions_per_s=5,
+            incident=synth.Incident(start_s=40, duration_s=60),
+        )
+    )
     eng = Engine([BytesSource(b"".join(run.chunks()))])
     eng.wait_for_detectors(120)
     eng.run_until_done(60)

@@ -16,9 +16,20 @@ pytestmark = pytest.mark.asyncio
 COLS = (("a", "score", 6), ("b", "name", 9), ("c", "n", 5), ("d", "mixed", 12))
 ROWS: list[tuple[str, tuple[Any, ...]]] = [
     ("r0", (Text("9.7", style="bold red"), "a-very-long-session-key", 12, Text("x"))),
-    ("r1", (Text("1.0"), "short", 3.14159, Text.assemble(("ra", "bold #ff5f5f"), " ", ("dc", "yellow")))),
+    (
+        "r1",
+        (
+            Text("1.0"),
+            "short",
+            3.14159,
+            Text.assemble(("ra", "bold #ff5f5f"), " ", ("dc", "yellow")),
+        ),
+    ),
     ("r2", (Text(""), "", 0, "ünïcødé — ▂▃▅█")),
-    ("r3", (Text("12345678", style="dim"), "exactly7", -5, Text("cropped text here", style="italic"))),
+    (
+        "r3",
+        (Text("12345678", style="dim"), "exactly7", -5, Text("cropped text here", style="italic")),
+    ),
 ]
 
 
@@ -60,10 +71,17 @@ async def test_reorder_keeps_cells_and_cursor_key() -> None:
         assert table.selected_key == "r2"
         table.sync(ROWS[::-1])
         await pilot.pause()
-        assert [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(4)] == ["r3", "r2", "r1", "r0"]
+        assert [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(4)] == [
+            "r3",
+            "r2",
+            "r1",
+            "r0",
+        ]
         assert table.selected_key == "r2"
         # a changed cell is drawn anew, not from the per-cell cache
-        changed = [(k, (Text("0.5"), *cells[1:])) if k == "r0" else (k, cells) for k, cells in ROWS[::-1]]
+        changed = [
+            (k, (Text("0.5"), *cells[1:])) if k == "r0" else (k, cells) for k, cells in ROWS[::-1]
+        ]
         table.sync(changed)
         await pilot.pause()
         line = table._render_cell(3, 0, table._get_row_style(3, table.rich_style), 6)

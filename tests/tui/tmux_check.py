@@ -28,7 +28,18 @@ class Tmux:
 
     def start(self, command: str, env: dict[str, str]) -> None:
         envs = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
-        self.run("new-session", "-d", "-s", self.session, "-x", str(WIDTH), "-y", str(HEIGHT), *envs, command)
+        self.run(
+            "new-session",
+            "-d",
+            "-s",
+            self.session,
+            "-x",
+            str(WIDTH),
+            "-y",
+            str(HEIGHT),
+            *envs,
+            command,
+        )
 
     def capture(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
@@ -47,10 +58,17 @@ class Tmux:
                 self.log.append(f"--- {what}: ok\n{screen}")
                 return screen
             time.sleep(0.1)
-        raise AssertionError(f"{what}: /{pattern}/ not on screen after {timeout}s; screen was:\n{screen}")
+        raise AssertionError(
+            f"{what}: /{pattern}/ not on screen after {timeout}s; screen was:\n{screen}"
+        )
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.session], capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                ["tmux", "has-session", "-t", self.session], capture_output=True
+            ).returncode
+            == 0
+        )
 
     def kill(self) -> None:
         if self.alive():
@@ -111,7 +129,11 @@ def check(verbose: bool = False) -> dict[str, float]:
         screen = t.wait_for(r"throughput [\d.]+[kM]? events/s", 10, "detectors")
         assert "thresholds in force" in screen and "min_clicks=" in screen
 
-        for key, pattern in (("5", r"funnel"), ("6", r"backend routes"), ("7", r"insights, ranked")):
+        for key, pattern in (
+            ("5", r"funnel"),
+            ("6", r"backend routes"),
+            ("7", r"insights, ranked"),
+        ):
             t.keys(key)
             t.wait_for(pattern, 10, f"screen {key}")
 

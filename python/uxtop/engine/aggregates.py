@@ -191,9 +191,13 @@ class HeatGrids:
                 keep = slots >= 0
                 frac = np.clip((sy[keep] + vh[keep]) / sh[keep], 0.0, 0.9999)
                 bins = (frac * DEPTH_BINS).astype(np.int64)
-                self.depth += np.bincount(slots[keep].astype(np.int64) * DEPTH_BINS + bins, minlength=self.depth.shape[0])
+                self.depth += np.bincount(
+                    slots[keep].astype(np.int64) * DEPTH_BINS + bins, minlength=self.depth.shape[0]
+                )
 
-    def page(self, slot: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], tuple[int, ...]]:
+    def page(
+        self, slot: int
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], tuple[int, ...]]:
         cells = GRID_H * GRID_W
         c = self.clicks[slot * cells : (slot + 1) * cells].reshape(GRID_H, GRID_W).astype(np.int32)
         m = self.moves[slot * cells : (slot + 1) * cells].reshape(GRID_H, GRID_W).astype(np.int32)

@@ -158,7 +158,9 @@ class Engine:
         self.source_desc = source_desc or ", ".join(s.name for s in self.sources) or "no input"
         self.clock = clock
         self._ingestor = ingestor if ingestor is not None else _default_ingestor(quarantine_path)
-        self.quarantine_path = quarantine_path or str(getattr(self._ingestor, "quarantine_path", "") or "")
+        self.quarantine_path = quarantine_path or str(
+            getattr(self._ingestor, "quarantine_path", "") or ""
+        )
         # the analysis side resolves ids through a mirror of the intern tables that the ingest
         # thread extends after each feed; only the ingest thread calls into the ingestor
         self._core_strings: Strings = self._ingestor.strings
@@ -206,7 +208,9 @@ class Engine:
         self._stream_ts = 0
         self._watermark = -(2**63)
         # detectors
-        self._detector_state = "off" if self._detector is None and not self._detector_lazy else "compiling"
+        self._detector_state = (
+            "off" if self._detector is None and not self._detector_lazy else "compiling"
+        )
         self._detector_error = ""
         self._pending_detect: deque[EventBatch] = deque()
         self._detector_finish = False  # input ended: judge what the detectors still hold
@@ -268,7 +272,9 @@ class Engine:
 
     def start(self) -> Engine:
         self._thread = threading.Thread(target=self._run, name="uxtop-engine", daemon=True)
-        self._ingest_thread = threading.Thread(target=self._run_ingest, name="uxtop-ingest", daemon=True)
+        self._ingest_thread = threading.Thread(
+            target=self._run_ingest, name="uxtop-ingest", daemon=True
+        )
         self._thread.start()
         self._ingest_thread.start()
         return self
@@ -352,7 +358,9 @@ class Engine:
             if now - self._last_publish >= self.publish_interval:
                 self._publish(now)
         if self._input_done and not self._handoff and not self._finished:
-            self._detector_finish = self._detector is not None or self._detector_state == "compiling"
+            self._detector_finish = (
+                self._detector is not None or self._detector_state == "compiling"
+            )
             self._finished = True
             self._notes = ["input ended: " + self.source_desc]
         if self._detector_state == "ready" and (self._pending_detect or self._detector_finish):
@@ -496,7 +504,10 @@ class Engine:
                 self._pending_events += n
                 if self._detector_state == "compiling":
                     # bounded while the JIT compiles: the oldest batches go unjudged
-                    while self._pending_events > self.retention.window_events and len(self._pending_detect) > 1:
+                    while (
+                        self._pending_events > self.retention.window_events
+                        and len(self._pending_detect) > 1
+                    ):
                         dropped = self._pending_detect.popleft()
                         self._pending_events -= len(dropped)
                         self._unjudged += len(dropped)
@@ -773,7 +784,12 @@ class Engine:
         self._pages.decay_to(ts)
         self._elements.decay_to(ts)
         kind_rates = tuple(
-            KindRate(kind=k, total=self._kinds.totals.get(k, 0), per_min=self._kinds.per_min(k, ts), series=self._kinds.series(k, ts))
+            KindRate(
+                kind=k,
+                total=self._kinds.totals.get(k, 0),
+                per_min=self._kinds.per_min(k, ts),
+                series=self._kinds.series(k, ts),
+            )
             for k in FLAG_KINDS
         )
         self._check_alerts(kind_rates, ts)
@@ -860,7 +876,14 @@ class Engine:
     def _element_row(self, key: tuple[str, str], heat: float) -> ElementRow:
         c = self._element_counts.get(key, Counter())
         top = c.most_common(1)[0][0] if c else ""
-        return ElementRow(url=key[0], target=key[1], heat=heat, flags=sum(c.values()), top_kind=top, sessions=len(self._element_sessions.get(key, ())))
+        return ElementRow(
+            url=key[0],
+            target=key[1],
+            heat=heat,
+            flags=sum(c.values()),
+            top_kind=top,
+            sessions=len(self._element_sessions.get(key, ())),
+        )
 
     def _session_rows(self) -> tuple[SessionRow, ...]:
         out: list[SessionRow] = []
@@ -903,7 +926,12 @@ class Engine:
         thresholds = self._flag_adapter.thresholds(det)
         ms = sorted(self._update_ms)
         rows = tuple(
-            DetectorRow(kind=kr.kind, total=kr.total, per_min=kr.per_min, thresholds=thresholds.get(kr.kind, ()))
+            DetectorRow(
+                kind=kr.kind,
+                total=kr.total,
+                per_min=kr.per_min,
+                thresholds=thresholds.get(kr.kind, ()),
+            )
             for kr in kind_rates
         )
         return DetectorStats(
@@ -915,7 +943,8 @@ class Engine:
             update_ms_max=ms[-1] if ms else 0.0,
             rows=rows,
             recent=tuple(reversed(self._recent_flags))[:50],
-            error=self._detector_error + (f" ({self._unjudged} events not judged during JIT)" if self._unjudged else ""),
+            error=self._detector_error
+            + (f" ({self._unjudged} events not judged during JIT)" if self._unjudged else ""),
         )
 
     def _heat_pages(self) -> tuple[PageHeat, ...]:
@@ -923,7 +952,10 @@ class Engine:
         # rebuild copies every page's grids
         now = self.clock()
         if self._heat_cache and (not self._heat_dirty or now - self._heat_built_at < 1.0):
-            return tuple(self._heat_cache[s] for s in sorted(self._heat_cache, key=lambda s: -self._heat.n_clicks[s]))
+            return tuple(
+                self._heat_cache[s]
+                for s in sorted(self._heat_cache, key=lambda s: -self._heat.n_clicks[s])
+            )
         self._heat_dirty = False
         self._heat_built_at = now
         out: dict[int, PageHeat] = {}
@@ -946,7 +978,12 @@ class Engine:
                 elements=tuple(by_url.get(url, [])[:10]),
             )
         self._heat_cache = out
-        return tuple(out[s] for s in sorted(out, key=lambda s: -(self._heat.n_clicks[s] + self._heat.n_moves[s] // 50)))
+        return tuple(
+            out[s]
+            for s in sorted(
+                out, key=lambda s: -(self._heat.n_clicks[s] + self._heat.n_moves[s] // 50)
+            )
+        )
 
     def _check_alerts(self, kind_rates: tuple[KindRate, ...], ts: int) -> None:
         """Friction spike: a click-flag kind at >= 3x its previous 4-minute rate (and >= 6/min).
@@ -993,13 +1030,22 @@ def _record_dtype(batch: EventBatch) -> np.dtype:
     return dt
 
 
-
 def parse_filter(text: str) -> list[tuple[str, str]]:
     """``kind:rage url:/checkout dev:mobile cohort:2.3 words`` → [(field, needle), ...]."""
     terms: list[tuple[str, str]] = []
     for tok in text.split():
         field_, sep, needle = tok.partition(":")
-        if sep and field_ in ("kind", "url", "target", "dev", "rel", "geo", "cohort", "key", "page"):
+        if sep and field_ in (
+            "kind",
+            "url",
+            "target",
+            "dev",
+            "rel",
+            "geo",
+            "cohort",
+            "key",
+            "page",
+        ):
             terms.append(("url" if field_ == "page" else field_, needle.lower()))
         else:
             terms.append(("text", tok.lower()))
@@ -1013,7 +1059,9 @@ def match_filter(row: SessionRow, terms: list[tuple[str, str]]) -> bool:
         elif field_ == "cohort":
             ok = any(needle in v.lower() for v in (row.dev, row.rel, row.geo))
         elif field_ == "text":
-            hay = " ".join((row.key, row.url, row.target, row.dev, row.rel, row.geo, *row.kinds)).lower()
+            hay = " ".join(
+                (row.key, row.url, row.target, row.dev, row.rel, row.geo, *row.kinds)
+            ).lower()
             ok = needle in hay
         else:
             ok = needle in str(getattr(row, field_)).lower()
@@ -1033,7 +1081,11 @@ def _as_alert(a: Any) -> Alert:
             title=("resolved: " if state == "resolved" else "") + str(a.message),
             detail=f"{a.name}: {a.metric} {a.op} {a.threshold:g} on {a.subject}",
         )
-    get = (lambda k, d=None: a.get(k, d)) if isinstance(a, dict) else (lambda k, d=None: getattr(a, k, d))
+    get = (
+        (lambda k, d=None: a.get(k, d))
+        if isinstance(a, dict)
+        else (lambda k, d=None: getattr(a, k, d))
+    )
     return Alert(
         ts=int(get("ts", 0) or 0),
         severity=str(get("severity", "warning") or "warning"),

@@ -75,15 +75,28 @@ def build_detail(
         if k == Kind.MOVE:
             # fold a run of moves into one line: a session is mostly pointer samples
             j = i
-            while j + 1 < n and int(kind[j + 1]) == Kind.MOVE and int(columns["row"][j + 1]) not in evidence:
+            while (
+                j + 1 < n
+                and int(kind[j + 1]) == Kind.MOVE
+                and int(columns["row"][j + 1]) not in evidence
+            ):
                 j += 1
-            x0, y0, x1, y1 = _i(columns["x"][i]), _i(columns["y"][i]), _i(columns["x"][j]), _i(columns["y"][j])
+            x0, y0, x1, y1 = (
+                _i(columns["x"][i]),
+                _i(columns["y"][i]),
+                _i(columns["x"][j]),
+                _i(columns["y"][j]),
+            )
             cnt = j - i + 1
             text = f"move ×{cnt}" if cnt > 1 else "move"
             if x0 is not None and x1 is not None:
                 text += f"  ({x0},{y0})" + (f" → ({x1},{y1})" if cnt > 1 else "")
             row = int(columns["row"][i])
-            entries.append(TimelineEntry(ts=t, kind="move", text=text, row=row, level="flag" if row in evidence else ""))
+            entries.append(
+                TimelineEntry(
+                    ts=t, kind="move", text=text, row=row, level="flag" if row in evidence else ""
+                )
+            )
             for m in range(i, j + 1):
                 ndjson.append(_ndjson(columns, m, key, uid, dev, rel, geo, resolve))
             i = j + 1
@@ -135,7 +148,9 @@ def _span(rows: tuple[int, ...]) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
-def _event_entry(c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidence: dict[int, int]) -> TimelineEntry:
+def _event_entry(
+    c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidence: dict[int, int]
+) -> TimelineEntry:
     k = int(c["kind"][i])
     name = EVENT_TYPES[k].value if k < len(EVENT_TYPES) else f"kind{k}"
     url = _s(resolve, "url", c["url"][i])
@@ -148,7 +163,11 @@ def _event_entry(c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidenc
         text = f"pageview {url}"
     elif k == Kind.REQUEST:
         route = _s(resolve, "route", c["route"][i]) or url
-        lat = "" if math.isnan(value) else (f" {value / 1000:.1f}s" if value >= 1000 else f" {value:.0f}ms")
+        lat = (
+            ""
+            if math.isnan(value)
+            else (f" {value / 1000:.1f}s" if value >= 1000 else f" {value:.0f}ms")
+        )
         text = f"request {route} {status or '-'}{lat}"
         if status >= 500 or status == 0 and not route:
             level = "error"
@@ -169,7 +188,9 @@ def _event_entry(c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidenc
         label = target or _s(resolve, "msg", c["msg"][i]) or "vital"
         text = f"vital {label} {'' if math.isnan(value) else f'{value:.0f}'}"
     elif k == Kind.FEEDBACK:
-        text = f"feedback {'' if math.isnan(value) else int(value)} {_s(resolve, 'msg', c['msg'][i])}"
+        text = (
+            f"feedback {'' if math.isnan(value) else int(value)} {_s(resolve, 'msg', c['msg'][i])}"
+        )
     else:
         text = name + (f" {target}" if target else "")
         x, y = _i(c["x"][i]), _i(c["y"][i])
@@ -179,10 +200,21 @@ def _event_entry(c: Mapping[str, npt.NDArray], i: int, resolve: Resolve, evidenc
             text += "  +mod"
     if row in evidence and not level:
         level = "flag"  # an error or failed request keeps its red: that is the story
-    return TimelineEntry(ts=int(c["ts"][i]), kind=name, text=text, row=row, status=status, value=value, level=level)
+    return TimelineEntry(
+        ts=int(c["ts"][i]), kind=name, text=text, row=row, status=status, value=value, level=level
+    )
 
 
-def _ndjson(c: Mapping[str, npt.NDArray], i: int, key: str, uid: str, dev: str, rel: str, geo: str, resolve: Resolve) -> bytes:
+def _ndjson(
+    c: Mapping[str, npt.NDArray],
+    i: int,
+    key: str,
+    uid: str,
+    dev: str,
+    rel: str,
+    geo: str,
+    resolve: Resolve,
+) -> bytes:
     k = int(c["kind"][i])
     value = float(c["value"][i])
     etype = EVENT_TYPES[k] if k < len(EVENT_TYPES) else None
@@ -213,14 +245,20 @@ def _ndjson(c: Mapping[str, npt.NDArray], i: int, key: str, uid: str, dev: str, 
     return encode_event(ev)
 
 
-def _path(c: Mapping[str, npt.NDArray], flags: Sequence[FlagRow], resolve: Resolve) -> tuple[npt.NDArray[np.int32], str, int, int]:
+def _path(
+    c: Mapping[str, npt.NDArray], flags: Sequence[FlagRow], resolve: Resolve
+) -> tuple[npt.NDArray[np.int32], str, int, int]:
     """Pointer samples on the page where the session's flags concentrate (else the busiest)."""
     n = int(c["ts"].shape[0])
     empty = np.zeros((0, 3), dtype=np.int32)
     if n == 0:
         return empty, "", 0, 0
     kind = c["kind"]
-    pointer = np.isin(kind, (Kind.MOVE, Kind.CLICK, Kind.DBLCLICK, Kind.CONTEXTMENU)) & (c["x"] != INT_NA) & (c["y"] != INT_NA)
+    pointer = (
+        np.isin(kind, (Kind.MOVE, Kind.CLICK, Kind.DBLCLICK, Kind.CONTEXTMENU))
+        & (c["x"] != INT_NA)
+        & (c["y"] != INT_NA)
+    )
     urls = c["url"][pointer]
     if urls.size == 0:
         return empty, "", 0, 0
@@ -245,7 +283,13 @@ def _path(c: Mapping[str, npt.NDArray], flags: Sequence[FlagRow], resolve: Resol
 
 
 def _depth(c: Mapping[str, npt.NDArray], resolve: Resolve) -> tuple[tuple[str, float], ...]:
-    sel = (c["kind"] == Kind.SCROLL) & (c["sy"] != INT_NA) & (c["sh"] != INT_NA) & (c["vh"] != INT_NA) & (c["sh"] > 0)
+    sel = (
+        (c["kind"] == Kind.SCROLL)
+        & (c["sy"] != INT_NA)
+        & (c["sh"] != INT_NA)
+        & (c["vh"] != INT_NA)
+        & (c["sh"] > 0)
+    )
     if not sel.any():
         return ()
     frac = np.clip((c["sy"][sel].astype(np.float64) + c["vh"][sel]) / c["sh"][sel], 0, 1)

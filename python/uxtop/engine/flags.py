@@ -47,7 +47,12 @@ class FlagAdapter:
             sid = getattr(val, "session_id", None)
             score = getattr(val, "score", None)
             if sid is not None and score is not None:
-                return {int(a): float(b) for a, b in zip(np.asarray(sid).tolist(), np.asarray(score).tolist(), strict=True)}
+                return {
+                    int(a): float(b)
+                    for a, b in zip(
+                        np.asarray(sid).tolist(), np.asarray(score).tolist(), strict=True
+                    )
+                }
         return {}
 
     def thresholds(self, detector: Any) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -56,13 +61,25 @@ class FlagAdapter:
         if cfg is None:
             return {}
         try:
-            flat = msgspec.structs.asdict(cfg) if isinstance(cfg, msgspec.Struct) else dict(vars(cfg))
+            flat = (
+                msgspec.structs.asdict(cfg) if isinstance(cfg, msgspec.Struct) else dict(vars(cfg))
+            )
         except TypeError:
             return {}
         out: dict[str, list[tuple[str, str]]] = {k: [] for k in FLAG_KINDS}
-        short = {"rage": "rage_click", "dead": "dead_click", "error": "error_click", "thrash": "thrashed_cursor",
-                 "uturn": "u_turn", "u_turn": "u_turn", "loop": "page_loop", "page_loop": "page_loop",
-                 "scroll": "excessive_scroll", "form": "form_struggle", "slow": "slow_interaction"}
+        short = {
+            "rage": "rage_click",
+            "dead": "dead_click",
+            "error": "error_click",
+            "thrash": "thrashed_cursor",
+            "uturn": "u_turn",
+            "u_turn": "u_turn",
+            "loop": "page_loop",
+            "page_loop": "page_loop",
+            "scroll": "excessive_scroll",
+            "form": "form_struggle",
+            "slow": "slow_interaction",
+        }
         for name, value in flat.items():
             if isinstance(value, msgspec.Struct):
                 # nested per-kind config: rage=RageConfig(...)
@@ -155,7 +172,7 @@ def _rules(fb: Any, n: int) -> list[str]:
         return [""] * n
     names = _rule_explanations() or _col(fb, "rule_names")
     out = []
-    for r in (rule.tolist() if hasattr(rule, "tolist") else list(rule)):
+    for r in rule.tolist() if hasattr(rule, "tolist") else list(rule):
         if isinstance(r, (int, np.integer)) and names is not None:
             out.append(str(names[int(r)]))
         else:
@@ -176,7 +193,10 @@ def _evidence(fb: Any, n: int) -> list[tuple[int, ...]]:
     # first and last source row of the events that made the verdict (a span, not a list)
     r0, r1 = _col(fb, "row_start"), _col(fb, "row_end")
     if r0 is not None and r1 is not None:
-        return [(int(a), int(b)) if a != b else (int(a),) for a, b in zip(np.asarray(r0).tolist(), np.asarray(r1).tolist(), strict=True)]
+        return [
+            (int(a), int(b)) if a != b else (int(a),)
+            for a, b in zip(np.asarray(r0).tolist(), np.asarray(r1).tolist(), strict=True)
+        ]
     offs = _col(fb, "evidence_offsets")
     vals = _col(fb, "evidence_rows")
     if offs is not None and vals is not None:

@@ -108,7 +108,9 @@ class StreamSource:
     pipe instead of uxtop buffering without limit.
     """
 
-    def __init__(self, stream: BinaryIO | None = None, name: str = "stdin", chunk: int = 1 << 16) -> None:
+    def __init__(
+        self, stream: BinaryIO | None = None, name: str = "stdin", chunk: int = 1 << 16
+    ) -> None:
         self.name = name
         self._stream = stream if stream is not None else sys.stdin.buffer
         self._chunk = chunk
@@ -168,7 +170,9 @@ class IterSource:
     the engine loop. ``b""`` items are allowed (nothing due yet).
     """
 
-    def __init__(self, chunks: Iterator[bytes] | Callable[[], Iterator[bytes]], name: str, maxsize: int = 64) -> None:
+    def __init__(
+        self, chunks: Iterator[bytes] | Callable[[], Iterator[bytes]], name: str, maxsize: int = 64
+    ) -> None:
         self.name = name
         self._factory = chunks if callable(chunks) and not hasattr(chunks, "__next__") else None
         self._it = None if self._factory else chunks
@@ -243,7 +247,9 @@ def open_sources(paths: list[str], *, follow: bool = True, from_end: bool = Fals
     for p in paths:
         if p == "-":
             # a private duplicate of fd 0: the TUI may then point fd 0 at the terminal for keys
-            out.append(StreamSource(os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0), name="stdin"))
+            out.append(
+                StreamSource(os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0), name="stdin")
+            )
         else:
             out.append(FileTail(p, follow=follow, from_end=from_end))
     return out

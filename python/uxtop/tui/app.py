@@ -75,7 +75,11 @@ class UxtopCommands(Provider):
 
     async def discover(self) -> Hits:
         for spec, owner in self._specs():
-            yield DiscoveryHit(f"{spec.title}  ({spec.display})", partial(owner.run_action, spec.action), help=spec.help)
+            yield DiscoveryHit(
+                f"{spec.title}  ({spec.display})",
+                partial(owner.run_action, spec.action),
+                help=spec.help,
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -83,7 +87,12 @@ class UxtopCommands(Provider):
             text = f"{spec.title}  ({spec.display})"
             score = max(matcher.match(text), matcher.match(spec.help) * 0.8)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(owner.run_action, spec.action), help=spec.help)
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(owner.run_action, spec.action),
+                    help=spec.help,
+                )
 
 
 class UxtopApp(App[None]):
@@ -176,7 +185,9 @@ class UxtopApp(App[None]):
         """
         now = time.monotonic()
         quiet = now - self._last_input >= GC_QUIET_S
-        if (quiet and now - self._last_full_gc >= GC_MIN_GAP_S) or now - self._last_full_gc >= GC_MAX_GAP_S:
+        if (
+            quiet and now - self._last_full_gc >= GC_MIN_GAP_S
+        ) or now - self._last_full_gc >= GC_MAX_GAP_S:
             gc.collect()
             self._last_full_gc = time.monotonic()
 
@@ -231,7 +242,11 @@ class UxtopApp(App[None]):
     def action_switch_screen(self, name: str) -> None:
         if name not in self.available_screens:
             title = next(t for _, n, t in SCREENS if n == name)
-            self.notify(f"{title} needs the analytics layer (uxtop.analytics), not available here", severity="warning", timeout=3)
+            self.notify(
+                f"{title} needs the analytics layer (uxtop.analytics), not available here",
+                severity="warning",
+                timeout=3,
+            )
             return
         if self.current_mode != name:
             self.switch_mode(name)

@@ -49,7 +49,10 @@ def sparkline(values: tuple[float, ...] | list[float], width: int | None = None)
     top = max(vals)
     if top <= 0:
         return SPARK[0] * len(vals)
-    return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1) + 0.5))] if v > 0 else " " for v in vals)
+    return "".join(
+        SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1) + 0.5))] if v > 0 else " "
+        for v in vals
+    )
 
 
 def clock_time(ts_ms: int) -> str:

@@ -15,8 +15,23 @@ from uxtop.tui.format import KIND_STYLE, clock_time, human, sparkline
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
 
-KIND_COLS = (("kind", "kind", 17), ("rate", "/min", 6), ("total", "total", 7), ("spark", "last 5 min", 30), ("thresholds", "thresholds in force", 80))
-RECENT_COLS = (("time", "time", 8), ("kind", "kind", 17), ("session", "session", 14), ("where", "where", 34), ("count", "×", 4), ("sev", "sev", 5), ("rule", "rule", 44), ("evidence", "evidence rows", 20))
+KIND_COLS = (
+    ("kind", "kind", 17),
+    ("rate", "/min", 6),
+    ("total", "total", 7),
+    ("spark", "last 5 min", 30),
+    ("thresholds", "thresholds in force", 80),
+)
+RECENT_COLS = (
+    ("time", "time", 8),
+    ("kind", "kind", 17),
+    ("session", "session", 14),
+    ("where", "where", 34),
+    ("count", "×", 4),
+    ("sev", "sev", 5),
+    ("rule", "rule", 44),
+    ("evidence", "evidence rows", 20),
+)
 
 
 class DetectorsScreen(UxtopScreen):
@@ -40,8 +55,13 @@ class DetectorsScreen(UxtopScreen):
         t.append(" detectors ", style="bold reverse")
         t.append(f" {d.state} ", style="bold green" if d.state == "ready" else "bold yellow")
         t.append(f" profile {d.profile}", style="bold")
-        t.append(f" · throughput {human(d.events_per_s)} events/s of detector time · {human(d.judged)} events judged", style="")
-        t.append(f" · update p50 {d.update_ms_p50:.1f} ms, max {d.update_ms_max:.1f} ms", style="dim")
+        t.append(
+            f" · throughput {human(d.events_per_s)} events/s of detector time · {human(d.judged)} events judged",
+            style="",
+        )
+        t.append(
+            f" · update p50 {d.update_ms_p50:.1f} ms, max {d.update_ms_max:.1f} ms", style="dim"
+        )
         if d.error:
             t.append(f" · {d.error}", style="bold red")
         self.query_one("#detector-summary", Static).update(t)
@@ -54,7 +74,10 @@ class DetectorsScreen(UxtopScreen):
                         Text(row.kind, style=KIND_STYLE.get(row.kind, "")),
                         f"{row.per_min:.0f}",
                         human(row.total),
-                        Text(sparkline(by_kind[row.kind].series) if row.kind in by_kind else "", style=KIND_STYLE.get(row.kind, "")),
+                        Text(
+                            sparkline(by_kind[row.kind].series) if row.kind in by_kind else "",
+                            style=KIND_STYLE.get(row.kind, ""),
+                        ),
                         "  ".join(f"{k}={v}" for k, v in row.thresholds) or "—",
                     ),
                 )
@@ -73,7 +96,13 @@ class DetectorsScreen(UxtopScreen):
                         f.count,
                         f"{f.severity:.2f}",
                         f.rule,
-                        (f"{min(f.evidence)}–{max(f.evidence)}" if len(set(f.evidence)) > 1 else str(f.evidence[0])) if f.evidence else "—",
+                        (
+                            f"{min(f.evidence)}–{max(f.evidence)}"
+                            if len(set(f.evidence)) > 1
+                            else str(f.evidence[0])
+                        )
+                        if f.evidence
+                        else "—",
                     ),
                 )
                 for i, f in enumerate(d.recent[:30])

@@ -16,7 +16,13 @@ from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.funnel_bars import FunnelBars
 from uxtop.tui.widgets.keyed_table import KeyedTable
 
-BREAKDOWN_COLS = (("funnel", "funnel", 16), ("dim", "by", 8), ("value", "value", 16), ("entered", "entered per step", 44), ("conv", "conversion", 10))
+BREAKDOWN_COLS = (
+    ("funnel", "funnel", 16),
+    ("dim", "by", 8),
+    ("value", "value", 16),
+    ("entered", "entered per step", 44),
+    ("conv", "conversion", 10),
+)
 
 
 class FunnelsScreen(UxtopScreen):
@@ -39,9 +45,14 @@ class FunnelsScreen(UxtopScreen):
         funnels = list(getattr(a, "funnels", []) or [])
         cap = Text(no_wrap=True)
         if a is None:
-            cap.append(" analytics not running (no analytics layer in this engine)", style="bold yellow")
+            cap.append(
+                " analytics not running (no analytics layer in this engine)", style="bold yellow"
+            )
         elif not funnels:
-            cap.append(" no funnel yet: configure [[analytics.funnels]] in uxtop.toml, or wait for one to be inferred from traffic", style="dim")
+            cap.append(
+                " no funnel yet: configure [[analytics.funnels]] in uxtop.toml, or wait for one to be inferred from traffic",
+                style="dim",
+            )
         else:
             cap.append(f" {len(funnels)} funnel(s)", style="bold")
         self.query_one("#funnels-caption", Static).update(cap)
@@ -61,5 +72,16 @@ class FunnelsScreen(UxtopScreen):
         for f in funnels:
             for br in list(getattr(f, "breakdown", []) or [])[:40]:
                 key = f"{f.name}\t{br.dim}\t{br.value}"
-                rows.append((key, (f.name, br.dim, br.value, " → ".join(human(n) for n in br.entered), f"{br.conversion * 100:.1f}%")))
+                rows.append(
+                    (
+                        key,
+                        (
+                            f.name,
+                            br.dim,
+                            br.value,
+                            " → ".join(human(n) for n in br.entered),
+                            f"{br.conversion * 100:.1f}%",
+                        ),
+                    )
+                )
         self.query_one("#funnel-breakdown", KeyedTable).sync(rows)

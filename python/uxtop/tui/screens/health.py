@@ -18,11 +18,31 @@ from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
 
 ROUTE_COLS = (
-    ("route", "route", 26), ("rps", "req/s", 7), ("err", "errors", 7), ("p50", "p50", 7), ("p95", "p95", 7),
-    ("p99", "p99", 7), ("exp", "p95 exp.", 8), ("z", "z", 6), ("p95tail", "p95 trend", 24), ("errtail", "error trend", 24),
+    ("route", "route", 26),
+    ("rps", "req/s", 7),
+    ("err", "errors", 7),
+    ("p50", "p50", 7),
+    ("p95", "p95", 7),
+    ("p99", "p99", 7),
+    ("exp", "p95 exp.", 8),
+    ("z", "z", 6),
+    ("p95tail", "p95 trend", 24),
+    ("errtail", "error trend", 24),
 )
-USAGE_COLS = (("series", "usage series", 30), ("now", "now", 8), ("exp", "expected", 8), ("trend", "trend", 40))
-LINK_COLS = (("health", "health", 30), ("usage", "usage", 24), ("lag", "lag", 6), ("r", "r", 6), ("claimed", "link", 8), ("reason", "why", 50))
+USAGE_COLS = (
+    ("series", "usage series", 30),
+    ("now", "now", 8),
+    ("exp", "expected", 8),
+    ("trend", "trend", 40),
+)
+LINK_COLS = (
+    ("health", "health", 30),
+    ("usage", "usage", 24),
+    ("lag", "lag", 6),
+    ("r", "r", 6),
+    ("claimed", "link", 8),
+    ("reason", "why", 50),
+)
 
 
 def _ms(v: float | None) -> str:
@@ -32,7 +52,10 @@ def _ms(v: float | None) -> str:
 
 
 def _finite(vals: Any) -> list[float]:
-    return [0.0 if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v) for v in (vals or [])]
+    return [
+        0.0 if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v)
+        for v in (vals or [])
+    ]
 
 
 class HealthScreen(UxtopScreen):
@@ -61,7 +84,10 @@ class HealthScreen(UxtopScreen):
             cap.append(" analytics not running", style="bold yellow")
         else:
             stats = getattr(a, "stats", {}) or {}
-            cap.append(f" {human(stats.get('series', 0))} series · {int(stats.get('alarms_active', 0))} active alarms · bucket {getattr(a, 'bucket_ms', 0) // 1000}s", style="dim")
+            cap.append(
+                f" {human(stats.get('series', 0))} series · {int(stats.get('alarms_active', 0))} active alarms · bucket {getattr(a, 'bucket_ms', 0) // 1000}s",
+                style="dim",
+            )
         self.query_one("#health-caption", Static).update(cap)
         routes = list(getattr(a, "routes", []) or [])
         self.query_one("#routes", KeyedTable).sync(
@@ -71,13 +97,21 @@ class HealthScreen(UxtopScreen):
                     (
                         Text(r.route, style="bold red" if r.alarm else ""),
                         f"{r.rps:.1f}",
-                        Text("—" if math.isnan(r.error_rate) else f"{r.error_rate * 100:.1f}%", style="bold red" if not math.isnan(r.error_rate) and r.error_rate >= 0.05 else ""),
+                        Text(
+                            "—" if math.isnan(r.error_rate) else f"{r.error_rate * 100:.1f}%",
+                            style="bold red"
+                            if not math.isnan(r.error_rate) and r.error_rate >= 0.05
+                            else "",
+                        ),
                         _ms(r.p50),
                         Text(_ms(r.p95), style="bold red" if r.alarm else ""),
                         _ms(r.p99),
                         _ms(r.expected_p95),
                         f"{r.z_p95:.1f}" if not math.isnan(r.z_p95) else "—",
-                        Text(sparkline(_finite(r.p95_tail)[-24:]), style="#ff8700" if r.alarm else "#87afaf"),
+                        Text(
+                            sparkline(_finite(r.p95_tail)[-24:]),
+                            style="#ff8700" if r.alarm else "#87afaf",
+                        ),
                         Text(sparkline(_finite(r.error_tail)[-24:]), style="#ff5f5f"),
                     ),
                 )
@@ -105,7 +139,17 @@ class HealthScreen(UxtopScreen):
             [
                 (
                     f"{c.health}\t{c.usage}",
-                    (c.health, c.usage, f"{c.lag_s}s", f"{c.r:.2f}", Text("claimed" if c.claimed else "no", style="bold green" if c.claimed else "dim"), c.reason),
+                    (
+                        c.health,
+                        c.usage,
+                        f"{c.lag_s}s",
+                        f"{c.r:.2f}",
+                        Text(
+                            "claimed" if c.claimed else "no",
+                            style="bold green" if c.claimed else "dim",
+                        ),
+                        c.reason,
+                    ),
                 )
                 for c in links[:30]
             ]

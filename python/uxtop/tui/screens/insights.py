@@ -16,10 +16,25 @@ from uxtop.tui.format import clock_time, human
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
 
-INSIGHT_COLS = (("rank", "#", 3), ("severity", "severity", 11), ("title", "insight", 60), ("sessions", "sessions", 8))
-ANOMALY_COLS = (("since", "since", 8), ("series", "series", 34), ("value", "value", 18), ("z", "z", 6), ("active", "", 7))
+INSIGHT_COLS = (
+    ("rank", "#", 3),
+    ("severity", "severity", 11),
+    ("title", "insight", 60),
+    ("sessions", "sessions", 8),
+)
+ANOMALY_COLS = (
+    ("since", "since", 8),
+    ("series", "series", 34),
+    ("value", "value", 18),
+    ("z", "z", 6),
+    ("active", "", 7),
+)
 
-_SEV = {"urgent": "bold white on #af0000", "to monitor": "bold black on #ffaf00", "information": "bold black on #5fafff"}
+_SEV = {
+    "urgent": "bold white on #af0000",
+    "to monitor": "bold black on #ffaf00",
+    "information": "bold black on #5fafff",
+}
 
 
 class InsightsScreen(UxtopScreen):
@@ -34,7 +49,9 @@ class InsightsScreen(UxtopScreen):
         with Horizontal(id="insights-main"):
             with Vertical(id="insights-left"):
                 with Vertical(classes="panel", id="insight-list-box") as b:
-                    b.border_title = "insights, ranked by impact × confidence (enter: example session)"
+                    b.border_title = (
+                        "insights, ranked by impact × confidence (enter: example session)"
+                    )
                     yield KeyedTable(INSIGHT_COLS, id="insight-list")
                 with Vertical(classes="panel", id="anomaly-box") as a:
                     a.border_title = "anomalies"
@@ -52,7 +69,15 @@ class InsightsScreen(UxtopScreen):
         self._insights = {i.id: i for i in insights}
         self.query_one("#insight-list", KeyedTable).sync(
             [
-                (i.id, (i.rank, Text(f" {i.severity} ", style=_SEV.get(i.severity, "")), i.title, human(getattr(i, "sessions_affected", 0))))
+                (
+                    i.id,
+                    (
+                        i.rank,
+                        Text(f" {i.severity} ", style=_SEV.get(i.severity, "")),
+                        i.title,
+                        human(getattr(i, "sessions_affected", 0)),
+                    ),
+                )
                 for i in insights
             ]
         )
@@ -61,7 +86,16 @@ class InsightsScreen(UxtopScreen):
             [
                 (
                     f"{x.series}\t{x.onset}",
-                    (clock_time(x.onset), x.series, f"{x.value_label}", f"{x.z:.1f}", Text("active" if x.active else "ended", style="bold red" if x.active else "dim")),
+                    (
+                        clock_time(x.onset),
+                        x.series,
+                        f"{x.value_label}",
+                        f"{x.z:.1f}",
+                        Text(
+                            "active" if x.active else "ended",
+                            style="bold red" if x.active else "dim",
+                        ),
+                    ),
                 )
                 for x in anomalies
             ]
@@ -75,13 +109,22 @@ class InsightsScreen(UxtopScreen):
         t = Text()
         if ins is None:
             t.append("No insight yet.\n\n", style="bold")
-            t.append("Insights appear when an anomaly in backend health or usage lines up with friction or funnel drop-off "
-                     "(in the demo: soon after POST /api/cart degrades, 90 s after start).", style="dim")
+            t.append(
+                "Insights appear when an anomaly in backend health or usage lines up with friction or funnel drop-off "
+                "(in the demo: soon after POST /api/cart degrades, 90 s after start).",
+                style="dim",
+            )
             self.query_one("#insight-detail", Static).update(t)
             return
         t.append(f" {ins.severity} ", style=_SEV.get(ins.severity, "bold"))
         t.append(f"  {ins.title}\n\n", style="bold")
-        for label, value in (("symptom", ins.symptom), ("scope", ins.scope), ("impact", ins.impact_text), ("suspected cause", ins.suspected_cause), ("next step", ins.next_step)):
+        for label, value in (
+            ("symptom", ins.symptom),
+            ("scope", ins.scope),
+            ("impact", ins.impact_text),
+            ("suspected cause", ins.suspected_cause),
+            ("next step", ins.next_step),
+        ):
             t.append(f"{label:<16}", style="bold cyan")
             t.append(f"{value}\n")
         if ins.evidence:
@@ -95,7 +138,10 @@ class InsightsScreen(UxtopScreen):
             t.append("\nexample sessions  ", style="bold cyan")
             t.append(", ".join(str(s) for s in ins.example_sessions[:8]))
             t.append("   (enter opens the first)\n", style="dim")
-        t.append(f"\nsince {clock_time(ins.since)} · score {ins.score:.2f} · confidence {ins.confidence:.2f}", style="dim")
+        t.append(
+            f"\nsince {clock_time(ins.since)} · score {ins.score:.2f} · confidence {ins.confidence:.2f}",
+            style="dim",
+        )
         self.query_one("#insight-detail", Static).update(t)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

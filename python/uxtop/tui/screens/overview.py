@@ -16,9 +16,29 @@ from uxtop.tui.widgets.keyed_table import KeyedTable
 from uxtop.tui.widgets.kind_rates import KindRates
 from uxtop.tui.widgets.metric_tile import MetricTile
 
-PAGE_COLS = (("url", "page", 28), ("heat", "heat", 6), ("rage", "rage", 5), ("dead", "dead", 5), ("error", "err", 5), ("flags", "flags", 6), ("sessions", "sess", 5))
-NEWEST_COLS = (("last", "last flag", 9), ("session", "session", 16), ("score", "score", 6), ("kinds", "kinds", 20), ("page", "page", 18))
-ELEM_COLS = (("target", "element", 28), ("url", "page", 18), ("kind", "kind", 7), ("flags", "flags", 6), ("sessions", "sess", 5))
+PAGE_COLS = (
+    ("url", "page", 28),
+    ("heat", "heat", 6),
+    ("rage", "rage", 5),
+    ("dead", "dead", 5),
+    ("error", "err", 5),
+    ("flags", "flags", 6),
+    ("sessions", "sess", 5),
+)
+NEWEST_COLS = (
+    ("last", "last flag", 9),
+    ("session", "session", 16),
+    ("score", "score", 6),
+    ("kinds", "kinds", 20),
+    ("page", "page", 18),
+)
+ELEM_COLS = (
+    ("target", "element", 28),
+    ("url", "page", 18),
+    ("kind", "kind", 7),
+    ("flags", "flags", 6),
+    ("sessions", "sess", 5),
+)
 
 
 class OverviewScreen(UxtopScreen):
@@ -36,7 +56,10 @@ class OverviewScreen(UxtopScreen):
                 v.border_title = "flags per minute by kind"
                 yield KindRates(id="kinds")
                 yield Static(id="detector-line")
-                yield Static(Text(" newest flagged sessions — enter opens the timeline", style="bold"), id="newest-title")
+                yield Static(
+                    Text(" newest flagged sessions — enter opens the timeline", style="bold"),
+                    id="newest-title",
+                )
                 yield KeyedTable(NEWEST_COLS, id="newest-sessions")
             with Vertical(id="worst-box"):
                 with Vertical(classes="panel") as p:
@@ -48,22 +71,34 @@ class OverviewScreen(UxtopScreen):
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         app = self.uxtop
-        self.query_one("#tile-rate", MetricTile).show(f"{human(snap.ingest_rate)} ev/s", f"{human(snap.bytes_in)}B read", snap.rate_series[-40:], style="bold cyan")
+        self.query_one("#tile-rate", MetricTile).show(
+            f"{human(snap.ingest_rate)} ev/s",
+            f"{human(snap.bytes_in)}B read",
+            snap.rate_series[-40:],
+            style="bold cyan",
+        )
         self.query_one("#tile-events", MetricTile).show(
-            f"{human(snap.events)} events", f"{human(snap.sessions)} sessions · {human(snap.active_sessions)} active\nlate {human(snap.late)} · duplicates {human(snap.duplicates)}"
+            f"{human(snap.events)} events",
+            f"{human(snap.sessions)} sessions · {human(snap.active_sessions)} active\nlate {human(snap.late)} · duplicates {human(snap.duplicates)}",
         )
         per_min = sum(k.per_min for k in snap.kind_rates)
         self.query_one("#tile-flags", MetricTile).show(
-            f"{human(snap.flags)} flags · {per_min:.0f}/min", f"{human(snap.flagged_sessions)} flagged sessions\n{human(snap.retained_events)} events kept for drill-down", style="bold yellow"
+            f"{human(snap.flags)} flags · {per_min:.0f}/min",
+            f"{human(snap.flagged_sessions)} flagged sessions\n{human(snap.retained_events)} events kept for drill-down",
+            style="bold yellow",
         )
         lag = app.lag_ms(snap)
         self.query_one("#tile-lag", MetricTile).show(
-            duration(lag), f"engine read→publish {duration(snap.engine_lag_ms)}\nflags wait {duration(snap.lateness_ms)} for late events",
+            duration(lag),
+            f"engine read→publish {duration(snap.engine_lag_ms)}\nflags wait {duration(snap.lateness_ms)} for late events",
             style="bold green" if lag <= 1000 else "bold red",
         )
         reasons = ", ".join(f"{k} {v}" for k, v in snap.bad_by_reason[:3])
         self.query_one("#tile-bad", MetricTile).show(
-            human(snap.bad_lines), (reasons or "none") + "\n" + (f"→ {snap.quarantine_path}" if snap.quarantine_path else "no quarantine file"),
+            human(snap.bad_lines),
+            (reasons or "none")
+            + "\n"
+            + (f"→ {snap.quarantine_path}" if snap.quarantine_path else "no quarantine file"),
             style="bold red" if snap.bad_lines else "bold",
         )
         self.query_one(KindRates).show(snap.kind_rates)
@@ -71,21 +106,42 @@ class OverviewScreen(UxtopScreen):
         line = Text()
         line.append("detectors ", style="dim")
         line.append(d.state, style="bold green" if d.state == "ready" else "bold yellow")
-        line.append(f" · profile {d.profile} · {human(d.events_per_s)} ev/s throughput · {human(d.judged)} judged", style="dim")
+        line.append(
+            f" · profile {d.profile} · {human(d.events_per_s)} ev/s throughput · {human(d.judged)} judged",
+            style="dim",
+        )
         self.query_one("#detector-line", Static).update(line)
         newest = sorted(snap.session_rows, key=lambda r: (-r.last_flag_ts, -r.seq))[:12]
         self.query_one("#newest-sessions", KeyedTable).sync(
             [
-                (str(r.session_id), (clock_time(r.last_flag_ts), r.key, f"{r.score:.1f}", _kinds(r.kinds), r.url))
+                (
+                    str(r.session_id),
+                    (clock_time(r.last_flag_ts), r.key, f"{r.score:.1f}", _kinds(r.kinds), r.url),
+                )
                 for r in newest
             ]
         )
         self.query_one("#worst-pages", KeyedTable).sync(
-            [(p.url, (p.url, f"{p.heat:.1f}", p.rage, p.dead, p.error, p.flags, p.sessions)) for p in snap.pages]
+            [
+                (p.url, (p.url, f"{p.heat:.1f}", p.rage, p.dead, p.error, p.flags, p.sessions))
+                for p in snap.pages
+            ]
         )
         self.query_one("#worst-elements", KeyedTable).sync(
             [
-                (f"{e.url}\t{e.target}", (e.target, e.url, Text(KIND_SHORT.get(e.top_kind, e.top_kind), style=KIND_STYLE.get(e.top_kind, "")), e.flags, e.sessions))
+                (
+                    f"{e.url}\t{e.target}",
+                    (
+                        e.target,
+                        e.url,
+                        Text(
+                            KIND_SHORT.get(e.top_kind, e.top_kind),
+                            style=KIND_STYLE.get(e.top_kind, ""),
+                        ),
+                        e.flags,
+                        e.sessions,
+                    ),
+                )
                 for e in snap.elements
             ]
         )

@@ -19,8 +19,18 @@ from uxtop.tui.widgets.depth_bars import DepthBars
 from uxtop.tui.widgets.heatmap import Heatmap, legend
 from uxtop.tui.widgets.keyed_table import KeyedTable
 
-PAGE_COLS = (("url", "page", 24), ("clicks", "clicks", 7), ("moves", "moves", 7), ("elements", "hot el.", 7))
-ELEM_COLS = (("target", "element", 30), ("kind", "kind", 7), ("flags", "flags", 6), ("sessions", "sess", 5))
+PAGE_COLS = (
+    ("url", "page", 24),
+    ("clicks", "clicks", 7),
+    ("moves", "moves", 7),
+    ("elements", "hot el.", 7),
+)
+ELEM_COLS = (
+    ("target", "element", 30),
+    ("kind", "kind", 7),
+    ("flags", "flags", 6),
+    ("sessions", "sess", 5),
+)
 
 
 class PagesScreen(UxtopScreen):
@@ -55,7 +65,12 @@ class PagesScreen(UxtopScreen):
     def apply_snapshot(self, snap: Snapshot) -> None:
         self._pages = {p.url: p for p in snap.heat}
         table = self.query_one("#pages-table", KeyedTable)
-        table.sync([(p.url, (p.url, human(p.n_clicks), human(p.n_moves), len(p.elements))) for p in snap.heat])
+        table.sync(
+            [
+                (p.url, (p.url, human(p.n_clicks), human(p.n_moves), len(p.elements)))
+                for p in snap.heat
+            ]
+        )
         if self.selected_url not in self._pages:
             self.selected_url = table.selected_key or (snap.heat[0].url if snap.heat else None)
         self._show_page()
@@ -73,10 +88,23 @@ class PagesScreen(UxtopScreen):
         # the arrays are immutable per publish: (url, layer, count) identifies the version
         heat.show(grid, key=(page.url, self.heat_layer, n))
         box.border_title = f"{self.heat_layer} on {page.url} · {human(n)} · {page.cell_w}×{page.cell_h}px cells · m: switch layer"
-        self.query_one("#page-depth", DepthBars).show(page.depth, f"scroll depth reached on {page.url}")
+        self.query_one("#page-depth", DepthBars).show(
+            page.depth, f"scroll depth reached on {page.url}"
+        )
         self.query_one("#page-elements", KeyedTable).sync(
             [
-                (e.target, (e.target, Text(KIND_SHORT.get(e.top_kind, e.top_kind), style=KIND_STYLE.get(e.top_kind, "")), e.flags, e.sessions))
+                (
+                    e.target,
+                    (
+                        e.target,
+                        Text(
+                            KIND_SHORT.get(e.top_kind, e.top_kind),
+                            style=KIND_STYLE.get(e.top_kind, ""),
+                        ),
+                        e.flags,
+                        e.sessions,
+                    ),
+                )
                 for e in page.elements
             ]
         )

@@ -55,7 +55,10 @@ def _kinds_cell(kinds: tuple[str, ...]) -> Text:
 def session_cells(r: SessionRow) -> tuple[Any, ...]:
     cohort = " ".join(v for v in (r.dev, r.rel, r.geo) if v)
     return (
-        Text(f"{r.score:.1f}", style="bold red" if r.score >= 5 else ("yellow" if r.score >= 2 else "")),
+        Text(
+            f"{r.score:.1f}",
+            style="bold red" if r.score >= 5 else ("yellow" if r.score >= 2 else ""),
+        ),
         r.key,
         r.n_flags,
         _kinds_cell(r.kinds),
@@ -115,7 +118,10 @@ class SessionsScreen(UxtopScreen):
             cap.append(snap.session_filter, style="bold magenta")
             cap.append(" (esc clears)", style="dim")
         cap.append("  sort ", style="dim")
-        cap.append("follow (newest)" if follow else f"{self.sort} {'↑' if desc == self.reverse else '↓'}", style="bold")
+        cap.append(
+            "follow (newest)" if follow else f"{self.sort} {'↑' if desc == self.reverse else '↓'}",
+            style="bold",
+        )
         cap.append("   enter open · s sort · r reverse · / filter · f follow", style="dim italic")
         self.query_one("#sessions-caption", Static).update(cap)
 

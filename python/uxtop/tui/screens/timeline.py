@@ -70,7 +70,11 @@ class TimelineScreen(UxtopScreen):
     def on_detail_loaded(self, msg: DetailLoaded) -> None:
         if msg.detail is None:
             self.query_one("#timeline-header", Static).update(
-                Text(f" session {self.session_id}: " + (msg.error or "no longer retained (evicted) — esc to go back"), style="bold red")
+                Text(
+                    f" session {self.session_id}: "
+                    + (msg.error or "no longer retained (evicted) — esc to go back"),
+                    style="bold red",
+                )
             )
             return
         d = self.detail = msg.detail
@@ -97,7 +101,10 @@ class TimelineScreen(UxtopScreen):
         cohort = " ".join(v for v in (d.dev, d.rel, d.geo) if v)
         if cohort:
             t.append(f" {cohort} ", style="bold")
-        t.append(f" {clock_time(d.start_ts)} +{duration(d.end_ts - d.start_ts)} · {human(d.n_events)} events · {len(d.entries)} lines · ", style="dim")
+        t.append(
+            f" {clock_time(d.start_ts)} +{duration(d.end_ts - d.start_ts)} · {human(d.n_events)} events · {len(d.entries)} lines · ",
+            style="dim",
+        )
         kinds: dict[str, int] = {}
         for f in d.flags:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1

@@ -27,7 +27,11 @@ class DepthBars(Static):
             bar = int(round(n / top * width)) if top else 0
             t.append(f"{i * 10:>3}-{i * 10 + 10:<3}% ", style="dim")
             t.append("█" * bar, style="#5fafff")
-            t.append(f" {human(n)} ({100 * n / total:.0f}%)\n" if i < len(depth) - 1 else f" {human(n)} ({100 * n / total:.0f}%)")
+            t.append(
+                f" {human(n)} ({100 * n / total:.0f}%)\n"
+                if i < len(depth) - 1
+                else f" {human(n)} ({100 * n / total:.0f}%)"
+            )
         self.update(t)
 
     def show_sessions(self, depth: tuple[tuple[str, float], ...]) -> None:

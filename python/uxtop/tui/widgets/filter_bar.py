@@ -16,7 +16,10 @@ class FilterBar(Input):
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, **kw: object) -> None:
-        super().__init__(placeholder="filter: kind:rage url:/checkout target:button dev:mobile rel:2.3 free text — enter applies, esc cancels", **kw)  # type: ignore[arg-type]
+        super().__init__(
+            placeholder="filter: kind:rage url:/checkout target:button dev:mobile rel:2.3 free text — enter applies, esc cancels",
+            **kw,
+        )  # type: ignore[arg-type]
 
     def open(self, current: str) -> None:
         self.value = current

@@ -18,12 +18,19 @@ class FlagDetail(Static):
         t = Text()
         if flag is None:
             t.append("flags", style="bold")
-            t.append(f"  {total} in this session — n / N to jump\n" if total else "  none in the retained events\n", style="dim")
+            t.append(
+                f"  {total} in this session — n / N to jump\n"
+                if total
+                else "  none in the retained events\n",
+                style="dim",
+            )
             self.update(t)
             return
         t.append(f"flag {index + 1}/{total} ", style="bold")
         t.append(flag.kind, style=KIND_STYLE.get(flag.kind, "bold"))
-        t.append(f"  ×{flag.count}  severity {flag.severity:.2f}  over {duration(flag.end_ts - flag.start_ts)}\n")
+        t.append(
+            f"  ×{flag.count}  severity {flag.severity:.2f}  over {duration(flag.end_ts - flag.start_ts)}\n"
+        )
         t.append("where  ", style="dim")
         t.append(f"{flag.url}  {flag.target}\n")
         t.append("rule   ", style="dim")

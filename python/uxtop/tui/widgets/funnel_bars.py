@@ -28,7 +28,20 @@ class FunnelBars(Static):
         table.add_column("median", justify="right", width=7)
         table.add_column("friction on this step", width=30, no_wrap=True)
         dim = "dim"
-        table.add_row(*(Text(h, style=dim) for h in ("step", "from start", "entered", "step conv", "dropped", "median", "friction on this step")))
+        table.add_row(
+            *(
+                Text(h, style=dim)
+                for h in (
+                    "step",
+                    "from start",
+                    "entered",
+                    "step conv",
+                    "dropped",
+                    "median",
+                    "friction on this step",
+                )
+            )
+        )
         width = max(10, (self.size.width or 120) - 100)
         for i, st in enumerate(steps):
             share = float(getattr(st, "conversion_from_start", 0.0) or 0.0)
@@ -38,7 +51,9 @@ class FunnelBars(Static):
             bar.append("░" * (width - filled), style="#303030")
             bar.append(f" {share * 100:5.1f}%")
             fr = Text(no_wrap=True)
-            for k, n in sorted((getattr(st, "friction", {}) or {}).items(), key=lambda kv: -kv[1])[:4]:
+            for k, n in sorted((getattr(st, "friction", {}) or {}).items(), key=lambda kv: -kv[1])[
+                :4
+            ]:
                 fr.append(f"{KIND_SHORT.get(k, k)}×{n} ", style=KIND_STYLE.get(k, ""))
             med = getattr(st, "median_time_to_convert_s", None)
             table.add_row(

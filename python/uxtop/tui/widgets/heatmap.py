@@ -14,12 +14,12 @@ from textual.widget import Widget
 
 _STOPS = np.array(
     [
-        (0.00, 0x16, 0x1b, 0x22),
-        (0.15, 0x1f, 0x3a, 0x73),
-        (0.40, 0x1f, 0x8a, 0xc0),
-        (0.65, 0xf2, 0xd0, 0x3b),
-        (0.85, 0xf2, 0x7a, 0x1f),
-        (1.00, 0xe8, 0x1f, 0x2d),
+        (0.00, 0x16, 0x1B, 0x22),
+        (0.15, 0x1F, 0x3A, 0x73),
+        (0.40, 0x1F, 0x8A, 0xC0),
+        (0.65, 0xF2, 0xD0, 0x3B),
+        (0.85, 0xF2, 0x7A, 0x1F),
+        (1.00, 0xE8, 0x1F, 0x2D),
     ],
     dtype=np.float64,
 )
@@ -64,7 +64,9 @@ def colours(values: npt.NDArray[np.float64]) -> list[str]:
     return out
 
 
-def half_block_strips(grid: npt.NDArray, width: int, height: int, *, log: bool = True) -> list[Strip]:
+def half_block_strips(
+    grid: npt.NDArray, width: int, height: int, *, log: bool = True
+) -> list[Strip]:
     """``height`` terminal lines × ``width`` columns showing ``grid`` (2 cells per character)."""
     if width <= 0 or height <= 0:
         return []
@@ -123,7 +125,9 @@ class Heatmap(Widget):
     def render_line(self, y: int) -> Strip:
         w, h = self.size.width, self.size.height
         if self._grid is None or self._grid.sum() == 0:
-            return Strip([Segment("no pointer data yet" if y == h // 2 else "", Style(color="#6c6c6c"))]).crop_extend(0, w, Style())
+            return Strip(
+                [Segment("no pointer data yet" if y == h // 2 else "", Style(color="#6c6c6c"))]
+            ).crop_extend(0, w, Style())
         if len(self._strips) != h or (self._strips and self._strips[0].cell_length != w):
             self._strips = half_block_strips(self._grid, w, h)
         return self._strips[y] if y < len(self._strips) else Strip.blank(w)

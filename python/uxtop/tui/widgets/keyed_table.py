@@ -61,7 +61,11 @@ def cell_segments(text: Text, width: int, padding: int, console: Any) -> list[Se
     else:
         # Text.render drops the base style of a span-less Text (its console render joins it
         # in as a span first): apply it here
-        segs = [Segment(text.plain, console.get_style(text.style) if text.style else None)] if text.plain else []
+        segs = (
+            [Segment(text.plain, console.get_style(text.style) if text.style else None)]
+            if text.plain
+            else []
+        )
     segs = Segment.adjust_line_length(segs, inner, style=_NULL)
     if padding:
         pad = Segment(" " * padding, _NULL)
@@ -98,7 +102,10 @@ class KeyedTable(DataTable[Any]):
             super()._update_dimensions(new_rows)
             return
         # fixed widths: measuring cells cannot change a column, only the row count matters
-        width = sum(c.get_render_width(self) for c in self.columns.values()) + self._row_label_column_width
+        width = (
+            sum(c.get_render_width(self) for c in self.columns.values())
+            + self._row_label_column_width
+        )
         header = self.header_height if self.show_header else 0
         self.virtual_size = Size(width, self._total_row_height + header)
 
@@ -117,7 +124,12 @@ class KeyedTable(DataTable[Any]):
         cursor: bool = False,
         hover: bool = False,
     ) -> Any:
-        if row_index < 0 or column_index < 0 or row_index < self.fixed_rows or column_index < self.fixed_columns:
+        if (
+            row_index < 0
+            or column_index < 0
+            or row_index < self.fixed_rows
+            or column_index < self.fixed_columns
+        ):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
@@ -132,7 +144,9 @@ class KeyedTable(DataTable[Any]):
         else:
             text = cell_text(value)
             if text is None:
-                return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+                return super()._render_cell(
+                    row_index, column_index, base_style, width, cursor, hover
+                )
             segs = cell_segments(text, width, self.cell_padding, self.app.console)
             if len(self._drawn) > 8 * LINE_CACHE * max(1, len(self.columns)):
                 self._drawn.clear()
@@ -149,7 +163,11 @@ class KeyedTable(DataTable[Any]):
             self.cursor_background_priority == "css",
         )
         # the same styles, in the same order, as Styled(Padding(cell), pre_style, post_style)
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        pre = (
+            base_style
+            + Style.from_meta({"row": row_index, "column": column_index})
+            + component_style
+        )
         return [list(Segment.apply_style(segs, pre, post_style))]
 
     # ------------------------------------------------------------------ keyed API

@@ -28,7 +28,12 @@ class KindRates(Static):
         table.add_column("spark", ratio=1, no_wrap=True)
         table.add_column("/min", justify="right", width=6)
         table.add_column("total", justify="right", width=7)
-        table.add_row(Text("kind", style="dim"), Text("last 5 min (10 s buckets)", style="dim"), Text("/min", style="dim"), Text("total", style="dim"))
+        table.add_row(
+            Text("kind", style="dim"),
+            Text("last 5 min (10 s buckets)", style="dim"),
+            Text("/min", style="dim"),
+            Text("total", style="dim"),
+        )
         for kr in rates:
             style = KIND_STYLE.get(kr.kind, "")
             table.add_row(

@@ -18,7 +18,9 @@ class MetricTile(Static):
         self.border_title = title
         self._last: tuple[object, ...] | None = None
 
-    def show(self, value: str, caption: str = "", spark: tuple[float, ...] = (), style: str = "bold") -> None:
+    def show(
+        self, value: str, caption: str = "", spark: tuple[float, ...] = (), style: str = "bold"
+    ) -> None:
         state = (value, caption, spark, style)
         if state == self._last:
             return  # unchanged: no repaint

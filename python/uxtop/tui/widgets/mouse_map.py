@@ -51,7 +51,9 @@ class MouseMap(Widget):
     def render_line(self, y: int) -> Strip:
         w, h = self.size.width, self.size.height
         if not len(self._path):
-            return Strip([Segment("no pointer data" if y == h // 2 else "", Style(color="#6c6c6c"))]).crop_extend(0, w, Style())
+            return Strip(
+                [Segment("no pointer data" if y == h // 2 else "", Style(color="#6c6c6c"))]
+            ).crop_extend(0, w, Style())
         if len(self._strips) != h or (self._strips and self._strips[0].cell_length != w):
             self._strips = half_block_strips(self._grid(w, 2 * h), w, h)
         return self._strips[y] if y < len(self._strips) else Strip.blank(w)

@@ -95,12 +95,20 @@ class TimelineView(ScrollView, can_focus=True):
     def _render_entry(self, index: int, width: int) -> Strip:
         e = self._entries[index]
         selected = index == self.cursor
-        kind_style = Style.parse(KIND_STYLE.get(e.text.split()[1], "bold #ffd75f")) if e.kind == "flag" and len(e.text.split()) > 1 else _KIND_COL.get(e.kind, Style())
+        kind_style = (
+            Style.parse(KIND_STYLE.get(e.text.split()[1], "bold #ffd75f"))
+            if e.kind == "flag" and len(e.text.split()) > 1
+            else _KIND_COL.get(e.kind, Style())
+        )
         segs = [
             Segment(f"{rel_time(e.ts - self._t0):>11} ", _DIM),
             Segment(f"{'⚑' if e.kind == 'flag' else ' '}", Style(color="#ffd75f", bold=True)),
             Segment(f" {e.kind[:9]:<9} ", kind_style),
-            Segment(e.text if e.kind != "flag" else e.text.removeprefix("⚑ "), _LEVEL_STYLE.get(e.level, Style()) + (Style(bold=True) if e.kind == "flag" else Style())),
+            Segment(
+                e.text if e.kind != "flag" else e.text.removeprefix("⚑ "),
+                _LEVEL_STYLE.get(e.level, Style())
+                + (Style(bold=True) if e.kind == "flag" else Style()),
+            ),
         ]
         if e.row >= 0:
             segs.append(Segment(f"  #{e.row}", _DIM))
