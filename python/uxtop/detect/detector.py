@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,8 @@ KERNEL_READS: dict[str, tuple[Kind, ...]] = {
 _READS = np.zeros((len(KERNELS), 256), dtype=bool)
 for _k, _name in enumerate(KERNELS):
     _READS[_k, [int(c) for c in KERNEL_READS[_name]]] = True
+#: per event kind, bit k set if kernel slot k reads it
+_READ_BITS = (_READS * (1 << np.arange(len(KERNELS)))[:, None]).sum(axis=0).astype(np.uint16)
 #: the carry also remembers each row's position in its session (rows in between may be gone)
 CARRY_COLUMNS: dict[str, type] = {**DETECT_COLUMNS, "pos": np.int64}
 _POS_SHIFT = np.int64(40)
@@ -75,6 +78,12 @@ class KernelParams:
     dead_suppress: int = 0
     error_suppress: int = 0
     slow_suppress: int = 0
+
+    @cached_property
+    def vector(self) -> npt.NDArray[np.int64]:
+        """The int64 parameter vector of ``kernels.fused_kernel`` (built once; copy before
+        changing it)."""
+        return fused_params(self)
 
     @staticmethod
     def of(cfg: DetectConfig) -> KernelParams:
@@ -114,14 +123,16 @@ def run_kernels(
         "thrash": n_moves // 2 + 1, "scroll": n_scrolls // 2 + 1,
         "uturn": n_pv + 1, "loop": n_pv // 2 + 1, "form": n_pv + n_sess + 1,
     }
-    p = fused_params(params)
+    p = params.vector.copy()
     p[K.P_ENABLED] = sum(1 << k for k, name in enumerate(KERNELS) if name in only)
+    work = K.new_workspace(offsets)
     grow = 1
     while True:
         bufs = [np.empty((caps[name] * grow if name in only else 0, K.N_OUT), dtype=np.int64) for name in KERNELS]
         counts = np.zeros(len(KERNELS), dtype=np.int64)
         ok = K.fused_kernel(ts, kind, target, tag, url, x, y, cols["sy"], cols["value"], cols["status"], flags,
-                            tag_bits, target_bits, offsets, start_rows, frontier, p, *bufs, need, next_dec, counts)
+                            tag_bits, target_bits, offsets, start_rows, frontier, p, *bufs, need, next_dec, counts,
+                            *work)
         if ok:
             return {name: bufs[k][: counts[k]] for k, name in enumerate(KERNELS)}, need, next_dec
         grow *= 4  # the bounds above are generous; this is a safety net
@@ -390,15 +401,8 @@ class Detector:
         open_runs = np.flatnonzero(keep)
         if open_runs.shape[0]:
             # rows of open sessions only (closed ones are done with)
-            o_idx = _segments_index(o[open_runs], lens[open_runs])
-            o_run = np.repeat(open_runs, lens[open_runs])
-            o_kind = cols["kind"][o_idx]
-            o_pos = pos_col[o_idx]
-            wanted = np.zeros(o_idx.shape[0], dtype=bool)
-            for k in range(nk):
-                wanted |= _READS[k][o_kind] & (o_pos >= need_abs_new[o_run, k])
-            k_idx = o_idx[wanted]
-            k_len = np.bincount(o_run[wanted], minlength=n_run).astype(np.int64)
+            k_idx, k_len = K.carry_rows(cols["kind"], pos_col, offsets, open_runs,
+                                        np.ascontiguousarray(need_abs_new), _READ_BITS)
         else:
             k_idx = np.empty(0, np.int64)
             k_len = np.zeros(n_run, np.int64)

@@ -755,11 +755,16 @@ for _k in (K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
     KIND_LISTS[_k] |= L_FORM
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+# ``_nrt=False``: no reference counting. The per-session detectors are inlined functions with
+# loops, and numba would otherwise take and drop a reference to each array they read on every
+# call (atomic operations that refcount pruning cannot remove around a loop): ~1.3 us per
+# session, a third of the time on typical sessions. Hence no allocation in here (``work``,
+# ``work_kind``, ``small``, ``flags_small``: scratch from ``new_workspace``).
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag_bits, target_bits,
                  offsets, start_rows, frontier, p,
                  o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
-                 need, next_dec, counts):
+                 need, next_dec, counts, work, work_kind, small, flags_small, c_ring):
     """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
     session by session. Two branch-free passes list the session's rows by kind (cursor moves
     and page views; all other rows, with compact copies of their times and kinds; and from
@@ -769,33 +774,29 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     the click groups. One compiled function for any selection keeps the one-time JIT cost down.
     Disabled slots report ``need = offsets[s+1]``. ``counts[k]`` gets each one's episode count;
     returns False if some output array was too small."""
-    ring = np.empty(16, np.int64)
-    ring_x = np.empty(64, np.int64)
-    ring_y = np.empty(64, np.int64)
-    c_url = np.empty(64, np.int64)
-    c_first = np.empty(64, np.int64)
-    c_last = np.empty(64, np.int64)
-    c_lts = np.empty(64, np.int64)
-    c_n = np.empty(64, np.int64)
-    c_hit = np.empty(64, np.bool_)
-    c_ring = np.empty((64, 16), np.int64)
-    f_tgt = np.empty(32, np.int64)
-    f_input = np.empty(32, np.bool_)
-    f_left = np.empty(32, np.bool_)
-    f_focus = np.empty(32, np.int64)
-    longest = 1
-    for s in range(offsets.shape[0] - 1):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    longest = min(longest, ts.shape[0]) + 1
-    mv = np.empty(longest, np.int64)  # rows: cursor moves and page views
-    nm = np.empty(longest, np.int64)  # rows: all but cursor moves
-    nts = np.empty(longest, np.int64)  # their times
-    nk = np.empty(longest, np.uint8)  # and kinds
-    cpos = np.empty(longest, np.int64)  # positions in nm: clicks
-    pv = np.empty(longest, np.int64)  # rows: page views
-    fl = np.empty(longest, np.int64)  # rows: what the form detector reads
-    sl = np.empty(longest, np.int64)  # rows: scrolls and page views
-    rl = np.empty(longest, np.int64)  # rows: what the rage detector reads
+    # scratch comes from the caller: this function runs without numba's reference counting
+    ring = small[0, :16]
+    ring_x = small[1]
+    ring_y = small[2]
+    c_url = small[3]
+    c_first = small[4]
+    c_last = small[5]
+    c_lts = small[6]
+    c_n = small[7]
+    f_tgt = small[8, :32]
+    f_focus = small[9, :32]
+    c_hit = flags_small[0]
+    f_input = flags_small[1, :32]
+    f_left = flags_small[2, :32]
+    mv = work[0]  # rows: cursor moves and page views
+    nm = work[1]  # rows: all but cursor moves
+    nts = work[2]  # their times
+    cpos = work[3]  # positions in nm: clicks
+    pv = work[4]  # rows: page views
+    fl = work[5]  # rows: what the form detector reads
+    sl = work[6]  # rows: scrolls and page views
+    rl = work[7]  # rows: what the rage detector reads
+    nk = work_kind  # kinds of the nm rows
     lists = KIND_LISTS
     nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
     nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
@@ -902,6 +903,14 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     return True
 
 
+def new_workspace(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scratch for ``fused_kernel`` over sessions ``offsets``: (work, work_kind, small,
+    flags_small, c_ring)."""
+    longest = int(np.max(np.diff(offsets))) if offsets.shape[0] > 1 else 0
+    return (np.empty((8, longest + 1), np.int64), np.empty(longest + 1, np.uint8), np.empty((10, 64), np.int64),
+            np.empty((3, 64), np.bool_), np.empty((64, 16), np.int64))
+
+
 @njit(cache=True, nogil=True)
 def count_sized_kinds(kind):
     """Clicks, page views, cursor moves and scrolls in ``kind`` (what the output buffers are
@@ -929,3 +938,31 @@ def session_positions(offsets, first_pos):
         for i in range(offsets[s], offsets[s + 1]):
             out[i] = i + shift
     return out
+
+
+@njit(cache=True, nogil=True)
+def carry_rows(kind, pos, offsets, runs, need_pos, read_bits):
+    """The rows of sessions ``runs`` that some kernel will read again: kernel k reads the kinds
+    with bit k set in ``read_bits[kind]``, from position ``need_pos[s, k]`` of session s on.
+    Returns those rows (in order) and how many each session keeps (zero for sessions not in
+    ``runs``). One pass, instead of a numpy pass over all rows per kernel."""
+    nk = need_pos.shape[1]
+    total = 0
+    for r in runs:
+        total += offsets[r + 1] - offsets[r]
+    rows = np.empty(total, np.int64)
+    kept = np.zeros(offsets.shape[0] - 1, np.int64)
+    m = 0
+    for r in runs:
+        start = m
+        nd = need_pos[r]
+        for q in range(offsets[r], offsets[r + 1]):
+            p = pos[q]
+            # kernels that still need this position
+            live = 0
+            for k in range(nk):
+                live |= np.int64(p >= nd[k]) << k
+            rows[m] = q
+            m += (read_bits[kind[q]] & live) != 0
+        kept[r] = m - start
+    return rows[:m], kept
