@@ -7,6 +7,8 @@ import json
 import sys
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from uxtop.analytics import AlertRule, Analytics, load_analytics_config
 from uxtop.analytics.alerts import AlertEngine
@@ -250,3 +252,31 @@ def test_alerts_through_analytics_config() -> None:
     assert {e.name for e in fired} == {"pay p95", "confirm conversion"}
     assert all(inc <= e.ts <= inc + 120_000 for e in fired)
     assert an.snapshot().alerts and out.getvalue().count('"state":"firing"') == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 30), st.integers(0, 70)),
+    nan_p=st.floats(0.0, 1.0),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    rounded=st.booleans(),
+)
+def test_nanmedian_rows_equals_np_nanmedian(
+    seed: int, shape: tuple[int, int], nan_p: float, dtype: type, rounded: bool
+) -> None:
+    import warnings
+
+    from uxtop.analytics.anomaly import nanmedian_rows
+
+    rng = np.random.default_rng(seed)
+    v = rng.lognormal(0, 3, shape).astype(dtype)
+    if rounded:
+        v = np.round(v)  # ties
+    v[rng.random(shape) < nan_p] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = np.nanmedian(v, axis=1)
+    got = nanmedian_rows(v)
+    assert got.dtype == ref.dtype
+    assert np.array_equal(got, ref, equal_nan=True)

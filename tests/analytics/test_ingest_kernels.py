@@ -203,14 +203,17 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
     hist = np.zeros((K, R, C, N_BUCKETS), np.int32)
     nb = len(buckets)
     uo, ro = np.empty(nb + 1, np.int64), np.empty(nb + 1, np.int64)
-    ur, rr, rs, re_ = (np.empty(n, np.int64) for _ in range(4))
+    us, rr, rs, rk = (np.empty(n, np.int64) for _ in range(4))
+    uc = np.empty((n, scols.shape[1]), np.int64)
+    err_msgs = np.empty(nb, np.int64)
     sc, ee, mm = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int64)
     ret_s, ret_r = np.empty(n, np.int64), np.empty(n, np.int64)
     big = float(np.finfo(np.float32).max)
     gi = np.where(b == _LATE, -1, np.searchsorted(buckets, b))
     n_ret, dropped = _fold_batch_kernel(
         gi, kind, srow, route, status, value, msg, 14, big, sids, scols, bslot,
-        route_lut, cnt, err, hist, uo, ur, ro, rr, rs, sc, ee, mm, ret_s, ret_r,
+        route_lut, cnt, err, hist, uo, us, uc, ro, rr, rs, rk, sc, ee, mm, err_msgs,
+        ret_s, ret_r,
     )  # fmt: skip
     r_cnt, r_err, r_hist, users, reqs, ret, r_dropped = _fold_batch_reference(
         b, kind, srow, route, status, value, msg, sids, scols, buckets, route_lut, R, C
@@ -222,7 +225,10 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
         assert np.array_equal(cnt[k], r_cnt[g])
         assert np.array_equal(err[k], r_err[g])
         assert np.array_equal(hist[k], r_hist[g])
-        assert ur[uo[g] : uo[g + 1]].tolist() == users[g]
+        assert us[uo[g] : uo[g + 1]].tolist() == sids[users[g]].tolist()
+        assert uc[uo[g] : uo[g + 1]].tolist() == scols[users[g]].tolist()
+        assert rk[ro[g] : ro[g + 1]].tolist() == [(q[0] << 40) + q[1] for q in reqs[g]]
+        assert err_msgs[g] == sum(1 for q in reqs[g] if q[3] and q[4] >= 0)
         got = list(
             zip(
                 rr[ro[g] : ro[g + 1]].tolist(),
@@ -357,3 +363,33 @@ def test_buckets_kernel_equals_floor_division(
     assert np.array_equal(b, np.where(is_late, _LATE, ref))
     if (~is_late).any():
         assert (lo, hi) == (int(ref[~is_late].min()), int(ref[~is_late].max()))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 50), st.integers(0, 7), st.integers(0, 3)),
+        max_size=60,
+    ),
+    order=st.sampled_from(["ordered", "strict", "unordered"]),
+)
+def test_feed_rows_names_the_row_of_each_arrival(
+    rows: list[tuple[int, int, int, int]], order: str
+) -> None:
+    from uxtop.analytics.funnel_kernel import FunnelState
+
+    state = FunnelState(3, cap=2)
+    slots = state.alloc_many(4)
+    rows.sort(key=lambda r: r[1])
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    sl, ts = slots[arr[:, 0]], arr[:, 1]
+    sb, xb = arr[:, 2].astype(np.uint32), arr[:, 3].astype(np.uint32)
+    ref = FunnelState(3, cap=2)
+    ref.alloc_many(4)
+    r_slot, r_step, r_ts = ref.feed(order, 20, sl, ts, sb, xb)
+    a_slot, a_step, a_ts, a_row = state.feed_rows(order, 20, sl, ts, sb, xb)
+    assert np.array_equal(a_slot, r_slot) and np.array_equal(a_step, r_step)
+    assert np.array_equal(a_ts, r_ts)
+    # each arrival's row is the fed row of its unit and time, the first such row that reached it
+    assert np.array_equal(sl[a_row], a_slot) and np.array_equal(ts[a_row], a_ts)
+    assert (np.diff(a_row) >= 0).all()

@@ -135,10 +135,23 @@ class FunnelState:
         xb: npt.NDArray[np.uint32],
     ) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
         """Run rows (in order); returns the arrivals (slot, step, ts) of first reaches."""
+        return self.feed_rows(order, window_ms, slots, ts, sb, xb)[:3]
+
+    def feed_rows(
+        self,
+        order: str,
+        window_ms: int,
+        slots: npt.NDArray[np.int64],
+        ts: npt.NDArray[np.int64],
+        sb: npt.NDArray[np.uint32],
+        xb: npt.NDArray[np.uint32],
+    ) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray, npt.NDArray]:
+        """``feed``, and for each arrival the index of the row that made it."""
         m = slots.shape[0]
         out_slot = np.empty(m * self.n, np.int64)
         out_step = np.empty(m * self.n, np.int64)
         out_ts = np.empty(m * self.n, np.int64)
+        out_row = np.empty(m * self.n, np.int64)
         k = _feed_kernel(
             ORDER_CODES[order],
             self.n,
@@ -163,8 +176,9 @@ class FunnelState:
             out_slot,
             out_step,
             out_ts,
+            out_row,
         )
-        return out_slot[:k], out_step[:k], out_ts[:k]
+        return out_slot[:k], out_step[:k], out_ts[:k], out_row[:k]
 
 
 @njit(cache=True, nogil=True)
@@ -322,13 +336,18 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
     out_slot,
     out_step,
     out_ts,
+    out_row,
 ):
     k = 0
+    marked = 0  # arrivals before this one have their row in out_row
     tmp = np.empty(n, np.int64)
     one = np.empty(1, np.int64)
     buf = np.empty(2 * START_CAP + 1, np.int64)
     cand = np.empty(START_CAP, np.int64)
     for r in range(slots.shape[0]):
+        for q in range(marked, k):
+            out_row[q] = r - 1
+        marked = k
         s = slots[r]
         ts = tss[r]
         sbits = sbs[r]
@@ -444,4 +463,6 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
                     U[s, i] = NONE
                     T[s, i] = NONE
                     Sc[s, i] = 0
+    for q in range(marked, k):
+        out_row[q] = slots.shape[0] - 1
     return k

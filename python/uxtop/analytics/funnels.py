@@ -365,16 +365,17 @@ class FunnelEngine:
                 self.cohort[fresh, k] = sess[COHORT_DIMS[d]][new_rows].astype(np.int64)
         slot_of_u = self._slot_row[krow]
         slots = slot_of_u[inv]
-        a_slot, a_step, a_ts = self.state.feed(
+        a_slot, a_step, a_ts, a_row = self.state.feed_rows(
             self.cfg.order, self.window_ms, slots, cols["ts"][rows], sb, xb
         )
-        # the session row of each arrival: the row's session (slots of a batch are 1:1 with sessions)
-        order = np.argsort(slot_of_u, kind="stable")
-        a_sess = (
-            uniq[order][np.searchsorted(slot_of_u[order], a_slot)]
-            if a_slot.size
-            else np.empty(0, np.int64)
-        )
+        if not by_user:
+            a_sess = srow[a_row]  # the session row of the row that made the arrival
+        elif a_slot.size:
+            # a user's sessions share a slot: its first session row in the batch
+            order = np.argsort(slot_of_u, kind="stable")
+            a_sess = uniq[order][np.searchsorted(slot_of_u[order], a_slot)]
+        else:
+            a_sess = np.empty(0, np.int64)
         self._recount(unique_ints(slot_of_u))
         self._close(batch, closed)
         return a_ts, a_step, a_sess

@@ -124,13 +124,16 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     err,
     hist,
     user_off,
-    user_rows,
+    user_sid,
+    user_cols,
     req_off,
     req_route,
     req_sid,
+    req_key,
     req_score,
     req_err,
     req_msg,
+    err_msgs,
     ret_srow,
     ret_route,
 ):
@@ -138,11 +141,13 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
 
     Per open request row on a kept route: +1 count, +is_err errors and +1 in its latency bin of
     each of its session's cohort columns (``cnt``/``err`` [slot, route, column], ``hist``
-    [slot, route, column, bin]), and its route, session id, evidence score (errors first, then
-    slowest), error flag and message into ``req_*`` (bucket g at ``req_off[g]:req_off[g+1]``)
-    and, in row order, its session row and route into ``ret_srow``/``ret_route``. Per bucket, the session rows with a user
-    (non-request) event, consecutive repeats dropped, into ``user_rows``. Returns (requests
-    kept, requests on dropped routes).
+    [slot, route, column, bin]), and its route, session id, (route << 40) + session id,
+    evidence score (errors first, then slowest), error flag and message into ``req_*`` (bucket
+    g at ``req_off[g]:req_off[g+1]``; ``err_msgs[g]`` counts its errors with a message) and, in
+    row order, its session row and route into ``ret_srow``/``ret_route``. Per bucket, the
+    session id and cohort columns of the sessions with a user (non-request) event, consecutive
+    repeats dropped, into ``user_sid``/``user_cols``. Returns (requests kept, requests on
+    dropped routes).
     """
     nb = bslot.shape[0]
     n_bins = hist.shape[3]
@@ -167,6 +172,7 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         user_n[g] = user_off[g]
         req_n[g] = req_off[g]
         last[g] = -1
+        err_msgs[g] = 0
     n_ret = 0
     dropped = 0
     ncols = scols.shape[1]
@@ -178,8 +184,11 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         if kind[j] != request:
             if last[g] != s:
                 last[g] = s
-                user_rows[user_n[g]] = s
-                user_n[g] += 1
+                u = user_n[g]
+                user_sid[u] = sids[s]
+                for c_ in range(ncols):
+                    user_cols[u, c_] = scols[s, c_]
+                user_n[g] = u + 1
             continue
         if route[j] < 0:
             continue
@@ -207,9 +216,12 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         req_n[g] = k + 1
         req_route[k] = r
         req_sid[k] = sids[s]
+        req_key[k] = r * (np.int64(1) << 40) + sids[s]
         req_score[k] = (1e12 if e else 0.0) + d
         req_err[k] = e
         req_msg[k] = msg[j]
+        if e and msg[j] >= 0:
+            err_msgs[g] += 1
         ret_srow[n_ret] = s
         ret_route[n_ret] = r
         n_ret += 1
@@ -508,11 +520,15 @@ class BucketAggregator:
             self._fit()
         sids = batch.sessions["session_id"].astype(np.int64)
         nb = buckets.shape[0]
+        scols = np.ascontiguousarray(scols, dtype=np.int64)
         user_off = np.empty(nb + 1, np.int64)
         req_off = np.empty(nb + 1, np.int64)
-        user_rows = np.empty(n, np.int64)
+        user_sid = np.empty(n, np.int64)
+        user_cols = np.empty((n, scols.shape[1]), np.int64)
         req_route = np.empty(n, np.int64)
         req_sid = np.empty(n, np.int64)
+        req_key = np.empty(n, np.int64)
+        err_msgs = np.empty(nb, np.int64)
         req_score = np.empty(n, np.float64)
         req_err = np.empty(n, np.bool_)
         req_msg = np.empty(n, np.int64)
@@ -530,20 +546,23 @@ class BucketAggregator:
             int(Kind.REQUEST),
             float(np.finfo(value.dtype).max),
             sids,
-            np.ascontiguousarray(scols, dtype=np.int64),
+            scols,
             bslot,
             self._route_lut,
             self.cnt,
             self.err,
             self.hist,
             user_off,
-            user_rows,
+            user_sid,
+            user_cols,
             req_off,
             req_route,
             req_sid,
+            req_key,
             req_score,
             req_err,
             req_msg,
+            err_msgs,
             ret_srow,
             ret_route,
         )
@@ -553,14 +572,13 @@ class BucketAggregator:
             ua, ue = int(user_off[g]), int(user_off[g + 1])
             if ue > ua:
                 # a session's rows in a bucket count once (the frame dedupes across batches)
-                rows = user_rows[ua:ue]
-                o.sess.append(sids[rows])
-                o.sess_cols.append(scols[rows])
+                o.sess.append(user_sid[ua:ue])
+                o.sess_cols.append(user_cols[ua:ue])
             ra, re = int(req_off[g]), int(req_off[g + 1])
             if re == ra:
                 continue
             rr, ss = req_route[ra:re], req_sid[ra:re]
-            o.route_sess.append(rr * (1 << 40) + ss)
+            o.route_sess.append(req_key[ra:re])
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
             score = req_score[ra:re]
             top = np.argsort(-score)[: 4 * E]
@@ -569,15 +587,17 @@ class BucketAggregator:
                 lst = o.examples.setdefault(r, [])
                 if len(lst) < E * 2:
                     lst.append((sc_, s_))
-            ee, msg = req_err[ra:re], req_msg[ra:re]
-            em = ee & (msg >= 0)
-            n_em = int(np.count_nonzero(em))
-            if 0 < n_em <= 64:
+            n_em = int(err_msgs[g])
+            if n_em == 0:
+                continue
+            msg = req_msg[ra:re]
+            em = req_err[ra:re] & (msg >= 0)
+            if n_em <= 64:
                 # (route, message) counts, in order of first appearance; a loop for a few
                 for r, m in zip(rr[em].tolist(), msg[em].tolist(), strict=True):
                     d = o.msgs.setdefault(r, {})
                     d[m] = d.get(m, 0) + 1
-            elif n_em:
+            else:
                 key = rr[em] * (1 << 32) + msg[em]
                 uk, first, cnt = np.unique(key, return_index=True, return_counts=True)
                 fo = np.argsort(first)
