@@ -393,3 +393,18 @@ def test_feed_rows_names_the_row_of_each_arrival(
     # each arrival's row is the fed row of its unit and time, the first such row that reached it
     assert np.array_equal(sl[a_row], a_slot) and np.array_equal(ts[a_row], a_ts)
     assert (np.diff(a_row) >= 0).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 199)), max_size=80))
+def test_or_route_bits_equals_python_sets(pairs: list[tuple[int, int]]) -> None:
+    from uxtop.analytics.live import _or_route_bits
+
+    bits = np.zeros((6, 4), np.uint64)
+    rows = np.array([p[0] for p in pairs], np.int64)
+    routes = np.array([p[1] for p in pairs], np.int64)
+    _or_route_bits(bits, rows, routes)
+    for r in range(6):
+        called = {q for p, q in pairs if p == r}
+        got = {w * 64 + b for w in range(4) for b in range(64) if (int(bits[r, w]) >> b) & 1}
+        assert got == called

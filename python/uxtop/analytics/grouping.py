@@ -14,7 +14,7 @@ from numba import njit
 from uxtop.analytics.keymap import EMPTY, _home
 
 
-def unique_ints(x: npt.NDArray[np.integer]) -> npt.NDArray[np.integer]:
+def unique_ints(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """``np.unique(x)`` for an integer array (sorted distinct values), by one sort."""
     s = np.sort(x)
     if s.shape[0] < 2:

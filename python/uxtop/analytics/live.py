@@ -7,9 +7,9 @@ asked for and cached until the next tick, so a 4 Hz screen costs nothing between
 
 Per-session state on the ingest path (cohort columns and routes called, for flags that arrive
 later; funnel units) lives in ``KeyMap`` arrays driven by numba kernels, not in Python dicts, so
-a batch costs Python work per bucket and per route, not per session or per event.
-``tests/analytics/test_kernels_equal_legacy.py`` compares ``update`` with the frozen
-plain-Python version it replaced (``tests/analytics/_legacy_analytics``).
+a batch costs Python work per bucket and per route, not per session or per event. Each kernel
+has a plain-Python reference in ``tests/analytics/test_ingest_kernels.py`` (funnel kernels in
+``test_funnels.py``, ``KeyMap`` in ``test_keymap.py``).
 """
 
 from __future__ import annotations

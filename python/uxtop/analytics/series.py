@@ -7,10 +7,12 @@ get a column each and the rest share an "other" column, so the number of series 
 with the number of dimensions. ``SeriesBank`` turns frames into rows of the anomaly detector and
 keeps a history ring per row for screens.
 
-Ingest cost: rows are grouped by bucket with one stable sort per batch; per bucket, requests are
-folded into counts, error counts and latency histograms by ``_fold_requests_kernel`` and step
-arrivals by ``_add_steps_kernel`` (numba; plain-Python twins in
-``tests/analytics/test_kernels_equal_legacy.py``). Python touches each bucket, never each event.
+Ingest cost: open buckets keep their counts in slot arrays (``BucketAggregator.cnt`` …), so a
+batch is folded into all its buckets by one kernel pass (``_fold_batch_kernel``: counts, error
+counts, latency bins, and the rows grouped by bucket for the evidence lists); flags and step
+arrivals likewise (``_fold_flags_kernel``, ``_add_steps_kernel``). Python touches each bucket,
+never each event. ``tests/analytics/test_ingest_kernels.py`` compares the kernels with
+plain-Python references.
 """
 
 from __future__ import annotations
