@@ -391,3 +391,13 @@ def test_overloaded_analysis_sheds_oldest_batches_and_says_so(
         slow.events + snap.unanalysed_events == total
     )  # analysed or reported, never lost silently
     assert any(n.startswith("overload:") for n in snap.notes)
+
+
+def test_member_matches_isin() -> None:
+    from uxtop.engine.core import member
+
+    rng = np.random.default_rng(3)
+    for n_ids in (0, 1, 7, 500):
+        ids = np.sort(rng.choice(2**40, size=n_ids, replace=False).astype(np.uint64))
+        values = np.concatenate([ids[: n_ids // 2], rng.integers(0, 2**40, 300).astype(np.uint64)])
+        assert np.array_equal(member(values, ids), np.isin(values, ids))

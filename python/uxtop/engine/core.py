@@ -72,6 +72,8 @@ from uxtop.snapshot import (
 #: bytes read from each source per loop iteration: large enough to amortise the per-batch
 #: cost at 1 M events/s, small enough to publish on time
 READ_BUDGET = 8 << 20
+#: the ingest thread feeds at most this often unless a full READ_BUDGET is waiting
+FEED_INTERVAL = 0.2
 #: events waiting between ingest and analysis before the oldest waiting batch is dropped from
 #: analysis: ~0.5 s at 1 M events/s, so overload costs coverage, not event-to-screen lag
 MAX_HANDOFF_EVENTS = 500_000
@@ -314,8 +316,15 @@ class Engine:
         """The ingest thread: sources → Rust core → hand-off."""
         try:
             while not self._stop.is_set() and not self._input_done:
+                t0 = time.monotonic()
+                bytes0 = self._bytes_in
                 if not self._ingest_once():
                     self._stop.wait(0.01)  # idle: short sleep keeps lag low without spinning
+                elif self._bytes_in - bytes0 < READ_BUDGET // 2:
+                    # a trickle: let it gather into batches of >= FEED_INTERVAL, so the per-batch
+                    # cost downstream (detectors, retention, analytics) is paid ~5 times a
+                    # second, not once per 1000 events
+                    self._stop.wait(max(0.0, FEED_INTERVAL - (time.monotonic() - t0)))
         except Exception:
             self._crashed(traceback.format_exc())
         finally:
@@ -564,7 +573,7 @@ class Engine:
 
     def _append_kept(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
         sids = batch.sessions["session_id"]
-        hit = np.flatnonzero(np.isin(sids, ids))
+        hit = np.flatnonzero(member(sids, ids))
         if not hit.size:
             return
         # one gather per column for all kept sessions of the batch, into one record array;
@@ -664,8 +673,10 @@ class Engine:
                     k.score = score
                     k.row = None
         if new_ids:
-            self._pull_history(np.asarray(new_ids, dtype=np.uint64))
-            self._kept_ids = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+            self._pull_history(np.sort(np.asarray(new_ids, dtype=np.uint64)))
+            self._kept_ids = np.sort(
+                np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+            )
             self._evict()
 
     def _refresh_scores(self, scores: dict[int, float]) -> None:
@@ -694,7 +705,9 @@ class Engine:
                     break
                 del self._kept[k.session_id]
                 self._kept_events -= k.n_kept
-        self._kept_ids = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+        self._kept_ids = np.sort(
+            np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+        )
 
     def _drill(self, session_id: int) -> SessionDetail | None:
         with self._lock:
@@ -1028,6 +1041,19 @@ def _record_dtype(batch: EventBatch) -> np.dtype:
     if dt is None:
         dt = _RECORD_DTYPES[key] = np.dtype([(k, v.dtype) for k, v in batch.columns.items()])
     return dt
+
+
+def member(
+    values: npt.NDArray[np.uint64], sorted_ids: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, sorted_ids)`` by binary search. Session ids grow without bound, and
+    isin's default table method allocates a bool array over the whole id range (millions of
+    entries for one call once the stream has run a while)."""
+    if not sorted_ids.size:
+        return np.zeros(values.shape, dtype=bool)
+    pos = np.searchsorted(sorted_ids, values)
+    pos[pos == sorted_ids.size] = 0
+    return sorted_ids[pos] == values
 
 
 def parse_filter(text: str) -> list[tuple[str, str]]:
