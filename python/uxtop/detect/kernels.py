@@ -143,6 +143,7 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
     need[s] = hi
     next_dec[s] = I64_MAX
     c_n = 0
+    c_w = 0
     c_first = -1
     c_last = -1
     c_dbl = 0
@@ -177,9 +178,12 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
                             linked = (max(maxx, x[i]) - min(minx, x[i]) <= radius
                                       and max(maxy, y[i]) - min(miny, y[i]) <= radius)
                 if linked:
-                    ring[c_n % min_clicks] = ts[i]
+                    ring[c_w] = ts[i]
                     c_n += 1
-                    if c_n >= min_clicks and ts[i] - ring[c_n % min_clicks] <= window_ms:
+                    c_w += 1  # == c_n % min_clicks, without a division
+                    if c_w == min_clicks:
+                        c_w = 0
+                    if c_n >= min_clicks and ts[i] - ring[c_w] <= window_ms:
                         c_win = True
                     c_last = i
                     if x[i] != NA:
@@ -219,6 +223,7 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
                 break
             if cand:
                 c_n = 1
+                c_w = 1 if min_clicks > 1 else 0
                 c_first = i
                 c_last = i
                 c_dbl = 0
@@ -452,6 +457,8 @@ def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev,
     ch_last = -1
     nx = 0
     ny = 0
+    wx = 0  # == nx % min_rev
+    wy = 0
     hit_x = False
     hit_y = False
     # the two previous positions, kept in registers
@@ -499,17 +506,26 @@ def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev,
                 ch_need = p2
                 nx = 0
                 ny = 0
+                wx = 0
+                wy = 0
                 hit_x = False
                 hit_y = False
+            # ring slots wrap by compare, not ``% min_rev`` (an integer division per reversal)
             if rx:
-                ring_x[nx % min_rev] = t
+                ring_x[wx] = t
                 nx += 1
-                if nx >= min_rev and t - ring_x[nx % min_rev] <= window_ms:
+                wx += 1
+                if wx == min_rev:
+                    wx = 0
+                if nx >= min_rev and t - ring_x[wx] <= window_ms:
                     hit_x = True
             if ry:
-                ring_y[ny % min_rev] = t
+                ring_y[wy] = t
                 ny += 1
-                if ny >= min_rev and t - ring_y[ny % min_rev] <= window_ms:
+                wy += 1
+                if wy == min_rev:
+                    wy = 0
+                if ny >= min_rev and t - ring_y[wy] <= window_ms:
                     hit_y = True
             ch_last = i
         p2 = p1
