@@ -3,14 +3,14 @@ and a sample of recent flags with their evidence and rule."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-from uxtop.snapshot import Snapshot
+from uxtop.snapshot import FlagRow, Snapshot
 from uxtop.tui.format import KIND_STYLE, clock_time, human, sparkline
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
@@ -87,7 +87,7 @@ class DetectorsScreen(UxtopScreen):
         self.query_one("#recent-flags", KeyedTable).sync(
             [
                 (
-                    f"{f.session_id}:{f.kind}:{f.start_ts}:{i}",
+                    key,
                     (
                         clock_time(f.start_ts),
                         Text(f.kind, style=KIND_STYLE.get(f.kind, "")),
@@ -105,6 +105,19 @@ class DetectorsScreen(UxtopScreen):
                         else "—",
                     ),
                 )
-                for i, f in enumerate(d.recent[:30])
+                for key, f in _keyed_flags(d.recent[:30])
             ]
         )
+
+
+def _keyed_flags(flags: Sequence[FlagRow]) -> list[tuple[str, FlagRow]]:
+    """A stable key per flag (not its position: one new flag would then re-key every row and
+    force a table rebuild); identical flags get a counter."""
+    seen: dict[str, int] = {}
+    out = []
+    for f in flags:
+        key = f"{f.session_id}:{f.kind}:{f.start_ts}:{f.end_ts}"
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        out.append((key if n == 0 else f"{key}#{n}", f))
+    return out
