@@ -92,25 +92,35 @@ def _select_rows_reference(
     cuts=st.lists(st.integers(0, 60), max_size=8),
     strict=st.booleans(),
     pairs=st.lists(st.integers(1, 7), min_size=2, max_size=2),
+    shuffled=st.booleans(),
 )
 def test_select_rows_kernel_equals_reference(
-    data: list[tuple[int, int]], cuts: list[int], strict: bool, pairs: list[int]
+    data: list[tuple[int, int]], cuts: list[int], strict: bool, pairs: list[int], shuffled: bool
 ) -> None:
     sb = np.array([d[0] for d in data], dtype=np.uint32)
     eb = np.array([d[1] for d in data], dtype=np.uint32)
     n = sb.shape[0]
     # session starts (empty sessions repeat an offset), ending at n
     offsets = np.array(sorted([0] + [min(c, n) for c in cuts]) + [n], dtype=np.int64)
-    rows = np.empty(n, np.int64)
-    out_sb = np.empty(n, np.int64)
-    out_xb = np.empty(n, np.int64)
-    k = _select_rows_kernel(
-        sb, eb, np.asarray(pairs, np.int64), strict, offsets, rows, out_sb, out_xb
-    )
+    session = np.repeat(np.arange(offsets.shape[0] - 1), np.diff(offsets)).astype(np.int32)
+    if shuffled:
+        session = session[::-1].copy()  # session rows out of order
+    rows, out_sb, out_xb, srow, uniq, inv = (np.empty(n, np.int64) for _ in range(6))
+    k, nu, grouped = _select_rows_kernel(
+        sb, eb, np.asarray(pairs, np.int64), strict, offsets, session,
+        rows, out_sb, out_xb, srow, uniq, inv,
+    )  # fmt: skip
     r_rows, r_sb, r_xb = _select_rows_reference(sb, eb, pairs, strict, offsets)
     assert np.array_equal(rows[:k], r_rows)
     assert np.array_equal(out_sb[:k], r_sb)
     assert np.array_equal(out_xb[:k], r_xb)
+    r_srow = session[r_rows].astype(np.int64)
+    assert np.array_equal(srow[:k], r_srow)
+    assert grouped == bool((r_srow[1:] >= r_srow[:-1]).all())
+    if grouped and k:
+        # runs of equal session rows: the grouping the funnel engine takes without a sort
+        u, i = np.unique(r_srow, return_inverse=True)
+        assert np.array_equal(uniq[:nu], u) and np.array_equal(inv[:k], i)
 
 
 def test_latency_bin_equals_bucket_of() -> None:

@@ -222,8 +222,12 @@ def _depth_kernel(unordered, slots, ach, pmin, reach, dx, depth, removed):  # ty
 
 
 @njit(cache=True, nogil=True)
-def _select_rows_kernel(sb, eb, pairs, strict, offsets, rows, out_sb, out_xb):  # type: ignore[no-untyped-def]
-    """Rows the state machine must see, with their step bits and exclusion pair bits.
+def _select_rows_kernel(  # type: ignore[no-untyped-def]
+    sb, eb, pairs, strict, offsets, session, rows, out_sb, out_xb, srow, uniq, inv
+):
+    """Rows the state machine must see, with their step bits, exclusion pair bits and session
+    row; and the runs of equal session rows among them (``uniq``, and ``inv``: each kept row's
+    run). Returns (rows kept, runs, whether the session rows never decrease).
 
     A row matching a step is never an exclusion; a row is kept when it is a step or an
     exclusion, and under ``strict`` also the row after one, the first row and each session's
@@ -233,6 +237,8 @@ def _select_rows_kernel(sb, eb, pairs, strict, offsets, rows, out_sb, out_xb):  
     s = 0
     last_s = offsets.shape[0] - 1  # offsets[:-1] are the session starts
     prev_kept = True
+    nu = 0
+    ordered = True
     for j in range(sb.shape[0]):
         b = np.int64(sb[j])
         x = np.int64(0)
@@ -255,8 +261,16 @@ def _select_rows_kernel(sb, eb, pairs, strict, offsets, rows, out_sb, out_xb):  
             rows[k] = j
             out_sb[k] = b
             out_xb[k] = x
+            sr = np.int64(session[j])
+            srow[k] = sr
+            if k == 0 or sr != uniq[nu - 1]:
+                if k > 0 and sr < uniq[nu - 1]:
+                    ordered = False
+                uniq[nu] = sr
+                nu += 1
+            inv[k] = nu - 1
             k += 1
-    return k
+    return k, nu, ordered
 
 
 @njit(cache=True, nogil=True)

@@ -304,37 +304,38 @@ class FunnelEngine:
         from uxtop.analytics.funnel_kernel import _select_rows_kernel
 
         sb_all = self._step_bits.bits(cols, strings)
-        eb_all = (
-            self._excl_bits.bits(cols, strings) if self.excl else np.zeros(n_rows, dtype=np.uint32)
-        )
+        # without exclusions the exclusion bits are never read (a row that is no step has none)
+        eb_all = self._excl_bits.bits(cols, strings) if self.excl else sb_all
         rows = np.empty(n_rows, np.int64)
         sb = np.empty(n_rows, np.int64)
         xb = np.empty(n_rows, np.int64)
-        k = _select_rows_kernel(
+        srow = np.empty(n_rows, np.int64)
+        uniq = np.empty(n_rows, np.int64)
+        inv = np.empty(n_rows, np.int64)
+        k, nu, grouped = _select_rows_kernel(
             sb_all,
             eb_all,
             self._excl_pairs,
             self.cfg.order == "strict",
             np.asarray(batch.offsets, dtype=np.int64),
+            cols["session"],
             rows,
             sb,
             xb,
+            srow,
+            uniq,
+            inv,
         )
-        rows, sb, xb = rows[:k], sb[:k], xb[:k]
+        rows, sb, xb, srow = rows[:k], sb[:k], xb[:k], srow[:k]
         if rows.size == 0:
             self._close(batch, closed)
             return empty  # type: ignore[return-value]
-        srow = cols["session"][rows].astype(np.int64)
         sess = batch.sessions
         by_user = self.cfg.unit == "user"
         # one map lookup per session of the batch (in a kernel), not per row
-        if srow.shape[0] and (srow[1:] >= srow[:-1]).all():
-            # rows grouped by session (the batch layout): runs, no sort
-            head = np.empty(srow.shape[0], np.bool_)
-            head[0] = True
-            np.not_equal(srow[1:], srow[:-1], out=head[1:])
-            uniq = srow[head]
-            inv = np.cumsum(head) - 1
+        if grouped:
+            # rows grouped by session (the batch layout): the kernel's runs, no sort
+            uniq, inv = uniq[:nu], inv[:k]
         else:
             uniq, inv = np.unique(srow, return_inverse=True)
         if by_user and batch.uids:

@@ -34,11 +34,11 @@ def _home(k, mask):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _find(tk, k):  # type: ignore[no-untyped-def]
-    mask = tk.shape[0] - 1
+def _find(tab, k):  # type: ignore[no-untyped-def]
+    mask = tab.shape[0] - 1
     i = _home(k, mask)
     while True:
-        v = tk[i]
+        v = tab[i, 0]
         if v == k:
             return i
         if v == EMPTY:
@@ -47,19 +47,19 @@ def _find(tk, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _get_kernel(tk, tv, keys, out):  # type: ignore[no-untyped-def]
+def _get_kernel(tab, keys, out):  # type: ignore[no-untyped-def]
     for j in range(keys.shape[0]):
-        i = _find(tk, keys[j])
-        out[j] = tv[i] if i >= 0 else -1
+        i = _find(tab, keys[j])
+        out[j] = tab[i, 1] if i >= 0 else -1
 
 
 @njit(cache=True, nogil=True)
-def _insert_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, keys, out_row, out_new):  # type: ignore[no-untyped-def]
+def _insert_kernel(tab, rseq, free, meta, ring_k, ring_s, keys, out_row, out_new):  # type: ignore[no-untyped-def]
     for j in range(keys.shape[0]):
         k = keys[j]
-        i = _find(tk, k)
+        i = _find(tab, k)
         if i >= 0:
-            out_row[j] = tv[i]
+            out_row[j] = tab[i, 1]
             out_new[j] = False
             continue
         i = -1 - i
@@ -69,8 +69,8 @@ def _insert_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, keys, out_row, out_
         else:
             r = meta[_USED]
             meta[_USED] += 1
-        tk[i] = k
-        tv[i] = r
+        tab[i, 0] = k
+        tab[i, 1] = r
         s = meta[_SEQ]
         meta[_SEQ] += 1
         rseq[r] = s
@@ -84,35 +84,35 @@ def _insert_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, keys, out_row, out_
 
 
 @njit(cache=True, nogil=True)
-def _delete_at(tk, tv, i):  # type: ignore[no-untyped-def]
-    mask = tk.shape[0] - 1
+def _delete_at(tab, i):  # type: ignore[no-untyped-def]
+    mask = tab.shape[0] - 1
     j = i
     while True:
         j = (j + 1) & mask
-        if tk[j] == EMPTY:
+        if tab[j, 0] == EMPTY:
             break
-        h = _home(tk[j], mask)
+        h = _home(tab[j, 0], mask)
         if i <= j:
             stays = i < h <= j
         else:
             stays = h > i or h <= j
         if not stays:
-            tk[i] = tk[j]
-            tv[i] = tv[j]
+            tab[i, 0] = tab[j, 0]
+            tab[i, 1] = tab[j, 1]
             i = j
-    tk[i] = EMPTY
-    tv[i] = -1
+    tab[i, 0] = EMPTY
+    tab[i, 1] = -1
 
 
 @njit(cache=True, nogil=True)
-def _pop_kernel(tk, tv, rseq, free, meta, keys, out_row):  # type: ignore[no-untyped-def]
+def _pop_kernel(tab, rseq, free, meta, keys, out_row):  # type: ignore[no-untyped-def]
     for j in range(keys.shape[0]):
-        i = _find(tk, keys[j])
+        i = _find(tab, keys[j])
         if i < 0:
             out_row[j] = -1
             continue
-        r = tv[i]
-        _delete_at(tk, tv, i)
+        r = tab[i, 1]
+        _delete_at(tab, i)
         rseq[r] = -1
         free[meta[_NFREE]] = r
         meta[_NFREE] += 1
@@ -121,16 +121,16 @@ def _pop_kernel(tk, tv, rseq, free, meta, keys, out_row):  # type: ignore[no-unt
 
 
 @njit(cache=True, nogil=True)
-def _evict_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, cap, out_row):  # type: ignore[no-untyped-def]
+def _evict_kernel(tab, rseq, free, meta, ring_k, ring_s, cap, out_row):  # type: ignore[no-untyped-def]
     n = 0
     while meta[_LIVE] > cap and meta[_HEAD] < meta[_TAIL]:
         h = meta[_HEAD]
         meta[_HEAD] = h + 1
-        i = _find(tk, ring_k[h])
-        if i < 0 or rseq[tv[i]] != ring_s[h]:
+        i = _find(tab, ring_k[h])
+        if i < 0 or rseq[tab[i, 1]] != ring_s[h]:
             continue  # stale: popped (and maybe re-inserted later)
-        r = tv[i]
-        _delete_at(tk, tv, i)
+        r = tab[i, 1]
+        _delete_at(tab, i)
         rseq[r] = -1
         free[meta[_NFREE]] = r
         meta[_NFREE] += 1
@@ -141,25 +141,24 @@ def _evict_kernel(tk, tv, rseq, free, meta, ring_k, ring_s, cap, out_row):  # ty
 
 
 @njit(cache=True, nogil=True)
-def _ordered_kernel(tk, tv, rseq, meta, ring_k, ring_s, out_key, out_row):  # type: ignore[no-untyped-def]
+def _ordered_kernel(tab, rseq, meta, ring_k, ring_s, out_key, out_row):  # type: ignore[no-untyped-def]
     n = 0
     for h in range(meta[_HEAD], meta[_TAIL]):
-        i = _find(tk, ring_k[h])
-        if i >= 0 and rseq[tv[i]] == ring_s[h]:
+        i = _find(tab, ring_k[h])
+        if i >= 0 and rseq[tab[i, 1]] == ring_s[h]:
             out_key[n] = ring_k[h]
-            out_row[n] = tv[i]
+            out_row[n] = tab[i, 1]
             n += 1
     return n
 
 
 @njit(cache=True, nogil=True)
-def _rehash_kernel(tk, tv, new_k, new_v):  # type: ignore[no-untyped-def]
-    for i in range(tk.shape[0]):
-        if tk[i] != EMPTY:
-            j = _find(new_k, tk[i])
-            j = -1 - j
-            new_k[j] = tk[i]
-            new_v[j] = tv[i]
+def _rehash_kernel(tab, new):  # type: ignore[no-untyped-def]
+    for i in range(tab.shape[0]):
+        if tab[i, 0] != EMPTY:
+            j = -1 - _find(new, tab[i, 0])
+            new[j, 0] = tab[i, 0]
+            new[j, 1] = tab[i, 1]
 
 
 def _i64(a: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -174,8 +173,8 @@ class KeyMap:
 
     def __init__(self, capacity: int = 1024) -> None:
         cap = max(16, int(capacity))
-        self.tk = np.full(_pow2(2 * cap), EMPTY, np.int64)
-        self.tv = np.full(self.tk.shape[0], -1, np.int64)
+        # open addressing over (key, row) pairs: one cache line per probe
+        self.tab = _empty_table(_pow2(2 * cap))
         self.rseq = np.full(cap, -1, np.int64)
         self.free = np.empty(cap, np.int64)
         self.meta = np.zeros(8, np.int64)
@@ -200,12 +199,10 @@ class KeyMap:
             used = int(self.meta[_USED])
             self.rseq = _extend(self.rseq, cap, used)
             self.free = _extend(self.free, cap, int(self.meta[_NFREE]))
-        if 2 * need > self.tk.shape[0]:
-            size = _pow2(4 * need)
-            nk = np.full(size, EMPTY, np.int64)
-            nv = np.empty(size, np.int64)
-            _rehash_kernel(self.tk, self.tv, nk, nv)
-            self.tk, self.tv = nk, nv
+        if 2 * need > self.tab.shape[0]:
+            new = _empty_table(_pow2(4 * need))
+            _rehash_kernel(self.tab, new)
+            self.tab = new
         if self.meta[_TAIL] + k > self.ring_k.shape[0]:
             # compacting (a full scan) only pays when evicted/popped entries fill much of the
             # ring; a map that only grows would rescan every live key on each doubling
@@ -229,7 +226,7 @@ class KeyMap:
         """Row of each key, −1 where absent."""
         k = _i64(keys)
         out = np.empty(k.shape[0], np.int64)
-        _get_kernel(self.tk, self.tv, k, out)
+        _get_kernel(self.tab, k, out)
         return out
 
     def insert(self, keys: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
@@ -239,8 +236,7 @@ class KeyMap:
         rows = np.empty(k.shape[0], np.int64)
         new = np.empty(k.shape[0], np.bool_)
         _insert_kernel(
-            self.tk,
-            self.tv,
+            self.tab,
             self.rseq,
             self.free,
             self.meta,
@@ -256,7 +252,7 @@ class KeyMap:
         """Remove keys; their former rows (−1 where absent). Rows are free for reuse."""
         k = _i64(keys)
         out = np.empty(k.shape[0], np.int64)
-        _pop_kernel(self.tk, self.tv, self.rseq, self.free, self.meta, k, out)
+        _pop_kernel(self.tab, self.rseq, self.free, self.meta, k, out)
         if self.meta[_TAIL] - self.meta[_HEAD] > 4 * max(int(self.meta[_LIVE]), 1 << 16):
             self._compact_ring()
         return out
@@ -267,7 +263,7 @@ class KeyMap:
         if out.shape[0] == 0:
             return out
         n = _evict_kernel(
-            self.tk, self.tv, self.rseq, self.free, self.meta, self.ring_k, self.ring_s, cap, out
+            self.tab, self.rseq, self.free, self.meta, self.ring_k, self.ring_s, cap, out
         )
         return out[:n]
 
@@ -276,9 +272,7 @@ class KeyMap:
         m = int(self.meta[_TAIL] - self.meta[_HEAD])
         keys = np.empty(m, np.int64)
         rows = np.empty(m, np.int64)
-        n = _ordered_kernel(
-            self.tk, self.tv, self.rseq, self.meta, self.ring_k, self.ring_s, keys, rows
-        )
+        n = _ordered_kernel(self.tab, self.rseq, self.meta, self.ring_k, self.ring_s, keys, rows)
         return keys[:n], rows[:n]
 
 
@@ -287,6 +281,12 @@ def _extend(a: npt.NDArray[np.int64], size: int, keep: int) -> npt.NDArray[np.in
     out = np.empty(size, np.int64)
     out[:keep] = a[:keep]
     return out
+
+
+def _empty_table(size: int) -> npt.NDArray[np.int64]:
+    tab = np.empty((size, 2), np.int64)
+    tab[:, 0] = EMPTY  # rows of empty entries are never read
+    return tab
 
 
 def _pow2(n: int) -> int:
