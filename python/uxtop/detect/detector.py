@@ -362,9 +362,12 @@ class Detector:
             idx = _segments_index(seg_starts, seg_lens)
             cols = {}
             for k in CARRY_COLUMNS:
-                pool = st.cols[k] if new_cols is None else (
-                    new_cols[k] if n_carry == 0 else np.concatenate([st.cols[k], new_cols[k]]))
-                cols[k] = pool[idx]
+                if new_cols is None:
+                    cols[k] = st.cols[k][idx]
+                elif n_carry == 0:
+                    cols[k] = new_cols[k][idx]
+                else:  # carried rows then new ones, without concatenating them first
+                    cols[k] = K.take2(st.cols[k], new_cols[k], idx)
             offsets = np.zeros(n_run + 1, np.int64)
             np.cumsum(c_len + n_len, out=offsets[1:])
         o = offsets[:-1]
@@ -406,7 +409,6 @@ class Detector:
         else:
             k_idx = np.empty(0, np.int64)
             k_len = np.zeros(n_run, np.int64)
-        kept_cols = {k: cols[k][k_idx] if k in cols else np.empty(0, t) for k, t in CARRY_COLUMNS.items()}
 
         stay = np.ones(n_state, dtype=bool)
         stay[r_state[has_state]] = False  # replaced by the run results (or closed)
@@ -422,10 +424,17 @@ class Detector:
             np.cumsum(all_len[:-1], out=all_src[1:])
         order = np.argsort(all_sid, kind="stable")
         pool_idx = _segments_index(all_src[order], all_len[order])
+        # rows of the new state: in ``concatenate([st.cols[k], cols[k]])``, gathered once per column
+        n_carry_rows = int(st.off[-1])
+        src_idx = (np.concatenate([s_idx, k_idx + n_carry_rows]) if n_stay_rows else k_idx + n_carry_rows)[pool_idx]
         new_cols_state = {}
-        for k in CARRY_COLUMNS:
-            pool = np.concatenate([st.cols[k][s_idx], kept_cols[k]]) if n_stay_rows else kept_cols[k]
-            new_cols_state[k] = pool[pool_idx]
+        for k, t in CARRY_COLUMNS.items():
+            if k not in cols:  # positions were never needed: nothing stays or is kept
+                new_cols_state[k] = np.empty(0, t)
+            elif n_carry_rows:
+                new_cols_state[k] = K.take2(st.cols[k], cols[k], src_idx)
+            else:
+                new_cols_state[k] = cols[k][src_idx]
         off_new = np.zeros(all_sid.shape[0] + 1, np.int64)
         np.cumsum(all_len[order], out=off_new[1:])
         self._state = _State(

@@ -982,3 +982,18 @@ def carry_rows(kind, pos, offsets, runs, need_pos, read_bits):
             m += (read_bits[kind[q]] & live) != 0
         kept[r] = m - start
     return rows[:m], kept
+
+
+@njit(cache=True, nogil=True)
+def take2(a, b, idx):
+    """``np.concatenate([a, b])[idx]`` without building the concatenation (the detector's carry
+    gathers carried and new rows of every column this way, every batch)."""
+    out = np.empty(idx.shape[0], a.dtype)
+    na = a.shape[0]
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        if i < na:
+            out[j] = a[i]
+        else:
+            out[j] = b[i - na]
+    return out
