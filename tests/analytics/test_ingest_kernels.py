@@ -418,3 +418,13 @@ def test_or_route_bits_equals_python_sets(pairs: list[tuple[int, int]]) -> None:
         called = {q for p, q in pairs if p == r}
         got = {w * 64 + b for w in range(4) for b in range(64) if (int(bits[r, w]) >> b) & 1}
         assert got == called
+
+
+def test_first_occurrences_reuses_its_table() -> None:
+    rng = np.random.default_rng(5)
+    scratch: list[np.ndarray] = []
+    for n in (50, 10, 300, 40, 0, 70):
+        x = rng.integers(-20, 20, n).astype(np.int64)
+        got = first_occurrences(x, scratch)
+        assert np.array_equal(got, np.sort(np.unique(x, return_index=True)[1]))
+        assert scratch and (scratch[0] == np.iinfo(np.int64).min).all()  # cleared again

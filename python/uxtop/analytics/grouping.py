@@ -26,8 +26,9 @@ def unique_ints(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 
 @njit(cache=True, nogil=True)
-def _first_occurrences_kernel(keys, table, out):  # type: ignore[no-untyped-def]
-    """Indices of the first occurrence of each distinct key, ascending; ``table`` all EMPTY."""
+def _first_occurrences_kernel(keys, table, out, slots):  # type: ignore[no-untyped-def]
+    """Indices of the first occurrence of each distinct key, ascending. ``table`` is all EMPTY
+    on entry and again on return (the slots used are cleared), so it can be reused."""
     mask = table.shape[0] - 1
     n = 0
     for j in range(keys.shape[0]):
@@ -39,19 +40,31 @@ def _first_occurrences_kernel(keys, table, out):  # type: ignore[no-untyped-def]
                 break
             if v == EMPTY:
                 table[i] = k
+                slots[n] = i
                 out[n] = j
                 n += 1
                 break
             i = (i + 1) & mask
+    for q in range(n):
+        table[slots[q]] = EMPTY
     return n
 
 
-def first_occurrences(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def first_occurrences(
+    keys: npt.NDArray[np.int64], scratch: list[npt.NDArray[np.int64]] | None = None
+) -> npt.NDArray[np.int64]:
     """Row of the first occurrence of each distinct key, in row order (the set of indices
-    ``np.unique(keys, return_index=True)[1]`` holds, sorted). ``EMPTY`` (−2⁶³) must not occur."""
+    ``np.unique(keys, return_index=True)[1]`` holds, sorted). ``EMPTY`` (−2⁶³) must not occur.
+    ``scratch`` (a one-element list, empty at first) keeps the hash table between calls."""
     k = np.ascontiguousarray(keys, dtype=np.int64)
     size = 1 << max(4, int(2 * k.shape[0]).bit_length())
-    table = np.full(size, EMPTY, np.int64)
+    if scratch is not None and scratch and scratch[0].shape[0] >= size:
+        table = scratch[0]
+    else:
+        table = np.full(size, EMPTY, np.int64)
+        if scratch is not None:
+            scratch[:] = [table]
     out = np.empty(k.shape[0], np.int64)
-    n = _first_occurrences_kernel(k, table, out)
+    slots = np.empty(k.shape[0], np.int64)
+    n = _first_occurrences_kernel(k, table, out, slots)
     return out[:n]

@@ -403,6 +403,7 @@ class BucketAggregator:
         self.flags_route = np.zeros((0, 0, 0), np.int64)  # [slot, route, flag kind]
         self._free_slots: list[int] = []
         self._n_slots = 0
+        self._scratch: list[npt.NDArray[np.int64]] = []  # hash table for distinct sessions
         self.finished_until = -(2**62)  # buckets starting before this are closed
         self.late_events = 0
         self.dropped_routes = 0
@@ -698,12 +699,13 @@ class BucketAggregator:
         if o.sess:
             sid = np.concatenate(o.sess)
             sc = np.concatenate(o.sess_cols)
-            sc = sc[first_occurrences(sid)]  # a session counts once, with its first columns
+            # a session counts once, with its first columns
+            sc = sc[first_occurrences(sid, self._scratch)]
             active += np.bincount(sc[sc >= 0], minlength=C)[:C]
         route_sessions = np.zeros(R, np.int64)
         if o.route_sess:
             keys = np.concatenate(o.route_sess)
-            u = keys[first_occurrences(keys)] >> 40
+            u = keys[first_occurrences(keys, self._scratch)] >> 40
             route_sessions += np.bincount(u, minlength=R)[:R]
         examples = {
             r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions]
