@@ -66,7 +66,6 @@ for _k, _name in enumerate(KERNELS):
 _READ_BITS = (_READS * (1 << np.arange(len(KERNELS)))[:, None]).sum(axis=0).astype(np.uint16)
 #: the carry also remembers each row's position in its session (rows in between may be gone)
 CARRY_COLUMNS: dict[str, type] = {**DETECT_COLUMNS, "pos": np.int64}
-_POS_SHIFT = np.int64(40)
 
 
 @dataclass(frozen=True)
@@ -375,14 +374,9 @@ class Detector:
         need_abs = np.zeros((n_run, nk), np.int64)
         need_abs[has_state] = st.need[r_state[has_state]]
         # where each kernel resumes: the first row at or after the position it asked for
-        lens = np.diff(offsets)
-        start_rows = np.repeat(o[None, :], nk, axis=0)  # new sessions start at their first row
+        start_rows = np.ascontiguousarray(np.repeat(o[None, :], nk, axis=0), dtype=np.int64)  # new: first row
         if has_state.any():
-            row_run = np.repeat(np.arange(n_run, dtype=np.int64), lens)
-            key = (row_run << _POS_SHIFT) + cols["pos"]
-            hs = np.flatnonzero(has_state)
-            start_rows[:, hs] = np.searchsorted(key, (hs[:, None] << _POS_SHIFT) + need_abs[hs]).T
-        start_rows = np.ascontiguousarray(start_rows, dtype=np.int64)
+            K.resume_rows(cols["pos"], offsets, np.flatnonzero(has_state), need_abs, start_rows)
         fprev = np.full(n_run, I64_MIN, np.int64)
         fprev[has_state] = st.fprev[r_state[has_state]]
         frontier = np.where(r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)).astype(np.int64)

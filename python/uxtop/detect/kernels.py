@@ -997,3 +997,22 @@ def take2(a, b, idx):
         else:
             out[j] = b[i - na]
     return out
+
+
+@njit(cache=True, nogil=True)
+def resume_rows(pos, offsets, runs, need_pos, start_rows):
+    """Where each kernel resumes: for session r in ``runs`` and kernel k, the first row of r
+    whose position (``pos``, rising within a session) is >= ``need_pos[r, k]``, or
+    ``offsets[r+1]`` if none; written to ``start_rows[k, r]``."""
+    for r in runs:
+        for k in range(need_pos.shape[1]):
+            want = need_pos[r, k]
+            lo = offsets[r]
+            hi = offsets[r + 1]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if pos[mid] < want:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            start_rows[k, r] = lo
