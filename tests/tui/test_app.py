@@ -103,7 +103,13 @@ async def test_drill_down_overview_sessions_timeline_back() -> None:
         await pilot.press("n")
         await pilot.pause()
         assert view.entries[view.cursor].text.startswith("⚑ dead_click")
+        await pilot.press("n")  # past the last flag: the header says so, the cursor stays
+        await pilot.pause()
+        assert view.entries[view.cursor].text.startswith("⚑ dead_click")
+        assert "no later flag" in str(screen.query_one("#timeline-header").render())
         await pilot.press("N", "N")
+        await pilot.pause()
+        assert "no later flag" not in str(screen.query_one("#timeline-header").render())
         await pilot.pause()
         assert view.entries[view.cursor].text.startswith("⚑ rage_click")
         await pilot.press("G")

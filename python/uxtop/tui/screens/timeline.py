@@ -38,6 +38,8 @@ class TimelineScreen(UxtopScreen):
         self.session_id = session_id
         self.detail: SessionDetail | None = None
         self.exported: str = ""
+        #: a one-off answer to the last key (e.g. "no later flag"), shown in the header
+        self.hint: str = ""
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(f" loading session {self.session_id}…", id="timeline-header")
@@ -114,12 +116,17 @@ class TimelineScreen(UxtopScreen):
             t.append(f" · {d.note}", style="italic yellow")
         if self.exported:
             t.append(f" · exported → {self.exported}", style="bold green")
+        if self.hint:
+            t.append(f" · {self.hint}", style="bold yellow")
         self.query_one("#timeline-header", Static).update(t)
 
     def on_flag_selected(self, msg: FlagSelected) -> None:
         d = self.detail
         if d is None:
             return
+        if self.hint:
+            self.hint = ""
+            self._header()
         if msg.flag_index >= 0:
             self.query_one(FlagDetail).show(d.flags[msg.flag_index], msg.flag_index, len(d.flags))
         else:
@@ -127,13 +134,19 @@ class TimelineScreen(UxtopScreen):
 
     # ------------------------------------------------------------------ actions
 
+    # "no later flag" goes in the header line, not a toast: mounting a toast restyles the
+    # screen (~100 ms of CSS work), which is what n/N at the last flag used to cost
     def action_next_flag(self) -> None:
         if not self.query_one(TimelineView).jump_flag(True):
-            self.notify("no later flag", timeout=1.5)
+            self._hint("no later flag")
 
     def action_prev_flag(self) -> None:
         if not self.query_one(TimelineView).jump_flag(False):
-            self.notify("no earlier flag", timeout=1.5)
+            self._hint("no earlier flag")
+
+    def _hint(self, text: str) -> None:
+        self.hint = text
+        self._header()
 
     def action_export(self) -> None:
         d = self.detail
