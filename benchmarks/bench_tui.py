@@ -37,6 +37,37 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "uxtop-bench-tui"
 
 
+def heap_in_use_mb() -> float:
+    """malloc'd bytes in use (glibc mallinfo2): Python objects, numpy buffers below the mmap
+    threshold and the Rust core's heap, without the replay buffers' big mmaps that make RSS
+    swing by hundreds of MB as each loop of shifted traffic is made. NaN elsewhere."""
+    import ctypes
+
+    class _MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        return float(libc.mallinfo2().uordblks) / 1e6
+    except (OSError, AttributeError):
+        return float("nan")
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -380,10 +411,14 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
                     snap.events,
                     snap.retained_events,
                     snap.flagged_sessions,
+                    heap_in_use_mb(),
+                    snap.core_memory_bytes / 1e6,
                 )
             )
             print(
-                f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,} in {samples[-1][4]:,} sessions",
+                f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  heap in use {samples[-1][5]:7.1f} MB"
+                f"  core {samples[-1][6]:6.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,}"
+                f" in {samples[-1][4]:,} sessions  unanalysed {snap.unanalysed_events:,}",
                 flush=True,
             )
     finally:
@@ -395,7 +430,15 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
         if len(after) > 2
         else float("nan")
     )
+
+    def per_min(col: int) -> float:
+        if len(after) <= 2:
+            return float("nan")
+        return float(np.polyfit([s[0] for s in after], [s[col] for s in after], 1)[0] * 60)
+
     res = {
+        "heap_slope_mb_per_min": per_min(5),
+        "core_slope_mb_per_min": per_min(6),
         "minutes": minutes,
         "rate": rate,
         "rss_start_mb": samples[0][1],
@@ -405,7 +448,8 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
         "events": samples[-1][2],
     }
     print(
-        f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f}), slope after 1 min {slope:+.2f} MB/min"
+        f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f}), slope after 1 min {slope:+.2f} MB/min;"
+        f" heap in use {res['heap_slope_mb_per_min']:+.2f} MB/min, Rust core {res['core_slope_mb_per_min']:+.2f} MB/min"
     )
     return res
 

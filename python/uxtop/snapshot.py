@@ -199,6 +199,8 @@ class Snapshot(msgspec.Struct, frozen=True):
     #: (detectors, flags, retention, analytics, snapshots) of the pipeline so far
     ingest_cpu_s: float = 0.0
     analysis_cpu_s: float = 0.0
+    #: heap held by the Rust core's session state and intern tables (its own estimate)
+    core_memory_bytes: int = 0
 
 
 class TimelineEntry(msgspec.Struct, frozen=True):

@@ -194,6 +194,7 @@ class Engine:
         # pipeline sustains events / max(ingest, analysis) with a core for each
         self._ingest_cpu = 0.0
         self._analysis_cpu = 0.0
+        self._core_memory = 0  # the Rust core's session state + intern tables, bytes
         self._partial: dict[int, bytes] = {}  # per-source incomplete trailing line
         self._finished = False
         self._paused = False
@@ -462,6 +463,9 @@ class Engine:
         now = self.clock()
         counters = self._ingestor.counters()
         self._counters = counters
+        mem = getattr(self._ingestor, "memory_bytes", None)
+        if callable(mem):
+            self._core_memory = int(mem())
         arrived = int(counters.get("events", 0))
         self._rate.add(arrived - self._events_seen, now)
         self._events_seen = arrived
@@ -870,6 +874,7 @@ class Engine:
             lateness_ms=int(getattr(getattr(self._ingestor, "cfg", None), "lateness_ms", 0) or 0),
             unanalysed_events=self._shed_events,
             ingest_cpu_s=self._ingest_cpu,
+            core_memory_bytes=self._core_memory,
             analysis_cpu_s=self._analysis_cpu,
             analysis_backlog=self._handoff_events,
         )
