@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from uxtop import synth
 from uxtop.detect import DetectConfig, FlagKind
 from uxtop.detect.evaluate import evaluate
@@ -22,7 +23,9 @@ MIN_RECALL = 0.90
 @pytest.fixture(scope="module")
 def traffic() -> synth.SynthData:
     return synth.generate_columnar(
-        synth.SynthConfig(seed=11, sessions=10_000, incident=synth.Incident(start_s=2000, duration_s=1000))
+        synth.SynthConfig(
+            seed=11, sessions=10_000, incident=synth.Incident(start_s=2000, duration_s=1000)
+        )
     )
 
 
@@ -54,7 +57,9 @@ def test_naive_profiles_fall_for_the_hard_negatives(traffic):
 
 
 def test_real_pipeline_streaming_matches_columnar():
-    cfg = synth.SynthConfig(seed=5, sessions=600, incident=synth.Incident(start_s=100, duration_s=120))
+    cfg = synth.SynthConfig(
+        seed=5, sessions=600, incident=synth.Incident(start_s=100, duration_s=120)
+    )
     gen = synth.generate(cfg)
     data = b"".join(gen.chunks())
     # small reads: many batches, bursts and pending verdicts cross batch boundaries
@@ -78,12 +83,23 @@ def test_real_pipeline_streaming_matches_columnar():
     columnar = one.flags.to_records(col.tables, col.keys)
 
     def key(r):
-        return (r["sid"], r["kind"], r["start_ts"], r["end_ts"], r["count"], r["rule"], r["url"], r["target"])
+        return (
+            r["sid"],
+            r["kind"],
+            r["start_ts"],
+            r["end_ts"],
+            r["count"],
+            r["rule"],
+            r["url"],
+            r["target"],
+        )
 
     assert sorted(map(key, streamed)) == sorted(map(key, columnar))
     assert labels_equal(gen.labels, col.labels)
     files = detect_files([io.BytesIO(data)])
-    assert sorted(map(key, files.flags.to_records(files.strings, files.keys))) == sorted(map(key, columnar))
+    assert sorted(map(key, files.flags.to_records(files.strings, files.keys))) == sorted(
+        map(key, columnar)
+    )
     res = evaluate(streamed, gen.labels)
     for k in FlagKind:
         s = res.kind(k.label)
@@ -93,4 +109,6 @@ def test_real_pipeline_streaming_matches_columnar():
 def labels_equal(a, b) -> bool:
     import msgspec
 
-    return sorted(msgspec.structs.astuple(x) for x in a) == sorted(msgspec.structs.astuple(x) for x in b)
+    return sorted(msgspec.structs.astuple(x) for x in a) == sorted(
+        msgspec.structs.astuple(x) for x in b
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from uxtop.batch import INT_NA, NONE_ID, STRING_TABLES
 from uxtop.detect import DetectConfig, Detector, FlagBatch, FlagKind
 from uxtop.schema import Kind
@@ -35,9 +36,20 @@ class Story:
         return self
 
     def ev(self, kind: Kind, target: str | None = None, tag: str | None = None, **kw: Any) -> Story:
-        e = {"ts": self.t, "kind": int(kind), "url": self.url, "target": self.intern("target", target),
-             "tag": self.intern("tag", tag), "x": INT_NA, "y": INT_NA, "sy": INT_NA, "value": float("nan"),
-             "status": 0, "flags": 0, "row": len(self.events)}
+        e = {
+            "ts": self.t,
+            "kind": int(kind),
+            "url": self.url,
+            "target": self.intern("target", target),
+            "tag": self.intern("tag", tag),
+            "x": INT_NA,
+            "y": INT_NA,
+            "sy": INT_NA,
+            "value": float("nan"),
+            "status": 0,
+            "flags": 0,
+            "row": len(self.events),
+        }
         e.update(kw)
         self.events.append(e)
         return self
@@ -69,8 +81,16 @@ def test_rage_on_a_button_is_flagged_once_with_its_count():
     assert len(fb) == 1 and int(fb.count[0]) == 5
 
 
-@pytest.mark.parametrize("target", ['button.qty-plus "+"', 'button.qty-minus "−"', 'a.pager "Next ›"',
-                                    'button.carousel-arrow "›"', 'a.page "previous"'])
+@pytest.mark.parametrize(
+    "target",
+    [
+        'button.qty-plus "+"',
+        'button.qty-minus "−"',
+        'a.pager "Next ›"',
+        'button.carousel-arrow "›"',
+        'a.page "previous"',
+    ],
+)
 def test_steppers_and_pagers_clicked_fast_are_not_rage(target):
     s = Story().page("/p")
     for _ in range(6):
@@ -98,13 +118,20 @@ def test_two_fast_double_clicks_are_not_rage_unless_the_profile_does_not_fold_th
     s = Story().page("/p")
     for _ in range(2):
         s.at(600).click("img.gallery", "img").at(120).click("img.gallery", "img")
-        s.ev(Kind.DBLCLICK, "img.gallery", "img", x=500, y=300).at(30).ev(Kind.MUTATION, "div.zoom", "div")
+        s.ev(Kind.DBLCLICK, "img.gallery", "img", x=500, y=300).at(30).ev(
+            Kind.MUTATION, "div.zoom", "div"
+        )
     assert "rage_click" not in kinds(s.flags())
     assert "rage_click" in kinds(s.flags("posthog"))  # 4 clicks within 1 s and 30 px
 
 
-@pytest.mark.parametrize("target,tag", [('a.spec[download] "PDF"', "a[download]"),
-                                        ('a.help[target=_blank] "Size guide"', "a[target=_blank]")])
+@pytest.mark.parametrize(
+    "target,tag",
+    [
+        ('a.spec[download] "PDF"', "a[download]"),
+        ('a.help[target=_blank] "Size guide"', "a[target=_blank]"),
+    ],
+)
 def test_download_and_new_tab_links_are_not_dead(target, tag):
     s = Story().page("/p").at(800).click(target, tag).at(9000).ev(Kind.MOVE, x=1, y=1)
     assert "dead_click" not in kinds(s.flags())
@@ -120,7 +147,9 @@ def test_click_that_scrolls_is_neither_dead_nor_rage():
 
 def test_slow_but_working_button_is_neither_dead_nor_slow():
     s = Story().page("/p").at(800).click(*BUTTON)
-    s.at(20).ev(Kind.REQUEST, value=2200.0, status=200).at(2230).ev(Kind.MUTATION, "div.done", "div")
+    s.at(20).ev(Kind.REQUEST, value=2200.0, status=200).at(2230).ev(
+        Kind.MUTATION, "div.done", "div"
+    )
     s.at(9000).ev(Kind.MOVE, x=1, y=1)
     assert not kinds(s.flags()) & {"dead_click", "slow_interaction"}
     later = Story().page("/p").at(800).click(*BUTTON).at(2700).ev(Kind.MUTATION, "div.done", "div")
@@ -146,7 +175,16 @@ def test_reaction_after_clicking_elsewhere_does_not_save_a_dead_click():
 
 
 def test_user_moving_on_too_soon_gives_no_dead_verdict():
-    s = Story().page("/p").at(800).click(*BUTTON).at(300).click('a.other "Other"', "a").at(40).page("/q")
+    s = (
+        Story()
+        .page("/p")
+        .at(800)
+        .click(*BUTTON)
+        .at(300)
+        .click('a.other "Other"', "a")
+        .at(40)
+        .page("/q")
+    )
     assert "dead_click" not in kinds(s.flags())
 
 
@@ -156,14 +194,32 @@ def test_ignore_rules_from_config():
         s.at(200).click('button.gallery.uxtop-ignore "›"', "button")
     s2 = Story().page("/p")
     for _ in range(4):
-        s2.at(200).click('div.slider.ph-no-rageclick', "div")
+        s2.at(200).click("div.slider.ph-no-rageclick", "div")
     assert not kinds(s.flags()) and "rage_click" not in kinds(s2.flags())
 
 
 def test_error_click_needs_the_error_on_the_same_page_and_after_the_click():
-    s = Story().page("/p").at(800).click(*BUTTON).at(300).ev(Kind.ERROR, msg=0).at(100).ev(Kind.MUTATION, "d", "div")
+    s = (
+        Story()
+        .page("/p")
+        .at(800)
+        .click(*BUTTON)
+        .at(300)
+        .ev(Kind.ERROR, msg=0)
+        .at(100)
+        .ev(Kind.MUTATION, "d", "div")
+    )
     assert "error_click" in kinds(s.flags())
-    nav = Story().page("/p").at(800).click('a.next "Go"', "a").at(200).page("/q").at(100).ev(Kind.ERROR)
+    nav = (
+        Story()
+        .page("/p")
+        .at(800)
+        .click('a.next "Go"', "a")
+        .at(200)
+        .page("/q")
+        .at(100)
+        .ev(Kind.ERROR)
+    )
     assert "error_click" not in kinds(nav.flags())
 
 
@@ -176,7 +232,9 @@ def test_slow_interaction_from_request_latency():
 
 def test_form_single_typo_fix_is_not_struggle_but_repeated_reentry_and_abandonment_are():
     def fill(s: Story, field: str) -> None:
-        s.at(300).ev(Kind.FOCUS, field, "input[type=text]").at(500).ev(Kind.INPUT, field, "input[type=text]")
+        s.at(300).ev(Kind.FOCUS, field, "input[type=text]").at(500).ev(
+            Kind.INPUT, field, "input[type=text]"
+        )
         s.at(300).ev(Kind.BLUR, field, "input[type=text]")
 
     ok = Story().page("/checkout")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from uxtop.detect import kernels as K
 from uxtop.detect.classify import ClassTable
 from uxtop.detect.config import PROFILES, DetectConfig
@@ -14,7 +15,9 @@ from uxtop.detect.reference import reference_episodes
 from .gen import build_batch, session_events, tables
 
 
-def kernel_episodes(batch, cfg: DetectConfig, tabs, separate: bool = False) -> dict[str, list[tuple]]:
+def kernel_episodes(
+    batch, cfg: DetectConfig, tabs, separate: bool = False
+) -> dict[str, list[tuple]]:
     rules = (cfg.ignore, cfg.ignore_rage, cfg.ignore_dead)
     tag_bits = ClassTable(*rules).extend(tabs["tag"])
     target_bits = ClassTable(*rules).extend(tabs["target"])
@@ -26,18 +29,37 @@ def kernel_episodes(batch, cfg: DetectConfig, tabs, separate: bool = False) -> d
     if separate:
         outs = {}
         for name in KERNELS:
-            one, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits,
-                                       target_bits, (name,))
+            one, need, _ = run_kernels(
+                cols,
+                batch.offsets,
+                start_rows,
+                frontier,
+                KernelParams.of(cfg),
+                tag_bits,
+                target_bits,
+                (name,),
+            )
             outs[name] = one[name]
             assert all(len(v) == 0 for k, v in one.items() if k != name)
     else:
-        outs, need, _ = run_kernels(cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits,
-                                    target_bits)
+        outs, need, _ = run_kernels(
+            cols, batch.offsets, start_rows, frontier, KernelParams.of(cfg), tag_bits, target_bits
+        )
     res = {}
     for name, o in outs.items():
         res[name] = sorted(
-            (int(r[K.O_SESS]), int(r[K.O_START]), int(r[K.O_END]), int(r[K.O_COUNT]), int(r[K.O_RULE]),
-             int(r[K.O_TIER]), int(r[K.O_TARGET]), int(r[K.O_URL]), int(r[K.O_EV0]), int(r[K.O_EV1]))
+            (
+                int(r[K.O_SESS]),
+                int(r[K.O_START]),
+                int(r[K.O_END]),
+                int(r[K.O_COUNT]),
+                int(r[K.O_RULE]),
+                int(r[K.O_TIER]),
+                int(r[K.O_TARGET]),
+                int(r[K.O_URL]),
+                int(r[K.O_EV0]),
+                int(r[K.O_EV1]),
+            )
             for r in o
         )
     return res, tag_bits, target_bits
@@ -47,7 +69,9 @@ def check(sessions, cfg: DetectConfig) -> dict[str, int]:
     tabs = tables()
     batch = build_batch(sessions)
     got, tag_bits, target_bits = kernel_episodes(batch, cfg, tabs)
-    assert kernel_episodes(batch, cfg, tabs, separate=True)[0] == got  # one at a time == all together
+    assert (
+        kernel_episodes(batch, cfg, tabs, separate=True)[0] == got
+    )  # one at a time == all together
     want = reference_episodes(batch.columns, batch.offsets, cfg, tag_bits, target_bits)
     for name in KERNELS:
         w = sorted(want[name]) if not (name == "rage" and cfg.rage.require_dead) else []
@@ -64,7 +88,9 @@ def test_kernels_equal_reference(sessions, profile):
 
     cfg = msgspec.structs.replace(
         cfg,
-        thrash=msgspec.structs.replace(cfg.thrash, min_reversals=3, chain_gap_ms=1500, window_ms=3000),
+        thrash=msgspec.structs.replace(
+            cfg.thrash, min_reversals=3, chain_gap_ms=1500, window_ms=3000
+        ),
         scroll=msgspec.structs.replace(cfg.scroll, min_reversals=2),
         form=msgspec.structs.replace(cfg.form, min_returns=1, hesitation_ms=3000),
     )
@@ -93,10 +119,35 @@ def test_numpy_peer_equals_kernels():
     cfg = DetectConfig()
     n = bb.n_sessions
     start_rows = np.ascontiguousarray(np.repeat(bb.offsets[:-1][None, :], len(KERNELS), axis=0))
-    outs, _, _ = run_kernels(bb.cols, bb.offsets, start_rows, np.full(n, K.I64_MAX, dtype=np.int64),
-                             KernelParams.of(cfg), bb.tag_bits, bb.target_bits)
+    outs, _, _ = run_kernels(
+        bb.cols,
+        bb.offsets,
+        start_rows,
+        np.full(n, K.I64_MAX, dtype=np.int64),
+        KernelParams.of(cfg),
+        bb.tag_bits,
+        bb.target_bits,
+    )
     vec = vectorized_episodes(bb.cols, bb.offsets, cfg, bb.tag_bits, bb.target_bits)
     for name in VECTORIZED_KINDS:
-        got = sorted(tuple(int(v) for v in r[[K.O_SESS, K.O_START, K.O_END, K.O_COUNT, K.O_RULE, K.O_TIER, K.O_TARGET,
-                                               K.O_URL, K.O_EV0, K.O_EV1]]) for r in outs[name])
+        got = sorted(
+            tuple(
+                int(v)
+                for v in r[
+                    [
+                        K.O_SESS,
+                        K.O_START,
+                        K.O_END,
+                        K.O_COUNT,
+                        K.O_RULE,
+                        K.O_TIER,
+                        K.O_TARGET,
+                        K.O_URL,
+                        K.O_EV0,
+                        K.O_EV1,
+                    ]
+                ]
+            )
+            for r in outs[name]
+        )
         assert got == sorted(vec[name]) and got, name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from uxtop.detect import DetectConfig, Detector, FlagBatch, FlagKind
 from uxtop.detect.config import PROFILES
 from uxtop.schema import Kind
@@ -15,7 +16,19 @@ from .gen import T0, build_batch, session_events, split_stream, tables
 
 def flag_set(fb: FlagBatch) -> list[tuple]:
     c = fb.sorted().columns
-    keys = ("session_id", "kind", "start_ts", "end_ts", "count", "rule", "tier", "target", "url", "row_start", "row_end")
+    keys = (
+        "session_id",
+        "kind",
+        "start_ts",
+        "end_ts",
+        "count",
+        "rule",
+        "tier",
+        "target",
+        "url",
+        "row_start",
+        "row_end",
+    )
     return list(zip(*(c[k].tolist() for k in keys), strict=False))
 
 
@@ -37,10 +50,13 @@ def streamed(sessions, cuts, cfg) -> list[tuple]:
 
 def small_thresholds(cfg: DetectConfig) -> DetectConfig:
     r = msgspec.structs.replace
-    return r(cfg, hold_ms=0,
-             thrash=r(cfg.thrash, min_reversals=3, chain_gap_ms=1500, window_ms=3000),
-             scroll=r(cfg.scroll, min_reversals=2),
-             form=r(cfg.form, min_returns=1, hesitation_ms=3000))
+    return r(
+        cfg,
+        hold_ms=0,
+        thrash=r(cfg.thrash, min_reversals=3, chain_gap_ms=1500, window_ms=3000),
+        scroll=r(cfg.scroll, min_reversals=2),
+        form=r(cfg.form, min_returns=1, hesitation_ms=3000),
+    )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,14 +67,25 @@ def small_thresholds(cfg: DetectConfig) -> DetectConfig:
     st.sampled_from(["watermark", "session"]),
 )
 def test_streaming_equals_one_shot(sessions, offsets, profile, frontier):
-    cfg = msgspec.structs.replace(small_thresholds(DetectConfig.for_profile(profile)), frontier=frontier)
+    cfg = msgspec.structs.replace(
+        small_thresholds(DetectConfig.for_profile(profile)), frontier=frontier
+    )
     want = one_shot(sessions, cfg)
     got = streamed(sessions, [T0 + o for o in offsets], cfg)
     assert got == want
 
 
 def _rage_session(start: int) -> list[dict]:
-    base = {"url": 0, "target": 0, "tag": 0, "y": 300, "sy": -(2**31), "value": float("nan"), "status": 0, "flags": 0}
+    base = {
+        "url": 0,
+        "target": 0,
+        "tag": 0,
+        "y": 300,
+        "sy": -(2**31),
+        "value": float("nan"),
+        "status": 0,
+        "flags": 0,
+    }
     return [{**base, "ts": start + k * 400, "kind": int(Kind.CLICK), "x": 500} for k in range(6)]
 
 
@@ -76,18 +103,33 @@ def test_burst_split_across_batches_is_flagged_once():
 def test_verdict_waits_for_the_frontier_then_dormant_session_wakes():
     """A dead click needs 7 s of future: no flag until the watermark passes, then one flag even
     though the session sends nothing more (it is carried, then woken by the watermark)."""
-    base = {"url": 0, "tag": 0, "target": 0, "y": 300, "x": 500, "sy": -(2**31), "value": float("nan"),
-            "status": 0, "flags": 0}
+    base = {
+        "url": 0,
+        "tag": 0,
+        "target": 0,
+        "y": 300,
+        "x": 500,
+        "sy": -(2**31),
+        "value": float("nan"),
+        "status": 0,
+        "flags": 0,
+    }
     click = {**base, "ts": T0, "kind": int(Kind.CLICK), "row": 0}
     det = Detector(DetectConfig(hold_ms=0))
     first = det.update(build_batch([[click]], closed=[False], watermark=T0 + 1), tables())
     assert len(first.of_kind(FlagKind.DEAD_CLICK)) == 0 and det.open_sessions == 1
     # another session's batch moves the watermark just short of the verdict: still nothing
     other = {**base, "ts": T0 + 6_000, "kind": int(Kind.MOVE), "row": 1}
-    mid = det.update(build_batch([[other]], session_ids=[1], closed=[False], watermark=T0 + 7_000), tables())
+    mid = det.update(
+        build_batch([[other]], session_ids=[1], closed=[False], watermark=T0 + 7_000), tables()
+    )
     assert len(mid.of_kind(FlagKind.DEAD_CLICK)) == 0
-    late = det.update(build_batch([[{**other, "ts": T0 + 9_000}]], session_ids=[1], closed=[False],
-                                  watermark=T0 + 9_001), tables())
+    late = det.update(
+        build_batch(
+            [[{**other, "ts": T0 + 9_000}]], session_ids=[1], closed=[False], watermark=T0 + 9_001
+        ),
+        tables(),
+    )
     dead = late.of_kind(FlagKind.DEAD_CLICK)
     assert len(dead) == 1 and int(dead.session_id[0]) == 0
     assert len(det.finish().of_kind(FlagKind.DEAD_CLICK)) == 0  # not again
@@ -95,7 +137,16 @@ def test_verdict_waits_for_the_frontier_then_dormant_session_wakes():
 
 def test_carry_stays_small_on_long_sessions():
     """Carried rows are bounded by what is undecided, not by session length."""
-    base = {"url": 0, "tag": 0, "target": 0, "y": 300, "sy": -(2**31), "value": float("nan"), "status": 0, "flags": 0}
+    base = {
+        "url": 0,
+        "tag": 0,
+        "target": 0,
+        "y": 300,
+        "sy": -(2**31),
+        "value": float("nan"),
+        "status": 0,
+        "flags": 0,
+    }
     det = Detector(DetectConfig(hold_ms=0))
     t = T0
     for step in range(50):

@@ -1,9 +1,9 @@
 """Friction detectors: numba kernels over columnar event batches, streaming across batches.
 
-    det = Detector(DetectConfig.for_profile("uxtop"))
-    for batch in ingestor_batches:
-        flags = det.update(batch, ingestor.strings)   # FlagBatch, columnar
-    flags = det.finish()
+det = Detector(DetectConfig.for_profile("uxtop"))
+for batch in ingestor_batches:
+    flags = det.update(batch, ingestor.strings)   # FlagBatch, columnar
+flags = det.finish()
 """
 
 from uxtop.detect.config import PROFILES, DetectConfig, DetectorConfig
@@ -21,6 +21,23 @@ from uxtop.detect.flags import (
 from uxtop.detect.score import SessionScores, session_scores
 
 __all__ = [
-    "FLAG_COLUMNS", "FLAG_KIND_NAMES", "KERNELS", "PROFILES", "RULE_NAMES", "DetectConfig", "DetectorConfig",
-    "Detection", "Detector", "FlagBatch", "detect_batches", "detect_files", "iter_batches", "FlagKind", "Rule", "SessionScores", "Tier", "run_kernels", "session_scores",
+    "FLAG_COLUMNS",
+    "FLAG_KIND_NAMES",
+    "KERNELS",
+    "PROFILES",
+    "RULE_NAMES",
+    "DetectConfig",
+    "DetectorConfig",
+    "Detection",
+    "Detector",
+    "FlagBatch",
+    "detect_batches",
+    "detect_files",
+    "iter_batches",
+    "FlagKind",
+    "Rule",
+    "SessionScores",
+    "Tier",
+    "run_kernels",
+    "session_scores",
 ]

@@ -57,15 +57,22 @@ class BenchBatch:
         sess["session_id"] = np.arange(s, dtype=np.uint64)
         sess["closed"] = np.ones(s, dtype=np.bool_)
         sess["end_ts"] = self.cols["ts"][self.offsets[1:] - 1] if n else sess["end_ts"]
-        return EventBatch(cols, self.offsets, sess, keys=[str(i) for i in range(s)], uids=[None] * s)
+        return EventBatch(
+            cols, self.offsets, sess, keys=[str(i) for i in range(s)], uids=[None] * s
+        )
 
     def slice_sessions(self, n_events: int) -> BenchBatch:
         """The first sessions holding about ``n_events`` events (for the slow peers)."""
         s = int(np.searchsorted(self.offsets, n_events, side="left"))
         s = max(1, min(s, self.n_sessions))
         end = int(self.offsets[s])
-        return BenchBatch({k: v[:end] for k, v in self.cols.items()}, self.offsets[: s + 1].copy(),
-                          self.tag_bits, self.target_bits, self.tables)
+        return BenchBatch(
+            {k: v[:end] for k, v in self.cols.items()},
+            self.offsets[: s + 1].copy(),
+            self.tag_bits,
+            self.target_bits,
+            self.tables,
+        )
 
 
 def build_bench_batch(n_events: int, seed: int = 0, cfg: DetectConfig | None = None) -> BenchBatch:
@@ -90,15 +97,22 @@ def build_bench_batch(n_events: int, seed: int = 0, cfg: DetectConfig | None = N
             tiled = np.arange(tiled.shape[0], dtype=np.int64)
         cols[k] = tiled
     off0 = b.offsets
-    offsets = np.concatenate([off0[:-1] + r * n0 for r in range(reps)] + [np.array([reps * n0])]).astype(np.int64)
+    offsets = np.concatenate(
+        [off0[:-1] + r * n0 for r in range(reps)] + [np.array([reps * n0])]
+    ).astype(np.int64)
     # cut to n_events at a session boundary
     s = int(np.searchsorted(offsets, n_events, side="left"))
     s = max(1, min(s, offsets.shape[0] - 1))
     end = int(offsets[s])
     cols = {k: np.ascontiguousarray(v[:end]) for k, v in cols.items()}
     rules = (cfg.ignore, cfg.ignore_rage, cfg.ignore_dead)
-    return BenchBatch(cols, offsets[: s + 1].copy(), ClassTable(*rules).extend(data.tables["tag"]),
-                      ClassTable(*rules).extend(data.tables["target"]), data.tables)
+    return BenchBatch(
+        cols,
+        offsets[: s + 1].copy(),
+        ClassTable(*rules).extend(data.tables["tag"]),
+        ClassTable(*rules).extend(data.tables["target"]),
+        data.tables,
+    )
 
 
 def run_numba(bb: BenchBatch, cfg: DetectConfig, only: tuple[str, ...] = KERNELS) -> int:
@@ -106,8 +120,16 @@ def run_numba(bb: BenchBatch, cfg: DetectConfig, only: tuple[str, ...] = KERNELS
     n = bb.n_sessions
     start_rows = np.repeat(bb.offsets[:-1][None, :], len(KERNELS), axis=0)
     frontier = np.full(n, K.I64_MAX, dtype=np.int64)
-    outs, _, _ = run_kernels(bb.cols, bb.offsets, np.ascontiguousarray(start_rows), frontier, KernelParams.of(cfg),
-                             bb.tag_bits, bb.target_bits, only)
+    outs, _, _ = run_kernels(
+        bb.cols,
+        bb.offsets,
+        np.ascontiguousarray(start_rows),
+        frontier,
+        KernelParams.of(cfg),
+        bb.tag_bits,
+        bb.target_bits,
+        only,
+    )
     return sum(int(o.shape[0]) for o in outs.values())
 
 
@@ -132,13 +154,17 @@ def run_detector(bb: BenchBatch, cfg: DetectConfig, batch: EventBatch | None = N
     return len(det.update(eb, bb.tables)) + len(det.finish())
 
 
-def build_stream_batches(n_events: int, chunk_bytes: int = 1 << 20, seed: int = 0) -> tuple[list[EventBatch], Any]:
+def build_stream_batches(
+    n_events: int, chunk_bytes: int = 1 << 20, seed: int = 0
+) -> tuple[list[EventBatch], Any]:
     """Generated NDJSON of about ``n_events`` events cut into ``chunk_bytes`` reads through the
     Rust ingestor, as the live engine sees it: many small batches, sessions open across them."""
     from uxtop import synth
     from uxtop.ingest import Ingestor
 
-    data = b"".join(synth.generate(synth.SynthConfig(seed=seed, sessions=max(4, n_events // 250))).chunks())
+    data = b"".join(
+        synth.generate(synth.SynthConfig(seed=seed, sessions=max(4, n_events // 250))).chunks()
+    )
     ing = Ingestor()
     batches = [ing.feed(data[i : i + chunk_bytes]) for i in range(0, len(data), chunk_bytes)]
     batches.append(ing.finish())
@@ -180,12 +206,19 @@ def compile_seconds(cold: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         if cold:
             env["NUMBA_CACHE_DIR"] = tmp
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def bench_detectors(n_events: int = 10_000_000, repeat: int = 3, reference_events: int = 50_000,
-                    include_compile: bool = True, stream_events_max: int = 1_000_000) -> list[dict[str, Any]]:
+def bench_detectors(
+    n_events: int = 10_000_000,
+    repeat: int = 3,
+    reference_events: int = 50_000,
+    include_compile: bool = True,
+    stream_events_max: int = 1_000_000,
+) -> list[dict[str, Any]]:
     """Result rows: ``{"name", "impl", "kinds", "events", "seconds", "events_per_s", "flags",
     "note"}``; ``seconds`` is thread CPU time (``wall_seconds`` too). The Python reference is
     timed on ``reference_events`` (its rate holds for any size; marked in note), the streaming
@@ -193,48 +226,122 @@ def bench_detectors(n_events: int = 10_000_000, repeat: int = 3, reference_event
     cfg = DetectConfig()
     rows: list[dict[str, Any]] = []
     if include_compile:
-        rows.append({"name": "numba compile (cold, all kernels)", "impl": "numba", "kinds": 9, "events": 0,
-                     "seconds": compile_seconds(cold=True), "events_per_s": None, "flags": None,
-                     "note": "one-time; cached on disk (cache=True), excluded from the figures below"})
-        rows.append({"name": "numba cache load (warm start)", "impl": "numba", "kinds": 9, "events": 0,
-                     "seconds": compile_seconds(cold=False), "events_per_s": None, "flags": None, "note": ""})
+        rows.append(
+            {
+                "name": "numba compile (cold, all kernels)",
+                "impl": "numba",
+                "kinds": 9,
+                "events": 0,
+                "seconds": compile_seconds(cold=True),
+                "events_per_s": None,
+                "flags": None,
+                "note": "one-time; cached on disk (cache=True), excluded from the figures below",
+            }
+        )
+        rows.append(
+            {
+                "name": "numba cache load (warm start)",
+                "impl": "numba",
+                "kinds": 9,
+                "events": 0,
+                "seconds": compile_seconds(cold=False),
+                "events_per_s": None,
+                "flags": None,
+                "note": "",
+            }
+        )
     bb = build_bench_batch(n_events)
     from uxtop.detect.vectorized import VECTORIZED_KINDS
 
     run_numba(bb.slice_sessions(5000), cfg)  # make sure this process has the kernels loaded
 
-    def add(name: str, impl: str, kinds: int, timing: tuple[float, float, int], events: int, note: str = "") -> None:
+    def add(
+        name: str,
+        impl: str,
+        kinds: int,
+        timing: tuple[float, float, int],
+        events: int,
+        note: str = "",
+    ) -> None:
         wall, cpu, flags = timing
-        rows.append({"name": name, "impl": impl, "kinds": kinds, "events": events, "seconds": cpu,
-                     "wall_seconds": wall, "events_per_s": events / cpu if cpu > 0 else None, "flags": flags,
-                     "note": note})
+        rows.append(
+            {
+                "name": name,
+                "impl": impl,
+                "kinds": kinds,
+                "events": events,
+                "seconds": cpu,
+                "wall_seconds": wall,
+                "events_per_s": events / cpu if cpu > 0 else None,
+                "flags": flags,
+                "note": note,
+            }
+        )
 
-    add("all 9 detectors, numba kernels", "numba", 9, _best_of(lambda: run_numba(bb, cfg), repeat), bb.n_events)
+    add(
+        "all 9 detectors, numba kernels",
+        "numba",
+        9,
+        _best_of(lambda: run_numba(bb, cfg), repeat),
+        bb.n_events,
+    )
     eb = bb.as_event_batch()
-    add("all 9 detectors, streaming Detector.update", "numba", 9,
-        _best_of(lambda: run_detector(bb, cfg, eb), repeat), bb.n_events, "includes flag building and carry bookkeeping")
+    add(
+        "all 9 detectors, streaming Detector.update",
+        "numba",
+        9,
+        _best_of(lambda: run_detector(bb, cfg, eb), repeat),
+        bb.n_events,
+        "includes flag building and carry bookkeeping",
+    )
     stream_events = min(n_events, stream_events_max)
     batches, strings = build_stream_batches(stream_events)
     n_stream = sum(len(b) for b in batches)
-    add("all 9 detectors, streaming, 1 MB ingest steps", "numba", 9,
-        _best_of(lambda: run_detector_stream(batches, strings, cfg), repeat), n_stream,
-        f"{len(batches)} Detector.update calls, sessions open across them (the live engine's case)")
-    add("7 vectorisable detectors, numba kernels", "numba", 7,
-        _best_of(lambda: run_numba(bb, cfg, VECTORIZED_KINDS), repeat), bb.n_events)
-    add("7 vectorisable detectors, numpy", "numpy", 7, _best_of(lambda: run_numpy(bb, cfg), max(1, repeat - 1)),
-        bb.n_events, "form/slow do not vectorise")
+    add(
+        "all 9 detectors, streaming, 1 MB ingest steps",
+        "numba",
+        9,
+        _best_of(lambda: run_detector_stream(batches, strings, cfg), repeat),
+        n_stream,
+        f"{len(batches)} Detector.update calls, sessions open across them (the live engine's case)",
+    )
+    add(
+        "7 vectorisable detectors, numba kernels",
+        "numba",
+        7,
+        _best_of(lambda: run_numba(bb, cfg, VECTORIZED_KINDS), repeat),
+        bb.n_events,
+    )
+    add(
+        "7 vectorisable detectors, numpy",
+        "numpy",
+        7,
+        _best_of(lambda: run_numpy(bb, cfg), max(1, repeat - 1)),
+        bb.n_events,
+        "form/slow do not vectorise",
+    )
     small = bb.slice_sessions(min(reference_events, bb.n_events))
-    add("all 9 detectors, plain Python", "python", 9, _best_of(lambda: run_reference(small, cfg), 1), small.n_events,
-        f"measured on {small.n_events:,} events; rate applies to any size")
+    add(
+        "all 9 detectors, plain Python",
+        "python",
+        9,
+        _best_of(lambda: run_reference(small, cfg), 1),
+        small.n_events,
+        f"measured on {small.n_events:,} events; rate applies to any size",
+    )
     return rows
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'detectors (one thread; CPU seconds)':<46} {'events':>12} {'seconds':>9} {'M events/s':>11}  note"]
+    lines = [
+        f"{'detectors (one thread; CPU seconds)':<46} {'events':>12} {'seconds':>9} {'M events/s':>11}  note"
+    ]
     for r in rows:
         eps = r["events_per_s"]
-        lines.append(f"{r['name']:<46} {r['events']:>12,} {r['seconds']:>9.3f} "
-                     f"{(f'{eps / 1e6:.1f}' if eps else '-'):>11}  {r['note']}")
+        lines.append(
+            f"{r['name']:<46} {r['events']:>12,} {r['seconds']:>9.3f} "
+            f"{(f'{eps / 1e6:.1f}' if eps else '-'):>11}  {r['note']}"
+        )
     return "\n".join(lines)
 
 

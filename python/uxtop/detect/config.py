@@ -17,8 +17,17 @@ PROFILES = ("uxtop", "posthog", "datadog", "amplitude", "sentry")
 
 #: target classes (see ``uxtop.detect.classify``) by name, for the ``suppress`` lists
 TargetClassName = Literal[
-    "text", "stepper", "download", "new_tab", "interactive", "field", "anchor", "media",
-    "ignored", "no_rage", "no_dead",
+    "text",
+    "stepper",
+    "download",
+    "new_tab",
+    "interactive",
+    "field",
+    "anchor",
+    "media",
+    "ignored",
+    "no_rage",
+    "no_dead",
 ]
 
 
@@ -77,7 +86,14 @@ class DeadConfig(_Cfg):
     credit_until_next_click: bool = True
     request_is_reaction: bool = False
     interactive_only: bool = True
-    suppress: tuple[TargetClassName, ...] = ("text", "download", "new_tab", "media", "ignored", "no_dead")
+    suppress: tuple[TargetClassName, ...] = (
+        "text",
+        "download",
+        "new_tab",
+        "media",
+        "ignored",
+        "no_dead",
+    )
 
 
 class ErrorClickConfig(_Cfg):
@@ -198,7 +214,9 @@ class DetectConfig(_Cfg):
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
-            raise ValueError(f"detect.profile must be one of {', '.join(PROFILES)} (got {self.profile!r})")
+            raise ValueError(
+                f"detect.profile must be one of {', '.join(PROFILES)} (got {self.profile!r})"
+            )
         checks = {
             "rage.min_clicks": (self.rage.min_clicks, 2, 16),
             "thrash.min_reversals": (self.thrash.min_reversals, 2, 64),
@@ -209,10 +227,14 @@ class DetectConfig(_Cfg):
             if not lo <= v <= hi:
                 raise ValueError(f"detect.{key} must be in {lo}..{hi} (got {v})")
         for key, v in (
-            ("rage.max_gap_ms", self.rage.max_gap_ms), ("dead.dead_ms", self.dead.dead_ms),
-            ("dead.fold_ms", self.dead.fold_ms), ("error.window_ms", self.error.window_ms),
-            ("thrash.window_ms", self.thrash.window_ms), ("uturn.max_dwell_ms", self.uturn.max_dwell_ms),
-            ("loop.window_ms", self.loop.window_ms), ("scroll.window_ms", self.scroll.window_ms),
+            ("rage.max_gap_ms", self.rage.max_gap_ms),
+            ("dead.dead_ms", self.dead.dead_ms),
+            ("dead.fold_ms", self.dead.fold_ms),
+            ("error.window_ms", self.error.window_ms),
+            ("thrash.window_ms", self.thrash.window_ms),
+            ("uturn.max_dwell_ms", self.uturn.max_dwell_ms),
+            ("loop.window_ms", self.loop.window_ms),
+            ("scroll.window_ms", self.scroll.window_ms),
         ):
             if v <= 0:
                 raise ValueError(f"detect.{key} must be > 0 (got {v})")
@@ -247,7 +269,10 @@ class DetectConfig(_Cfg):
                 merged[key] = {**msgspec.structs.asdict(merged[key]), **value}
             else:
                 merged[key] = value
-        merged = {k: msgspec.structs.asdict(v) if isinstance(v, msgspec.Struct) else v for k, v in merged.items()}
+        merged = {
+            k: msgspec.structs.asdict(v) if isinstance(v, msgspec.Struct) else v
+            for k, v in merged.items()
+        }
         try:
             return msgspec.convert(merged, DetectConfig)
         except msgspec.ValidationError as exc:
@@ -255,8 +280,15 @@ class DetectConfig(_Cfg):
 
 
 _KIND_NAMES = (
-    "rage_click", "dead_click", "error_click", "thrashed_cursor", "u_turn", "page_loop",
-    "excessive_scroll", "form_struggle", "slow_interaction",
+    "rage_click",
+    "dead_click",
+    "error_click",
+    "thrashed_cursor",
+    "u_turn",
+    "page_loop",
+    "excessive_scroll",
+    "form_struggle",
+    "slow_interaction",
 )
 
 #: what each parity profile changes from the uxtop defaults (sources: signals.md §1, §2)
@@ -264,37 +296,89 @@ _PROFILE_CHANGES: dict[str, dict[str, dict[str, Any]]] = {
     "uxtop": {},
     # posthog-js rageclick.ts + dead-clicks-autocapture.ts @9b2a1b18, 2026 defaults
     "posthog": {
-        "rage": dict(min_clicks=3, max_gap_ms=1000, radius_px=30, metric="manhattan", same_target=False,
-                     fold_double_clicks=False, cancel_on_scroll=False, cancel_on_selection=False,
-                     suppress=("text", "stepper", "ignored", "no_rage")),
-        "dead": dict(dead_ms=2500, slow_ms=2500, quick_reaction_ms=100, credit_until_next_click=False,
-                     min_observe_ms=0, interactive_only=False,
-                     suppress=("anchor", "text", "ignored", "no_dead")),
+        "rage": dict(
+            min_clicks=3,
+            max_gap_ms=1000,
+            radius_px=30,
+            metric="manhattan",
+            same_target=False,
+            fold_double_clicks=False,
+            cancel_on_scroll=False,
+            cancel_on_selection=False,
+            suppress=("text", "stepper", "ignored", "no_rage"),
+        ),
+        "dead": dict(
+            dead_ms=2500,
+            slow_ms=2500,
+            quick_reaction_ms=100,
+            credit_until_next_click=False,
+            min_observe_ms=0,
+            interactive_only=False,
+            suppress=("anchor", "text", "ignored", "no_dead"),
+        ),
     },
     # DataDog browser-sdk computeFrustration.ts / clickChain.ts @b2344e74
     "datadog": {
-        "rage": dict(min_clicks=3, max_gap_ms=1000, window_ms=1000, radius_px=100, metric="euclid",
-                     same_target=True, fold_double_clicks=False, cancel_on_scroll=True,
-                     cancel_on_selection=True, suppress=("ignored",)),
-        "dead": dict(dead_ms=100, slow_ms=100, quick_reaction_ms=100, request_is_reaction=True,
-                     credit_until_next_click=False, min_observe_ms=0, interactive_only=False,
-                     suppress=("text", "anchor", "media", "ignored", "no_dead")),
+        "rage": dict(
+            min_clicks=3,
+            max_gap_ms=1000,
+            window_ms=1000,
+            radius_px=100,
+            metric="euclid",
+            same_target=True,
+            fold_double_clicks=False,
+            cancel_on_scroll=True,
+            cancel_on_selection=True,
+            suppress=("ignored",),
+        ),
+        "dead": dict(
+            dead_ms=100,
+            slow_ms=100,
+            quick_reaction_ms=100,
+            request_is_reaction=True,
+            credit_until_next_click=False,
+            min_observe_ms=0,
+            interactive_only=False,
+            suppress=("text", "anchor", "media", "ignored", "no_dead"),
+        ),
     },
     # Amplitude-TypeScript track-rage-click.ts / track-dead-click.ts @6deb0623
     "amplitude": {
-        "rage": dict(min_clicks=4, max_gap_ms=1000, window_ms=1000, radius_px=50, metric="box",
-                     same_target=True, fold_double_clicks=False, cancel_on_scroll=False,
-                     cancel_on_selection=True, suppress=("ignored",)),
-        "dead": dict(dead_ms=3000, slow_ms=3000, quick_reaction_ms=3000, credit_until_next_click=False,
-                     min_observe_ms=0, interactive_only=True,
-                     suppress=("new_tab", "ignored", "no_dead")),
+        "rage": dict(
+            min_clicks=4,
+            max_gap_ms=1000,
+            window_ms=1000,
+            radius_px=50,
+            metric="box",
+            same_target=True,
+            fold_double_clicks=False,
+            cancel_on_scroll=False,
+            cancel_on_selection=True,
+            suppress=("ignored",),
+        ),
+        "dead": dict(
+            dead_ms=3000,
+            slow_ms=3000,
+            quick_reaction_ms=3000,
+            credit_until_next_click=False,
+            min_observe_ms=0,
+            interactive_only=True,
+            suppress=("new_tab", "ignored", "no_dead"),
+        ),
     },
     # sentry-javascript handleClick.ts @f7a6cc0c + sentry event_parser.py: rage = dead & >= 5
     "sentry": {
         "rage": dict(min_clicks=5, require_dead=True, metric="none", same_target=True),
-        "dead": dict(dead_ms=7000, slow_ms=3000, quick_reaction_ms=300, fold_ms=1000,
-                     credit_until_next_click=False, min_observe_ms=0, interactive_only=True,
-                     suppress=("download", "new_tab", "ignored", "no_dead")),
+        "dead": dict(
+            dead_ms=7000,
+            slow_ms=3000,
+            quick_reaction_ms=300,
+            fold_ms=1000,
+            credit_until_next_click=False,
+            min_observe_ms=0,
+            interactive_only=True,
+            suppress=("download", "new_tab", "ignored", "no_dead"),
+        ),
     },
 }
 

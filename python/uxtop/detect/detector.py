@@ -33,17 +33,42 @@ from uxtop.schema import Kind
 
 #: event columns the kernels read (plus ``row`` for evidence)
 DETECT_COLUMNS: dict[str, type] = {
-    "ts": np.int64, "kind": np.uint8, "target": np.int32, "tag": np.int32, "url": np.int32,
-    "x": np.int32, "y": np.int32, "sy": np.int32, "value": np.float32, "status": np.int16,
-    "flags": np.uint8, "row": np.int64,
+    "ts": np.int64,
+    "kind": np.uint8,
+    "target": np.int32,
+    "tag": np.int32,
+    "url": np.int32,
+    "x": np.int32,
+    "y": np.int32,
+    "sy": np.int32,
+    "value": np.float32,
+    "status": np.int16,
+    "flags": np.uint8,
+    "row": np.int64,
 }
 
 #: kernel slots, in run order, and the flag kind each emits
-KERNELS: tuple[str, ...] = ("rage", "dead", "error", "slow", "thrash", "uturn", "loop", "scroll", "form")
+KERNELS: tuple[str, ...] = (
+    "rage",
+    "dead",
+    "error",
+    "slow",
+    "thrash",
+    "uturn",
+    "loop",
+    "scroll",
+    "form",
+)
 KERNEL_KIND: dict[str, FlagKind] = {
-    "rage": FlagKind.RAGE_CLICK, "dead": FlagKind.DEAD_CLICK, "error": FlagKind.ERROR_CLICK,
-    "slow": FlagKind.SLOW_INTERACTION, "thrash": FlagKind.THRASHED_CURSOR, "uturn": FlagKind.U_TURN,
-    "loop": FlagKind.PAGE_LOOP, "scroll": FlagKind.EXCESSIVE_SCROLL, "form": FlagKind.FORM_STRUGGLE,
+    "rage": FlagKind.RAGE_CLICK,
+    "dead": FlagKind.DEAD_CLICK,
+    "error": FlagKind.ERROR_CLICK,
+    "slow": FlagKind.SLOW_INTERACTION,
+    "thrash": FlagKind.THRASHED_CURSOR,
+    "uturn": FlagKind.U_TURN,
+    "loop": FlagKind.PAGE_LOOP,
+    "scroll": FlagKind.EXCESSIVE_SCROLL,
+    "form": FlagKind.FORM_STRUGGLE,
 }
 I64_MAX = K.I64_MAX
 I64_MIN = np.iinfo(np.int64).min
@@ -53,9 +78,12 @@ I64_MIN = np.iinfo(np.int64).min
 _ALL_BUT_MOVES = tuple(k for k in Kind if k != Kind.MOVE)
 KERNEL_READS: dict[str, tuple[Kind, ...]] = {
     "rage": (Kind.CLICK, Kind.DBLCLICK, Kind.SCROLL, Kind.SELECTION),
-    "dead": _ALL_BUT_MOVES, "error": _ALL_BUT_MOVES, "slow": _ALL_BUT_MOVES,
+    "dead": _ALL_BUT_MOVES,
+    "error": _ALL_BUT_MOVES,
+    "slow": _ALL_BUT_MOVES,
     "thrash": (Kind.MOVE, Kind.PAGEVIEW),
-    "uturn": (Kind.PAGEVIEW,), "loop": (Kind.PAGEVIEW,),
+    "uturn": (Kind.PAGEVIEW,),
+    "loop": (Kind.PAGEVIEW,),
     "scroll": (Kind.SCROLL, Kind.PAGEVIEW),
     "form": (Kind.PAGEVIEW, Kind.FOCUS, Kind.INPUT, Kind.CHANGE, Kind.BLUR, Kind.SUBMIT),
 }
@@ -118,20 +146,50 @@ def run_kernels(
     x, y, flags = cols["x"], cols["y"], cols["flags"]
     n_clicks, n_pv, n_moves, n_scrolls = K.count_sized_kinds(kind)
     caps = {
-        "rage": n_clicks // 2 + 1, "dead": n_clicks + 1, "error": n_clicks + 1, "slow": n_clicks + 1,
-        "thrash": n_moves // 2 + 1, "scroll": n_scrolls // 2 + 1,
-        "uturn": n_pv + 1, "loop": n_pv // 2 + 1, "form": n_pv + n_sess + 1,
+        "rage": n_clicks // 2 + 1,
+        "dead": n_clicks + 1,
+        "error": n_clicks + 1,
+        "slow": n_clicks + 1,
+        "thrash": n_moves // 2 + 1,
+        "scroll": n_scrolls // 2 + 1,
+        "uturn": n_pv + 1,
+        "loop": n_pv // 2 + 1,
+        "form": n_pv + n_sess + 1,
     }
     p = params.vector.copy()
     p[K.P_ENABLED] = sum(1 << k for k, name in enumerate(KERNELS) if name in only)
     work = K.new_workspace(offsets)
     grow = 1
     while True:
-        bufs = [np.empty((caps[name] * grow if name in only else 0, K.N_OUT), dtype=np.int64) for name in KERNELS]
+        bufs = [
+            np.empty((caps[name] * grow if name in only else 0, K.N_OUT), dtype=np.int64)
+            for name in KERNELS
+        ]
         counts = np.zeros(len(KERNELS), dtype=np.int64)
-        ok = K.fused_kernel(ts, kind, target, tag, url, x, y, cols["sy"], cols["value"], cols["status"], flags,
-                            tag_bits, target_bits, offsets, start_rows, frontier, p, *bufs, need, next_dec, counts,
-                            *work)
+        ok = K.fused_kernel(
+            ts,
+            kind,
+            target,
+            tag,
+            url,
+            x,
+            y,
+            cols["sy"],
+            cols["value"],
+            cols["status"],
+            flags,
+            tag_bits,
+            target_bits,
+            offsets,
+            start_rows,
+            frontier,
+            p,
+            *bufs,
+            need,
+            next_dec,
+            counts,
+            *work,
+        )
         if ok:
             return {name: bufs[k][: counts[k]] for k, name in enumerate(KERNELS)}, need, next_dec
         grow *= 4  # the bounds above are generous; this is a safety net
@@ -143,22 +201,49 @@ def fused_params(params: KernelParams) -> npt.NDArray[np.int64]:
     r, d, e, sl, t, sc = cfg.rage, cfg.dead, cfg.error, cfg.slow, cfg.thrash, cfg.scroll
     p = np.zeros(K.N_PARAMS, dtype=np.int64)
     values = {
-        K.P_RAGE_ON: not r.require_dead, K.P_RAGE_MIN: r.min_clicks, K.P_RAGE_GAP: r.max_gap_ms,
-        K.P_RAGE_WINDOW: r.window_ms, K.P_RAGE_RADIUS: r.radius_px, K.P_RAGE_METRIC: K.METRICS[r.metric],
-        K.P_RAGE_SAME: r.same_target, K.P_RAGE_FOLD: r.fold_double_clicks, K.P_RAGE_CSCROLL: r.cancel_on_scroll,
-        K.P_RAGE_CSEL: r.cancel_on_selection, K.P_RAGE_REACT: r.reaction_window_ms, K.P_RAGE_SUPP: params.rage_suppress,
-        K.P_DEAD_MS: d.dead_ms, K.P_FOLD: d.fold_ms, K.P_QUICK: d.quick_reaction_ms, K.P_MINOBS: d.min_observe_ms,
-        K.P_CREDIT: d.credit_until_next_click, K.P_REQREACT: d.request_is_reaction,
-        K.P_INTERACTIVE: d.interactive_only, K.P_DEAD_SUPP: params.dead_suppress,
-        K.P_SLOW_MS: d.slow_ms, K.P_REQ_MS: sl.request_ms, K.P_TRIGGER: sl.trigger_ms, K.P_LATE: sl.late_reaction,
-        K.P_SLOW_SUPP: params.slow_suppress, K.P_ERR_WIN: e.window_ms, K.P_ERR_STATUS: e.status_min,
+        K.P_RAGE_ON: not r.require_dead,
+        K.P_RAGE_MIN: r.min_clicks,
+        K.P_RAGE_GAP: r.max_gap_ms,
+        K.P_RAGE_WINDOW: r.window_ms,
+        K.P_RAGE_RADIUS: r.radius_px,
+        K.P_RAGE_METRIC: K.METRICS[r.metric],
+        K.P_RAGE_SAME: r.same_target,
+        K.P_RAGE_FOLD: r.fold_double_clicks,
+        K.P_RAGE_CSCROLL: r.cancel_on_scroll,
+        K.P_RAGE_CSEL: r.cancel_on_selection,
+        K.P_RAGE_REACT: r.reaction_window_ms,
+        K.P_RAGE_SUPP: params.rage_suppress,
+        K.P_DEAD_MS: d.dead_ms,
+        K.P_FOLD: d.fold_ms,
+        K.P_QUICK: d.quick_reaction_ms,
+        K.P_MINOBS: d.min_observe_ms,
+        K.P_CREDIT: d.credit_until_next_click,
+        K.P_REQREACT: d.request_is_reaction,
+        K.P_INTERACTIVE: d.interactive_only,
+        K.P_DEAD_SUPP: params.dead_suppress,
+        K.P_SLOW_MS: d.slow_ms,
+        K.P_REQ_MS: sl.request_ms,
+        K.P_TRIGGER: sl.trigger_ms,
+        K.P_LATE: sl.late_reaction,
+        K.P_SLOW_SUPP: params.slow_suppress,
+        K.P_ERR_WIN: e.window_ms,
+        K.P_ERR_STATUS: e.status_min,
         K.P_ERR_SUPP: params.error_suppress,
-        K.P_TH_MIN: t.min_reversals, K.P_TH_WIN: t.window_ms, K.P_TH_GAP: t.chain_gap_ms,
-        K.P_TH_MAX: t.max_episode_ms, K.P_TH_DELTA: t.min_delta_px,
-        K.P_SC_MIN: sc.min_reversals, K.P_SC_WIN: sc.window_ms, K.P_SC_GAP: sc.chain_gap_ms,
-        K.P_SC_MAX: sc.max_episode_ms, K.P_SC_DELTA: sc.min_delta_px,
-        K.P_UT_DWELL: cfg.uturn.max_dwell_ms, K.P_LOOP_MIN: cfg.loop.min_visits, K.P_LOOP_WIN: cfg.loop.window_ms,
-        K.P_FORM_RET: cfg.form.min_returns, K.P_FORM_HES: cfg.form.hesitation_ms,
+        K.P_TH_MIN: t.min_reversals,
+        K.P_TH_WIN: t.window_ms,
+        K.P_TH_GAP: t.chain_gap_ms,
+        K.P_TH_MAX: t.max_episode_ms,
+        K.P_TH_DELTA: t.min_delta_px,
+        K.P_SC_MIN: sc.min_reversals,
+        K.P_SC_WIN: sc.window_ms,
+        K.P_SC_GAP: sc.chain_gap_ms,
+        K.P_SC_MAX: sc.max_episode_ms,
+        K.P_SC_DELTA: sc.min_delta_px,
+        K.P_UT_DWELL: cfg.uturn.max_dwell_ms,
+        K.P_LOOP_MIN: cfg.loop.min_visits,
+        K.P_LOOP_WIN: cfg.loop.window_ms,
+        K.P_FORM_RET: cfg.form.min_returns,
+        K.P_FORM_HES: cfg.form.hesitation_ms,
         K.P_FORM_AB: cfg.form.abandon_min_fields,
     }
     for k, v in values.items():
@@ -212,7 +297,9 @@ def episodes_to_flags(
     return FlagBatch.concat(parts)
 
 
-def _segments_index(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _segments_index(
+    starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
     """Concatenated ranges ``[starts[i], starts[i] + lens[i])`` as one index array."""
     total = int(lens.sum())
     if total == 0:
@@ -231,8 +318,12 @@ class _State:
     """Open sessions (sorted by session_id) and their carried rows (CSR over them)."""
 
     sid: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
-    next_pos: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # events seen
-    need: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, len(KERNELS)), np.int64))
+    next_pos: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, np.int64)
+    )  # events seen
+    need: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty((0, len(KERNELS)), np.int64)
+    )
     fprev: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     end_ts: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
@@ -318,7 +409,9 @@ class Detector:
         due = ~in_batch & ((st.next_dec <= self._frontier(st.end_ts, watermark)) | close_all)
         due_idx = np.flatnonzero(due)
         r_state = np.concatenate([np.where(known, pos, -1), due_idx]).astype(np.int64)
-        r_batch = np.concatenate([np.arange(n_b, dtype=np.int64), np.full(due_idx.shape[0], -1, np.int64)])
+        r_batch = np.concatenate(
+            [np.arange(n_b, dtype=np.int64), np.full(due_idx.shape[0], -1, np.int64)]
+        )
         r_sid = np.concatenate([b_sid, st.sid[due_idx]])
         r_closed = np.concatenate([b_closed, np.zeros(due_idx.shape[0], bool)]) | close_all
         r_end = np.concatenate([b_end, st.end_ts[due_idx]])
@@ -374,14 +467,20 @@ class Detector:
         need_abs = np.zeros((n_run, nk), np.int64)
         need_abs[has_state] = st.need[r_state[has_state]]
         # where each kernel resumes: the first row at or after the position it asked for
-        start_rows = np.ascontiguousarray(np.repeat(o[None, :], nk, axis=0), dtype=np.int64)  # new: first row
+        start_rows = np.ascontiguousarray(
+            np.repeat(o[None, :], nk, axis=0), dtype=np.int64
+        )  # new: first row
         if has_state.any():
             K.resume_rows(cols["pos"], offsets, np.flatnonzero(has_state), need_abs, start_rows)
         fprev = np.full(n_run, I64_MIN, np.int64)
         fprev[has_state] = st.fprev[r_state[has_state]]
-        frontier = np.where(r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)).astype(np.int64)
+        frontier = np.where(
+            r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)
+        ).astype(np.int64)
 
-        outs, need_rel, next_dec = run_kernels(cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits)
+        outs, need_rel, next_dec = run_kernels(
+            cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits
+        )
         flags = episodes_to_flags(outs, r_sid, cols["row"], fprev, self.cfg)
 
         # carry forward: open sessions keep the rows some kernel will read again
@@ -391,15 +490,24 @@ class Detector:
             nr = need_rel.T
             inside = nr < offsets[1:, None]
             pos_col = cols["pos"]
-            need_abs_new = np.where(inside, pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0]
-                                    else 0, next_pos_new[:, None])
+            need_abs_new = np.where(
+                inside,
+                pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0] else 0,
+                next_pos_new[:, None],
+            )
         else:  # every session closed, nothing carried: no need is kept
             need_abs_new = np.empty((n_run, nk), np.int64)
         open_runs = np.flatnonzero(keep)
         if open_runs.shape[0]:
             # rows of open sessions only (closed ones are done with)
-            k_idx, k_len = K.carry_rows(cols["kind"], pos_col, offsets, open_runs,
-                                        np.ascontiguousarray(need_abs_new), _READ_BITS)
+            k_idx, k_len = K.carry_rows(
+                cols["kind"],
+                pos_col,
+                offsets,
+                open_runs,
+                np.ascontiguousarray(need_abs_new),
+                _READ_BITS,
+            )
         else:
             k_idx = np.empty(0, np.int64)
             k_len = np.zeros(n_run, np.int64)
@@ -420,7 +528,9 @@ class Detector:
         pool_idx = _segments_index(all_src[order], all_len[order])
         # rows of the new state: in ``concatenate([st.cols[k], cols[k]])``, gathered once per column
         n_carry_rows = int(st.off[-1])
-        src_idx = (np.concatenate([s_idx, k_idx + n_carry_rows]) if n_stay_rows else k_idx + n_carry_rows)[pool_idx]
+        src_idx = (
+            np.concatenate([s_idx, k_idx + n_carry_rows]) if n_stay_rows else k_idx + n_carry_rows
+        )[pool_idx]
         new_cols_state = {}
         for k, t in CARRY_COLUMNS.items():
             if k not in cols:  # positions were never needed: nothing stays or is kept

@@ -39,8 +39,13 @@ class KindScore:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "labels": self.labels, "found": self.found, "flags": self.flags,
-            "true_flags": self.true_flags, "precision": _r(self.precision), "recall": _r(self.recall),
+            "kind": self.kind,
+            "labels": self.labels,
+            "found": self.found,
+            "flags": self.flags,
+            "true_flags": self.true_flags,
+            "precision": _r(self.precision),
+            "recall": _r(self.recall),
             "f1": _r(self.f1),
         }
 
@@ -65,11 +70,15 @@ class EvalResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "kinds": [k.as_dict() for k in self.kinds],
-            "negatives": [{"name": n.name, "count": n.count, "trapped": n.trapped} for n in self.negatives],
+            "negatives": [
+                {"name": n.name, "count": n.count, "trapped": n.trapped} for n in self.negatives
+            ],
         }
 
     def table(self) -> str:
-        lines = [f"{'kind':<18} {'labels':>7} {'flags':>7} {'TP':>7} {'FP':>6} {'FN':>6} {'precision':>9} {'recall':>7} {'F1':>6}"]
+        lines = [
+            f"{'kind':<18} {'labels':>7} {'flags':>7} {'TP':>7} {'FP':>6} {'FN':>6} {'precision':>9} {'recall':>7} {'F1':>6}"
+        ]
         for k in self.kinds:
             lines.append(
                 f"{k.kind:<18} {k.labels:>7} {k.flags:>7} {k.true_flags:>7} {k.flags - k.true_flags:>6} "
@@ -151,7 +160,10 @@ def evaluate(
         neg_count[name] += 1
         trap = traps.get(name, ())
         a, b = _get(lb, "start_ts") - tolerance_ms, _get(lb, "end_ts") + tolerance_ms
-        if any(f["kind"] in trap and f["start_ts"] <= b and f["end_ts"] >= a for f in fp_by_sid.get(_get(lb, "sid"), ())):
+        if any(
+            f["kind"] in trap and f["start_ts"] <= b and f["end_ts"] >= a
+            for f in fp_by_sid.get(_get(lb, "sid"), ())
+        ):
             neg_trapped[name] += 1
     negatives = [NegativeScore(n, neg_count[n], neg_trapped[n]) for n in sorted(neg_count)]
     return EvalResult(kinds, negatives, fps, missed)

@@ -84,8 +84,15 @@ def detect_batches(
     t_detect += time.perf_counter() - t
     total = time.perf_counter() - t_total
     return Detection(
-        flags=FlagBatch.concat(parts), keys=keys, strings=strings, events=events, sessions=len(keys),
-        first_ts=first_ts, last_ts=last_ts, ingest_s=total - t_detect, detect_s=t_detect,
+        flags=FlagBatch.concat(parts),
+        keys=keys,
+        strings=strings,
+        events=events,
+        sessions=len(keys),
+        first_ts=first_ts,
+        last_ts=last_ts,
+        ingest_s=total - t_detect,
+        detect_s=t_detect,
     )
 
 
@@ -115,8 +122,12 @@ def session_table(det: Detection, cfg: DetectConfig) -> list[dict[str, Any]]:
     for sid, key in det.keys.items():
         i = score_of.get(sid)
         rows.append(
-            {"sid": key, "session_id": sid, "score": round(float(sc.score[i]), 3) if i is not None else 0.0,
-             "parts": sc.explain(i) if i is not None else {}}
+            {
+                "sid": key,
+                "session_id": sid,
+                "score": round(float(sc.score[i]), 3) if i is not None else 0.0,
+                "parts": sc.explain(i) if i is not None else {},
+            }
         )
     rows.sort(key=lambda r: (-r["score"], r["session_id"]))
     return rows
@@ -129,14 +140,24 @@ def top_places(det: Detection, n: int = 10) -> list[dict[str, Any]]:
     c = det.flags.columns
     if not len(det.flags):
         return []
-    key = np.stack([c["kind"].astype(np.int64), c["url"].astype(np.int64), c["target"].astype(np.int64)], axis=1)
+    key = np.stack(
+        [c["kind"].astype(np.int64), c["url"].astype(np.int64), c["target"].astype(np.int64)],
+        axis=1,
+    )
     uniq, inv, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    sess = np.unique(np.stack([inv.ravel(), c["session_id"].astype(np.int64)], axis=1), axis=0)[:, 0]
+    sess = np.unique(np.stack([inv.ravel(), c["session_id"].astype(np.int64)], axis=1), axis=0)[
+        :, 0
+    ]
     n_sess = np.bincount(sess, minlength=uniq.shape[0])
     order = np.lexsort((-counts, -n_sess))[:n]
     look = string_lookup(det.strings)
     return [
-        {"kind": FLAG_KIND_NAMES[uniq[i, 0]], "url": look("url", int(uniq[i, 1])),
-         "target": look("target", int(uniq[i, 2])), "flags": int(counts[i]), "sessions": int(n_sess[i])}
+        {
+            "kind": FLAG_KIND_NAMES[uniq[i, 0]],
+            "url": look("url", int(uniq[i, 1])),
+            "target": look("target", int(uniq[i, 2])),
+            "flags": int(counts[i]),
+            "sessions": int(n_sess[i]),
+        }
         for i in order
     ]

@@ -37,7 +37,9 @@ class FlagKind(enum.IntEnum):
         try:
             return cls[name.upper()]
         except KeyError:
-            raise ValueError(f"unknown flag kind {name!r}; one of {', '.join(k.label for k in cls)}") from None
+            raise ValueError(
+                f"unknown flag kind {name!r}; one of {', '.join(k.label for k in cls)}"
+            ) from None
 
 
 FLAG_KIND_NAMES: tuple[str, ...] = tuple(k.label for k in FlagKind)

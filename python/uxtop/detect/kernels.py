@@ -31,7 +31,21 @@ from uxtop.schema import Kind
 I64_MAX = np.iinfo(np.int64).max
 
 # output columns
-O_SESS, O_ANCHOR, O_EV0, O_EV1, O_START, O_END, O_DEC, O_COUNT, O_RULE, O_TIER, O_TARGET, O_URL, O_SEV = range(13)
+(
+    O_SESS,
+    O_ANCHOR,
+    O_EV0,
+    O_EV1,
+    O_START,
+    O_END,
+    O_DEC,
+    O_COUNT,
+    O_RULE,
+    O_TIER,
+    O_TARGET,
+    O_URL,
+    O_SEV,
+) = range(13)
 N_OUT = 13
 #: severities travel as integer thousandths in the int64 output
 SEV_SCALE = 1000
@@ -69,7 +83,12 @@ T_SLOW = int(Tier.SLOW)
 T_DEAD = int(Tier.DEAD)
 
 METRIC_NONE, METRIC_EUCLID, METRIC_MANHATTAN, METRIC_BOX = 0, 1, 2, 3
-METRICS = {"none": METRIC_NONE, "euclid": METRIC_EUCLID, "manhattan": METRIC_MANHATTAN, "box": METRIC_BOX}
+METRICS = {
+    "none": METRIC_NONE,
+    "euclid": METRIC_EUCLID,
+    "manhattan": METRIC_MANHATTAN,
+    "box": METRIC_BOX,
+}
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -107,18 +126,57 @@ def _lower_bound(idx, m, row):
     return lo
 
 
-
 I64_MIN = np.iinfo(np.int64).min
 
 # positions in the int64 parameter vector of ``fused_kernel`` (built by detector.fused_params)
-(P_RAGE_ON, P_RAGE_MIN, P_RAGE_GAP, P_RAGE_WINDOW, P_RAGE_RADIUS, P_RAGE_METRIC, P_RAGE_SAME, P_RAGE_FOLD,
- P_RAGE_CSCROLL, P_RAGE_CSEL, P_RAGE_REACT, P_RAGE_SUPP,
- P_DEAD_MS, P_FOLD, P_QUICK, P_MINOBS, P_CREDIT, P_REQREACT, P_INTERACTIVE, P_DEAD_SUPP,
- P_SLOW_MS, P_REQ_MS, P_TRIGGER, P_LATE, P_SLOW_SUPP,
- P_ERR_WIN, P_ERR_STATUS, P_ERR_SUPP,
- P_TH_MIN, P_TH_WIN, P_TH_GAP, P_TH_MAX, P_TH_DELTA,
- P_SC_MIN, P_SC_WIN, P_SC_GAP, P_SC_MAX, P_SC_DELTA,
- P_UT_DWELL, P_LOOP_MIN, P_LOOP_WIN, P_FORM_RET, P_FORM_HES, P_FORM_AB, P_ENABLED, N_PARAMS) = range(46)
+(
+    P_RAGE_ON,
+    P_RAGE_MIN,
+    P_RAGE_GAP,
+    P_RAGE_WINDOW,
+    P_RAGE_RADIUS,
+    P_RAGE_METRIC,
+    P_RAGE_SAME,
+    P_RAGE_FOLD,
+    P_RAGE_CSCROLL,
+    P_RAGE_CSEL,
+    P_RAGE_REACT,
+    P_RAGE_SUPP,
+    P_DEAD_MS,
+    P_FOLD,
+    P_QUICK,
+    P_MINOBS,
+    P_CREDIT,
+    P_REQREACT,
+    P_INTERACTIVE,
+    P_DEAD_SUPP,
+    P_SLOW_MS,
+    P_REQ_MS,
+    P_TRIGGER,
+    P_LATE,
+    P_SLOW_SUPP,
+    P_ERR_WIN,
+    P_ERR_STATUS,
+    P_ERR_SUPP,
+    P_TH_MIN,
+    P_TH_WIN,
+    P_TH_GAP,
+    P_TH_MAX,
+    P_TH_DELTA,
+    P_SC_MIN,
+    P_SC_WIN,
+    P_SC_GAP,
+    P_SC_MAX,
+    P_SC_DELTA,
+    P_UT_DWELL,
+    P_LOOP_MIN,
+    P_LOOP_WIN,
+    P_FORM_RET,
+    P_FORM_HES,
+    P_FORM_AB,
+    P_ENABLED,
+    N_PARAMS,
+) = range(46)
 
 R_THRASH_X = int(Rule.THRASH_X)
 R_THRASH_Y = int(Rule.THRASH_Y)
@@ -130,12 +188,39 @@ R_SCROLL = int(Rule.SCROLL_BOUNCE)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags, tag_bits, target_bits, p, out, need,
-                  next_dec, ring, n):
+def _rage_session(
+    s,
+    rl,
+    j0,
+    nr,
+    hi,
+    F,
+    ts,
+    kind,
+    target,
+    tag,
+    url,
+    x,
+    y,
+    flags,
+    tag_bits,
+    target_bits,
+    p,
+    out,
+    need,
+    next_dec,
+    ring,
+    n,
+):
     """``rl[j0:nr]``: the session's rows of the kinds read here (clicks, double clicks, scrolls,
     selections), in order."""
-    min_clicks, max_gap, window_ms, radius, metric = (p[P_RAGE_MIN], p[P_RAGE_GAP], p[P_RAGE_WINDOW], p[P_RAGE_RADIUS],
-                                                      p[P_RAGE_METRIC])
+    min_clicks, max_gap, window_ms, radius, metric = (
+        p[P_RAGE_MIN],
+        p[P_RAGE_GAP],
+        p[P_RAGE_WINDOW],
+        p[P_RAGE_RADIUS],
+        p[P_RAGE_METRIC],
+    )
     same_target, fold_dbl = p[P_RAGE_SAME] != 0, p[P_RAGE_FOLD] != 0
     cancel_scroll, cancel_sel = p[P_RAGE_CSCROLL] != 0, p[P_RAGE_CSEL] != 0
     react_ms, suppress = p[P_RAGE_REACT], p[P_RAGE_SUPP]
@@ -163,7 +248,9 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
             i = rl[j]
             k = kind[i]
             if k == K_CLICK:
-                cand = (flags[i] & MOD) == 0 and (_cls(i, tag, target, tag_bits, target_bits) & suppress) == 0
+                cand = (flags[i] & MOD) == 0 and (
+                    _cls(i, tag, target, tag_bits, target_bits) & suppress
+                ) == 0
                 linked = False
                 if c_n > 0 and cand and ts[i] - ts[c_last] <= max_gap:
                     linked = (not same_target) or target[i] == target[c_first]
@@ -175,8 +262,10 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
                         elif metric == METRIC_MANHATTAN:
                             linked = abs(x[i] - x[c_last]) + abs(y[i] - y[c_last]) <= radius
                         else:
-                            linked = (max(maxx, x[i]) - min(minx, x[i]) <= radius
-                                      and max(maxy, y[i]) - min(miny, y[i]) <= radius)
+                            linked = (
+                                max(maxx, x[i]) - min(minx, x[i]) <= radius
+                                and max(maxy, y[i]) - min(miny, y[i]) <= radius
+                            )
                 if linked:
                     ring[c_w] = ts[i]
                     c_n += 1
@@ -196,7 +285,9 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
                 closing = True
             elif c_n > 0:
                 if k == K_DBLCLICK:
-                    if ts[i] - ts[c_last] <= max_gap and ((not same_target) or target[i] == target[c_first]):
+                    if ts[i] - ts[c_last] <= max_gap and (
+                        (not same_target) or target[i] == target[c_first]
+                    ):
                         c_dbl += 1
                 elif k == K_SCROLL:
                     if cancel_scroll and ts[i] - ts[c_last] <= react_ms:
@@ -215,8 +306,23 @@ def _rage_session(s, rl, j0, nr, hi, F, ts, kind, target, tag, url, x, y, flags,
                 if eff >= min_clicks and not c_cancel and (window_ms <= 0 or c_win):
                     if n >= out.shape[0]:
                         return -1
-                    _emit(out, n, s, c_first, c_first, c_last, ts[c_first], ts[c_last], dec, c_n,
-                          R_RAGE, T_NONE, target[c_first], url[c_first], SEV_SCALE * eff // min_clicks)
+                    _emit(
+                        out,
+                        n,
+                        s,
+                        c_first,
+                        c_first,
+                        c_last,
+                        ts[c_first],
+                        ts[c_last],
+                        dec,
+                        c_n,
+                        R_RAGE,
+                        T_NONE,
+                        target[c_first],
+                        url[c_first],
+                        SEV_SCALE * eff // min_clicks,
+                    )
                     n += 1
                 c_n = 0
             if j == nr:
@@ -286,8 +392,15 @@ def _first_reaction(nts, nk, first, last, nxt, hi, dead_ms, quick_ms, credit_nex
         rk = nk[r]
         if rk == K_MUTATION or rk == K_PAGEVIEW or rk == K_SUBMIT:
             return r, wend
-        if (rk == K_SCROLL or rk == K_SELECTION or rk == K_FOCUS or rk == K_BLUR or rk == K_VISIBILITY
-                or rk == K_INPUT or rk == K_CHANGE) and nts[r] <= qend:
+        if (
+            rk == K_SCROLL
+            or rk == K_SELECTION
+            or rk == K_FOCUS
+            or rk == K_BLUR
+            or rk == K_VISIBILITY
+            or rk == K_INPUT
+            or rk == K_CHANGE
+        ) and nts[r] <= qend:
             return r, wend
         if request_react and rk == K_REQUEST:
             return r, wend
@@ -296,8 +409,36 @@ def _first_reaction(nts, nk, first, last, nxt, hi, dead_ms, quick_ms, credit_nex
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _click_groups_session(s, F, nts, nk, nm, nnm, cpos, nc, c_dead, c_error, c_slow, target, tag, url, flags, value,
-                          status, tag_bits, target_bits, p, o_dead, o_error, o_slow, need, next_dec, n1, n2, n3):
+def _click_groups_session(
+    s,
+    F,
+    nts,
+    nk,
+    nm,
+    nnm,
+    cpos,
+    nc,
+    c_dead,
+    c_error,
+    c_slow,
+    target,
+    tag,
+    url,
+    flags,
+    value,
+    status,
+    tag_bits,
+    target_bits,
+    p,
+    o_dead,
+    o_error,
+    o_slow,
+    need,
+    next_dec,
+    n1,
+    n2,
+    n3,
+):
     """Dead, error and slow detection in one walk over the session's click groups (they group
     clicks alike): each group is found once, the dead detector's first reaction serves the slow
     one, and one forward scan looks for both errors and slow requests. ``c_*``: the click index
@@ -348,16 +489,36 @@ def _click_groups_session(s, F, nts, nk, nm, nnm, cpos, nc, c_dead, c_error, c_s
                 need[1, s] = fr
                 next_dec[1, s] = dec
                 act1 = False
-            elif plain and (cls & dead_supp) == 0 and ((not interactive_only) or (cls & B_INTERACTIVE) != 0):
-                r, wend = _first_reaction(nts, nk, first, last, nxt, nnm, dead_ms, quick_ms, credit_next,
-                                          request_react)
+            elif (
+                plain
+                and (cls & dead_supp) == 0
+                and ((not interactive_only) or (cls & B_INTERACTIVE) != 0)
+            ):
+                r, wend = _first_reaction(
+                    nts, nk, first, last, nxt, nnm, dead_ms, quick_ms, credit_next, request_react
+                )
                 if not request_react:
                     r_dead = r  # the slow detector asks the same question
                 if r < 0 and wend - t0 >= min_observe:
                     if n1 >= o_dead.shape[0]:
                         return False, n1, n2, n3
-                    _emit(o_dead, n1, s, fr, fr, nm[last], t0, tl, dec, cnt, R_DEAD, T_DEAD,
-                          target[fr], url[fr], SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1))
+                    _emit(
+                        o_dead,
+                        n1,
+                        s,
+                        fr,
+                        fr,
+                        nm[last],
+                        t0,
+                        tl,
+                        dec,
+                        cnt,
+                        R_DEAD,
+                        T_DEAD,
+                        target[fr],
+                        url[fr],
+                        SEV_SCALE + (SEV_SCALE // 4) * (cnt - 1),
+                    )
                     n1 += 1
         do_err = False
         dec_err = 0
@@ -389,7 +550,9 @@ def _click_groups_session(s, F, nts, nk, nm, nnm, cpos, nc, c_dead, c_error, c_s
             if do_slow and late_reaction:
                 r = r_dead
                 if r == -2:
-                    r = _first_reaction(nts, nk, first, last, nxt, nnm, dead_ms, quick_ms, credit_next, False)[0]
+                    r = _first_reaction(
+                        nts, nk, first, last, nxt, nnm, dead_ms, quick_ms, credit_next, False
+                    )[0]
                 if r >= 0 and nts[r] - t0 >= slow_ms:
                     s_bits |= 2
                     s_end = nts[r]
@@ -427,14 +590,44 @@ def _click_groups_session(s, F, nts, nk, nm, nnm, cpos, nc, c_dead, c_error, c_s
             if e_bits != 0:
                 if n2 >= o_error.shape[0]:
                     return False, n1, n2, n3
-                _emit(o_error, n2, s, fr, fr, nm[e_ev1], t0, nts[e_ev1], dec_err, cnt, R_ERROR_BASE + e_bits, T_NONE,
-                      target[fr], url[fr], SEV_SCALE * (1 + (e_bits == 3)))
+                _emit(
+                    o_error,
+                    n2,
+                    s,
+                    fr,
+                    fr,
+                    nm[e_ev1],
+                    t0,
+                    nts[e_ev1],
+                    dec_err,
+                    cnt,
+                    R_ERROR_BASE + e_bits,
+                    T_NONE,
+                    target[fr],
+                    url[fr],
+                    SEV_SCALE * (1 + (e_bits == 3)),
+                )
                 n2 += 1
             if s_bits != 0:
                 if n3 >= o_slow.shape[0]:
                     return False, n1, n2, n3
-                _emit(o_slow, n3, s, fr, fr, nm[s_ev1], t0, s_end, dec_slow, cnt, R_SLOW_BASE + s_bits, T_SLOW,
-                      target[fr], url[fr], np.int64(worst * SEV_SCALE))
+                _emit(
+                    o_slow,
+                    n3,
+                    s,
+                    fr,
+                    fr,
+                    nm[s_ev1],
+                    t0,
+                    s_end,
+                    dec_slow,
+                    cnt,
+                    R_SLOW_BASE + s_bits,
+                    T_SLOW,
+                    target[fr],
+                    url[fr],
+                    np.int64(worst * SEV_SCALE),
+                )
                 n3 += 1
         ci = cnext
     return True, n1, n2, n3
@@ -444,8 +637,34 @@ def _click_groups_session(s, F, nts, nk, nm, nnm, cpos, nc, c_dead, c_error, c_s
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev, window_ms, chain_gap, max_chain,
-               min_delta, rule_x, rule_y, rule_xy, out, need, next_dec, ring_x, ring_y, n):
+def _reversals(
+    s,
+    rows,
+    j0,
+    nrows,
+    hi,
+    F,
+    ts,
+    kind,
+    url,
+    cx,
+    cy,
+    use_x,
+    min_rev,
+    window_ms,
+    chain_gap,
+    max_chain,
+    min_delta,
+    rule_x,
+    rule_y,
+    rule_xy,
+    out,
+    need,
+    next_dec,
+    ring_x,
+    ring_y,
+    n,
+):
     """Chains of direction reversals of (cx, cy) (or cy alone) over ``rows[j0:nrows]``: the
     session's positioned events of one kind and its page views, in order."""
     need[s] = hi
@@ -480,10 +699,14 @@ def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev,
             if use_x:
                 dx1 = x1 - x2
                 dx2 = xi - x1
-                rx = ((dx1 >= min_delta) & (dx2 <= -min_delta)) | ((dx1 <= -min_delta) & (dx2 >= min_delta))
+                rx = ((dx1 >= min_delta) & (dx2 <= -min_delta)) | (
+                    (dx1 <= -min_delta) & (dx2 >= min_delta)
+                )
             dy1 = y1 - y2
             dy2 = yi - y1
-            ry = ((dy1 >= min_delta) & (dy2 <= -min_delta)) | ((dy1 <= -min_delta) & (dy2 >= min_delta))
+            ry = ((dy1 >= min_delta) & (dy2 <= -min_delta)) | (
+                (dy1 <= -min_delta) & (dy2 >= min_delta)
+            )
         if rx | ry:
             t = ts[i]
             if ch_first >= 0 and (t - ts[ch_last] > chain_gap or t - ts[ch_first] > max_chain):
@@ -497,8 +720,23 @@ def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev,
                         return -1
                     rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
                     cnt = max(nx, ny)
-                    _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
-                          T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
+                    _emit(
+                        out,
+                        n,
+                        s,
+                        ch_first,
+                        ch_first,
+                        ch_last,
+                        ts[ch_first],
+                        ts[ch_last],
+                        dec,
+                        cnt,
+                        rule,
+                        T_NONE,
+                        -1,
+                        url[ch_first],
+                        SEV_SCALE * cnt // min_rev,
+                    )
                     n += 1
                 ch_first = -1
             if ch_first < 0:
@@ -546,8 +784,23 @@ def _reversals(s, rows, j0, nrows, hi, F, ts, kind, url, cx, cy, use_x, min_rev,
                 return -1
             rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
             cnt = max(nx, ny)
-            _emit(out, n, s, ch_first, ch_first, ch_last, ts[ch_first], ts[ch_last], dec, cnt, rule,
-                  T_NONE, -1, url[ch_first], SEV_SCALE * cnt // min_rev)
+            _emit(
+                out,
+                n,
+                s,
+                ch_first,
+                ch_first,
+                ch_last,
+                ts[ch_first],
+                ts[ch_last],
+                dec,
+                cnt,
+                rule,
+                T_NONE,
+                -1,
+                url[ch_first],
+                SEV_SCALE * cnt // min_rev,
+            )
             n += 1
     need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
     return n
@@ -568,12 +821,33 @@ def _uturn_session(s, pv, j0, npv, hi, F, ts, url, max_dwell, out, need, next_de
             need[s] = a if a >= 0 else (b if b >= 0 else i)
             next_dec[s] = ts[i]
             return n
-        if a >= 0 and url[i] >= 0 and url[i] == url[a] and url[b] != url[a] and ts[i] - ts[b] <= max_dwell:
+        if (
+            a >= 0
+            and url[i] >= 0
+            and url[i] == url[a]
+            and url[b] != url[a]
+            and ts[i] - ts[b] <= max_dwell
+        ):
             if n >= out.shape[0]:
                 return -1
             dwell = ts[i] - ts[b]
-            _emit(out, n, s, a, b, i, ts[b], ts[i], ts[i], 1, R_UTURN, T_NONE, -1, url[b],
-                  SEV_SCALE + SEV_SCALE * (max_dwell - dwell) // max_dwell)
+            _emit(
+                out,
+                n,
+                s,
+                a,
+                b,
+                i,
+                ts[b],
+                ts[i],
+                ts[i],
+                1,
+                R_UTURN,
+                T_NONE,
+                -1,
+                url[b],
+                SEV_SCALE + SEV_SCALE * (max_dwell - dwell) // max_dwell,
+            )
             n += 1
         a = b
         b = i
@@ -582,7 +856,29 @@ def _uturn_session(s, pv, j0, npv, hi, F, ts, url, max_dwell, out, need, next_de
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _loop_session(s, pv, j0, npv, hi, F, ts, url, min_visits, window_ms, out, need, next_dec, c_url, c_first, c_last, c_lts, c_n, c_hit, ring, n):
+def _loop_session(
+    s,
+    pv,
+    j0,
+    npv,
+    hi,
+    F,
+    ts,
+    url,
+    min_visits,
+    window_ms,
+    out,
+    need,
+    next_dec,
+    c_url,
+    c_first,
+    c_last,
+    c_lts,
+    c_n,
+    c_hit,
+    ring,
+    n,
+):
     """``pv[j0:npv]``: the session's page-view rows."""
     cap = 64
     need[s] = hi
@@ -611,8 +907,23 @@ def _loop_session(s, pv, j0, npv, hi, F, ts, url, min_visits, window_ms, out, ne
                 elif c_hit[q]:
                     if n >= out.shape[0]:
                         return -1
-                    _emit(out, n, s, c_first[q], c_first[q], c_last[q], ts[c_first[q]], ts[c_last[q]], dec,
-                          c_n[q], R_LOOP, T_NONE, -1, c_url[q], SEV_SCALE * c_n[q] // min_visits)
+                    _emit(
+                        out,
+                        n,
+                        s,
+                        c_first[q],
+                        c_first[q],
+                        c_last[q],
+                        ts[c_first[q]],
+                        ts[c_last[q]],
+                        dec,
+                        c_n[q],
+                        R_LOOP,
+                        T_NONE,
+                        -1,
+                        c_url[q],
+                        SEV_SCALE * c_n[q] // min_visits,
+                    )
                     n += 1
                 m -= 1
                 c_url[q] = c_url[m]
@@ -652,7 +963,32 @@ def _loop_session(s, pv, j0, npv, hi, F, ts, url, min_visits, window_ms, out, ne
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bits, fpos, nf, min_returns, hesitation_ms, abandon_min_fields, out, need, next_dec, f_tgt, f_input, f_left, f_focus, n):
+def _form_session(
+    s,
+    lo,
+    hi,
+    F,
+    ts,
+    kind,
+    target,
+    tag,
+    url,
+    tag_bits,
+    target_bits,
+    fpos,
+    nf,
+    min_returns,
+    hesitation_ms,
+    abandon_min_fields,
+    out,
+    need,
+    next_dec,
+    f_tgt,
+    f_input,
+    f_left,
+    f_focus,
+    n,
+):
     cap = 32
     need[s] = hi
     next_dec[s] = I64_MAX
@@ -687,12 +1023,29 @@ def _form_session(s, lo, hi, F, ts, kind, target, tag, url, tag_bits, target_bit
                 if bits != 0:
                     if n >= out.shape[0]:
                         return -1
-                    sev = SEV_SCALE * max(1, returns) // max(1, min_returns) + (SEV_SCALE // 2) * hes
+                    sev = (
+                        SEV_SCALE * max(1, returns) // max(1, min_returns) + (SEV_SCALE // 2) * hes
+                    )
                     if bits & 4:
                         sev += SEV_SCALE
                     tgt = target[last_field] if last_field >= 0 else -1
-                    _emit(out, n, s, first, first, last, ts[first], ts[last], dec, returns + hes,
-                          R_FORM_BASE + bits, T_NONE, tgt, url[first], sev)
+                    _emit(
+                        out,
+                        n,
+                        s,
+                        first,
+                        first,
+                        last,
+                        ts[first],
+                        ts[last],
+                        dec,
+                        returns + hes,
+                        R_FORM_BASE + bits,
+                        T_NONE,
+                        tgt,
+                        url[first],
+                        sev,
+                    )
                     n += 1
             if at_end:
                 break
@@ -777,10 +1130,42 @@ for _k in (K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
 # session, a third of the time on typical sessions. Hence no allocation in here (``work``,
 # ``work_kind``, ``small``, ``flags_small``: scratch from ``new_workspace``).
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag_bits, target_bits,
-                 offsets, start_rows, frontier, p,
-                 o_rage, o_dead, o_error, o_slow, o_thrash, o_uturn, o_loop, o_scroll, o_form,
-                 need, next_dec, counts, work, work_kind, small, flags_small, c_ring):
+def fused_kernel(
+    ts,
+    kind,
+    target,
+    tag,
+    url,
+    x,
+    y,
+    sy,
+    value,
+    status,
+    flags,
+    tag_bits,
+    target_bits,
+    offsets,
+    start_rows,
+    frontier,
+    p,
+    o_rage,
+    o_dead,
+    o_error,
+    o_slow,
+    o_thrash,
+    o_uturn,
+    o_loop,
+    o_scroll,
+    o_form,
+    need,
+    next_dec,
+    counts,
+    work,
+    work_kind,
+    small,
+    flags_small,
+    c_ring,
+):
     """The nine detectors (bit k of ``p[P_ENABLED]`` enables slot k of ``detector.KERNELS``),
     session by session. Two branch-free passes list the session's rows by kind (cursor moves
     and page views; all other rows, with compact copies of their times and kinds; and from
@@ -814,9 +1199,28 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     rl = work[7]  # rows: what the rage detector reads
     nk = work_kind  # kinds of the nm rows
     lists = KIND_LISTS
-    nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = need[0], need[1], need[2], need[3], need[4], need[5], need[6], need[7], need[8]
-    nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (next_dec[0], next_dec[1], next_dec[2], next_dec[3], next_dec[4],
-                                                   next_dec[5], next_dec[6], next_dec[7], next_dec[8])
+    nd0, nd1, nd2, nd3, nd4, nd5, nd6, nd7, nd8 = (
+        need[0],
+        need[1],
+        need[2],
+        need[3],
+        need[4],
+        need[5],
+        need[6],
+        need[7],
+        need[8],
+    )
+    nx0, nx1, nx2, nx3, nx4, nx5, nx6, nx7, nx8 = (
+        next_dec[0],
+        next_dec[1],
+        next_dec[2],
+        next_dec[3],
+        next_dec[4],
+        next_dec[5],
+        next_dec[6],
+        next_dec[7],
+        next_dec[8],
+    )
     n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = n8 = 0
     en = p[P_ENABLED]
     rage_on = p[P_RAGE_ON] != 0 and (en & 1) != 0
@@ -824,8 +1228,20 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     on5, on6, on7, on8 = (en & 32) != 0, (en & 64) != 0, (en & 128) != 0, (en & 256) != 0
     # parameters in locals: loads from ``p`` could not be hoisted past the stores into the
     # (possibly aliasing, as far as the compiler knows) int64 output arrays
-    th_min, th_win, th_gap, th_max, th_delta = p[P_TH_MIN], p[P_TH_WIN], p[P_TH_GAP], p[P_TH_MAX], p[P_TH_DELTA]
-    sc_min, sc_win, sc_gap, sc_max, sc_delta = p[P_SC_MIN], p[P_SC_WIN], p[P_SC_GAP], p[P_SC_MAX], p[P_SC_DELTA]
+    th_min, th_win, th_gap, th_max, th_delta = (
+        p[P_TH_MIN],
+        p[P_TH_WIN],
+        p[P_TH_GAP],
+        p[P_TH_MAX],
+        p[P_TH_DELTA],
+    )
+    sc_min, sc_win, sc_gap, sc_max, sc_delta = (
+        p[P_SC_MIN],
+        p[P_SC_WIN],
+        p[P_SC_GAP],
+        p[P_SC_MAX],
+        p[P_SC_DELTA],
+    )
     ut_dwell, lp_min, lp_win = p[P_UT_DWELL], p[P_LOOP_MIN], p[P_LOOP_WIN]
     fm_ret, fm_hes, fm_ab = p[P_FORM_RET], p[P_FORM_HES], p[P_FORM_AB]
     for s in range(offsets.shape[0] - 1):
@@ -867,44 +1283,201 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
             rl[n_rl] = i
             n_rl += (b & L_RAGE) >> 6
         if on4:
-            n4 = _reversals(s, mv, _lower_bound(mv, n_mv, start_rows[4, s]), n_mv, hi, F, ts, kind, url, x, y, True,
-                            th_min, th_win, th_gap, th_max, th_delta, R_THRASH_X, R_THRASH_Y, R_THRASH_XY,
-                            o_thrash, nd4, nx4, ring_x, ring_y, n4)
+            n4 = _reversals(
+                s,
+                mv,
+                _lower_bound(mv, n_mv, start_rows[4, s]),
+                n_mv,
+                hi,
+                F,
+                ts,
+                kind,
+                url,
+                x,
+                y,
+                True,
+                th_min,
+                th_win,
+                th_gap,
+                th_max,
+                th_delta,
+                R_THRASH_X,
+                R_THRASH_Y,
+                R_THRASH_XY,
+                o_thrash,
+                nd4,
+                nx4,
+                ring_x,
+                ring_y,
+                n4,
+            )
             if n4 < 0:
                 return False
         if on7:
-            n7 = _reversals(s, sl, _lower_bound(sl, n_sl, start_rows[7, s]), n_sl, hi, F, ts, kind, url, sy, sy, False,
-                            sc_min, sc_win, sc_gap, sc_max, sc_delta, R_SCROLL, R_SCROLL, R_SCROLL,
-                            o_scroll, nd7, nx7, ring_x, ring_y, n7)
+            n7 = _reversals(
+                s,
+                sl,
+                _lower_bound(sl, n_sl, start_rows[7, s]),
+                n_sl,
+                hi,
+                F,
+                ts,
+                kind,
+                url,
+                sy,
+                sy,
+                False,
+                sc_min,
+                sc_win,
+                sc_gap,
+                sc_max,
+                sc_delta,
+                R_SCROLL,
+                R_SCROLL,
+                R_SCROLL,
+                o_scroll,
+                nd7,
+                nx7,
+                ring_x,
+                ring_y,
+                n7,
+            )
             if n7 < 0:
                 return False
         if rage_on:
-            n0 = _rage_session(s, rl, _lower_bound(rl, n_rl, start_rows[0, s]), n_rl, hi, F, ts, kind, target, tag,
-                               url, x, y, flags, tag_bits, target_bits, p, o_rage, nd0, nx0, ring, n0)
+            n0 = _rage_session(
+                s,
+                rl,
+                _lower_bound(rl, n_rl, start_rows[0, s]),
+                n_rl,
+                hi,
+                F,
+                ts,
+                kind,
+                target,
+                tag,
+                url,
+                x,
+                y,
+                flags,
+                tag_bits,
+                target_bits,
+                p,
+                o_rage,
+                nd0,
+                nx0,
+                ring,
+                n0,
+            )
             if n0 < 0:
                 return False
         if on1 or on2 or on3:
             c1 = _lower_bound(cpos, nc, _lower_bound(nm, n_nm, start_rows[1, s]))
             c2 = _lower_bound(cpos, nc, _lower_bound(nm, n_nm, start_rows[2, s]))
             c3 = _lower_bound(cpos, nc, _lower_bound(nm, n_nm, start_rows[3, s]))
-            ok, n1, n2, n3 = _click_groups_session(s, F, nts, nk, nm, n_nm, cpos, nc, c1, c2, c3, target, tag, url, flags,
-                                                   value, status, tag_bits, target_bits, p, o_dead, o_error, o_slow,
-                                                   need, next_dec, n1, n2, n3)
+            ok, n1, n2, n3 = _click_groups_session(
+                s,
+                F,
+                nts,
+                nk,
+                nm,
+                n_nm,
+                cpos,
+                nc,
+                c1,
+                c2,
+                c3,
+                target,
+                tag,
+                url,
+                flags,
+                value,
+                status,
+                tag_bits,
+                target_bits,
+                p,
+                o_dead,
+                o_error,
+                o_slow,
+                need,
+                next_dec,
+                n1,
+                n2,
+                n3,
+            )
             if not ok:
                 return False
         if on5:
-            n5 = _uturn_session(s, pv, _lower_bound(pv, n_pv, start_rows[5, s]), n_pv, hi, F, ts, url, ut_dwell,
-                                o_uturn, nd5, nx5, n5)
+            n5 = _uturn_session(
+                s,
+                pv,
+                _lower_bound(pv, n_pv, start_rows[5, s]),
+                n_pv,
+                hi,
+                F,
+                ts,
+                url,
+                ut_dwell,
+                o_uturn,
+                nd5,
+                nx5,
+                n5,
+            )
             if n5 < 0:
                 return False
         if on6:
-            n6 = _loop_session(s, pv, _lower_bound(pv, n_pv, start_rows[6, s]), n_pv, hi, F, ts, url, lp_min, lp_win,
-                               o_loop, nd6, nx6, c_url, c_first, c_last, c_lts, c_n, c_hit, c_ring, n6)
+            n6 = _loop_session(
+                s,
+                pv,
+                _lower_bound(pv, n_pv, start_rows[6, s]),
+                n_pv,
+                hi,
+                F,
+                ts,
+                url,
+                lp_min,
+                lp_win,
+                o_loop,
+                nd6,
+                nx6,
+                c_url,
+                c_first,
+                c_last,
+                c_lts,
+                c_n,
+                c_hit,
+                c_ring,
+                n6,
+            )
             if n6 < 0:
                 return False
         if on8:
-            n8 = _form_session(s, start_rows[8, s], hi, F, ts, kind, target, tag, url, tag_bits, target_bits, fl, n_fl,
-                               fm_ret, fm_hes, fm_ab, o_form, nd8, nx8, f_tgt, f_input, f_left, f_focus, n8)
+            n8 = _form_session(
+                s,
+                start_rows[8, s],
+                hi,
+                F,
+                ts,
+                kind,
+                target,
+                tag,
+                url,
+                tag_bits,
+                target_bits,
+                fl,
+                n_fl,
+                fm_ret,
+                fm_hes,
+                fm_ab,
+                o_form,
+                nd8,
+                nx8,
+                f_tgt,
+                f_input,
+                f_left,
+                f_focus,
+                n8,
+            )
             if n8 < 0:
                 return False
     counts[0] = n0
@@ -919,12 +1492,19 @@ def fused_kernel(ts, kind, target, tag, url, x, y, sy, value, status, flags, tag
     return True
 
 
-def new_workspace(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def new_workspace(
+    offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scratch for ``fused_kernel`` over sessions ``offsets``: (work, work_kind, small,
     flags_small, c_ring)."""
     longest = int(np.max(np.diff(offsets))) if offsets.shape[0] > 1 else 0
-    return (np.empty((8, longest + 1), np.int64), np.empty(longest + 1, np.uint8), np.empty((10, 64), np.int64),
-            np.empty((3, 64), np.bool_), np.empty((64, 16), np.int64))
+    return (
+        np.empty((8, longest + 1), np.int64),
+        np.empty(longest + 1, np.uint8),
+        np.empty((10, 64), np.int64),
+        np.empty((3, 64), np.bool_),
+        np.empty((64, 16), np.int64),
+    )
 
 
 @njit(cache=True, nogil=True)

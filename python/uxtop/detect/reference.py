@@ -23,23 +23,52 @@ from uxtop.schema import Kind
 
 Episode = tuple[int, int, int, int, int, int, int, int, int, int]
 
-QUICK_REACTIONS = {Kind.SCROLL, Kind.SELECTION, Kind.FOCUS, Kind.BLUR, Kind.VISIBILITY, Kind.INPUT, Kind.CHANGE}
+QUICK_REACTIONS = {
+    Kind.SCROLL,
+    Kind.SELECTION,
+    Kind.FOCUS,
+    Kind.BLUR,
+    Kind.VISIBILITY,
+    Kind.INPUT,
+    Kind.CHANGE,
+}
 SLOW_REACTIONS = {Kind.MUTATION, Kind.PAGEVIEW, Kind.SUBMIT}
 
 
 class Ev:
     """One event as a plain object (row = index in the batch)."""
 
-    __slots__ = ("row", "ts", "kind", "target", "tag", "url", "x", "y", "sy", "value", "status", "flags", "cls")
+    __slots__ = (
+        "row",
+        "ts",
+        "kind",
+        "target",
+        "tag",
+        "url",
+        "x",
+        "y",
+        "sy",
+        "value",
+        "status",
+        "flags",
+        "cls",
+    )
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
             setattr(self, k, v)
 
 
-def sessions_of(cols: Mapping[str, np.ndarray], offsets: np.ndarray, tag_bits: np.ndarray,
-                target_bits: np.ndarray) -> Iterator[list[Ev]]:
-    lists = {k: cols[k].tolist() for k in ("ts", "kind", "target", "tag", "url", "x", "y", "sy", "value", "status", "flags")}
+def sessions_of(
+    cols: Mapping[str, np.ndarray],
+    offsets: np.ndarray,
+    tag_bits: np.ndarray,
+    target_bits: np.ndarray,
+) -> Iterator[list[Ev]]:
+    lists = {
+        k: cols[k].tolist()
+        for k in ("ts", "kind", "target", "tag", "url", "x", "y", "sy", "value", "status", "flags")
+    }
     tb, gb = tag_bits.tolist(), target_bits.tolist()
     off = offsets.tolist()
     for s in range(len(off) - 1):
@@ -57,7 +86,11 @@ def sessions_of(cols: Mapping[str, np.ndarray], offsets: np.ndarray, tag_bits: n
 def rage(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
     r = cfg.rage
     if r.require_dead:
-        return [(e[0], *e[1:4], int(Rule.RAGE_DEAD), *e[5:]) for e in dead(s, evs, cfg) if e[3] >= r.min_clicks]
+        return [
+            (e[0], *e[1:4], int(Rule.RAGE_DEAD), *e[5:])
+            for e in dead(s, evs, cfg)
+            if e[3] >= r.min_clicks
+        ]
     suppress = mask_of(r.suppress)
     clicks = [e for e in evs if e.kind == Kind.CLICK]
 
@@ -71,12 +104,14 @@ def rage(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
         if r.metric == "none" or c.x == INT_NA or last.x == INT_NA:
             return True
         if r.metric == "euclid":
-            return (c.x - last.x) ** 2 + (c.y - last.y) ** 2 <= r.radius_px ** 2
+            return (c.x - last.x) ** 2 + (c.y - last.y) ** 2 <= r.radius_px**2
         if r.metric == "manhattan":
             return abs(c.x - last.x) + abs(c.y - last.y) <= r.radius_px
         pts = [p for p in chain if p.x != INT_NA] + [c]
-        return (max(p.x for p in pts) - min(p.x for p in pts) <= r.radius_px
-                and max(p.y for p in pts) - min(p.y for p in pts) <= r.radius_px)
+        return (
+            max(p.x for p in pts) - min(p.x for p in pts) <= r.radius_px
+            and max(p.y for p in pts) - min(p.y for p in pts) <= r.radius_px
+        )
 
     chains: list[list[Ev]] = []
     cur: list[Ev] | None = None
@@ -98,19 +133,44 @@ def rage(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
         cancelled = False
         for e in open_events:
             prev = max((c for c in chain if c.row < e.row), key=lambda c: c.row)
-            if e.kind == Kind.DBLCLICK and e.ts - prev.ts <= r.max_gap_ms and (not r.same_target or e.target == first.target):
+            if (
+                e.kind == Kind.DBLCLICK
+                and e.ts - prev.ts <= r.max_gap_ms
+                and (not r.same_target or e.target == first.target)
+            ):
                 n_dbl += 1
-            if e.kind == Kind.SCROLL and r.cancel_on_scroll and e.ts - prev.ts <= r.reaction_window_ms:
+            if (
+                e.kind == Kind.SCROLL
+                and r.cancel_on_scroll
+                and e.ts - prev.ts <= r.reaction_window_ms
+            ):
                 cancelled = True
-            if e.kind == Kind.SELECTION and r.cancel_on_selection and e.ts - prev.ts <= r.reaction_window_ms:
+            if (
+                e.kind == Kind.SELECTION
+                and r.cancel_on_selection
+                and e.ts - prev.ts <= r.reaction_window_ms
+            ):
                 cancelled = True
         eff = len(chain) - n_dbl if r.fold_double_clicks else len(chain)
         window_ok = r.window_ms <= 0 or any(
-            chain[j + r.min_clicks - 1].ts - chain[j].ts <= r.window_ms for j in range(len(chain) - r.min_clicks + 1)
+            chain[j + r.min_clicks - 1].ts - chain[j].ts <= r.window_ms
+            for j in range(len(chain) - r.min_clicks + 1)
         )
         if eff >= r.min_clicks and not cancelled and window_ok:
-            out.append((s, first.ts, last.ts, len(chain), int(Rule.RAGE_BURST), int(Tier.NONE), first.target,
-                        first.url, first.row, last.row))
+            out.append(
+                (
+                    s,
+                    first.ts,
+                    last.ts,
+                    len(chain),
+                    int(Rule.RAGE_BURST),
+                    int(Tier.NONE),
+                    first.target,
+                    first.url,
+                    first.row,
+                    last.row,
+                )
+            )
     return out
 
 
@@ -129,8 +189,9 @@ def click_groups(evs: Sequence[Ev], fold_ms: int) -> list[tuple[list[Ev], Ev | N
     return [(g, groups[i + 1][0] if i + 1 < len(groups) else None) for i, g in enumerate(groups)]
 
 
-def first_reaction(evs: Sequence[Ev], group: list[Ev], nxt: Ev | None, cfg: DetectConfig,
-                   request_react: bool) -> tuple[Ev | None, int]:
+def first_reaction(
+    evs: Sequence[Ev], group: list[Ev], nxt: Ev | None, cfg: DetectConfig, request_react: bool
+) -> tuple[Ev | None, int]:
     d = cfg.dead
     first, last = group[0], group[-1]
     wend = first.ts + d.dead_ms
@@ -154,12 +215,28 @@ def dead(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
     out = []
     for group, nxt in click_groups(evs, d.fold_ms):
         first, last = group[0], group[-1]
-        if first.flags & FLAG_MODIFIER or first.cls & suppress or (d.interactive_only and not first.cls & C.INTERACTIVE):
+        if (
+            first.flags & FLAG_MODIFIER
+            or first.cls & suppress
+            or (d.interactive_only and not first.cls & C.INTERACTIVE)
+        ):
             continue
         reaction, wend = first_reaction(evs, group, nxt, cfg, d.request_is_reaction)
         if reaction is None and wend - first.ts >= d.min_observe_ms:
-            out.append((s, first.ts, last.ts, len(group), int(Rule.DEAD_NO_REACTION), int(Tier.DEAD), first.target,
-                        first.url, first.row, last.row))
+            out.append(
+                (
+                    s,
+                    first.ts,
+                    last.ts,
+                    len(group),
+                    int(Rule.DEAD_NO_REACTION),
+                    int(Tier.DEAD),
+                    first.target,
+                    first.url,
+                    first.row,
+                    last.row,
+                )
+            )
     return out
 
 
@@ -197,8 +274,20 @@ def slow(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
                 ev1 = max(ev1, e.row)
                 worst = max(worst, e.value / sl.request_ms)
         if bits:
-            out.append((s, first.ts, end, len(group), int(Rule.SLOW_REQUEST) - 1 + bits, int(Tier.SLOW),
-                        first.target, first.url, first.row, ev1))
+            out.append(
+                (
+                    s,
+                    first.ts,
+                    end,
+                    len(group),
+                    int(Rule.SLOW_REQUEST) - 1 + bits,
+                    int(Tier.SLOW),
+                    first.target,
+                    first.url,
+                    first.row,
+                    ev1,
+                )
+            )
     return out
 
 
@@ -220,16 +309,38 @@ def error(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
                 ev1 = max(ev1, e.row)
         if bits:
             end_ts = next(e.ts for e in evs if e.row == ev1)
-            out.append((s, first.ts, end_ts, len(group), int(Rule.ERROR_JS) - 1 + bits, int(Tier.NONE),
-                        first.target, first.url, first.row, ev1))
+            out.append(
+                (
+                    s,
+                    first.ts,
+                    end_ts,
+                    len(group),
+                    int(Rule.ERROR_JS) - 1 + bits,
+                    int(Tier.NONE),
+                    first.target,
+                    first.url,
+                    first.row,
+                    ev1,
+                )
+            )
     return out
 
 
 # ---------------------------------------------------------------------- reversals: thrash, scroll
 
 
-def reversals(s: int, evs: Sequence[Ev], kind: Kind, axes: tuple[str, ...], min_rev: int, window_ms: int,
-              chain_gap: int, max_chain: int, min_delta: int, rules: tuple[int, int, int]) -> list[Episode]:
+def reversals(
+    s: int,
+    evs: Sequence[Ev],
+    kind: Kind,
+    axes: tuple[str, ...],
+    min_rev: int,
+    window_ms: int,
+    chain_gap: int,
+    max_chain: int,
+    min_delta: int,
+    rules: tuple[int, int, int],
+) -> list[Episode]:
     # positions per page (a page view starts the sequence over)
     seqs: list[list[Ev]] = [[]]
     for e in evs:
@@ -247,12 +358,18 @@ def reversals(s: int, evs: Sequence[Ev], kind: Kind, axes: tuple[str, ...], min_
                     flips.append(False)
                     continue
                 d1, d2 = getattr(b, ax) - getattr(a, ax), getattr(c, ax) - getattr(b, ax)
-                flips.append((d1 >= min_delta and d2 <= -min_delta) or (d1 <= -min_delta and d2 >= min_delta))
+                flips.append(
+                    (d1 >= min_delta and d2 <= -min_delta) or (d1 <= -min_delta and d2 >= min_delta)
+                )
             if any(flips):
                 revs.append((c, flips[0], flips[1]))
     chains: list[list[tuple[Ev, bool, bool]]] = []
     for r in revs:
-        if chains and r[0].ts - chains[-1][-1][0].ts <= chain_gap and r[0].ts - chains[-1][0][0].ts <= max_chain:
+        if (
+            chains
+            and r[0].ts - chains[-1][-1][0].ts <= chain_gap
+            and r[0].ts - chains[-1][0][0].ts <= max_chain
+        ):
             chains[-1].append(r)
         else:
             chains.append([r])
@@ -261,20 +378,47 @@ def reversals(s: int, evs: Sequence[Ev], kind: Kind, axes: tuple[str, ...], min_
         hits = []
         for ax in (1, 2):
             times = [r[0].ts for r in ch if r[ax]]
-            hits.append(any(times[j + min_rev - 1] - times[j] <= window_ms for j in range(len(times) - min_rev + 1)))
+            hits.append(
+                any(
+                    times[j + min_rev - 1] - times[j] <= window_ms
+                    for j in range(len(times) - min_rev + 1)
+                )
+            )
         if any(hits):
             count = max(sum(1 for r in ch if r[1]), sum(1 for r in ch if r[2]))
             rule = rules[2] if all(hits) else rules[0] if hits[0] else rules[1]
             first, last = ch[0][0], ch[-1][0]
-            out.append((s, first.ts, last.ts, count, rule, int(Tier.NONE), -1, first.url, first.row, last.row))
+            out.append(
+                (
+                    s,
+                    first.ts,
+                    last.ts,
+                    count,
+                    rule,
+                    int(Tier.NONE),
+                    -1,
+                    first.url,
+                    first.row,
+                    last.row,
+                )
+            )
     return out
 
 
 def thrash(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
     t = cfg.thrash
-    return reversals(s, evs, Kind.MOVE, ("x", "y"), t.min_reversals, t.window_ms, t.chain_gap_ms,
-                     t.max_episode_ms, t.min_delta_px,
-                     (int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY)))
+    return reversals(
+        s,
+        evs,
+        Kind.MOVE,
+        ("x", "y"),
+        t.min_reversals,
+        t.window_ms,
+        t.chain_gap_ms,
+        t.max_episode_ms,
+        t.min_delta_px,
+        (int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY)),
+    )
 
 
 def scroll(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
@@ -282,8 +426,18 @@ def scroll(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
     # the scroll position is the vertical axis
     proxy = [Ev(**{k: getattr(e, k) for k in Ev.__slots__ if k != "y"}, y=e.sy) for e in evs]
     r = int(Rule.SCROLL_BOUNCE)
-    return reversals(s, proxy, Kind.SCROLL, ("y",), sc.min_reversals, sc.window_ms, sc.chain_gap_ms,
-                     sc.max_episode_ms, sc.min_delta_px, (r, r, r))
+    return reversals(
+        s,
+        proxy,
+        Kind.SCROLL,
+        ("y",),
+        sc.min_reversals,
+        sc.window_ms,
+        sc.chain_gap_ms,
+        sc.max_episode_ms,
+        sc.min_delta_px,
+        (r, r, r),
+    )
 
 
 # ------------------------------------------------------------------------------- navigation
@@ -293,8 +447,26 @@ def uturn(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
     pvs = [e for e in evs if e.kind == Kind.PAGEVIEW]
     out = []
     for a, b, c in zip(pvs, pvs[1:], pvs[2:], strict=False):
-        if c.url >= 0 and c.url == a.url and b.url != a.url and c.ts - b.ts <= cfg.uturn.max_dwell_ms:
-            out.append((s, b.ts, c.ts, 1, int(Rule.U_TURN_QUICK_BACK), int(Tier.NONE), -1, b.url, b.row, c.row))
+        if (
+            c.url >= 0
+            and c.url == a.url
+            and b.url != a.url
+            and c.ts - b.ts <= cfg.uturn.max_dwell_ms
+        ):
+            out.append(
+                (
+                    s,
+                    b.ts,
+                    c.ts,
+                    1,
+                    int(Rule.U_TURN_QUICK_BACK),
+                    int(Tier.NONE),
+                    -1,
+                    b.url,
+                    b.row,
+                    c.row,
+                )
+            )
     return out
 
 
@@ -315,8 +487,20 @@ def loop(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
         for ch in chains:
             n = lc.min_visits
             if any(ch[j + n - 1].ts - ch[j].ts <= lc.window_ms for j in range(len(ch) - n + 1)):
-                out.append((s, ch[0].ts, ch[-1].ts, len(ch), int(Rule.PAGE_LOOP_REVISITS), int(Tier.NONE), -1, url,
-                            ch[0].row, ch[-1].row))
+                out.append(
+                    (
+                        s,
+                        ch[0].ts,
+                        ch[-1].ts,
+                        len(ch),
+                        int(Rule.PAGE_LOOP_REVISITS),
+                        int(Tier.NONE),
+                        -1,
+                        url,
+                        ch[0].row,
+                        ch[-1].row,
+                    )
+                )
     return out
 
 
@@ -330,8 +514,12 @@ def form(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
             visits[-1].append(e)
     out = []
     for visit in visits:
-        rows = [e for e in visit if e.kind == Kind.SUBMIT or (
-            e.kind in (Kind.FOCUS, Kind.INPUT, Kind.CHANGE, Kind.BLUR) and e.cls & C.FIELD)]
+        rows = [
+            e
+            for e in visit
+            if e.kind == Kind.SUBMIT
+            or (e.kind in (Kind.FOCUS, Kind.INPUT, Kind.CHANGE, Kind.BLUR) and e.cls & C.FIELD)
+        ]
         if not rows:
             continue
         had_input: set[int] = set()
@@ -360,21 +548,50 @@ def form(s: int, evs: Sequence[Ev], cfg: DetectConfig) -> list[Episode]:
                     hes += 1
                 focus_at.pop(f, None)
                 had_input.add(f)
-        bits = (1 if returns >= fc.min_returns else 0) | (2 if hes else 0) | (
-            4 if len(had_input) >= fc.abandon_min_fields and not submitted else 0)
+        bits = (
+            (1 if returns >= fc.min_returns else 0)
+            | (2 if hes else 0)
+            | (4 if len(had_input) >= fc.abandon_min_fields and not submitted else 0)
+        )
         if bits:
             first, last = rows[0], rows[-1]
-            out.append((s, first.ts, last.ts, returns + hes, int(Rule.FORM_REENTRY) - 1 + bits, int(Tier.NONE),
-                        last_field.target if last_field is not None else -1, first.url, first.row, last.row))
+            out.append(
+                (
+                    s,
+                    first.ts,
+                    last.ts,
+                    returns + hes,
+                    int(Rule.FORM_REENTRY) - 1 + bits,
+                    int(Tier.NONE),
+                    last_field.target if last_field is not None else -1,
+                    first.url,
+                    first.row,
+                    last.row,
+                )
+            )
     return out
 
 
-REFERENCE = {"rage": rage, "dead": dead, "error": error, "slow": slow, "thrash": thrash, "uturn": uturn,
-             "loop": loop, "scroll": scroll, "form": form}
+REFERENCE = {
+    "rage": rage,
+    "dead": dead,
+    "error": error,
+    "slow": slow,
+    "thrash": thrash,
+    "uturn": uturn,
+    "loop": loop,
+    "scroll": scroll,
+    "form": form,
+}
 
 
-def reference_episodes(cols: Mapping[str, np.ndarray], offsets: np.ndarray, cfg: DetectConfig,
-                       tag_bits: np.ndarray, target_bits: np.ndarray) -> dict[str, list[Episode]]:
+def reference_episodes(
+    cols: Mapping[str, np.ndarray],
+    offsets: np.ndarray,
+    cfg: DetectConfig,
+    tag_bits: np.ndarray,
+    target_bits: np.ndarray,
+) -> dict[str, list[Episode]]:
     """Every detector over every (closed) session of a batch."""
     out: dict[str, list[Episode]] = {k: [] for k in REFERENCE}
     for s, evs in enumerate(sessions_of(cols, offsets, tag_bits, target_bits)):

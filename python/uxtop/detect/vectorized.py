@@ -30,7 +30,9 @@ VECTORIZED_KINDS = ("rage", "dead", "error", "uturn", "loop", "thrash", "scroll"
 class _Ctx:
     """Per-batch derived arrays shared by the rules."""
 
-    def __init__(self, cols: Mapping[str, Arr], offsets: Arr, tag_bits: Arr, target_bits: Arr) -> None:
+    def __init__(
+        self, cols: Mapping[str, Arr], offsets: Arr, tag_bits: Arr, target_bits: Arr
+    ) -> None:
         self.cols = cols
         n = cols["ts"].shape[0]
         self.n = n
@@ -46,8 +48,18 @@ class _Ctx:
         self.c_tgt = cols["target"][c]
 
 
-def _episodes(s: Arr, start: Arr, end: Arr, count: Arr, rule: Arr | int, tier: int, target: Arr | int,
-              url: Arr, r0: Arr, r1: Arr) -> list[tuple[int, ...]]:
+def _episodes(
+    s: Arr,
+    start: Arr,
+    end: Arr,
+    count: Arr,
+    rule: Arr | int,
+    tier: int,
+    target: Arr | int,
+    url: Arr,
+    r0: Arr,
+    r1: Arr,
+) -> list[tuple[int, ...]]:
     k = s.shape[0]
     rule_a = np.broadcast_to(np.asarray(rule, dtype=np.int64), (k,))
     tgt_a = np.broadcast_to(np.asarray(target, dtype=np.int64), (k,))
@@ -73,13 +85,22 @@ def rage(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     xs, ys = x.cols["x"][c].astype(np.int64), x.cols["y"][c].astype(np.int64)
     link = np.zeros(c.shape[0], dtype=bool)
     if c.shape[0] > 1:
-        ok = cand[1:] & cand[:-1] & (x.c_sess[1:] == x.c_sess[:-1]) & (np.diff(x.c_ts) <= r.max_gap_ms)
+        ok = (
+            cand[1:]
+            & cand[:-1]
+            & (x.c_sess[1:] == x.c_sess[:-1])
+            & (np.diff(x.c_ts) <= r.max_gap_ms)
+        )
         if r.same_target:
             ok &= x.c_tgt[1:] == x.c_tgt[:-1]
         if r.metric != "none":
             dx, dy = np.diff(xs), np.diff(ys)
             na = (xs[1:] == INT_NA) | (xs[:-1] == INT_NA)
-            near = dx * dx + dy * dy <= r.radius_px**2 if r.metric == "euclid" else np.abs(dx) + np.abs(dy) <= r.radius_px
+            near = (
+                dx * dx + dy * dy <= r.radius_px**2
+                if r.metric == "euclid"
+                else np.abs(dx) + np.abs(dy) <= r.radius_px
+            )
             ok &= near | na
         link[1:] = ok
     gid, starts, ends = _groups(x, link)
@@ -88,8 +109,11 @@ def rage(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     # events between clicks belong to the chain of the click just before them
     n_dbl = np.zeros(starts.shape[0], dtype=np.int64)
     cancel = np.zeros(starts.shape[0], dtype=bool)
-    for k, active, window in ((Kind.DBLCLICK, True, r.max_gap_ms), (Kind.SCROLL, r.cancel_on_scroll, r.reaction_window_ms),
-                              (Kind.SELECTION, r.cancel_on_selection, r.reaction_window_ms)):
+    for k, active, window in (
+        (Kind.DBLCLICK, True, r.max_gap_ms),
+        (Kind.SCROLL, r.cancel_on_scroll, r.reaction_window_ms),
+        (Kind.SELECTION, r.cancel_on_selection, r.reaction_window_ms),
+    ):
         if not active:
             continue
         rows = np.flatnonzero(x.kind == k)
@@ -106,8 +130,18 @@ def rage(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     eff = n_clicks - n_dbl if r.fold_double_clicks else n_clicks
     sel = np.flatnonzero(valid & (eff >= r.min_clicks) & ~cancel)
     f, last_rows = c[starts[sel]], c[ends[sel]]
-    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], n_clicks[sel], int(Rule.RAGE_BURST), int(Tier.NONE),
-                     x.cols["target"][f], x.cols["url"][f], f, last_rows)
+    return _episodes(
+        x.sess[f],
+        x.ts[f],
+        x.ts[last_rows],
+        n_clicks[sel],
+        int(Rule.RAGE_BURST),
+        int(Tier.NONE),
+        x.cols["target"][f],
+        x.cols["url"][f],
+        f,
+        last_rows,
+    )
 
 
 def _click_groups(x: _Ctx, fold_ms: int) -> tuple[Arr, Arr, Arr, Arr]:
@@ -116,7 +150,11 @@ def _click_groups(x: _Ctx, fold_ms: int) -> tuple[Arr, Arr, Arr, Arr]:
     c = x.clicks
     link = np.zeros(c.shape[0], dtype=bool)
     if c.shape[0] > 1:
-        link[1:] = (x.c_sess[1:] == x.c_sess[:-1]) & (x.c_tgt[1:] == x.c_tgt[:-1]) & (np.diff(x.c_ts) <= fold_ms)
+        link[1:] = (
+            (x.c_sess[1:] == x.c_sess[:-1])
+            & (x.c_tgt[1:] == x.c_tgt[:-1])
+            & (np.diff(x.c_ts) <= fold_ms)
+        )
     _, starts, ends = _groups(x, link)
     nxt = np.full(starts.shape[0], -1, dtype=np.int64)
     if starts.shape[0] > 1:
@@ -148,10 +186,25 @@ def dead(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
         wend = np.where(nxt >= 0, np.minimum(wend, x.ts[np.maximum(nxt, 0)] - 1), wend)
     k = x.kind
     slow_rows = np.flatnonzero((k == Kind.MUTATION) | (k == Kind.PAGEVIEW) | (k == Kind.SUBMIT))
-    quick_rows = np.flatnonzero(np.isin(k, [Kind.SCROLL, Kind.SELECTION, Kind.FOCUS, Kind.BLUR, Kind.VISIBILITY,
-                                            Kind.INPUT, Kind.CHANGE]))
+    quick_rows = np.flatnonzero(
+        np.isin(
+            k,
+            [
+                Kind.SCROLL,
+                Kind.SELECTION,
+                Kind.FOCUS,
+                Kind.BLUR,
+                Kind.VISIBILITY,
+                Kind.INPUT,
+                Kind.CHANGE,
+            ],
+        )
+    )
     reacted = np.zeros(first.shape[0], dtype=bool)
-    for rows, until in ((slow_rows, wend), (quick_rows, np.minimum(wend, x.ts[last] + d.quick_reaction_ms))):
+    for rows, until in (
+        (slow_rows, wend),
+        (quick_rows, np.minimum(wend, x.ts[last] + d.quick_reaction_ms)),
+    ):
         r = _first_after(rows, first, x)
         ok = r >= 0
         reacted[ok] |= x.ts[r[ok]] <= until[ok]
@@ -161,8 +214,18 @@ def dead(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
         reacted[ok] |= x.ts[r[ok]] <= wend[ok]
     sel = np.flatnonzero(cand & ~reacted & (wend - x.ts[first] >= d.min_observe_ms))
     f, last_rows = first[sel], last[sel]
-    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], cnt[sel], int(Rule.DEAD_NO_REACTION), int(Tier.DEAD),
-                     x.cols["target"][f], x.cols["url"][f], f, last_rows)
+    return _episodes(
+        x.sess[f],
+        x.ts[f],
+        x.ts[last_rows],
+        cnt[sel],
+        int(Rule.DEAD_NO_REACTION),
+        int(Tier.DEAD),
+        x.cols["target"][f],
+        x.cols["url"][f],
+        f,
+        last_rows,
+    )
 
 
 def error(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
@@ -176,7 +239,11 @@ def error(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     bound = np.minimum(np.where(nxt >= 0, nxt, sess_end), np.where(pv >= 0, pv, sess_end))
     # first row past the window: ts sorted within the session, so search in the global (sess, ts) order
     key = x.sess * (1 << 42) + (x.ts - x.ts.min() if x.n else x.ts)
-    wend_row = np.searchsorted(key, x.sess[first] * (1 << 42) + (x.ts[last] + e.window_ms - (x.ts.min() if x.n else 0)), side="right")
+    wend_row = np.searchsorted(
+        key,
+        x.sess[first] * (1 << 42) + (x.ts[last] + e.window_ms - (x.ts.min() if x.n else 0)),
+        side="right",
+    )
     bound = np.minimum(bound, wend_row)
     bits = np.zeros(first.shape[0], dtype=np.int64)
     ev1 = last.copy()
@@ -190,8 +257,18 @@ def error(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
         ev1[has] = np.maximum(ev1[has], rows[hi[has] - 1])
     sel = np.flatnonzero(cand & (bits > 0))
     f = first[sel]
-    return _episodes(x.sess[f], x.ts[f], x.ts[ev1[sel]], cnt[sel], int(Rule.ERROR_JS) - 1 + bits[sel], int(Tier.NONE),
-                     x.cols["target"][f], x.cols["url"][f], f, ev1[sel])
+    return _episodes(
+        x.sess[f],
+        x.ts[f],
+        x.ts[ev1[sel]],
+        cnt[sel],
+        int(Rule.ERROR_JS) - 1 + bits[sel],
+        int(Tier.NONE),
+        x.cols["target"][f],
+        x.cols["url"][f],
+        f,
+        ev1[sel],
+    )
 
 
 def uturn(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
@@ -203,8 +280,18 @@ def uturn(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     ok = (x.sess[a] == x.sess[c]) & (url[c] >= 0) & (url[c] == url[a]) & (url[b] != url[a])
     ok &= x.ts[c] - x.ts[b] <= cfg.uturn.max_dwell_ms
     b, c = b[ok], c[ok]
-    return _episodes(x.sess[b], x.ts[b], x.ts[c], np.ones(b.shape[0]), int(Rule.U_TURN_QUICK_BACK), int(Tier.NONE),
-                     -1, url[b], b, c)
+    return _episodes(
+        x.sess[b],
+        x.ts[b],
+        x.ts[c],
+        np.ones(b.shape[0]),
+        int(Rule.U_TURN_QUICK_BACK),
+        int(Tier.NONE),
+        -1,
+        url[b],
+        b,
+        c,
+    )
 
 
 def loop(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
@@ -224,17 +311,36 @@ def loop(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     m = lc.min_visits
     hit = np.zeros(starts.shape[0], dtype=bool)
     if p.shape[0] >= m:
-        span = x.ts[p[m - 1:]] - x.ts[p[: p.shape[0] - m + 1]]
-        inside = gid[m - 1:] == gid[: p.shape[0] - m + 1]
-        hit[gid[m - 1:][inside & (span <= lc.window_ms)]] = True
+        span = x.ts[p[m - 1 :]] - x.ts[p[: p.shape[0] - m + 1]]
+        inside = gid[m - 1 :] == gid[: p.shape[0] - m + 1]
+        hit[gid[m - 1 :][inside & (span <= lc.window_ms)]] = True
     sel = np.flatnonzero(hit)
     f, last_rows = p[starts[sel]], p[ends[sel]]
-    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], (ends - starts + 1)[sel], int(Rule.PAGE_LOOP_REVISITS),
-                     int(Tier.NONE), -1, url[f], f, last_rows)
+    return _episodes(
+        x.sess[f],
+        x.ts[f],
+        x.ts[last_rows],
+        (ends - starts + 1)[sel],
+        int(Rule.PAGE_LOOP_REVISITS),
+        int(Tier.NONE),
+        -1,
+        url[f],
+        f,
+        last_rows,
+    )
 
 
-def _reversals(x: _Ctx, kind: Kind, cx: Arr | None, cy: Arr, min_rev: int, window_ms: int, chain_gap: int,
-               min_delta: int, rules: tuple[int, int, int]) -> list[tuple[int, ...]]:
+def _reversals(
+    x: _Ctx,
+    kind: Kind,
+    cx: Arr | None,
+    cy: Arr,
+    min_rev: int,
+    window_ms: int,
+    chain_gap: int,
+    min_delta: int,
+    rules: tuple[int, int, int],
+) -> list[tuple[int, ...]]:
     valid = (x.kind == kind) & (cy != INT_NA)
     if cx is not None:
         valid &= cx != INT_NA
@@ -251,7 +357,10 @@ def _reversals(x: _Ctx, kind: Kind, cx: Arr | None, cy: Arr, min_rev: int, windo
             continue
         v = coord[rows].astype(np.int64)
         d1, d2 = v[1:-1] - v[:-2], v[2:] - v[1:-1]
-        flips.append(ok & (((d1 >= min_delta) & (d2 <= -min_delta)) | ((d1 <= -min_delta) & (d2 >= min_delta))))
+        flips.append(
+            ok
+            & (((d1 >= min_delta) & (d2 <= -min_delta)) | ((d1 <= -min_delta) & (d2 >= min_delta)))
+        )
     rx, ry = flips
     anyr = rx | ry
     rev_rows = rows[2:][anyr]
@@ -270,7 +379,7 @@ def _reversals(x: _Ctx, kind: Kind, cx: Arr | None, cy: Arr, min_rev: int, windo
         cnt = np.bincount(gid[idx], minlength=n_ch)
         h = np.zeros(n_ch, dtype=bool)
         if idx.shape[0] >= min_rev:
-            a, b = idx[: idx.shape[0] - min_rev + 1], idx[min_rev - 1:]
+            a, b = idx[: idx.shape[0] - min_rev + 1], idx[min_rev - 1 :]
             good = (gid[a] == gid[b]) & (rts[b] - rts[a] <= window_ms)
             h[gid[b[good]]] = True
         hits.append(h)
@@ -279,27 +388,69 @@ def _reversals(x: _Ctx, kind: Kind, cx: Arr | None, cy: Arr, min_rev: int, windo
     sel = np.flatnonzero(hx | hy)
     rule = np.where(hx & hy, rules[2], np.where(hx, rules[0], rules[1]))[sel]
     f, last_rows = rev_rows[starts[sel]], rev_rows[ends[sel]]
-    return _episodes(x.sess[f], x.ts[f], x.ts[last_rows], np.maximum(counts[0], counts[1])[sel], rule, int(Tier.NONE), -1,
-                     x.cols["url"][f], f, last_rows)
+    return _episodes(
+        x.sess[f],
+        x.ts[f],
+        x.ts[last_rows],
+        np.maximum(counts[0], counts[1])[sel],
+        rule,
+        int(Tier.NONE),
+        -1,
+        x.cols["url"][f],
+        f,
+        last_rows,
+    )
 
 
 def thrash(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     t = cfg.thrash
-    return _reversals(x, Kind.MOVE, x.cols["x"], x.cols["y"], t.min_reversals, t.window_ms, t.chain_gap_ms,
-                      t.min_delta_px, (int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY)))
+    return _reversals(
+        x,
+        Kind.MOVE,
+        x.cols["x"],
+        x.cols["y"],
+        t.min_reversals,
+        t.window_ms,
+        t.chain_gap_ms,
+        t.min_delta_px,
+        (int(Rule.THRASH_X), int(Rule.THRASH_Y), int(Rule.THRASH_XY)),
+    )
 
 
 def scroll(x: _Ctx, cfg: DetectConfig) -> list[tuple[int, ...]]:
     s = cfg.scroll
     r = int(Rule.SCROLL_BOUNCE)
-    return _reversals(x, Kind.SCROLL, None, x.cols["sy"], s.min_reversals, s.window_ms, s.chain_gap_ms,
-                      s.min_delta_px, (r, r, r))
+    return _reversals(
+        x,
+        Kind.SCROLL,
+        None,
+        x.cols["sy"],
+        s.min_reversals,
+        s.window_ms,
+        s.chain_gap_ms,
+        s.min_delta_px,
+        (r, r, r),
+    )
 
 
-RULES = {"rage": rage, "dead": dead, "error": error, "uturn": uturn, "loop": loop, "thrash": thrash, "scroll": scroll}
+RULES = {
+    "rage": rage,
+    "dead": dead,
+    "error": error,
+    "uturn": uturn,
+    "loop": loop,
+    "thrash": thrash,
+    "scroll": scroll,
+}
 
 
-def vectorized_episodes(cols: Mapping[str, Arr], offsets: Arr, cfg: DetectConfig, tag_bits: Arr,
-                        target_bits: Arr, only: tuple[str, ...] = VECTORIZED_KINDS) -> dict[str, list[tuple[int, ...]]]:
+def vectorized_episodes(
+    cols: Mapping[str, Arr],
+    offsets: Arr,
+    cfg: DetectConfig,
+    tag_bits: Arr,
+    target_bits: Arr,
+    only: tuple[str, ...] = VECTORIZED_KINDS,
+) -> dict[str, list[tuple[int, ...]]]:
     x = _Ctx(cols, offsets, tag_bits, target_bits)
     return {name: RULES[name](x, cfg) for name in only}
