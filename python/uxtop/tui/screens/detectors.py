@@ -14,6 +14,7 @@ from uxtop.snapshot import FlagRow, Snapshot
 from uxtop.tui.format import KIND_STYLE, clock_time, human, sparkline
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
+from uxtop.tui.widgets.set_text import set_text
 
 KIND_COLS = (
     ("kind", "kind", 17),
@@ -64,7 +65,7 @@ class DetectorsScreen(UxtopScreen):
         )
         if d.error:
             t.append(f" · {d.error}", style="bold red")
-        self.query_one("#detector-summary", Static).update(t)
+        set_text(self.query_one("#detector-summary", Static), t)
         by_kind = {kr.kind: kr for kr in snap.kind_rates}
         self.query_one("#detector-kinds", KeyedTable).sync(
             [

@@ -15,6 +15,7 @@ from uxtop.tui.format import human
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.funnel_bars import FunnelBars
 from uxtop.tui.widgets.keyed_table import KeyedTable
+from uxtop.tui.widgets.set_text import set_text
 
 BREAKDOWN_COLS = (
     ("funnel", "funnel", 16),
@@ -55,7 +56,7 @@ class FunnelsScreen(UxtopScreen):
             )
         else:
             cap.append(f" {len(funnels)} funnel(s)", style="bold")
-        self.query_one("#funnels-caption", Static).update(cap)
+        set_text(self.query_one("#funnels-caption", Static), cap)
         box = self.query_one("#funnel-list", Vertical)
         bars = list(box.query(FunnelBars))
         if len(bars) != len(funnels):

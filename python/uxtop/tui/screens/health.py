@@ -16,6 +16,7 @@ from uxtop.snapshot import Snapshot
 from uxtop.tui.format import human, sparkline
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
+from uxtop.tui.widgets.set_text import set_text
 
 ROUTE_COLS = (
     ("route", "route", 26),
@@ -88,7 +89,7 @@ class HealthScreen(UxtopScreen):
                 f" {human(stats.get('series', 0))} series · {int(stats.get('alarms_active', 0))} active alarms · bucket {getattr(a, 'bucket_ms', 0) // 1000}s",
                 style="dim",
             )
-        self.query_one("#health-caption", Static).update(cap)
+        set_text(self.query_one("#health-caption", Static), cap)
         routes = list(getattr(a, "routes", []) or [])
         self.query_one("#routes", KeyedTable).sync(
             [

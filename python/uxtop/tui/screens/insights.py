@@ -15,6 +15,7 @@ from uxtop.snapshot import Snapshot
 from uxtop.tui.format import clock_time, human
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
+from uxtop.tui.widgets.set_text import set_text
 
 INSIGHT_COLS = (
     ("rank", "#", 3),
@@ -114,7 +115,7 @@ class InsightsScreen(UxtopScreen):
                 "(in the demo: soon after POST /api/cart degrades, 90 s after start).",
                 style="dim",
             )
-            self.query_one("#insight-detail", Static).update(t)
+            set_text(self.query_one("#insight-detail", Static), t)
             return
         t.append(f" {ins.severity} ", style=_SEV.get(ins.severity, "bold"))
         t.append(f"  {ins.title}\n\n", style="bold")
@@ -142,7 +143,7 @@ class InsightsScreen(UxtopScreen):
             f"\nsince {clock_time(ins.since)} · score {ins.score:.2f} · confidence {ins.confidence:.2f}",
             style="dim",
         )
-        self.query_one("#insight-detail", Static).update(t)
+        set_text(self.query_one("#insight-detail", Static), t)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "insight-list" and event.row_key is not None:

@@ -15,6 +15,7 @@ from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
 from uxtop.tui.widgets.kind_rates import KindRates
 from uxtop.tui.widgets.metric_tile import MetricTile
+from uxtop.tui.widgets.set_text import set_text
 
 PAGE_COLS = (
     ("url", "page", 28),
@@ -110,7 +111,7 @@ class OverviewScreen(UxtopScreen):
             f" · profile {d.profile} · {human(d.events_per_s)} ev/s throughput · {human(d.judged)} judged",
             style="dim",
         )
-        self.query_one("#detector-line", Static).update(line)
+        set_text(self.query_one("#detector-line", Static), line)
         newest = sorted(snap.session_rows, key=lambda r: (-r.last_flag_ts, -r.seq))[:12]
         self.query_one("#newest-sessions", KeyedTable).sync(
             [

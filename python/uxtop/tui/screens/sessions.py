@@ -16,6 +16,7 @@ from uxtop.tui.messages import FilterSubmitted
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.filter_bar import FilterBar
 from uxtop.tui.widgets.keyed_table import KeyedTable
+from uxtop.tui.widgets.set_text import set_text
 
 COLUMNS = (
     ("score", "score", 6),
@@ -123,7 +124,7 @@ class SessionsScreen(UxtopScreen):
             style="bold",
         )
         cap.append("   enter open · s sort · r reverse · / filter · f follow", style="dim italic")
-        self.query_one("#sessions-caption", Static).update(cap)
+        set_text(self.query_one("#sessions-caption", Static), cap)
 
     def _cells_of(self, r: SessionRow) -> tuple[Any, ...]:
         hit = self._cells.get(r.session_id)

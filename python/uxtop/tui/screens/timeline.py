@@ -26,6 +26,7 @@ from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.depth_bars import DepthBars
 from uxtop.tui.widgets.flag_detail import FlagDetail
 from uxtop.tui.widgets.mouse_map import MouseMap
+from uxtop.tui.widgets.set_text import set_text
 from uxtop.tui.widgets.timeline_view import TimelineView
 
 
@@ -118,7 +119,7 @@ class TimelineScreen(UxtopScreen):
             t.append(f" · exported → {self.exported}", style="bold green")
         if self.hint:
             t.append(f" · {self.hint}", style="bold yellow")
-        self.query_one("#timeline-header", Static).update(t)
+        set_text(self.query_one("#timeline-header", Static), t)
 
     def on_flag_selected(self, msg: FlagSelected) -> None:
         d = self.detail

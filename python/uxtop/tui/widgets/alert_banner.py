@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from uxtop.snapshot import Alert
 from uxtop.tui.format import clock_time
+from uxtop.tui.widgets.set_text import set_text
 
 
 class AlertBanner(Static):
@@ -30,4 +31,4 @@ class AlertBanner(Static):
                 t.append(f"  {a.detail}", style="dim")
         if len(alerts) > 2:
             t.append(f"  (+{len(alerts) - 2} more)", style="dim")
-        self.update(t)
+        set_text(self, t)

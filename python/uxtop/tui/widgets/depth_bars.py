@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from uxtop.tui.format import human
+from uxtop.tui.widgets.set_text import set_text
 
 
 class DepthBars(Static):
@@ -19,7 +20,7 @@ class DepthBars(Static):
         t.append(f"{title}\n", style="bold")
         if not total:
             t.append("no scroll events yet", style="dim")
-            self.update(t)
+            set_text(self, t)
             return
         top = max(depth)
         width = max(10, (self.size.width or 40) - 22)
@@ -32,7 +33,7 @@ class DepthBars(Static):
                 if i < len(depth) - 1
                 else f" {human(n)} ({100 * n / total:.0f}%)"
             )
-        self.update(t)
+        set_text(self, t)
 
     def show_sessions(self, depth: tuple[tuple[str, float], ...]) -> None:
         t = Text(no_wrap=True)
@@ -45,4 +46,4 @@ class DepthBars(Static):
             t.append("█" * int(round(d * width)), style="#87af87")
             t.append("░" * (width - int(round(d * width))), style="#303030")
             t.append(f" {d * 100:3.0f}%" + ("\n" if i < min(len(depth), 6) - 1 else ""))
-        self.update(t)
+        set_text(self, t)

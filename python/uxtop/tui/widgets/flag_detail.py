@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from uxtop.snapshot import FlagRow
 from uxtop.tui.format import KIND_STYLE, duration
+from uxtop.tui.widgets.set_text import set_text
 
 
 class FlagDetail(Static):
@@ -24,7 +25,7 @@ class FlagDetail(Static):
                 else "  none in the retained events\n",
                 style="dim",
             )
-            self.update(t)
+            set_text(self, t)
             return
         t.append(f"flag {index + 1}/{total} ", style="bold")
         t.append(flag.kind, style=KIND_STYLE.get(flag.kind, "bold"))
@@ -42,4 +43,4 @@ class FlagDetail(Static):
             t.append("  (source lines; highlighted in the timeline)", style="dim")
         else:
             t.append("—")
-        self.update(t)
+        set_text(self, t)

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from uxtop.tui.format import sparkline
+from uxtop.tui.widgets.set_text import set_text
 
 
 class MetricTile(Static):
@@ -33,4 +34,4 @@ class MetricTile(Static):
             width = max(4, self.content_size.width) if self.content_size.width else 24
             t.append("\n")
             t.append(sparkline(spark, width), style="cyan")
-        self.update(t)
+        set_text(self, t)

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from uxtop.snapshot import Snapshot
 from uxtop.tui.format import duration, human
+from uxtop.tui.widgets.set_text import set_text
 
 
 class StatusBar(Static):
@@ -36,4 +37,4 @@ class StatusBar(Static):
         for note in snap.notes:
             t.append(" │ ", style="dim")
             t.append(note, style="italic yellow")
-        self.update(t)
+        set_text(self, t)
