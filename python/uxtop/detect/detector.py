@@ -94,6 +94,8 @@ for _k, _name in enumerate(KERNELS):
 _READ_BITS = (_READS * (1 << np.arange(len(KERNELS)))[:, None]).sum(axis=0).astype(np.uint16)
 #: the carry also remembers each row's position in its session (rows in between may be gone)
 CARRY_COLUMNS: dict[str, type] = {**DETECT_COLUMNS, "pos": np.int64}
+#: the carry pool's minimum size, and how many dead rows beyond the live ones it tolerates
+_POOL_SLACK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,11 @@ def _columns_of(batch: EventBatch) -> dict[str, npt.NDArray[Any]]:
 
 @dataclass
 class _State:
-    """Open sessions (sorted by session_id) and their carried rows (CSR over them)."""
+    """Open sessions (sorted by session_id) and their carried rows: session i owns
+    ``cols[k][start[i] : start[i] + length[i]]``. ``cols`` is a pool with room for ``cap`` rows
+    of which ``used`` are taken: a batch appends the rows its sessions keep and leaves their
+    old ones behind, so sessions without new events are not copied every batch; the pool is
+    compacted when it is full or mostly dead rows."""
 
     sid: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
     next_pos: npt.NDArray[np.int64] = field(
@@ -327,10 +333,13 @@ class _State:
     fprev: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     end_ts: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
-    off: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
+    start: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    length: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     cols: dict[str, npt.NDArray[Any]] = field(
         default_factory=lambda: {k: np.empty(0, dtype=t) for k, t in CARRY_COLUMNS.items()}
     )
+    used: int = 0
+    cap: int = 0
 
 
 class Detector:
@@ -361,7 +370,7 @@ class Detector:
 
     @property
     def carried_events(self) -> int:
-        return int(self._state.off[-1])
+        return int(self._state.length.sum())
 
     def update(self, batch: EventBatch, strings: Any) -> FlagBatch:
         tag_bits = self._tags.extend(string_table(strings, "tag"))
@@ -422,8 +431,8 @@ class Detector:
         has_state = r_state >= 0
         c_len = np.zeros(n_run, np.int64)
         c_start = np.zeros(n_run, np.int64)
-        c_start[has_state] = st.off[r_state[has_state]]
-        c_len[has_state] = st.off[r_state[has_state] + 1] - c_start[has_state]
+        c_start[has_state] = st.start[r_state[has_state]]
+        c_len[has_state] = st.length[r_state[has_state]]
         has_new = r_batch >= 0
         n_start = np.zeros(n_run, np.int64)
         n_len = np.zeros(n_run, np.int64)
@@ -444,7 +453,7 @@ class Detector:
             cols = new_cols
             offsets = b_off
         else:
-            n_carry = int(st.off[-1])
+            n_carry = st.used
             seg_starts = np.empty(2 * n_run, np.int64)
             seg_lens = np.empty(2 * n_run, np.int64)
             seg_starts[0::2] = c_start
@@ -459,7 +468,7 @@ class Detector:
                 elif n_carry == 0:
                     cols[k] = new_cols[k][idx]
                 else:  # carried rows then new ones, without concatenating them first
-                    cols[k] = K.take2(st.cols[k], new_cols[k], idx)
+                    cols[k] = K.take2(st.cols[k][:n_carry], new_cols[k], idx)
             offsets = np.zeros(n_run + 1, np.int64)
             np.cumsum(c_len + n_len, out=offsets[1:])
         o = offsets[:-1]
@@ -515,42 +524,53 @@ class Detector:
         stay = np.ones(n_state, dtype=bool)
         stay[r_state[has_state]] = False  # replaced by the run results (or closed)
         stay_idx = np.flatnonzero(stay)
-        s_len = st.off[stay_idx + 1] - st.off[stay_idx]
-        s_idx = _segments_index(st.off[stay_idx], s_len)
-        n_stay_rows = int(s_len.sum())
-        # new state = stayed sessions + kept run sessions, sorted by session id
-        all_sid = np.concatenate([st.sid[stay_idx], r_sid[keep]])
-        all_len = np.concatenate([s_len, k_len[keep]])
-        all_src = np.zeros(all_len.shape[0], np.int64)
-        if all_len.shape[0]:
-            np.cumsum(all_len[:-1], out=all_src[1:])
-        order = np.argsort(all_sid, kind="stable")
-        pool_idx = _segments_index(all_src[order], all_len[order])
-        # rows of the new state: in ``concatenate([st.cols[k], cols[k]])``, gathered once per column
-        n_carry_rows = int(st.off[-1])
-        src_idx = (
-            np.concatenate([s_idx, k_idx + n_carry_rows]) if n_stay_rows else k_idx + n_carry_rows
-        )[pool_idx]
-        new_cols_state = {}
-        for k, t in CARRY_COLUMNS.items():
-            if k not in cols:  # positions were never needed: nothing stays or is kept
-                new_cols_state[k] = np.empty(0, t)
-            elif n_carry_rows:
-                new_cols_state[k] = K.take2(st.cols[k], cols[k], src_idx)
-            else:
-                new_cols_state[k] = cols[k][src_idx]
-        off_new = np.zeros(all_sid.shape[0] + 1, np.int64)
-        np.cumsum(all_len[order], out=off_new[1:])
-        self._state = _State(
-            sid=all_sid[order],
-            next_pos=np.concatenate([st.next_pos[stay_idx], next_pos_new[keep]])[order],
-            need=np.concatenate([st.need[stay_idx], need_abs_new[keep]])[order],
-            fprev=np.concatenate([st.fprev[stay_idx], frontier[keep]])[order],
-            end_ts=np.concatenate([st.end_ts[stay_idx], r_end[keep]])[order],
-            next_dec=np.concatenate([st.next_dec[stay_idx], next_dec.T[keep].min(axis=1)])[order],
-            off=off_new,
-            cols=new_cols_state,
-        )
+        s_start = st.start[stay_idx]
+        s_len = st.length[stay_idx]
+        kept_len = k_len[keep]
+        n_kept = int(k_idx.shape[0])
+        if stay_idx.shape[0] == 0 and n_kept == 0 and not keep.any():
+            self._state = _State()  # nothing open: drop the pool
+        else:
+            pool, used, cap = st.cols, st.used, st.cap
+            live_stay = int(s_len.sum())
+            if used + n_kept > cap or used - live_stay > live_stay + _POOL_SLACK:
+                # compact: the stayed sessions' rows to the front of a fresh pool
+                cap = max(_POOL_SLACK, 2 * (live_stay + n_kept))
+                s_idx = _segments_index(s_start, s_len)
+                fresh = {}
+                for k, t in CARRY_COLUMNS.items():
+                    fresh[k] = np.empty(cap, t)
+                    fresh[k][:live_stay] = pool[k][s_idx]
+                pool, used = fresh, live_stay
+                s_start = np.zeros(s_len.shape[0], np.int64)
+                if s_len.shape[0]:
+                    np.cumsum(s_len[:-1], out=s_start[1:])
+            # the run sessions' kept rows go after the used part
+            if n_kept:
+                for k in CARRY_COLUMNS:
+                    pool[k][used : used + n_kept] = cols[k][k_idx]
+            k_start = np.full(kept_len.shape[0], used, np.int64)
+            if kept_len.shape[0] > 1:
+                k_start[1:] += np.cumsum(kept_len[:-1])
+            used += n_kept
+            # new state = stayed sessions + kept run sessions, sorted by session id
+            all_sid = np.concatenate([st.sid[stay_idx], r_sid[keep]])
+            order = np.argsort(all_sid, kind="stable")
+            self._state = _State(
+                sid=all_sid[order],
+                next_pos=np.concatenate([st.next_pos[stay_idx], next_pos_new[keep]])[order],
+                need=np.concatenate([st.need[stay_idx], need_abs_new[keep]])[order],
+                fprev=np.concatenate([st.fprev[stay_idx], frontier[keep]])[order],
+                end_ts=np.concatenate([st.end_ts[stay_idx], r_end[keep]])[order],
+                next_dec=np.concatenate([st.next_dec[stay_idx], next_dec.T[keep].min(axis=1)])[
+                    order
+                ],
+                start=np.concatenate([s_start, k_start])[order],
+                length=np.concatenate([s_len, kept_len])[order],
+                cols=pool,
+                used=used,
+                cap=cap,
+            )
         self._account_scores(flags, r_sid[r_closed])
         return FlagBatch(flags.columns, self.scores)
 
