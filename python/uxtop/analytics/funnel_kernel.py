@@ -274,58 +274,6 @@ def _select_rows_kernel(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _merge(S, Sc, s, i, src, n_src, lo, buf):  # type: ignore[no-untyped-def]
-    """S[s, i] <- sorted unique (S[s, i] >= lo) | src[:n_src], keeping the last START_CAP."""
-    a = 0
-    b = 0
-    k = 0
-    na = Sc[s, i]
-    while a < na and S[s, i, a] < lo:
-        a += 1
-    last = NONE
-    while a < na or b < n_src:
-        if b >= n_src or (a < na and S[s, i, a] <= src[b]):
-            v = S[s, i, a]
-            a += 1
-        else:
-            v = src[b]
-            b += 1
-        if k == 0 or v != last:
-            buf[k] = v
-            k += 1
-            last = v
-    start = k - START_CAP if k > START_CAP else 0
-    for j in range(start, k):
-        S[s, i, j - start] = buf[j]
-    Sc[s, i] = k - start
-
-
-@njit(cache=True, nogil=True)
-def _pend(
-    s, i, dmin, dmax, ts, pmin, pmax, reach, upath, best, bestlen, out_slot, out_step, out_ts, k
-):  # type: ignore[no-untyped-def]  # noqa: E501
-    if pmin[s, i] == NONE:
-        pmin[s, i] = dmin
-        pmax[s, i] = dmax
-    else:
-        if dmin < pmin[s, i]:
-            pmin[s, i] = dmin
-        if dmax > pmax[s, i]:
-            pmax[s, i] = dmax
-    if reach[s, i] == NONE:
-        reach[s, i] = ts
-        out_slot[k] = s
-        out_step[k] = i
-        out_ts[k] = ts
-        k += 1
-    if i + 1 > bestlen[s]:
-        bestlen[s] = i + 1
-        for j in range(i + 1):
-            best[s, j] = upath[s, i, j]
-    return k
-
-
-@njit(cache=True, nogil=True)
 def _feed_kernel(  # type: ignore[no-untyped-def]
     order,
     n,
@@ -355,7 +303,6 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
     k = 0
     marked = 0  # arrivals before this one have their row in out_row
     tmp = np.empty(n, np.int64)
-    one = np.empty(1, np.int64)
     buf = np.empty(2 * START_CAP + 1, np.int64)
     cand = np.empty(START_CAP, np.int64)
     for r in range(slots.shape[0]):
@@ -377,7 +324,14 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
                 if last[s, i] != NONE and last[s, i] >= ts - w:
                     tmp[c] = last[s, i]
                     c += 1
-            srt = np.sort(tmp[:c])
+            # insertion sort in place (c <= n): np.sort would allocate per row
+            for a in range(1, c):
+                v = tmp[a]
+                b = a - 1
+                while b >= 0 and tmp[b] > v:
+                    tmp[b + 1] = tmp[b]
+                    b -= 1
+                tmp[b + 1] = v
             for j in range(c):
                 if reach[s, j] == NONE:
                     reach[s, j] = ts
@@ -388,66 +342,87 @@ def _feed_kernel(  # type: ignore[no-untyped-def]
             if c > bestlen[s]:
                 bestlen[s] = c
                 for j in range(c):
-                    best[s, j] = srt[j]
+                    best[s, j] = tmp[j]
             continue
         if sbits != 0:
             # high -> low so that level i-1 is still the pre-row state: one row, one step
             for i in range(n - 1, -1, -1):
                 if not (sbits >> i) & 1:
                     continue
+                # a clean continuation reaches level i: the starts it brings (cand[:n_src]) and
+                # the deadline range of the prefixes it finishes (dmin..dmax)
+                n_src = 0
+                dmin = NONE
+                dmax = NONE
                 if i == 0:
                     U[s, 0] = ts
                     upath[s, 0, 0] = ts
-                    one[0] = ts
-                    _merge(S, Sc, s, 0, one, 1, ts - w, buf)
-                    k = _pend(
-                        s,
-                        0,
-                        ts + w,
-                        ts + w,
-                        ts,
-                        pmin,
-                        pmax,
-                        reach,
-                        upath,
-                        best,
-                        bestlen,
-                        out_slot,
-                        out_step,
-                        out_ts,
-                        k,
-                    )
+                    cand[0] = ts  # level 0 is the last level of the row: cand is free
+                    n_src = 1
+                    dmin = ts + w
+                    dmax = ts + w
+                else:
+                    st = U[s, i - 1]
+                    if st != NONE and ts - st <= w:
+                        nc = 0
+                        for j in range(Sc[s, i - 1]):
+                            if ts - S[s, i - 1, j] <= w:
+                                cand[nc] = S[s, i - 1, j]
+                                nc += 1
+                        if st > U[s, i]:
+                            U[s, i] = st
+                            for j in range(i):
+                                upath[s, i, j] = upath[s, i - 1, j]
+                            upath[s, i, i] = ts
+                        n_src = nc
+                        dmin = cand[0] + w
+                        dmax = st + w
+                if dmax != NONE:
+                    # the twin's _merge and _pend, written out: a numba call passing the state
+                    # arrays costs more per row (reference counting) than their work
+                    lo = ts - w
+                    a = 0
+                    bb = 0
+                    m = 0
+                    na = Sc[s, i]
+                    while a < na and S[s, i, a] < lo:
+                        a += 1
+                    prev = NONE
+                    while a < na or bb < n_src:
+                        if bb >= n_src or (a < na and S[s, i, a] <= cand[bb]):
+                            v = S[s, i, a]
+                            a += 1
+                        else:
+                            v = cand[bb]
+                            bb += 1
+                        if m == 0 or v != prev:
+                            buf[m] = v
+                            m += 1
+                            prev = v
+                    first = m - START_CAP if m > START_CAP else 0
+                    for j in range(first, m):
+                        S[s, i, j - first] = buf[j]
+                    Sc[s, i] = m - first
+                    if pmin[s, i] == NONE:
+                        pmin[s, i] = dmin
+                        pmax[s, i] = dmax
+                    else:
+                        if dmin < pmin[s, i]:
+                            pmin[s, i] = dmin
+                        if dmax > pmax[s, i]:
+                            pmax[s, i] = dmax
+                    if reach[s, i] == NONE:
+                        reach[s, i] = ts
+                        out_slot[k] = s
+                        out_step[k] = i
+                        out_ts[k] = ts
+                        k += 1
+                    if i + 1 > bestlen[s]:
+                        bestlen[s] = i + 1
+                        for j in range(i + 1):
+                            best[s, j] = upath[s, i, j]
+                if i == 0:
                     continue
-                st = U[s, i - 1]
-                if st != NONE and ts - st <= w:
-                    nc = 0
-                    for j in range(Sc[s, i - 1]):
-                        if ts - S[s, i - 1, j] <= w:
-                            cand[nc] = S[s, i - 1, j]
-                            nc += 1
-                    if st > U[s, i]:
-                        U[s, i] = st
-                        for j in range(i):
-                            upath[s, i, j] = upath[s, i - 1, j]
-                        upath[s, i, i] = ts
-                    _merge(S, Sc, s, i, cand, nc, ts - w, buf)
-                    k = _pend(
-                        s,
-                        i,
-                        cand[0] + w,
-                        st + w,
-                        ts,
-                        pmin,
-                        pmax,
-                        reach,
-                        upath,
-                        best,
-                        bestlen,
-                        out_slot,
-                        out_step,
-                        out_ts,
-                        k,
-                    )
                 tt = T[s, i - 1]
                 if tt != NONE and ts - tt <= w:
                     if tt > T[s, i]:
