@@ -428,3 +428,22 @@ def test_first_occurrences_reuses_its_table() -> None:
         got = first_occurrences(x, scratch)
         assert np.array_equal(got, np.sort(np.unique(x, return_index=True)[1]))
         assert scratch and (scratch[0] == np.iinfo(np.int64).min).all()  # cleared again
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 120))
+def test_count_first_equals_bincount_of_first_occurrences(seed: int, n: int) -> None:
+    from uxtop.analytics.grouping import count_first
+
+    rng = np.random.default_rng(seed)
+    sid = rng.integers(0, 30, n).astype(np.int64)
+    cols = rng.integers(-1, 9, (n, 4)).astype(np.int64)
+    scratch: list[np.ndarray] = []
+    first = np.sort(np.unique(sid, return_index=True)[1]).astype(np.int64)
+    sc = cols[first]
+    assert np.array_equal(
+        count_first(sid, cols, 9, scratch=scratch), np.bincount(sc[sc >= 0], minlength=9)[:9]
+    )
+    keys = rng.integers(0, 4, n).astype(np.int64) * (1 << 40) + sid
+    u = keys[np.sort(np.unique(keys, return_index=True)[1])] >> 40
+    assert np.array_equal(count_first(keys, None, 4, 40, scratch), np.bincount(u, minlength=4)[:4])

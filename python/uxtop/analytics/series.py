@@ -26,7 +26,7 @@ from numba import njit
 
 from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SeasonalDetector
 from uxtop.analytics.config import COHORT_DIMS, AnalyticsConfig
-from uxtop.analytics.grouping import first_occurrences, unique_ints
+from uxtop.analytics.grouping import count_first, unique_ints
 from uxtop.analytics.hist import LO_MS, N_BUCKETS, STEPS_PER_OCTAVE, quantiles
 from uxtop.analytics.matchers import string_of
 from uxtop.schema import Kind
@@ -697,16 +697,13 @@ class BucketAggregator:
             hist = self.hist[k, :R]
         active = np.zeros(C, np.int64)
         if o.sess:
-            sid = np.concatenate(o.sess)
-            sc = np.concatenate(o.sess_cols)
             # a session counts once, with its first columns
-            sc = sc[first_occurrences(sid, self._scratch)]
-            active += np.bincount(sc[sc >= 0], minlength=C)[:C]
+            sid = np.concatenate(o.sess)
+            active += count_first(sid, np.concatenate(o.sess_cols), C, scratch=self._scratch)
         route_sessions = np.zeros(R, np.int64)
         if o.route_sess:
-            keys = np.concatenate(o.route_sess)
-            u = keys[first_occurrences(keys, self._scratch)] >> 40
-            route_sessions += np.bincount(u, minlength=R)[:R]
+            keys = np.concatenate(o.route_sess)  # (route << 40) + session id
+            route_sessions += count_first(keys, None, R, 40, self._scratch)
         examples = {
             r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions]
             for r, lst in o.examples.items()
