@@ -447,3 +447,19 @@ def test_count_first_equals_bincount_of_first_occurrences(seed: int, n: int) -> 
     keys = rng.integers(0, 4, n).astype(np.int64) * (1 << 40) + sid
     u = keys[np.sort(np.unique(keys, return_index=True)[1])] >> 40
     assert np.array_equal(count_first(keys, None, 4, 40, scratch), np.bincount(u, minlength=4)[:4])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 400),
+    k=st.integers(1, 25),
+    levels=st.sampled_from([3, 50, 10**9]),
+)
+def test_top_desc_equals_argsort(seed: int, n: int, k: int, levels: int) -> None:
+    from uxtop.analytics.series import top_desc
+
+    rng = np.random.default_rng(seed)
+    # few levels: many ties (the full sort decides); many: distinct scores (partial selection)
+    score = rng.integers(0, levels, n).astype(np.float64) + np.where(rng.random(n) < 0.1, 1e12, 0.0)
+    assert np.array_equal(top_desc(score, k), np.argsort(-score)[:k])

@@ -276,6 +276,22 @@ def _bucket_order(b: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     return np.argsort(b, kind="stable")
 
 
+def top_desc(score: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
+    """``np.argsort(-score)[:k]``, the same indices in the same order. When the ``k + 1``
+    highest scores are distinct the answer is unique, so a partial selection finds it; with a
+    tie among them the full (unstable) sort decides, as before."""
+    if score.shape[0] <= 4 * k:
+        return np.argsort(-score)[:k]
+    neg = -score
+    part = np.argpartition(neg, k)[: k + 1]
+    vals = neg[part]
+    o = np.argsort(vals)
+    sv = vals[o]
+    if (sv[1:] > sv[:-1]).all():
+        return part[o][:k]
+    return np.argsort(neg)[:k]
+
+
 class CohortColumns:
     """Maps a session's (dev, rel, geo) intern ids to cohort columns."""
 
@@ -584,7 +600,7 @@ class BucketAggregator:
             o.route_sess.append(req_key[ra:re])
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
             score = req_score[ra:re]
-            top = np.argsort(-score)[: 4 * E]
+            top = top_desc(score, 4 * E)
             tops = zip(rr[top].tolist(), score[top].tolist(), ss[top].tolist(), strict=True)
             for r, sc_, s_ in tops:
                 lst = o.examples.setdefault(r, [])
