@@ -117,6 +117,9 @@ class PacedReplay:
         self.offered = 0  # lines handed to the engine's source queue
         self.t0: float | None = None  # wall clock of the first chunk: the schedule starts here
         self.stop = threading.Event()
+        #: the schedule starts when this is set (after the engine is started and its detectors
+        #: are compiled), so a warm-up does not turn into a burst of overdue traffic
+        self.go = threading.Event()
 
     def scheduled(self) -> float:
         """Lines the schedule says are due by now (what a real producer would have written)."""
@@ -143,6 +146,10 @@ class PacedReplay:
         pos = 0
         loop = 0
         buf = self.data
+        while not self.go.wait(0.05):
+            if self.stop.is_set():
+                return
+            yield b""
         t0 = self.t0 = time.perf_counter()
         while not self.stop.is_set():
             due = int((time.perf_counter() - t0) * self.rate)
@@ -201,7 +208,8 @@ def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
     eng = Engine([IterSource(replay.chunks, name="paced")], publish_interval=0.25)
     eng.start()
     eng.wait_for_detectors(300)
-    time.sleep(3)  # settle: the JIT warm-up backlog drains first
+    replay.go.set()
+    time.sleep(3)  # settle
     samples = []
     lags = []
     t0 = time.monotonic()
@@ -276,6 +284,7 @@ async def _keys(data: bytes, rate: float, presses: int) -> dict[str, Any]:
         eng = Engine([IterSource(replay.chunks, name="paced")])
         eng.start()
         eng.wait_for_detectors(300)
+        replay.go.set()
     else:
         # UI cost alone: the engine has consumed the traffic and sits idle with its snapshot
         from uxtop.engine import BytesSource
@@ -398,6 +407,7 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
     eng = Engine([IterSource(replay.chunks, name="paced")])
     eng.wait_for_detectors(300)
     eng.start()
+    replay.go.set()
     samples = []
     t0 = time.monotonic()
     try:
