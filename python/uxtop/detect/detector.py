@@ -260,43 +260,43 @@ def episodes_to_flags(
     fprev: npt.NDArray[np.int64] | None,
     cfg: DetectConfig,
 ) -> FlagBatch:
-    """Kernel episode rows -> FlagBatch, keeping those decided after ``fprev`` (per session)."""
-    parts = []
+    """Kernel episode rows -> FlagBatch, keeping those decided after ``fprev`` (per session).
+    The kernels' rows are stacked first and turned into columns once (per batch, not per kind)."""
+    blocks, kinds = [], []
     for name, o in outs.items():
         if fprev is not None and o.shape[0]:
             o = o[o[:, K.O_DEC] > fprev[o[:, K.O_SESS]]]
-        kinds = [KERNEL_KIND[name]]
+        if o.shape[0] == 0:
+            continue
+        blocks.append(o)
+        kinds.append(np.full(o.shape[0], int(KERNEL_KIND[name]), dtype=np.uint8))
         if name == "dead" and cfg.rage.require_dead:
-            kinds.append(FlagKind.RAGE_CLICK)
-        for kind in kinds:
-            sel = o
-            if kind == FlagKind.RAGE_CLICK and name == "dead":
-                sel = o[o[:, K.O_COUNT] >= cfg.rage.min_clicks]
-            if sel.shape[0] == 0:
-                continue
-            rule = sel[:, K.O_RULE].astype(np.uint8)
-            if kind == FlagKind.RAGE_CLICK and name == "dead":
-                rule = np.full(sel.shape[0], int(Rule.RAGE_DEAD), dtype=np.uint8)
-            parts.append(
-                FlagBatch(
-                    {
-                        "kind": np.full(sel.shape[0], int(kind), dtype=np.uint8),
-                        "session_id": session_ids[sel[:, K.O_SESS]].astype(np.uint64),
-                        "start_ts": sel[:, K.O_START].copy(),
-                        "end_ts": sel[:, K.O_END].copy(),
-                        "decision_ts": sel[:, K.O_DEC].copy(),
-                        "url": sel[:, K.O_URL].astype(np.int32),
-                        "target": sel[:, K.O_TARGET].astype(np.int32),
-                        "count": sel[:, K.O_COUNT].astype(np.int32),
-                        "severity": (sel[:, K.O_SEV] / K.SEV_SCALE).astype(np.float32),
-                        "rule": rule,
-                        "tier": sel[:, K.O_TIER].astype(np.uint8),
-                        "row_start": rows[sel[:, K.O_EV0]],
-                        "row_end": rows[sel[:, K.O_EV1]],
-                    }
-                )
-            )
-    return FlagBatch.concat(parts)
+            # a dead group clicked often enough is a rage click too (Sentry's rule)
+            rage = o[o[:, K.O_COUNT] >= cfg.rage.min_clicks]
+            if rage.shape[0]:
+                rage[:, K.O_RULE] = int(Rule.RAGE_DEAD)
+                blocks.append(rage)
+                kinds.append(np.full(rage.shape[0], int(FlagKind.RAGE_CLICK), dtype=np.uint8))
+    if not blocks:
+        return FlagBatch.empty()
+    ep = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return FlagBatch(
+        {
+            "kind": np.concatenate(kinds) if len(kinds) > 1 else kinds[0],
+            "session_id": session_ids[ep[:, K.O_SESS]].astype(np.uint64),
+            "start_ts": ep[:, K.O_START].copy(),
+            "end_ts": ep[:, K.O_END].copy(),
+            "decision_ts": ep[:, K.O_DEC].copy(),
+            "url": ep[:, K.O_URL].astype(np.int32),
+            "target": ep[:, K.O_TARGET].astype(np.int32),
+            "count": ep[:, K.O_COUNT].astype(np.int32),
+            "severity": (ep[:, K.O_SEV] / K.SEV_SCALE).astype(np.float32),
+            "rule": ep[:, K.O_RULE].astype(np.uint8),
+            "tier": ep[:, K.O_TIER].astype(np.uint8),
+            "row_start": rows[ep[:, K.O_EV0]],
+            "row_end": rows[ep[:, K.O_EV1]],
+        }
+    )
 
 
 def _segments_index(
