@@ -463,3 +463,25 @@ def test_top_desc_equals_argsort(seed: int, n: int, k: int, levels: int) -> None
     # few levels: many ties (the full sort decides); many: distinct scores (partial selection)
     score = rng.integers(0, levels, n).astype(np.float64) + np.where(rng.random(n) < 0.1, 1e12, 0.0)
     assert np.array_equal(top_desc(score, k), np.argsort(-score)[:k])
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches=st.lists(st.lists(st.integers(-1, 40), max_size=30), max_size=6))
+def test_cohort_columns_equal_a_dict_reference(batches: list[list[int]]) -> None:
+    from uxtop.analytics.series import CohortColumns
+
+    cc = CohortColumns(top_values=3)
+    strings = {"dev": [f"d{i}" for i in range(41)]}
+    ref: dict[int, int] = {}
+    for ids in batches:
+        want = []
+        # new values take the next own column in ascending order; after 3, the "other" column
+        for v in sorted(set(ids)):
+            if v >= 0 and v not in ref:
+                ref[v] = 1 + len(ref) if len(ref) < 3 else 4
+        want = [ref[v] if v >= 0 else -1 for v in ids]
+        got = cc.columns(0, np.asarray(ids, dtype=np.int32), strings)
+        assert got.tolist() == want
+    assert [lab for lab in cc.labels[1:4] if lab[0]] == [
+        ("dev", f"d{v}") for v in sorted(ref, key=lambda v: ref[v]) if ref[v] < 4
+    ]

@@ -314,29 +314,52 @@ class CohortColumns:
     def columns(self, d: int, ids: npt.NDArray[np.int32], strings: object) -> npt.NDArray[np.int64]:
         """Column of each intern id of dimension ``d`` (−1 where absent); new values get
         columns in ascending intern id, through a lookup table instead of a dict per id."""
+        out = np.empty(ids.shape[0], np.int64)
+        self.columns_into(d, ids, strings, out)
+        return out
+
+    def columns_into(
+        self, d: int, ids: npt.NDArray[np.int32], strings: object, out: npt.NDArray[np.int64]
+    ) -> None:
+        """``columns`` written into ``out`` (a column of the caller's array)."""
         m = self._maps[d]
-        ids = ids.astype(np.int64)
+        if _columns_kernel(ids, self._luts[d], out):
+            return
+        # values the table has not seen (or beyond it): register them, then look up again
+        ids64 = ids.astype(np.int64)
         lut = self._luts[d]
-        top = int(ids.max()) + 1 if ids.size else 0
+        top = int(ids64.max()) + 1 if ids64.size else 0
         if top > lut.shape[0]:
             lut = self._luts[d] = np.concatenate(
                 [lut, np.full(max(top, 2 * lut.shape[0]) - lut.shape[0], _UNSEEN, np.int64)]
             )
-        safe = np.maximum(ids, 0)
-        out = np.where(ids >= 0, lut[safe], -1)
-        unseen = out == _UNSEEN
-        if unseen.any():
-            for v in np.unique(ids[unseen]).tolist():
-                if len(m) < self.k:
-                    c = self._base(d) + len(m)
-                    self.labels[c] = (COHORT_DIMS[d], string_of(strings, COHORT_DIMS[d], v) or "?")
-                    self._ids[c] = v
-                else:
-                    c = self._other(d)
-                m[v] = c
-                lut[v] = c
-            out = np.where(ids >= 0, lut[safe], -1)
-        return out
+        unseen = (ids64 >= 0) & (lut[np.maximum(ids64, 0)] == _UNSEEN)
+        for v in np.unique(ids64[unseen]).tolist():
+            if len(m) < self.k:
+                c = self._base(d) + len(m)
+                self.labels[c] = (COHORT_DIMS[d], string_of(strings, COHORT_DIMS[d], v) or "?")
+                self._ids[c] = v
+            else:
+                c = self._other(d)
+            m[v] = c
+            lut[v] = c
+        _columns_kernel(ids, lut, out)
+
+
+@njit(cache=True, nogil=True)
+def _columns_kernel(ids, lut, out):  # type: ignore[no-untyped-def]
+    """``out[j] = lut[ids[j]]`` (−1 for a negative id); False if an id is unseen or beyond."""
+    ok = True
+    for j in range(ids.shape[0]):
+        v = ids[j]
+        if v < 0:
+            out[j] = -1
+        elif v >= lut.shape[0] or lut[v] == _UNSEEN:
+            out[j] = _UNSEEN
+            ok = False
+        else:
+            out[j] = lut[v]
+    return ok
 
 
 @dataclass
@@ -485,10 +508,10 @@ class BucketAggregator:
     def session_columns(self, batch: Any, strings: object) -> npt.NDArray[np.int64]:
         """[n_sessions, 1 + dims] cohort columns of each session row of the batch (col 0 = total)."""
         ns = batch.n_sessions
-        out = np.zeros((ns, 1 + len(COHORT_DIMS)), dtype=np.int64)
+        out = np.zeros((1 + len(COHORT_DIMS), ns), dtype=np.int64)
         for d, dim in enumerate(COHORT_DIMS):
-            out[:, d + 1] = self.cohorts.columns(d, batch.sessions[dim], strings)
-        return out
+            self.cohorts.columns_into(d, batch.sessions[dim], strings, out[d + 1])
+        return np.ascontiguousarray(out.T)
 
     def _routes(self, ids: npt.NDArray[np.int32], strings: object) -> npt.NDArray[np.int64]:
         """Local index of each route intern id (−1: over ``max_routes``); new routes get indices
