@@ -86,3 +86,36 @@ async def test_reorder_keeps_cells_and_cursor_key() -> None:
         await pilot.pause()
         line = table._render_cell(3, 0, table._get_row_style(3, table.rich_style), 6)
         assert "".join(s.text for s in line[0]).strip() == "0.5"
+
+
+async def test_cached_lines_match_datatable_after_moves_and_updates() -> None:
+    """Lines kept across cursor moves and cell updates equal what DataTable draws now, and a
+    cursor move redraws only the rows it leaves and enters."""
+    app = _App()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        style = table.rich_style
+        width = table.size.width
+        # data lines start after the header
+        ys = range(1, 1 + len(ROWS))
+
+        def lines() -> list[Any]:
+            return [table._render_line(y, 0, width, style) for y in ys]
+
+        before = lines()
+        table.move_cursor(row=2)
+        await pilot.pause()
+        after = lines()
+        redrawn = [i for i in range(len(ROWS)) if after[i] is not before[i]]
+        assert redrawn == [0, 2]  # the old cursor row and the new one
+        changed = [(k, (Text("0.5"), *cells[1:])) if k == "r3" else (k, cells) for k, cells in ROWS]
+        table.sync(changed)
+        await pilot.pause()
+        final = lines()
+        assert [i for i in range(len(ROWS)) if final[i] is not after[i]] == [3]
+        table._line_cache.clear()  # DataTable's own cache, so the reference is drawn afresh
+        reference = [DataTable._render_line(table, y, 0, width, style) for y in ys]
+        assert [s.text for s in final] == [s.text for s in reference]
+        assert [list(s) for s in final] == [list(s) for s in reference]

@@ -7,6 +7,10 @@ Two DataTable costs are cut here, because they made a key press on a 200-row tab
 cell of every row):
 
 * every column has a fixed width, so no cell is ever measured (``_update_dimensions``);
+* a line of the table is kept per (row, its cells' version, position, cursor/hover on it), so
+  a cursor move redraws the two rows it leaves and enters, and a 4 Hz refresh redraws the rows
+  whose cells changed, instead of every visible line (DataTable keys its line cache on the
+  cursor position and on a table-wide update counter);
 * a one-line cell is drawn straight from its text (``_render_cell``): padding, crop and the
   same styles as DataTable's Rich pipeline (Styled(Padding(cell))), at a fraction of its cost.
   The pipeline itself stays the reference: tests compare the two, cell by cell.
@@ -22,6 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
@@ -90,6 +95,10 @@ class KeyedTable(DataTable[Any]):
         self._order: list[str] = []
         #: (row key, column key, width) -> (cell value, its unstyled segments), across updates
         self._drawn: dict[tuple[Any, Any, int], tuple[Any, list[Segment]]] = {}
+        #: row key -> version of its cells (bumped by sync when they change)
+        self._row_version: dict[str, int] = {}
+        self._version = 0
+        self._lines: dict[tuple[Any, ...], Strip] = {}
 
     def on_mount(self) -> None:
         for key, label, width in self._columns_spec:
@@ -114,6 +123,39 @@ class KeyedTable(DataTable[Any]):
             super()._update_column_widths(updated_cells)
             return
         self._require_update_dimensions = True
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        row_index = self._row_locations.get(row_key)
+        if row_key is self._header_row_key or line_no or row_index is None:
+            return super()._render_line(y, x1, x2, base_style)
+        # everything a drawn data line depends on; the table-wide update counter is not in it
+        key = (
+            row_key,
+            self._row_version.get(row_key.value, -1),
+            row_index,
+            row_index == self.cursor_coordinate.row,
+            row_index == self.hover_coordinate.row,
+            x1,
+            x2,
+            self.size.width,
+            len(self.columns),
+            base_style,
+            self.cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = super()._render_line(y, x1, x2, base_style)
+            if len(self._lines) >= 4 * LINE_CACHE:
+                self._lines.clear()
+            self._lines[key] = strip
+        return strip
 
     def _render_cell(
         self,
@@ -194,17 +236,20 @@ class KeyedTable(DataTable[Any]):
         for k in [k for k in self._cells if k not in wanted]:
             self.remove_row(k)
             del self._cells[k]
+            self._row_version.pop(k, None)
             changed = True
         col_keys = [c[0] for c in self._columns_spec]
         for k, cells in rows:
             old = self._cells.get(k)
             if old is None:
                 self.add_row(*cells, key=k)
+                self._bump(k)
                 changed = True
             elif old != cells:
                 for ck, a, b in zip(col_keys, old, cells, strict=True):
                     if a != b:
                         self.update_cell(k, ck, b)
+                self._bump(k)
                 changed = True
             self._cells[k] = cells
         order = [k for k, _ in rows]
@@ -217,12 +262,19 @@ class KeyedTable(DataTable[Any]):
                 self.move_cursor(row=self.get_row_index(keep_key), animate=False, scroll=False)
         return changed
 
+    def _bump(self, key: str) -> None:
+        self._version += 1
+        self._row_version[key] = self._version
+
     def _rebuild(self, rows: Sequence[tuple[str, tuple[Any, ...]]], keep_key: str | None) -> bool:
         self.clear()
         self._cells = {}
         self._drawn = {}
+        self._lines = {}
+        self._row_version = {}
         for k, cells in rows:
             self.add_row(*cells, key=k)
+            self._bump(k)
             self._cells[k] = cells
         self._order = [k for k, _ in rows]
         if keep_key is not None and keep_key in self._cells:
