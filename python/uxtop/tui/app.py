@@ -149,7 +149,9 @@ class UxtopApp(App[None]):
         gc.set_threshold(self._gc_threshold[0], self._gc_threshold[1], 1 << 30)
 
     def on_unmount(self) -> None:
+        # back to Python's defaults for whatever runs after the app (tests run many apps)
         gc.set_threshold(*self._gc_threshold)
+        gc.unfreeze()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
