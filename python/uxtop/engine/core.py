@@ -75,8 +75,8 @@ READ_BUDGET = 8 << 20
 #: the ingest thread feeds at most this often unless a full READ_BUDGET is waiting
 FEED_INTERVAL = 0.2
 #: events waiting between ingest and analysis before the oldest waiting batch is dropped from
-#: analysis: ~0.5 s at 1 M events/s, so overload costs coverage, not event-to-screen lag
-MAX_HANDOFF_EVENTS = 500_000
+#: analysis: ~0.2 s at 1 M events/s, so overload costs coverage, not event-to-screen lag
+MAX_HANDOFF_EVENTS = 200_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
 #: pages / elements with running totals, and distinct sessions counted per page or element
@@ -824,7 +824,7 @@ class Engine:
             share = 100.0 * self._shed_events / max(1, self._events_seen)
             notes.append(
                 f"overload: {self._shed_events:,} events ({share:.1f}%) counted but not analysed"
-                " — detectors/analytics fell > 0.5 s behind"
+                f" — detectors/analytics fell > {MAX_HANDOFF_EVENTS:,} events behind"
             )
         analytics_snap = None
         if self._analytics is not None:
