@@ -637,6 +637,64 @@ def _click_groups_session(
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _close_chain(
+    s,
+    F,
+    ts,
+    url,
+    ch_first,
+    ch_last,
+    ch_need,
+    hit_x,
+    hit_y,
+    nx,
+    ny,
+    min_rev,
+    chain_gap,
+    max_chain,
+    rule_x,
+    rule_y,
+    rule_xy,
+    out,
+    need,
+    next_dec,
+    n,
+):
+    """Close a reversal chain (a gap or its length limit ended it, or the session did): flag it
+    if either axis hit, or defer the verdict past the frontier ``F``. Returns (n, stop): with
+    ``stop`` the caller returns ``n`` at once (deferred, or -1 when ``out`` is full)."""
+    dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
+    if dec > F:
+        need[s] = ch_need
+        next_dec[s] = dec
+        return n, True
+    if hit_x or hit_y:
+        if n >= out.shape[0]:
+            return -1, True
+        rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
+        cnt = max(nx, ny)
+        _emit(
+            out,
+            n,
+            s,
+            ch_first,
+            ch_first,
+            ch_last,
+            ts[ch_first],
+            ts[ch_last],
+            dec,
+            cnt,
+            rule,
+            T_NONE,
+            -1,
+            url[ch_first],
+            SEV_SCALE * cnt // min_rev,
+        )
+        n += 1
+    return n, False
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _reversals(
     s,
     rows,
@@ -710,34 +768,12 @@ def _reversals(
         if rx | ry:
             t = ts[i]
             if ch_first >= 0 and (t - ts[ch_last] > chain_gap or t - ts[ch_first] > max_chain):
-                dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
-                if dec > F:
-                    need[s] = ch_need
-                    next_dec[s] = dec
+                n, stop = _close_chain(
+                    s, F, ts, url, ch_first, ch_last, ch_need, hit_x, hit_y, nx, ny, min_rev,
+                    chain_gap, max_chain, rule_x, rule_y, rule_xy, out, need, next_dec, n,
+                )  # fmt: skip
+                if stop:
                     return n
-                if hit_x or hit_y:
-                    if n >= out.shape[0]:
-                        return -1
-                    rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
-                    cnt = max(nx, ny)
-                    _emit(
-                        out,
-                        n,
-                        s,
-                        ch_first,
-                        ch_first,
-                        ch_last,
-                        ts[ch_first],
-                        ts[ch_last],
-                        dec,
-                        cnt,
-                        rule,
-                        T_NONE,
-                        -1,
-                        url[ch_first],
-                        SEV_SCALE * cnt // min_rev,
-                    )
-                    n += 1
                 ch_first = -1
             if ch_first < 0:
                 ch_first = i
@@ -774,34 +810,12 @@ def _reversals(
         y1 = yi
     # the session's end closes the last chain
     if ch_first >= 0:
-        dec = min(ts[ch_last] + chain_gap, ts[ch_first] + max_chain)
-        if dec > F:
-            need[s] = ch_need
-            next_dec[s] = dec
+        n, stop = _close_chain(
+            s, F, ts, url, ch_first, ch_last, ch_need, hit_x, hit_y, nx, ny, min_rev,
+            chain_gap, max_chain, rule_x, rule_y, rule_xy, out, need, next_dec, n,
+        )  # fmt: skip
+        if stop:
             return n
-        if hit_x or hit_y:
-            if n >= out.shape[0]:
-                return -1
-            rule = rule_xy if (hit_x and hit_y) else (rule_x if hit_x else rule_y)
-            cnt = max(nx, ny)
-            _emit(
-                out,
-                n,
-                s,
-                ch_first,
-                ch_first,
-                ch_last,
-                ts[ch_first],
-                ts[ch_last],
-                dec,
-                cnt,
-                rule,
-                T_NONE,
-                -1,
-                url[ch_first],
-                SEV_SCALE * cnt // min_rev,
-            )
-            n += 1
     need[s] = p2 if p2 >= 0 else (p1 if p1 >= 0 else hi)
     return n
 
