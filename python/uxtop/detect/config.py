@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from uxtop.detect.flags import FLAG_KIND_NAMES
+
 PROFILES = ("uxtop", "posthog", "datadog", "amplitude", "sentry")
 
 #: target classes (see ``uxtop.detect.classify``) by name, for the ``suppress`` lists
@@ -240,7 +242,7 @@ class DetectConfig(_Cfg):
                 raise ValueError(f"detect.{key} must be > 0 (got {v})")
         if self.dead.slow_ms > self.dead.dead_ms:
             raise ValueError("detect.dead.slow_ms must be <= detect.dead.dead_ms")
-        unknown = set(self.score.weights) - set(_KIND_NAMES)
+        unknown = set(self.score.weights) - set(FLAG_KIND_NAMES)
         if unknown:
             raise ValueError(f"detect.score.weights: unknown kinds {sorted(unknown)}")
 
@@ -278,18 +280,6 @@ class DetectConfig(_Cfg):
         except msgspec.ValidationError as exc:
             raise ValueError(f"detect: {exc}") from None
 
-
-_KIND_NAMES = (
-    "rage_click",
-    "dead_click",
-    "error_click",
-    "thrashed_cursor",
-    "u_turn",
-    "page_loop",
-    "excessive_scroll",
-    "form_struggle",
-    "slow_interaction",
-)
 
 #: what each parity profile changes from the uxtop defaults (sources: signals.md §1, §2)
 _PROFILE_CHANGES: dict[str, dict[str, dict[str, Any]]] = {
