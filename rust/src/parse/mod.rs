@@ -3,6 +3,7 @@
 //! The rules mirror `uxtop.ingest.reference.parse_line` (msgspec + Python), which is the
 //! specification; `tests/ingest` property-tests the two against each other.
 
+pub mod fast;
 pub mod json;
 pub mod timestamp;
 
@@ -264,6 +265,7 @@ pub enum LineOutcome {
 #[derive(Default)]
 pub struct LineParser {
     pub scratch: Vec<u8>,
+    pad: fast::Padded,
     stack: Vec<bool>,
     key_buf: Vec<u8>,
 }
@@ -280,7 +282,18 @@ enum Val {
 
 impl LineParser {
     /// Parse `line` (without its newline) into `ev`. `max_len` is checked by the caller.
+    /// The common shape takes the fast path (`fast`); anything else the general parser.
+    #[inline]
     pub fn parse(&mut self, line: &[u8], ev: &mut ParsedEvent) -> LineOutcome {
+        if fast::parse(line, &mut self.pad, ev) {
+            self.scratch.clear();
+            return LineOutcome::Event;
+        }
+        self.parse_general(line, ev)
+    }
+
+    /// The general parser: every JSON line, with msgspec's semantics.
+    pub fn parse_general(&mut self, line: &[u8], ev: &mut ParsedEvent) -> LineOutcome {
         *ev = ParsedEvent::default();
         self.scratch.clear();
         if !is_ascii_fast(line) && std::str::from_utf8(line).is_err() {

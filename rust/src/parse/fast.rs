@@ -1,0 +1,590 @@
+//! The fast path for the common line: one flat object of plain ASCII strings and plain numbers.
+//!
+//! Why: nearly every line a live site sends is compact JSON with short keys, unescaped ASCII
+//! strings and integer or simple decimal numbers. The general parser (`LineParser::object`)
+//! has to allow for escapes, whitespace anywhere, nulls, nested values, duplicate keys and
+//! mistyped fields, and pays for that on every byte. This path handles only the common shape,
+//! straight into the event's fields, and gives up (returns `false`) at the first thing outside
+//! it; the caller then parses the line again with the general parser. So it never has to agree
+//! with msgspec on anything hard: it only has to accept a subset of lines, and on those produce
+//! exactly what the general parser produces — `tests` checks both on random lines.
+//!
+//! The line is copied into a zero-padded buffer first: every read may run up to 16 bytes past
+//! the end, and the padding's zero byte stops every scan (it is a control character for string
+//! scans and a non-digit for numbers), so no per-byte bounds checks are needed.
+//!
+//! Given up on (left to the general parser): non-ASCII bytes, escapes, control characters,
+//! whitespace other than spaces, `null`, nested values at known keys, `props`, a known key
+//! twice, numbers with exponents or more than 15 significant digits, any mistyped value, and
+//! any line that would be bad (missing ts or key) — the general parser names the reason.
+
+use super::json::Text;
+use super::timestamp::{float_ts_to_ms, parse_iso_ms};
+use super::{field_of_code, kind_of, Field, KeyVal, ParsedEvent};
+
+/// Zero bytes after the line in the scratch copy (reads stay within 16 past any position).
+const PAD: usize = 32;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Exact powers of ten for the Clinger fast path (10^22 is the largest exact in f64).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The padded copy of a line; reused across lines.
+#[derive(Default)]
+pub struct Padded {
+    buf: Vec<u8>,
+}
+
+impl Padded {
+    #[inline]
+    fn load(&mut self, line: &[u8]) -> &[u8] {
+        self.buf.clear();
+        self.buf.reserve(line.len() + PAD);
+        self.buf.extend_from_slice(line);
+        self.buf.resize(line.len() + PAD, 0);
+        &self.buf
+    }
+}
+
+/// Per byte of `w`: the high bit set where the byte is `"`, `\`, below 0x20 or above 0x7f.
+/// Only the lowest flagged byte is exact (borrows), which is all the callers use.
+#[inline(always)]
+fn string_stops(w: u64) -> u64 {
+    let quote = w ^ (LO * b'"' as u64);
+    let slash = w ^ (LO * b'\\' as u64);
+    ((quote.wrapping_sub(LO) & !quote)
+        | (slash.wrapping_sub(LO) & !slash)
+        | (w.wrapping_sub(LO * 0x20) & !w)
+        | w)
+        & HI
+}
+
+/// Whether the eight bytes are all ASCII digits.
+#[inline(always)]
+fn all_digits8(w: u64) -> bool {
+    const F0: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    (w & F0) | (((w.wrapping_add(0x0606_0606_0606_0606)) & F0) >> 4) == 0x3333_3333_3333_3333
+}
+
+#[inline(always)]
+fn digits8(w: u64) -> u64 {
+    let v = w - 0x3030_3030_3030_3030;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// A plain number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, with its digits as an integer mantissa.
+struct Num {
+    neg: bool,
+    mantissa: u64,
+    /// significant digits in the mantissa (leading zeros not counted)
+    digits: u32,
+    /// digits after the point
+    frac: u32,
+}
+
+impl Num {
+    #[inline(always)]
+    fn int(&self) -> Option<i64> {
+        if self.frac != 0 || self.digits > 18 {
+            return None;
+        }
+        let m = self.mantissa as i64;
+        Some(if self.neg { -m } else { m })
+    }
+
+    /// Exactly the correctly rounded value (as `str::parse::<f64>`): both the mantissa and the
+    /// power of ten are exact in f64, and one IEEE division rounds correctly.
+    #[inline(always)]
+    fn float(&self) -> Option<f64> {
+        if self.digits > 15 || self.frac > 22 {
+            return None;
+        }
+        let v = self.mantissa as f64 / POW10[self.frac as usize];
+        Some(if self.neg { -v } else { v })
+    }
+}
+
+/// A position in the padded copy. Invariants: `i <= len`, the buffer has `PAD` zero bytes after
+/// `len`, and no step consumes a zero byte. Fixed reads look at most 16 bytes past `i`; a string
+/// scan reads word by word but stops at the first zero byte at the latest, so it reads at most
+/// 8 bytes past `len`. Hence no read needs a bounds check.
+struct Cursor<'a> {
+    p: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    /// The byte `k` past the position.
+    #[inline(always)]
+    fn peek(&self, k: usize) -> u8 {
+        debug_assert!(self.i + k < self.p.len());
+        // SAFETY: see the invariant above (k < PAD)
+        unsafe { *self.p.get_unchecked(self.i + k) }
+    }
+
+    #[inline(always)]
+    fn at(&self) -> u8 {
+        self.peek(0)
+    }
+
+    /// Eight bytes from `k` past the position.
+    #[inline(always)]
+    fn word(&self, k: usize) -> u64 {
+        debug_assert!(self.i + k + 8 <= self.p.len());
+        // SAFETY: as `peek` (k + 8 <= PAD)
+        unsafe { (self.p.as_ptr().add(self.i + k) as *const u64).read_unaligned() }.to_le()
+    }
+
+    /// Step over `c`, allowing spaces before it (compact JSON has none: one compare).
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> bool {
+        if self.at() != c {
+            self.spaces();
+            if self.at() != c {
+                return false;
+            }
+        }
+        self.i += 1;
+        true
+    }
+
+    #[inline(never)]
+    #[cold]
+    fn spaces(&mut self) {
+        while self.at() == b' ' {
+            self.i += 1;
+        }
+    }
+
+    /// A string at `"`: its range if it is plain ASCII without escapes.
+    #[inline(always)]
+    fn string(&mut self) -> Option<Text> {
+        if self.at() != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut k = 1;
+        loop {
+            let hit = string_stops(self.word(k));
+            if hit != 0 {
+                k += (hit.trailing_zeros() / 8) as usize;
+                break;
+            }
+            k += 8;
+        }
+        if self.peek(k) != b'"' {
+            return None;
+        }
+        self.i += k + 1;
+        Some(Text::Line(start as u32, (self.i - 1) as u32))
+    }
+
+    /// A key at `"`, packed as `parse::key_code` packs it (0 for keys longer than 7 bytes, which
+    /// match no known key), positioned after the `:`.
+    #[inline(always)]
+    fn key(&mut self) -> Option<u64> {
+        if self.at() != b'"' {
+            return None;
+        }
+        let w = self.word(1);
+        let hit = string_stops(w);
+        let code = if hit != 0 {
+            let n = (hit.trailing_zeros() / 8) as usize;
+            if self.peek(1 + n) != b'"' {
+                return None;
+            }
+            self.i += n + 2;
+            (w & ((1u64 << (8 * n)) - 1)) | ((n as u64) << 56)
+        } else {
+            self.string()?;
+            0
+        };
+        self.eat(b':').then_some(code)
+    }
+
+    #[inline(always)]
+    fn number(&mut self) -> Option<Num> {
+        let neg = self.at() == b'-';
+        self.i += neg as usize;
+        let int_start = self.i;
+        let mut m: u64 = 0;
+        match self.at() {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                // timestamps have 13 digits: one 8-digit step and a few single ones
+                let w = self.word(0);
+                if all_digits8(w) {
+                    m = digits8(w);
+                    self.i += 8;
+                }
+                while self.at().is_ascii_digit() {
+                    m = m.wrapping_mul(10).wrapping_add((self.at() - b'0') as u64);
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut digits = (self.i - int_start) as u32;
+        if m == 0 {
+            digits = 0; // a lone 0 is not a significant digit
+        }
+        let mut frac = 0u32;
+        if self.at() == b'.' {
+            self.i += 1;
+            let f0 = self.i;
+            while self.at().is_ascii_digit() {
+                if m != 0 || self.at() != b'0' {
+                    digits += 1;
+                }
+                m = m.wrapping_mul(10).wrapping_add((self.at() - b'0') as u64);
+                self.i += 1;
+            }
+            frac = (self.i - f0) as u32;
+            if frac == 0 {
+                return None;
+            }
+        }
+        // exponents and over-long mantissas (wrapped above) are the general parser's
+        if matches!(self.at(), b'e' | b'E') || digits > 18 {
+            return None;
+        }
+        Some(Num {
+            neg,
+            mantissa: m,
+            digits,
+            frac,
+        })
+    }
+
+    /// A value at an unknown key: string, plain number or literal; anything else gives up.
+    #[inline]
+    fn skip(&mut self) -> Option<()> {
+        let lit = |c: &Self, w: &[u8]| (0..w.len()).all(|k| c.peek(k) == w[k]);
+        match self.at() {
+            b'"' => self.string().map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            b't' if lit(self, b"true") => {
+                self.i += 4;
+                Some(())
+            }
+            b'f' if lit(self, b"false") => {
+                self.i += 5;
+                Some(())
+            }
+            b'n' if lit(self, b"null") => {
+                self.i += 4;
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn key_val(&mut self) -> Option<KeyVal> {
+        if self.at() == b'"' {
+            self.string().map(KeyVal::Text)
+        } else {
+            self.number()?.int().map(KeyVal::Int)
+        }
+    }
+
+    #[inline(always)]
+    fn int_col(&mut self) -> Option<i32> {
+        let v = self.number()?.int()?;
+        // the NA sentinel (i32::MIN) is out of range, as in the general parser
+        (v > i32::MIN as i64 && v <= i32::MAX as i64).then_some(v as i32)
+    }
+}
+
+/// Parse `line` into `ev` if it has the common shape; `false` means "use the general parser"
+/// (`ev` is then partly written, and the general parser resets it).
+#[inline]
+pub fn parse(line: &[u8], pad: &mut Padded, ev: &mut ParsedEvent) -> bool {
+    parse_in(pad.load(line), line.len(), ev).is_some()
+}
+
+fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
+    *ev = ParsedEvent::default();
+    let mut c = Cursor { p, i: 0 };
+    if !c.eat(b'{') {
+        return None;
+    }
+    let mut seen = 0u32;
+    loop {
+        if c.at() != b'"' {
+            c.spaces();
+        }
+        let code = c.key()?;
+        if c.at() == b' ' {
+            c.spaces();
+        }
+        match field_of_code(code) {
+            None => c.skip()?,
+            Some(f) => {
+                let bit = 1u32 << f as u32;
+                if seen & bit != 0 {
+                    return None; // last-wins and type-mark bookkeeping: general parser
+                }
+                seen |= bit;
+                match f {
+                    Field::Ts => {
+                        ev.ts = Some(if c.at() == b'"' {
+                            let Text::Line(a, b) = c.string()? else {
+                                return None;
+                            };
+                            parse_iso_ms(&p[a as usize..b as usize])?
+                        } else {
+                            let n = c.number()?;
+                            match n.int() {
+                                Some(v) => v,
+                                None => float_ts_to_ms(n.float()?)?,
+                            }
+                        })
+                    }
+                    Field::Sid => ev.sid = c.key_val()?,
+                    Field::Uid => ev.uid = c.key_val()?,
+                    Field::Id => ev.id = c.key_val()?,
+                    Field::Type => {
+                        let Text::Line(a, b) = c.string()? else {
+                            return None;
+                        };
+                        // SAFETY: the string scan stops at any byte above 0x7f: ASCII
+                        let s =
+                            unsafe { std::str::from_utf8_unchecked(&p[a as usize..b as usize]) };
+                        ev.kind = kind_of(s)?;
+                    }
+                    Field::Url => ev.url = c.string()?,
+                    Field::Target => ev.target = c.string()?,
+                    Field::Tag => ev.tag = c.string()?,
+                    Field::Route => ev.route = c.string()?,
+                    Field::Msg => ev.msg = c.string()?,
+                    Field::Tab => ev.tab = c.string()?,
+                    Field::Dev => ev.dev = c.string()?,
+                    Field::Rel => ev.rel = c.string()?,
+                    Field::Geo => ev.geo = c.string()?,
+                    Field::X => ev.x = c.int_col()?,
+                    Field::Y => ev.y = c.int_col()?,
+                    Field::Sy => ev.sy = c.int_col()?,
+                    Field::Sh => ev.sh = c.int_col()?,
+                    Field::Vh => ev.vh = c.int_col()?,
+                    Field::Status => {
+                        let v = c.number()?.int()?;
+                        if !(-32768..=32767).contains(&v) {
+                            return None;
+                        }
+                        ev.status = v as i16;
+                    }
+                    Field::Dur => ev.dur = Some(c.number()?.float()?),
+                    Field::Score => ev.score = Some(c.number()?.float()?),
+                    Field::Props => return None,
+                }
+            }
+        }
+        match c.at() {
+            b',' => c.i += 1,
+            b'}' => break,
+            _ => {
+                c.spaces();
+                match c.at() {
+                    b',' => c.i += 1,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+    }
+    c.i += 1;
+    if c.i != len {
+        c.spaces();
+        if c.i != len {
+            return None;
+        }
+    }
+    // a line without ts or key is bad: the general parser says why
+    ev.ts?;
+    let key_ok = |k: KeyVal| match k {
+        KeyVal::None => false,
+        KeyVal::Int(_) => true,
+        KeyVal::Text(Text::Line(a, b)) => b > a,
+        KeyVal::Text(_) => false,
+    };
+    (key_ok(ev.sid) || key_ok(ev.uid)).then_some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LineOutcome, LineParser};
+    use super::*;
+
+    /// The general parser's view of a line (the fast path disabled).
+    fn general(line: &[u8]) -> (bool, ParsedEvent) {
+        let mut p = LineParser::default();
+        let mut ev = ParsedEvent::default();
+        let ok = matches!(p.parse_general(line, &mut ev), LineOutcome::Event);
+        (ok, ev)
+    }
+
+    fn fast(line: &[u8]) -> Option<ParsedEvent> {
+        let mut pad = Padded::default();
+        let mut ev = ParsedEvent::default();
+        parse(line, &mut pad, &mut ev).then_some(ev)
+    }
+
+    fn same(a: &ParsedEvent, b: &ParsedEvent) -> bool {
+        // Debug covers every field, including the private type marks; floats compare by bits
+        // through their Debug text, which is exact for f64
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn common_lines_take_the_fast_path_and_agree() {
+        let lines: &[&[u8]] = &[
+            br#"{"ts":1700000003846,"sid":"s0015656","url":"/search","type":"scroll","sy":520,"sh":5200,"vh":900,"tab":"w1"}"#,
+            br#"{"ts":1700000005835,"sid":"s0004250","url":"/","type":"request","route":"GET /api/product","status":200,"dur":84.0}"#,
+            br#"{"ts": 1700000000.123, "uid": 42, "type": "click", "x": -3, "y": 0, "score": 0.1, "extra_key_long": [1]}"#,
+            br#"{"ts":"2024-01-01T00:00:00.5+02:00","sid":"a","dur":12,"zz":true,"q":null,"longer_than_seven":"v"}"#,
+            br#"  {"ts":-5,"id":7,"uid":"u","type":"custom"}  "#,
+        ];
+        for (k, line) in lines.iter().enumerate() {
+            let (ok, want) = general(line);
+            assert!(ok, "line {k} should be good");
+            match fast(line) {
+                Some(got) => assert!(same(&got, &want), "line {k}: {got:?} != {want:?}"),
+                // the third line has an array at an unknown key: the general path's
+                None => assert_eq!(k, 2, "line {k} should take the fast path"),
+            }
+        }
+    }
+
+    #[test]
+    fn gives_up_on_what_it_does_not_handle() {
+        for line in [
+            &br#"{"ts":1,"sid":"a\n"}"#[..],
+            br#"{"ts":1,"sid":"a","url":"/caf\xc3\xa9"}"#,
+            br#"{"ts":1,"sid":"a","x":1e3}"#,
+            br#"{"ts":1,"sid":"a","x":null}"#,
+            br#"{"ts":1,"sid":"a","sid":"b"}"#,
+            br#"{"ts":1,"sid":"a","props":{}}"#,
+            br#"{"ts":1,"sid":""}"#,
+            br#"{"sid":"a"}"#,
+            br#"{"ts":1,"sid":"a","type":"bogus"}"#,
+            br#"{"ts":1,"sid":"a","status":40000}"#,
+            br#"{"ts":1,"sid":"a","x":2147483648}"#,
+            br#"{"ts":1,"sid":"a"} x"#,
+            br#"{"ts":1,"sid":"a"}"#.as_slice().split_at(17).0,
+            br#"{"ts":01,"sid":"a"}"#,
+            br#"{"ts":1.,"sid":"a"}"#,
+            b"{\"ts\":1,\t\"sid\":\"a\"}",
+            br#"{"ts":12345678901234567890,"sid":"a"}"#,
+            br#"{"ts":1,"sid":"a","dur":0.12345678901234567}"#,
+        ] {
+            assert!(fast(line).is_none(), "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    /// Random lines from pieces, valid and not: wherever the fast path says yes, the general
+    /// parser says yes with the same event.
+    #[test]
+    fn agrees_with_the_general_parser_on_random_lines() {
+        let keys = [
+            "ts",
+            "sid",
+            "uid",
+            "id",
+            "type",
+            "url",
+            "target",
+            "x",
+            "y",
+            "sy",
+            "status",
+            "dur",
+            "score",
+            "tab",
+            "geo",
+            "zz",
+            "a_long_unknown_key",
+            "props",
+            "t\\u0073",
+        ];
+        let vals = [
+            "1700000000000",
+            "1",
+            "0",
+            "-0",
+            "-12",
+            "3.25",
+            "0.001",
+            "1700000000.5",
+            "12.0",
+            "99999999999999999999",
+            "2147483647",
+            "-2147483647",
+            "-2147483648",
+            "32768",
+            "\"\"",
+            "\"a\"",
+            "\"click\"",
+            "\"/p?q=1\"",
+            "\"2024-02-29T23:59:59Z\"",
+            "\"x\\\"y\"",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            "1e2",
+            "\"\u{e9}\"",
+            "00",
+            "-",
+            "1.",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut fast_count = 0;
+        for _ in 0..200_000 {
+            // most lines start as good ones do, so the rest of the line decides
+            let mut s = String::from(match next(4) {
+                0 => "{",
+                1 => r#"{"ts":1700000000000,"uid":"u""#,
+                _ => r#"{"ts":1700000000000,"sid":"s""#,
+            });
+            let nf = next(7);
+            for f in 0..nf {
+                if f > 0 || s.len() > 1 {
+                    s.push_str([",", ", ", ","][next(3)]);
+                }
+                s.push('"');
+                s.push_str(keys[next(keys.len())]);
+                s.push_str([r#"":"#, r#"": "#][next(2)]);
+                s.push_str(vals[next(vals.len())]);
+            }
+            s.push_str(["}", "} ", "}}", ""][next(4).min(3) * (next(8) / 7)]);
+            let line = s.as_bytes();
+            if let Some(got) = fast(line) {
+                fast_count += 1;
+                let (ok, want) = general(line);
+                assert!(
+                    ok,
+                    "fast path accepted a line the general parser rejects: {s}"
+                );
+                assert!(same(&got, &want), "{s}: {got:?} != {want:?}");
+            }
+        }
+        assert!(
+            fast_count > 10_000,
+            "too few lines took the fast path: {fast_count}"
+        );
+    }
+}
