@@ -7,6 +7,31 @@
 
 use hashbrown::HashTable;
 
+/// Eight bytes at `i` (little-endian).
+#[inline(always)]
+fn word_at(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
+}
+
+/// Up to eight bytes as one word without a variable-length copy: shorter strings are read
+/// with overlapping loads (the result is a hash input, not the bytes; the length is mixed in
+/// separately, so equal words from different lengths still hash apart).
+#[inline(always)]
+fn tail_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        word_at(b, n - 8)
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes(b[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(b[n - 4..].try_into().unwrap()) as u64;
+        lo | (hi << 32)
+    } else if n > 0 {
+        b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16
+    } else {
+        0
+    }
+}
+
 /// A fast hash for short strings (FxHash-style over 8-byte words, with a final mix so both
 /// the high bits hashbrown's control bytes use and the low bits of the bucket are good).
 /// Interned strings are low-cardinality labels; this is not exposed to key-flooding the way
@@ -15,19 +40,33 @@ use hashbrown::HashTable;
 pub fn fast_hash(b: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h: u64 = b.len() as u64;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
+    let mut i = 0;
+    while i + 8 < b.len() {
+        h = (h.rotate_left(5) ^ word_at(b, i)).wrapping_mul(K);
+        i += 8;
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
+    h = (h.rotate_left(5) ^ tail_word(b)).wrapping_mul(K);
     h ^= h >> 29;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^ (h >> 32)
+}
+
+/// Byte equality inlined for the usual short labels (a `memcmp` call costs more than the
+/// compare); longer strings use the slice compare.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n <= 16 && n >= 8 {
+        word_at(a, 0) == word_at(b, 0) && word_at(a, n - 8) == word_at(b, n - 8)
+    } else if n < 8 {
+        // the overlapping loads cover every byte of a string under 8 bytes
+        tail_word(a) == tail_word(b)
+    } else {
+        a == b
+    }
 }
 
 pub const OVERFLOW_TEXT: &str = "\u{2026}(other)";
@@ -39,9 +78,9 @@ pub const TABLES: [&str; 10] = [
 
 pub struct Interner {
     index: HashTable<u32>,
-    /// all strings back to back; `ends[i]` is the end of string i
+    /// all strings back to back; string i is `bytes[offs[i]..offs[i + 1]]`
     bytes: Vec<u8>,
-    ends: Vec<u32>,
+    offs: Vec<u32>,
     max_strings: usize,
     overflow_id: Option<i32>,
     pub overflowed: u64,
@@ -52,54 +91,51 @@ impl Interner {
         Interner {
             index: HashTable::new(),
             bytes: Vec::new(),
-            ends: Vec::new(),
+            offs: vec![0],
             max_strings: max_strings.max(1),
             overflow_id: None,
             overflowed: 0,
         }
     }
 
-    #[inline]
-    fn start_of(&self, i: usize) -> usize {
-        if i == 0 {
-            0
-        } else {
-            self.ends[i - 1] as usize
-        }
+    #[inline(always)]
+    fn bytes_of<'a>(bytes: &'a [u8], offs: &[u32], i: u32) -> &'a [u8] {
+        let i = i as usize;
+        &bytes[offs[i] as usize..offs[i + 1] as usize]
     }
 
     #[inline]
     pub fn get(&self, id: i32) -> Option<&str> {
-        let i = usize::try_from(id).ok()?;
-        let end = *self.ends.get(i)? as usize;
-        std::str::from_utf8(&self.bytes[self.start_of(i)..end]).ok()
+        let i = u32::try_from(id).ok()?;
+        if i as usize >= self.len() {
+            return None;
+        }
+        std::str::from_utf8(Self::bytes_of(&self.bytes, &self.offs, i)).ok()
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.offs.len() - 1
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 4 + self.index.capacity() * 4
+        self.bytes.capacity() + self.offs.capacity() * 4 + self.index.capacity() * 4
     }
 
     #[inline]
     pub fn intern(&mut self, s: &str) -> i32 {
         let h = fast_hash(s.as_bytes());
-        let (bytes, ends) = (&self.bytes, &self.ends);
-        let found = self.index.find(h, |&i| {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            &bytes[start..ends[i] as usize] == s.as_bytes()
-        });
+        let (bytes, offs) = (&self.bytes, &self.offs);
+        let found = self
+            .index
+            .find(h, |&i| same_bytes(Self::bytes_of(bytes, offs, i), s.as_bytes()));
         if let Some(&i) = found {
             return i as i32;
         }
-        if self.ends.len() >= self.max_strings {
+        if self.len() >= self.max_strings {
             self.overflowed += 1;
             if let Some(o) = self.overflow_id {
                 return o;
@@ -112,15 +148,12 @@ impl Interner {
     }
 
     fn push(&mut self, h: u64, s: &str) -> i32 {
-        let id = self.ends.len() as u32;
+        let id = self.len() as u32;
         self.bytes.extend_from_slice(s.as_bytes());
-        self.ends.push(self.bytes.len() as u32);
-        let (bytes, ends) = (&self.bytes, &self.ends);
-        self.index.insert_unique(h, id, |&i| {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            fast_hash(&bytes[start..ends[i] as usize])
-        });
+        self.offs.push(self.bytes.len() as u32);
+        let (bytes, offs) = (&self.bytes, &self.offs);
+        self.index
+            .insert_unique(h, id, |&i| fast_hash(Self::bytes_of(bytes, offs, i)));
         id as i32
     }
 }
@@ -158,5 +191,36 @@ mod tests {
         assert_eq!(t.get(o), Some(OVERFLOW_TEXT));
         assert_eq!(t.intern("a"), 0);
         assert_eq!(t.overflowed, 2);
+    }
+
+    #[test]
+    fn short_compares_and_hashes_see_every_byte() {
+        // strings of every length up to 40 that differ in exactly one byte never compare equal
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=base.len() {
+            let a = &base[..n];
+            assert!(same_bytes(a, a));
+            for k in 0..n {
+                let mut b = a.to_vec();
+                b[k] ^= 0x20;
+                assert!(!same_bytes(a, &b), "len {n} byte {k}");
+            }
+            assert!(n == 0 || !same_bytes(a, &base[..n - 1]));
+        }
+        let mut t = Interner::new(1 << 20);
+        let mut ids = std::collections::HashSet::new();
+        for n in 0..=base.len() {
+            for k in 0..n.max(1) {
+                let mut b = base[..n].to_vec();
+                if n > 0 {
+                    b[k] = b'Z';
+                }
+                let s = String::from_utf8(b).unwrap();
+                let id = t.intern(&s);
+                assert_eq!(t.get(id), Some(s.as_str()));
+                ids.insert(id);
+            }
+        }
+        assert_eq!(ids.len(), t.len());
     }
 }
