@@ -8,6 +8,7 @@ use crate::batch::Batch;
 use crate::error::{BadReason, CoreError, CoreResult};
 use crate::intern::{Interner, TABLES};
 use crate::parse::json::Text;
+use crate::parse::lines::Newlines;
 use crate::parse::{normalize_url, KeyVal, LineOutcome, LineParser, ParsedEvent};
 use crate::session::{Arrival, Ev, SessionConfig, Sessioniser};
 use ahash::RandomState;
@@ -197,7 +198,7 @@ impl Ingestor {
             }
         }
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', rest) {
+        for nl in Newlines::new(rest) {
             let line = &rest[start..nl];
             self.line(line, line.len() > self.cfg.max_line_bytes);
             start = nl + 1;

@@ -51,16 +51,21 @@ pub fn fast_hash(b: &[u8]) -> u64 {
     h ^ (h >> 32)
 }
 
-/// Byte equality inlined for the usual short labels (a `memcmp` call costs more than the
-/// compare); longer strings use the slice compare.
+/// Byte equality inlined for the usual short labels and keys (a `memcmp` call costs more than
+/// the compare); strings over 32 bytes use the slice compare.
 #[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if n <= 16 && n >= 8 {
+    if (8..=16).contains(&n) {
         word_at(a, 0) == word_at(b, 0) && word_at(a, n - 8) == word_at(b, n - 8)
+    } else if n > 16 && n <= 32 {
+        word_at(a, 0) == word_at(b, 0)
+            && word_at(a, 8) == word_at(b, 8)
+            && word_at(a, n - 16) == word_at(b, n - 16)
+            && word_at(a, n - 8) == word_at(b, n - 8)
     } else if n < 8 {
         // the overlapping loads cover every byte of a string under 8 bytes
         tail_word(a) == tail_word(b)
@@ -129,9 +134,9 @@ impl Interner {
     pub fn intern(&mut self, s: &str) -> i32 {
         let h = fast_hash(s.as_bytes());
         let (bytes, offs) = (&self.bytes, &self.offs);
-        let found = self
-            .index
-            .find(h, |&i| same_bytes(Self::bytes_of(bytes, offs, i), s.as_bytes()));
+        let found = self.index.find(h, |&i| {
+            same_bytes(Self::bytes_of(bytes, offs, i), s.as_bytes())
+        });
         if let Some(&i) = found {
             return i as i32;
         }

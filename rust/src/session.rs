@@ -17,6 +17,7 @@
 //! sessions late. The stream clock G is only used to seal and to evict.
 
 use crate::batch::{Batch, SessionRow};
+use crate::intern::same_bytes;
 use crate::keytable::{prefetch_read, KeyTable};
 use ahash::RandomState;
 
@@ -252,9 +253,9 @@ impl Sessioniser {
             return false;
         }
         if hot.klen == KEY_IN_COLD {
-            &*cold.key == key
+            same_bytes(cold.key.as_bytes(), key.as_bytes())
         } else {
-            &hot.key[..hot.klen as usize] == key.as_bytes()
+            same_bytes(&hot.key[..hot.klen as usize], key.as_bytes())
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod fast;
 pub mod json;
+pub mod lines;
 pub mod timestamp;
 
 use crate::error::BadReason;
@@ -35,32 +36,95 @@ pub const EVENT_TYPES: [&str; 20] = [
 ];
 pub const KIND_CUSTOM: u8 = 19;
 
-/// `type` string → kind code (a `match` on str compiles to a length switch + compare).
+/// A type name as (first word, last word, length), read with overlapping loads so there is no
+/// byte loop and no `memcpy`; the two words cover every byte of names up to 16 bytes, so equal
+/// triples mean equal names.
+#[inline(always)]
+const fn type_words(b: &[u8]) -> (u64, u64, usize) {
+    const fn w8(b: &[u8], i: usize) -> u64 {
+        u64::from_le_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ])
+    }
+    const fn w4(b: &[u8], i: usize) -> u64 {
+        u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64
+    }
+    let n = b.len();
+    if n >= 8 {
+        (w8(b, 0), w8(b, n - 8), n)
+    } else if n >= 4 {
+        (w4(b, 0) | w4(b, n - 4) << 32, 0, n)
+    } else if n > 0 {
+        (
+            b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16,
+            0,
+            n,
+        )
+    } else {
+        (0, 0, 0)
+    }
+}
+
+/// Slot of a type name: `(mix * TYPE_MUL) >> 59` is distinct for the 20 names (checked by
+/// `type_table_is_a_perfect_hash`), so a lookup is one multiply and one compare.
+const TYPE_MUL: u64 = 0x3dab_0850_b816_0827;
+
+#[inline(always)]
+const fn type_slot(t: (u64, u64, usize)) -> usize {
+    let mix = t.0 ^ t.1.rotate_left(1) ^ t.2 as u64;
+    (mix.wrapping_mul(TYPE_MUL) >> 59) as usize
+}
+
+static TYPE_TABLE: [((u64, u64, usize), u8); 32] = {
+    let mut t = [((0u64, 0u64, usize::MAX), u8::MAX); 32];
+    let mut i = 0;
+    while i < EVENT_TYPES.len() {
+        let w = type_words(EVENT_TYPES[i].as_bytes());
+        t[type_slot(w)] = (w, i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// `type_words` for run time: the same words, read with unaligned loads (the `const` version
+/// builds them byte by byte; `kind_of_agrees_with_event_types` checks the two agree).
+#[inline(always)]
+fn type_words_fast(b: &[u8]) -> (u64, u64, usize) {
+    let w8 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    let w4 = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
+    let n = b.len();
+    if n >= 8 {
+        (w8(0), w8(n - 8), n)
+    } else if n >= 4 {
+        (w4(0) | w4(n - 4) << 32, 0, n)
+    } else if n > 0 {
+        (
+            b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16,
+            0,
+            n,
+        )
+    } else {
+        (0, 0, 0)
+    }
+}
+
+/// `type` string → kind code.
 #[inline]
 pub fn kind_of(s: &str) -> Option<u8> {
-    Some(match s {
-        "pageview" => 0,
-        "click" => 1,
-        "dblclick" => 2,
-        "contextmenu" => 3,
-        "move" => 4,
-        "scroll" => 5,
-        "input" => 6,
-        "change" => 7,
-        "submit" => 8,
-        "focus" => 9,
-        "blur" => 10,
-        "selection" => 11,
-        "mutation" => 12,
-        "error" => 13,
-        "request" => 14,
-        "vital" => 15,
-        "resize" => 16,
-        "visibility" => 17,
-        "feedback" => 18,
-        "custom" => 19,
-        _ => return None,
-    })
+    let b = s.as_bytes();
+    if b.len() > 16 {
+        return None;
+    }
+    let w = type_words_fast(b);
+    let (want, kind) = TYPE_TABLE[type_slot(w)];
+    (want == w).then_some(kind)
 }
 
 /// Sentinel for absent integer columns (x, y, sy, sh, vh).
@@ -680,15 +744,27 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
     }
 }
 
-/// `?` or `#` anywhere: a plain loop for the usual short path (memchr's vector setup costs
-/// more than it saves under ~32 bytes), memchr beyond.
+/// `?` or `#` anywhere: eight bytes at a time for the usual short path (memchr's vector setup
+/// costs more than it saves under ~32 bytes), memchr beyond.
 #[inline]
 fn has_query_or_fragment(b: &[u8]) -> bool {
-    if b.len() < 32 {
-        b.iter().any(|&c| c == b'?' || c == b'#')
-    } else {
-        memchr::memchr2(b'?', b'#', b).is_some()
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has = |w: u64| {
+        let q = w ^ (LO * b'?' as u64);
+        let h = w ^ (LO * b'#' as u64);
+        ((q.wrapping_sub(LO) & !q) | (h.wrapping_sub(LO) & !h)) & HI != 0
+    };
+    if b.len() >= 32 {
+        return memchr::memchr2(b'?', b'#', b).is_some();
     }
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if has(u64::from_le_bytes(c.try_into().unwrap())) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c == b'?' || c == b'#')
 }
 
 /// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
@@ -807,6 +883,29 @@ mod tests {
         }
         assert_eq!(kind_of("hover"), None);
         assert_eq!(EVENT_TYPES[KIND_CUSTOM as usize], "custom");
+    }
+
+    #[test]
+    fn type_table_is_a_perfect_hash() {
+        let mut seen = std::collections::HashSet::new();
+        for t in EVENT_TYPES {
+            assert!(
+                seen.insert(type_slot(type_words(t.as_bytes()))),
+                "collision at {t}"
+            );
+        }
+        for t in [
+            "",
+            "c",
+            "clic",
+            "clicks",
+            "Click",
+            "pageviews",
+            "contextmenu2",
+            "visibilitx",
+        ] {
+            assert_eq!(kind_of(t), None, "{t}");
+        }
     }
 
     #[test]
