@@ -100,7 +100,7 @@ mod tests {
                         seed = seed
                             .wrapping_mul(6364136223846793005)
                             .wrapping_add(1442695040888963407);
-                        if (seed >> 33) % density == 0 {
+                        if (seed >> 33).is_multiple_of(density) {
                             b'\n'
                         } else {
                             b'a' + ((seed >> 40) % 26) as u8
