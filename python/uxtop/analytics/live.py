@@ -35,7 +35,10 @@ from uxtop.analytics.rca import RootCause, adtributor
 from uxtop.analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
 
 _MIN_TS = -(2**62)
-_SESSIONS_KEPT = 200_000  # sessions remembered for late flags (cohort columns, routes called)
+#: sessions remembered for late flags (cohort columns, routes called): a session leaves when a
+#: batch says it closed (its last flags come with that batch), this cap is the backstop for
+#: closes never seen here (batches shed under overload)
+_SESSIONS_KEPT = 200_000
 # families that fall when the input ends (no new sessions, sessions cut short), not only when
 # users leave: their drops from the bucket of the last session start on are withdrawn at flush
 _END_OF_INPUT_DROPS = (
@@ -268,6 +271,7 @@ class Analytics:
             self.max_ts = max(self.max_ts, int(batch.columns["ts"].max()))
         if batch.n_sessions:
             self.last_start = max(self.last_start, int(batch.sessions["start_ts"].max()))
+            self._forget_closed(sids, batch.sessions["closed"])
         wm = batch.watermark if batch.watermark > _MIN_TS else self.max_ts - self.lateness_ms
         return self._close(wm)
 
@@ -293,6 +297,14 @@ class Analytics:
             row_of[srows] = rows
             _or_route_bits(self._sroutes_bits, row_of[req_srow], req_route.astype(np.int64))
         self._sroutes.evict(_SESSIONS_KEPT)
+
+    def _forget_closed(self, sids: npt.NDArray[np.int64], closed: npt.NDArray[np.bool_]) -> None:
+        """Closed sessions leave the late-flag maps: a closed session is judged completely in
+        the batch that closes it, so no flag of it comes later. State stays per live session."""
+        if closed.any():
+            gone = sids[closed]
+            self._scols.pop(gone)
+            self._sroutes.pop(gone)
 
     def flush(self) -> int:
         """Close every open bucket (end of input).

@@ -348,9 +348,14 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                             }
                         })
                     }
-                    Field::Sid => ev.sid = c.key_val()?,
-                    Field::Uid => ev.uid = c.key_val()?,
-                    Field::Id => ev.id = c.key_val()?,
+                    Field::Sid | Field::Uid | Field::Id => {
+                        let k = c.key_val()?;
+                        *match f {
+                            Field::Sid => &mut ev.sid,
+                            Field::Uid => &mut ev.uid,
+                            _ => &mut ev.id,
+                        } = k;
+                    }
                     Field::Type => {
                         let Text::Line(a, b) = c.string()? else {
                             return None;
@@ -360,20 +365,40 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                             unsafe { std::str::from_utf8_unchecked(&p[a as usize..b as usize]) };
                         ev.kind = kind_of(s)?;
                     }
-                    Field::Url => ev.url = c.string()?,
-                    Field::Target => ev.target = c.string()?,
-                    Field::Tag => ev.tag = c.string()?,
-                    Field::Route => ev.route = c.string()?,
-                    Field::Msg => ev.msg = c.string()?,
-                    Field::Tab => ev.tab = c.string()?,
-                    Field::Dev => ev.dev = c.string()?,
-                    Field::Rel => ev.rel = c.string()?,
-                    Field::Geo => ev.geo = c.string()?,
-                    Field::X => ev.x = c.int_col()?,
-                    Field::Y => ev.y = c.int_col()?,
-                    Field::Sy => ev.sy = c.int_col()?,
-                    Field::Sh => ev.sh = c.int_col()?,
-                    Field::Vh => ev.vh = c.int_col()?,
+                    // one string scan and one number scan for all their fields (a copy per
+                    // field would bloat the loop and split the branch history)
+                    Field::Url
+                    | Field::Target
+                    | Field::Tag
+                    | Field::Route
+                    | Field::Msg
+                    | Field::Tab
+                    | Field::Dev
+                    | Field::Rel
+                    | Field::Geo => {
+                        let t = c.string()?;
+                        *match f {
+                            Field::Url => &mut ev.url,
+                            Field::Target => &mut ev.target,
+                            Field::Tag => &mut ev.tag,
+                            Field::Route => &mut ev.route,
+                            Field::Msg => &mut ev.msg,
+                            Field::Tab => &mut ev.tab,
+                            Field::Dev => &mut ev.dev,
+                            Field::Rel => &mut ev.rel,
+                            _ => &mut ev.geo,
+                        } = t;
+                    }
+                    Field::X | Field::Y | Field::Sy | Field::Sh | Field::Vh => {
+                        let v = c.int_col()?;
+                        *match f {
+                            Field::X => &mut ev.x,
+                            Field::Y => &mut ev.y,
+                            Field::Sy => &mut ev.sy,
+                            Field::Sh => &mut ev.sh,
+                            _ => &mut ev.vh,
+                        } = v;
+                    }
                     Field::Status => {
                         let v = c.number()?.int()?;
                         if !(-32768..=32767).contains(&v) {
@@ -381,8 +406,14 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                         }
                         ev.status = v as i16;
                     }
-                    Field::Dur => ev.dur = Some(c.number()?.float()?),
-                    Field::Score => ev.score = Some(c.number()?.float()?),
+                    Field::Dur | Field::Score => {
+                        let v = Some(c.number()?.float()?);
+                        *if f == Field::Dur {
+                            &mut ev.dur
+                        } else {
+                            &mut ev.score
+                        } = v;
+                    }
                     Field::Props => return None,
                 }
             }

@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from uxtop.snapshot import Snapshot
 from uxtop.tui.widgets.alert_banner import AlertBanner
+from uxtop.tui.widgets.footer import BindingsFooter
 from uxtop.tui.widgets.nav_bar import NavBar
 from uxtop.tui.widgets.status_bar import StatusBar
 
@@ -34,7 +34,7 @@ class UxtopScreen(Screen[None]):
         yield AlertBanner(id="alerts")
         yield NavBar(self.NAV, self.uxtop.available_screens, id="nav")
         yield from self.compose_body()
-        yield Footer()
+        yield BindingsFooter()
 
     def compose_body(self) -> Iterable[Widget]:
         return ()
