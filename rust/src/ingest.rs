@@ -259,7 +259,7 @@ impl Ingestor {
                 self.sessions.prefetch_state(a.hash);
             }
             let key = &keys[s.key.0 as usize..(s.key.0 + s.key.1) as usize];
-            // SAFETY: key bytes were copied from a &str (key_buf) in `accept`
+            // SAFETY: key bytes were copied from a &str in `accept`
             let key = unsafe { std::str::from_utf8_unchecked(key) };
             let _: Arrival = self.sessions.arrive_hashed(key, s.hash, s.id_hash, s.ev);
         }
@@ -338,31 +338,27 @@ impl Ingestor {
         let p = &self.ev;
         let scratch = &self.parser.scratch;
         let text = |t: Text| t.get(line, scratch);
-        let mut key_buf = std::mem::take(&mut self.key_buf);
-        key_buf.clear();
-        let mut uid_buf = std::mem::take(&mut self.uid_buf);
-        uid_buf.clear();
-        let write_key = |k: KeyVal, buf: &mut String| -> bool {
+        // A key's text: string keys are read in place; only integer keys are written out
+        // (as decimal, into their own buffer).
+        fn key_text<'a>(
+            k: KeyVal,
+            text: impl Fn(Text) -> Option<&'a str>,
+            buf: &'a mut String,
+        ) -> Option<&'a str> {
             match k {
-                KeyVal::None => false,
+                KeyVal::None => None,
                 KeyVal::Int(v) => {
                     use std::fmt::Write;
+                    buf.clear();
                     let _ = write!(buf, "{v}");
-                    true
+                    Some(buf.as_str())
                 }
-                KeyVal::Text(t) => match text(t) {
-                    Some(s) if !s.is_empty() => {
-                        buf.push_str(s);
-                        true
-                    }
-                    _ => false,
-                },
+                KeyVal::Text(t) => text(t).filter(|s| !s.is_empty()),
             }
-        };
-        let has_uid = write_key(p.uid, &mut uid_buf);
-        if !write_key(p.sid, &mut key_buf) {
-            key_buf.push_str(&uid_buf);
         }
+        let uid = key_text(p.uid, text, &mut self.uid_buf);
+        // the parser guarantees a non-empty sid or uid
+        let key = key_text(p.sid, text, &mut self.key_buf).or(uid).unwrap_or("");
         let id_hash = match p.id {
             KeyVal::None => None,
             KeyVal::Int(v) => Some(self.id_hasher.hash_one(v.to_string().as_bytes())),
@@ -370,6 +366,7 @@ impl Ingestor {
         };
         let keep_query = self.cfg.keep_query;
         let strings = &mut self.strings;
+        // most events carry a few of the nine strings: absent ones cost a branch
         let mut intern = |table: usize, t: Text| -> i32 {
             match text(t) {
                 None => -1,
@@ -377,6 +374,7 @@ impl Ingestor {
                 Some(s) => strings[table].intern(s),
             }
         };
+        let url = intern(0, p.url);
         let ev = Ev {
             ts: p.ts.unwrap_or_default(),
             row,
@@ -384,7 +382,7 @@ impl Ingestor {
             kind: p.kind,
             flags: p.flags,
             status: p.status,
-            url: intern(0, p.url),
+            url,
             target: intern(1, p.target),
             tag: intern(2, p.tag),
             route: intern(3, p.route),
@@ -393,11 +391,7 @@ impl Ingestor {
             dev: intern(6, p.dev),
             rel: intern(7, p.rel),
             geo: intern(8, p.geo),
-            uid: if has_uid {
-                strings[9].intern(&uid_buf)
-            } else {
-                -1
-            },
+            uid: uid.map_or(-1, |u| strings[UID_TABLE].intern(u)),
             x: p.x,
             y: p.y,
             sy: p.sy,
@@ -406,16 +400,14 @@ impl Ingestor {
             value: p.value(),
         };
         let k0 = self.stage_keys.len() as u32;
-        self.stage_keys.extend_from_slice(key_buf.as_bytes());
-        let hash = self.sessions.hash_key(&key_buf);
+        self.stage_keys.extend_from_slice(key.as_bytes());
+        let hash = self.sessions.hash_key(key);
         self.staged.push(Staged {
             ev,
             hash,
             id_hash,
-            key: (k0, key_buf.len() as u32),
+            key: (k0, key.len() as u32),
         });
-        self.key_buf = key_buf;
-        self.uid_buf = uid_buf;
     }
 }
 

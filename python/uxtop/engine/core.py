@@ -79,9 +79,8 @@ FEED_INTERVAL = 0.2
 MAX_HANDOFF_EVENTS = 200_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
-#: pages / elements with running totals, and distinct sessions counted per page or element
+#: pages / elements with running totals (flags per kind, distinct flagged sessions)
 MAX_KEYS = 20_000
-SESSIONS_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,12 +92,14 @@ class Retention:
     max_sessions / max_events: flagged sessions kept, and their events in total. Over either
         cap, closed sessions with the oldest last flag are evicted first, then open ones.
     per_session_events: a single session keeps at most this many of its newest events.
+    per_session_flags: ... and of its newest flags (all are counted).
     """
 
     window_events: int = 1_000_000
     max_sessions: int = 5_000
     max_events: int = 2_000_000
     per_session_events: int = 10_000
+    per_session_flags: int = 1_000
 
 
 @dataclass
@@ -116,7 +117,12 @@ class _Kept:
     #: retained events: one record array (a field per event column) per batch, oldest first
     chunks: list[npt.NDArray] = field(default_factory=list)
     n_kept: int = 0
-    flags: list[FlagRow] = field(default_factory=list)
+    #: newest flags (a bounded deque, see Retention.per_session_flags); n_flags counts all
+    flags: deque[FlagRow] = field(default_factory=deque)
+    n_flags: int = 0
+    #: pages and (page, element) keys this session was counted on as a distinct flagged
+    #: session (bounded like flags; past the bound a key may count the session twice)
+    counted_on: set[object] = field(default_factory=set)
     kinds: Counter[str] = field(default_factory=Counter)
     score: float = 0.0
     last_flag_ts: int = 0
@@ -227,10 +233,10 @@ class Engine:
         self._flags_total = 0
         self._pages = Decayed()
         self._page_counts: dict[str, Counter[str]] = {}
-        self._page_sessions: dict[str, set[int]] = {}
+        self._page_sessions: Counter[str] = Counter()  # distinct flagged sessions per page
         self._elements = Decayed()
         self._element_counts: dict[tuple[str, str], Counter[str]] = {}
-        self._element_sessions: dict[tuple[str, str], set[int]] = {}
+        self._element_sessions: Counter[tuple[str, str]] = Counter()
         self._heat = HeatGrids()
         self._heat_cache: dict[int, PageHeat] = {}
         self._heat_dirty = True
@@ -644,29 +650,34 @@ class Engine:
                 self._kinds.add(f.kind, f.start_ts)
                 self._recent_flags.append(f)
                 self._pages.add(f.url)
-                # per-page/element totals; bounded: new keys stop at the cap, session sets
-                # stop growing at SESSIONS_CAP (shown as "≥ cap")
+                kept = self._kept.get(f.session_id)
+                if kept is None:
+                    self._flag_seq += 1
+                    kept = _Kept(
+                        session_id=f.session_id,
+                        key="",
+                        seq=self._flag_seq,
+                        flags=deque(maxlen=self.retention.per_session_flags),
+                    )
+                    self._kept[f.session_id] = kept
+                    self._seq_order.append(f.session_id)
+                    new_ids.append(f.session_id)
+                # per-page/element totals; bounded: new keys stop at the cap. Distinct sessions
+                # are counted through the kept session's own record of where it was counted,
+                # not a set of session ids per key (those grow with every session ever flagged)
                 if f.url in self._page_counts or len(self._page_counts) < MAX_KEYS:
                     self._page_counts.setdefault(f.url, Counter())[f.kind] += 1
-                    ps = self._page_sessions.setdefault(f.url, set())
-                    if len(ps) < SESSIONS_CAP:
-                        ps.add(f.session_id)
+                    if self._first_count(kept, f.url):
+                        self._page_sessions[f.url] += 1
                 if f.kind in CLICK_FLAG_KINDS and f.target:
                     key = (f.url, f.target)
                     self._elements.add(key)
                     if key in self._element_counts or len(self._element_counts) < MAX_KEYS:
                         self._element_counts.setdefault(key, Counter())[f.kind] += 1
-                        es = self._element_sessions.setdefault(key, set())
-                        if len(es) < SESSIONS_CAP:
-                            es.add(f.session_id)
-                kept = self._kept.get(f.session_id)
-                if kept is None:
-                    self._flag_seq += 1
-                    kept = _Kept(session_id=f.session_id, key="", seq=self._flag_seq)
-                    self._kept[f.session_id] = kept
-                    self._seq_order.append(f.session_id)
-                    new_ids.append(f.session_id)
+                        if self._first_count(kept, key):
+                            self._element_sessions[key] += 1
                 kept.flags.append(f)
+                kept.n_flags += 1
                 kept.kinds[f.kind] += 1
                 kept.score += f.severity
                 kept.last_flag_ts = max(kept.last_flag_ts, f.end_ts)
@@ -682,6 +693,14 @@ class Engine:
                 np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
             )
             self._evict()
+
+    def _first_count(self, kept: _Kept, key: object) -> bool:
+        """True the first time ``kept``'s session is counted on ``key`` (a page or element)."""
+        if key in kept.counted_on:
+            return False
+        if len(kept.counted_on) < self.retention.per_session_flags:
+            kept.counted_on.add(key)
+        return True
 
     def _refresh_scores(self, scores: dict[int, float]) -> None:
         for sid, score in scores.items():
@@ -720,6 +739,7 @@ class Engine:
                 return None
             chunks = list(kept.chunks)
             flags = list(kept.flags)
+            flags_dropped = kept.n_flags - len(flags)
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
         if chunks:
             rec = np.concatenate(chunks)
@@ -732,6 +752,9 @@ class Engine:
         n_kept = int(cols["ts"].shape[0])
         if meta[5] > n_kept:
             note = f"{meta[5] - n_kept} earlier events not retained (window or per-session cap)"
+        if flags_dropped > 0:
+            more = f"{flags_dropped} earlier flags not retained (per-session cap)"
+            note = f"{note}; {more}" if note else more
         return build_detail(
             session_id=session_id,
             key=meta[0] or str(session_id),
@@ -888,7 +911,7 @@ class Engine:
             rage=c.get("rage_click", 0),
             dead=c.get("dead_click", 0),
             error=c.get("error_click", 0),
-            sessions=len(self._page_sessions.get(url, ())),
+            sessions=self._page_sessions.get(url, 0),
         )
 
     def _element_row(self, key: tuple[str, str], heat: float) -> ElementRow:
@@ -900,7 +923,7 @@ class Engine:
             heat=heat,
             flags=sum(c.values()),
             top_kind=top,
-            sessions=len(self._element_sessions.get(key, ())),
+            sessions=self._element_sessions.get(key, 0),
         )
 
     def _session_rows(self) -> tuple[SessionRow, ...]:
@@ -918,7 +941,7 @@ class Engine:
                     session_id=kept.session_id,
                     key=kept.key or str(kept.session_id),
                     score=round(kept.score, 2),
-                    n_flags=len(kept.flags),
+                    n_flags=kept.n_flags,
                     kinds=tuple(k for k, _ in kept.kinds.most_common()),
                     url=last.url if last else "",
                     target=last.target if last else "",
