@@ -378,3 +378,28 @@ async def test_real_engine_drill_down_path(engine_after_incident) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_screens_are_built_in_the_background_without_showing() -> None:
+    """After startup every screen is composed, filled and laid out while the overview stays
+    on show; switching then shows that same screen object, not a new one."""
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.unbuilt_screens()  # not all at startup: the first frame comes first
+        for _ in range(100):
+            if not app.unbuilt_screens():
+                break
+            await pilot.pause(0.1)
+        assert app.unbuilt_screens() == []
+        assert isinstance(app.screen, OverviewScreen)
+        built = {name: app._screen_stacks[name][0] for name in ("sessions", "pages", "detectors")}
+        table = built["sessions"].query_one(KeyedTable)
+        assert table.row_count == len(app.snapshot.session_rows)  # filled while hidden
+        assert built["pages"].query_one("#pages-table", KeyedTable).row_count > 0
+        await pilot.press("3")
+        await pilot.pause()
+        assert app.screen is built["pages"]
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.screen is built["sessions"]
+        assert app.screen.query_one(KeyedTable).has_focus

@@ -119,3 +119,86 @@ async def test_cached_lines_match_datatable_after_moves_and_updates() -> None:
         reference = [DataTable._render_line(table, y, 0, width, style) for y in ys]
         assert [s.text for s in final] == [s.text for s in reference]
         assert [list(s) for s in final] == [list(s) for s in reference]
+
+
+class _TwoTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLS, id="synced")
+        yield KeyedTable(COLS, id="fresh")
+
+
+def _row(i: int, version: int = 0) -> tuple[str, tuple[Any, ...]]:
+    return (
+        f"k{i}",
+        (
+            Text(f"{(i * 7 + version) % 10}.{i % 10}", style="bold red" if i % 3 else ""),
+            f"session-{i}-{version}",
+            i * 3 + version,
+            Text.assemble((f"r{i % 4}", "yellow"), " ", (f"d{version}", "bold")),
+        ),
+    )
+
+
+async def test_bulk_sync_draws_what_a_fresh_table_draws() -> None:
+    """A table moved through row insertions, removals, cell updates and reorders ends up with
+    the same rows, cursor key and drawn lines as a table built in one go from the final rows."""
+    app = _TwoTables()
+    async with app.run_test(size=(80, 40)) as pilot:
+        synced = app.query_one("#synced", KeyedTable)
+        fresh = app.query_one("#fresh", KeyedTable)
+        synced.sync([_row(i) for i in range(12)])
+        await pilot.pause()
+        synced.move_cursor(row=5)  # on k5
+        steps = [
+            [_row(i) for i in (20, 21, *range(12))],  # new rows on top: all rows move down
+            [_row(i) for i in range(12) if i % 3],  # a third removed
+            [_row(i, version=1) if i % 2 else _row(i) for i in range(12, 0, -1) if i % 3],
+            [_row(i, version=2) for i in (30, 5, 31, 1, 2, 4, 7, 8, 10, 11, 32)],
+        ]
+        for rows in steps:
+            assert synced.sync(rows)
+            await pilot.pause()
+            assert synced.selected_key == "k5"
+        final = steps[-1]
+        assert not synced.sync(final)  # nothing changed
+        fresh.sync(final)
+        fresh.move_cursor(row=1)
+        app.set_focus(None)  # both drawn unfocused (focus restyles the header and cursor)
+        await pilot.pause()
+        assert [str(r.key.value) for r in synced.ordered_rows] == [k for k, _ in final]
+        assert synced.row_count == fresh.row_count == len(final)
+        assert synced.cursor_coordinate == fresh.cursor_coordinate
+        style, width = synced.rich_style, synced.size.width
+        for y in range(len(final) + 1):
+            mine = synced._render_line(y, 0, width, style)
+            theirs = fresh._render_line(y, 0, width, style)
+            assert list(mine) == list(theirs), y
+            # and DataTable's own drawing of the same row
+            synced._line_cache.clear()
+            reference = DataTable._render_line(synced, y, 0, width, style)
+            assert list(mine) == list(reference), y
+
+
+async def test_bulk_sync_first_rows_highlight_and_emptying() -> None:
+    """The first rows of an empty table highlight the cursor row (RowHighlighted, as add_row
+    does); emptying the table and filling it again keeps a valid cursor."""
+    highlighted: list[str] = []
+
+    class _Watch(_App):
+        def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+            highlighted.append(str(event.row_key.value))
+
+    app = _Watch()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(ROWS)
+        await pilot.pause()
+        assert highlighted == ["r0"]
+        table.move_cursor(row=3)
+        await pilot.pause()
+        table.sync([])
+        await pilot.pause()
+        assert table.row_count == 0 and table.selected_key is None
+        table.sync(ROWS[:2])
+        await pilot.pause()
+        assert table.cursor_row in (0, 1) and table.selected_key in ("r0", "r1")

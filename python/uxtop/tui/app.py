@@ -45,6 +45,11 @@ def analytics_screens() -> dict[str, Callable[[], UxtopScreen]]:
     return dict(ANALYTICS_SCREENS)
 
 
+#: screens not shown yet are built in the background from this long after startup, one per step,
+#: each when the keyboard has been quiet for WARM_QUIET_S (a step takes 50-250 ms of the UI thread)
+WARM_START_S = 0.5
+WARM_QUIET_S = 0.4
+
 #: full GC: after this long without a key press, at most every GC_MIN_GAP_S, at least every GC_MAX_GAP_S
 GC_QUIET_S = 1.0
 GC_MIN_GAP_S = 5.0
@@ -144,6 +149,8 @@ class UxtopApp(App[None]):
         # after the first frame, the imported modules, compiled CSS and mounted widgets live as
         # long as the app: take them out of the cyclic GC's view (see _freeze_heap)
         self.call_after_refresh(self._freeze_heap)
+        # build the other screens before they are asked for (see _warm_next_screen)
+        self.set_timer(WARM_START_S, self._warm_next_screen)
         # full collections only when the user is not typing (see _maybe_collect)
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(self._gc_threshold[0], self._gc_threshold[1], 1 << 30)
@@ -175,6 +182,34 @@ class UxtopApp(App[None]):
             self._maybe_collect()
         finally:
             self._arm()
+
+    def unbuilt_screens(self) -> list[str]:
+        """Modes whose screen has not been composed yet, in nav order."""
+        stacks = getattr(self, "_screen_stacks", {})
+        return [n for n in screen_names(self) if not stacks.get(n)]
+
+    def _warm_next_screen(self) -> None:
+        """Compose, mount, style and lay out one screen that has not been shown yet, without
+        showing it, so that its first visit costs what a revisit does.
+
+        The first switch to a screen used to pay for all of this on the key press (150-250 ms:
+        compose, CSS for every new widget, the first layout). Textual builds a mode's screen
+        in ``_init_mode`` (what ``switch_mode`` calls for a new mode); calling it directly builds
+        the screen without making it current. Its ScreenResume fills it from the latest
+        snapshot and lays it out at the app's size; it is hidden, so the refresh timer skips it
+        until it is shown. One screen per step, and only while no key is being pressed.
+        """
+        todo = self.unbuilt_screens()
+        if not todo or not hasattr(self, "_init_mode"):
+            return
+        if time.monotonic() - self._last_input < WARM_QUIET_S:
+            self.set_timer(WARM_QUIET_S, self._warm_next_screen)
+            return
+        try:
+            self._init_mode(todo[0])
+        except Exception:  # a private Textual API: at worst the screen is built on first visit
+            return
+        self.set_timer(self.refresh_interval, self._warm_next_screen)
 
     def _maybe_collect(self) -> None:
         """Run the full (generation 2) collection ourselves, between keystrokes.

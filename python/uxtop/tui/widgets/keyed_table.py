@@ -252,9 +252,7 @@ class KeyedTable(DataTable[Any]):
             old = self._cells.get(k)
             if old is None:
                 rk = RowKey(k)
-                self._data[rk] = {
-                    ColumnKey(ck): cell for ck, cell in zip_longest(col_keys, cells)
-                }
+                self._data[rk] = {ColumnKey(ck): cell for ck, cell in zip_longest(col_keys, cells)}
                 self.rows[rk] = Row(rk, 1)
                 self._new_rows.add(rk)
                 self._bump(k)
