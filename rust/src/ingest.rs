@@ -366,7 +366,9 @@ impl Ingestor {
         }
         let uid = key_text(p.uid, text, &mut self.uid_buf);
         // the parser guarantees a non-empty sid or uid
-        let key = key_text(p.sid, text, &mut self.key_buf).or(uid).unwrap_or("");
+        let key = key_text(p.sid, text, &mut self.key_buf)
+            .or(uid)
+            .unwrap_or("");
         let id_hash = match p.id {
             KeyVal::None => None,
             KeyVal::Int(v) => Some(self.id_hasher.hash_one(v.to_string().as_bytes())),

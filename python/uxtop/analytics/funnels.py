@@ -38,6 +38,10 @@ from uxtop.analytics.matchers import MatchBits, StepMatcher, string_of
 
 _NEG = -(2**62)
 _RESERVOIR = 4096
+#: units with funnel state at once. Session units leave when their session closes; this cap is
+#: the backstop for closes never seen (batches shed under overload) and the rule for user units
+#: (a user never "closes"): over it, the units first seen longest ago are finished as if closed
+MAX_UNITS = 100_000
 
 
 START_CAP = 16  # starts kept per level; beyond it the earliest go (exact below, see module doc)
@@ -237,10 +241,17 @@ class FunnelEngine:
     flags to the step the unit was trying to reach when the flag fired.
     """
 
-    def __init__(self, cfg: FunnelConfig, inferred: bool = False, rng_seed: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: FunnelConfig,
+        inferred: bool = False,
+        rng_seed: int = 0,
+        max_units: int = MAX_UNITS,
+    ) -> None:
         from uxtop.analytics.funnel_kernel import FunnelState
 
         self.cfg = cfg
+        self.max_units = max_units
         self.inferred = inferred
         self.n = len(cfg.steps)
         self.window_ms = int(cfg.window_s * 1000)
@@ -259,7 +270,9 @@ class FunnelEngine:
         # unit key (session id, or an id per user key) → KeyMap row → state slot
         self._units = KeyMap()
         self._slot_row = np.full(self._units.rows_cap, -1, np.int64)
-        self._user_ids: dict[Any, int] = {}
+        self._user_ids: dict[Any, int] = {}  # user key → unit key
+        self._user_keys: dict[int, Any] = {}  # unit key → user key (to forget evicted users)
+        self._next_user = 0
         self.res_depth = np.full(self.state.cap, -1, np.int64)  # −1: not counted yet
         self.res_removed = np.zeros(self.state.cap, np.bool_)
         self.cohort = np.full((self.state.cap, max(len(self.dims), 1)), -1, np.int64)
@@ -339,12 +352,8 @@ class FunnelEngine:
         else:
             uniq, inv = np.unique(srow, return_inverse=True)
         if by_user and batch.uids:
-            uid = self._user_ids
             keys = np.fromiter(
-                (
-                    uid.setdefault(batch.uids[si] or batch.keys[si], len(uid))
-                    for si in uniq.tolist()
-                ),
+                (self._user_key(batch.uids[si] or batch.keys[si]) for si in uniq.tolist()),
                 np.int64,
                 uniq.shape[0],
             )
@@ -379,7 +388,19 @@ class FunnelEngine:
             a_sess = np.empty(0, np.int64)
         self._recount(unique_ints(slot_of_u))
         self._close(batch, closed)
+        if len(self._units) > self.max_units:
+            # to 90 % of the cap, so this runs now and then, not on every batch
+            keys, _ = self._units.items()
+            self._finish_units(keys[: len(self._units) - self.max_units * 9 // 10])
         return a_ts, a_step, a_sess
+
+    def _user_key(self, user: Any) -> int:
+        k = self._user_ids.get(user)
+        if k is None:
+            k = self._user_ids[user] = self._next_user
+            self._user_keys[k] = user
+            self._next_user += 1
+        return k
 
     def _recount(self, slots: npt.NDArray[np.int64]) -> None:
         """Move the touched units' contributions from their old (depth, removed) to the new."""
@@ -426,18 +447,25 @@ class FunnelEngine:
         """Fold finished session units into the time-to-convert reservoirs and free their slots."""
         if self.cfg.unit != "session" or not closed.any():
             return
-        sids = batch.sessions["session_id"][closed].astype(np.int64)
+        self._finish_units(batch.sessions["session_id"][closed].astype(np.int64))
+
+    def _finish_units(self, sids: npt.NDArray[np.int64]) -> None:
+        """Units (session ids or user unit keys) done: times folded, slots freed, kept for late
+        flags among the recently finished."""
+        for k in sids.tolist() if self._user_keys else ():
+            self._user_ids.pop(self._user_keys.pop(k, None), None)
         krow = self._units.pop(sids)
         ok = krow >= 0
         if not ok.any():
             return
         slots = self._slot_row[krow[ok]]
         self._fold_times(slots)
-        drow, _ = self._done.insert(sids[ok])
-        if self._done_reach.shape[0] < self._done.rows_cap:
-            self._done_reach = _grow_rows(self._done_reach, self._done.rows_cap, -1)
-        self._done_reach[drow] = self.state.reach[slots]
-        self._done.evict(20_000)
+        if self.cfg.unit == "session":  # flags carry session ids: user units get none
+            drow, _ = self._done.insert(sids[ok])
+            if self._done_reach.shape[0] < self._done.rows_cap:
+                self._done_reach = _grow_rows(self._done_reach, self._done.rows_cap, -1)
+            self._done_reach[drow] = self.state.reach[slots]
+            self._done.evict(20_000)
         self.state.release_many(slots)
         self.res_depth[slots] = -1  # counts stay in the histograms; the slots are free
 

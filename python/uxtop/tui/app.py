@@ -17,6 +17,7 @@ from typing import Any
 from textual import events
 from textual.app import App, ScreenStackError
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
 from uxtop.snapshot import SetFilter, SetPaused, Snapshot, SnapshotFeed
 from uxtop.tui.actions import SCREENS, ActionSpec, bindings, palette_specs
@@ -137,6 +138,8 @@ class UxtopApp(App[None]):
         self._last_full_gc = time.monotonic()
         self._gc_threshold = gc.get_threshold()
         self._lag_ms = 0.0
+        #: screens built in the background, drawn off screen on the next warm-up step
+        self._warming: list[Screen[Any]] = []
         #: (key, seconds from key press to the screen having applied it) — benchmarks read this
         self.frames = 0
 
@@ -189,27 +192,46 @@ class UxtopApp(App[None]):
         return [n for n in screen_names(self) if not stacks.get(n)]
 
     def _warm_next_screen(self) -> None:
-        """Compose, mount, style and lay out one screen that has not been shown yet, without
+        """Build, style, lay out and draw one screen that has not been shown yet, without
         showing it, so that its first visit costs what a revisit does.
 
         The first switch to a screen used to pay for all of this on the key press (150-250 ms:
-        compose, CSS for every new widget, the first layout). Textual builds a mode's screen
-        in ``_init_mode`` (what ``switch_mode`` calls for a new mode); calling it directly builds
-        the screen without making it current. Its ScreenResume fills it from the latest
-        snapshot and lays it out at the app's size; it is hidden, so the refresh timer skips it
-        until it is shown. One screen per step, and only while no key is being pressed.
+        compose, CSS for every new widget, the first layout, the first drawing of every line).
+        Textual builds a mode's screen in ``_init_mode`` (what ``switch_mode`` calls for a new
+        mode); calling it directly builds the screen without making it current. Its
+        ScreenResume fills it from the latest snapshot and lays it out at the app's size; the
+        next step draws it once off screen (widgets keep their drawn lines) and marks its CSS
+        current (else the switch re-parses the stylesheet and lays the screen out again). It is
+        hidden, so the refresh timer skips it until it is shown. One step per refresh
+        interval, and only while no key is being pressed.
         """
-        todo = self.unbuilt_screens()
-        if not todo or not hasattr(self, "_init_mode"):
+        if not hasattr(self, "_init_mode"):
             return
         if time.monotonic() - self._last_input < WARM_QUIET_S:
             self.set_timer(WARM_QUIET_S, self._warm_next_screen)
             return
         try:
+            for screen in self._warming:
+                self._draw_offscreen(screen)
+            self._warming = []
+            todo = self.unbuilt_screens()
+            if not todo:
+                return
             self._init_mode(todo[0])
-        except Exception:  # a private Textual API: at worst the screen is built on first visit
+            self._warming = list(self._screen_stacks[todo[0]])
+        except Exception:  # private Textual APIs: at worst a screen is built on its first visit
+            self._warming = []
             return
         self.set_timer(self.refresh_interval, self._warm_next_screen)
+
+    def _draw_offscreen(self, screen: Screen[Any]) -> None:
+        if screen is self.screen or not screen.is_mounted:
+            return
+        if screen._css_update_count != self._css_update_count:
+            self.stylesheet.update(screen, animate=False)
+            screen._css_update_count = self._css_update_count
+        if screen._compositor.size:  # laid out (its ScreenResume has been handled)
+            screen._compositor.render_update(full=True, screen_stack=[])
 
     def _maybe_collect(self) -> None:
         """Run the full (generation 2) collection ourselves, between keystrokes.
