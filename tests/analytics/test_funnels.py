@@ -316,3 +316,59 @@ def test_earliest_clean_start_keeps_a_prefix_whose_window_closed() -> None:
     clean even though the latest start's path (from A@1) is interrupted."""
     rows = [(0, 1, 0), (1, 1, 0), (3, 2, 0), (8, 0, 3)]
     assert evaluate_unit(3, 7, "ordered", rows) == (2, False) == brute_force(3, 7, "ordered", rows)
+
+
+def _split(batch, parts: int):  # noqa: ANN001, ANN202
+    """``batch`` cut into ``parts`` batches by session, with no session closed (as when the
+    batches that close them are shed under overload)."""
+    bounds = np.linspace(0, batch.n_sessions, parts + 1).astype(int)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        a, b = int(batch.offsets[lo]), int(batch.offsets[hi])
+        cols = {k: v[a:b] for k, v in batch.columns.items()}
+        cols["session"] = cols["session"] - lo
+        sessions = {k: v[lo:hi] for k, v in batch.sessions.items()}
+        sessions["closed"] = np.zeros(hi - lo, np.bool_)
+        yield type(batch)(
+            columns=cols,
+            offsets=batch.offsets[lo : hi + 1] - a,
+            sessions=sessions,
+            keys=batch.keys[lo:hi],
+            uids=batch.uids[lo:hi],
+        )
+
+
+@pytest.mark.parametrize("unit", ["session", "user"])
+def test_units_are_capped_oldest_first_without_changing_the_counts(unit: str) -> None:
+    """Units never closed (users; sessions whose close was shed) are finished oldest first over
+    ``max_units``: the state held stays under the cap, and the funnel counts are those of an
+    uncapped engine when the finished units do not come back."""
+    rng = np.random.default_rng(3)
+    pages = ["/", "/product/1", "/cart", "/checkout"]
+    events = []
+    for s in range(400):
+        t = 1_700_000_000_000 + s * 1000
+        for k in range(int(rng.integers(1, 6))):
+            t += int(rng.integers(1, 20_000))
+            page = pages[min(int(rng.integers(0, 4)), k)]
+            events.append(
+                {"ts": t, "sid": f"s{s}", "uid": f"u{s}", "type": "pageview", "url": page}
+            )
+    cfg = FunnelConfig(
+        name="checkout",
+        unit=unit,
+        window_s=600,
+        steps=[StepConfig(type="pageview", url=u) for u in pages[1:]],
+    )
+    batch, tables = result_to_batch(reference_ingest(_ndjson(events)))
+    capped, free = FunnelEngine(cfg, max_units=50), FunnelEngine(cfg)
+    held = []
+    for sub in _split(batch, 20):
+        capped.update(sub, tables)
+        free.update(sub, tables)
+        held.append((len(capped._units), len(capped._user_ids)))
+    # uncapped, nothing ever leaves: every session that reached some step holds a unit
+    assert len(free._units) == len({e["sid"] for e in events if e["url"] != "/"})
+    assert max(u for u, _ in held) <= 50 and max(k for _, k in held) <= 50, held
+    a, b = capped.result(), free.result()
+    assert [s.entered for s in a.steps] == [s.entered for s in b.steps]
+    assert a.steps[0].entered > 100
