@@ -142,6 +142,17 @@ impl KeyTable {
 /// Best-effort prefetch into all cache levels; a no-op where the target has no such hint.
 #[inline(always)]
 pub fn prefetch_read<T>(p: *const T) {
+    prefetch_line(p as *const u8);
+    // a value that straddles a cache line needs its other lines too
+    let mut k = 64 - (p as usize & 63);
+    while k < std::mem::size_of::<T>() {
+        prefetch_line((p as *const u8).wrapping_add(k));
+        k += 64;
+    }
+}
+
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch never faults, whatever the address.
     unsafe {
