@@ -101,6 +101,9 @@ struct KeyHot {
     floor: i64,
     last_arrival: u64,
     pending: u32,
+    /// its run in the drain under way (`u32::MAX` outside a drain): kept in this line, which
+    /// the drain reads anyway, instead of in a side array it would also have to fetch
+    run: u32,
     flags: u8,
     /// key length if inline, else `KEY_IN_COLD`
     klen: u8,
@@ -108,6 +111,10 @@ struct KeyHot {
 }
 
 const INLINE_KEY: usize = 22;
+const _: () = assert!(
+    std::mem::size_of::<KeyHot>() == 64,
+    "KeyHot is one cache line"
+);
 const KEY_IN_COLD: u8 = u8::MAX;
 const LIVE: u8 = 1;
 const RETIRED: u8 = 2;
@@ -151,13 +158,11 @@ pub struct Sessioniser {
     free: Vec<u32>,
     retired: Vec<u32>,
     pending: Vec<Ev>,
-    /// pending positions released by the current drain
-    released: Vec<u32>,
+    /// (pending position, run) of each event released by the current drain
+    released: Vec<(u32, u32)>,
     /// the next pending list, filled with the events a drain holds back
     held: Vec<Ev>,
     sorted: Vec<Ev>,
-    /// per key: its run in the current drain (u32::MAX when none); reset after each drain
-    slot: Vec<u32>,
     /// (key, count then start/end) of each run in the current drain
     runs: Vec<(u32, u32)>,
     sess_of: Vec<i32>,
@@ -188,7 +193,6 @@ impl Sessioniser {
             released: Vec::new(),
             held: Vec::new(),
             sorted: Vec::new(),
-            slot: Vec::new(),
             runs: Vec::new(),
             sess_of: Vec::new(),
             touched: Vec::new(),
@@ -244,7 +248,7 @@ impl Sessioniser {
             + self.map.capacity() * 8
             + self.pending.capacity() * std::mem::size_of::<Ev>()
             + (self.held.capacity() + self.sorted.capacity()) * std::mem::size_of::<Ev>()
-            + self.released.capacity() * 4
+            + self.released.capacity() * 8
     }
 
     #[inline]
@@ -294,6 +298,7 @@ impl Sessioniser {
             floor: i64::MIN,
             last_arrival: arrival,
             pending: 0,
+            run: u32::MAX,
             flags: LIVE,
             klen: KEY_IN_COLD,
             key: [0; INLINE_KEY],
@@ -413,13 +418,11 @@ impl Sessioniser {
         // stay in arrival order), then put each key's run in (ts, arrival) order; runs are
         // short and almost always sorted already. Cheaper than a comparison sort of the chunk,
         // and the events are moved with sequential reads and scattered writes (no gathers).
-        if self.slot.len() < self.hot.len() {
-            self.slot.resize(self.hot.len(), u32::MAX);
-        }
-        let (hot, slot, runs) = (&mut self.hot, &mut self.slot, &mut self.runs);
+        let (hot, runs) = (&mut self.hot, &mut self.runs);
         runs.clear();
-        // pass 1: count each key's releasable events and note where they sit; the events held
-        // back move to `held`, which becomes the new pending list (each event is copied once)
+        // pass 1: count each key's releasable events and note where they sit (and in which
+        // run); the events held back move to `held`, which becomes the new pending list (each
+        // event is copied once)
         let mut released = std::mem::take(&mut self.released);
         released.clear();
         let mut held = std::mem::take(&mut self.held);
@@ -436,13 +439,12 @@ impl Sessioniser {
                 || sealed_below > wide(st.max_ts)
             {
                 st.pending -= 1;
-                let sl = &mut slot[e.state as usize];
-                if *sl == u32::MAX {
-                    *sl = runs.len() as u32;
+                if st.run == u32::MAX {
+                    st.run = runs.len() as u32;
                     runs.push((e.state, 0));
                 }
-                runs[*sl as usize].1 += 1;
-                released.push(k as u32);
+                runs[st.run as usize].1 += 1;
+                released.push((k as u32, st.run));
             } else {
                 held.push(*e);
             }
@@ -460,9 +462,9 @@ impl Sessioniser {
         sorted.clear();
         sorted.reserve(n);
         let dst = sorted.as_mut_ptr();
-        for &k in &released {
+        for &(k, run) in &released {
             let e = &pending[k as usize];
-            let r = &mut runs[slot[e.state as usize] as usize];
+            let r = &mut runs[run as usize];
             assert!((r.1 as usize) < n);
             // SAFETY: in bounds (checked above; reserve(n)); the run counts sum to n, so each
             // of the n positions is written exactly once before set_len, and Ev is Copy.
@@ -489,7 +491,7 @@ impl Sessioniser {
                 prefetch_read(self.hot.as_ptr().wrapping_add(ahead.0 as usize));
             }
             let (state, hi) = (r.0, r.1 as usize);
-            slot[state as usize] = u32::MAX;
+            self.hot[state as usize].run = u32::MAX;
             let run = &mut sorted[lo..hi];
             if run.windows(2).any(|w| w[0].ts > w[1].ts) {
                 run.sort_by_key(|e| (e.ts, e.row));

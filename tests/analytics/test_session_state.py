@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from uxtop.analytics import Analytics
-from uxtop.analytics.config import AnalyticsConfig
+from uxtop.analytics.config import AnalyticsConfig, FunnelConfig, StepConfig
 from uxtop.ingest import IngestConfig, Ingestor
 
 T0 = 1_767_225_600_000
@@ -84,3 +84,32 @@ def test_a_flag_in_the_batch_that_closes_its_session_keeps_its_cohort(
     # (column 0 is the total, 1 the dev column; an unknown session would have −1 in all)
     assert (seen["cols"][:, :2] >= 0).all() and seen["bits"].any()
     assert an._scols.get([sid])[0] == -1 and an._sroutes.get([sid])[0] == -1
+
+
+def test_sessions_closed_apart_from_batches_leave_every_per_session_map() -> None:
+    """The engine tells analytics of closes in batches it shed under overload."""
+    cfg = AnalyticsConfig(
+        funnels=[
+            FunnelConfig(
+                name="home",
+                steps=[
+                    StepConfig(type="pageview", url="/"),
+                    StepConfig(type="click", target="a#x"),
+                ],
+            )
+        ]
+    )
+    # no lateness: a feed releases all its events
+    ing = Ingestor(IngestConfig(idle_gap_ms=GAP_MS, lateness_ms=0, evict_after_events=1))
+    an = Analytics(cfg)
+    first = ing.feed(round_lines(0, 40))
+    second = ing.feed(round_lines(1, 40))  # closes round 0: this batch is the one "shed"
+    an.update(first, ing.strings, None)
+    funnel = an.funnels[0]
+    held = (len(an._scols), len(an._sroutes), len(funnel._units))
+    closed = second.sessions["session_id"][second.sessions["closed"]]
+    assert held == (40, 40, 40) and closed.shape[0] == 40
+    entered = funnel.result().steps[0].entered
+    an.sessions_closed(closed)
+    assert (len(an._scols), len(an._sroutes), len(funnel._units)) == (0, 0, 0)
+    assert funnel.result().steps[0].entered == entered  # finished units still count

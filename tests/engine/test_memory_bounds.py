@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 
-from uxtop.engine import Engine, Retention
+from uxtop.engine import Engine, Retention, core
 from uxtop.engine.core import _Kept
+from uxtop.ingest import IngestConfig, Ingestor
 
 T0 = 1_767_225_600_000
 ROUND_MS = 600_000  # each round starts 10 minutes after the previous one
@@ -166,3 +168,43 @@ def test_a_sessions_flags_are_capped_but_all_counted() -> None:
     assert "350 earlier flags not retained" in detail.note
     # the newest flags are the ones kept
     assert [f.start_ts for f in kept.flags] == [T0 + 10 * (c + 1) for c in range(350, 400)]
+
+
+class RecordingAnalytics:
+    """Stands in for uxtop.analytics: records which session closes reached it, and how."""
+
+    def __init__(self) -> None:
+        self.closed_in_batches: set[int] = set()
+        self.told_closed: list[int] = []
+
+    def update(self, batch: Any, strings: Any, flags: Any) -> int:
+        s = batch.sessions
+        self.closed_in_batches.update(s["session_id"][s["closed"]].tolist())
+        return 0
+
+    def sessions_closed(self, session_ids: np.ndarray) -> None:
+        self.told_closed.extend(session_ids.tolist())
+
+    def snapshot(self) -> None:
+        return None
+
+
+def test_closes_in_shed_batches_still_reach_analytics(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a tiny hand-off bound: analysis that does not run between feeds sheds the older batches
+    monkeypatch.setattr(core, "MAX_HANDOFF_EVENTS", 50)
+    src = ChunkSource()
+    analytics = RecordingAnalytics()
+    ing = Ingestor(IngestConfig(idle_gap_ms=60_000, lateness_ms=1000, evict_after_events=1))
+    eng = Engine([src], ingestor=ing, detector=False, analytics=analytics, warmup_detectors=False)
+    rounds, per_round = 8, 20
+    for r in range(rounds):
+        src.chunks.append(round_lines(r, per_round, clicks=2))
+        eng._ingest_once()  # each round closes the previous round's sessions
+        if r % 3 == 2:
+            eng._analyse_step()
+    eng._analyse_step()
+    assert eng.latest().unanalysed_events > 0 or eng._shed_events > 0
+    told = set(analytics.told_closed)
+    assert told and not told & analytics.closed_in_batches
+    # every closed session reached analytics, in a batch or told apart
+    assert len(told | analytics.closed_in_batches) == (rounds - 1) * per_round

@@ -449,6 +449,11 @@ class FunnelEngine:
             return
         self._finish_units(batch.sessions["session_id"][closed].astype(np.int64))
 
+    def close_sessions(self, session_ids: npt.NDArray[np.int64]) -> None:
+        """Sessions closed in batches this engine never saw (shed under overload)."""
+        if self.cfg.unit == "session" and session_ids.shape[0]:
+            self._finish_units(session_ids.astype(np.int64))
+
     def _finish_units(self, sids: npt.NDArray[np.int64]) -> None:
         """Units (session ids or user unit keys) done: times folded, slots freed, kept for late
         flags among the recently finished."""

@@ -298,6 +298,15 @@ class Analytics:
             _or_route_bits(self._sroutes_bits, row_of[req_srow], req_route.astype(np.int64))
         self._sroutes.evict(_SESSIONS_KEPT)
 
+    def sessions_closed(self, session_ids: npt.ArrayLike) -> None:
+        """Sessions closed in batches that never reached ``update`` (the engine sheds batches
+        under overload): their per-session state goes as if those batches had come."""
+        sids = np.asarray(session_ids).astype(np.int64)
+        if sids.shape[0]:
+            self._forget_closed(sids, np.ones(sids.shape[0], np.bool_))
+            for eng in self.funnels:
+                eng.close_sessions(sids)
+
     def _forget_closed(self, sids: npt.NDArray[np.int64], closed: npt.NDArray[np.bool_]) -> None:
         """Closed sessions leave the late-flag maps: a closed session is judged completely in
         the batch that closes it, so no flag of it comes later. State stays per live session."""

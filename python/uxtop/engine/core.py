@@ -196,6 +196,9 @@ class Engine:
         self._input_done = False
         self._shed_events = 0
         self._shed_batches = 0
+        # session ids closed in shed batches, for the analytics' per-session state (which
+        # would otherwise never hear of those closes); ingest appends, analysis drains
+        self._shed_closed: deque[npt.NDArray[np.uint64]] = deque()
         # CPU seconds each half of the pipeline spent working (its own thread's time): the
         # pipeline sustains events / max(ingest, analysis) with a core for each
         self._ingest_cpu = 0.0
@@ -381,6 +384,10 @@ class Engine:
             self._notes = ["input ended: " + self.source_desc]
         if self._detector_state == "ready" and (self._pending_detect or self._detector_finish):
             self._drain_detect()
+        if self._shed_closed and not self._pending_detect:
+            # only once the batches before the shed ones reached analytics (a close applied
+            # earlier would be undone by their events)
+            self._tell_shed_closes()
         now = self.clock()
         if now - self._last_publish >= self.publish_interval:
             self._publish(now)
@@ -493,6 +500,10 @@ class Engine:
                 self._handoff_events -= len(old)
                 self._shed_events += len(old)
                 self._shed_batches += 1
+                if old.n_sessions and self._analytics is not None:
+                    closed = old.sessions["closed"]
+                    if closed.any():
+                        self._shed_closed.append(old.sessions["session_id"][closed])
         self._handoff_ready.set()
         return max(n, 1)
 
@@ -533,6 +544,12 @@ class Engine:
             elif self._analytics is not None:
                 self._analytics.update(batch, self._strings, None)
         return max(n, 1) if (n or batch.n_sessions) else 0
+
+    def _tell_shed_closes(self) -> None:
+        ids = [self._shed_closed.popleft() for _ in range(len(self._shed_closed))]
+        tell = getattr(self._analytics, "sessions_closed", None)
+        if callable(tell) and ids:
+            tell(np.concatenate(ids))
 
     def _drain_detect(self) -> None:
         if self._detector_state != "ready":
