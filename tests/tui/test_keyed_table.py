@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from uxtop.tui.widgets.keyed_table import KeyedTable
@@ -177,6 +178,15 @@ async def test_bulk_sync_draws_what_a_fresh_table_draws() -> None:
             synced._line_cache.clear()
             reference = DataTable._render_line(synced, y, 0, width, style)
             assert list(mine) == list(reference), y
+        # the mouse over a row (hover style), and a scrolled crop
+        synced._set_hover_cursor(True)
+        synced.hover_coordinate = Coordinate(3, 0)
+        for y in (3, 4, 5):
+            for x1, x2 in ((0, width), (7, width - 5)):
+                mine = synced._render_line(y, x1, x2, style)
+                synced._line_cache.clear()
+                reference = DataTable._render_line(synced, y, x1, x2, style)
+                assert list(mine) == list(reference), (y, x1, x2)
 
 
 async def test_bulk_sync_first_rows_highlight_and_emptying() -> None:
