@@ -2,7 +2,7 @@
 //! (moving the vectors, no copy), maps `CoreError` to exceptions, releases the GIL around
 //! parsing, and turns any panic into `InternalError` instead of letting it cross the FFI.
 
-use crate::batch::Batch;
+use crate::batch::{Batch, SessionRow};
 use crate::error::{BadReason, CoreError};
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::intern::TABLES;
@@ -88,10 +88,14 @@ impl CoreIngestor {
         let inner = &mut self.inner;
         let r = run_detached(py, move || {
             let mut b = Batch::default();
-            f(inner, &mut b).map(|_| b)
+            f(inner, &mut b).map(|_| {
+                // the session table's columns too are built without the GIL
+                let s = SessionColumns::of(&b.sessions);
+                (b, s)
+            })
         });
         match r {
-            Ok(b) => batch_to_py(py, b),
+            Ok((b, s)) => batch_to_py(py, b, s),
             Err(e) => {
                 if e.is_instance_of::<InternalError>(py) {
                     self.poisoned = true;
@@ -213,14 +217,52 @@ impl CoreIngestor {
     }
 }
 
-fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
+/// The session table as columns (numpy wants one vector per field).
+struct SessionColumns {
+    session_id: Vec<u64>,
+    start_ts: Vec<i64>,
+    end_ts: Vec<i64>,
+    n_events: Vec<i64>,
+    first_url: Vec<i32>,
+    last_url: Vec<i32>,
+    dev: Vec<i32>,
+    rel: Vec<i32>,
+    geo: Vec<i32>,
+    uid: Vec<i32>,
+    closed: Vec<bool>,
+}
+
+impl SessionColumns {
+    fn of(rows: &[SessionRow]) -> Self {
+        macro_rules! col {
+            ($f:ident) => {
+                rows.iter().map(|r| r.$f).collect()
+            };
+        }
+        SessionColumns {
+            session_id: col!(session_id),
+            start_ts: col!(start_ts),
+            end_ts: col!(end_ts),
+            n_events: col!(n_events),
+            first_url: col!(first_url),
+            last_url: col!(last_url),
+            dev: col!(dev),
+            rel: col!(rel),
+            geo: col!(geo),
+            uid: col!(uid),
+            closed: col!(closed),
+        }
+    }
+}
+
+fn batch_to_py(py: Python<'_>, b: Batch, sc: SessionColumns) -> PyResult<Py<PyDict>> {
     let Batch {
         events: e,
         offsets,
-        sessions,
         keys,
         uids,
         watermark,
+        ..
     } = b;
     let cols = PyDict::new(py);
     cols.set_item("ts", PyArray1::from_vec(py, e.ts))?;
@@ -244,24 +286,11 @@ fn batch_to_py(py: Python<'_>, b: Batch) -> PyResult<Py<PyDict>> {
 
     let s = PyDict::new(py);
     macro_rules! scol {
-        ($name:literal, $field:ident) => {
-            s.set_item(
-                $name,
-                PyArray1::from_vec(py, sessions.iter().map(|r| r.$field).collect::<Vec<_>>()),
-            )?;
+        ($($field:ident),*) => {
+            $(s.set_item(stringify!($field), PyArray1::from_vec(py, sc.$field))?;)*
         };
     }
-    scol!("session_id", session_id);
-    scol!("start_ts", start_ts);
-    scol!("end_ts", end_ts);
-    scol!("n_events", n_events);
-    scol!("first_url", first_url);
-    scol!("last_url", last_url);
-    scol!("dev", dev);
-    scol!("rel", rel);
-    scol!("geo", geo);
-    scol!("uid", uid);
-    scol!("closed", closed);
+    scol!(session_id, start_ts, end_ts, n_events, first_url, last_url, dev, rel, geo, uid, closed);
 
     let d = PyDict::new(py);
     d.set_item("columns", cols)?;
