@@ -403,3 +403,44 @@ async def test_screens_are_built_in_the_background_without_showing() -> None:
         await pilot.pause()
         assert app.screen is built["sessions"]
         assert app.screen.query_one(KeyedTable).has_focus
+
+
+async def test_timeline_screen_is_reused_for_the_next_session() -> None:
+    """esc keeps the timeline screen mounted; the next drill-down shows the new session on
+    the same screen, nothing of the previous one, and a late answer for the previous one is
+    ignored."""
+    from uxtop.tui.messages import DetailLoaded
+
+    app, feed = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        table = app.screen.query_one(KeyedTable)
+        first = table.selected_key
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        timeline = app.screen
+        assert isinstance(timeline, TimelineScreen) and timeline.session_id == int(first)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen) and timeline.is_mounted
+        await pilot.press("j")
+        await pilot.pause()
+        second = table.selected_key
+        assert second is not None and second != first
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is timeline and timeline.session_id == int(second)
+        assert feed.drilled == [int(first), int(second)]
+        header = str(timeline.query_one("#timeline-header").render())
+        assert f"s-{int(second):05d}" in header and f"s-{int(first):05d}" not in header
+        view = timeline.query_one(TimelineView)
+        assert view.detail is not None and view.detail.session_id == int(second)
+        assert view.entries[view.cursor].kind == "flag"
+        # a drill-down answer for the session shown before changes nothing
+        timeline.post_message(DetailLoaded(int(first), feed.drill(int(first)), ""))
+        await pilot.pause()
+        assert view.detail.session_id == int(second)
+        assert f"s-{int(first):05d}" not in str(timeline.query_one("#timeline-header").render())

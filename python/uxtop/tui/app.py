@@ -140,6 +140,8 @@ class UxtopApp(App[None]):
         self._lag_ms = 0.0
         #: screens built in the background, drawn off screen on the next warm-up step
         self._warming: list[Screen[Any]] = []
+        #: the timeline screen, kept mounted between drill-downs (see open_session)
+        self._timeline: TimelineScreen | None = None
         #: (key, seconds from key press to the screen having applied it) — benchmarks read this
         self.frames = 0
 
@@ -294,7 +296,17 @@ class UxtopApp(App[None]):
         self.feed.send(SetFilter(text=self.filter_text))
 
     def open_session(self, session_id: int) -> None:
-        self.push_screen(TimelineScreen(session_id))
+        # one timeline screen, installed so that esc keeps it mounted, reused for each session
+        timeline = self._timeline
+        if timeline is not None and timeline.is_mounted and timeline not in self.screen_stack:
+            timeline.show_session(session_id)
+            self.push_screen(timeline)
+            return
+        timeline = TimelineScreen(session_id)
+        if self._timeline is None:
+            self._timeline = timeline
+            self.install_screen(timeline, name="timeline")
+        self.push_screen(timeline)
 
     # ------------------------------------------------------------------ actions
 

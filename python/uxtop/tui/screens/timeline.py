@@ -59,6 +59,24 @@ class TimelineScreen(UxtopScreen):
         self.query_one(TimelineView).focus()
         self.load_detail()
 
+    def show_session(self, session_id: int) -> None:
+        """Show another session on this (mounted) screen: the app keeps one timeline screen
+        and reuses it, since composing, styling and removing its widgets cost ~50 ms of the
+        UI thread on every enter and esc."""
+        self.session_id = session_id
+        self.detail = None
+        self.exported = ""
+        self.hint = ""
+        set_text(
+            self.query_one("#timeline-header", Static), Text(f" loading session {session_id}…")
+        )
+        self.query_one(TimelineView).clear()
+        self.query_one(MouseMap).clear()
+        self.query_one("#map-box").border_title = "mouse path & clicks"
+        set_text(self.query_one(FlagDetail), Text(""))
+        set_text(self.query_one(DepthBars), Text(""))
+        self.load_detail()
+
     @work(thread=True, exclusive=True, group="drill")
     def load_detail(self) -> None:
         worker = get_current_worker()
@@ -71,6 +89,8 @@ class TimelineScreen(UxtopScreen):
             self.post_message(DetailLoaded(self.session_id, detail, err))
 
     def on_detail_loaded(self, msg: DetailLoaded) -> None:
+        if msg.session_id != self.session_id:
+            return  # the answer for a session shown before on this (reused) screen
         if msg.detail is None:
             self.query_one("#timeline-header", Static).update(
                 Text(

@@ -28,6 +28,12 @@ class MouseMap(Widget):
         self._extent = (1, 1)
         self._strips: list[Strip] = []
 
+    def clear(self) -> None:
+        self._path = np.zeros((0, 3), dtype=np.int32)
+        self._extent = (1, 1)
+        self._strips = []
+        self.refresh()
+
     def show(self, path: npt.NDArray[np.int32], page_w: int, page_h: int) -> None:
         self._path = path
         # page coordinates: scale to at least a laptop viewport so a short trail isn't stretched

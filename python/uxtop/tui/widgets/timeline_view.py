@@ -71,6 +71,17 @@ class TimelineView(ScrollView, can_focus=True):
         self.cursor = 0
         self.refresh()
 
+    def clear(self) -> None:
+        """No session (while the next one loads)."""
+        self.detail = None
+        self._entries = ()
+        self._flag_lines = ()
+        self._t0 = 0
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, 0)
+        self.cursor = 0
+        self.refresh()
+
     @property
     def entries(self) -> tuple[TimelineEntry, ...]:
         return self._entries
