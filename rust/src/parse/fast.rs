@@ -23,9 +23,11 @@ use super::timestamp::{float_ts_to_ms, parse_iso_ms};
 use super::{field_of_code, kind_of, Field, KeyVal, ParsedEvent};
 
 /// Zero bytes after the line in the scratch copy (reads stay within 16 past any position).
-const PAD: usize = 32;
+const PAD: usize = 48;
 
+#[cfg(not(target_arch = "x86_64"))]
 const LO: u64 = 0x0101_0101_0101_0101;
+#[cfg(not(target_arch = "x86_64"))]
 const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Exact powers of ten for the Clinger fast path (10^22 is the largest exact in f64).
@@ -53,6 +55,7 @@ impl Padded {
 
 /// Per byte of `w`: the high bit set where the byte is `"`, `\`, below 0x20 or above 0x7f.
 /// Only the lowest flagged byte is exact (borrows), which is all the callers use.
+#[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn string_stops(w: u64) -> u64 {
     let quote = w ^ (LO * b'"' as u64);
@@ -163,6 +166,40 @@ impl Cursor<'_> {
         }
     }
 
+    /// Offset of the first byte in the 16 from `k` past the position that is `"`, `\`, below
+    /// 0x20 or above 0x7f (16 when none). A string scan stops at such a byte, so it never reads
+    /// more than 16 bytes past the first zero byte of the padding.
+    #[inline(always)]
+    fn first_stop16(&self, k: usize) -> usize {
+        debug_assert!(self.i + k + 16 <= self.p.len());
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: SSE2 is part of x86_64; the load is in bounds (see above)
+            unsafe {
+                let v = _mm_loadu_si128(self.p.as_ptr().add(self.i + k) as *const __m128i);
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // signed compare: below 0x20 and above 0x7f (negative) in one
+                let ctrl = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+                let m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl)) as u32;
+                (m | 1 << 16).trailing_zeros() as usize
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let lo = string_stops(self.word(k));
+            if lo != 0 {
+                return (lo.trailing_zeros() / 8) as usize;
+            }
+            let hi = string_stops(self.word(k + 8));
+            if hi != 0 {
+                return 8 + (hi.trailing_zeros() / 8) as usize;
+            }
+            16
+        }
+    }
+
     /// A string at `"`: its range if it is plain ASCII without escapes.
     #[inline(always)]
     fn string(&mut self) -> Option<Text> {
@@ -172,12 +209,11 @@ impl Cursor<'_> {
         let start = self.i + 1;
         let mut k = 1;
         loop {
-            let hit = string_stops(self.word(k));
-            if hit != 0 {
-                k += (hit.trailing_zeros() / 8) as usize;
+            let n = self.first_stop16(k);
+            k += n;
+            if n < 16 {
                 break;
             }
-            k += 8;
         }
         if self.peek(k) != b'"' {
             return None;
@@ -193,13 +229,12 @@ impl Cursor<'_> {
         if self.at() != b'"' {
             return None;
         }
-        let w = self.word(1);
-        let hit = string_stops(w);
-        let code = if hit != 0 {
-            let n = (hit.trailing_zeros() / 8) as usize;
+        let n = self.first_stop16(1);
+        let code = if n < 8 {
             if self.peek(1 + n) != b'"' {
                 return None;
             }
+            let w = self.word(1);
             self.i += n + 2;
             (w & ((1u64 << (8 * n)) - 1)) | ((n as u64) << 56)
         } else {
