@@ -18,7 +18,7 @@
 //! twice, numbers with exponents or more than 15 significant digits, any mistyped value, and
 //! any line that would be bad (missing ts or key) — the general parser names the reason.
 
-use super::json::Text;
+use super::json::{all_digits8, digits8, Text};
 use super::timestamp::{float_ts_to_ms, parse_iso_ms};
 use super::{field_of_code, kind_of, Field, KeyVal, ParsedEvent};
 
@@ -65,21 +65,6 @@ fn string_stops(w: u64) -> u64 {
         | (w.wrapping_sub(LO * 0x20) & !w)
         | w)
         & HI
-}
-
-/// Whether the eight bytes are all ASCII digits.
-#[inline(always)]
-fn all_digits8(w: u64) -> bool {
-    const F0: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    (w & F0) | (((w.wrapping_add(0x0606_0606_0606_0606)) & F0) >> 4) == 0x3333_3333_3333_3333
-}
-
-#[inline(always)]
-fn digits8(w: u64) -> u64 {
-    let v = w - 0x3030_3030_3030_3030;
-    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
-    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
 }
 
 /// A plain number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, with its digits as an integer mantissa.
@@ -411,28 +396,10 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                     | Field::Dev
                     | Field::Rel
                     | Field::Geo => {
-                        let t = c.string()?;
-                        *match f {
-                            Field::Url => &mut ev.url,
-                            Field::Target => &mut ev.target,
-                            Field::Tag => &mut ev.tag,
-                            Field::Route => &mut ev.route,
-                            Field::Msg => &mut ev.msg,
-                            Field::Tab => &mut ev.tab,
-                            Field::Dev => &mut ev.dev,
-                            Field::Rel => &mut ev.rel,
-                            _ => &mut ev.geo,
-                        } = t;
+                        *ev.text_field(f) = c.string()?;
                     }
                     Field::X | Field::Y | Field::Sy | Field::Sh | Field::Vh => {
-                        let v = c.int_col()?;
-                        *match f {
-                            Field::X => &mut ev.x,
-                            Field::Y => &mut ev.y,
-                            Field::Sy => &mut ev.sy,
-                            Field::Sh => &mut ev.sh,
-                            _ => &mut ev.vh,
-                        } = v;
+                        *ev.int_field(f) = c.int_col()?;
                     }
                     Field::Status => {
                         let v = c.number()?.int()?;

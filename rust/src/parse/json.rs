@@ -94,14 +94,14 @@ fn find_string_stop(b: &[u8], mut i: usize) -> usize {
 
 /// Whether all eight bytes of `w` are ASCII digits.
 #[inline(always)]
-fn all_digits8(w: u64) -> bool {
+pub(crate) fn all_digits8(w: u64) -> bool {
     const F0: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     (w & F0) | (((w.wrapping_add(0x0606_0606_0606_0606)) & F0) >> 4) == 0x3333_3333_3333_3333
 }
 
 /// The value of eight ASCII digits (little-endian load), by pairwise combining.
 #[inline(always)]
-fn digits8(w: u64) -> u64 {
+pub(crate) fn digits8(w: u64) -> u64 {
     let v = w - 0x3030_3030_3030_3030;
     let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
     let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;

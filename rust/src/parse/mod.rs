@@ -308,6 +308,35 @@ impl Default for ParsedEvent {
 }
 
 impl ParsedEvent {
+    /// The slot of a string field (url, target, tag, route, msg, tab, dev, rel, geo; any other
+    /// field is taken as geo: callers match the string fields first).
+    #[inline(always)]
+    fn text_field(&mut self, f: Field) -> &mut Text {
+        match f {
+            Field::Url => &mut self.url,
+            Field::Target => &mut self.target,
+            Field::Tag => &mut self.tag,
+            Field::Route => &mut self.route,
+            Field::Msg => &mut self.msg,
+            Field::Tab => &mut self.tab,
+            Field::Dev => &mut self.dev,
+            Field::Rel => &mut self.rel,
+            _ => &mut self.geo,
+        }
+    }
+
+    /// The slot of an integer column (x, y, sy, sh; any other field is taken as vh).
+    #[inline(always)]
+    fn int_field(&mut self, f: Field) -> &mut i32 {
+        match f {
+            Field::X => &mut self.x,
+            Field::Y => &mut self.y,
+            Field::Sy => &mut self.sy,
+            Field::Sh => &mut self.sh,
+            _ => &mut self.vh,
+        }
+    }
+
     /// `value` column: dur, else score, else NaN (as f32, like numpy's float32 cast).
     #[inline]
     pub fn value(&self) -> f32 {
@@ -667,17 +696,7 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
                 _ => None,
             };
             if let Some(t) = t {
-                match f {
-                    Field::Url => ev.url = t,
-                    Field::Target => ev.target = t,
-                    Field::Tag => ev.tag = t,
-                    Field::Route => ev.route = t,
-                    Field::Msg => ev.msg = t,
-                    Field::Tab => ev.tab = t,
-                    Field::Dev => ev.dev = t,
-                    Field::Rel => ev.rel = t,
-                    _ => ev.geo = t,
-                }
+                *ev.text_field(f) = t;
             }
             t.is_some()
         }
@@ -688,13 +707,7 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
                 _ => None,
             };
             if let Some(r) = r {
-                match f {
-                    Field::X => ev.x = r,
-                    Field::Y => ev.y = r,
-                    Field::Sy => ev.sy = r,
-                    Field::Sh => ev.sh = r,
-                    _ => ev.vh = r,
-                }
+                *ev.int_field(f) = r;
             }
             r.is_some()
         }
