@@ -119,6 +119,8 @@ const KEY_IN_COLD: u8 = u8::MAX;
 const LIVE: u8 = 1;
 const RETIRED: u8 = 2;
 const HAS_IDS: u8 = 8;
+/// `Ev::state` of a staged event that has not (or not yet) got in
+const REJECTED: u32 = u32::MAX;
 
 impl KeyHot {
     #[inline]
@@ -158,6 +160,8 @@ pub struct Sessioniser {
     free: Vec<u32>,
     retired: Vec<u32>,
     pending: Vec<Ev>,
+    /// staged events marked rejected since the last `drop_rejected`
+    rejected_staged: usize,
     /// (pending position, run) of each event released by the current drain
     released: Vec<(u32, u32)>,
     /// the next pending list, filled with the events a drain holds back
@@ -190,6 +194,7 @@ impl Sessioniser {
             free: Vec::new(),
             retired: Vec::new(),
             pending: Vec::new(),
+            rejected_staged: 0,
             released: Vec::new(),
             held: Vec::new(),
             sorted: Vec::new(),
@@ -337,22 +342,52 @@ impl Sessioniser {
     /// One valid event arrives. `id_hash` is the hash of its `id`, if it has one.
     pub fn arrive(&mut self, key: &str, id_hash: Option<u64>, ev: Ev) -> Arrival {
         let hash = self.hash_key(key);
-        self.arrive_hashed(key, hash, id_hash, ev)
+        let at = self.stage(ev);
+        let r = self.arrive_staged(key, hash, id_hash, at);
+        self.drop_rejected(at);
+        r
     }
 
-    /// `arrive` with the key's hash already computed (`hash_key`), so callers can prefetch.
-    pub fn arrive_hashed(
+    /// Put an event at the end of the pending list before it arrives (`arrive_staged`), so the
+    /// caller builds it in place instead of handing over a copy. Returns its position.
+    #[inline]
+    pub fn stage(&mut self, mut ev: Ev) -> usize {
+        ev.state = REJECTED;
+        self.pending.push(ev);
+        self.pending.len() - 1
+    }
+
+    /// Remove the staged events from position `from` on that did not get in (late or
+    /// duplicate); call before the next `drain`.
+    pub fn drop_rejected(&mut self, from: usize) {
+        if self.rejected_staged > 0 {
+            let mut w = from;
+            for r in from..self.pending.len() {
+                if self.pending[r].state != REJECTED {
+                    self.pending[w] = self.pending[r];
+                    w += 1;
+                }
+            }
+            self.pending.truncate(w);
+            self.rejected_staged = 0;
+        }
+    }
+
+    /// The staged event at pending position `at` arrives, its key's hash already computed
+    /// (`hash_key`) so callers can prefetch. A rejected event stays marked until
+    /// `drop_rejected`.
+    pub fn arrive_staged(
         &mut self,
         key: &str,
         hash: u64,
         id_hash: Option<u64>,
-        mut ev: Ev,
+        at: usize,
     ) -> Arrival {
+        let ts = self.pending[at].ts;
         let lat = self.cfg.lateness_ms;
         let a = self.arrivals;
         self.arrivals += 1;
         let g_prev = self.g;
-        let ts = ev.ts;
         self.g = Some(g_prev.map_or(ts, |g| g.max(ts)));
         let mut idx = self.find(hash, key);
         if let (Some(i), Some(g)) = (idx, g_prev) {
@@ -385,12 +420,14 @@ impl Sessioniser {
             if let Some(h) = id_hash {
                 if c.ids.iter().any(|&(ih, t)| ih == h && t >= floor) {
                     self.counters.duplicates += 1;
+                    self.rejected_staged += 1;
                     return Arrival::Duplicate;
                 }
             }
         }
         if ts < floor {
             self.counters.late += 1;
+            self.rejected_staged += 1;
             return Arrival::Late;
         }
         st.max_ts = st.max_ts.max(ts);
@@ -403,8 +440,7 @@ impl Sessioniser {
                 None => c.ids.push((h, ts)),
             }
         }
-        ev.state = i;
-        self.pending.push(ev);
+        self.pending[at].state = i;
         self.counters.accepted += 1;
         Arrival::Accepted
     }
