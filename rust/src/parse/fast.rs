@@ -99,6 +99,15 @@ impl Num {
     }
 }
 
+#[inline(never)]
+#[cold]
+fn skip_spaces(p: &[u8], mut i: usize) -> usize {
+    while p[i] == b' ' {
+        i += 1;
+    }
+    i
+}
+
 /// A position in the padded copy. Invariants: `i <= len`, the buffer has `PAD` zero bytes after
 /// `len`, and no step consumes a zero byte. Fixed reads look at most 16 bytes past `i`; a string
 /// scan reads word by word but stops at the first zero byte at the latest, so it reads at most
@@ -143,12 +152,11 @@ impl Cursor<'_> {
         true
     }
 
-    #[inline(never)]
-    #[cold]
+    /// Step over spaces (rare: compact JSON has none). The scan is out of line and returns the
+    /// new position, so the cursor itself stays in registers.
+    #[inline(always)]
     fn spaces(&mut self) {
-        while self.at() == b' ' {
-            self.i += 1;
-        }
+        self.i = skip_spaces(self.p, self.i);
     }
 
     /// Offset of the first byte in the 16 from `k` past the position that is `"`, `\`, below
