@@ -147,9 +147,10 @@ impl Batch {
         *self = Batch::default();
     }
 
-    pub fn push_empty_session(&mut self, row: SessionRow, key: &str, at: usize) {
+    /// `key`: the session key's bytes (UTF-8: a copy of a `&str`).
+    pub fn push_empty_session(&mut self, row: SessionRow, key: &[u8], at: usize) {
         self.offsets.push(at as i64);
         self.sessions.push(row);
-        self.keys.push(key);
+        self.keys.push_bytes(key);
     }
 }

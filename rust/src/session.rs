@@ -20,6 +20,7 @@ use crate::batch::{Batch, SessionRow};
 use crate::intern::same_bytes;
 use crate::keytable::{prefetch_read, KeyTable};
 use ahash::RandomState;
+use std::num::NonZeroU64;
 
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -77,7 +78,9 @@ pub enum Arrival {
 
 #[derive(Clone, Debug)]
 struct OpenSession {
-    id: u64,
+    /// the session id + 1 (non-zero, so `Option<OpenSession>` needs no extra tag and a key's
+    /// release-time state stays one cache line)
+    id: NonZeroU64,
     start: i64,
     end: i64,
     n: i64,
@@ -87,9 +90,11 @@ struct OpenSession {
     rel: i32,
     geo: i32,
     uid: i32,
-    /// its row in the batch being built, if it has one
-    row: Option<usize>,
+    /// its row in the batch being built, or `NO_ROW`
+    row: u32,
 }
+
+const NO_ROW: u32 = u32::MAX;
 
 /// Per-key state touched by every event, one cache line: the hash table and the lateness
 /// checks read only this. Keys up to 22 bytes are compared inline, so a lookup costs one line.
@@ -133,14 +138,19 @@ impl KeyHot {
     }
 }
 
-/// Per-key state touched at release time or for events with ids/uids.
+/// Per-key state touched at release time: its open session, one cache line. A key too long
+/// for the hot line and the ids of events with ids live in side tables, touched only for
+/// such keys and events.
 #[derive(Debug, Default)]
+#[repr(C, align(64))]
 struct KeyCold {
-    key: Box<str>,
-    /// (id hash, ts) of accepted ids still at or above the floor
-    ids: Vec<(u64, i64)>,
     session: Option<OpenSession>,
 }
+
+const _: () = assert!(
+    std::mem::size_of::<KeyCold>() == 64,
+    "KeyCold is one cache line"
+);
 
 #[derive(Default, Clone, Debug)]
 pub struct SessionCounters {
@@ -157,6 +167,10 @@ pub struct Sessioniser {
     map: KeyTable,
     hot: Vec<KeyHot>,
     cold: Vec<KeyCold>,
+    /// per slab slot: the key when longer than `INLINE_KEY` (else None)
+    long_keys: Vec<Option<Box<str>>>,
+    /// per slab slot: (id hash, ts) of accepted ids still at or above the floor (`HAS_IDS`)
+    ids: Vec<Vec<(u64, i64)>>,
     free: Vec<u32>,
     retired: Vec<u32>,
     pending: Vec<Ev>,
@@ -178,6 +192,16 @@ pub struct Sessioniser {
     pub counters: SessionCounters,
 }
 
+/// A key's bytes: inline in its hot line, or its long-key entry.
+#[inline(always)]
+fn key_bytes<'a>(hot: &'a KeyHot, long: &'a Option<Box<str>>) -> &'a [u8] {
+    if hot.klen == KEY_IN_COLD {
+        long.as_deref().map_or(&[][..], str::as_bytes)
+    } else {
+        &hot.key[..hot.klen as usize]
+    }
+}
+
 #[inline]
 fn wide(v: i64) -> i128 {
     v as i128
@@ -191,6 +215,8 @@ impl Sessioniser {
             map: KeyTable::default(),
             hot: Vec::new(),
             cold: Vec::new(),
+            long_keys: Vec::new(),
+            ids: Vec::new(),
             free: Vec::new(),
             retired: Vec::new(),
             pending: Vec::new(),
@@ -243,12 +269,16 @@ impl Sessioniser {
     /// Approximate heap bytes held by live state (for the memory figures).
     pub fn memory_bytes(&self) -> usize {
         let strings: usize = self
-            .cold
+            .long_keys
             .iter()
-            .map(|c| c.key.len() + c.ids.capacity() * 16)
-            .sum();
+            .flatten()
+            .map(|k| k.len())
+            .sum::<usize>()
+            + self.ids.iter().map(|v| v.capacity() * 16).sum::<usize>();
         self.hot.capacity() * std::mem::size_of::<KeyHot>()
             + self.cold.capacity() * std::mem::size_of::<KeyCold>()
+            + self.long_keys.capacity() * 16
+            + self.ids.capacity() * 24
             + strings
             + self.map.capacity() * 8
             + self.pending.capacity() * std::mem::size_of::<Ev>()
@@ -257,12 +287,13 @@ impl Sessioniser {
     }
 
     #[inline]
-    fn key_eq(hot: &KeyHot, cold: &KeyCold, hash: u64, key: &str) -> bool {
+    fn key_eq(hot: &KeyHot, long: &Option<Box<str>>, hash: u64, key: &str) -> bool {
         if hot.hash != hash {
             return false;
         }
         if hot.klen == KEY_IN_COLD {
-            same_bytes(cold.key.as_bytes(), key.as_bytes())
+            long.as_deref()
+                .is_some_and(|k| same_bytes(k.as_bytes(), key.as_bytes()))
         } else {
             same_bytes(&hot.key[..hot.klen as usize], key.as_bytes())
         }
@@ -270,9 +301,9 @@ impl Sessioniser {
 
     #[inline]
     fn find(&self, hash: u64, key: &str) -> Option<u32> {
-        let (hot, cold) = (&self.hot, &self.cold);
+        let (hot, long) = (&self.hot, &self.long_keys);
         self.map.find(hash, |i| {
-            Self::key_eq(&hot[i as usize], &cold[i as usize], hash, key)
+            Self::key_eq(&hot[i as usize], &long[i as usize], hash, key)
         })
     }
 
@@ -308,26 +339,29 @@ impl Sessioniser {
             klen: KEY_IN_COLD,
             key: [0; INLINE_KEY],
         };
-        if key.len() <= INLINE_KEY {
+        let short = key.len() <= INLINE_KEY;
+        if short {
             h.klen = key.len() as u8;
             h.key[..key.len()].copy_from_slice(key.as_bytes());
         }
-        let c = KeyCold {
-            key: key.into(),
-            ..Default::default()
-        };
+        // a free slot's long key and ids were cleared when it closed (`close_state`)
         let idx = match self.free.pop() {
             Some(i) => {
                 self.hot[i as usize] = h;
-                self.cold[i as usize] = c;
+                self.cold[i as usize] = KeyCold::default();
                 i
             }
             None => {
                 self.hot.push(h);
-                self.cold.push(c);
+                self.cold.push(KeyCold::default());
+                self.long_keys.push(None);
+                self.ids.push(Vec::new());
                 (self.hot.len() - 1) as u32
             }
         };
+        if !short {
+            self.long_keys[idx as usize] = Some(key.into());
+        }
         let hot = &self.hot;
         self.map.insert(hash, idx, |i| hot[i as usize].hash);
         idx
@@ -413,12 +447,12 @@ impl Sessioniser {
         st.last_arrival = a;
         let floor = st.floor.max(st.max_ts.saturating_sub(lat));
         if st.flags & HAS_IDS != 0 {
-            let c = &mut self.cold[i as usize];
-            if c.ids.len() > 8 {
-                c.ids.retain(|&(_, t)| t >= floor);
+            let ids = &mut self.ids[i as usize];
+            if ids.len() > 8 {
+                ids.retain(|&(_, t)| t >= floor);
             }
             if let Some(h) = id_hash {
-                if c.ids.iter().any(|&(ih, t)| ih == h && t >= floor) {
+                if ids.iter().any(|&(ih, t)| ih == h && t >= floor) {
                     self.counters.duplicates += 1;
                     self.rejected_staged += 1;
                     return Arrival::Duplicate;
@@ -434,10 +468,10 @@ impl Sessioniser {
         st.pending += 1;
         if let Some(h) = id_hash {
             st.flags |= HAS_IDS;
-            let c = &mut self.cold[i as usize];
-            match c.ids.iter_mut().find(|(ih, _)| *ih == h) {
+            let ids = &mut self.ids[i as usize];
+            match ids.iter_mut().find(|(ih, _)| *ih == h) {
                 Some(slot) => slot.1 = ts,
-                None => c.ids.push((h, ts)),
+                None => ids.push((h, ts)),
             }
         }
         self.pending[at].state = i;
@@ -543,10 +577,13 @@ impl Sessioniser {
                 };
                 if cut {
                     if let Some(old) = c.session.take() {
-                        Self::close_row(old, &c.key, j, out, &mut self.counters);
+                        let key =
+                            key_bytes(&self.hot[state as usize], &self.long_keys[state as usize]);
+                        Self::close_row(old, key, j, out, &mut self.counters);
                     }
                     c.session = Some(OpenSession {
-                        id: self.next_session,
+                        id: NonZeroU64::new(self.next_session + 1)
+                            .expect("session ids stay below u64::MAX"),
                         start: e.ts,
                         end: e.ts,
                         n: 0,
@@ -556,23 +593,20 @@ impl Sessioniser {
                         rel: -1,
                         geo: -1,
                         uid: -1,
-                        row: None,
+                        row: NO_ROW,
                     });
                     self.next_session += 1;
                     self.counters.sessions_started += 1;
                 }
                 let s = c.session.as_mut().expect("session opened above");
-                if s.row.is_none() {
+                if s.row == NO_ROW {
                     self.touched.push(state);
-                    s.row = Some(out.sessions.len());
-                    out.sessions.push(SessionRow::placeholder(s.id));
-                    // the inline copy in the hot line spares a pointer chase
-                    let h = &self.hot[state as usize];
-                    if h.klen == KEY_IN_COLD {
-                        out.keys.push(&c.key);
-                    } else {
-                        out.keys.push_bytes(&h.key[..h.klen as usize]);
-                    }
+                    s.row = out.sessions.len() as u32;
+                    out.sessions.push(SessionRow::placeholder(s.id.get() - 1));
+                    out.keys.push_bytes(key_bytes(
+                        &self.hot[state as usize],
+                        &self.long_keys[state as usize],
+                    ));
                     out.offsets.push(j as i64);
                 }
                 s.end = e.ts;
@@ -627,8 +661,9 @@ impl Sessioniser {
         // sessions that got events in this batch and are still open
         for &i in &self.touched {
             if let Some(s) = self.cold[i as usize].session.as_mut() {
-                if let Some(r) = s.row.take() {
-                    out.sessions[r] = Self::row_of(s, false);
+                if s.row != NO_ROW {
+                    out.sessions[s.row as usize] = Self::row_of(s, false);
+                    s.row = NO_ROW;
                 }
             }
         }
@@ -670,15 +705,24 @@ impl Sessioniser {
         }
         let c = std::mem::take(&mut self.cold[i as usize]);
         if let Some(s) = c.session {
-            Self::close_row(s, &c.key, out.events.len(), out, &mut self.counters);
+            let key = key_bytes(&self.hot[i as usize], &self.long_keys[i as usize]);
+            Self::close_row(s, key, out.events.len(), out, &mut self.counters);
         }
-        self.hot[i as usize].flags = 0;
+        // the slot is free again: its side entries go back to empty
+        let h = &mut self.hot[i as usize];
+        if h.klen == KEY_IN_COLD {
+            self.long_keys[i as usize] = None;
+        }
+        if h.flags & HAS_IDS != 0 {
+            self.ids[i as usize] = Vec::new();
+        }
+        h.flags = 0;
         self.free.push(i);
     }
 
     fn row_of(s: &OpenSession, closed: bool) -> SessionRow {
         SessionRow {
-            session_id: s.id,
+            session_id: s.id.get() - 1,
             start_ts: s.start,
             end_ts: s.end,
             n_events: s.n,
@@ -694,12 +738,13 @@ impl Sessioniser {
 
     /// Mark a session closed in this batch, adding an empty row if it had no events here.
     /// `at`: the number of events already in the batch (where an empty row's slice starts).
-    fn close_row(s: OpenSession, key: &str, at: usize, out: &mut Batch, c: &mut SessionCounters) {
+    fn close_row(s: OpenSession, key: &[u8], at: usize, out: &mut Batch, c: &mut SessionCounters) {
         c.sessions_closed += 1;
         let row = Self::row_of(&s, true);
-        match s.row {
-            Some(r) => out.sessions[r] = row,
-            None => out.push_empty_session(row, key, at),
+        if s.row == NO_ROW {
+            out.push_empty_session(row, key, at);
+        } else {
+            out.sessions[s.row as usize] = row;
         }
     }
 }
