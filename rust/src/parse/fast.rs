@@ -18,7 +18,7 @@
 //! twice, numbers with exponents or more than 15 significant digits, any mistyped value, and
 //! any line that would be bad (missing ts or key) — the general parser names the reason.
 
-use super::json::{all_digits8, digits8, Text};
+use super::json::Text;
 use super::timestamp::{float_ts_to_ms, parse_iso_ms};
 use super::{field_of_code, kind_of, Field, KeyVal, ParsedEvent};
 
@@ -67,12 +67,11 @@ fn string_stops(w: u64) -> u64 {
         & HI
 }
 
-/// A plain number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, with its digits as an integer mantissa.
+/// A plain number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most 19 digits (so the mantissa
+/// cannot overflow), with all its digits as an integer mantissa.
 struct Num {
     neg: bool,
     mantissa: u64,
-    /// significant digits in the mantissa (leading zeros not counted)
-    digits: u32,
     /// digits after the point
     frac: u32,
 }
@@ -80,23 +79,54 @@ struct Num {
 impl Num {
     #[inline(always)]
     fn int(&self) -> Option<i64> {
-        if self.frac != 0 || self.digits > 18 {
+        if self.frac != 0 || self.mantissa > i64::MAX as u64 {
             return None;
         }
         let m = self.mantissa as i64;
         Some(if self.neg { -m } else { m })
     }
 
-    /// Exactly the correctly rounded value (as `str::parse::<f64>`): both the mantissa and the
-    /// power of ten are exact in f64, and one IEEE division rounds correctly.
+    /// Exactly the correctly rounded value (as `str::parse::<f64>`): both the mantissa (at most
+    /// 2^53) and the power of ten are exact in f64, and one IEEE division rounds correctly.
     #[inline(always)]
     fn float(&self) -> Option<f64> {
-        if self.digits > 15 || self.frac > 22 {
+        if self.mantissa > 1 << 53 || self.frac > 22 {
             return None;
         }
         let v = self.mantissa as f64 / POW10[self.frac as usize];
         Some(if self.neg { -v } else { v })
     }
+}
+
+/// Powers of ten as integers, for joining runs of digits.
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The leading ASCII digits of the eight bytes `w` (first byte lowest): how many (0..=8) and
+/// their value. No loop: a byte is a digit iff `byte - '0'` is below 10, tested on all eight
+/// at once (borrows and carries only run upwards, so the first non-digit found is exact);
+/// the digits are then shifted to the top, behind zero bytes that read as leading zeros.
+#[inline(always)]
+fn digit_run(w: u64) -> (usize, u64) {
+    let x = w.wrapping_sub(0x3030_3030_3030_3030);
+    let not_digit = (x | x.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+    let n = (not_digit.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    let v = x << (64 - 8 * n);
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (n, (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF)
 }
 
 #[inline(never)]
@@ -237,57 +267,50 @@ impl Cursor<'_> {
         self.eat(b':').then_some(code)
     }
 
+    /// Digits from the position on, eight at a time, added to `m`; returns how many. Stops
+    /// after 24, which is past the 19 a `Num` may have.
+    #[inline(always)]
+    fn digits(&mut self, m: &mut u64) -> usize {
+        let mut total = 0;
+        for _ in 0..3 {
+            let (n, v) = digit_run(self.word(0));
+            *m = m.wrapping_mul(POW10_U64[n]).wrapping_add(v);
+            self.i += n;
+            total += n;
+            if n < 8 {
+                break;
+            }
+        }
+        total
+    }
+
     #[inline(always)]
     fn number(&mut self) -> Option<Num> {
         let neg = self.at() == b'-';
         self.i += neg as usize;
-        let int_start = self.i;
+        let lead = self.at();
         let mut m: u64 = 0;
-        match self.at() {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => {
-                // timestamps have 13 digits: one 8-digit step and a few single ones
-                let w = self.word(0);
-                if all_digits8(w) {
-                    m = digits8(w);
-                    self.i += 8;
-                }
-                while self.at().is_ascii_digit() {
-                    m = m.wrapping_mul(10).wrapping_add((self.at() - b'0') as u64);
-                    self.i += 1;
-                }
-            }
-            _ => return None,
+        let int_digits = self.digits(&mut m);
+        // no digits, or a leading zero ("01" is not JSON): the general parser decides
+        if int_digits == 0 || (lead == b'0' && int_digits > 1) {
+            return None;
         }
-        let mut digits = (self.i - int_start) as u32;
-        if m == 0 {
-            digits = 0; // a lone 0 is not a significant digit
-        }
-        let mut frac = 0u32;
+        let mut frac = 0;
         if self.at() == b'.' {
             self.i += 1;
-            let f0 = self.i;
-            while self.at().is_ascii_digit() {
-                if m != 0 || self.at() != b'0' {
-                    digits += 1;
-                }
-                m = m.wrapping_mul(10).wrapping_add((self.at() - b'0') as u64);
-                self.i += 1;
-            }
-            frac = (self.i - f0) as u32;
+            frac = self.digits(&mut m);
             if frac == 0 {
                 return None;
             }
         }
-        // exponents and over-long mantissas (wrapped above) are the general parser's
-        if matches!(self.at(), b'e' | b'E') || digits > 18 {
+        // exponents and over-long mantissas are the general parser's
+        if matches!(self.at(), b'e' | b'E') || int_digits + frac > 19 {
             return None;
         }
         Some(Num {
             neg,
             mantissa: m,
-            digits,
-            frac,
+            frac: frac as u32,
         })
     }
 
@@ -501,6 +524,30 @@ mod tests {
                 // the third line has an array at an unknown key: the general path's
                 None => assert_eq!(k, 2, "line {k} should take the fast path"),
             }
+        }
+    }
+
+    #[test]
+    fn digit_runs_match_a_byte_loop() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // mostly digits, sometimes any byte (high bytes, '/', ':' next to the digit range)
+            let bytes: [u8; 8] = std::array::from_fn(|k| {
+                let r = (seed >> (8 * k)) as u8;
+                if r.is_multiple_of(5) {
+                    r.rotate_left(3)
+                } else {
+                    b'0' + r % 10
+                }
+            });
+            let n = bytes.iter().take_while(|c| c.is_ascii_digit()).count();
+            let v = bytes[..n]
+                .iter()
+                .fold(0u64, |a, &c| a * 10 + (c - b'0') as u64);
+            assert_eq!(digit_run(u64::from_le_bytes(bytes)), (n, v), "{bytes:?}");
         }
     }
 
