@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -208,3 +209,38 @@ def test_closes_in_shed_batches_still_reach_analytics(monkeypatch: pytest.Monkey
     assert told and not told & analytics.closed_in_batches
     # every closed session reached analytics, in a batch or told apart
     assert len(told | analytics.closed_in_batches) == (rounds - 1) * per_round
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(core._LIBC is None, reason="needs glibc malloc_trim")
+def test_free_heap_pages_go_back_to_the_os() -> None:
+    # 80 MB of heap blocks, then all but every 16th freed: the free chunks between the
+    # survivors keep their pages (RSS) until the heap is trimmed
+    blocks = [bytearray(4096) for _ in range(20_000)]
+    survivors = blocks[::16]
+    del blocks
+    before = rss_bytes()
+    assert core.release_free_heap()
+    assert before - rss_bytes() > 30e6
+    assert len(survivors) == 1250
+
+
+def test_the_engine_trims_the_heap_on_its_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[float] = []
+    now = [0.0]
+
+    def trim() -> bool:
+        trims.append(now[0])
+        return True
+
+    monkeypatch.setattr(core, "release_free_heap", trim)
+    src = ChunkSource()
+    eng = Engine([src], detector=False, analytics=False, clock=lambda: now[0])
+    for _ in range(70):
+        now[0] += 0.5
+        eng.step()
+    assert trims == [10.0, 20.0, 30.0]

@@ -23,6 +23,8 @@ its session's past), and the events of flagged sessions only, evicting by the ru
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 import time
 import traceback
@@ -81,6 +83,8 @@ MAX_HANDOFF_EVENTS = 200_000
 MAX_SESSION_ROWS = 2000
 #: pages / elements with running totals (flags per kind, distinct flagged sessions)
 MAX_KEYS = 20_000
+#: seconds between handing the heap's free pages back to the OS (see ``release_free_heap``)
+HEAP_TRIM_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,7 @@ class Engine:
         self._filter_terms: list[tuple[str, str]] = []
         self._seq = 0
         self._last_publish = 0.0
+        self._last_heap_trim = clock()
         self._oldest_unseen: float | None = None
         self._engine_lag = 0.0
         self._bytes_in = 0
@@ -391,6 +396,9 @@ class Engine:
         now = self.clock()
         if now - self._last_publish >= self.publish_interval:
             self._publish(now)
+        if now - self._last_heap_trim >= HEAP_TRIM_INTERVAL:
+            self._last_heap_trim = now
+            release_free_heap()
         if n:
             self._analysis_cpu += time.thread_time() - cpu0
         return n
@@ -1099,6 +1107,31 @@ def member(
     pos = np.searchsorted(sorted_ids, values)
     pos[pos == sorted_ids.size] = 0
     return sorted_ids[pos] == values
+
+
+def _load_libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def release_free_heap() -> bool:
+    """Give the malloc heap's free pages back to the OS (glibc ``malloc_trim``; False elsewhere).
+
+    Retention evicts in bulk and batches come and go in many sizes, so the heap fragments: its
+    bytes in use stay flat while free chunks between live ones hold pages, and RSS creeps up
+    (~2.7 MB per 1.5 M events at 100 k events/s). A trim every ``HEAP_TRIM_INTERVAL`` s costs
+    ~10 ms (ctypes drops the GIL meanwhile) and keeps RSS with the memory in use."""
+    if _LIBC is None:
+        return False
+    _LIBC.malloc_trim(0)
+    return True
 
 
 def parse_filter(text: str) -> list[tuple[str, str]]:
