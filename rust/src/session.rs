@@ -185,6 +185,8 @@ pub struct Sessioniser {
     runs: Vec<(u32, u32)>,
     sess_of: Vec<i32>,
     touched: Vec<u32>,
+    /// keys found idle by the current sweep
+    idle: Vec<u32>,
     g: Option<i64>,
     arrivals: u64,
     next_session: u64,
@@ -227,6 +229,7 @@ impl Sessioniser {
             runs: Vec::new(),
             sess_of: Vec::new(),
             touched: Vec::new(),
+            idle: Vec::new(),
             g: None,
             arrivals: 0,
             next_session: 0,
@@ -680,6 +683,10 @@ impl Sessioniser {
         }
         // one state per released event keeps pace with the arrival of new keys
         let budget = out.events.len().max(1024).min(n);
+        // find the idle keys first (a sequential walk), then close them with their index slot
+        // and session prefetched a few keys ahead (closing one is two random accesses)
+        let mut idle = std::mem::take(&mut self.idle);
+        idle.clear();
         for _ in 0..budget {
             if self.sweep_pos >= n {
                 self.sweep_pos = 0;
@@ -694,9 +701,17 @@ impl Sessioniser {
                 && wide(g) - wide(self.cfg.lateness_ms) - wide(st.max_ts)
                     > wide(self.cfg.idle_gap_ms)
             {
-                self.close_state(i as u32, out, true);
+                idle.push(i as u32);
             }
         }
+        for (j, &i) in idle.iter().enumerate() {
+            if let Some(&a) = idle.get(j + 4) {
+                self.map.prefetch(self.hot[a as usize].hash);
+                prefetch_read(self.cold.as_ptr().wrapping_add(a as usize));
+            }
+            self.close_state(i, out, true);
+        }
+        self.idle = idle;
     }
 
     fn close_state(&mut self, i: u32, out: &mut Batch, unmap: bool) {
