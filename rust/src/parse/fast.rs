@@ -577,6 +577,55 @@ mod tests {
         }
     }
 
+    /// Valid lines with random bytes flipped, inserted, deleted or cut off: the fast path never
+    /// reads out of bounds (the debug build asserts every unchecked read) and never accepts a
+    /// line the general parser rejects or reads differently.
+    #[test]
+    fn mutated_lines_never_fool_the_fast_path() {
+        let seeds: &[&[u8]] = &[
+            br#"{"ts":1700000003846,"sid":"s0015656","url":"/search","type":"scroll","sy":520,"sh":5200,"vh":900,"tab":"w1"}"#,
+            br#"{"ts":1700000005835,"sid":"s0004250","url":"/","type":"request","route":"GET /api/product","status":200,"dur":84.0}"#,
+            br#"{"ts":"2024-01-01T00:00:00Z","uid":42,"id":"e1","type":"click","x":-3,"y":7,"score":0.25}"#,
+        ];
+        let mut seed = 0x0123_4567_89ab_cdefu64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let alphabet = b"{}[]:,\"\\ \t0123456789.-eE+truefalsnul\x00\x1f\x7f\x80\xc3\xa9";
+        let mut accepted = 0;
+        for _ in 0..300_000 {
+            let mut line = seeds[next(seeds.len())].to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(line.len() + 1);
+                match next(4) {
+                    0 if at < line.len() => line[at] = alphabet[next(alphabet.len())],
+                    1 => line.insert(at, alphabet[next(alphabet.len())]),
+                    2 if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => line.truncate(at),
+                }
+            }
+            if let Some(got) = fast(&line) {
+                accepted += 1;
+                let (ok, want) = general(&line);
+                let s = String::from_utf8_lossy(&line);
+                assert!(
+                    ok,
+                    "fast path accepted a line the general parser rejects: {s}"
+                );
+                assert!(same(&got, &want), "{s}: {got:?} != {want:?}");
+            }
+        }
+        assert!(
+            accepted > 1_000,
+            "too few mutated lines still parse: {accepted}"
+        );
+    }
+
     /// Random lines from pieces, valid and not: wherever the fast path says yes, the general
     /// parser says yes with the same event.
     #[test]
