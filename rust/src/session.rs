@@ -90,11 +90,11 @@ struct OpenSession {
     rel: i32,
     geo: i32,
     uid: i32,
-    /// its row in the batch being built, or `NO_ROW`
+    /// its row in the batch of drain number `epoch` (a row from an older drain is stale, so
+    /// nothing has to walk the sessions to reset it)
     row: u32,
+    epoch: u32,
 }
-
-const NO_ROW: u32 = u32::MAX;
 
 /// Per-key state touched by every event, one cache line: the hash table and the lateness
 /// checks read only this. Keys up to 22 bytes are compared inline, so a lookup costs one line.
@@ -184,7 +184,8 @@ pub struct Sessioniser {
     /// (key, count then start/end) of each run in the current drain
     runs: Vec<(u32, u32)>,
     sess_of: Vec<i32>,
-    touched: Vec<u32>,
+    /// drains so far (wrapping): tells a session's row in this batch from a stale one
+    epoch: u32,
     /// keys found idle by the current sweep
     idle: Vec<u32>,
     g: Option<i64>,
@@ -228,7 +229,7 @@ impl Sessioniser {
             sorted: Vec::new(),
             runs: Vec::new(),
             sess_of: Vec::new(),
-            touched: Vec::new(),
+            epoch: 0,
             idle: Vec::new(),
             g: None,
             arrivals: 0,
@@ -485,6 +486,7 @@ impl Sessioniser {
     /// Release what can be released; with `finishing`, everything, closing all sessions.
     pub fn drain(&mut self, finishing: bool, out: &mut Batch) {
         out.clear();
+        self.epoch = self.epoch.wrapping_add(1);
         let lat = wide(self.cfg.lateness_ms);
         let sealed_below = self.g.map_or(i128::MIN, |g| wide(g) - lat);
         // Group the releasable events by key with a counting pass (stable, so each key's events
@@ -582,7 +584,7 @@ impl Sessioniser {
                     if let Some(old) = c.session.take() {
                         let key =
                             key_bytes(&self.hot[state as usize], &self.long_keys[state as usize]);
-                        Self::close_row(old, key, j, out, &mut self.counters);
+                        Self::close_row(old, key, j, self.epoch, out, &mut self.counters);
                     }
                     c.session = Some(OpenSession {
                         id: NonZeroU64::new(self.next_session + 1)
@@ -596,14 +598,15 @@ impl Sessioniser {
                         rel: -1,
                         geo: -1,
                         uid: -1,
-                        row: NO_ROW,
+                        row: 0,
+                        epoch: self.epoch.wrapping_sub(1),
                     });
                     self.next_session += 1;
                     self.counters.sessions_started += 1;
                 }
                 let s = c.session.as_mut().expect("session opened above");
-                if s.row == NO_ROW {
-                    self.touched.push(state);
+                if s.epoch != self.epoch {
+                    s.epoch = self.epoch;
                     s.row = out.sessions.len() as u32;
                     out.sessions.push(SessionRow::placeholder(s.id.get() - 1));
                     out.keys.push_bytes(key_bytes(
@@ -634,6 +637,10 @@ impl Sessioniser {
                 }
                 sess_of.push((out.sessions.len() - 1) as i32);
             }
+            // its row as it stands; a close later in this drain overwrites it
+            if let Some(s) = &c.session {
+                out.sessions[s.row as usize] = Self::row_of(s, false);
+            }
             lo = hi;
         }
         // columns in one tight pass each (no per-event capacity checks across 18 vectors;
@@ -661,16 +668,6 @@ impl Sessioniser {
         } else if let Some(g) = self.g {
             self.sweep_idle(g, out);
         }
-        // sessions that got events in this batch and are still open
-        for &i in &self.touched {
-            if let Some(s) = self.cold[i as usize].session.as_mut() {
-                if s.row != NO_ROW {
-                    out.sessions[s.row as usize] = Self::row_of(s, false);
-                    s.row = NO_ROW;
-                }
-            }
-        }
-        self.touched.clear();
         out.offsets.push(out.events.len() as i64);
         out.watermark = self.watermark();
     }
@@ -721,7 +718,14 @@ impl Sessioniser {
         let c = std::mem::take(&mut self.cold[i as usize]);
         if let Some(s) = c.session {
             let key = key_bytes(&self.hot[i as usize], &self.long_keys[i as usize]);
-            Self::close_row(s, key, out.events.len(), out, &mut self.counters);
+            Self::close_row(
+                s,
+                key,
+                out.events.len(),
+                self.epoch,
+                out,
+                &mut self.counters,
+            );
         }
         // the slot is free again: its side entries go back to empty
         let h = &mut self.hot[i as usize];
@@ -753,13 +757,21 @@ impl Sessioniser {
 
     /// Mark a session closed in this batch, adding an empty row if it had no events here.
     /// `at`: the number of events already in the batch (where an empty row's slice starts).
-    fn close_row(s: OpenSession, key: &[u8], at: usize, out: &mut Batch, c: &mut SessionCounters) {
+    /// `epoch`: the drain under way (the session has a row in this batch if it matches).
+    fn close_row(
+        s: OpenSession,
+        key: &[u8],
+        at: usize,
+        epoch: u32,
+        out: &mut Batch,
+        c: &mut SessionCounters,
+    ) {
         c.sessions_closed += 1;
         let row = Self::row_of(&s, true);
-        if s.row == NO_ROW {
-            out.push_empty_session(row, key, at);
-        } else {
+        if s.epoch == epoch {
             out.sessions[s.row as usize] = row;
+        } else {
+            out.push_empty_session(row, key, at);
         }
     }
 }
