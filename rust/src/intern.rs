@@ -81,7 +81,39 @@ pub const TABLES: [&str; 10] = [
     "url", "target", "tag", "route", "msg", "tab", "dev", "rel", "geo", "uid",
 ];
 
+/// Slots in each table's cache of recent short strings.
+const RECENT_SLOTS: usize = 256;
+
+/// A short string (at most 16 bytes) as two words and its length: exact, so equal keys mean
+/// equal strings (see `short_words`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortKey {
+    a: u64,
+    b: u64,
+    len: u32,
+}
+
+/// The two words of a string of at most 16 bytes, read with overlapping loads: with the
+/// length they determine every byte.
+#[inline(always)]
+fn short_words(b: &[u8]) -> ShortKey {
+    let n = b.len();
+    let (a, w) = if n >= 8 {
+        (word_at(b, 0), word_at(b, n - 8))
+    } else {
+        (tail_word(b), 0)
+    };
+    ShortKey {
+        a,
+        b: w,
+        len: n as u32,
+    }
+}
+
 pub struct Interner {
+    /// recent short strings → id, direct-mapped: most labels are short and repeat, and a hit
+    /// costs a few compares instead of a hash-table probe and a byte compare
+    recent: Box<[(ShortKey, i32)]>,
     index: HashTable<u32>,
     /// all strings back to back; string i is `bytes[offs[i]..offs[i + 1]]`
     bytes: Vec<u8>,
@@ -93,7 +125,13 @@ pub struct Interner {
 
 impl Interner {
     pub fn new(max_strings: usize) -> Self {
+        let empty = ShortKey {
+            a: 0,
+            b: 0,
+            len: u32::MAX,
+        };
         Interner {
+            recent: vec![(empty, -1); RECENT_SLOTS].into_boxed_slice(),
             index: HashTable::new(),
             bytes: Vec::new(),
             offs: vec![0],
@@ -127,11 +165,33 @@ impl Interner {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.bytes.capacity() + self.offs.capacity() * 4 + self.index.capacity() * 4
+        self.bytes.capacity()
+            + self.offs.capacity() * 4
+            + self.index.capacity() * 4
+            + self.recent.len() * std::mem::size_of::<(ShortKey, i32)>()
     }
 
     #[inline]
     pub fn intern(&mut self, s: &str) -> i32 {
+        if s.len() > 16 {
+            return self.intern_indexed(s);
+        }
+        let k = short_words(s.as_bytes());
+        let mix = (k.a ^ k.b.rotate_left(29) ^ k.len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = (mix >> 56) as usize % RECENT_SLOTS;
+        let (key, id) = self.recent[slot];
+        if key == k {
+            return id;
+        }
+        let id = self.intern_indexed(s);
+        // overflowed strings are not cached: each occurrence is counted
+        if self.overflow_id != Some(id) {
+            self.recent[slot] = (k, id);
+        }
+        id
+    }
+
+    fn intern_indexed(&mut self, s: &str) -> i32 {
         let h = fast_hash(s.as_bytes());
         let (bytes, offs) = (&self.bytes, &self.offs);
         let found = self.index.find(h, |&i| {
@@ -214,6 +274,7 @@ mod tests {
         }
         let mut t = Interner::new(1 << 20);
         let mut ids = std::collections::HashSet::new();
+        let mut all = Vec::new();
         for n in 0..=base.len() {
             for k in 0..n.max(1) {
                 let mut b = base[..n].to_vec();
@@ -224,8 +285,13 @@ mod tests {
                 let id = t.intern(&s);
                 assert_eq!(t.get(id), Some(s.as_str()));
                 ids.insert(id);
+                all.push((s, id));
             }
         }
         assert_eq!(ids.len(), t.len());
+        // again, now mostly from the cache of recent short strings: the same ids
+        for (s, id) in all.iter().rev() {
+            assert_eq!(t.intern(s), *id, "{s}");
+        }
     }
 }
