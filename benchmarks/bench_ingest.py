@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from uxtop.bench.data import cached_file
 from uxtop.bench.ingest import PEERS, SLOW_PEERS
 

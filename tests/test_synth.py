@@ -11,6 +11,7 @@ from collections import Counter
 import msgspec
 import numpy as np
 import pytest
+
 from uxtop import synth
 from uxtop.ingest.reference import reference_ingest, result_to_batch
 from uxtop.schema import Event, Kind
@@ -41,8 +42,22 @@ def test_lines_are_canonical_events_in_time_order(small_run):
     assert ts == sorted(ts)
     assert {e.sid for e in events} == {f"s2-{i}" for i in range(SMALL.sessions)}
     types = Counter(e.type for e in events)
-    for t in ("pageview", "click", "move", "scroll", "input", "focus", "blur", "submit", "mutation", "request",
-              "error", "dblclick", "selection", "visibility"):
+    for t in (
+        "pageview",
+        "click",
+        "move",
+        "scroll",
+        "input",
+        "focus",
+        "blur",
+        "submit",
+        "mutation",
+        "request",
+        "error",
+        "dblclick",
+        "selection",
+        "visibility",
+    ):
         assert types[t] > 0, t
     res = reference_ingest(data)
     assert res.counters["bad_lines"] == 0 and res.counters["late"] == 0
@@ -60,15 +75,26 @@ def test_columnar_path_equals_parsed_ndjson(small_run):
         for s, key in enumerate(b.keys):
             rows = range(int(b.offsets[s]), int(b.offsets[s + 1]))
             out[key] = [
-                (c["ts"][i], c["kind"][i], tabs["url"][c["url"][i]] if c["url"][i] >= 0 else None,
-                 tabs["target"][c["target"][i]] if c["target"][i] >= 0 else None, c["x"][i], c["y"][i], c["sy"][i],
-                 None if np.isnan(c["value"][i]) else c["value"][i], c["status"][i], c["flags"][i])
+                (
+                    c["ts"][i],
+                    c["kind"][i],
+                    tabs["url"][c["url"][i]] if c["url"][i] >= 0 else None,
+                    tabs["target"][c["target"][i]] if c["target"][i] >= 0 else None,
+                    c["x"][i],
+                    c["y"][i],
+                    c["sy"][i],
+                    None if np.isnan(c["value"][i]) else c["value"][i],
+                    c["status"][i],
+                    c["flags"][i],
+                )
                 for i in rows
             ]
         return out
 
     assert per_session(batch, tables) == per_session(col.batch, col.tables)
-    assert sorted(map(msgspec.structs.astuple, labels)) == sorted(map(msgspec.structs.astuple, col.labels))
+    assert sorted(map(msgspec.structs.astuple, labels)) == sorted(
+        map(msgspec.structs.astuple, col.labels)
+    )
 
 
 def test_labels_are_well_formed_and_cover_every_kind():
@@ -86,8 +112,12 @@ def test_labels_are_well_formed_and_cover_every_kind():
 
 
 def test_incident_hurts_the_degraded_route():
-    inc = synth.Incident(start_s=300, duration_s=300, route="POST /api/cart", latency_factor=10, error_rate=0.4)
-    data = synth.generate_columnar(synth.SynthConfig(seed=6, sessions=2400, sessions_per_s=2.0, incident=inc))
+    inc = synth.Incident(
+        start_s=300, duration_s=300, route="POST /api/cart", latency_factor=10, error_rate=0.4
+    )
+    data = synth.generate_columnar(
+        synth.SynthConfig(seed=6, sessions=2400, sessions_per_s=2.0, incident=inc)
+    )
     b, tabs = data.batch, data.tables
     route = tabs["route"].index("POST /api/cart")
     req = (b.columns["kind"] == Kind.REQUEST) & (b.columns["route"] == route)
@@ -95,8 +125,14 @@ def test_incident_hurts_the_degraded_route():
     inside = req & (b.columns["ts"] >= a) & (b.columns["ts"] < a + 300_000)
     outside = req & ~inside
     assert np.median(b.columns["value"][inside]) > 5 * np.median(b.columns["value"][outside])
-    assert (b.columns["status"][inside] >= 500).mean() > 0.25 > (b.columns["status"][outside] >= 500).mean() * 10
-    slow_in = sum(1 for lb in data.labels if lb.kind == "slow_interaction" and a <= lb.start_ts < a + 300_000)
+    assert (
+        (b.columns["status"][inside] >= 500).mean()
+        > 0.25
+        > (b.columns["status"][outside] >= 500).mean() * 10
+    )
+    slow_in = sum(
+        1 for lb in data.labels if lb.kind == "slow_interaction" and a <= lb.start_ts < a + 300_000
+    )
     slow_out = sum(1 for lb in data.labels if lb.kind == "slow_interaction") - slow_in
     assert slow_in > slow_out / 2  # the window is an eighth of the traffic but has most slow clicks
 
@@ -125,13 +161,31 @@ def test_live_mode_is_paced_at_the_rate_with_ts_now():
 
 def test_cli_writes_events_and_labels(tmp_path):
     out = tmp_path / "shop.ndjson"
-    r = subprocess.run([sys.executable, "-m", "uxtop", "synth", "--sessions", "40", "-o", str(out), "--seed", "9"],
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "uxtop", "synth", "--sessions", "40", "-o", str(out), "--seed", "9"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "40 sessions" in r.stderr
     labels = synth.read_labels((tmp_path / "shop.labels.ndjson").read_bytes())
     assert labels and out.read_bytes().count(b"\n") > 1000
-    helptext = subprocess.run([sys.executable, "-m", "uxtop", "synth", "--help"], capture_output=True, text=True).stdout
+    helptext = subprocess.run(
+        [sys.executable, "-m", "uxtop", "synth", "--help"], capture_output=True, text=True
+    ).stdout
     assert "examples:" in helptext and "--rate" in helptext
-    bad = subprocess.run([sys.executable, "-m", "uxtop", "synth", "--incident-at", "5", "--incident-route", "GET /nope"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uxtop",
+            "synth",
+            "--incident-at",
+            "5",
+            "--incident-route",
+            "GET /nope",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "--incident-route must be one of" in bad.stderr

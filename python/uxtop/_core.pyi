@@ -2,7 +2,16 @@
 
 from typing import Any, Self, final
 
-__all__ = ["BAD_REASONS", "ConfigError", "CoreIngestor", "EVENT_TYPES", "InternalError", "STRING_TABLES", "UxtopError", "__version__"]
+__all__ = [
+    "BAD_REASONS",
+    "ConfigError",
+    "CoreIngestor",
+    "EVENT_TYPES",
+    "InternalError",
+    "STRING_TABLES",
+    "UxtopError",
+    "__version__",
+]
 __version__: str
 #: bad-line reasons, in report order
 BAD_REASONS: tuple[str, ...]
@@ -59,4 +68,3 @@ class CoreIngestor:
     @property
     def watermark(self) -> int:
         """Stream clock minus lateness (the smallest int64 before the first event)."""
-

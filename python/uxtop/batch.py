@@ -176,7 +176,9 @@ class Strings:
 
     def table(self, name: str) -> list[str]:
         if name == "uid":
-            raise ValueError("uid ids are batch-local (the table is compacted as users leave): read EventBatch.uids")
+            raise ValueError(
+                "uid ids are batch-local (the table is compacted as users leave): read EventBatch.uids"
+            )
         cache = self._cache[name]
         cache.extend(self._fetch(name, len(cache)))
         return cache

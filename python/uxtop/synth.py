@@ -57,19 +57,40 @@ ERROR_STATUS_MIN = 500
 DEFAULT_START_TS = 1_767_225_600_000
 
 FRICTION_KINDS = (
-    "rage_click", "dead_click", "error_click", "thrashed_cursor", "u_turn", "page_loop",
-    "excessive_scroll", "form_struggle", "slow_interaction",
+    "rage_click",
+    "dead_click",
+    "error_click",
+    "thrashed_cursor",
+    "u_turn",
+    "page_loop",
+    "excessive_scroll",
+    "form_struggle",
+    "slow_interaction",
 )
 HARD_NEGATIVES = (
-    "stepper", "pager", "triple_click", "double_click", "download", "new_tab", "click_scroll",
-    "expert", "slow_button", "typo_fix",
+    "stepper",
+    "pager",
+    "triple_click",
+    "double_click",
+    "download",
+    "new_tab",
+    "click_scroll",
+    "expert",
+    "slow_button",
+    "typo_fix",
 )
 #: which flag kinds a hard negative is a trap for (``uxtop eval`` reports these overlaps)
 NEGATIVE_TRAPS: dict[str, tuple[str, ...]] = {
-    "stepper": ("rage_click",), "pager": ("rage_click",), "triple_click": ("rage_click", "dead_click"),
-    "double_click": ("rage_click",), "download": ("dead_click",), "new_tab": ("dead_click",),
-    "click_scroll": ("rage_click", "dead_click"), "expert": FRICTION_KINDS,
-    "slow_button": ("dead_click", "slow_interaction"), "typo_fix": ("form_struggle",),
+    "stepper": ("rage_click",),
+    "pager": ("rage_click",),
+    "triple_click": ("rage_click", "dead_click"),
+    "double_click": ("rage_click",),
+    "download": ("dead_click",),
+    "new_tab": ("dead_click",),
+    "click_scroll": ("rage_click", "dead_click"),
+    "expert": FRICTION_KINDS,
+    "slow_button": ("dead_click", "slow_interaction"),
+    "typo_fix": ("form_struggle",),
 }
 
 
@@ -118,12 +139,27 @@ PRODUCTS = 400
 CATEGORIES = ("shoes", "jackets", "bags", "hats", "socks", "watches")
 DEVICES = (("desktop", 0.6), ("mobile", 0.35), ("tablet", 0.05))
 RELEASES = (("2.3.0", 0.25), ("2.3.1", 0.45), ("2.4.0", 0.3))
-COUNTRIES = (("US", 0.35), ("DE", 0.15), ("GB", 0.12), ("FR", 0.1), ("IN", 0.1), ("BR", 0.08), ("JP", 0.1))
+COUNTRIES = (
+    ("US", 0.35),
+    ("DE", 0.15),
+    ("GB", 0.12),
+    ("FR", 0.1),
+    ("IN", 0.1),
+    ("BR", 0.08),
+    ("JP", 0.1),
+)
 #: median latency (ms) per route; lognormal around it
 ROUTES: dict[str, float] = {
-    "GET /api/home": 90, "GET /api/search": 140, "GET /api/product/:id": 80, "GET /api/reviews": 110,
-    "GET /api/recommendations": 160, "POST /api/cart": 180, "GET /api/cart": 70, "POST /api/coupon": 150,
-    "POST /api/checkout": 380, "POST /api/wishlist": 90,
+    "GET /api/home": 90,
+    "GET /api/search": 140,
+    "GET /api/product/:id": 80,
+    "GET /api/reviews": 110,
+    "GET /api/recommendations": 160,
+    "POST /api/cart": 180,
+    "GET /api/cart": 70,
+    "POST /api/coupon": 150,
+    "POST /api/checkout": 380,
+    "POST /api/wishlist": 90,
 }
 LOAD_ERRORS = ("ResizeObserver loop completed with undelivered notifications", "Script error.")
 
@@ -171,9 +207,12 @@ CART = {
     "promo": E('a.promo-banner "Free shipping over $50"', "a", 640, 160),
 }
 FIELDS = (
-    E("input#email", "input[type=email]", 640, 260), E("input#name", "input[type=text]", 640, 330),
-    E("input#address", "input[type=text]", 640, 400), E("input#city", "input[type=text]", 520, 470),
-    E("input#zip", "input[type=text]", 780, 470), E("input#card", "input[type=text]", 640, 560),
+    E("input#email", "input[type=email]", 640, 260),
+    E("input#name", "input[type=text]", 640, 330),
+    E("input#address", "input[type=text]", 640, 400),
+    E("input#city", "input[type=text]", 520, 470),
+    E("input#zip", "input[type=text]", 780, 470),
+    E("input#card", "input[type=text]", 640, 560),
 )
 PLACE_ORDER = E('button#place-order "Place order"', "input[type=submit]", 640, 680)
 CONFIRM_HOME = E('a.continue "Continue shopping"', "a", 640, 500)
@@ -192,7 +231,24 @@ def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
 
 # event tuple positions
 # (absent numbers are stored as the batch sentinels, so columns convert without a Python pass)
-_TS, _KIND, _URL, _TARGET, _TAG, _X, _Y, _SY, _SH, _VH, _VALUE, _STATUS, _ROUTE, _MSG, _MOD, _SEQ = range(16)
+(
+    _TS,
+    _KIND,
+    _URL,
+    _TARGET,
+    _TAG,
+    _X,
+    _Y,
+    _SY,
+    _SH,
+    _VH,
+    _VALUE,
+    _STATUS,
+    _ROUTE,
+    _MSG,
+    _MOD,
+    _SEQ,
+) = range(16)
 _NA = INT_NA
 _NAN = float("nan")
 _K_MOVE = int(Kind.MOVE)
@@ -202,8 +258,14 @@ class _Session:
     """Builds one session's events; ``t`` is the user's clock (ms), events may be scheduled
     ahead of it (reactions, request completions) and are sorted at the end."""
 
-    def __init__(self, rng: random.Random, sid: str, start: int, incident: tuple[int, int, Incident] | None,
-                 labels: list[Label]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        sid: str,
+        start: int,
+        incident: tuple[int, int, Incident] | None,
+        labels: list[Label],
+    ) -> None:
         self.rng = rng
         self._random = rng.random
         self.sid = sid
@@ -227,19 +289,45 @@ class _Session:
 
     # -- primitives ------------------------------------------------------------------------
 
-    def ev(self, kind: int, ts: int | None = None, target: El | None = None, x: int | None = None,
-           y: int | None = None, sy: int | None = None, dur: float | None = None, status: int | None = None,
-           route: str | None = None, msg: str | None = None, score: int | None = None, mod: bool = False,
-           url: str | None = None) -> None:
+    def ev(
+        self,
+        kind: int,
+        ts: int | None = None,
+        target: El | None = None,
+        x: int | None = None,
+        y: int | None = None,
+        sy: int | None = None,
+        dur: float | None = None,
+        status: int | None = None,
+        route: str | None = None,
+        msg: str | None = None,
+        score: int | None = None,
+        mod: bool = False,
+        url: str | None = None,
+    ) -> None:
         t = self.t if ts is None else ts
         value = float(dur) if dur is not None else float(score) if score is not None else _NAN
         has_sy = sy is not None
-        self.events.append((
-            t, kind, self.url if url is None else url, target.target if target else None,
-            target.tag if target else None, _NA if x is None else x, _NA if y is None else y,
-            sy if has_sy else _NA, self.sh if has_sy else _NA, self.vh if has_sy else _NA,
-            value, 0 if status is None else status, route, msg, mod, len(self.events),
-        ))
+        self.events.append(
+            (
+                t,
+                kind,
+                self.url if url is None else url,
+                target.target if target else None,
+                target.tag if target else None,
+                _NA if x is None else x,
+                _NA if y is None else y,
+                sy if has_sy else _NA,
+                self.sh if has_sy else _NA,
+                self.vh if has_sy else _NA,
+                value,
+                0 if status is None else status,
+                route,
+                msg,
+                mod,
+                len(self.events),
+            )
+        )
 
     def ri(self, a: int, b: int) -> int:
         """Uniform int in [a, b] (``random.randint`` is 3x slower; this is the hot path)."""
@@ -248,9 +336,13 @@ class _Session:
     def wait(self, ms: float) -> None:
         self.t += max(1, int(ms * self.pace))
 
-    def label(self, kind: str, start: int, end: int, target: El | str | None = None, neg: bool = False) -> None:
+    def label(
+        self, kind: str, start: int, end: int, target: El | str | None = None, neg: bool = False
+    ) -> None:
         tgt = target.target if isinstance(target, El) else target
-        self.labels.append(Label(self.sid, ("neg:" + kind) if neg else kind, start, end, tgt, self.url, neg))
+        self.labels.append(
+            Label(self.sid, ("neg:" + kind) if neg else kind, start, end, tgt, self.url, neg)
+        )
 
     def move_to(self, x: int, y: int) -> None:
         """Cursor path to (x, y): rrweb-like samples every ~50 ms, smooth (no jitter reversals)."""
@@ -271,8 +363,26 @@ class _Session:
             f = i / steps
             f = f * f * (3 - 2 * f)  # ease in/out: monotone, so no direction reversals
             t += 35 + int(rnd() * 26)
-            append((t, _K_MOVE, url, None, None, int(x0 + dx * f), int(y0 + dy * f), _NA, _NA, _NA, _NAN, 0,
-                    None, None, False, seq))
+            append(
+                (
+                    t,
+                    _K_MOVE,
+                    url,
+                    None,
+                    None,
+                    int(x0 + dx * f),
+                    int(y0 + dy * f),
+                    _NA,
+                    _NA,
+                    _NA,
+                    _NAN,
+                    0,
+                    None,
+                    None,
+                    False,
+                    seq,
+                )
+            )
             seq += 1
         self.t = t
         self.mx, self.my = x, y
@@ -327,8 +437,14 @@ class _Session:
     def react(self, at: int, what: str = "ui") -> None:
         self.ev(Kind.MUTATION, ts=at, target=El(f"div.{what}", "div", 0, 0))
 
-    def request(self, route: str, at: int, slow: float | None = None, fail: bool = False,
-                click: tuple[El, int] | None = None) -> tuple[int, int]:
+    def request(
+        self,
+        route: str,
+        at: int,
+        slow: float | None = None,
+        fail: bool = False,
+        click: tuple[El, int] | None = None,
+    ) -> tuple[int, int]:
         """A backend call starting at ``at``; returns (latency ms, status). Incident applies.
         ``click``: the (element, ts) that triggered it; slow and failed calls are labelled."""
         med = ROUTES[route]
@@ -336,7 +452,11 @@ class _Session:
         status = 200 if not route.startswith("POST") else 201
         if self.rng.random() < 0.002:
             status = 503
-        if self.incident is not None and route == self.incident[2].route and self.incident[0] <= at < self.incident[1]:
+        if (
+            self.incident is not None
+            and route == self.incident[2].route
+            and self.incident[0] <= at < self.incident[1]
+        ):
             dur *= self.incident[2].latency_factor
             if self.rng.random() < self.incident[2].error_rate:
                 status = 503
@@ -363,7 +483,9 @@ class _Session:
         self.sy = 0
         self.sh = sh if sh is not None else self.ri(1600, 5200)
         self.ev(Kind.PAGEVIEW)
-        route = {"/": "GET /api/home", "/search": "GET /api/search", "/cart": "GET /api/cart"}.get(url)
+        route = {"/": "GET /api/home", "/search": "GET /api/search", "/cart": "GET /api/cart"}.get(
+            url
+        )
         if url.startswith("/product/"):
             route = "GET /api/product/:id"
         if route is not None:
@@ -388,12 +510,19 @@ class _Session:
 
     # -- episodes --------------------------------------------------------------------------
 
-    def rage_on(self, el: El, clicks: int, react_after: int | None, request: str | None = None) -> int:
+    def rage_on(
+        self, el: El, clicks: int, react_after: int | None, request: str | None = None
+    ) -> int:
         """A burst of clicks on ``el``; the page reacts ``react_after`` ms after the first one
         (None: never). Returns the first click's ts."""
         first = self.click(el)
         if request is not None:
-            self.request(request, first + 15, slow=(react_after - 40) if react_after else None, click=(el, first))
+            self.request(
+                request,
+                first + 15,
+                slow=(react_after - 40) if react_after else None,
+                click=(el, first),
+            )
         x, y = self.mx, self.my
         for _ in range(clicks - 1):
             self.t += self.ri(120, 600)
@@ -423,7 +552,11 @@ class _Session:
 
     def js_error_click(self, el: El) -> None:
         c = self.click(el)
-        self.ev(Kind.ERROR, ts=c + self.ri(5, 300), msg="TypeError: Cannot read properties of undefined (reading 'id')")
+        self.ev(
+            Kind.ERROR,
+            ts=c + self.ri(5, 300),
+            msg="TypeError: Cannot read properties of undefined (reading 'id')",
+        )
         self.react(c + self.ri(350, 700), "toast-error")
         self.label("error_click", c, c, el)
         self.hover(self.ri(1200, 3000))
@@ -487,12 +620,16 @@ class _Session:
         if dur < SLOW_REQUEST_MS <= reaction - c:
             self.label("slow_interaction", c, reaction, el)  # the page showed it late all the same
         if reaction - c > DEAD_MS:
-            self.label("dead_click", c, c, el)  # nothing visible for longer than a dead click's wait
+            self.label(
+                "dead_click", c, c, el
+            )  # nothing visible for longer than a dead click's wait
         if dur >= 1600 and self.rng.random() < 0.5:
             # impatient: a burst on the same button while waiting (the UI ignores it)
             self.t = c + self.ri(400, 900)
             for _ in range(self.ri(3, 5)):
-                self.ev(Kind.CLICK, target=el, x=self.mx + self.ri(-4, 4), y=self.my + self.ri(-4, 4))
+                self.ev(
+                    Kind.CLICK, target=el, x=self.mx + self.ri(-4, 4), y=self.my + self.ri(-4, 4)
+                )
                 self.t += self.ri(120, 500)
             self.label("rage_click", c, self.t, el)
         self.t = max(self.t, done + self.ri(300, 1200))
@@ -616,7 +753,9 @@ def _fast_clicks(s: _Session, el: El, name: str) -> None:
     s.hover(s.ri(1200, 2500))
 
 
-def _product(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]) -> None:
+def _product(
+    s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]
+) -> None:
     rng = s.rng
     s.read(s.ri(2000, 7000))
     if take("dead_click"):
@@ -717,7 +856,9 @@ def _cart(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[
     elif neg(0.5):
         s.typing(CART["coupon"], s.ri(5, 10))
         c = s.click(CART["apply"])
-        dur, _ = s.request("POST /api/coupon", c + 20, slow=s.ri(1000, 2300), click=(CART["apply"], c))
+        dur, _ = s.request(
+            "POST /api/coupon", c + 20, slow=s.ri(1000, 2300), click=(CART["apply"], c)
+        )
         s.react(c + 20 + dur + 30)
         s.t = max(s.t, c + dur + 300)
         s.label("slow_button", c, c + dur + 50, CART["apply"], neg=True)
@@ -728,7 +869,9 @@ def _cart(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[
     s.navigate("/checkout")
 
 
-def _checkout(s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]) -> None:
+def _checkout(
+    s: _Session, persona: str, take: Callable[[str], bool], neg: Callable[..., bool]
+) -> None:
     rng = s.rng
     s.hover(s.ri(800, 2000))
     fields = list(FIELDS)
@@ -796,17 +939,39 @@ def _leftover(s: _Session, name: str) -> None:
         _page_loop(s)
 
 
-EPISODES = ("rage_click", "dead_click", "dead_rage", "error_click", "thrash", "u_turn", "page_loop",
-            "excessive_scroll", "form_struggle", "slow_interaction")
+EPISODES = (
+    "rage_click",
+    "dead_click",
+    "dead_rage",
+    "error_click",
+    "thrash",
+    "u_turn",
+    "page_loop",
+    "excessive_scroll",
+    "form_struggle",
+    "slow_interaction",
+)
 
 
-def _make_session(seed: int, index: int, start: int, cfg: SynthConfig, incident: tuple[int, int, Incident] | None,
-                  labels: list[Label]) -> _Session:
+def _make_session(
+    seed: int,
+    index: int,
+    start: int,
+    cfg: SynthConfig,
+    incident: tuple[int, int, Incident] | None,
+    labels: list[Label],
+) -> _Session:
     rng = random.Random((seed * 1_000_003) ^ (index * 7_919) ^ 0x5EED)
     sid = f"s{seed}-{index}"
     s = _Session(rng, sid, start, incident, labels)
     r = rng.random()
-    persona = "expert" if r < cfg.expert_rate else "frustrated" if r < cfg.expert_rate + cfg.friction_rate else "normal"
+    persona = (
+        "expert"
+        if r < cfg.expert_rate
+        else "frustrated"
+        if r < cfg.expert_rate + cfg.friction_rate
+        else "normal"
+    )
     episodes: list[str] = []
     if persona == "frustrated":
         episodes = rng.sample(EPISODES, rng.choice((1, 1, 2)))
@@ -838,10 +1003,14 @@ def _encode_session(s: _Session) -> list[bytes]:
     for e in s.events:
         kind = e[_KIND]
         if kind == Kind.MOVE:
-            out.append(f'{{"ts":{e[_TS]}{head}move","url":"{e[_URL]}","x":{e[_X]},"y":{e[_Y]}}}'.encode())
+            out.append(
+                f'{{"ts":{e[_TS]}{head}move","url":"{e[_URL]}","x":{e[_X]},"y":{e[_Y]}}}'.encode()
+            )
             continue
         if kind == Kind.SCROLL:
-            out.append(f'{{"ts":{e[_TS]}{head}scroll","url":"{e[_URL]}","sy":{e[_SY]},"sh":{e[_SH]},"vh":{e[_VH]}}}'.encode())
+            out.append(
+                f'{{"ts":{e[_TS]}{head}scroll","url":"{e[_URL]}","sy":{e[_SY]},"sh":{e[_SH]},"vh":{e[_VH]}}}'.encode()
+            )
             continue
         parts = [f'{{"ts":{e[_TS]}{head}{_TYPE_NAMES[kind]}","url":"{e[_URL]}"']
         if e[_TARGET] is not None:
@@ -904,13 +1073,18 @@ class SynthRun:
         starts = list(_session_starts(cfg))
         if workers is None:
             workers = min(8, os.cpu_count() or 1) if len(starts) >= 2000 else 1
-        bounds = [(b0, min(b0 + block_sessions, len(starts))) for b0 in range(0, len(starts), block_sessions)]
+        bounds = [
+            (b0, min(b0 + block_sessions, len(starts)))
+            for b0 in range(0, len(starts), block_sessions)
+        ]
         jobs = ((cfg, starts[a:b], a) for a, b in bounds)
         if workers > 1:
             import concurrent.futures as cf
 
             pool = cf.ProcessPoolExecutor(max_workers=workers)
-            results: Iterator[tuple[np.ndarray, bytes, list[Label]]] = pool.map(_block_star, jobs, chunksize=1)
+            results: Iterator[tuple[np.ndarray, bytes, list[Label]]] = pool.map(
+                _block_star, jobs, chunksize=1
+            )
         else:
             pool = None
             results = map(_block_star, jobs)
@@ -924,7 +1098,11 @@ class SynthRun:
                 # later blocks start at or after this cutoff: everything earlier can go out
                 cutoff = starts[b] if b < len(starts) else None
                 order = np.argsort(pend_ts, kind="stable")
-                n_ready = int(np.searchsorted(pend_ts[order], cutoff)) if cutoff is not None else order.shape[0]
+                n_ready = (
+                    int(np.searchsorted(pend_ts[order], cutoff))
+                    if cutoff is not None
+                    else order.shape[0]
+                )
                 if n_ready:
                     self.events += n_ready
                     yield b"\n".join([pend_lines[j] for j in order[:n_ready].tolist()]) + b"\n"
@@ -936,7 +1114,9 @@ class SynthRun:
                 pool.shutdown(cancel_futures=True)
 
 
-def _block(cfg: SynthConfig, starts: list[int], first_index: int) -> tuple[np.ndarray, bytes, list[Label]]:
+def _block(
+    cfg: SynthConfig, starts: list[int], first_index: int
+) -> tuple[np.ndarray, bytes, list[Label]]:
     """Sessions ``first_index ..`` of a run: their event times, NDJSON lines and labels."""
     incident = _incident_window(cfg)
     labels: list[Label] = []
@@ -1005,7 +1185,9 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
 
         return intern
 
-    i_url, i_target, i_tag, i_route, i_msg = (interner(t) for t in ("url", "target", "tag", "route", "msg"))
+    i_url, i_target, i_tag, i_route, i_msg = (
+        interner(t) for t in ("url", "target", "tag", "route", "msg")
+    )
     i_dev, i_rel, i_geo = interner("dev"), interner("rel"), interner("geo")
     rows: list[tuple[Any, ...]] = []
     sess_rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
@@ -1018,8 +1200,19 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
         offsets.append(len(rows))
         evs = s.events
         urls = [e[_URL] for e in evs]
-        sess_rows.append((i, evs[0][_TS], evs[-1][_TS], len(evs), i_url(urls[0]), i_url(urls[-1]),
-                          i_dev(s.dev), i_rel(s.rel), i_geo(s.geo)))
+        sess_rows.append(
+            (
+                i,
+                evs[0][_TS],
+                evs[-1][_TS],
+                len(evs),
+                i_url(urls[0]),
+                i_url(urls[-1]),
+                i_dev(s.dev),
+                i_rel(s.rel),
+                i_geo(s.geo),
+            )
+        )
         keys.append(s.sid)
         del base
     n = len(rows)
@@ -1036,7 +1229,9 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
 
     cols = {
         "ts": np.array(by_col[_TS], dtype=np.int64),
-        "session": np.repeat(np.arange(len(keys), dtype=np.int32), np.diff(np.asarray(offsets, dtype=np.int64))),
+        "session": np.repeat(
+            np.arange(len(keys), dtype=np.int32), np.diff(np.asarray(offsets, dtype=np.int64))
+        ),
         "kind": np.array(by_col[_KIND], dtype=np.uint8),
         "url": strings(_URL, "url"),
         "target": strings(_TARGET, "target"),
@@ -1056,10 +1251,15 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
     }
     sess_arr = np.array(sess_rows, dtype=np.int64).reshape(-1, 9)
     sessions = {
-        "session_id": sess_arr[:, 0].astype(np.uint64), "start_ts": sess_arr[:, 1], "end_ts": sess_arr[:, 2],
-        "n_events": sess_arr[:, 3], "first_url": sess_arr[:, 4].astype(np.int32),
-        "last_url": sess_arr[:, 5].astype(np.int32), "dev": sess_arr[:, 6].astype(np.int32),
-        "rel": sess_arr[:, 7].astype(np.int32), "geo": sess_arr[:, 8].astype(np.int32),
+        "session_id": sess_arr[:, 0].astype(np.uint64),
+        "start_ts": sess_arr[:, 1],
+        "end_ts": sess_arr[:, 2],
+        "n_events": sess_arr[:, 3],
+        "first_url": sess_arr[:, 4].astype(np.int32),
+        "last_url": sess_arr[:, 5].astype(np.int32),
+        "dev": sess_arr[:, 6].astype(np.int32),
+        "rel": sess_arr[:, 7].astype(np.int32),
+        "geo": sess_arr[:, 8].astype(np.int32),
         "uid": np.full(len(sess_rows), -1, dtype=np.int32),
         "closed": np.ones(len(sess_rows), dtype=np.bool_),
     }
@@ -1124,11 +1324,15 @@ def iter_live(
         new_ts: list[int] = []
         new_lines: list[bytes] = []
         while next_start <= horizon:
-            s = _make_session(seed, index, int(next_start), cfg, window, sink if labels is not None else [])
+            s = _make_session(
+                seed, index, int(next_start), cfg, window, sink if labels is not None else []
+            )
             index += 1
             generated_sessions += 1
             generated_events += len(s.events)
-            ev_per_session = generated_events / generated_sessions if generated_sessions > 20 else ev_per_session
+            ev_per_session = (
+                generated_events / generated_sessions if generated_sessions > 20 else ev_per_session
+            )
             new_ts.extend(e[_TS] for e in s.events)
             new_lines.extend(_encode_session(s))
             next_start += rng.expovariate(max(rate_eps, 1e-3) / ev_per_session) * 1000.0

@@ -13,7 +13,10 @@ from uxtop.cli import main
 @pytest.fixture(scope="module")
 def incident_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "shop.ndjson"
-    assert main(["synth", "-o", str(out), "--sessions", "900", "--incident-at", "300", "--seed", "3"]) == 0
+    assert (
+        main(["synth", "-o", str(out), "--sessions", "900", "--incident-at", "300", "--seed", "3"])
+        == 0
+    )
     return out
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from uxtop.ingest.reference import reference_ingest, result_to_batch
 from uxtop.schema import EventType, Kind
 from uxtop.sources.health import (

@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         }
         if not args.json:
             mb = path.stat().st_size / 1e6
-            print(f"\nparse + sessionise, {args.events:,} events ({mb:,.0f} MB), best of {args.repeat}")
+            print(
+                f"\nparse + sessionise, {args.events:,} events ({mb:,.0f} MB), best of {args.repeat}"
+            )
             print(
                 f"{'contender':<16} {'M ev/s':>7} {'MB/s':>6} {'uxtop is':>8}   "
                 f"{'M ev/CPU-s':>10} {'uxtop is':>8}  how"
@@ -103,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
                     f"{r.name:<16} {r.events_per_s / 1e6:>7.2f} {r.mb_per_s:>6.0f} {ratio:>8}   "
                     f"{r.events_per_cpu_s / 1e6:>10.2f} {ratio_cpu:>8}  {r.note}"
                 )
-            print("(wall clock; and per CPU-second of the whole process, steadier on a shared machine)")
+            print(
+                "(wall clock; and per CPU-second of the whole process, steadier on a shared machine)"
+            )
     if args.only in (None, "detect"):
         from uxtop.detect.bench import bench_detectors, format_rows
 

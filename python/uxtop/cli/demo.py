@@ -27,12 +27,35 @@ def register(sub: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--rate", type=float, default=3000.0, metavar="EV/S", help="events per second (default 3000)")
-    p.add_argument("--incident-after", type=float, default=90.0, metavar="SECONDS", help="when the incident starts (default 90: after the baselines have formed)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=3000.0,
+        metavar="EV/S",
+        help="events per second (default 3000)",
+    )
+    p.add_argument(
+        "--incident-after",
+        type=float,
+        default=90.0,
+        metavar="SECONDS",
+        help="when the incident starts (default 90: after the baselines have formed)",
+    )
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--headless", action="store_true", help="no TUI: JSON status lines and alerts")
-    p.add_argument("--every", type=float, default=2.0, metavar="SECONDS", help="status interval with --headless")
-    p.add_argument("--export-dir", default=".", metavar="DIR", help="where `e` in a timeline writes session NDJSON")
+    p.add_argument(
+        "--every",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="status interval with --headless",
+    )
+    p.add_argument(
+        "--export-dir",
+        default=".",
+        metavar="DIR",
+        help="where `e` in a timeline writes session NDJSON",
+    )
     p.set_defaults(func=run)
 
 
@@ -41,7 +64,9 @@ def live_chunks(rate: float, incident_after: float, seed: int) -> Iterator[bytes
     try:
         from uxtop import synth
     except ImportError as exc:
-        raise UsageError("the traffic synthesiser (uxtop.synth) is not available in this build") from exc
+        raise UsageError(
+            "the traffic synthesiser (uxtop.synth) is not available in this build"
+        ) from exc
     return synth.iter_live(rate_eps=rate, incident_at_s=incident_after, seed=seed)
 
 
@@ -78,9 +103,13 @@ def run(args: argparse.Namespace) -> int:
     try:  # fail early, before the TUI takes the terminal, if the synthesiser is missing
         from uxtop import synth  # noqa: F401
     except ImportError as exc:
-        raise UsageError("the traffic synthesiser (uxtop.synth) is not available in this build") from exc
+        raise UsageError(
+            "the traffic synthesiser (uxtop.synth) is not available in this build"
+        ) from exc
     # in the TUI, the JIT waits for the first frame (it would compete with it for the GIL)
-    engine = build_engine(args.rate, args.incident_after, args.seed, warmup_delay=0.0 if args.headless else 0.5).start()
+    engine = build_engine(
+        args.rate, args.incident_after, args.seed, warmup_delay=0.0 if args.headless else 0.5
+    ).start()
     try:
         if args.headless:
             from uxtop.cli.tail import headless

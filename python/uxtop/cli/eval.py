@@ -33,14 +33,33 @@ def register(sub: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--sessions", type=int, default=10_000, help="sessions to generate (default 10000)")
+    p.add_argument(
+        "--sessions", type=int, default=10_000, help="sessions to generate (default 10000)"
+    )
     p.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    p.add_argument("--incident", action="store_true", help="add a backend incident (POST /api/cart x8, 30 %% errors)")
-    p.add_argument("--profile", choices=PROFILES, default="uxtop", help="detector thresholds (default uxtop)")
+    p.add_argument(
+        "--incident",
+        action="store_true",
+        help="add a backend incident (POST /api/cart x8, 30 %% errors)",
+    )
+    p.add_argument(
+        "--profile", choices=PROFILES, default="uxtop", help="detector thresholds (default uxtop)"
+    )
     p.add_argument("--events", metavar="PATH", help="score this events file instead of generating")
-    p.add_argument("--labels", metavar="PATH", help="labels for --events (default: <events>.labels.ndjson)")
-    p.add_argument("--tolerance-ms", type=int, default=1000, help="time slack when matching flags to labels (default 1000)")
-    p.add_argument("--fast", action="store_true", help="skip JSON: generate columns directly (tests the detectors only)")
+    p.add_argument(
+        "--labels", metavar="PATH", help="labels for --events (default: <events>.labels.ndjson)"
+    )
+    p.add_argument(
+        "--tolerance-ms",
+        type=int,
+        default=1000,
+        help="time slack when matching flags to labels (default 1000)",
+    )
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="skip JSON: generate columns directly (tests the detectors only)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -59,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         labels_path = args.labels or (args.events.removesuffix(".ndjson") + ".labels.ndjson")
         for path in (args.events, labels_path):
             if not os.path.isfile(path):
-                raise UsageError(f"no such file: {path} (write both with: uxtop synth -o EVENTS.ndjson)")
+                raise UsageError(
+                    f"no such file: {path} (write both with: uxtop synth -o EVENTS.ndjson)"
+                )
         with open(labels_path, "rb") as f:
             labels = synth.read_labels(f.read())
         det = detect_files([args.events], cfg)
@@ -90,12 +111,22 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(records, labels, tolerance_ms=args.tolerance_ms)
     elapsed = time.perf_counter() - t0
     if args.json:
-        out = {"source": source, "profile": cfg.profile, "events": det.events, "sessions": det.sessions,
-               **result.as_dict(), "elapsed_s": round(elapsed, 2)}
+        out = {
+            "source": source,
+            "profile": cfg.profile,
+            "events": det.events,
+            "sessions": det.sessions,
+            **result.as_dict(),
+            "elapsed_s": round(elapsed, 2),
+        }
         sys.stdout.buffer.write(msgspec.json.encode(out) + b"\n")
     else:
-        print(f"uxtop eval: {source}, {det.events:,} events, {det.sessions:,} sessions, profile {cfg.profile}")
-        print(f"  detect {det.detect_s:.2f} s, total {elapsed:.1f} s; a flag is right if a label of its kind "
-              f"and session overlaps it (±{args.tolerance_ms} ms)\n")
+        print(
+            f"uxtop eval: {source}, {det.events:,} events, {det.sessions:,} sessions, profile {cfg.profile}"
+        )
+        print(
+            f"  detect {det.detect_s:.2f} s, total {elapsed:.1f} s; a flag is right if a label of its kind "
+            f"and session overlaps it (±{args.tolerance_ms} ms)\n"
+        )
         print(result.table())
     return 0

@@ -38,11 +38,24 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="NDJSON files, '-' for stdin")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
-    p.add_argument("--markdown", action="store_true", help="print a markdown report instead of the summary")
-    p.add_argument("--config", metavar="TOML", help="uxtop.toml with [ingest], [detect], [analytics] tables")
-    p.add_argument("--profile", choices=PROFILES, default="uxtop", help="detector thresholds: uxtop (default) or a tool's published defaults")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="rows in the summary tables (default 10)")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the summary"
+    )
+    p.add_argument(
+        "--markdown", action="store_true", help="print a markdown report instead of the summary"
+    )
+    p.add_argument(
+        "--config", metavar="TOML", help="uxtop.toml with [ingest], [detect], [analytics] tables"
+    )
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="uxtop",
+        help="detector thresholds: uxtop (default) or a tool's published defaults",
+    )
+    p.add_argument(
+        "--top", type=int, default=10, metavar="N", help="rows in the summary tables (default 10)"
+    )
     p.set_defaults(func=run)
 
 
@@ -64,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
     from uxtop.detect.files import detect_files, session_table, top_places
 
     conf = load_config(args)
-    cfg = conf.detect if conf.detect is not None and args.profile == "uxtop" else DetectConfig.for_profile(args.profile)
+    cfg = (
+        conf.detect
+        if conf.detect is not None and args.profile == "uxtop"
+        else DetectConfig.for_profile(args.profile)
+    )
     analytics = Analytics(conf.analytics_config(), lateness_ms=conf.ingest.lateness_ms)
     det = detect_files(args.paths, cfg, conf.ingest, on_batch=analytics.update)
     analytics.flush()
@@ -73,27 +90,42 @@ def run(args: argparse.Namespace) -> int:
     records = flags.to_records(det.strings, det.keys)
     sessions = session_table(det, cfg)
     summary = {
-        "profile": cfg.profile, "events": det.events, "sessions": det.sessions,
-        "first_ts": det.first_ts, "last_ts": det.last_ts, "flags_by_kind": flags.counts_by_kind(),
+        "profile": cfg.profile,
+        "events": det.events,
+        "sessions": det.sessions,
+        "first_ts": det.first_ts,
+        "last_ts": det.last_ts,
+        "flags_by_kind": flags.counts_by_kind(),
         "flagged_sessions": sum(1 for s in sessions if s["score"] > 0),
-        "bad_lines": det.counters.get("bad_lines", 0), "late": det.counters.get("late", 0),
-        "ingest_s": round(det.ingest_s, 3), "detect_s": round(det.detect_s, 3),
+        "bad_lines": det.counters.get("bad_lines", 0),
+        "late": det.counters.get("late", 0),
+        "ingest_s": round(det.ingest_s, 3),
+        "detect_s": round(det.detect_s, 3),
     }
     if args.json:
         for r in records:
             r.pop("session_id", None)
-        out = {"flags": records, "sessions": [{k: v for k, v in s.items() if k != "session_id"} for s in sessions],
-               "summary": summary, **ana}
+        out = {
+            "flags": records,
+            "sessions": [{k: v for k, v in s.items() if k != "session_id"} for s in sessions],
+            "summary": summary,
+            **ana,
+        }
         sys.stdout.buffer.write(msgspec.json.encode(out) + b"\n")
         return 0
     if args.markdown:
         sys.stdout.write(analytics.to_markdown())
         return 0
     w = sys.stdout.write
-    w(f"uxtop report ({cfg.profile} profile): {det.events:,} events, {det.sessions:,} sessions, "
-      f"{_ts(det.first_ts)} .. {_ts(det.last_ts)} UTC\n")
-    w(f"  parse+sessionise {det.ingest_s:.2f} s, detect {det.detect_s:.2f} s"
-      + (f", {summary['bad_lines']} bad lines" if summary["bad_lines"] else "") + "\n\n")
+    w(
+        f"uxtop report ({cfg.profile} profile): {det.events:,} events, {det.sessions:,} sessions, "
+        f"{_ts(det.first_ts)} .. {_ts(det.last_ts)} UTC\n"
+    )
+    w(
+        f"  parse+sessionise {det.ingest_s:.2f} s, detect {det.detect_s:.2f} s"
+        + (f", {summary['bad_lines']} bad lines" if summary["bad_lines"] else "")
+        + "\n\n"
+    )
     counts = summary["flags_by_kind"]
     total = sum(counts.values())
     flagged = summary["flagged_sessions"]
@@ -107,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
         w("\nwhere (kind, page, element):\n")
         for p in places:
             tgt = f"  {p['target']}" if p["target"] else ""
-            w(f"  {p['flags']:>6,} flags {p['sessions']:>6,} sessions  {p['kind']:<17} {p['url'] or '-'}{tgt}\n")
+            w(
+                f"  {p['flags']:>6,} flags {p['sessions']:>6,} sessions  {p['kind']:<17} {p['url'] or '-'}{tgt}\n"
+            )
     worst = [s for s in sessions if s["score"] > 0][: args.top]
     if worst:
         w("\nworst sessions (score = sum of weight x severity per flag):\n")
@@ -118,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
     if insights:
         w("\ninsights (ranked by impact x confidence; --markdown for the full report):\n")
         for ins in insights[: args.top]:
-            w(f"  {ins['rank']}. [{ins['severity']}] {ins['title']}\n"
-              f"     suspected: {ins['suspected_cause']}\n     next: {ins['next_step']}\n")
+            w(
+                f"  {ins['rank']}. [{ins['severity']}] {ins['title']}\n"
+                f"     suspected: {ins['suspected_cause']}\n     next: {ins['next_step']}\n"
+            )
     return 0

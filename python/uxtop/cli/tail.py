@@ -29,14 +29,43 @@ def register(sub: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="NDJSON files to follow, or - for stdin")
-    p.add_argument("--headless", action="store_true", help="no TUI: print a JSON status line periodically and alerts as JSON lines")
-    p.add_argument("--every", type=float, default=2.0, metavar="SECONDS", help="status interval with --headless (default 2)")
-    p.add_argument("--from-end", action="store_true", help="start at the end of each file (only new lines)")
-    p.add_argument("--no-follow", action="store_true", help="read files to their end and stop (replay)")
-    p.add_argument("--quarantine", metavar="PATH", help="append bad lines here (default: a file in the temp dir)")
-    p.add_argument("--export-dir", default=".", metavar="DIR", help="where `e` in a timeline writes session NDJSON")
-    p.add_argument("--config", metavar="TOML", help="uxtop.toml with [ingest], [detect], [analytics] (default: ./uxtop.toml if present)")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="NDJSON files to follow, or - for stdin"
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no TUI: print a JSON status line periodically and alerts as JSON lines",
+    )
+    p.add_argument(
+        "--every",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="status interval with --headless (default 2)",
+    )
+    p.add_argument(
+        "--from-end", action="store_true", help="start at the end of each file (only new lines)"
+    )
+    p.add_argument(
+        "--no-follow", action="store_true", help="read files to their end and stop (replay)"
+    )
+    p.add_argument(
+        "--quarantine",
+        metavar="PATH",
+        help="append bad lines here (default: a file in the temp dir)",
+    )
+    p.add_argument(
+        "--export-dir",
+        default=".",
+        metavar="DIR",
+        help="where `e` in a timeline writes session NDJSON",
+    )
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="uxtop.toml with [ingest], [detect], [analytics] (default: ./uxtop.toml if present)",
+    )
     p.set_defaults(func=run)
 
 
@@ -129,6 +158,8 @@ def _reattach_tty() -> None:
     try:
         fd = os.open("/dev/tty", os.O_RDONLY)
     except OSError as exc:
-        raise UsageError("reading events from stdin needs a terminal for the TUI; use --headless") from exc
+        raise UsageError(
+            "reading events from stdin needs a terminal for the TUI; use --headless"
+        ) from exc
     os.dup2(fd, 0)
     os.close(fd)

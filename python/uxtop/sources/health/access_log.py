@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
+
 from uxtop.schema import Event, parse_iso_ms, ts_to_ms
 from uxtop.sources.health.common import Counters, HealthConfig, RouteNamer, request_event, to_ndjson
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+
 from uxtop.schema import Event, EventType
 
 _NUM = re.compile(r"^\d+$")

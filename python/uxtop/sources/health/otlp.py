@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
+
 from uxtop.schema import Event
 from uxtop.sources.health.common import Counters, HealthConfig, RouteNamer, request_event, to_ndjson
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import msgspec
+
 from uxtop.schema import Event
 from uxtop.sources.health.common import HealthConfig, RouteNamer, request_event
 
