@@ -624,32 +624,48 @@ class Engine:
             rec = np.empty(total, dtype=_record_dtype(batch))
             for k, v in batch.columns.items():
                 rec[k] = v[rows]
+        # per-session metadata read as Python lists once per batch, not element by element
+        s = batch.sessions
+        hit_sids = sids[hit].tolist()
+        start_ts = s["start_ts"][hit].tolist()
+        n_events = s["n_events"][hit].tolist()
+        closed = s["closed"][hit].tolist()
+        n_keys, n_uids = len(batch.keys), len(batch.uids)
         pos = 0
+        kept_map = self._kept
+        per_session = self.retention.per_session_events
         with self._lock:
-            for si, n in zip(hit.tolist(), lens.tolist(), strict=True):
-                kept = self._kept.get(int(sids[si]))
+            for j, (si, n) in enumerate(zip(hit.tolist(), lens.tolist(), strict=True)):
+                kept = kept_map.get(hit_sids[j])
                 if kept is not None:
-                    self._update_meta(kept, batch, si)
+                    kept.start_ts = start_ts[j]
+                    kept.n_events = n_events[j]
+                    kept.closed = bool(closed[j])
+                    if not kept.dev or not kept.key:
+                        self._fill_identity(kept, batch, si, n_keys, n_uids)
                     if n and rec is not None:
-                        kept.chunks.append(rec[pos : pos + n].copy())
+                        # a copy through bytes: numpy copies a packed record array field by
+                        # field (~10x slower than these two memcpys)
+                        kept.chunks.append(_own_rows(rec, pos, n))
                         kept.n_kept += n
                         self._kept_events += n
-                        self._trim_session(kept)
+                        if kept.n_kept > per_session:
+                            self._trim_session(kept)
                     kept.row = None
                 pos += n
 
-    def _update_meta(self, kept: _Kept, batch: EventBatch, si: int) -> None:
+    def _fill_identity(
+        self, kept: _Kept, batch: EventBatch, si: int, n_keys: int, n_uids: int
+    ) -> None:
+        """A kept session's cohort strings and key, from its first batch that has them."""
         s = batch.sessions
-        kept.start_ts = int(s["start_ts"][si])
-        kept.n_events = int(s["n_events"][si])
-        kept.closed = bool(s["closed"][si])
         if not kept.dev:
             kept.dev = self._str("dev", int(s["dev"][si]))
             kept.rel = self._str("rel", int(s["rel"][si]))
             kept.geo = self._str("geo", int(s["geo"][si]))
-        if not kept.key and si < len(batch.keys):
+        if not kept.key and si < n_keys:
             kept.key = batch.keys[si]
-            if si < len(batch.uids):
+            if si < n_uids:
                 kept.uid = batch.uids[si] or ""
 
     def _trim_session(self, kept: _Kept) -> None:
@@ -825,10 +841,24 @@ class Engine:
                 from uxtop.engine.warmup import warm_detector
 
                 warm_detector(type(self._detector), getattr(self._detector, "cfg", None))
+            if self._detector_lazy:
+                self._warm_pipeline()
             self._detector_state = "ready"
         except Exception as exc:
             self._detector_state = "ready"  # the real batches will surface any real error
             self._detector_error = f"warm-up failed: {type(exc).__name__}: {exc}"
+
+    def _warm_pipeline(self) -> None:
+        """The default pipeline's remaining kernels, on throwaway copies (see warm_pipeline)."""
+        from uxtop.engine.warmup import warm_pipeline
+
+        try:
+            det = _default_detector(self._detect_config)
+            ana = self._analytics
+            spare = type(ana)(ana.cfg) if ana is not None and hasattr(ana, "cfg") else None
+            warm_pipeline(det, spare)
+        except Exception:
+            pass  # a missed warm-up only moves the compile to the first real batch
 
     # ------------------------------------------------------------------ snapshots
 
@@ -1094,6 +1124,11 @@ def _record_dtype(batch: EventBatch) -> np.dtype:
     if dt is None:
         dt = _RECORD_DTYPES[key] = np.dtype([(k, v.dtype) for k, v in batch.columns.items()])
     return dt
+
+
+def _own_rows(rec: npt.NDArray, start: int, n: int) -> npt.NDArray:
+    """Rows ``start:start+n`` of a record array, in memory of their own (read-only)."""
+    return np.frombuffer(rec[start : start + n].tobytes(), dtype=rec.dtype)
 
 
 def member(
