@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import pytest
+
+from uxtop.engine.aggregates import MAX_HEAT_PAGES, HeatGrids
 from uxtop.engine.core import _own_rows
-from uxtop.engine.warmup import _canned_stream, warm_pipeline
+from uxtop.engine.warmup import _canned_stream, warm_heat_kernel, warm_pipeline
 
 
 def _records(n: int) -> np.ndarray:
@@ -52,3 +56,63 @@ def test_warm_pipeline_runs_detectors_and_analytics_end_to_end() -> None:
     assert snap.sessions >= 3
     assert snap.analytics is not None
     assert snap.detectors.judged == snap.events
+
+
+def _heat_batches(seed: int) -> list[dict[str, np.ndarray]]:
+    """Random batches over more pages than there are heat slots, with missing and negative
+    coordinates, clicks of every click kind, moves, scrolls (some unusable) and other kinds."""
+    from uxtop.batch import EVENT_COLUMNS, INT_NA
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in (0, 5, 4000, 20000, 3000):
+        cols = {k: np.zeros(n, dtype=t) for k, t in EVENT_COLUMNS.items()}
+        cols["kind"] = rng.integers(0, 12, n).astype(np.uint8)
+        cols["url"] = rng.integers(-1, MAX_HEAT_PAGES + 30, n).astype(np.int32)
+        for name, hi in (("x", 2500), ("y", 6000), ("sy", 5000), ("sh", 6000), ("vh", 1200)):
+            v = rng.integers(-200, hi, n).astype(np.int32)
+            v[rng.random(n) < 0.05] = INT_NA
+            cols[name] = v
+        out.append(cols)
+    return out
+
+
+class _Cols:
+    """Just the columns HeatGrids reads."""
+
+    def __init__(self, cols: dict[str, np.ndarray]) -> None:
+        self.__dict__.update(cols)
+        self._n = len(cols["kind"])
+
+    def __len__(self) -> int:
+        return self._n
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_heat_kernel_equals_numpy_reference(seed: int) -> None:
+    pytest.importorskip("numba")
+    from uxtop.engine import heat_kernel
+
+    ref, fast = HeatGrids(), HeatGrids()
+    for cols in _heat_batches(seed):
+        batch: Any = _Cols(cols)
+        ref.add_numpy(batch)
+        if len(batch):
+            fast._add_kernel(batch, heat_kernel)
+    assert ref.urls == fast.urls
+    assert len(ref.urls) == MAX_HEAT_PAGES  # the slots ran out: page order matters
+    for name in ("clicks", "moves", "depth", "n_clicks", "n_moves"):
+        assert np.array_equal(getattr(ref, name), getattr(fast, name)), name
+    assert int(ref.clicks.sum()) > 0 and int(ref.moves.sum()) > 0 and int(ref.depth.sum()) > 0
+    n = min(ref.slot_of_url.shape[0], fast.slot_of_url.shape[0])
+    assert np.array_equal(ref.slot_of_url[:n], fast.slot_of_url[:n])
+
+
+def test_heat_kernel_warm_up_switches_heat_grids() -> None:
+    pytest.importorskip("numba")
+    before = HeatGrids.kernels
+    try:
+        assert warm_heat_kernel()
+        assert HeatGrids.kernels is not None
+    finally:
+        HeatGrids.kernels = before

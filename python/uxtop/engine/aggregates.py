@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -157,7 +158,54 @@ class HeatGrids:
                 slots = np.where(url >= 0, self.slot_of_url[np.maximum(url, 0)], -1)
         return slots
 
+    #: the numba pass (``uxtop.engine.heat_kernel``), set once the warm-up thread compiled it;
+    #: until then ``add`` takes the numpy path, which is also the reference it is tested against
+    kernels: ClassVar[Any] = None
+
     def add(self, batch: EventBatch) -> None:
+        if len(batch) == 0:
+            return
+        if HeatGrids.kernels is not None:
+            self._add_kernel(batch, HeatGrids.kernels)
+        else:
+            self.add_numpy(batch)
+
+    def _add_kernel(self, batch: EventBatch, hk: Any) -> None:
+        kind, url = batch.kind, batch.url
+        cols = (kind, url, batch.x, batch.y, batch.sy, batch.sh, batch.vh)
+        top = int(url.max(initial=-1))
+        if top >= self.slot_of_url.shape[0]:
+            grown = np.full(max(top + 1, 2 * self.slot_of_url.shape[0]), -1, dtype=np.int32)
+            grown[: self.slot_of_url.shape[0]] = self.slot_of_url
+            self.slot_of_url = grown
+        if len(self.urls) < MAX_HEAT_PAGES:
+            # new pages take slots in the reference's order: pointer pages first, each group
+            # by ascending url id
+            size = self.slot_of_url.shape[0]
+            new_pointer = np.zeros(size, dtype=np.bool_)
+            new_scroll = np.zeros(size, dtype=np.bool_)
+            hk.new_pages_kernel(*cols, self.slot_of_url, new_pointer, new_scroll)
+            for new in (np.flatnonzero(new_pointer), np.flatnonzero(new_scroll)):
+                new = new[self.slot_of_url[new] < 0]
+                for u in new[: MAX_HEAT_PAGES - len(self.urls)].tolist():
+                    self.slot_of_url[u] = len(self.urls)
+                    self.urls.append(u)
+        hk.count_kernel(
+            *cols,
+            self.slot_of_url,
+            CELL_W,
+            CELL_H,
+            GRID_W,
+            GRID_H,
+            DEPTH_BINS,
+            self.clicks,
+            self.moves,
+            self.depth,
+            self.n_clicks,
+            self.n_moves,
+        )
+
+    def add_numpy(self, batch: EventBatch) -> None:
         if len(batch) == 0:
             return
         kind, url, x, y = batch.kind, batch.url, batch.x, batch.y

@@ -850,8 +850,12 @@ class Engine:
 
     def _warm_pipeline(self) -> None:
         """The default pipeline's remaining kernels, on throwaway copies (see warm_pipeline)."""
-        from uxtop.engine.warmup import warm_pipeline
+        from uxtop.engine.warmup import warm_heat_kernel, warm_pipeline
 
+        try:
+            warm_heat_kernel()
+        except Exception:
+            pass  # the heat grids keep their numpy path
         try:
             det = _default_detector(self._detect_config)
             ana = self._analytics

@@ -108,3 +108,18 @@ def warm_pipeline(detector: Any, analytics: Any) -> Snapshot:
         publish_interval=0.0,
     )
     return eng.run_until_done(60.0)
+
+
+def warm_heat_kernel() -> bool:
+    """Compile the heat grids' numba pass and switch ``HeatGrids`` to it (False: numba missing)."""
+    from uxtop.engine.aggregates import HeatGrids
+    from uxtop.ingest.reference import reference_ingest, result_to_batch
+
+    try:
+        from uxtop.engine import heat_kernel
+    except ImportError:
+        return False
+    batch, _ = result_to_batch(reference_ingest(_CANNED))
+    HeatGrids()._add_kernel(batch, heat_kernel)
+    HeatGrids.kernels = heat_kernel
+    return True
