@@ -683,48 +683,64 @@ class Engine:
         new_ids: list[int] = []
         self._pages.decay_to(self._stream_ts)
         self._elements.decay_to(self._stream_ts)
+        # the loop runs once per flag (thousands a second under an incident): locals, and no
+        # throwaway Counter per flag
+        kept_map, page_counts, element_counts = self._kept, self._page_counts, self._element_counts
+        page_sessions, element_sessions = self._page_sessions, self._element_sessions
+        add_kind, recent, add_page = self._kinds.add, self._recent_flags.append, self._pages.add
+        add_element, first_count = self._elements.add, self._first_count
+        per_session_flags = self.retention.per_session_flags
         with self._lock:
+            if self._first_flag_ts is None:
+                self._first_flag_ts = rows[0].start_ts
+            self._flags_total += len(rows)
             for f in rows:
-                if self._first_flag_ts is None:
-                    self._first_flag_ts = f.start_ts
-                self._flags_total += 1
-                self._kinds.add(f.kind, f.start_ts)
-                self._recent_flags.append(f)
-                self._pages.add(f.url)
-                kept = self._kept.get(f.session_id)
+                kind, url = f.kind, f.url
+                add_kind(kind, f.start_ts)
+                recent(f)
+                add_page(url)
+                sid = f.session_id
+                kept = kept_map.get(sid)
                 if kept is None:
                     self._flag_seq += 1
                     kept = _Kept(
-                        session_id=f.session_id,
+                        session_id=sid,
                         key="",
                         seq=self._flag_seq,
-                        flags=deque(maxlen=self.retention.per_session_flags),
+                        flags=deque(maxlen=per_session_flags),
                     )
-                    self._kept[f.session_id] = kept
-                    self._seq_order.append(f.session_id)
-                    new_ids.append(f.session_id)
+                    kept_map[sid] = kept
+                    self._seq_order.append(sid)
+                    new_ids.append(sid)
                 # per-page/element totals; bounded: new keys stop at the cap. Distinct sessions
                 # are counted through the kept session's own record of where it was counted,
                 # not a set of session ids per key (those grow with every session ever flagged)
-                if f.url in self._page_counts or len(self._page_counts) < MAX_KEYS:
-                    self._page_counts.setdefault(f.url, Counter())[f.kind] += 1
-                    if self._first_count(kept, f.url):
-                        self._page_sessions[f.url] += 1
-                if f.kind in CLICK_FLAG_KINDS and f.target:
-                    key = (f.url, f.target)
-                    self._elements.add(key)
-                    if key in self._element_counts or len(self._element_counts) < MAX_KEYS:
-                        self._element_counts.setdefault(key, Counter())[f.kind] += 1
-                        if self._first_count(kept, key):
-                            self._element_sessions[key] += 1
+                counts = page_counts.get(url)
+                if counts is None and len(page_counts) < MAX_KEYS:
+                    counts = page_counts[url] = Counter()
+                if counts is not None:
+                    counts[kind] += 1
+                    if first_count(kept, url):
+                        page_sessions[url] += 1
+                if kind in CLICK_FLAG_KINDS and f.target:
+                    key = (url, f.target)
+                    add_element(key)
+                    counts = element_counts.get(key)
+                    if counts is None and len(element_counts) < MAX_KEYS:
+                        counts = element_counts[key] = Counter()
+                    if counts is not None:
+                        counts[kind] += 1
+                        if first_count(kept, key):
+                            element_sessions[key] += 1
                 kept.flags.append(f)
                 kept.n_flags += 1
-                kept.kinds[f.kind] += 1
+                kept.kinds[kind] += 1
                 kept.score += f.severity
-                kept.last_flag_ts = max(kept.last_flag_ts, f.end_ts)
+                if f.end_ts > kept.last_flag_ts:
+                    kept.last_flag_ts = f.end_ts
                 kept.row = None
             for sid, score in scores.items():
-                k = self._kept.get(sid)
+                k = kept_map.get(sid)
                 if k is not None and k.score != score:
                     k.score = score
                     k.row = None

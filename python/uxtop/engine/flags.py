@@ -139,23 +139,36 @@ def flag_rows(fb: Any, strings: Strings, adapter: FlagAdapter) -> list[FlagRow]:
     cnt_l = np.asarray(count).tolist() if count is not None else [1] * n
     sev_l = np.asarray(sev, dtype=np.float64).tolist() if sev is not None else [1.0] * n
     kinds = np.asarray(kind).tolist() if not isinstance(kind, list) else kind
-    out = []
-    for i in range(n):
-        out.append(
-            FlagRow(
-                kind=adapter.kind_name(kinds[i]),
-                session_id=int(sid[i]),
-                start_ts=int(start[i]),
-                end_ts=int(end[i]),
-                url=_res(strings, "url", url_l[i]),
-                target=_res(strings, "target", tgt_l[i]),
-                count=int(cnt_l[i]),
-                severity=float(sev_l[i]),
-                rule=rules[i],
-                evidence=evidence[i],
-            )
+    kind_name = adapter.kind_name
+    res_url, res_target = _resolver(strings, "url"), _resolver(strings, "target")
+    return [
+        FlagRow(
+            kind=kind_name(kinds[i]),
+            session_id=int(sid[i]),
+            start_ts=int(start[i]),
+            end_ts=int(end[i]),
+            url=res_url(url_l[i]),
+            target=res_target(tgt_l[i]),
+            count=int(cnt_l[i]),
+            severity=float(sev_l[i]),
+            rule=rules[i],
+            evidence=evidence[i],
         )
-    return out
+        for i in range(n)
+    ]
+
+
+def _resolver(strings: Strings, table: str) -> Any:
+    """``_res`` for one table, reading the intern table as a list fetched once per batch."""
+    names = strings.table(table)
+    n_names = len(names)
+
+    def res(v: Any) -> str:
+        if type(v) is int and 0 <= v < n_names and v != NONE_ID:
+            return names[v] or ""
+        return _res(strings, table, v)
+
+    return res
 
 
 def _res(strings: Strings, table: str, v: Any) -> str:
