@@ -630,7 +630,6 @@ class Engine:
         start_ts = s["start_ts"][hit].tolist()
         n_events = s["n_events"][hit].tolist()
         closed = s["closed"][hit].tolist()
-        n_keys, n_uids = len(batch.keys), len(batch.uids)
         pos = 0
         kept_map = self._kept
         per_session = self.retention.per_session_events
@@ -642,7 +641,7 @@ class Engine:
                     kept.n_events = n_events[j]
                     kept.closed = bool(closed[j])
                     if not kept.dev or not kept.key:
-                        self._fill_identity(kept, batch, si, n_keys, n_uids)
+                        self._fill_identity(kept, batch, si)
                     if n and rec is not None:
                         # a copy through bytes: numpy copies a packed record array field by
                         # field (~10x slower than these two memcpys)
@@ -654,18 +653,17 @@ class Engine:
                     kept.row = None
                 pos += n
 
-    def _fill_identity(
-        self, kept: _Kept, batch: EventBatch, si: int, n_keys: int, n_uids: int
-    ) -> None:
+    def _fill_identity(self, kept: _Kept, batch: EventBatch, si: int) -> None:
         """A kept session's cohort strings and key, from its first batch that has them."""
         s = batch.sessions
         if not kept.dev:
             kept.dev = self._str("dev", int(s["dev"][si]))
             kept.rel = self._str("rel", int(s["rel"][si]))
             kept.geo = self._str("geo", int(s["geo"][si]))
-        if not kept.key and si < n_keys:
+        # batch.keys/uids decode the whole batch's keys on first use: only when one is missing
+        if not kept.key and si < len(batch.keys):
             kept.key = batch.keys[si]
-            if si < n_uids:
+            if si < len(batch.uids):
                 kept.uid = batch.uids[si] or ""
 
     def _trim_session(self, kept: _Kept) -> None:
