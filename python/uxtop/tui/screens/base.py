@@ -39,6 +39,14 @@ class UxtopScreen(Screen[None]):
     def compose_body(self) -> Iterable[Widget]:
         return ()
 
+    def focus_main(self, selector: str | type[Widget]) -> None:
+        """Focus the screen's main widget if it is there: a screen built in the background
+        (see ``UxtopApp._warm_next_screen``) can get its Mount while the app is shutting down,
+        after its children were taken away."""
+        for widget in self.query(selector):
+            widget.focus()
+            return
+
     def on_screen_resume(self) -> None:
         # hidden screens are skipped by the refresh timer; catch up when shown again
         self.refresh_snapshot(self.uxtop.snapshot)

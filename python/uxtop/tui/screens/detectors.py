@@ -48,7 +48,7 @@ class DetectorsScreen(UxtopScreen):
             yield KeyedTable(RECENT_COLS, id="recent-flags")
 
     def on_mount(self) -> None:
-        self.query_one("#detector-kinds", KeyedTable).focus()
+        self.focus_main("#detector-kinds")
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         d = snap.detectors

@@ -39,7 +39,7 @@ class FunnelsScreen(UxtopScreen):
             yield KeyedTable(BREAKDOWN_COLS, id="funnel-breakdown")
 
     def on_mount(self) -> None:
-        self.query_one(KeyedTable).focus()
+        self.focus_main(KeyedTable)
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         a = snap.analytics

@@ -76,7 +76,7 @@ class HealthScreen(UxtopScreen):
                 yield KeyedTable(LINK_COLS, id="links")
 
     def on_mount(self) -> None:
-        self.query_one("#routes", KeyedTable).focus()
+        self.focus_main("#routes")
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         a = snap.analytics

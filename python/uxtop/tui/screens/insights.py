@@ -62,7 +62,7 @@ class InsightsScreen(UxtopScreen):
                 yield Static(id="insight-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#insight-list", KeyedTable).focus()
+        self.focus_main("#insight-list")
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         a = snap.analytics

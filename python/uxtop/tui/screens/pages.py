@@ -60,7 +60,7 @@ class PagesScreen(UxtopScreen):
                     yield KeyedTable(ELEM_COLS, id="page-elements")
 
     def on_mount(self) -> None:
-        self.query_one("#pages-table", KeyedTable).focus()
+        self.focus_main("#pages-table")
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self._pages = {p.url: p for p in snap.heat}

@@ -90,7 +90,7 @@ class SessionsScreen(UxtopScreen):
         yield KeyedTable(COLUMNS, id="sessions-table")
 
     def on_mount(self) -> None:
-        self.query_one(KeyedTable).focus()
+        self.focus_main(KeyedTable)
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self.rows = snap.session_rows
@@ -162,6 +162,6 @@ class SessionsScreen(UxtopScreen):
         self.query_one(FilterBar).open(self.uxtop.filter_text)
 
     def on_filter_submitted(self, event: FilterSubmitted) -> None:
-        self.query_one(KeyedTable).focus()
+        self.focus_main(KeyedTable)
         if not event.cancelled:
             self.uxtop.set_filter(event.text)

@@ -56,7 +56,7 @@ class TimelineScreen(UxtopScreen):
                     yield DepthBars(id="session-depth")
 
     def on_mount(self) -> None:
-        self.query_one(TimelineView).focus()
+        self.focus_main(TimelineView)
         self.load_detail()
 
     def show_session(self, session_id: int) -> None:
