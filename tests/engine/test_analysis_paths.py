@@ -24,8 +24,9 @@ def _records(n: int) -> np.ndarray:
 
 def test_own_rows_equals_a_copy_and_owns_its_memory() -> None:
     rec = _records(300)
+    buf = rec.tobytes()
     for start, n in ((0, 1), (17, 40), (299, 1), (0, 300)):
-        got = _own_rows(rec, start, n)
+        got = _own_rows(buf, rec.dtype, start, n)
         want = rec[start : start + n].copy()
         assert got.dtype == rec.dtype
         assert got.shape == (n,)
@@ -34,6 +35,8 @@ def test_own_rows_equals_a_copy_and_owns_its_memory() -> None:
             assert np.array_equal(got[name], want[name])
         # evicting the session must free its rows: nothing may pin the shared gather
         assert not np.shares_memory(got, rec)
+        # the buffer it keeps alive is exactly its own rows, never the whole gather
+        assert len(got.base) == n * rec.dtype.itemsize
 
 
 def test_canned_stream_carries_sessions_across_batches() -> None:

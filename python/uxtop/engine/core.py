@@ -626,26 +626,33 @@ class Engine:
                 rec[k] = v[rows]
         # per-session metadata read as Python lists once per batch, not element by element
         s = batch.sessions
-        hit_sids = sids[hit].tolist()
-        start_ts = s["start_ts"][hit].tolist()
-        n_events = s["n_events"][hit].tolist()
-        closed = s["closed"][hit].tolist()
+        meta = zip(
+            sids[hit].tolist(),
+            hit.tolist(),
+            lens.tolist(),
+            s["start_ts"][hit].tolist(),
+            s["n_events"][hit].tolist(),
+            s["closed"][hit].tolist(),
+            strict=True,
+        )
+        # each session's rows are a slice of the gather's bytes: slicing bytes copies (one
+        # memcpy), numpy would copy a packed record slice field by field (~10x slower)
+        buf = rec.tobytes() if rec is not None else b""
+        dtype = rec.dtype if rec is not None else None
         pos = 0
         kept_map = self._kept
         per_session = self.retention.per_session_events
         with self._lock:
-            for j, (si, n) in enumerate(zip(hit.tolist(), lens.tolist(), strict=True)):
-                kept = kept_map.get(hit_sids[j])
+            for sid, si, n, start_ts, n_events, closed in meta:
+                kept = kept_map.get(sid)
                 if kept is not None:
-                    kept.start_ts = start_ts[j]
-                    kept.n_events = n_events[j]
-                    kept.closed = bool(closed[j])
+                    kept.start_ts = start_ts
+                    kept.n_events = n_events
+                    kept.closed = bool(closed)
                     if not kept.dev or not kept.key:
                         self._fill_identity(kept, batch, si)
-                    if n and rec is not None:
-                        # a copy through bytes: numpy copies a packed record array field by
-                        # field (~10x slower than these two memcpys)
-                        kept.chunks.append(_own_rows(rec, pos, n))
+                    if n:
+                        kept.chunks.append(_own_rows(buf, dtype, pos, n))
                         kept.n_kept += n
                         self._kept_events += n
                         if kept.n_kept > per_session:
@@ -1144,9 +1151,11 @@ def _record_dtype(batch: EventBatch) -> np.dtype:
     return dt
 
 
-def _own_rows(rec: npt.NDArray, start: int, n: int) -> npt.NDArray:
-    """Rows ``start:start+n`` of a record array, in memory of their own (read-only)."""
-    return np.frombuffer(rec[start : start + n].tobytes(), dtype=rec.dtype)
+def _own_rows(buf: bytes, dtype: Any, start: int, n: int) -> npt.NDArray:
+    """Records ``start:start+n`` of ``buf`` (a record array's bytes) in memory of their own
+    (read-only): the slice is a copy, so the array pins nothing else."""
+    size = dtype.itemsize
+    return np.frombuffer(buf[start * size : (start + n) * size], dtype=dtype)
 
 
 def member(
