@@ -119,3 +119,25 @@ def test_heat_kernel_warm_up_switches_heat_grids() -> None:
         assert HeatGrids.kernels is not None
     finally:
         HeatGrids.kernels = before
+
+
+def test_session_rows_kinds_order_equals_a_recount() -> None:
+    from uxtop.detect import Detector
+    from uxtop.engine import Engine
+    from uxtop.engine.warmup import _Chunks
+
+    # several loops so sessions gain events (row rebuilt, order cached) and flags (recounted)
+    eng = Engine(
+        [_Chunks(_canned_stream(loops=6))],
+        detector=Detector(),
+        analytics=False,
+        warmup_detectors=False,
+        publish_interval=0.0,
+    )
+    snap = eng.run_until_done(60.0)
+    assert snap.session_rows
+    by_id = {r.session_id: r for r in snap.session_rows}
+    for sid, kept in eng._kept.items():
+        want = tuple(k for k, _ in kept.kinds.most_common())
+        assert by_id[sid].kinds == want
+        assert len(want) >= 1

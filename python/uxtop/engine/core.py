@@ -128,6 +128,8 @@ class _Kept:
     #: session (bounded like flags; past the bound a key may count the session twice)
     counted_on: set[object] = field(default_factory=set)
     kinds: Counter[str] = field(default_factory=Counter)
+    #: ``kinds`` most common first, as the session row shows it (None: recount)
+    kinds_order: tuple[str, ...] | None = None
     score: float = 0.0
     last_flag_ts: int = 0
     row: SessionRow | None = None
@@ -740,6 +742,7 @@ class Engine:
                 kept.flags.append(f)
                 kept.n_flags += 1
                 kept.kinds[kind] += 1
+                kept.kinds_order = None
                 kept.score += f.severity
                 if f.end_ts > kept.last_flag_ts:
                     kept.last_flag_ts = f.end_ts
@@ -1017,12 +1020,16 @@ class Engine:
             row = kept.row
             if row is None:
                 last = kept.flags[-1] if kept.flags else None
+                kinds = kept.kinds_order
+                if kinds is None:
+                    # only flags change it; new events (most row rebuilds) keep the order
+                    kinds = kept.kinds_order = tuple(k for k, _ in kept.kinds.most_common())
                 row = SessionRow(
                     session_id=kept.session_id,
                     key=kept.key or str(kept.session_id),
                     score=round(kept.score, 2),
                     n_flags=kept.n_flags,
-                    kinds=tuple(k for k, _ in kept.kinds.most_common()),
+                    kinds=kinds,
                     url=last.url if last else "",
                     target=last.target if last else "",
                     start_ts=kept.start_ts or (kept.flags[0].start_ts if kept.flags else 0),
