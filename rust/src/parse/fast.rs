@@ -465,11 +465,12 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
         }
     }
     c.i += 1;
+    // trailing JSON whitespace: spaces, and the \r of files written with CRLF line ends
+    while c.i < len && matches!(c.at(), b' ' | b'\t' | b'\r' | b'\n') {
+        c.i += 1;
+    }
     if c.i != len {
-        c.spaces();
-        if c.i != len {
-            return None;
-        }
+        return None;
     }
     // a line without ts or key is bad: the general parser says why
     ev.ts?;
@@ -515,6 +516,7 @@ mod tests {
             br#"{"ts": 1700000000.123, "uid": 42, "type": "click", "x": -3, "y": 0, "score": 0.1, "extra_key_long": [1]}"#,
             br#"{"ts":"2024-01-01T00:00:00.5+02:00","sid":"a","dur":12,"zz":true,"q":null,"longer_than_seven":"v"}"#,
             br#"  {"ts":-5,"id":7,"uid":"u","type":"custom"}  "#,
+            b"{\"ts\":1,\"sid\":\"crlf\"}\r",
         ];
         for (k, line) in lines.iter().enumerate() {
             let (ok, want) = general(line);
@@ -707,7 +709,7 @@ mod tests {
                 s.push_str([r#"":"#, r#"": "#][next(2)]);
                 s.push_str(vals[next(vals.len())]);
             }
-            s.push_str(["}", "} ", "}}", ""][next(4).min(3) * (next(8) / 7)]);
+            s.push_str(["}", "} ", "}}", "", "}\r", "}\t\r"][next(6) * (next(8) / 7)]);
             let line = s.as_bytes();
             if let Some(got) = fast(line) {
                 fast_count += 1;
