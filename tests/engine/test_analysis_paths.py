@@ -141,3 +141,15 @@ def test_session_rows_kinds_order_equals_a_recount() -> None:
         want = tuple(k for k, _ in kept.kinds.most_common())
         assert by_id[sid].kinds == want
         assert len(want) >= 1
+
+
+def test_spare_analytics_for_the_warm_up_runs_no_alert_commands() -> None:
+    from uxtop.analytics import Analytics, AnalyticsConfig
+    from uxtop.engine.core import _spare_analytics
+
+    live = Analytics(AnalyticsConfig(), run_commands=True)
+    spare = _spare_analytics(live)
+    assert spare is not None and spare is not live
+    assert spare.cfg is live.cfg
+    assert spare.alerts.run_commands is False
+    assert _spare_analytics(object()) is None

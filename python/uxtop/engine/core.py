@@ -882,9 +882,7 @@ class Engine:
             pass  # the heat grids keep their numpy path
         try:
             det = _default_detector(self._detect_config)
-            ana = self._analytics
-            spare = type(ana)(ana.cfg) if ana is not None and hasattr(ana, "cfg") else None
-            warm_pipeline(det, spare)
+            warm_pipeline(det, _spare_analytics(self._analytics))
         except Exception:
             pass  # a missed warm-up only moves the compile to the first real batch
 
@@ -1296,6 +1294,18 @@ def _default_analytics() -> Any:
         return Analytics(AnalyticsConfig())
     except ImportError:
         return Analytics()  # type: ignore[call-arg]
+
+
+def _spare_analytics(analytics: Any) -> Any:
+    """A fresh ``Analytics`` with the same config for the warm-up run, or None for any other
+    kind. It never runs alert commands nor writes alert JSON: canned traffic may fire a rule."""
+    try:
+        from uxtop.analytics import Analytics
+    except ImportError:
+        return None
+    if not isinstance(analytics, Analytics):
+        return None
+    return Analytics(analytics.cfg, json_out=None, run_commands=False)
 
 
 def snapshot_status(snap: Snapshot, now: float) -> dict[str, Any]:
