@@ -20,7 +20,7 @@
 
 use super::json::Text;
 use super::timestamp::{float_ts_to_ms, parse_iso_ms};
-use super::{field_of_code, kind_of, Field, KeyVal, ParsedEvent};
+use super::{field_of_code, kind_of, text_fields, Field, KeyVal, ParsedEvent};
 
 /// Zero bytes after the line in the scratch copy (reads stay within 16 past any position).
 const PAD: usize = 48;
@@ -418,15 +418,7 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                     }
                     // one string scan and one number scan for all their fields (a copy per
                     // field would bloat the loop and split the branch history)
-                    Field::Url
-                    | Field::Target
-                    | Field::Tag
-                    | Field::Route
-                    | Field::Msg
-                    | Field::Tab
-                    | Field::Dev
-                    | Field::Rel
-                    | Field::Geo => {
+                    text_fields!() => {
                         *ev.text_field(f) = c.string()?;
                     }
                     Field::X | Field::Y | Field::Sy | Field::Sh | Field::Vh => {

@@ -133,6 +133,22 @@ pub const FLAG_MODIFIER: u8 = 1;
 
 const MODIFIER_KEYS: [&[u8]; 5] = [b"ctrlKey", b"metaKey", b"shiftKey", b"altKey", b"mod"];
 
+/// The pattern matching the string-valued fields (shared by the general and the fast parser).
+macro_rules! text_fields {
+    () => {
+        Field::Url
+            | Field::Target
+            | Field::Tag
+            | Field::Route
+            | Field::Msg
+            | Field::Tab
+            | Field::Dev
+            | Field::Rel
+            | Field::Geo
+    };
+}
+use text_fields;
+
 /// Known keys. Their index is a bit in `ParsedEvent::wrong` (a mistyped value marks it; a later
 /// duplicate key with a good value clears it, as "last key wins" in msgspec's dict decoding).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -681,15 +697,7 @@ fn assign(f: Field, v: Val, sc: &Scanner<'_>, scratch: &[u8], ev: &mut ParsedEve
             },
             _ => false,
         },
-        Field::Url
-        | Field::Target
-        | Field::Tag
-        | Field::Route
-        | Field::Msg
-        | Field::Tab
-        | Field::Dev
-        | Field::Rel
-        | Field::Geo => {
+        text_fields!() => {
             let t = match v {
                 Val::Null => Some(Text::None),
                 Val::Str(t) => Some(t),
