@@ -98,6 +98,5 @@ def count_kernel(
             if s == _NA or h == _NA or v == _NA or h <= 0:
                 continue
             # int32 sum as numpy's reference does it, then true division
-            frac = np.float64(np.int32(s + v)) / np.float64(h)
-            frac = min(max(frac, 0.0), 0.9999)
+            frac = min(max(float(np.int32(s + v)) / float(h), 0.0), 0.9999)
             depth[np.int64(slot) * depth_bins + np.int64(frac * depth_bins)] += 1
