@@ -90,7 +90,8 @@ def build_engine(rate: float, incident_after: float, seed: int, **kw: Any) -> An
     from uxtop.engine import Engine, IterSource
 
     source = IterSource(lambda: live_chunks(rate, incident_after, seed), name="demo")
-    kw.setdefault("analytics", demo_analytics())
+    # a factory: the engine builds it after the first frame (importing analytics imports numba)
+    kw.setdefault("analytics", demo_analytics)
     return Engine(
         [source],
         quarantine_path=default_quarantine(),
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     # in the TUI, the JIT waits for the first frame (it would compete with it for the GIL)
     engine = build_engine(
-        args.rate, args.incident_after, args.seed, warmup_delay=0.0 if args.headless else 0.5
+        args.rate, args.incident_after, args.seed, warmup_delay=0.0 if args.headless else 5.0
     ).start()
     try:
         if args.headless:

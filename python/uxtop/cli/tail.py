@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         detect_config=detect_cfg,
         quarantine_path=quarantine,
         source_desc=" ".join(args.paths),
-        warmup_delay=0.0 if args.headless else 0.5,  # the first frame before the JIT takes the GIL
+        warmup_delay=0.0 if args.headless else 5.0,  # JIT after the first frame (or 5 s)
     )
     engine.start()
     try:

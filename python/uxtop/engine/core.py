@@ -185,8 +185,21 @@ class Engine:
         # import alone is ~0.2 s); False: no detectors
         self._detector = None if detector is None else (detector or None)
         self._detector_lazy = detector is None
+        #: the longest the JIT warm-up waits for a UI's first frame (``ui_ready``) before it
+        #: starts anyway; 0: start at once (headless)
         self.warmup_delay = warmup_delay
-        self._analytics = _default_analytics() if analytics is None else (analytics or None)
+        #: set by a UI once its first frame is drawn (the warm-up need not wait any longer)
+        self.ui_ready = threading.Event()
+        # analytics: an instance, False (none), None (the default one) or a zero-argument
+        # factory. With a warm-up thread (below), the default/factory is built there, after
+        # warmup_delay: importing analytics imports numba (~1 s here), which must not hold up
+        # the first frame; batches wait for the detectors anyway, and analytics runs after them
+        self._analytics_factory: Callable[[], Any] | None = None
+        if analytics is None or (callable(analytics) and not hasattr(analytics, "update")):
+            self._analytics_factory = analytics or _default_analytics
+            self._analytics = None
+        else:
+            self._analytics = analytics or None
         self._flag_adapter = FlagAdapter()
         self._lock = threading.Lock()
         self._commands: deque[tuple[Command, Future[Any] | None]] = deque()
@@ -264,8 +277,13 @@ class Engine:
         self._seq_order: list[int] = []  # kept session ids in the order they were first flagged
         self._notes: list[str] = []
         self._snapshot = self._build_snapshot(self.clock())
+        warm_thread = self._detector_state == "compiling" and (
+            warmup_detectors or self._detector_lazy
+        )
+        if self._analytics_factory is not None and not warm_thread:
+            self._build_analytics()  # no warm-up thread to build it on: now
         if self._detector_state == "compiling":
-            if warmup_detectors or self._detector_lazy:
+            if warm_thread:
                 threading.Thread(target=self._warm_detectors, name="uxtop-jit", daemon=True).start()
             else:
                 self._detector_state = "ready"
@@ -847,7 +865,10 @@ class Engine:
         Batches queue meanwhile (bounded), so the first frame never waits for the JIT.
         """
         if self.warmup_delay > 0:
-            time.sleep(self.warmup_delay)  # let the first frame draw before numba takes the GIL
+            # let the first frame draw before numba (import and compile) takes the GIL
+            self.ui_ready.wait(self.warmup_delay)
+        if self._analytics_factory is not None:
+            self._build_analytics()
         if self._detector_lazy:
             try:
                 self._detector = _default_detector(self._detect_config)
@@ -871,6 +892,16 @@ class Engine:
         except Exception as exc:
             self._detector_state = "ready"  # the real batches will surface any real error
             self._detector_error = f"warm-up failed: {type(exc).__name__}: {exc}"
+
+    def _build_analytics(self) -> None:
+        factory, self._analytics_factory = self._analytics_factory, None
+        if factory is None:
+            return
+        try:
+            self._analytics = factory()
+        except Exception as exc:
+            self._notes = [f"analytics unavailable: {type(exc).__name__}: {exc}"]
+            self._analytics = None
 
     def _warm_pipeline(self) -> None:
         """The default pipeline's remaining kernels, on throwaway copies (see warm_pipeline)."""

@@ -154,6 +154,9 @@ class UxtopApp(App[None]):
         # after the first frame, the imported modules, compiled CSS and mounted widgets live as
         # long as the app: take them out of the cyclic GC's view (see _freeze_heap)
         self.call_after_refresh(self._freeze_heap)
+        # the first frame is up: the engine may start its JIT warm-up (which holds the GIL
+        # for long stretches) instead of waiting out its fixed delay
+        self.call_after_refresh(self._tell_feed_ui_ready)
         # build the other screens before they are asked for (see _warm_next_screen)
         self.set_timer(WARM_START_S, self._warm_next_screen)
         # full collections only when the user is not typing (see _maybe_collect)
@@ -284,6 +287,11 @@ class UxtopApp(App[None]):
             screen.refresh_snapshot(snap)
         self.frames += 1
         return True
+
+    def _tell_feed_ui_ready(self) -> None:
+        ready = getattr(self.feed, "ui_ready", None)
+        if ready is not None:
+            ready.set()
 
     def lag_ms(self, snap: Snapshot) -> float:
         """Event-to-screen lag of the snapshot on screen: bytes read → drawn."""
