@@ -212,7 +212,10 @@ def bench_throughput(data: bytes) -> dict[str, float]:
 def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
     from uxtop.engine import Engine, IterSource
 
-    replay = PacedReplay(data, rate)
+    # every loop of the run made up front (at 1 M/s a loop lasts 1.5 s, and making one holds
+    # the GIL ~0.1-0.3 s: the generator would take GIL time from the engine it measures)
+    loops = int((seconds + 5) * rate / data.count(b"\n")) + 2
+    replay = PacedReplay(data, rate, preload=loops)
     eng = Engine([IterSource(replay.chunks, name="paced")], publish_interval=0.25)
     eng.start()
     eng.wait_for_detectors(300)
