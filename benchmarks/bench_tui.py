@@ -112,7 +112,10 @@ class PacedReplay:
         self.ts = digits @ (10 ** np.arange(8, -1, -1, dtype=np.int64))
         # past the 30-min idle gap: each loop's sessions are new sessions, as on a real site
         self.span = int(self.ts.max() - self.ts.min()) + 31 * 60_000
-        self._next: dict[int, bytes] = {}
+        self._next: dict[int, bytes | bytearray] = {}
+        # later loops are rewritten in place in one of two buffers made once: a fresh copy of
+        # the traffic per loop made the process's RSS jump between two levels in the soak
+        self._ring = (bytearray(data), bytearray(data))
         # loops made before the measurement: making one copies the traffic three times with the
         # GIL held (~0.1 s), a stall no real source causes, so latency runs make theirs first
         self.preload = preload
@@ -133,24 +136,26 @@ class PacedReplay:
     def _prep(self, loop: int) -> None:
         # the next loop's bytes are made on a side thread while this loop is served
         def work() -> None:
-            self._next[loop] = self._shifted(loop)
+            self._next[loop] = self._shift_into(self._ring[loop % 2], loop)
 
         self._prep_thread = threading.Thread(target=work, daemon=True)
         self._prep_thread.start()
 
     def _shifted(self, loop: int) -> bytes:
-        buf = bytearray(self.data)
+        return bytes(self._shift_into(bytearray(self.data), loop))
+
+    def _shift_into(self, buf: bytearray, loop: int) -> bytearray:
         ts = (self.ts + loop * self.span).astype(np.int32)
         digits = (ts[:, None] // (10 ** np.arange(8, -1, -1, dtype=np.int32))) % 10 + 48
         view = np.frombuffer(buf, dtype=np.uint8)
         view[self.digit_pos] = digits.astype(np.uint8)
-        return bytes(buf)
+        return buf
 
     def chunks(self) -> Iterator[bytes]:
         n = len(self.ends)
         pos = 0
         loop = 0
-        buf = self.data
+        buf: bytes | bytearray = self.data
         while not self.go.wait(0.05):
             if self.stop.is_set():
                 return
@@ -166,7 +171,7 @@ class PacedReplay:
             take = min(want, n - pos, 100_000)
             a = 0 if pos == 0 else int(self.ends[pos - 1])
             b = int(self.ends[pos + take - 1])
-            yield buf[a:b]
+            yield bytes(memoryview(buf)[a:b])  # a copy: the buffer is rewritten two loops on
             self.offered += take
             pos += take
             if pos >= n:
