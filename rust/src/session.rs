@@ -192,8 +192,18 @@ pub struct Sessioniser {
     arrivals: u64,
     next_session: u64,
     sweep_pos: usize,
+    /// the most events pending at a drain's start, and released by one drain, since the
+    /// scratch vectors were last cut back (`trim_scratch`)
+    peak_pending: usize,
+    peak_released: usize,
+    drains_since_trim: u32,
     pub counters: SessionCounters,
 }
+
+/// Drains between cuts of the scratch vectors back to what the load needed (`trim_scratch`).
+const TRIM_EVERY: u32 = 64;
+/// Scratch vectors are never cut below this many events (no churn at low rates).
+const TRIM_FLOOR: usize = 4096;
 
 /// A key's bytes: inline in its hot line, or its long-key entry.
 #[inline(always)]
@@ -235,6 +245,9 @@ impl Sessioniser {
             arrivals: 0,
             next_session: 0,
             sweep_pos: 0,
+            peak_pending: 0,
+            peak_released: 0,
+            drains_since_trim: 0,
             counters: SessionCounters::default(),
         }
     }
@@ -288,6 +301,8 @@ impl Sessioniser {
             + self.pending.capacity() * std::mem::size_of::<Ev>()
             + (self.held.capacity() + self.sorted.capacity()) * std::mem::size_of::<Ev>()
             + self.released.capacity() * 8
+            + (self.sess_of.capacity() + self.idle.capacity()) * 4
+            + self.runs.capacity() * 8
     }
 
     #[inline]
@@ -487,6 +502,7 @@ impl Sessioniser {
     pub fn drain(&mut self, finishing: bool, out: &mut Batch) {
         out.clear();
         self.epoch = self.epoch.wrapping_add(1);
+        self.peak_pending = self.peak_pending.max(self.pending.len());
         let lat = wide(self.cfg.lateness_ms);
         let sealed_below = self.g.map_or(i128::MIN, |g| wide(g) - lat);
         // Group the releasable events by key with a counting pass (stable, so each key's events
@@ -670,6 +686,36 @@ impl Sessioniser {
         }
         out.offsets.push(out.events.len() as i64);
         out.watermark = self.watermark();
+        self.trim_scratch(n);
+    }
+
+    /// The scratch vectors keep their capacity from drain to drain (no reallocation in a
+    /// steady stream), but one burst (a big read after a stall) must not pin its peak for
+    /// good: every `TRIM_EVERY` drains each is cut back to the most it needed in that span.
+    /// So the core's memory follows the load down as well as up.
+    fn trim_scratch(&mut self, released: usize) {
+        self.peak_released = self.peak_released.max(released);
+        self.drains_since_trim += 1;
+        if self.drains_since_trim < TRIM_EVERY {
+            return;
+        }
+        fn cut<T>(v: &mut Vec<T>, need: usize) {
+            let keep = need.max(TRIM_FLOOR);
+            if v.capacity() > 2 * keep {
+                v.shrink_to(keep + keep / 4);
+            }
+        }
+        let (pend, rel) = (self.peak_pending, self.peak_released);
+        cut(&mut self.pending, pend);
+        cut(&mut self.held, pend);
+        cut(&mut self.sorted, rel);
+        cut(&mut self.released, rel);
+        cut(&mut self.sess_of, rel);
+        cut(&mut self.runs, rel);
+        cut(&mut self.idle, rel);
+        self.peak_pending = 0;
+        self.peak_released = 0;
+        self.drains_since_trim = 0;
     }
 
     /// Evict idle keys, examining a bounded slice of the slab per drain (amortised O(events)).
@@ -926,5 +972,41 @@ mod tests {
             s.drain(false, &mut b);
         }
         assert!(s.open_keys() < 2000, "open keys {}", s.open_keys());
+    }
+
+    #[test]
+    fn a_burst_does_not_pin_scratch_memory() {
+        let cfg = SessionConfig {
+            lateness_ms: 0,
+            ..Default::default()
+        };
+        let mut s = Sessioniser::new(cfg);
+        let mut b = Batch::default();
+        let mut ts = 0i64;
+        let mut feed = |s: &mut Sessioniser, n: usize, b: &mut Batch| {
+            for k in 0..n {
+                ts += 1;
+                s.arrive(&format!("k{}", k % 500), None, ev(ts, ts));
+            }
+            s.drain(false, b);
+        };
+        for _ in 0..100 {
+            feed(&mut s, 1_000, &mut b);
+        }
+        let steady = s.memory_bytes();
+        feed(&mut s, 300_000, &mut b); // one burst: ~26 MB per scratch vector
+        assert!(s.memory_bytes() > steady + 20_000_000);
+        for _ in 0..2 * TRIM_EVERY {
+            feed(&mut s, 1_000, &mut b);
+        }
+        let after = s.memory_bytes();
+        assert!(
+            after < steady + 2_000_000,
+            "after the burst: {after} bytes, steady {steady}"
+        );
+        assert_eq!(
+            s.counters.accepted,
+            300_000 + (100 + 2 * TRIM_EVERY as u64) * 1_000
+        );
     }
 }
