@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from uxtop.analytics.correlate import best_lag, deseasonalise, lagged_correlation, link, rollup
+from uxtop.analytics.correlate import (
+    best_lag,
+    best_lags,
+    deseasonalise,
+    lagged_correlation,
+    lagged_correlations,
+    link,
+    rollup,
+)
 
 DAY_MIN = 1440
 
@@ -63,3 +71,39 @@ def test_lagged_correlation_matches_direct_computation() -> None:
         assert abs(r[L] - direct) < 1e-9
     assert int(np.nanargmax(r)) == 5
     assert rollup(np.arange(12.0), 6).tolist() == [2.5, 8.5]
+
+
+def _direct(a: np.ndarray, b: np.ndarray, lag: int) -> float:
+    """Pearson r of a[t] with b[t + lag] over the points both have, each centred on its own mean."""
+    x, y = a[: a.size - lag], b[lag:]
+    both = np.isfinite(x) & np.isfinite(y)
+    if both.sum() < 8 or (np.isfinite(a) & np.isfinite(b)).sum() < 8:
+        return float("nan")
+    xc, yc = x[both] - np.nanmean(a), y[both] - np.nanmean(b)
+    return float(np.clip((xc * yc).sum() / np.sqrt((xc**2).sum() * (yc**2).sum()), -1, 1))
+
+
+def test_batched_correlations_match_each_pair_both_ways() -> None:
+    rng = np.random.default_rng(6)
+    h, u = rng.normal(size=(4, 120)), rng.normal(size=(3, 120))
+    u[1, 4:] += 0.7 * h[2, :-4]  # usage 1 follows health 2 by 4
+    h[rng.random(h.shape) < 0.2] = np.nan
+    u[rng.random(u.shape) < 0.2] = np.nan
+    u[2, :] = np.nan  # a series with nothing in it: no figure, never an error
+    fwd, rev = lagged_correlations(h, u, 9)
+    assert fwd.shape == rev.shape == (4, 3, 10)
+    for i in range(4):
+        for j in range(3):
+            for lag in range(10):
+                want_f, want_r = _direct(h[i], u[j], lag), _direct(u[j], h[i], lag)
+                assert np.isnan(fwd[i, j, lag]) == np.isnan(want_f)
+                assert np.isnan(rev[i, j, lag]) == np.isnan(want_r)
+                if np.isfinite(want_f):
+                    assert abs(fwd[i, j, lag] - want_f) < 1e-9
+                if np.isfinite(want_r):
+                    assert abs(rev[i, j, lag] - want_r) < 1e-9
+    lag, r, rr = best_lags(fwd, rev)
+    assert lag[2, 1] == 4 and r[2, 1] > 0.5 and rr[2, 1] < r[2, 1]
+    assert not lag[:, 2].any() and not r[:, 2].any() and not rr[:, 2].any()
+    # the single-pair forms are the batched one
+    assert best_lag(h[2], u[1], 9) == (4, float(r[2, 1]), float(rr[2, 1]))

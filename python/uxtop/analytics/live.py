@@ -25,7 +25,7 @@ from numba import njit
 from uxtop.analytics.alerts import AlertEngine, AlertEvent
 from uxtop.analytics.anomaly import Alarm
 from uxtop.analytics.config import COHORT_DIMS, AlertRule, AnalyticsConfig
-from uxtop.analytics.correlate import CorrelationLink, link
+from uxtop.analytics.correlate import CorrelationLink, best_lags, judge, lagged_correlations
 from uxtop.analytics.funnels import FunnelEngine, FunnelInferrer, FunnelResult
 from uxtop.analytics.insights import Insight, fmt_ts, fmt_value, metric_name, rank, severity
 from uxtop.analytics.journey import JourneyMap
@@ -649,23 +649,31 @@ class Analytics:
             if k.family == "route.count" and k.dim == "total"
         }
         health = sorted(health, key=lambda rk: -vol.get(rk[1].entity, 0))[:20]
-        zs = {r: self._zmin[r, idx] for r, _ in health + usage}
+        # every pair in one batched FFT pass (per pair, this was most of the analysis thread's
+        # time while an incident is on)
+        lags, rs, rrs = best_lags(
+            *lagged_correlations(
+                self._zmin[[r for r, _ in health]][:, idx],
+                self._zmin[[r for r, _ in usage]][:, idx],
+                cc.max_lag_s // cc.rollup_s,
+            )
+        )
         out = []
-        for hr, hk in health:
-            for ur, uk in usage:
-                j = uk.family == "step.conversion" and hk.entity in journey.get(uk.entity, {})
+        for i, (_, hk) in enumerate(health):
+            for j, (_, uk) in enumerate(usage):
+                jr = uk.family == "step.conversion" and hk.entity in journey.get(uk.entity, {})
                 out.append(
-                    link(
-                        zs[hr],
-                        zs[ur],
-                        cc.max_lag_s // cc.rollup_s,
+                    judge(
+                        int(lags[i, j]),
+                        float(rs[i, j]),
+                        float(rrs[i, j]),
                         cc.rollup_s,
                         hk.label(),
                         uk.label(),
                         spm,
                         cc.min_abs_r,
                         cc.min_sessions_per_min,
-                        journey=j,
+                        journey=jr,
                         co_alarm=co(hk.label(), uk.label()),
                     )
                 )
