@@ -20,6 +20,7 @@ from uxtop.engine import (
     BytesSource,
     Engine,
     FileTail,
+    IterSource,
     Retention,
     StreamSource,
     parse_filter,
@@ -401,3 +402,19 @@ def test_member_matches_isin() -> None:
         ids = np.sort(rng.choice(2**40, size=n_ids, replace=False).astype(np.uint64))
         values = np.concatenate([ids[: n_ids // 2], rng.integers(0, 2**40, 300).astype(np.uint64)])
         assert np.array_equal(member(values, ids), np.isin(values, ids))
+
+
+def test_iter_source_reads_every_byte_in_order_within_the_budget() -> None:
+    rng = np.random.default_rng(8)
+    chunks = [
+        bytes(rng.integers(0, 256, int(rng.integers(1, 5000)), dtype=np.uint8)) for _ in range(300)
+    ]
+    src = IterSource(iter(chunks), name="t")
+    got: list[bytes] = []
+    deadline = time.monotonic() + 20
+    while not src.done and time.monotonic() < deadline:
+        budget = int(rng.integers(1, 9000))
+        data = src.read(budget)
+        assert len(data) <= budget
+        got.append(data)
+    assert b"".join(got) == b"".join(chunks)

@@ -218,6 +218,8 @@ class _QueueStream:
                 continue
 
     def read(self, max_bytes: int) -> bytes:
+        # the common case, one queued chunk that fits, is handed on as is: at 1 M events/s
+        # each copy here is ~100 MB/s of memcpy under the GIL
         parts = [self._pending] if self._pending else []
         size = len(self._pending)
         self._pending = b""
@@ -231,10 +233,14 @@ class _QueueStream:
                 break
             parts.append(item)
             size += len(item)
-        data = b"".join(parts)
-        if len(data) > max_bytes:
-            data, self._pending = data[:max_bytes], data[max_bytes:]
-        return data
+        if size <= max_bytes:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        # over budget: the last chunk is split (a memoryview, so only what is returned is copied)
+        last = memoryview(parts.pop())
+        cut = len(last) - (size - max_bytes)
+        parts.append(last[:cut])
+        self._pending = bytes(last[cut:])
+        return b"".join(parts)
 
     @property
     def done(self) -> bool:
