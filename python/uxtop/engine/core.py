@@ -273,6 +273,8 @@ class Engine:
         self._kept: dict[int, _Kept] = {}
         self._kept_events = 0
         self._kept_ids = np.zeros(0, dtype=np.uint64)
+        #: sessions flagged for the first time whose past is not yet copied from the window
+        self._unpulled: list[int] = []
         self._flag_seq = 0
         self._seq_order: list[int] = []  # kept session ids in the order they were first flagged
         self._notes: list[str] = []
@@ -409,6 +411,7 @@ class Engine:
             self._notes = ["input ended: " + self.source_desc]
         if self._detector_state == "ready" and (self._pending_detect or self._detector_finish):
             self._drain_detect()
+        self._pull_new_kept()
         if self._shed_closed and not self._pending_detect:
             # only once the batches before the shed ones reached analytics (a close applied
             # earlier would be undone by their events)
@@ -771,11 +774,10 @@ class Engine:
                     k.score = score
                     k.row = None
         if new_ids:
-            self._pull_history(np.sort(np.asarray(new_ids, dtype=np.uint64)))
-            self._kept_ids = np.sort(
-                np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
-            )
-            self._evict()
+            # their past is copied out of the window once per analysis step for all sessions
+            # flagged in it (`_pull_new_kept`): per detector batch, the whole window (~100
+            # batches at 1 M events/s) was scanned again for each handful of new sessions
+            self._unpulled.extend(new_ids)
 
     def _first_count(self, kept: _Kept, key: object) -> bool:
         """True the first time ``kept``'s session is counted on ``key`` (a page or element)."""
@@ -791,6 +793,25 @@ class Engine:
             if k is not None and k.score != score:
                 k.score = score
                 k.row = None
+
+    def _pull_new_kept(self) -> None:
+        """Copy the past of the sessions flagged since the last call out of the window; from
+        then on each batch appends their new events (`_remember`)."""
+        if not self._unpulled:
+            return
+        ids = np.unique(np.asarray(self._unpulled, dtype=np.uint64))
+        self._unpulled.clear()
+        self._pull_history(ids)
+        self._set_kept_ids()
+        self._evict()
+
+    def _set_kept_ids(self) -> None:
+        # the sessions whose events new batches append to: not those still to be pulled (their
+        # past must come first; the pull covers every batch up to it)
+        kept = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+        if self._unpulled:
+            kept = kept[~np.isin(kept, np.asarray(self._unpulled, dtype=np.uint64))]
+        self._kept_ids = np.sort(kept)
 
     def _pull_history(self, ids: npt.NDArray[np.uint64]) -> None:
         """Copy newly flagged sessions' events out of the recent window (oldest batch first)."""
@@ -811,11 +832,10 @@ class Engine:
                     break
                 del self._kept[k.session_id]
                 self._kept_events -= k.n_kept
-        self._kept_ids = np.sort(
-            np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
-        )
+        self._set_kept_ids()
 
     def _drill(self, session_id: int) -> SessionDetail | None:
+        self._pull_new_kept()
         with self._lock:
             kept = self._kept.get(session_id)
             if kept is None:
@@ -920,6 +940,7 @@ class Engine:
     # ------------------------------------------------------------------ snapshots
 
     def _publish(self, now: float) -> Snapshot:
+        self._pull_new_kept()  # every session the snapshot lists has its past
         if self._oldest_unseen is not None:
             self._engine_lag = (now - self._oldest_unseen) * 1000
         snap = self._build_snapshot(now)
