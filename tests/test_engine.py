@@ -465,3 +465,19 @@ def test_flagged_sessions_keep_their_whole_past_in_order(batches_per_step: int) 
         got = [json.loads(x) for x in d.ndjson]
         assert [e["ts"] for e in got] == [json.loads(x)["ts"] for x in want[r.key]]
         assert [e["type"] for e in got] == [json.loads(x)["type"] for x in want[r.key]]
+
+
+def test_parts_fed_as_one_equal_their_join() -> None:
+    from uxtop.ingest import Ingestor
+
+    data = make_events(12)
+    cuts = [0, 1, 2, 333, 334, 2000, len(data) // 2, len(data) - 3, len(data)]
+    parts = [data[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    one, many = Ingestor(), Ingestor()
+    a = [one.feed(data), one.finish()]
+    b = [many.feed_parts(parts), many.finish()]
+    for x, y in zip(a, b, strict=True):
+        assert len(x) == len(y) and x.n_sessions == y.n_sessions
+        for k, v in x.columns.items():
+            assert np.array_equal(v, y.columns[k], equal_nan=v.dtype.kind == "f"), k
+    assert one.counters()["bytes"] == many.counters()["bytes"] == len(data)

@@ -53,6 +53,8 @@ class CoreIngestor:
     ) -> Self: ...
     def feed(self, data: bytes) -> dict[str, Any]:
         """Parse a chunk (lines may span chunks); return the events the lateness rule releases."""
+    def feed_parts(self, parts: list[bytes]) -> dict[str, Any]:
+        """``feed`` of the chunks one after another, as if joined (a line may span them)."""
     def finish(self) -> dict[str, Any]:
         """Parse the last unterminated line, release everything, close every session."""
     def strings(self, table: str, start: int = 0) -> list[str]:

@@ -181,9 +181,27 @@ impl Ingestor {
 
     /// Parse a chunk and release what the lateness rule allows.
     pub fn feed(&mut self, data: &[u8], out: &mut Batch) -> CoreResult<()> {
+        self.feed_parts(&[data], out)
+    }
+
+    /// `feed` of the parts one after another, as if joined (a line may span parts), with one
+    /// release at the end: a caller holding several reads needs no copy to join them.
+    pub fn feed_parts<P: AsRef<[u8]>>(&mut self, parts: &[P], out: &mut Batch) -> CoreResult<()> {
         if self.finished {
             return Err(CoreError::Finished);
         }
+        for p in parts {
+            self.lines_of(p.as_ref());
+        }
+        self.arrive_staged();
+        self.sessions.drain(false, out);
+        self.fill_uids(out);
+        self.compact_uids();
+        Ok(())
+    }
+
+    /// Parse and stage the complete lines of `data`, carrying a partial last line over.
+    fn lines_of(&mut self, data: &[u8]) {
         self.counters.bytes += data.len() as u64;
         let mut rest = data;
         // finish the line carried over from the previous chunk
@@ -216,11 +234,6 @@ impl Ingestor {
         if start < rest.len() {
             self.extend_tail(&rest[start..]);
         }
-        self.arrive_staged();
-        self.sessions.drain(false, out);
-        self.fill_uids(out);
-        self.compact_uids();
-        Ok(())
     }
 
     /// Every user id is interned so events can carry it cheaply until their session takes
@@ -460,6 +473,36 @@ mod tests {
             assert_eq!((bad[0].row, &bad[0].bytes[..]), (1, &b"not json"[..]));
             assert_eq!(ing.table("url").unwrap().get(0), Some("/p"));
         }
+    }
+
+    #[test]
+    fn parts_fed_together_equal_their_join() {
+        let data: Vec<u8> = (0..300)
+            .map(|i| {
+                format!(
+                    "{{\"ts\":{},\"sid\":\"s{}\",\"url\":\"/p{}\"}}\n",
+                    i * 700,
+                    i % 7,
+                    i % 5
+                )
+            })
+            .collect::<String>()
+            .into_bytes();
+        let cuts = [0, 1, 17, 18, 200, 2000, 2001, 5000, data.len()];
+        let parts: Vec<&[u8]> = cuts.windows(2).map(|w| &data[w[0]..w[1]]).collect();
+        let (mut a, mut b) = (
+            Ingestor::new(IngestConfig::default()).unwrap(),
+            Ingestor::new(IngestConfig::default()).unwrap(),
+        );
+        let (mut ba, mut bb) = (Batch::default(), Batch::default());
+        a.feed(&data, &mut ba).unwrap();
+        b.feed_parts(&parts, &mut bb).unwrap();
+        assert_eq!(ba.events.ts, bb.events.ts);
+        assert_eq!(ba.events.url, bb.events.url);
+        assert_eq!(ba.offsets, bb.offsets);
+        assert_eq!(a.counters.bytes, b.counters.bytes);
+        assert_eq!(a.counters.lines, b.counters.lines);
+        assert!(!ba.events.ts.is_empty());
     }
 
     #[test]

@@ -172,6 +172,7 @@ class Engine:
         self.source_desc = source_desc or ", ".join(s.name for s in self.sources) or "no input"
         self.clock = clock
         self._ingestor = ingestor if ingestor is not None else _default_ingestor(quarantine_path)
+        self._feed_parts = getattr(self._ingestor, "feed_parts", None)
         self.quarantine_path = quarantine_path or str(
             getattr(self._ingestor, "quarantine_path", "") or ""
         )
@@ -471,12 +472,20 @@ class Engine:
         cpu0 = time.thread_time()
         total = 0
         for i, src in enumerate(self.sources):
+            if len(self.sources) == 1 and self._feed_parts and hasattr(src, "read_parts"):
+                # queued chunks go to the core as they are (no join): the ingestor carries a
+                # partial last line itself
+                parts = src.read_parts(READ_BUDGET)
+                if parts:
+                    read_at = self.clock()
+                    self._bytes_in += sum(map(len, parts))
+                    total += self._hand_over(self._feed_parts(parts), read_at)
+                continue
             data = src.read(READ_BUDGET)
             if data:
                 read_at = self.clock()
                 self._bytes_in += len(data)
                 if len(self.sources) == 1:
-                    # the ingestor carries a partial last line itself; no copy needed
                     total += self._hand_over(self._ingestor.feed(data), read_at)
                     continue
                 # feed whole lines only, so chunks from several sources never interleave mid-line

@@ -134,6 +134,9 @@ class StreamSource:
     def read(self, max_bytes: int) -> bytes:
         return self._queue.read(max_bytes)
 
+    def read_parts(self, max_bytes: int) -> list[bytes]:
+        return self._queue.read_parts(max_bytes)
+
     @property
     def done(self) -> bool:
         return self._queue.done
@@ -195,6 +198,9 @@ class IterSource:
     def read(self, max_bytes: int) -> bytes:
         return self._stream.read(max_bytes)
 
+    def read_parts(self, max_bytes: int) -> list[bytes]:
+        return self._stream.read_parts(max_bytes)
+
     @property
     def done(self) -> bool:
         return self._stream.done
@@ -217,9 +223,10 @@ class _QueueStream:
             except queue.Full:
                 continue
 
-    def read(self, max_bytes: int) -> bytes:
-        # the common case, one queued chunk that fits, is handed on as is: at 1 M events/s
-        # each copy here is ~100 MB/s of memcpy under the GIL
+    def read_parts(self, max_bytes: int) -> list[bytes]:
+        """The queued chunks as they came, until ``max_bytes`` is reached (the last one may
+        take it over): the ingestor takes them as one feed, so nothing is joined or copied
+        under the GIL (~100 MB/s of memcpy each at 1 M events/s)."""
         parts = [self._pending] if self._pending else []
         size = len(self._pending)
         self._pending = b""
@@ -233,14 +240,14 @@ class _QueueStream:
                 break
             parts.append(item)
             size += len(item)
-        if size <= max_bytes:
-            return parts[0] if len(parts) == 1 else b"".join(parts)
-        # over budget: the last chunk is split (a memoryview, so only what is returned is copied)
-        last = memoryview(parts.pop())
-        cut = len(last) - (size - max_bytes)
-        parts.append(last[:cut])
-        self._pending = bytes(last[cut:])
-        return b"".join(parts)
+        return parts
+
+    def read(self, max_bytes: int) -> bytes:
+        parts = self.read_parts(max_bytes)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(data) > max_bytes:
+            data, self._pending = data[:max_bytes], data[max_bytes:]
+        return data
 
     @property
     def done(self) -> bool:

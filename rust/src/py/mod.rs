@@ -12,6 +12,7 @@ use numpy::PyArray1;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -143,6 +144,11 @@ impl CoreIngestor {
 
     fn feed(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<Py<PyDict>> {
         self.step(py, |ing, b| ing.feed(data, b))
+    }
+
+    /// `feed` of several chunks as if joined, without joining them (no copy under the GIL).
+    fn feed_parts(&mut self, py: Python<'_>, parts: Vec<PyBackedBytes>) -> PyResult<Py<PyDict>> {
+        self.step(py, move |ing, b| ing.feed_parts(&parts, b))
     }
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyDict>> {
