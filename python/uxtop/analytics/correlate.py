@@ -10,6 +10,7 @@ and when health leading explains more than usage leading (a reversed lead is not
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -150,30 +151,12 @@ def link(
     health_name: str,
     usage_name: str,
     sessions_per_step: float,
-    min_abs_r: float = 0.3,
-    min_sessions: float = 30.0,
-    journey: bool = False,
-    co_alarm: bool = True,
+    **rule: Any,
 ) -> CorrelationLink:
-    """Evaluate one pair of *deseasonalised, rolled-up* series and decide whether to claim a link.
-
-    ``co_alarm``: both series alarmed, the usage one within the lag window after the health one
-    (reference/analytics.md rec 7); without it r alone is reported but not claimed.
-    """
+    """Evaluate one pair of *deseasonalised, rolled-up* series and decide whether to claim a
+    link (``rule``: ``judge``'s min_abs_r, min_sessions, journey, co_alarm)."""
     lag, r, rr = best_lag(health, usage, max_lag)
-    return judge(
-        lag,
-        r,
-        rr,
-        step_s,
-        health_name,
-        usage_name,
-        sessions_per_step,
-        min_abs_r,
-        min_sessions,
-        journey,
-        co_alarm,
-    )
+    return judge(lag, r, rr, step_s, health_name, usage_name, sessions_per_step, **rule)
 
 
 def judge(
@@ -189,7 +172,11 @@ def judge(
     journey: bool = False,
     co_alarm: bool = True,
 ) -> CorrelationLink:
-    """The claim for one pair given its best lag, r and reverse r (see ``link``)."""
+    """The claim for one pair given its best lag, r and the largest reverse r.
+
+    ``co_alarm``: both series alarmed, the usage one within the lag window after the health one
+    (reference/analytics.md rec 7); without it r alone is reported but not claimed.
+    """
     if sessions_per_step < min_sessions:
         claimed, why = (
             False,
