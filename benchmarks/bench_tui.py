@@ -459,32 +459,37 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
     finally:
         replay.stop.set()
         eng.stop()
-    after = [s for s in samples if s[0] >= 60] or samples
-    slope = (
-        np.polyfit([s[0] for s in after], [s[1] for s in after], 1)[0] * 60
-        if len(after) > 2
-        else float("nan")
-    )
 
-    def per_min(col: int) -> float:
-        if len(after) <= 2:
+    def per_min(col: int, since: float) -> float:
+        pts = [s for s in samples if s[0] >= since]
+        if len(pts) <= 2:
             return float("nan")
-        return float(np.polyfit([s[0] for s in after], [s[col] for s in after], 1)[0] * 60)
+        return float(np.polyfit([s[0] for s in pts], [s[col] for s in pts], 1)[0] * 60)
 
+    # after 1 min, and over the second half: the retained-session cap and the window fill up
+    # over the first minutes, so a bounded process still rises early and then levels off
+    half = minutes * 30
     res = {
-        "heap_slope_mb_per_min": per_min(5),
-        "core_slope_mb_per_min": per_min(6),
+        "heap_slope_mb_per_min": per_min(5, 60),
+        "core_slope_mb_per_min": per_min(6, 60),
+        "slope_mb_per_min_after_1min": per_min(1, 60),
+        "second_half_mb_per_min": {
+            "rss": per_min(1, half),
+            "heap": per_min(5, half),
+            "core": per_min(6, half),
+        },
         "minutes": minutes,
         "rate": rate,
         "rss_start_mb": samples[0][1],
         "rss_end_mb": samples[-1][1],
         "rss_max_mb": max(s[1] for s in samples),
-        "slope_mb_per_min_after_1min": slope,
         "events": samples[-1][2],
     }
+    h2 = res["second_half_mb_per_min"]
     print(
-        f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f}), slope after 1 min {slope:+.2f} MB/min;"
-        f" heap in use {res['heap_slope_mb_per_min']:+.2f} MB/min, Rust core {res['core_slope_mb_per_min']:+.2f} MB/min"
+        f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f})\n"
+        f"    slope after 1 min: RSS {res['slope_mb_per_min_after_1min']:+.2f}, heap in use {res['heap_slope_mb_per_min']:+.2f}, Rust core {res['core_slope_mb_per_min']:+.2f} MB/min\n"
+        f"    second half:       RSS {h2['rss']:+.2f}, heap in use {h2['heap']:+.2f}, Rust core {h2['core']:+.2f} MB/min"
     )
     return res
 
