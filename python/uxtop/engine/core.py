@@ -186,8 +186,9 @@ class Engine:
         # import alone is ~0.2 s); False: no detectors
         self._detector = None if detector is None else (detector or None)
         self._detector_lazy = detector is None
-        #: the longest the JIT warm-up waits for a UI's first frame (``ui_ready``) before it
-        #: starts anyway; 0: start at once (headless)
+        #: the longest the JIT warm-up and the first read of the sources wait for a UI's first
+        #: frame (``ui_ready``) before they start anyway; 0: start at once (headless). Sources
+        #: lose nothing meanwhile (files, pipes and generators hold their data until read)
         self.warmup_delay = warmup_delay
         #: set by a UI once its first frame is drawn (the warm-up need not wait any longer)
         self.ui_ready = threading.Event()
@@ -353,6 +354,10 @@ class Engine:
     def _run_ingest(self) -> None:
         """The ingest thread: sources → Rust core → hand-off."""
         try:
+            if self.warmup_delay > 0:
+                # the first frame first: the sources' Python (a generator's warm burst, say)
+                # and the feeds' glue would take the GIL from the UI while it draws
+                self.ui_ready.wait(self.warmup_delay)
             while not self._stop.is_set() and not self._input_done:
                 t0 = time.monotonic()
                 bytes0 = self._bytes_in

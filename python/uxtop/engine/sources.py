@@ -181,8 +181,8 @@ class IterSource:
         self._it = None if self._factory else chunks
         self._stream = _QueueStream(maxsize)
         self._stop = threading.Event()
+        # started by the first read, so a generator runs only once its reader wants data
         self._thread = threading.Thread(target=self._pump, name=f"uxtop-{name}", daemon=True)
-        self._thread.start()
 
     def _pump(self) -> None:
         try:
@@ -195,11 +195,16 @@ class IterSource:
         finally:
             self._stream.put(None, self._stop)
 
+    def _started(self) -> _QueueStream:
+        if self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
+        return self._stream
+
     def read(self, max_bytes: int) -> bytes:
-        return self._stream.read(max_bytes)
+        return self._started().read(max_bytes)
 
     def read_parts(self, max_bytes: int) -> list[bytes]:
-        return self._stream.read_parts(max_bytes)
+        return self._started().read_parts(max_bytes)
 
     @property
     def done(self) -> bool:
