@@ -481,3 +481,37 @@ def test_parts_fed_as_one_equal_their_join() -> None:
         for k, v in x.columns.items():
             assert np.array_equal(v, y.columns[k], equal_nan=v.dtype.kind == "f"), k
     assert one.counters()["bytes"] == many.counters()["bytes"] == len(data)
+
+
+@pytest.mark.parametrize("frame_up", [True, False])
+def test_sources_are_read_after_the_first_frame_or_the_delay(frame_up: bool) -> None:
+    """With a UI, nothing is read before its first frame (the GIL is the UI's while it draws);
+    without one, reading starts after ``warmup_delay`` anyway."""
+    pulled: list[float] = []
+
+    def chunks():  # noqa: ANN202
+        pulled.append(time.monotonic())
+        yield make_events(3)
+
+    eng = Engine(
+        [IterSource(chunks, name="gen")],
+        detector=PayDetector(),
+        analytics=False,
+        warmup_detectors=False,
+        warmup_delay=1.5,
+    )
+    t0 = time.monotonic()
+    eng.start()
+    try:
+        time.sleep(0.4)
+        assert not pulled and eng.latest().events == 0
+        if frame_up:
+            eng.ui_ready.set()
+        deadline = time.monotonic() + 10
+        while eng.latest().running and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        eng.stop()
+    assert pulled and eng.latest().events > 0
+    waited = pulled[0] - t0
+    assert waited < 1.2 if frame_up else waited >= 1.4
