@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import operator
 import threading
 import time
 import traceback
@@ -836,8 +837,11 @@ class Engine:
         r = self.retention
         if len(self._kept) <= r.max_sessions and self._kept_events <= r.max_events:
             return
-        # closed first, then by last flag time: what a person is least likely to open next
-        order = sorted(self._kept.values(), key=lambda k: (not k.closed, k.last_flag_ts))
+        # closed first, then by last flag time: what a person is least likely to open next.
+        # Two stable sorts on C-level keys (a Python key function per session was ~2 % of the
+        # analysis thread at 1 M events/s, where the session cap is reached every few steps)
+        order = sorted(self._kept.values(), key=_LAST_FLAG_TS)
+        order.sort(key=_CLOSED, reverse=True)
         # down to 90 % of the caps, so eviction runs now and then, not on every batch
         max_s, max_e = int(r.max_sessions * 0.9), int(r.max_events * 0.9)
         with self._lock:
@@ -1212,6 +1216,10 @@ class Engine:
 # ---------------------------------------------------------------------------------- helpers
 
 _RECORD_DTYPES: dict[tuple[tuple[str, str], ...], np.dtype] = {}
+
+
+_LAST_FLAG_TS = operator.attrgetter("last_flag_ts")
+_CLOSED = operator.attrgetter("closed")
 
 
 def _record_dtype(batch: EventBatch) -> np.dtype:
