@@ -345,7 +345,7 @@ class Analytics:
             (r for r in self.anomalies if not artefact(r)), maxlen=self.anomalies.maxlen
         )
         det = self.bank.detector
-        label_row = {k.label(): i for i, k in enumerate(self.bank.keys)}
+        label_row = self.bank.label_rows()
         for rec in gone:
             row = label_row.get(rec.series, -1)
             if row >= 0:
@@ -576,11 +576,12 @@ class Analytics:
                 continue
             seen[rec.series] = rec
         out = []
-        label_row = {k.label(): i for i, k in enumerate(self.bank.keys)}
+        label_row = self.bank.label_rows()
         for s, rec in seen.items():
             r = label_row.get(s, -1)
             act = bool(det.alarm[r] or det.drift[r]) if r >= 0 else False
-            out.append(msgspec.structs.replace(rec, active=act))
+            # frozen records: a copy only when the flag changes
+            out.append(rec if rec.active == act else msgspec.structs.replace(rec, active=act))
         return out
 
     def _route_name(self, rid: int) -> str:

@@ -822,10 +822,20 @@ class SeriesBank:
         self._mats: dict[str, npt.NDArray[np.int64]] = {}
         self.ncols = 1 + len(COHORT_DIMS) * (cfg.anomaly.top_values + 1)
         self._is_count = np.zeros(512, dtype=np.bool_)
+        self._label_rows: dict[str, int] = {}
+        self._labelled = 0
 
     @property
     def n(self) -> int:
         return len(self.keys)
+
+    def label_rows(self) -> dict[str, int]:
+        """Series label → row (the last row of a label), kept up to date as series are added:
+        keys are frozen and only ever appended, so each is labelled once, not on every tick."""
+        for i in range(self._labelled, len(self.keys)):
+            self._label_rows[self.keys[i].label()] = i
+        self._labelled = len(self.keys)
+        return self._label_rows
 
     def row(
         self, family: str, entity: int, col: int, entity_label: str, col_label: tuple[str, str]
