@@ -3,7 +3,9 @@
 A source is polled from the engine thread with ``read(max_bytes)``; it returns what is available
 now (possibly ``b""``) and never blocks for long, so one idle source cannot stall the others.
 ``done`` turns True once the source will never produce more (stdin closed, a non-followed file
-read to its end, a finite generator exhausted).
+read to its end, a finite generator exhausted). Sources fed by a thread (stdin, generators) also
+have ``read_parts(max_bytes)``: the queued chunks as they came, which the engine feeds to the
+core in one call without joining them.
 """
 
 from __future__ import annotations
