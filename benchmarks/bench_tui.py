@@ -9,6 +9,9 @@ Sections
               + detectors, + analytics (events/s).
   keepup      a paced generator at --rates events/s into the threaded engine for --keepup-seconds:
               offered vs ingested, backlog over time (flat = keeps up), event-to-screen lag.
+              The generator runs on a thread of the engine's process (it takes GIL time).
+  pipe        the same with the generator in a child process writing into a pipe that the
+              engine reads like `producer | uxtop tail -` (events come from outside).
   keys        Pilot: >= 200 key presses (screen switches, list motions, drill-down and back)
               on the app over a live engine; press -> screen updated, p50/p95/max.
   lag         event-to-screen lag as the app computes it (bytes read -> frame), while keys runs.
@@ -23,11 +26,12 @@ import asyncio
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,16 +219,82 @@ def bench_throughput(data: bytes) -> dict[str, float]:
 
 
 def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
+    """The generator on a thread of the engine's own process (it competes for the GIL)."""
     from uxtop.engine import Engine, IterSource
 
     # every loop of the run made up front (at 1 M/s a loop lasts 1.5 s, and making one holds
     # the GIL ~0.1-0.3 s: the generator would take GIL time from the engine it measures)
-    loops = int((seconds + 5) * rate / data.count(b"\n")) + 2
-    replay = PacedReplay(data, rate, preload=loops)
+    replay = PacedReplay(data, rate, preload=_loops(data, rate, seconds))
     eng = Engine([IterSource(replay.chunks, name="paced")], publish_interval=0.25)
     eng.start()
     eng.wait_for_detectors(300)
     replay.go.set()
+    try:
+        return _measure_keepup(eng, replay.scheduled, rate, seconds, "in-process generator")
+    finally:
+        replay.stop.set()
+
+
+def bench_keepup_pipe(rate: float, seconds: float, sessions: int) -> dict[str, Any]:
+    """The generator in a child process writing NDJSON into a pipe the engine reads, as
+    `producer | uxtop tail -` runs: the events come from outside, as on a real deployment."""
+    from uxtop.engine import Engine, StreamSource
+
+    cmd = [sys.executable, __file__, "--generate", str(rate), str(seconds + 10)]
+    proc = subprocess.Popen(
+        cmd + ["--sessions", str(sessions)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    eng = Engine([StreamSource(proc.stdout, name="pipe")], publish_interval=0.25)
+    eng.start()
+    eng.wait_for_detectors(300)
+    try:
+        ready = proc.stderr.readline()  # its loops are made: the schedule can start
+        if ready.strip() != b"ready":
+            raise RuntimeError(f"generator failed: {ready!r} {proc.stderr.read()!r}")
+        proc.stdin.write(b"g")
+        proc.stdin.flush()
+        t_go = time.perf_counter()
+        return _measure_keepup(
+            eng, lambda: (time.perf_counter() - t_go) * rate, rate, seconds, "generator process"
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+        eng.stop()
+
+
+def _loops(data: bytes, rate: float, seconds: float) -> int:
+    return int((seconds + 10) * rate / data.count(b"\n")) + 2
+
+
+def _generate(rate: float, seconds: float, sessions: int) -> int:
+    """Child side of ``bench_keepup_pipe``: paced NDJSON on stdout once a byte comes on stdin."""
+    data = traffic(sessions)
+    replay = PacedReplay(data, rate, preload=_loops(data, rate, seconds))
+    out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
+    sys.stderr.buffer.write(b"ready\n")
+    sys.stderr.flush()
+    sys.stdin.buffer.read(1)
+    replay.go.set()
+    end = time.monotonic() + seconds
+    try:
+        for chunk in replay.chunks():
+            if chunk:
+                out.write(chunk)
+            if time.monotonic() > end:
+                break
+    except BrokenPipeError:
+        pass
+    return 0
+
+
+def _measure_keepup(
+    eng: Any, scheduled: Callable[[], float], rate: float, seconds: float, how: str
+) -> dict[str, Any]:
     time.sleep(3)  # settle
     samples = []
     lags = []
@@ -236,9 +306,8 @@ def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
             snap = eng.latest()
             now = time.monotonic()
             lags.append(max(snap.engine_lag_ms, (now - snap.oldest_unseen_read) * 1000))
-            samples.append((now - t0, replay.scheduled(), snap.events))
+            samples.append((now - t0, scheduled(), snap.events))
     finally:
-        replay.stop.set()
         eng.stop()
     cores = (time.process_time() - cpu0) / (time.monotonic() - t0)
     snap = eng.latest()
@@ -253,6 +322,7 @@ def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
     )
     ingested_rate = (samples[-1][2] - samples[half][2]) / (samples[-1][0] - samples[half][0])
     res = {
+        "source": how,
         "offered_rate": rate,
         "ingested_rate": ingested_rate,
         "backlog_end": backlog[-1],
@@ -264,9 +334,9 @@ def bench_keepup(data: bytes, rate: float, seconds: float) -> dict[str, Any]:
     res["unanalysed_share"] = snap.unanalysed_events / max(1, snap.events)
     res["process_cores"] = cores
     print(
-        f"  offered {rate / 1e3:8.0f}k ev/s → ingested {ingested_rate / 1e3:8.0f}k ev/s (2nd half), backlog slope {slope / 1e3:+.1f}k ev/s"
+        f"  {how}: offered {rate / 1e3:.0f}k ev/s → ingested {ingested_rate / 1e3:.0f}k ev/s (2nd half), backlog slope {slope / 1e3:+.1f}k ev/s"
         f" → {'keeps up' if keeps else 'FALLS BEHIND'}; engine lag p50 {res['lag_p50_ms']:.0f} ms, p95 {res['lag_p95_ms']:.0f} ms;"
-        f" {res['unanalysed_share'] * 100:.1f}% of events shed from analysis; the process got {cores:.2f} cores"
+        f" {res['unanalysed_share'] * 100:.1f}% of events shed from analysis; the engine's process got {cores:.2f} cores"
     )
     res["keeps_up"] = keeps
     return res
@@ -496,7 +566,6 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
 
 def bench_coldstart() -> dict[str, Any]:
     import shutil
-    import subprocess
 
     if shutil.which("tmux") is None:
         print("  skipped: tmux not installed")
@@ -539,7 +608,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--only", default="throughput,keepup,keys,soak,coldstart")
+    ap.add_argument("--only", default="throughput,keepup,pipe,keys,soak,coldstart")
     ap.add_argument("--rates", default="250000,500000,1000000", help="keep-up rates, events/s")
     ap.add_argument("--keepup-seconds", type=float, default=20)
     ap.add_argument(
@@ -549,7 +618,12 @@ def main() -> int:
     ap.add_argument("--soak-minutes", type=float, default=1.0)
     ap.add_argument("--soak-rate", type=float, default=200_000)
     ap.add_argument("--sessions", type=int, default=6000, help="sessions of pre-generated traffic")
+    ap.add_argument(
+        "--generate", nargs=2, type=float, metavar=("RATE", "SECONDS"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
+    if args.generate:
+        return _generate(args.generate[0], args.generate[1], args.sessions)
     only = set(args.only.split(","))
     data = traffic(args.sessions)
     n_lines = data.count(b"\n")
@@ -561,6 +635,10 @@ def main() -> int:
         print("keep-up (paced generator → threaded engine)")
         for r in args.rates.split(","):
             bench_keepup(data, float(r), args.keepup_seconds)
+    if "pipe" in only:
+        print("keep-up (generator process → pipe → threaded engine, as `producer | uxtop tail -`)")
+        for r in args.rates.split(","):
+            bench_keepup_pipe(float(r), args.keepup_seconds, args.sessions)
     if "keys" in only:
         print("keys (Pilot, headless app over a live engine)")
         asyncio.run(_keys(data, args.keys_rate, args.presses))
