@@ -41,10 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "uxtop-bench-tui"
 
 
-def heap_in_use_mb() -> float:
-    """malloc'd bytes in use (glibc mallinfo2): Python objects, numpy buffers below the mmap
-    threshold and the Rust core's heap, without the replay buffers' big mmaps that make RSS
-    swing by hundreds of MB as each loop of shifted traffic is made. NaN elsewhere."""
+def _mallinfo() -> Any:
+    """glibc's mallinfo2 (summed over all arenas), or None elsewhere."""
     import ctypes
 
     class _MallInfo2(ctypes.Structure):
@@ -67,9 +65,24 @@ def heap_in_use_mb() -> float:
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallinfo2.restype = _MallInfo2
-        return float(libc.mallinfo2().uordblks) / 1e6
+        return libc.mallinfo2()
     except (OSError, AttributeError):
-        return float("nan")
+        return None
+
+
+def heap_in_use_mb() -> float:
+    """malloc'd bytes in use (glibc mallinfo2): Python objects, numpy buffers below the mmap
+    threshold and the Rust core's heap, without the replay buffers' big mmaps that make RSS
+    swing by hundreds of MB as each loop of shifted traffic is made. NaN elsewhere."""
+    m = _mallinfo()
+    return float("nan") if m is None else m.uordblks / 1e6
+
+
+def heap_free_mb() -> tuple[float, float]:
+    """(free bytes held in malloc's arenas, bytes in malloc's own mmaps), MB: RSS can grow
+    through either while the bytes in use stay flat (fragmentation, big blocks)."""
+    m = _mallinfo()
+    return (float("nan"), float("nan")) if m is None else (m.fordblks / 1e6, m.hblkhd / 1e6)
 
 
 def rss_mb() -> float:
@@ -518,10 +531,12 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
                     snap.flagged_sessions,
                     heap_in_use_mb(),
                     snap.core_memory_bytes / 1e6,
+                    *heap_free_mb(),
                 )
             )
             print(
                 f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  heap in use {samples[-1][5]:7.1f} MB"
+                f" (free {samples[-1][7]:5.1f}, mmapped {samples[-1][8]:6.1f})"
                 f"  core {samples[-1][6]:6.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,}"
                 f" in {samples[-1][4]:,} sessions  unanalysed {snap.unanalysed_events:,}",
                 flush=True,
@@ -547,6 +562,8 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
             "rss": per_min(1, half),
             "heap": per_min(5, half),
             "core": per_min(6, half),
+            "heap_free": per_min(7, half),
+            "mmapped": per_min(8, half),
         },
         "minutes": minutes,
         "rate": rate,
@@ -559,7 +576,8 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
     print(
         f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f})\n"
         f"    slope after 1 min: RSS {res['slope_mb_per_min_after_1min']:+.2f}, heap in use {res['heap_slope_mb_per_min']:+.2f}, Rust core {res['core_slope_mb_per_min']:+.2f} MB/min\n"
-        f"    second half:       RSS {h2['rss']:+.2f}, heap in use {h2['heap']:+.2f}, Rust core {h2['core']:+.2f} MB/min"
+        f"    second half:       RSS {h2['rss']:+.2f}, heap in use {h2['heap']:+.2f}, Rust core {h2['core']:+.2f},"
+        f" heap free {h2['heap_free']:+.2f}, malloc mmaps {h2['mmapped']:+.2f} MB/min"
     )
     return res
 
