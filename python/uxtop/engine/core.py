@@ -758,23 +758,11 @@ class Engine:
                 # per-page/element totals; bounded: new keys stop at the cap. Distinct sessions
                 # are counted through the kept session's own record of where it was counted,
                 # not a set of session ids per key (those grow with every session ever flagged)
-                counts = page_counts.get(url)
-                if counts is None and len(page_counts) < MAX_KEYS:
-                    counts = page_counts[url] = Counter()
-                if counts is not None:
-                    counts[kind] += 1
-                    if first_count(kept, url):
-                        page_sessions[url] += 1
+                _count_flag(page_counts, page_sessions, url, kind, kept, first_count)
                 if kind in CLICK_FLAG_KINDS and f.target:
                     key = (url, f.target)
                     add_element(key)
-                    counts = element_counts.get(key)
-                    if counts is None and len(element_counts) < MAX_KEYS:
-                        counts = element_counts[key] = Counter()
-                    if counts is not None:
-                        counts[kind] += 1
-                        if first_count(kept, key):
-                            element_sessions[key] += 1
+                    _count_flag(element_counts, element_sessions, key, kind, kept, first_count)
                 kept.flags.append(f)
                 kept.n_flags += 1
                 kept.kinds[kind] += 1
@@ -1216,6 +1204,25 @@ class Engine:
 # ---------------------------------------------------------------------------------- helpers
 
 _RECORD_DTYPES: dict[tuple[tuple[str, str], ...], np.dtype] = {}
+
+
+def _count_flag(
+    counts: dict[Any, Counter[str]],
+    sessions: Counter[Any],
+    key: Any,
+    kind: str,
+    kept: _Kept,
+    first_count: Callable[[_Kept, object], bool],
+) -> None:
+    """One flag of ``kind`` on a page or element ``key``: its per-kind count (new keys stop at
+    MAX_KEYS) and, the first time ``kept``'s session is counted there, its distinct sessions."""
+    c = counts.get(key)
+    if c is None and len(counts) < MAX_KEYS:
+        c = counts[key] = Counter()
+    if c is not None:
+        c[kind] += 1
+        if first_count(kept, key):
+            sessions[key] += 1
 
 
 _LAST_FLAG_TS = operator.attrgetter("last_flag_ts")
