@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pay_detector import PayDetector
 
 from uxtop.engine import Engine, Retention, core
 from uxtop.engine.core import _Kept
@@ -22,35 +23,6 @@ from uxtop.ingest import IngestConfig, Ingestor
 
 T0 = 1_767_225_600_000
 ROUND_MS = 600_000  # each round starts 10 minutes after the previous one
-
-
-class PayDetector:
-    """Flags each click on button#pay as a rage click (engine plumbing only)."""
-
-    cfg = None
-
-    def update(self, batch: Any, strings: Any) -> dict[str, np.ndarray]:
-        kind, tgt = batch.kind, batch.target
-        pay = [
-            i
-            for i in range(len(batch))
-            if kind[i] == 1 and tgt[i] >= 0 and strings.get("target", int(tgt[i])) == "button#pay"
-        ]
-        sid_of_row = np.repeat(batch.sessions["session_id"], np.diff(batch.offsets))
-        idx = np.asarray(pay, dtype=np.int64)
-        return {
-            "kind": np.zeros(len(idx), np.uint8),
-            "session_id": sid_of_row[idx] if len(idx) else np.zeros(0, np.uint64),
-            "start_ts": batch.ts[idx],
-            "end_ts": batch.ts[idx],
-            "url": batch.url[idx],
-            "target": batch.target[idx],
-            "count": np.ones(len(idx), np.int32),
-            "severity": np.ones(len(idx), np.float32),
-            "rule": np.zeros(len(idx), np.uint8),
-            "row_start": batch.row[idx],
-            "row_end": batch.row[idx],
-        }
 
 
 class ChunkSource:

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from pay_detector import PayDetector
 
 from uxtop.engine import (
     BytesSource,
@@ -84,37 +85,6 @@ def make_events(n_sessions: int = 20, clicks: int = 4, seed: int = 1) -> bytes:
         )
     lines.sort(key=lambda e: e["ts"])
     return ("\n".join(json.dumps(e) for e in lines) + "\n").encode()
-
-
-class PayDetector:
-    """Flags each click on button#pay as a rage click (engine plumbing only)."""
-
-    def __init__(self) -> None:
-        self.cfg = None
-
-    def update(self, batch, strings):  # noqa: ANN001
-        kind = batch.kind
-        tgt = batch.target
-        pay = [
-            i
-            for i in range(len(batch))
-            if kind[i] == 1 and tgt[i] >= 0 and strings.get("target", int(tgt[i])) == "button#pay"
-        ]
-        sid_of_row = np.repeat(batch.sessions["session_id"], np.diff(batch.offsets))
-        idx = np.asarray(pay, dtype=np.int64)
-        return {
-            "kind": np.zeros(len(idx), np.uint8),
-            "session_id": sid_of_row[idx] if len(idx) else np.zeros(0, np.uint64),
-            "start_ts": batch.ts[idx],
-            "end_ts": batch.ts[idx],
-            "url": batch.url[idx],
-            "target": batch.target[idx],
-            "count": np.ones(len(idx), np.int32),
-            "severity": np.ones(len(idx), np.float32),
-            "rule": np.zeros(len(idx), np.uint8),
-            "row_start": batch.row[idx],
-            "row_end": batch.row[idx],
-        }
 
 
 def run(data: bytes, **kw) -> Engine:
