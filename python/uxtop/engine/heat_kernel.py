@@ -23,6 +23,17 @@ _SCROLL = int(Kind.SCROLL)
 _NA = int(INT_NA)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _is_click(k: int) -> bool:
+    return k == _CLICK or k == _DBLCLICK or k == _CONTEXTMENU
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _usable_scroll(s: int, h: int, v: int) -> bool:
+    """A scroll event the depth histogram can use (all three measures, a page height)."""
+    return s != _NA and h != _NA and v != _NA and h > 0
+
+
 @njit(cache=True, nogil=True)
 def new_pages_kernel(
     kind: npt.NDArray[np.uint8],
@@ -42,11 +53,11 @@ def new_pages_kernel(
         if u < 0 or slot_of_url[u] >= 0:
             continue
         k = kind[i]
-        if k == _CLICK or k == _DBLCLICK or k == _CONTEXTMENU or k == _MOVE:
+        if _is_click(k) or k == _MOVE:
             if x[i] != _NA and y[i] != _NA:
                 new_pointer[u] = True
         elif k == _SCROLL:
-            if sy[i] != _NA and sh[i] != _NA and vh[i] != _NA and sh[i] > 0:
+            if _usable_scroll(sy[i], sh[i], vh[i]):
                 new_scroll[u] = True
 
 
@@ -79,7 +90,7 @@ def count_kernel(
         if slot < 0:
             continue
         k = kind[i]
-        is_click = k == _CLICK or k == _DBLCLICK or k == _CONTEXTMENU
+        is_click = _is_click(k)
         if is_click or k == _MOVE:
             xi, yi = x[i], y[i]
             if xi == _NA or yi == _NA:
@@ -95,7 +106,7 @@ def count_kernel(
                 n_moves[slot] += 1
         elif k == _SCROLL:
             s, h, v = sy[i], sh[i], vh[i]
-            if s == _NA or h == _NA or v == _NA or h <= 0:
+            if not _usable_scroll(s, h, v):
                 continue
             # int32 sum as numpy's reference does it, then true division
             frac = min(max(float(np.int32(s + v)) / float(h), 0.0), 0.9999)
