@@ -46,6 +46,7 @@ from uxtop.batch import (
     EventBatch,
 )
 from uxtop.schema import EVENT_TYPES, Kind
+from uxtop.snapshot import FLAG_KINDS
 
 #: ground-truth definitions shared with the default detector profile
 SLOW_REQUEST_MS = 3000
@@ -56,17 +57,8 @@ ERROR_STATUS_MIN = 500
 #: 2026-01-01T00:00:00Z
 DEFAULT_START_TS = 1_767_225_600_000
 
-FRICTION_KINDS = (
-    "rage_click",
-    "dead_click",
-    "error_click",
-    "thrashed_cursor",
-    "u_turn",
-    "page_loop",
-    "excessive_scroll",
-    "form_struggle",
-    "slow_interaction",
-)
+# the labels name the detectors' flag kinds
+FRICTION_KINDS = FLAG_KINDS
 HARD_NEGATIVES = (
     "stepper",
     "pager",
