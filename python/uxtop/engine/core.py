@@ -771,11 +771,7 @@ class Engine:
                 if f.end_ts > kept.last_flag_ts:
                     kept.last_flag_ts = f.end_ts
                 kept.row = None
-            for sid, score in scores.items():
-                k = kept_map.get(sid)
-                if k is not None and k.score != score:
-                    k.score = score
-                    k.row = None
+            self._refresh_scores(scores)
         if new_ids:
             # their past is copied out of the window once per analysis step for all sessions
             # flagged in it (`_pull_new_kept`): per detector batch, the whole window (~100
@@ -791,6 +787,7 @@ class Engine:
         return True
 
     def _refresh_scores(self, scores: dict[int, float]) -> None:
+        """The detector's current score of each kept session (its row is rebuilt if it moved)."""
         for sid, score in scores.items():
             k = self._kept.get(sid)
             if k is not None and k.score != score:
