@@ -224,8 +224,13 @@ impl Ingestor {
         }
         let mut start = 0;
         for nl in Newlines::new(rest) {
-            let line = &rest[start..nl];
-            self.line(line, line.len() > self.cfg.max_line_bytes);
+            let len = nl - start;
+            if len > self.cfg.max_line_bytes {
+                self.line(&rest[start..nl], true);
+            } else {
+                // the line with what follows it: the parser may read it in place
+                self.framed_line(&rest[start..], len);
+            }
             start = nl + 1;
             if self.staged.len() >= STAGE_EVENTS {
                 self.arrive_staged();
@@ -345,14 +350,32 @@ impl Ingestor {
     }
 
     fn line(&mut self, line: &[u8], too_long: bool) {
-        let row = self.row;
-        self.row += 1;
-        self.counters.lines += 1;
+        let row = self.next_row();
         if too_long {
             self.quarantine(row, BadReason::TooLong, line);
             return;
         }
-        match self.parser.parse(line, &mut self.ev) {
+        let outcome = self.parser.parse(line, &mut self.ev);
+        self.settle(row, line, outcome);
+    }
+
+    /// `line` for the line `buf[..len]`, its `\n` at `buf[len]` (not too long).
+    fn framed_line(&mut self, buf: &[u8], len: usize) {
+        let row = self.next_row();
+        let outcome = self.parser.parse_framed(buf, len, &mut self.ev);
+        self.settle(row, &buf[..len], outcome);
+    }
+
+    #[inline(always)]
+    fn next_row(&mut self) -> i64 {
+        self.counters.lines += 1;
+        self.row += 1;
+        self.row - 1
+    }
+
+    #[inline(always)]
+    fn settle(&mut self, row: i64, line: &[u8], outcome: LineOutcome) {
+        match outcome {
             LineOutcome::Blank => {}
             LineOutcome::Bad(r) => self.quarantine(row, r, line),
             LineOutcome::Event => self.accept(line, row),

@@ -106,8 +106,9 @@ struct KeyHot {
     floor: i64,
     last_arrival: u64,
     pending: u32,
-    /// its run in the drain under way (`u32::MAX` outside a drain): kept in this line, which
-    /// the drain reads anyway, instead of in a side array it would also have to fetch
+    /// its run in the drain under way, valid only while `runs[run]` names this key (so no
+    /// drain has to come back and reset it): kept in this line, which the drain reads anyway,
+    /// instead of in a side array it would also have to fetch
     run: u32,
     flags: u8,
     /// key length if inline, else `KEY_IN_COLD`
@@ -152,6 +153,19 @@ const _: () = assert!(
     "KeyCold is one cache line"
 );
 
+/// One key's events in a drain: they are grouped by key so its state is fetched once.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    state: u32,
+    /// events in the run, then (after the prefix sum) where the run starts and, once the
+    /// scatter has passed, where it ends in `sorted`
+    at: u32,
+    /// the key's bytes in `run_keys`, copied while pass 1 has its hot line at hand, so the
+    /// per-run pass reads no hot line at all
+    key_at: u32,
+    key_len: u32,
+}
+
 #[derive(Default, Clone, Debug)]
 pub struct SessionCounters {
     pub accepted: u64,
@@ -181,8 +195,10 @@ pub struct Sessioniser {
     /// the next pending list, filled with the events a drain holds back
     held: Vec<Ev>,
     sorted: Vec<Ev>,
-    /// (key, count then start/end) of each run in the current drain
-    runs: Vec<(u32, u32)>,
+    /// the runs of the current drain, one per key with events released
+    runs: Vec<Run>,
+    /// the keys of the runs back to back (`Run::key`)
+    run_keys: Vec<u8>,
     sess_of: Vec<i32>,
     /// drains so far (wrapping): tells a session's row in this batch from a stale one
     epoch: u32,
@@ -199,6 +215,9 @@ pub struct Sessioniser {
     drains_since_trim: u32,
     pub counters: SessionCounters,
 }
+
+/// How many runs ahead the per-run pass prefetches a key's open session.
+const RUN_PREFETCH: usize = 8;
 
 /// Drains between cuts of the scratch vectors back to what the load needed (`trim_scratch`).
 const TRIM_EVERY: u32 = 64;
@@ -238,6 +257,7 @@ impl Sessioniser {
             held: Vec::new(),
             sorted: Vec::new(),
             runs: Vec::new(),
+            run_keys: Vec::new(),
             sess_of: Vec::new(),
             epoch: 0,
             idle: Vec::new(),
@@ -302,7 +322,8 @@ impl Sessioniser {
             + (self.held.capacity() + self.sorted.capacity()) * std::mem::size_of::<Ev>()
             + self.released.capacity() * 8
             + (self.sess_of.capacity() + self.idle.capacity()) * 4
-            + self.runs.capacity() * 8
+            + self.runs.capacity() * std::mem::size_of::<Run>()
+            + self.run_keys.capacity()
     }
 
     #[inline]
@@ -503,14 +524,18 @@ impl Sessioniser {
         out.clear();
         self.epoch = self.epoch.wrapping_add(1);
         self.peak_pending = self.peak_pending.max(self.pending.len());
-        let lat = wide(self.cfg.lateness_ms);
-        let sealed_below = self.g.map_or(i128::MIN, |g| wide(g) - lat);
+        // saturating i64 differences compare exactly as the true (i128) ones against the
+        // thresholds here, which are representable: cheaper in the per-event loops
+        let neg_lat = -self.cfg.lateness_ms;
+        let sealed_below = self.g.map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms));
         // Group the releasable events by key with a counting pass (stable, so each key's events
         // stay in arrival order), then put each key's run in (ts, arrival) order; runs are
         // short and almost always sorted already. Cheaper than a comparison sort of the chunk,
         // and the events are moved with sequential reads and scattered writes (no gathers).
-        let (hot, runs) = (&mut self.hot, &mut self.runs);
+        let (hot, runs, run_keys) = (&mut self.hot, &mut self.runs, &mut self.run_keys);
         runs.clear();
+        run_keys.clear();
+        let long_keys = &self.long_keys;
         // pass 1: count each key's releasable events and note where they sit (and in which
         // run); the events held back move to `held`, which becomes the new pending list (each
         // event is copied once)
@@ -526,16 +551,27 @@ impl Sessioniser {
             let st = &mut hot[e.state as usize];
             if finishing
                 || st.retired()
-                || wide(e.ts) <= wide(st.max_ts) - lat
-                || sealed_below > wide(st.max_ts)
+                || e.ts.saturating_sub(st.max_ts) <= neg_lat
+                || sealed_below > st.max_ts
             {
                 st.pending -= 1;
-                if st.run == u32::MAX {
-                    st.run = runs.len() as u32;
-                    runs.push((e.state, 0));
-                }
-                runs[st.run as usize].1 += 1;
-                released.push((k as u32, st.run));
+                let ri = match runs.get(st.run as usize) {
+                    Some(r) if r.state == e.state => st.run as usize,
+                    _ => {
+                        let key = key_bytes(st, &long_keys[e.state as usize]);
+                        runs.push(Run {
+                            state: e.state,
+                            at: 0,
+                            key_at: run_keys.len() as u32,
+                            key_len: key.len() as u32,
+                        });
+                        run_keys.extend_from_slice(key);
+                        st.run = (runs.len() - 1) as u32;
+                        runs.len() - 1
+                    }
+                };
+                runs[ri].at += 1;
+                released.push((k as u32, ri as u32));
             } else {
                 held.push(*e);
             }
@@ -543,8 +579,8 @@ impl Sessioniser {
         // prefix sums → run starts
         let mut at = 0u32;
         for r in runs.iter_mut() {
-            let n = r.1;
-            r.1 = at;
+            let n = r.at;
+            r.at = at;
             at += n;
         }
         // pass 2: scatter the released events straight from pending into their runs
@@ -556,11 +592,11 @@ impl Sessioniser {
         for &(k, run) in &released {
             let e = &pending[k as usize];
             let r = &mut runs[run as usize];
-            assert!((r.1 as usize) < n);
+            assert!((r.at as usize) < n);
             // SAFETY: in bounds (checked above; reserve(n)); the run counts sum to n, so each
             // of the n positions is written exactly once before set_len, and Ev is Copy.
-            unsafe { dst.add(r.1 as usize).write(*e) };
-            r.1 += 1;
+            unsafe { dst.add(r.at as usize).write(*e) };
+            r.at += 1;
         }
         // SAFETY: all n positions were written above.
         unsafe { sorted.set_len(n) };
@@ -569,20 +605,19 @@ impl Sessioniser {
         out.sessions.reserve(runs.len());
         out.keys.offsets.reserve(runs.len());
         out.keys.bytes.reserve(runs.len() * 16);
-        // r.1 is now each run's end. Per run (one key): restore its slot, order its events by
-        // (ts, arrival), cut its sessions and write its events' columns, so each key's state
-        // is fetched once per run rather than once per event.
+        // r.at is now each run's end. Per run (one key): order its events by (ts, arrival),
+        // cut its sessions and write its events' columns, so each key's open session is
+        // fetched once per run rather than once per event (and its hot line not at all).
         let mut sess_of = std::mem::take(&mut self.sess_of);
         sess_of.clear();
         sess_of.reserve(n);
         let mut lo = 0usize;
         for (ri, r) in runs.iter().enumerate() {
-            if let Some(ahead) = runs.get(ri + 4) {
-                prefetch_read(self.cold.as_ptr().wrapping_add(ahead.0 as usize));
-                prefetch_read(self.hot.as_ptr().wrapping_add(ahead.0 as usize));
+            if let Some(ahead) = runs.get(ri + RUN_PREFETCH) {
+                prefetch_read(self.cold.as_ptr().wrapping_add(ahead.state as usize));
             }
-            let (state, hi) = (r.0, r.1 as usize);
-            self.hot[state as usize].run = u32::MAX;
+            let (state, hi) = (r.state, r.at as usize);
+            let key = &self.run_keys[r.key_at as usize..(r.key_at + r.key_len) as usize];
             let run = &mut sorted[lo..hi];
             if run.windows(2).any(|w| w[0].ts > w[1].ts) {
                 run.sort_by_key(|e| (e.ts, e.row));
@@ -592,14 +627,12 @@ impl Sessioniser {
                 let cut = match &c.session {
                     None => true,
                     Some(s) => {
-                        wide(e.ts) - wide(s.end) > wide(self.cfg.idle_gap_ms)
-                            || wide(e.ts) - wide(s.start) >= wide(self.cfg.max_session_ms)
+                        e.ts.saturating_sub(s.end) > self.cfg.idle_gap_ms
+                            || e.ts.saturating_sub(s.start) >= self.cfg.max_session_ms
                     }
                 };
                 if cut {
                     if let Some(old) = c.session.take() {
-                        let key =
-                            key_bytes(&self.hot[state as usize], &self.long_keys[state as usize]);
                         Self::close_row(old, key, j, self.epoch, out, &mut self.counters);
                     }
                     c.session = Some(OpenSession {
@@ -625,10 +658,7 @@ impl Sessioniser {
                     s.epoch = self.epoch;
                     s.row = out.sessions.len() as u32;
                     out.sessions.push(SessionRow::placeholder(s.id.get() - 1));
-                    out.keys.push_bytes(key_bytes(
-                        &self.hot[state as usize],
-                        &self.long_keys[state as usize],
-                    ));
+                    out.keys.push_bytes(key);
                     out.offsets.push(j as i64);
                 }
                 s.end = e.ts;
@@ -712,6 +742,7 @@ impl Sessioniser {
         cut(&mut self.released, rel);
         cut(&mut self.sess_of, rel);
         cut(&mut self.runs, rel);
+        cut(&mut self.run_keys, rel * 8);
         cut(&mut self.idle, rel);
         self.peak_pending = 0;
         self.peak_released = 0;

@@ -23,7 +23,7 @@ use super::timestamp::{float_ts_to_ms, parse_iso_ms};
 use super::{field_of_code, kind_of, text_fields, Field, KeyVal, ParsedEvent};
 
 /// Zero bytes after the line in the scratch copy (reads stay within 16 past any position).
-const PAD: usize = 48;
+pub const PAD: usize = 48;
 
 #[cfg(not(target_arch = "x86_64"))]
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -359,6 +359,17 @@ impl Cursor<'_> {
 #[inline]
 pub fn parse(line: &[u8], pad: &mut Padded, ev: &mut ParsedEvent) -> bool {
     parse_in(pad.load(line), line.len(), ev).is_some()
+}
+
+/// `parse` of the line `buf[..len]` read where it lies, without the padded copy, when the
+/// buffer goes on past it: `buf[len]` is the line's `\n` and at least `PAD` bytes follow the
+/// line. Why this is the same as parsing the padded copy: the padding matters only through its
+/// first byte, a control character that every scan stops at and no step consumes; `\n` is one
+/// too, so no read gets past it except the fixed look-aheads, which stay within `PAD`.
+#[inline]
+pub fn parse_framed(buf: &[u8], len: usize, ev: &mut ParsedEvent) -> bool {
+    debug_assert!(buf.len() >= len + PAD && buf[len] == b'\n');
+    parse_in(buf, len, ev).is_some()
 }
 
 fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {

@@ -401,6 +401,17 @@ impl LineParser {
         self.parse_general(line, ev)
     }
 
+    /// `parse` of the line `buf[..len]` inside a larger buffer (`buf[len]` is its `\n`): when
+    /// `fast::PAD` bytes follow it, the fast path reads it in place instead of copying it.
+    #[inline]
+    pub fn parse_framed(&mut self, buf: &[u8], len: usize, ev: &mut ParsedEvent) -> LineOutcome {
+        if buf.len() >= len + fast::PAD && fast::parse_framed(buf, len, ev) {
+            self.scratch.clear();
+            return LineOutcome::Event;
+        }
+        self.parse(&buf[..len], ev)
+    }
+
     /// The general parser: every JSON line, with msgspec's semantics.
     pub fn parse_general(&mut self, line: &[u8], ev: &mut ParsedEvent) -> LineOutcome {
         *ev = ParsedEvent::default();
