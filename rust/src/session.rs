@@ -888,6 +888,34 @@ mod tests {
         (sessions.into_values().collect(), s.counters.clone())
     }
 
+    /// A key's run index from an earlier drain points at another key's run in this one: the
+    /// key must still get a run of its own (run indexes are never reset between drains).
+    #[test]
+    fn stale_run_indexes_are_not_followed() {
+        let cfg = SessionConfig {
+            lateness_ms: 0,
+            ..Default::default()
+        };
+        let mut s = Sessioniser::new(cfg);
+        let mut b = Batch::default();
+        let mut sessions = Default::default();
+        for pair in [[("a", 1), ("b", 2)], [("b", 3), ("a", 4)], [("c", 5), ("a", 6)]] {
+            for (k, ts) in pair {
+                s.arrive(k, None, ev(ts, ts));
+            }
+            s.drain(false, &mut b);
+            collect(&b, &mut sessions);
+        }
+        s.drain(true, &mut b);
+        collect(&b, &mut sessions);
+        let got: Vec<_> = sessions.into_values().collect();
+        let want = [("a", vec![1, 4, 6]), ("b", vec![2, 3]), ("c", vec![5])];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((k, ts), (wk, wts)) in got.iter().zip(want) {
+            assert_eq!((k.as_str(), ts), (wk, &wts));
+        }
+    }
+
     fn collect(b: &Batch, out: &mut std::collections::BTreeMap<u64, (String, Vec<i64>)>) {
         assert_eq!(b.offsets.len(), b.sessions.len() + 1);
         assert_eq!(*b.offsets.last().unwrap() as usize, b.events.len());

@@ -582,38 +582,53 @@ mod tests {
         }
     }
 
-    /// Valid lines with random bytes flipped, inserted, deleted or cut off: the fast path never
-    /// reads out of bounds (the debug build asserts every unchecked read) and never accepts a
-    /// line the general parser rejects or reads differently.
-    #[test]
-    fn mutated_lines_never_fool_the_fast_path() {
+    /// Valid lines with random bytes flipped, inserted, deleted or cut off (deterministic).
+    fn mutated_lines(count: usize) -> impl Iterator<Item = Vec<u8>> {
         let seeds: &[&[u8]] = &[
             br#"{"ts":1700000003846,"sid":"s0015656","url":"/search","type":"scroll","sy":520,"sh":5200,"vh":900,"tab":"w1"}"#,
             br#"{"ts":1700000005835,"sid":"s0004250","url":"/","type":"request","route":"GET /api/product","status":200,"dur":84.0}"#,
             br#"{"ts":"2024-01-01T00:00:00Z","uid":42,"id":"e1","type":"click","x":-3,"y":7,"score":0.25}"#,
         ];
-        let mut seed = 0x0123_4567_89ab_cdefu64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
-        let alphabet = b"{}[]:,\"\\ \t0123456789.-eE+truefalsnul\x00\x1f\x7f\x80\xc3\xa9";
-        let mut accepted = 0;
-        for _ in 0..300_000 {
-            let mut line = seeds[next(seeds.len())].to_vec();
-            for _ in 0..1 + next(3) {
-                let at = next(line.len() + 1);
-                match next(4) {
-                    0 if at < line.len() => line[at] = alphabet[next(alphabet.len())],
-                    1 => line.insert(at, alphabet[next(alphabet.len())]),
+        let mut rng = Xorshift(0x0123_4567_89ab_cdef);
+        (0..count).map(move |_| {
+            let mut line = seeds[rng.below(seeds.len())].to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(line.len() + 1);
+                match rng.below(4) {
+                    0 if at < line.len() => line[at] = rng.pick(ALPHABET),
+                    1 => line.insert(at, rng.pick(ALPHABET)),
                     2 if at < line.len() => {
                         line.remove(at);
                     }
                     _ => line.truncate(at),
                 }
             }
+            line
+        })
+    }
+
+    const ALPHABET: &[u8] = b"{}[]:,\"\\ \t0123456789.-eE+truefalsnul\x00\x1f\x7f\x80\xc3\xa9";
+
+    struct Xorshift(u64);
+
+    impl Xorshift {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+        fn pick(&mut self, from: &[u8]) -> u8 {
+            from[self.below(from.len())]
+        }
+    }
+
+    /// Mutated lines: the fast path never reads out of bounds (the debug build asserts every
+    /// unchecked read) and never accepts a line the general parser rejects or reads differently.
+    #[test]
+    fn mutated_lines_never_fool_the_fast_path() {
+        let mut accepted = 0;
+        for line in mutated_lines(300_000) {
             if let Some(got) = fast(&line) {
                 accepted += 1;
                 let (ok, want) = general(&line);
@@ -629,6 +644,32 @@ mod tests {
             accepted > 1_000,
             "too few mutated lines still parse: {accepted}"
         );
+    }
+
+    /// Reading a line in place, whatever bytes follow its newline, gives exactly what reading
+    /// its zero-padded copy gives (accepted or not, and the same event).
+    #[test]
+    fn in_place_equals_the_padded_copy() {
+        let mut rng = Xorshift(0x5eed_f00d_dead_beef);
+        let (mut pad, mut both) = (Padded::default(), 0);
+        for line in mutated_lines(100_000) {
+            let mut buf = line.clone();
+            buf.push(b'\n');
+            // what follows: JSON-ish bytes that would continue a scan that ran past the line
+            for _ in 0..PAD + rng.below(40) {
+                buf.push(rng.pick(ALPHABET));
+            }
+            let (mut a, mut b) = (ParsedEvent::default(), ParsedEvent::default());
+            let padded = parse(&line, &mut pad, &mut a);
+            let framed = parse_framed(&buf, line.len(), &mut b);
+            let s = String::from_utf8_lossy(&line);
+            assert_eq!(padded, framed, "{s}");
+            if padded {
+                both += 1;
+                assert!(same(&a, &b), "{s}: {a:?} != {b:?}");
+            }
+        }
+        assert!(both > 1_000, "too few lines parsed: {both}");
     }
 
     /// Random lines from pieces, valid and not: wherever the fast path says yes, the general
