@@ -527,7 +527,9 @@ impl Sessioniser {
         // saturating i64 differences compare exactly as the true (i128) ones against the
         // thresholds here, which are representable: cheaper in the per-event loops
         let neg_lat = -self.cfg.lateness_ms;
-        let sealed_below = self.g.map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms));
+        let sealed_below = self
+            .g
+            .map_or(i64::MIN, |g| g.saturating_sub(self.cfg.lateness_ms));
         // Group the releasable events by key with a counting pass (stable, so each key's events
         // stay in arrival order), then put each key's run in (ts, arrival) order; runs are
         // short and almost always sorted already. Cheaper than a comparison sort of the chunk,
@@ -899,7 +901,11 @@ mod tests {
         let mut s = Sessioniser::new(cfg);
         let mut b = Batch::default();
         let mut sessions = Default::default();
-        for pair in [[("a", 1), ("b", 2)], [("b", 3), ("a", 4)], [("c", 5), ("a", 6)]] {
+        for pair in [
+            [("a", 1), ("b", 2)],
+            [("b", 3), ("a", 4)],
+            [("c", 5), ("a", 6)],
+        ] {
             for (k, ts) in pair {
                 s.arrive(k, None, ev(ts, ts));
             }
