@@ -554,6 +554,22 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
     # after 1 min, and over the second half: the retained-session cap and the window fill up
     # over the first minutes, so a bounded process still rises early and then levels off
     half = minutes * 30
+    # retention compacts its records now and then, so RSS is a sawtooth: a straight-line fit
+    # over a few teeth depends on where the window cuts them. The floor and the peak of each
+    # whole minute do not; their slopes over the second half say whether memory really grows.
+    by_minute: dict[int, list[float]] = {}
+    for s in samples:
+        by_minute.setdefault(int(s[0] // 60), []).append(s[1])
+    whole = sorted(m for m, v in by_minute.items() if len(v) >= 10)
+    floors = [(m, min(by_minute[m])) for m in whole]
+    peaks = [(m, max(by_minute[m])) for m in whole]
+
+    def minute_slope(pts: list[tuple[int, float]]) -> float:
+        pts = [p for p in pts if p[0] * 60 >= half]
+        if len(pts) < 2:
+            return float("nan")
+        return float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0])
+
     res = {
         "heap_slope_mb_per_min": per_min(5, 60),
         "core_slope_mb_per_min": per_min(6, 60),
@@ -564,7 +580,11 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
             "core": per_min(6, half),
             "heap_free": per_min(7, half),
             "mmapped": per_min(8, half),
+            "rss_floor": minute_slope(floors),
+            "rss_peak": minute_slope(peaks),
         },
+        "rss_floor_by_minute_mb": [round(v, 1) for _, v in floors],
+        "rss_peak_by_minute_mb": [round(v, 1) for _, v in peaks],
         "minutes": minutes,
         "rate": rate,
         "rss_start_mb": samples[0][1],
@@ -577,7 +597,11 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
         f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f})\n"
         f"    slope after 1 min: RSS {res['slope_mb_per_min_after_1min']:+.2f}, heap in use {res['heap_slope_mb_per_min']:+.2f}, Rust core {res['core_slope_mb_per_min']:+.2f} MB/min\n"
         f"    second half:       RSS {h2['rss']:+.2f}, heap in use {h2['heap']:+.2f}, Rust core {h2['core']:+.2f},"
-        f" heap free {h2['heap_free']:+.2f}, malloc mmaps {h2['mmapped']:+.2f} MB/min"
+        f" heap free {h2['heap_free']:+.2f}, malloc mmaps {h2['mmapped']:+.2f} MB/min\n"
+        f"    RSS per minute, floor: {' '.join(f'{v:.0f}' for v in res['rss_floor_by_minute_mb'])} MB"
+        f" (second half {h2['rss_floor']:+.2f} MB/min)\n"
+        f"                    peak:  {' '.join(f'{v:.0f}' for v in res['rss_peak_by_minute_mb'])} MB"
+        f" (second half {h2['rss_peak']:+.2f} MB/min)"
     )
     return res
 

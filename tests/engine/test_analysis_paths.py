@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
 
 from uxtop.engine.aggregates import MAX_HEAT_PAGES, HeatGrids
-from uxtop.engine.core import _own_rows
+from uxtop.engine.records import RecordStore
 from uxtop.engine.warmup import _canned_stream, warm_heat_kernel, warm_pipeline
 
 
@@ -22,21 +25,63 @@ def _records(n: int) -> np.ndarray:
     return rec
 
 
-def test_own_rows_equals_a_copy_and_owns_its_memory() -> None:
-    rec = _records(300)
-    buf = rec.tobytes()
-    for start, n in ((0, 1), (17, 40), (299, 1), (0, 300)):
-        got = _own_rows(buf, rec.dtype, start, n)
-        want = rec[start : start + n].copy()
-        assert got.dtype == rec.dtype
-        assert got.shape == (n,)
-        assert got.tobytes() == want.tobytes()
-        for name in rec.dtype.names or ():
-            assert np.array_equal(got[name], want[name])
-        # evicting the session must free its rows: nothing may pin the shared gather
-        assert not np.shares_memory(got, rec)
-        # the buffer it keeps alive is exactly its own rows, never the whole gather
-        assert len(got.base) == n * rec.dtype.itemsize
+@dataclass
+class _Held:
+    chunks: list[np.ndarray] = field(default_factory=list)
+
+
+def _rows(held: _Held) -> bytes:
+    return b"".join(c.tobytes() for c in held.chunks)
+
+
+def test_record_store_keeps_each_sessions_rows_exactly() -> None:
+    rec = _records(3000)
+    store = RecordStore(slab_rows=700)
+    sessions = [_Held() for _ in range(5)]
+    want = [b""] * 5
+    rng = np.random.default_rng(1)
+    at = 0
+    while at < rec.shape[0]:
+        # a batch: a gather of several sessions' rows, each session taking its slice
+        n = int(rng.integers(1, 400))
+        block = store.put(rec[at : at + n])
+        pos = 0
+        for who, k in enumerate(np.diff(np.sort(rng.integers(0, n + 1, 4)), prepend=0, append=n)):
+            k = int(k)
+            if k:
+                sessions[who].chunks.append(block[pos : pos + k])
+                want[who] += rec[at + pos : at + pos + k].tobytes()
+            pos += k
+        at += n
+    assert [_rows(s) for s in sessions] == want
+    moved = store.compact(sessions)
+    assert moved == rec.shape[0]
+    assert [_rows(s) for s in sessions] == want  # same rows, same order
+    assert all(len(s.chunks) == 1 for s in sessions if s.chunks)
+    assert sessions[0].chunks[0].dtype == rec.dtype
+
+
+def test_record_store_compaction_drops_the_old_slabs() -> None:
+    rec = _records(5000)
+    store = RecordStore(slab_rows=1000)
+    sessions = [_Held() for _ in range(50)]
+    for i in range(0, 5000, 100):
+        block = store.put(rec[i : i + 100])
+        sessions[(i // 100) % 50].chunks.append(block)
+    slabs = {id(c.base): weakref.ref(c.base) for s in sessions for c in s.chunks}
+    assert len(slabs) == 5
+    # evict most sessions, as retention does; the survivors' rows still pin every slab
+    live = sessions[:5]
+    live_rows = sum(c.shape[0] for s in live for c in s.chunks)
+    assert store.needs_compaction(live_rows)
+    del sessions, block
+    want = [_rows(s) for s in live]
+    store.compact(live)
+    gc.collect()
+    assert all(ref() is None for ref in slabs.values()), "an old slab is still alive"
+    assert [_rows(s) for s in live] == want
+    assert store.rows_held == live_rows
+    assert not store.needs_compaction(live_rows)
 
 
 def test_canned_stream_carries_sessions_across_batches() -> None:

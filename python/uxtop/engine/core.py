@@ -52,6 +52,7 @@ from uxtop.engine.aggregates import (
 )
 from uxtop.engine.detail import build_detail
 from uxtop.engine.flags import FlagAdapter, flag_rows
+from uxtop.engine.records import RecordStore
 from uxtop.engine.sources import Source
 from uxtop.snapshot import (
     FLAG_KINDS,
@@ -275,6 +276,7 @@ class Engine:
         self._window_events = 0
         self._kept: dict[int, _Kept] = {}
         self._kept_events = 0
+        self._records = RecordStore()
         self._kept_ids = np.zeros(0, dtype=np.uint64)
         #: sessions flagged for the first time whose past is not yet copied from the window
         self._unpulled: list[int] = []
@@ -649,9 +651,8 @@ class Engine:
         hit = np.flatnonzero(member(sids, ids))
         if not hit.size:
             return
-        # one gather per column for all kept sessions of the batch, into one record array;
-        # each session then takes its own copy of its rows (one memcpy), so evicting or
-        # trimming a session really frees its memory (views would pin the shared gather)
+        # one gather per column for all kept sessions of the batch, into one record array in
+        # the record store; each session holds a view of its rows there (see records.py)
         starts = batch.offsets[hit]
         lens = batch.offsets[hit + 1] - starts
         total = int(lens.sum())
@@ -673,10 +674,7 @@ class Engine:
             s["closed"][hit].tolist(),
             strict=True,
         )
-        # each session's rows are a slice of the gather's bytes: slicing bytes copies (one
-        # memcpy), numpy would copy a packed record slice field by field (~10x slower)
-        buf = rec.tobytes() if rec is not None else b""
-        dtype = rec.dtype if rec is not None else None
+        block = self._records.put(rec) if rec is not None else None
         pos = 0
         kept_map = self._kept
         per_session = self.retention.per_session_events
@@ -689,14 +687,16 @@ class Engine:
                     kept.closed = bool(closed)
                     if not kept.dev or not kept.key:
                         self._fill_identity(kept, batch, si)
-                    if n:
-                        kept.chunks.append(_own_rows(buf, dtype, pos, n))
+                    if n and block is not None:
+                        kept.chunks.append(block[pos : pos + n])
                         kept.n_kept += n
                         self._kept_events += n
                         if kept.n_kept > per_session:
                             self._trim_session(kept)
                     kept.row = None
                 pos += n
+            if self._records.needs_compaction(self._kept_events):
+                self._records.compact(self._kept.values())
 
     def _fill_identity(self, kept: _Kept, batch: EventBatch, si: int) -> None:
         """A kept session's cohort strings and key, from its first batch that has them."""
@@ -1232,13 +1232,6 @@ def _record_dtype(batch: EventBatch) -> np.dtype:
     if dt is None:
         dt = _RECORD_DTYPES[key] = np.dtype([(k, v.dtype) for k, v in batch.columns.items()])
     return dt
-
-
-def _own_rows(buf: bytes, dtype: Any, start: int, n: int) -> npt.NDArray:
-    """Records ``start:start+n`` of ``buf`` (a record array's bytes) in memory of their own
-    (read-only): the slice is a copy, so the array pins nothing else."""
-    size = dtype.itemsize
-    return np.frombuffer(buf[start * size : (start + n) * size], dtype=dtype)
 
 
 def member(
