@@ -34,31 +34,40 @@ def _rows(held: _Held) -> bytes:
     return b"".join(c.tobytes() for c in held.chunks)
 
 
-def test_record_store_keeps_each_sessions_rows_exactly() -> None:
-    rec = _records(3000)
-    store = RecordStore(slab_rows=700)
-    sessions = [_Held() for _ in range(5)]
-    want = [b""] * 5
-    rng = np.random.default_rng(1)
+def _fill(store: RecordStore, rec: np.ndarray, sessions: list[_Held], seed: int) -> list[bytes]:
+    """Batches of random sizes, each a gather of several sessions' rows (as the engine puts
+    them); returns each session's rows as the bytes it should read back."""
+    want = [b""] * len(sessions)
+    rng = np.random.default_rng(seed)
     at = 0
     while at < rec.shape[0]:
-        # a batch: a gather of several sessions' rows, each session taking its slice
         n = int(rng.integers(1, 400))
         block = store.put(rec[at : at + n])
-        pos = 0
-        for who, k in enumerate(np.diff(np.sort(rng.integers(0, n + 1, 4)), prepend=0, append=n)):
-            k = int(k)
-            if k:
-                sessions[who].chunks.append(block[pos : pos + k])
-                want[who] += rec[at + pos : at + pos + k].tobytes()
-            pos += k
+        cuts = np.sort(rng.integers(0, n + 1, len(sessions) - 1))
+        for who, (lo, hi) in enumerate(zip(np.r_[0, cuts], np.r_[cuts, n], strict=True)):
+            lo, hi = int(lo), int(hi)
+            if hi > lo:
+                sessions[who].chunks.append(block[lo:hi])
+                want[who] += rec[at + lo : at + hi].tobytes()
         at += n
+    return want
+
+
+def test_record_store_keeps_each_sessions_rows_exactly() -> None:
+    rec = _records(20_000)
+    store = RecordStore(slab_rows=700)
+    sessions = [_Held() for _ in range(8)]
+    want = _fill(store, rec, sessions, seed=1)
     assert [_rows(s) for s in sessions] == want
-    moved = store.compact(sessions)
-    assert moved == rec.shape[0]
-    assert [_rows(s) for s in sessions] == want  # same rows, same order
-    assert all(len(s.chunks) == 1 for s in sessions if s.chunks)
-    assert sessions[0].chunks[0].dtype == rec.dtype
+    # every slab fully live: nothing to move
+    assert store.compact(sessions) == 0
+    assert [_rows(s) for s in sessions] == want
+    # half the sessions go: their slabs are mostly dead and get emptied, the rest read the same
+    survivors = sessions[::2]
+    moved = store.compact(survivors)
+    assert 0 < moved <= sum(c.shape[0] for s in survivors for c in s.chunks)
+    assert [_rows(s) for s in survivors] == want[::2]
+    assert survivors[0].chunks[0].dtype == rec.dtype
 
 
 def test_record_store_compaction_drops_the_old_slabs() -> None:
@@ -76,12 +85,36 @@ def test_record_store_compaction_drops_the_old_slabs() -> None:
     assert store.needs_compaction(live_rows)
     del sessions, block
     want = [_rows(s) for s in live]
-    store.compact(live)
+    assert store.compact(live) == live_rows
     gc.collect()
-    assert all(ref() is None for ref in slabs.values()), "an old slab is still alive"
+    assert all(ref() is None for ref in slabs.values()), "an emptied slab is still alive"
     assert [_rows(s) for s in live] == want
-    assert store.rows_held == live_rows
+    assert all(len(s.chunks) == 1 for s in live)  # a session's moved rows sit together
+    assert store.capacity <= live_rows + store.slab_rows
     assert not store.needs_compaction(live_rows)
+
+
+def test_record_store_stays_within_its_bound_under_churn() -> None:
+    # retention's pattern: sessions keep arriving, the oldest go; the slabs never hold more
+    # than 1.5x the live rows plus a slab once compaction has run, and moves stay a fraction
+    rec = _records(400)
+    store = RecordStore(slab_rows=2000)
+    alive: list[_Held] = []
+    appended = 0
+    for step in range(600):
+        s = _Held()
+        alive.append(s)
+        for held in alive[-30:]:
+            held.chunks.append(store.put(rec[: 10 + step % 40]))
+            appended += 10 + step % 40
+        if len(alive) > 60:
+            alive = alive[-60:]
+        live_rows = sum(c.shape[0] for h in alive for c in h.chunks)
+        if store.needs_compaction(live_rows):
+            store.compact(alive)
+            assert store.capacity <= 1.5 * live_rows + 2 * store.slab_rows
+    assert store.compactions > 5
+    assert store.rows_moved < appended
 
 
 def test_canned_stream_carries_sessions_across_batches() -> None:

@@ -1,15 +1,17 @@
 """Where the engine keeps the events of flagged sessions for drill-down.
 
-Rows are appended into large record slabs and each session holds views of its own rows; when
-the rows no session holds any more (trimmed or evicted) outweigh the live ones, the live rows
-are copied into one fresh block, session by session, and the old slabs are dropped whole.
+Rows are appended into large record slabs and each session holds views of its own rows. When
+the slabs hold too many rows no session needs any more (trimmed or evicted), the slabs that are
+mostly dead are emptied: their live rows are copied into the current slab, session by session,
+and the old slabs are dropped whole. Slabs that are still mostly live stay where they are, so
+a compaction copies little and its cost does not grow with everything retained.
 
 Why not one small array per session per batch (the earlier design): sessions are evicted in a
 different order than their rows arrive, so the freed arrays leave holes all over the malloc
 heap that it cannot hand back. Measured in the 10-minute soak at 100 k events/s: RSS crept up
-~2 MB/min while the bytes in use stayed flat, and with retention off it stayed flat. Slabs and
-compacted blocks are large, so when they are dropped their pages go back to the OS whole (the
-engine's periodic ``malloc_trim`` returns those below the mmap threshold).
+~2 MB/min while the bytes in use stayed flat, and with retention off it stayed flat. Slabs are
+large, so when they are dropped their pages go back to the OS whole (the engine's periodic
+``malloc_trim`` returns those below the mmap threshold).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import numpy.typing as npt
 
 #: rows per slab: ~5 MB of records, well above malloc's mmap threshold
 SLAB_ROWS = 1 << 16
-#: compact when the rows written since the last compaction exceed the live ones by this share
-#: (plus one slab): memory stays within ~1.25x the live rows (a smaller sawtooth), and each
-#: compaction copies the live rows once per quarter of them appended since (at 100 k events/s,
-#: ~100 MB every half minute: a few ms of memcpy per second)
-SLACK = 0.25
+#: a slab with less than this share of its rows live is emptied by a compaction
+DENSE = 2 / 3
+#: compact when the slabs' rows exceed the live ones by this share (plus one slab). With every
+#: slab at least DENSE live after a compaction, the slabs hold at most 1/DENSE = 1.5x the live
+#: rows, so the trigger is not met again until that much more has died.
+SLACK = 1 / DENSE - 1
 
 
 class HoldsChunks(Protocol):
@@ -35,65 +38,102 @@ class HoldsChunks(Protocol):
     chunks: list[npt.NDArray]
 
 
+def _slab_of(chunk: npt.NDArray) -> npt.NDArray:
+    # numpy points every view, however sliced, at the array that owns the memory
+    base = chunk.base
+    return base if isinstance(base, np.ndarray) else chunk
+
+
 class RecordStore:
     """Append-only slabs of event records with compaction (see the module docstring)."""
 
-    def __init__(self, slab_rows: int = SLAB_ROWS, slack: float = SLACK) -> None:
-        if slab_rows < 1 or slack <= 0:
-            raise ValueError("RecordStore needs slab_rows >= 1 and slack > 0")
+    def __init__(self, slab_rows: int = SLAB_ROWS) -> None:
+        if slab_rows < 1:
+            raise ValueError("RecordStore needs slab_rows >= 1")
         self.slab_rows = slab_rows
-        self.slack = slack
         self._slab: npt.NDArray | None = None
         self._pos = 0
-        #: rows in the blocks sessions may still hold views of (since the last compaction)
-        self.rows_held = 0
+        #: rows written into each slab (by id): a slab's unwritten tail was never touched, so it
+        #: holds no memory, and only written rows count as used or dead
+        self._filled: dict[int, int] = {}
+        #: rows written into the slabs sessions may still hold views of
+        self.capacity = 0
         self.compactions = 0
+        self.rows_moved = 0
+
+    def _reserve(self, n: int, dtype: np.dtype) -> npt.NDArray:
+        slab = self._slab
+        if slab is None or slab.dtype != dtype or self._pos + n > slab.shape[0]:
+            slab = self._slab = np.empty(max(self.slab_rows, n), dtype=dtype)
+            self._pos = 0
+        view = slab[self._pos : self._pos + n]
+        self._pos += n
+        self._filled[id(slab)] = self._pos
+        self.capacity += n
+        return view
 
     def put(self, rec: npt.NDArray) -> npt.NDArray:
         """Copy the records ``rec`` into the store; returns the view of them there (slice it
         per session)."""
-        n = int(rec.shape[0])
-        slab = self._slab
-        if slab is None or slab.dtype != rec.dtype or self._pos + n > slab.shape[0]:
-            slab = self._slab = np.empty(max(self.slab_rows, n), dtype=rec.dtype)
-            self._pos = 0
-        view = slab[self._pos : self._pos + n]
+        view = self._reserve(int(rec.shape[0]), rec.dtype)
         view[...] = rec
-        self._pos += n
-        self.rows_held += n
         return view
 
     def needs_compaction(self, live_rows: int) -> bool:
-        return self.rows_held > live_rows * (1 + self.slack) + self.slab_rows
+        return self.capacity > live_rows * (1 + SLACK) + self.slab_rows
 
     def compact(self, sessions: Iterable[HoldsChunks]) -> int:
-        """Copy every session's rows into one fresh block, in order, so the old slabs are
-        dropped once nothing else holds them (a drill-down under way keeps its own views).
+        """Empty the slabs that are less than DENSE live: copy their rows (each session's
+        consecutive ones together, order kept) into the current slab. The emptied slabs are
+        freed once nothing else holds them (a drill-down under way keeps its own views).
         Returns the rows moved."""
         holders = [s for s in sessions if s.chunks]
-        total = sum(int(c.shape[0]) for s in holders for c in s.chunks)
-        dtypes = {c.dtype for s in holders for c in s.chunks}
-        self._slab = None
-        self._pos = 0
-        self.compactions += 1
-        if total == 0 or len(dtypes) != 1:
-            # nothing held, or records of a changed layout (never in one run): start over
-            self.rows_held = total
-            return 0
-        block = np.empty(total, dtype=dtypes.pop())
-        pos = 0
+        live: dict[int, int] = {}
+        slabs: dict[int, npt.NDArray] = {}
         for s in holders:
-            n = sum(int(c.shape[0]) for c in s.chunks)
-            mine = block[pos : pos + n]
-            if len(s.chunks) == 1:
-                mine[...] = s.chunks[0]
-            else:
-                np.concatenate(s.chunks, out=mine)
-            s.chunks = [mine]
-            pos += n
-        self.rows_held = total
-        return total
+            for c in s.chunks:
+                b = _slab_of(c)
+                live[id(b)] = live.get(id(b), 0) + int(c.shape[0])
+                slabs[id(b)] = b
+        cur = self._slab
+        filled = {k: self._filled.get(k, int(b.shape[0])) for k, b in slabs.items()}
+        sparse = {k for k, b in slabs.items() if b is not cur and live[k] < DENSE * filled[k]}
+        if cur is not None and id(cur) not in slabs:
+            self._slab = None  # nothing live in it: the moved rows start a fresh one
+        keep = {k for k in slabs if k not in sparse}
+        self._filled = {k: filled[k] for k in keep}
+        self.capacity = sum(filled[k] for k in keep)
+        self.compactions += 1
+        moved = 0
+        for s in holders:
+            flags = [id(_slab_of(c)) in sparse for c in s.chunks]
+            if not any(flags):
+                continue
+            out: list[npt.NDArray] = []
+            i = 0
+            while i < len(s.chunks):
+                if not flags[i]:
+                    out.append(s.chunks[i])
+                    i += 1
+                    continue
+                j = i
+                while j < len(s.chunks) and flags[j] and s.chunks[j].dtype == s.chunks[i].dtype:
+                    j += 1
+                run = s.chunks[i:j]
+                n = sum(int(c.shape[0]) for c in run)
+                dst = self._reserve(n, run[0].dtype)
+                if len(run) == 1:
+                    dst[...] = run[0]
+                else:
+                    np.concatenate(run, out=dst)
+                out.append(dst)
+                moved += n
+                i = j
+            s.chunks = out
+        self.rows_moved += moved
+        return moved
 
     def memory_bytes(self) -> int:
-        """Bytes of the current slab (the compacted block is counted through the sessions)."""
-        return 0 if self._slab is None else int(self._slab.nbytes)
+        """Bytes of the rows written into slabs still held (live rows and the dead among them)."""
+        itemsize = 0 if self._slab is None else self._slab.dtype.itemsize
+        return self.capacity * itemsize
