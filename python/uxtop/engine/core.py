@@ -651,18 +651,18 @@ class Engine:
         hit = np.flatnonzero(member(sids, ids))
         if not hit.size:
             return
-        # one gather per column for all kept sessions of the batch, into one record array in
-        # the record store; each session holds a view of its rows there (see records.py)
+        # one gather per column for all kept sessions of the batch, straight into the record
+        # store; each session holds a view of its rows there (see records.py)
         starts = batch.offsets[hit]
         lens = batch.offsets[hit + 1] - starts
         total = int(lens.sum())
-        rec: npt.NDArray | None = None
+        block: npt.NDArray | None = None
         if total:
             first = np.cumsum(lens) - lens
             rows = np.repeat(starts - first, lens) + np.arange(total)
-            rec = np.empty(total, dtype=_record_dtype(batch))
+            block = self._records.reserve(total, _record_dtype(batch))
             for k, v in batch.columns.items():
-                rec[k] = v[rows]
+                block[k] = v[rows]
         # per-session metadata read as Python lists once per batch, not element by element
         s = batch.sessions
         meta = zip(
@@ -674,7 +674,6 @@ class Engine:
             s["closed"][hit].tolist(),
             strict=True,
         )
-        block = self._records.put(rec) if rec is not None else None
         pos = 0
         kept_map = self._kept
         per_session = self.retention.per_session_events
