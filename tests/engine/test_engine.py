@@ -485,3 +485,23 @@ def test_sources_are_read_after_the_first_frame_or_the_delay(frame_up: bool) -> 
     assert pulled and eng.latest().events > 0
     waited = pulled[0] - t0
     assert waited < 1.2 if frame_up else waited >= 1.4
+
+
+def test_live_engine_paces_insights_and_a_synchronous_run_does_not() -> None:
+    from uxtop.analytics import Analytics
+
+    sync = Engine([BytesSource(make_events())], detector=False, analytics=Analytics())
+    sync.run_until_done()
+    assert sync.latest().analytics is not None  # analytics ran
+    assert sync._analytics.insight_interval_s == 0.0  # exact per bucket: reports, tests
+
+    live = Engine(
+        [BytesSource(make_events())],
+        detector=False,
+        analytics=Analytics(),
+        publish_interval=0.25,
+    ).start()
+    try:
+        assert live._analytics.insight_interval_s == 0.25  # no fresher than its snapshots
+    finally:
+        live.stop()

@@ -209,6 +209,7 @@ class Engine:
         self._commands: deque[tuple[Command, Future[Any] | None]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._live = False  # start() runs the threads; run_until_done() stays synchronous
         self._ingest_thread: threading.Thread | None = None
         # ingest → analysis hand-off: (batch, when its bytes were read); ingest appends, analysis
         # pops (deque ops are atomic under the GIL)
@@ -315,6 +316,8 @@ class Engine:
         return self.source_desc
 
     def start(self) -> Engine:
+        self._live = True
+        self._pace_insights()
         self._thread = threading.Thread(target=self._run, name="uxtop-engine", daemon=True)
         self._ingest_thread = threading.Thread(
             target=self._run_ingest, name="uxtop-ingest", daemon=True
@@ -924,6 +927,17 @@ class Engine:
         except Exception as exc:
             self._notes = [f"analytics unavailable: {type(exc).__name__}: {exc}"]
             self._analytics = None
+        self._pace_insights()
+
+    def _pace_insights(self) -> None:
+        """A live engine (threads, snapshots at a fixed rate) needs insights no fresher than
+        its snapshots; a synchronous run (reports, tests) keeps them exact per bucket."""
+        if (
+            self._live
+            and self._analytics is not None
+            and hasattr(self._analytics, "insight_interval_s")
+        ):
+            self._analytics.insight_interval_s = self.publish_interval
 
     def _warm_pipeline(self) -> None:
         """The default pipeline's remaining kernels, on throwaway copies (see warm_pipeline)."""
