@@ -30,6 +30,8 @@ DENSE = 2 / 3
 #: slab at least DENSE live after a compaction, the slabs hold at most 1/DENSE = 1.5x the live
 #: rows, so the trigger is not met again until that much more has died.
 SLACK = 1 / DENSE - 1
+#: rows written since the last compaction, as a share of the live ones, before the next one
+REGROW = 0.25
 
 
 class HoldsChunks(Protocol):
@@ -72,6 +74,8 @@ class RecordStore:
         self.capacity = 0
         self.compactions = 0
         self.rows_moved = 0
+        #: capacity right after the last compaction
+        self._after = 0
 
     def reserve(self, n: int, dtype: np.dtype) -> npt.NDArray:
         """Room for ``n`` records in the store, to be filled by the caller (slice it per
@@ -94,7 +98,11 @@ class RecordStore:
         return view
 
     def needs_compaction(self, live_rows: int) -> bool:
-        return self.capacity > live_rows * (1 + SLACK) + self.slab_rows
+        # and not before a quarter of the live rows has been written since the last one: its
+        # slabs may all have stayed just over DENSE, and a compaction that can move nothing
+        # would otherwise run again after every slab (each one a scan of every session)
+        floor = max(live_rows * (1 + SLACK), self._after + live_rows * REGROW)
+        return self.capacity > floor + self.slab_rows
 
     def compact(self, sessions: Iterable[HoldsChunks]) -> int:
         """Empty the slabs that are less than DENSE live: copy their rows (each session's
@@ -145,6 +153,7 @@ class RecordStore:
                 i = j
             s.chunks = out
         self.rows_moved += moved
+        self._after = self.capacity
         return moved
 
     def memory_bytes(self) -> int:
