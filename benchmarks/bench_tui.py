@@ -532,12 +532,13 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
                     heap_in_use_mb(),
                     snap.core_memory_bytes / 1e6,
                     *heap_free_mb(),
+                    eng.retained_bytes / 1e6,
                 )
             )
             print(
                 f"    {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MB  heap in use {samples[-1][5]:7.1f} MB"
                 f" (free {samples[-1][7]:5.1f}, mmapped {samples[-1][8]:6.1f})"
-                f"  core {samples[-1][6]:6.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,}"
+                f"  core {samples[-1][6]:6.1f} MB  records {samples[-1][9]:6.1f} MB  events {samples[-1][2]:>12,}  kept {samples[-1][3]:>9,}"
                 f" in {samples[-1][4]:,} sessions  unanalysed {snap.unanalysed_events:,}",
                 flush=True,
             )
@@ -580,6 +581,7 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
             "core": per_min(6, half),
             "heap_free": per_min(7, half),
             "mmapped": per_min(8, half),
+            "records": per_min(9, half),
             "rss_floor": minute_slope(floors),
             "rss_peak": minute_slope(peaks),
         },
@@ -597,7 +599,7 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
         f"  {minutes:.0f} min at {rate / 1e3:.0f}k ev/s ({res['events']:,} events): RSS {res['rss_start_mb']:.0f} → {res['rss_end_mb']:.0f} MB (max {res['rss_max_mb']:.0f})\n"
         f"    slope after 1 min: RSS {res['slope_mb_per_min_after_1min']:+.2f}, heap in use {res['heap_slope_mb_per_min']:+.2f}, Rust core {res['core_slope_mb_per_min']:+.2f} MB/min\n"
         f"    second half:       RSS {h2['rss']:+.2f}, heap in use {h2['heap']:+.2f}, Rust core {h2['core']:+.2f},"
-        f" heap free {h2['heap_free']:+.2f}, malloc mmaps {h2['mmapped']:+.2f} MB/min\n"
+        f" heap free {h2['heap_free']:+.2f}, malloc mmaps {h2['mmapped']:+.2f}, record slabs {h2['records']:+.2f} MB/min\n"
         f"    RSS per minute, floor: {' '.join(f'{v:.0f}' for v in res['rss_floor_by_minute_mb'])} MB"
         f" (second half {h2['rss_floor']:+.2f} MB/min)\n"
         f"                    peak:  {' '.join(f'{v:.0f}' for v in res['rss_peak_by_minute_mb'])} MB"

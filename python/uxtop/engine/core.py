@@ -315,6 +315,12 @@ class Engine:
     def describe(self) -> str:
         return self.source_desc
 
+    @property
+    def retained_bytes(self) -> int:
+        """Bytes of the record slabs that hold flagged sessions' events (the live rows and the
+        dead ones a compaction has not reclaimed yet)."""
+        return self._records.memory_bytes()
+
     def start(self) -> Engine:
         self._live = True
         self._pace_insights()
