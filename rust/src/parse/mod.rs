@@ -402,14 +402,18 @@ impl LineParser {
     }
 
     /// `parse` of the line `buf[..len]` inside a larger buffer (`buf[len]` is its `\n`): when
-    /// `fast::PAD` bytes follow it, the fast path reads it in place instead of copying it.
+    /// `fast::PAD` bytes follow it, the fast path reads it in place instead of copying it (and
+    /// a line it gives up on goes straight to the general parser, not to the fast path again).
     #[inline]
     pub fn parse_framed(&mut self, buf: &[u8], len: usize, ev: &mut ParsedEvent) -> LineOutcome {
-        if buf.len() >= len + fast::PAD && fast::parse_framed(buf, len, ev) {
+        if buf.len() < len + fast::PAD {
+            return self.parse(&buf[..len], ev);
+        }
+        if fast::parse_framed(buf, len, ev) {
             self.scratch.clear();
             return LineOutcome::Event;
         }
-        self.parse(&buf[..len], ev)
+        self.parse_general(&buf[..len], ev)
     }
 
     /// The general parser: every JSON line, with msgspec's semantics.
