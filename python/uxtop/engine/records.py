@@ -115,11 +115,17 @@ class RecordStore:
         holders = [s for s in sessions if s.chunks]
         live: dict[int, int] = {}
         slabs: dict[int, npt.NDArray] = {}
+        # each chunk's slab, found once: the scan over every chunk is most of a compaction
+        slab_ids: list[list[int]] = []
         for s in holders:
+            ids = []
             for c in s.chunks:
                 b = _slab_of(c)
-                live[id(b)] = live.get(id(b), 0) + int(c.shape[0])
-                slabs[id(b)] = b
+                k = id(b)
+                live[k] = live.get(k, 0) + int(c.shape[0])
+                slabs[k] = b
+                ids.append(k)
+            slab_ids.append(ids)
         cur = self._slab
         filled = {k: self._filled.get(k, int(b.shape[0])) for k, b in slabs.items()}
         sparse = {k for k, b in slabs.items() if b is not cur and live[k] < DENSE * filled[k]}
@@ -130,8 +136,8 @@ class RecordStore:
         self.capacity = sum(filled[k] for k in keep)
         self.compactions += 1
         moved = 0
-        for s in holders:
-            flags = [id(_slab_of(c)) in sparse for c in s.chunks]
+        for s, ids in zip(holders, slab_ids, strict=True):
+            flags = [k in sparse for k in ids]
             if not any(flags):
                 continue
             out: list[npt.NDArray] = []
