@@ -546,11 +546,15 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
         replay.stop.set()
         eng.stop()
 
-    def per_min(col: int, since: float) -> float:
-        pts = [s for s in samples if s[0] >= since]
-        if len(pts) <= 2:
+    def slope_per_min(pts: list[tuple[float, float]], since: float, need: int) -> float:
+        """Least-squares slope (per minute) of (seconds, MB) points from ``since`` on."""
+        pts = [p for p in pts if p[0] >= since]
+        if len(pts) < need:
             return float("nan")
-        return float(np.polyfit([s[0] for s in pts], [s[col] for s in pts], 1)[0] * 60)
+        return float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0] * 60)
+
+    def per_min(col: int, since: float) -> float:
+        return slope_per_min([(s[0], s[col]) for s in samples], since, need=3)
 
     # after 1 min, and over the second half: the retained-session cap and the window fill up
     # over the first minutes, so a bounded process still rises early and then levels off
@@ -566,10 +570,7 @@ def bench_soak(data: bytes, rate: float, minutes: float) -> dict[str, Any]:
     peaks = [(m, max(by_minute[m])) for m in whole]
 
     def minute_slope(pts: list[tuple[int, float]]) -> float:
-        pts = [p for p in pts if p[0] * 60 >= half]
-        if len(pts) < 2:
-            return float("nan")
-        return float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0])
+        return slope_per_min([(m * 60, v) for m, v in pts], half, need=2)
 
     res = {
         "heap_slope_mb_per_min": per_min(5, 60),
