@@ -364,6 +364,39 @@ def test_overloaded_analysis_sheds_oldest_batches_and_says_so(
     assert any(n.startswith("overload:") for n in snap.notes)
 
 
+def test_handoff_sheds_by_age_so_a_burst_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches read together wait for analysis however many they are (a burst is work, not
+    overload); once the oldest has waited past MAX_HANDOFF_AGE_S, the next read sheds the old
+    ones and keeps the newest. Driven on a manual clock, the ingest side only."""
+    import uxtop.engine.core as core
+
+    monkeypatch.setattr(core, "READ_BUDGET", 4096)  # many small batches
+    now = [100.0]
+    eng = Engine(
+        [BytesSource(make_events(200))],
+        detector=False,
+        analytics=False,
+        warmup_detectors=False,
+        clock=lambda: now[0],
+    )
+    for _ in range(8):
+        eng._ingest_once()
+    waiting = len(eng._handoff)
+    burst = eng._handoff_events
+    assert waiting >= 4 and burst > 0
+    assert eng._shed_events == 0  # a burst inside the age bound is analysed, all of it
+
+    now[0] += core.MAX_HANDOFF_AGE_S * 0.9
+    eng._ingest_once()
+    assert eng._shed_events == 0  # still inside the bound
+
+    now[0] += core.MAX_HANDOFF_AGE_S * 0.2
+    eng._ingest_once()
+    # every batch read at the first moment is now too old: shed, counted; the fresh ones wait
+    assert eng._shed_events == burst
+    assert eng._handoff and all(now[0] - at <= core.MAX_HANDOFF_AGE_S for _, at in eng._handoff)
+
+
 def test_member_matches_isin() -> None:
     from uxtop.engine.core import member
 
