@@ -515,7 +515,8 @@ async def _keys(data: bytes, rate: float, presses: int) -> dict[str, Any]:
         f"  UI thread CPU per key (incl. the frame): p50 {res['cpu_p50_ms']:.1f} ms, p95 {res['cpu_p95_ms']:.1f} ms;"
         f" process CPU share of a core while pressing: {proc_share:.2f}"
     )
-    print("  engine:", res["engine_notes"], eng.latest().events)
+    notes = "; ".join(res["engine_notes"]) or "no notes"
+    print(f"  engine meanwhile: {eng.latest().events:,} events ingested, {notes}")
     worst = sorted(res["by_key_p95"].items(), key=lambda kv: -kv[1])[:4]
     print("  slowest keys (p95): " + ", ".join(f"{k} {v:.0f} ms" for k, v in worst))
     print(

@@ -86,8 +86,9 @@ FEED_INTERVAL = 0.2
 #: compaction holds analysis for a moment, so a 0.2 s count bound shed ~20 % of the events
 #: with analysis idle a third of the time (its capacity was never the limit)
 MAX_HANDOFF_AGE_S = 0.5
-#: and whatever their age, at most this many events wait (memory: ~100 bytes each in columns)
-MAX_HANDOFF_EVENTS = 2_000_000
+#: and whatever their age, at most this many events wait (~72 bytes each in columns: ~72 MB;
+#: the age bound comes first below ~2 M events/s, about what ingest can do)
+MAX_HANDOFF_EVENTS = 1_000_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
 #: pages / elements with running totals (flags per kind, distinct flagged sessions)
