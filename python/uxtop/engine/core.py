@@ -82,7 +82,7 @@ FEED_INTERVAL = 0.2
 #: a batch still waiting for analysis this long after it was read is dropped from analysis
 #: when a newer one arrives, so overload costs coverage, not event-to-screen lag (analysis +
 #: the next publish add <= ~0.35 s to it, under the 1 s the screen promises). The bound is an
-#: age, not a count: at 1 M events/s work arrives in ~80 k-event reads while a snapshot or a
+#: age, not a count: at 1 M events/s work arrives in ~90 k-event reads while a snapshot or a
 #: compaction holds analysis for a moment, so a 0.2 s count bound shed ~20 % of the events
 #: with analysis idle a third of the time (its capacity was never the limit)
 MAX_HANDOFF_AGE_S = 0.5
