@@ -128,12 +128,24 @@ class EventBatch:
         return self._uids
 
     def key(self, i: int) -> str:
-        """Key of session row ``i`` without decoding the others."""
+        """Key of session row ``i`` without decoding the others ("" for a row without one)."""
         if self._keys is not None:
-            return self._keys[i]
+            return self._keys[i] if i < len(self._keys) else ""
         assert self._packed is not None
         kb, ko = self._packed[0], self._packed[1]
+        if i + 1 >= len(ko):
+            return ""
         return kb[int(ko[i]) : int(ko[i + 1])].decode()
+
+    def uid(self, i: int) -> str | None:
+        """User id of session row ``i`` (None when it has none) without decoding the others."""
+        if self._uids is not None:
+            return self._uids[i] if i < len(self._uids) else None
+        assert self._packed is not None
+        ub, uo = self._packed[2], self._packed[3]
+        if i + 1 >= len(uo):
+            return None
+        return ub[int(uo[i]) : int(uo[i + 1])].decode() or None
 
     def __len__(self) -> int:
         return int(self.columns["ts"].shape[0])

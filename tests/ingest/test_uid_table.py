@@ -28,3 +28,25 @@ def test_uid_ids_are_not_readable_as_a_growing_table():
     ing = Ingestor()
     with pytest.raises(ValueError, match="EventBatch.uids"):
         ing.strings.get("uid", 0)
+
+
+def test_one_rows_key_and_uid_read_alone_equal_the_decoded_lists():
+    # sessions by sid with and without a uid, and by uid only
+    lines = [
+        '{"ts":1000,"sid":"a","uid":"u1","type":"pageview"}',
+        '{"ts":1001,"sid":"b","type":"pageview"}',
+        '{"ts":1002,"uid":"u2","type":"pageview"}',
+        '{"ts":1003,"sid":"é-ü","uid":"ünï","type":"click"}',
+    ]
+    ing = Ingestor()
+    batches = [ing.feed(("\n".join(lines) + "\n").encode()), ing.finish()]
+    rows = 0
+    for fresh in batches:
+        n = fresh.n_sessions
+        # key(i)/uid(i) first, on a batch that has not decoded its lists, then the lists
+        one = [(fresh.key(i), fresh.uid(i)) for i in range(n)]
+        assert one == list(zip(fresh.keys, fresh.uids, strict=True))
+        assert fresh.key(n) == "" and fresh.uid(n) is None  # past the last row: none
+        rows += n
+    assert rows >= 4
+    assert {k for b in batches for k in b.keys} >= {"a", "b", "u2", "é-ü"}

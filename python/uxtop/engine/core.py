@@ -724,11 +724,10 @@ class Engine:
             kept.dev = self._str("dev", int(s["dev"][si]))
             kept.rel = self._str("rel", int(s["rel"][si]))
             kept.geo = self._str("geo", int(s["geo"][si]))
-        # batch.keys/uids decode the whole batch's keys on first use: only when one is missing
-        if not kept.key and si < len(batch.keys):
-            kept.key = batch.keys[si]
-            if si < len(batch.uids):
-                kept.uid = batch.uids[si] or ""
+        # this row's key and uid only (batch.keys/uids would decode every row of the batch)
+        if not kept.key:
+            kept.key = batch.key(si)
+            kept.uid = batch.uid(si) or ""
 
     def _trim_session(self, kept: _Kept) -> None:
         while kept.n_kept > self.retention.per_session_events and len(kept.chunks) > 1:
