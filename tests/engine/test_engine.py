@@ -367,7 +367,8 @@ def test_overloaded_analysis_sheds_oldest_batches_and_says_so(
 def test_handoff_sheds_by_age_so_a_burst_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches read together wait for analysis however many they are (a burst is work, not
     overload); once the oldest has waited past MAX_HANDOFF_AGE_S, the next read sheds the old
-    ones and keeps the newest. Driven on a manual clock, the ingest side only."""
+    ones and keeps the newest; a backlog too small to matter is never shed for its age. Driven
+    on a manual clock, the ingest side only."""
     import uxtop.engine.core as core
 
     monkeypatch.setattr(core, "READ_BUDGET", 4096)  # many small batches
@@ -391,6 +392,11 @@ def test_handoff_sheds_by_age_so_a_burst_is_not_lost(monkeypatch: pytest.MonkeyP
     assert eng._shed_events == 0  # still inside the bound
 
     now[0] += core.MAX_HANDOFF_AGE_S * 0.2
+    monkeypatch.setattr(core, "MIN_SHED_EVENTS", eng._handoff_events + 10**6)
+    eng._ingest_once()
+    assert eng._shed_events == 0  # old, but small enough to clear at once: kept
+
+    monkeypatch.setattr(core, "MIN_SHED_EVENTS", 0)
     eng._ingest_once()
     # every batch read at the first moment is now too old: shed, counted; the fresh ones wait
     assert eng._shed_events == burst

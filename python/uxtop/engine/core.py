@@ -6,7 +6,8 @@
 
 The two overlap, so the pipeline runs at the pace of its slower half, not of their sum. Between
 them sits a bounded hand-off: when the oldest batch waiting for analysis was read more than
-``MAX_HANDOFF_AGE_S`` ago (or more than ``MAX_HANDOFF_EVENTS`` wait), the oldest waiting batches
+``MAX_HANDOFF_AGE_S`` ago (and the backlog is not one that clears at once), or when more than
+``MAX_HANDOFF_EVENTS`` wait, the oldest waiting batches
 are left unanalysed (still counted, sessionised and shown in the totals) and the snapshot says
 how many, instead of a backlog and a lag that grow without end.
 Only the ingest thread touches the Rust ingestor (its methods hold a mutable borrow while it
@@ -86,6 +87,9 @@ FEED_INTERVAL = 0.2
 #: compaction holds analysis for a moment, so a 0.2 s count bound shed ~20 % of the events
 #: with analysis idle a third of the time (its capacity was never the limit)
 MAX_HANDOFF_AGE_S = 0.5
+#: ... once at least this many events wait: a smaller backlog clears in tens of milliseconds
+#: after a stall (a GC pass, a drill-down), so dropping it would lose coverage and save no lag
+MIN_SHED_EVENTS = 100_000
 #: and whatever their age, at most this many events wait (~72 bytes each in columns: ~72 MB;
 #: the age bound comes first below ~2 M events/s, about what ingest can do)
 MAX_HANDOFF_EVENTS = 1_000_000
@@ -561,7 +565,10 @@ class Engine:
             # overload: analysis is > MAX_HANDOFF_AGE_S (or MAX_HANDOFF_EVENTS) behind; the
             # oldest waiting batches go unanalysed (never the newest: the screen stays current)
             while len(self._handoff) > 1 and (
-                now - self._handoff[0][1] > MAX_HANDOFF_AGE_S
+                (
+                    now - self._handoff[0][1] > MAX_HANDOFF_AGE_S
+                    and self._handoff_events > MIN_SHED_EVENTS
+                )
                 or self._handoff_events > MAX_HANDOFF_EVENTS
             ):
                 old, _ = self._handoff.popleft()
