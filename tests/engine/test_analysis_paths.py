@@ -92,6 +92,18 @@ def test_record_store_compaction_drops_the_old_slabs() -> None:
     assert all(len(s.chunks) == 1 for s in live)  # a session's moved rows sit together
     assert store.capacity <= live_rows + store.slab_rows
     assert not store.needs_compaction(live_rows)
+    assert store.memory_bytes() == store.capacity * rec.dtype.itemsize
+
+
+def test_record_store_counts_the_bytes_of_slabs_it_kept_without_a_current_one() -> None:
+    # every slab still dense, the current one holding nothing live: the compaction moves
+    # nothing and starts no slab, yet the kept slabs' bytes are still the store's
+    rec = _records(3000)
+    store = RecordStore(slab_rows=1000)
+    held = [_Held([store.put(rec[i : i + 1000])]) for i in range(0, 3000, 1000)]
+    assert store.compact(held[:2]) == 0
+    assert store.capacity == 2000
+    assert store.memory_bytes() == 2000 * rec.dtype.itemsize
 
 
 def test_record_store_stays_within_its_bound_under_churn() -> None:

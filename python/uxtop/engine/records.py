@@ -77,6 +77,9 @@ class RecordStore:
         self.capacity = 0
         self.compactions = 0
         self.rows_moved = 0
+        #: bytes per record, of the rows last reserved (the slab in use may be none right after
+        #: a compaction that found nothing to move into one)
+        self._itemsize = 0
         #: capacity right after the last compaction
         self._after = 0
 
@@ -88,6 +91,7 @@ class RecordStore:
             slab = self._slab = _new_slab(max(self.slab_rows, n), dtype)
             self._pos = 0
         view = slab[self._pos : self._pos + n]
+        self._itemsize = dtype.itemsize
         self._pos += n
         self._filled[id(slab)] = self._pos
         self.capacity += n
@@ -167,5 +171,4 @@ class RecordStore:
 
     def memory_bytes(self) -> int:
         """Bytes of the rows written into slabs still held (live rows and the dead among them)."""
-        itemsize = 0 if self._slab is None else self._slab.dtype.itemsize
-        return self.capacity * itemsize
+        return self.capacity * self._itemsize
