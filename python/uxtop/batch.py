@@ -65,6 +65,13 @@ SESSION_COLUMNS: dict[str, type] = {
 }
 
 
+def _nth_text(buf: bytes, offsets: npt.NDArray[np.int64], i: int) -> str:
+    """Text ``i`` of texts packed back to back in ``buf`` (CSR ``offsets``); "" past the end."""
+    if i + 1 >= len(offsets):
+        return ""
+    return buf[int(offsets[i]) : int(offsets[i + 1])].decode()
+
+
 class EventBatch:
     """Events released by one ingest step, sorted by (session, ts), plus their session table.
 
@@ -132,20 +139,14 @@ class EventBatch:
         if self._keys is not None:
             return self._keys[i] if i < len(self._keys) else ""
         assert self._packed is not None
-        kb, ko = self._packed[0], self._packed[1]
-        if i + 1 >= len(ko):
-            return ""
-        return kb[int(ko[i]) : int(ko[i + 1])].decode()
+        return _nth_text(self._packed[0], self._packed[1], i)
 
     def uid(self, i: int) -> str | None:
         """User id of session row ``i`` (None when it has none) without decoding the others."""
         if self._uids is not None:
             return self._uids[i] if i < len(self._uids) else None
         assert self._packed is not None
-        ub, uo = self._packed[2], self._packed[3]
-        if i + 1 >= len(uo):
-            return None
-        return ub[int(uo[i]) : int(uo[i + 1])].decode() or None
+        return _nth_text(self._packed[2], self._packed[3], i) or None
 
     def __len__(self) -> int:
         return int(self.columns["ts"].shape[0])
