@@ -53,6 +53,61 @@ impl Padded {
     }
 }
 
+/// Where the key after each field was seen last, so the next line's key is confirmed with one
+/// 16-byte compare instead of being scanned, packed and looked up.
+///
+/// Why: a site's events come from a few serialisers that write their keys in a fixed order per
+/// event type, so the key after `ts`, or after `type` of a given kind, is nearly always the one
+/// seen there last. A guess is the bytes from the key's opening quote through its colon, as
+/// they stood in an earlier line, and the field they named; equal bytes name the same field
+/// (they hold no escape: a key with one is never learned), so a hit changes nothing but the
+/// cost. A miss falls back to the scan and learns what it found.
+#[derive(Clone)]
+pub struct KeyGuesses {
+    slots: [KeyGuess; GUESS_SLOTS],
+    /// keys read by a guess (tests only)
+    #[cfg(test)]
+    hits: u64,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct KeyGuess {
+    bytes: [u8; 16],
+    /// the compare mask of the first `len` bytes; a bit above the 16 while there is no guess,
+    /// so an empty slot never matches
+    want: u32,
+    len: u8,
+    field: u8,
+}
+
+impl Default for KeyGuess {
+    fn default() -> Self {
+        KeyGuess {
+            bytes: [0; 16],
+            want: 1 << 16,
+            len: 0,
+            field: 0,
+        }
+    }
+}
+
+/// Slot 0 is the line's first key; then one per field (the key after it); the key after
+/// `type` has one slot per event kind (each type of event has its own key order).
+const GUESS_AFTER_FIELD: usize = 1;
+const GUESS_AFTER_KIND: usize = GUESS_AFTER_FIELD + super::N_FIELDS;
+const GUESS_SLOTS: usize = GUESS_AFTER_KIND + super::EVENT_TYPES.len();
+
+impl Default for KeyGuesses {
+    fn default() -> Self {
+        KeyGuesses {
+            slots: [KeyGuess::default(); GUESS_SLOTS],
+            #[cfg(test)]
+            hits: 0,
+        }
+    }
+}
+
 /// Per byte of `w`: the high bit set where the byte is `"`, `\`, below 0x20 or above 0x7f.
 /// Only the lowest flagged byte is exact (borrows), which is all the callers use.
 #[cfg(not(target_arch = "x86_64"))]
@@ -223,6 +278,27 @@ impl Cursor<'_> {
         }
     }
 
+    /// Whether the bytes at the position start with the guess's `len` bytes.
+    #[inline(always)]
+    fn starts_with_guess(&self, g: &KeyGuess) -> bool {
+        debug_assert!(self.i + 16 <= self.p.len());
+        let want = g.want;
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: SSE2 is part of x86_64; the 16-byte load is in bounds (see `Cursor`)
+            unsafe {
+                let v = _mm_loadu_si128(self.p.as_ptr().add(self.i) as *const __m128i);
+                let w = _mm_loadu_si128(g.bytes.as_ptr() as *const __m128i);
+                (_mm_movemask_epi8(_mm_cmpeq_epi8(v, w)) as u32) & want == want
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            want >> 16 == 0 && (0..g.len as usize).all(|k| self.peek(k) == g.bytes[k])
+        }
+    }
+
     /// A string at `"`: its range if it is plain ASCII without escapes.
     #[inline(always)]
     fn string(&mut self) -> Option<Text> {
@@ -357,8 +433,13 @@ impl Cursor<'_> {
 /// Parse `line` into `ev` if it has the common shape; `false` means "use the general parser"
 /// (`ev` is then partly written, and the general parser resets it).
 #[inline]
-pub fn parse(line: &[u8], pad: &mut Padded, ev: &mut ParsedEvent) -> bool {
-    parse_in(pad.load(line), line.len(), ev).is_some()
+pub fn parse(
+    line: &[u8],
+    pad: &mut Padded,
+    guesses: &mut KeyGuesses,
+    ev: &mut ParsedEvent,
+) -> bool {
+    parse_in(pad.load(line), line.len(), guesses, ev).is_some()
 }
 
 /// `parse` of the line `buf[..len]` read where it lies, without the padded copy, when the
@@ -367,27 +448,54 @@ pub fn parse(line: &[u8], pad: &mut Padded, ev: &mut ParsedEvent) -> bool {
 /// first byte, a control character that every scan stops at and no step consumes; `\n` is one
 /// too, so no read gets past it except the fixed look-aheads, which stay within `PAD`.
 #[inline]
-pub fn parse_framed(buf: &[u8], len: usize, ev: &mut ParsedEvent) -> bool {
+pub fn parse_framed(
+    buf: &[u8],
+    len: usize,
+    guesses: &mut KeyGuesses,
+    ev: &mut ParsedEvent,
+) -> bool {
     debug_assert!(buf.len() >= len + PAD && buf[len] == b'\n');
-    parse_in(buf, len, ev).is_some()
+    parse_in(buf, len, guesses, ev).is_some()
 }
 
-fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
+fn parse_in(p: &[u8], len: usize, guesses: &mut KeyGuesses, ev: &mut ParsedEvent) -> Option<()> {
     *ev = ParsedEvent::default();
     let mut c = Cursor { p, i: 0 };
     if !c.eat(b'{') {
         return None;
     }
     let mut seen = 0u32;
+    let mut slot = 0;
     loop {
-        if c.at() != b'"' {
-            c.spaces();
-        }
-        let code = c.key()?;
+        let g = &mut guesses.slots[slot];
+        let field = if c.starts_with_guess(g) {
+            c.i += g.len as usize;
+            #[cfg(test)]
+            {
+                guesses.hits += 1;
+            }
+            Some(Field::from_index(g.field))
+        } else {
+            if c.at() != b'"' {
+                c.spaces();
+            }
+            let at = c.i;
+            let field = field_of_code(c.key()?);
+            if let Some(f) = field {
+                let n = c.i - at;
+                if n <= 16 {
+                    g.bytes.copy_from_slice(&p[at..at + 16]);
+                    g.want = (1 << n) - 1;
+                    g.len = n as u8;
+                    g.field = f as u8;
+                }
+            }
+            field
+        };
         if c.at() == b' ' {
             c.spaces();
         }
-        match field_of_code(code) {
+        match field {
             None => c.skip()?,
             Some(f) => {
                 let bit = 1u32 << f as u32;
@@ -395,6 +503,7 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                     return None; // last-wins and type-mark bookkeeping: general parser
                 }
                 seen |= bit;
+                slot = GUESS_AFTER_FIELD + f as usize;
                 match f {
                     Field::Ts => {
                         ev.ts = Some(if c.at() == b'"' {
@@ -426,6 +535,7 @@ fn parse_in(p: &[u8], len: usize, ev: &mut ParsedEvent) -> Option<()> {
                         let s =
                             unsafe { std::str::from_utf8_unchecked(&p[a as usize..b as usize]) };
                         ev.kind = kind_of(s)?;
+                        slot = GUESS_AFTER_KIND + ev.kind as usize;
                     }
                     // one string scan and one number scan for all their fields (a copy per
                     // field would bloat the loop and split the branch history)
@@ -499,10 +609,35 @@ mod tests {
         (ok, ev)
     }
 
+    /// The fast path with no key guesses yet.
     fn fast(line: &[u8]) -> Option<ParsedEvent> {
-        let mut pad = Padded::default();
-        let mut ev = ParsedEvent::default();
-        parse(line, &mut pad, &mut ev).then_some(ev)
+        Warm::default().fast(line)
+    }
+
+    /// The fast path keeping its key guesses from line to line, as the ingestor's does; each
+    /// line is also read cold, and a guess may change the cost only, never the outcome.
+    #[derive(Default)]
+    struct Warm {
+        pad: Padded,
+        guesses: KeyGuesses,
+    }
+
+    impl Warm {
+        fn fast(&mut self, line: &[u8]) -> Option<ParsedEvent> {
+            let mut ev = ParsedEvent::default();
+            parse(line, &mut self.pad, &mut self.guesses, &mut ev).then_some(ev)
+        }
+
+        fn fast_checked(&mut self, line: &[u8]) -> Option<ParsedEvent> {
+            let warm = self.fast(line);
+            let cold = fast(line);
+            let s = String::from_utf8_lossy(line);
+            assert_eq!(warm.is_some(), cold.is_some(), "a key guess changed: {s}");
+            if let (Some(a), Some(b)) = (&warm, &cold) {
+                assert!(same(a, b), "a key guess changed {s}: {a:?} != {b:?}");
+            }
+            warm
+        }
     }
 
     fn same(a: &ParsedEvent, b: &ParsedEvent) -> bool {
@@ -627,9 +762,9 @@ mod tests {
     /// unchecked read) and never accepts a line the general parser rejects or reads differently.
     #[test]
     fn mutated_lines_never_fool_the_fast_path() {
-        let mut accepted = 0;
+        let (mut accepted, mut warm) = (0, Warm::default());
         for line in mutated_lines(300_000) {
-            if let Some(got) = fast(&line) {
+            if let Some(got) = warm.fast_checked(&line) {
                 accepted += 1;
                 let (ok, want) = general(&line);
                 let s = String::from_utf8_lossy(&line);
@@ -644,6 +779,7 @@ mod tests {
             accepted > 1_000,
             "too few mutated lines still parse: {accepted}"
         );
+        assert!(warm.guesses.hits > 100_000, "{} hits", warm.guesses.hits);
     }
 
     /// Reading a line in place, whatever bytes follow its newline, gives exactly what reading
@@ -652,6 +788,7 @@ mod tests {
     fn in_place_equals_the_padded_copy() {
         let mut rng = Xorshift(0x5eed_f00d_dead_beef);
         let (mut pad, mut both) = (Padded::default(), 0);
+        let (mut ga, mut gb) = (KeyGuesses::default(), KeyGuesses::default());
         for line in mutated_lines(100_000) {
             let mut buf = line.clone();
             buf.push(b'\n');
@@ -660,8 +797,8 @@ mod tests {
                 buf.push(rng.pick(ALPHABET));
             }
             let (mut a, mut b) = (ParsedEvent::default(), ParsedEvent::default());
-            let padded = parse(&line, &mut pad, &mut a);
-            let framed = parse_framed(&buf, line.len(), &mut b);
+            let padded = parse(&line, &mut pad, &mut ga, &mut a);
+            let framed = parse_framed(&buf, line.len(), &mut gb, &mut b);
             let s = String::from_utf8_lossy(&line);
             assert_eq!(padded, framed, "{s}");
             if padded {
@@ -735,7 +872,7 @@ mod tests {
             seed ^= seed << 17;
             (seed % n as u64) as usize
         };
-        let mut fast_count = 0;
+        let (mut fast_count, mut warm) = (0, Warm::default());
         for _ in 0..200_000 {
             // most lines start as good ones do, so the rest of the line decides
             let mut s = String::from(match next(4) {
@@ -755,7 +892,7 @@ mod tests {
             }
             s.push_str(["}", "} ", "}}", "", "}\r", "}\t\r"][next(6) * (next(8) / 7)]);
             let line = s.as_bytes();
-            if let Some(got) = fast(line) {
+            if let Some(got) = warm.fast_checked(line) {
                 fast_count += 1;
                 let (ok, want) = general(line);
                 assert!(
@@ -769,5 +906,34 @@ mod tests {
             fast_count > 10_000,
             "too few lines took the fast path: {fast_count}"
         );
+        assert!(warm.guesses.hits > 50_000, "{} hits", warm.guesses.hits);
+    }
+
+    /// A stream of the usual lines: after the first of each shape, every key is a guess hit.
+    #[test]
+    fn key_guesses_hit_on_a_steady_stream() {
+        let lines: [&[u8]; 3] = [
+            br#"{"ts":1700000003846,"sid":"s0015656","url":"/search","type":"scroll","sy":520,"sh":5200,"vh":900,"tab":"w1"}"#,
+            br#"{"ts":1700000005835,"sid":"s0004250","url":"/","type":"request","route":"GET /api/product","status":200,"dur":84.0}"#,
+            br#"{"ts":1700000005835,"sid":"s0004250","url":"/","type":"click","target":"a.b","x":1,"y":2}"#,
+        ];
+        let mut warm = Warm::default();
+        for line in lines {
+            warm.fast_checked(line).expect("fast path");
+        }
+        let before = warm.guesses.hits;
+        for k in 0..30 {
+            warm.fast_checked(lines[k % 3]).expect("fast path");
+        }
+        // 8 + 7 + 7 keys per round of three lines
+        assert_eq!(warm.guesses.hits - before, 10 * 22);
+    }
+
+    #[test]
+    fn field_numbers_are_their_index() {
+        for (i, f) in Field::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+            assert_eq!(Field::from_index(i as u8), *f);
+        }
     }
 }

@@ -179,6 +179,25 @@ enum Field {
     Geo,
 }
 
+/// How many known keys there are (`Field` runs 0..N_FIELDS).
+pub(crate) const N_FIELDS: usize = Field::Geo as usize + 1;
+
+impl Field {
+    const ALL: [Field; N_FIELDS] = {
+        use Field::*;
+        [
+            Ts, Id, Sid, Uid, Tab, Type, Url, Target, Tag, X, Y, Sy, Sh, Vh, Dur, Status, Route,
+            Msg, Score, Props, Dev, Rel, Geo,
+        ]
+    };
+
+    /// The field numbered `i` (`i < N_FIELDS`, as `f as u8` gives).
+    #[inline(always)]
+    fn from_index(i: u8) -> Field {
+        Self::ALL[i as usize]
+    }
+}
+
 /// A key of up to 7 bytes packed with its length into a u64, so known keys are matched with
 /// one integer compare instead of a chain of memcmp calls.
 #[inline]
@@ -375,6 +394,7 @@ pub enum LineOutcome {
 pub struct LineParser {
     pub scratch: Vec<u8>,
     pad: fast::Padded,
+    guesses: fast::KeyGuesses,
     stack: Vec<bool>,
     key_buf: Vec<u8>,
 }
@@ -394,7 +414,7 @@ impl LineParser {
     /// The common shape takes the fast path (`fast`); anything else the general parser.
     #[inline]
     pub fn parse(&mut self, line: &[u8], ev: &mut ParsedEvent) -> LineOutcome {
-        if fast::parse(line, &mut self.pad, ev) {
+        if fast::parse(line, &mut self.pad, &mut self.guesses, ev) {
             self.scratch.clear();
             return LineOutcome::Event;
         }
@@ -409,7 +429,7 @@ impl LineParser {
         if buf.len() < len + fast::PAD {
             return self.parse(&buf[..len], ev);
         }
-        if fast::parse_framed(buf, len, ev) {
+        if fast::parse_framed(buf, len, &mut self.guesses, ev) {
             self.scratch.clear();
             return LineOutcome::Event;
         }
