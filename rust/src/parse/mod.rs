@@ -811,16 +811,23 @@ fn has_query_or_fragment(b: &[u8]) -> bool {
         let h = w ^ (LO * b'#' as u64);
         ((q.wrapping_sub(LO) & !q) | (h.wrapping_sub(LO) & !h)) & HI != 0
     };
-    if b.len() >= 32 {
-        return memchr::memchr2(b'?', b'#', b).is_some();
+    let w8 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    let w4 = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
+    // overlapping loads cover every byte of a short path without a per-byte loop, whose exit
+    // would depend on the path's length (paths of many lengths interleave: mispredicted)
+    let n = b.len();
+    if n > 16 {
+        memchr::memchr2(b'?', b'#', b).is_some()
+    } else if n >= 8 {
+        has(w8(0)) || has(w8(n - 8))
+    } else if n >= 4 {
+        has(w4(0) | w4(n - 4) << 32)
+    } else if n > 0 {
+        // the upper bytes are zero: neither '?' nor '#'
+        has(b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16)
+    } else {
+        false
     }
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        if has(u64::from_le_bytes(c.try_into().unwrap())) {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&c| c == b'?' || c == b'#')
 }
 
 /// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
@@ -976,6 +983,27 @@ mod tests {
         }
         for k in [&b"t"[..], b"tss", b"", b"props2", b"Ts", b"status_"] {
             assert_eq!(field_of(k), None, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn query_or_fragment_found_at_every_position_and_length() {
+        for n in 0..48 {
+            let plain: Vec<u8> = (0..n).map(|i| b"/abc-xyz0"[i % 9]).collect();
+            assert!(!has_query_or_fragment(&plain), "{n}");
+            for at in 0..n {
+                for c in [b'?', b'#'] {
+                    let mut b = plain.clone();
+                    b[at] = c;
+                    assert!(has_query_or_fragment(&b), "{n} {at} {}", c as char);
+                }
+                // neighbours of the searched bytes in the ASCII table are not matches
+                for c in [b'>', b'@', b'"', b'$', 0x80 | b'?'] {
+                    let mut b = plain.clone();
+                    b[at] = c;
+                    assert!(!has_query_or_fragment(&b), "{n} {at} {c}");
+                }
+            }
         }
     }
 
