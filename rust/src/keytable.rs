@@ -3,6 +3,9 @@
 //! what makes sessionising fast (shared/reference/performance.md, lesson 2). Linear probing,
 //! load factor at most 1/2, backward-shift deletion; a slot packs the hash's high 32 bits (a tag
 //! that rejects almost every wrong candidate without touching the state) with `index + 1`.
+//! The home slot is taken from the tag's bits too, so moving or re-placing an entry needs
+//! nothing but the slot: a removal shifts its cluster back without reading any entry's state
+//! (each such read was another cache miss).
 
 pub struct KeyTable {
     slots: Vec<u64>,
@@ -38,9 +41,15 @@ impl KeyTable {
         self.slots.len()
     }
 
+    /// The home slot of an entry whose tag is `tag(hash)` (tables stay below 2^32 slots).
+    #[inline]
+    fn home_of_tag(&self, tag: u64) -> usize {
+        tag as usize & self.mask
+    }
+
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        hash as usize & self.mask
+        self.home_of_tag(tag(hash))
     }
 
     /// Hint the CPU to fetch the slot `hash` starts probing at.
@@ -73,36 +82,35 @@ impl KeyTable {
         }
     }
 
-    /// Insert an index known not to be present. `hash_of` gives the hash of a stored index
-    /// (needed to re-place entries when the table grows).
-    pub fn insert(&mut self, hash: u64, idx: u32, hash_of: impl Fn(u32) -> u64) {
+    /// Insert an index known not to be present.
+    pub fn insert(&mut self, hash: u64, idx: u32) {
         if (self.len + 1) * 2 > self.slots.len() {
-            self.grow(&hash_of);
+            self.grow();
         }
-        self.place(hash, idx);
+        self.place((tag(hash) << 32) | (idx as u64 + 1));
         self.len += 1;
     }
 
-    fn place(&mut self, hash: u64, idx: u32) {
-        let mut pos = self.home(hash);
+    fn place(&mut self, slot: u64) {
+        let mut pos = self.home_of_tag(slot >> 32);
         while self.slots[pos] != 0 {
             pos = (pos + 1) & self.mask;
         }
-        self.slots[pos] = (tag(hash) << 32) | (idx as u64 + 1);
+        self.slots[pos] = slot;
     }
 
-    fn grow(&mut self, hash_of: &impl Fn(u32) -> u64) {
+    fn grow(&mut self) {
+        assert!(self.slots.len() < 1 << 31, "key table beyond 2^32 slots");
         let doubled = vec![0; self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, doubled);
         self.mask = self.slots.len() - 1;
         for s in old.into_iter().filter(|&s| s != 0) {
-            let idx = (s as u32) - 1;
-            self.place(hash_of(idx), idx);
+            self.place(s);
         }
     }
 
     /// Remove `idx` (stored under `hash`); returns whether it was there.
-    pub fn remove(&mut self, hash: u64, idx: u32, hash_of: impl Fn(u32) -> u64) -> bool {
+    pub fn remove(&mut self, hash: u64, idx: u32) -> bool {
         let want = (tag(hash) << 32) | (idx as u64 + 1);
         let mut pos = self.home(hash);
         loop {
@@ -123,7 +131,7 @@ impl KeyTable {
             if s == 0 {
                 break;
             }
-            let home = self.home(hash_of((s as u32) - 1));
+            let home = self.home_of_tag(s >> 32);
             // can the entry at j move to the hole? only if its home is not in (hole, j]
             let dist_home = j.wrapping_sub(home) & self.mask;
             let dist_hole = j.wrapping_sub(hole) & self.mask;
@@ -168,8 +176,11 @@ mod tests {
     use std::collections::HashMap;
 
     fn mix(x: u64) -> u64 {
-        // small hashes collide on purpose in the low bits to exercise probing
-        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0xFFFF_FFFF_0000_0000) | (x % 7)
+        // the home bits (the tag's low ones) collide on purpose to exercise probing and the
+        // backward shift; the tag's upper bits and the low word tell keys apart only partly,
+        // so equal tags of different keys occur too
+        let spread = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (((x % 97) | (spread >> 52) << 20) << 32) | (spread & 0xFFFF_FFFF)
     }
 
     #[test]
@@ -183,16 +194,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let k = ((seed >> 40) % 5000) as u32;
             let h = mix(k as u64);
-            let hash_of = |i: u32| mix(i as u64);
             match model.entry(k) {
                 std::collections::hash_map::Entry::Occupied(e) => {
                     if step % 3 == 0 {
-                        assert!(t.remove(h, k, hash_of));
+                        assert!(t.remove(h, k));
                         e.remove();
                     }
                 }
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    t.insert(h, k, hash_of);
+                    t.insert(h, k);
                     e.insert(h);
                 }
             }

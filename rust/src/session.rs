@@ -402,15 +402,12 @@ impl Sessioniser {
         if !short {
             self.long_keys[idx as usize] = Some(key.into());
         }
-        let hot = &self.hot;
-        self.map.insert(hash, idx, |i| hot[i as usize].hash);
+        self.map.insert(hash, idx);
         idx
     }
 
     fn unmap(&mut self, idx: u32) {
-        let hot = &self.hot;
-        let hash = hot[idx as usize].hash;
-        self.map.remove(hash, idx, |i| hot[i as usize].hash);
+        self.map.remove(self.hot[idx as usize].hash, idx);
     }
 
     /// One valid event arrives. `id_hash` is the hash of its `id`, if it has one.
