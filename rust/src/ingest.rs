@@ -9,7 +9,7 @@ use crate::error::{BadReason, CoreError, CoreResult};
 use crate::intern::{Interner, TABLES};
 use crate::parse::json::Text;
 use crate::parse::lines::Newlines;
-use crate::parse::{normalize_url, KeyVal, LineOutcome, LineParser, ParsedEvent};
+use crate::parse::{normalize_url, KeyVal, LineOutcome, LineParser, ParsedEvent, N_TEXTS};
 use crate::session::{Arrival, Ev, SessionConfig, Sessioniser};
 use ahash::RandomState;
 
@@ -415,17 +415,22 @@ impl Ingestor {
             KeyVal::Int(v) => Some(self.id_hasher.hash_one(v.to_string().as_bytes())),
             KeyVal::Text(t) => Some(self.id_hasher.hash_one(text(t).unwrap_or("").as_bytes())),
         };
-        let keep_query = self.cfg.keep_query;
+        // most events carry two or three of the nine strings: visit only those (bit i of
+        // `present` is table i; url, table 0, is normalised first)
         let strings = &mut self.strings;
-        // most events carry a few of the nine strings: absent ones cost a branch
-        let mut intern = |table: usize, t: Text| -> i32 {
-            match text(t) {
-                None => -1,
-                Some(s) if table == 0 => strings[0].intern(&normalize_url(s, keep_query)),
-                Some(s) => strings[table].intern(s),
-            }
-        };
-        let url = intern(0, p.url);
+        let mut ids = [-1i32; N_TEXTS];
+        let mut present = p.texts_present();
+        if present & 1 != 0 {
+            let url = text(p.texts[0]).unwrap_or_default();
+            ids[0] = strings[0].intern(&normalize_url(url, self.cfg.keep_query));
+            present &= !1;
+        }
+        while present != 0 {
+            let table = present.trailing_zeros() as usize;
+            present &= present - 1;
+            ids[table] = strings[table].intern(text(p.texts[table]).unwrap_or_default());
+        }
+        let [url, target, tag, route, msg, tab, dev, rel, geo] = ids;
         let ev = Ev {
             ts: p.ts.unwrap_or_default(),
             row,
@@ -434,14 +439,14 @@ impl Ingestor {
             flags: p.flags,
             status: p.status,
             url,
-            target: intern(1, p.target),
-            tag: intern(2, p.tag),
-            route: intern(3, p.route),
-            msg: intern(4, p.msg),
-            tab: intern(5, p.tab),
-            dev: intern(6, p.dev),
-            rel: intern(7, p.rel),
-            geo: intern(8, p.geo),
+            target,
+            tag,
+            route,
+            msg,
+            tab,
+            dev,
+            rel,
+            geo,
             uid: uid.map_or(-1, |u| strings[UID_TABLE].intern(u)),
             x: p.x,
             y: p.y,

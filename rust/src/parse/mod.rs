@@ -179,6 +179,25 @@ enum Field {
     Geo,
 }
 
+/// String fields, one intern table each.
+pub const N_TEXTS: usize = 9;
+
+/// Each field's slot in `ParsedEvent::texts` (the string fields; any other field reads as geo,
+/// as callers match the string fields first).
+const TEXT_SLOT: [u8; N_FIELDS] = {
+    let mut t = [8u8; N_FIELDS];
+    t[Field::Url as usize] = 0;
+    t[Field::Target as usize] = 1;
+    t[Field::Tag as usize] = 2;
+    t[Field::Route as usize] = 3;
+    t[Field::Msg as usize] = 4;
+    t[Field::Tab as usize] = 5;
+    t[Field::Dev as usize] = 6;
+    t[Field::Rel as usize] = 7;
+    t[Field::Geo as usize] = 8;
+    t
+};
+
 /// How many known keys there are (`Field` runs 0..N_FIELDS).
 pub(crate) const N_FIELDS: usize = Field::Geo as usize + 1;
 
@@ -290,15 +309,9 @@ pub struct ParsedEvent {
     pub sid: KeyVal,
     pub uid: KeyVal,
     pub kind: u8,
-    pub url: Text,
-    pub target: Text,
-    pub tag: Text,
-    pub route: Text,
-    pub msg: Text,
-    pub tab: Text,
-    pub dev: Text,
-    pub rel: Text,
-    pub geo: Text,
+    /// the string fields, in the order of the intern tables (`intern::TABLES`): url, target,
+    /// tag, route, msg, tab, dev, rel, geo
+    pub texts: [Text; N_TEXTS],
     pub x: i32,
     pub y: i32,
     pub sy: i32,
@@ -319,15 +332,7 @@ impl Default for ParsedEvent {
             sid: KeyVal::None,
             uid: KeyVal::None,
             kind: KIND_CUSTOM,
-            url: Text::None,
-            target: Text::None,
-            tag: Text::None,
-            route: Text::None,
-            msg: Text::None,
-            tab: Text::None,
-            dev: Text::None,
-            rel: Text::None,
-            geo: Text::None,
+            texts: [Text::None; N_TEXTS],
             x: INT_NA,
             y: INT_NA,
             sy: INT_NA,
@@ -347,17 +352,16 @@ impl ParsedEvent {
     /// field is taken as geo: callers match the string fields first).
     #[inline(always)]
     fn text_field(&mut self, f: Field) -> &mut Text {
-        match f {
-            Field::Url => &mut self.url,
-            Field::Target => &mut self.target,
-            Field::Tag => &mut self.tag,
-            Field::Route => &mut self.route,
-            Field::Msg => &mut self.msg,
-            Field::Tab => &mut self.tab,
-            Field::Dev => &mut self.dev,
-            Field::Rel => &mut self.rel,
-            _ => &mut self.geo,
-        }
+        &mut self.texts[TEXT_SLOT[f as usize] as usize]
+    }
+
+    /// A bit per string field that is present (bit i: `texts[i]`).
+    #[inline(always)]
+    pub fn texts_present(&self) -> u32 {
+        self.texts
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, t)| m | ((*t != Text::None) as u32) << i)
     }
 
     /// The slot of an integer column (x, y, sy, sh; any other field is taken as vh).
