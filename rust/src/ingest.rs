@@ -302,6 +302,7 @@ impl Ingestor {
 
     fn fill_uids(&self, out: &mut Batch) {
         let uids = &self.strings[9];
+        out.uids.offsets.reserve(out.sessions.len());
         for r in &out.sessions {
             out.uids.push(uids.get(r.uid).unwrap_or(""));
         }

@@ -213,6 +213,8 @@ pub struct Sessioniser {
     peak_pending: usize,
     peak_released: usize,
     drains_since_trim: u32,
+    /// session rows the last drain wrote beyond one per run (`drain` reserves for them)
+    extra_rows: usize,
     pub counters: SessionCounters,
 }
 
@@ -268,6 +270,7 @@ impl Sessioniser {
             peak_pending: 0,
             peak_released: 0,
             drains_since_trim: 0,
+            extra_rows: 0,
             counters: SessionCounters::default(),
         }
     }
@@ -601,9 +604,18 @@ impl Sessioniser {
         unsafe { sorted.set_len(n) };
         self.held = std::mem::replace(&mut self.pending, held);
         self.released = released;
-        out.sessions.reserve(runs.len());
-        out.keys.offsets.reserve(runs.len());
-        out.keys.bytes.reserve(runs.len() * 16);
+        // the batch's session table: a row per run, plus the sessions cut inside runs and
+        // those closed without events here, estimated from the last drain; each vector of a
+        // fresh batch would otherwise grow by doubling, and the sessions' one (64 bytes a row)
+        // was copied whole when the closes after the runs outgrew it
+        let rows = runs.len() + self.extra_rows;
+        let key_bytes =
+            self.run_keys.len() + self.extra_rows * (self.run_keys.len() / runs.len().max(1) + 1);
+        out.sessions.reserve(rows);
+        out.offsets.reserve(rows + 1);
+        out.keys.offsets.reserve(rows);
+        out.keys.bytes.reserve(key_bytes);
+        let runs_here = runs.len();
         // r.at is now each run's end. Per run (one key): order its events by (ts, arrival),
         // cut its sessions and write its events' columns, so each key's open session is
         // fetched once per run rather than once per event (and its hot line not at all).
@@ -714,6 +726,7 @@ impl Sessioniser {
             self.sweep_idle(g, out);
         }
         out.offsets.push(out.events.len() as i64);
+        self.extra_rows = out.sessions.len().saturating_sub(runs_here);
         out.watermark = self.watermark();
         self.trim_scratch(n);
     }
