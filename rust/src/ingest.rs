@@ -449,11 +449,11 @@ impl Ingestor {
             rel,
             geo,
             uid: uid.map_or(-1, |u| strings[UID_TABLE].intern(u)),
-            x: p.x,
-            y: p.y,
-            sy: p.sy,
-            sh: p.sh,
-            vh: p.vh,
+            x: p.ints[0],
+            y: p.ints[1],
+            sy: p.ints[2],
+            sh: p.ints[3],
+            vh: p.ints[4],
             value: p.value(),
         };
         let k0 = self.stage_keys.len() as u32;

@@ -198,6 +198,20 @@ const TEXT_SLOT: [u8; N_FIELDS] = {
     t
 };
 
+/// Integer columns (x, y, sy, sh, vh).
+pub const N_INTS: usize = 5;
+
+/// Each field's slot in `ParsedEvent::ints` (the integer columns; any other field reads as vh).
+const INT_SLOT: [u8; N_FIELDS] = {
+    let mut t = [4u8; N_FIELDS];
+    t[Field::X as usize] = 0;
+    t[Field::Y as usize] = 1;
+    t[Field::Sy as usize] = 2;
+    t[Field::Sh as usize] = 3;
+    t[Field::Vh as usize] = 4;
+    t
+};
+
 /// How many known keys there are (`Field` runs 0..N_FIELDS).
 pub(crate) const N_FIELDS: usize = Field::Geo as usize + 1;
 
@@ -312,11 +326,8 @@ pub struct ParsedEvent {
     /// the string fields, in the order of the intern tables (`intern::TABLES`): url, target,
     /// tag, route, msg, tab, dev, rel, geo
     pub texts: [Text; N_TEXTS],
-    pub x: i32,
-    pub y: i32,
-    pub sy: i32,
-    pub sh: i32,
-    pub vh: i32,
+    /// the integer columns: x, y, sy, sh, vh (`INT_NA` when absent)
+    pub ints: [i32; N_INTS],
     pub dur: Option<f64>,
     pub score: Option<f64>,
     pub status: i16,
@@ -333,11 +344,7 @@ impl Default for ParsedEvent {
             uid: KeyVal::None,
             kind: KIND_CUSTOM,
             texts: [Text::None; N_TEXTS],
-            x: INT_NA,
-            y: INT_NA,
-            sy: INT_NA,
-            sh: INT_NA,
-            vh: INT_NA,
+            ints: [INT_NA; N_INTS],
             dur: None,
             score: None,
             status: 0,
@@ -364,16 +371,11 @@ impl ParsedEvent {
             .fold(0, |m, (i, t)| m | ((*t != Text::None) as u32) << i)
     }
 
-    /// The slot of an integer column (x, y, sy, sh; any other field is taken as vh).
+    /// The slot of an integer column (x, y, sy, sh; any other field is taken as vh): an index,
+    /// not a branch per field.
     #[inline(always)]
     fn int_field(&mut self, f: Field) -> &mut i32 {
-        match f {
-            Field::X => &mut self.x,
-            Field::Y => &mut self.y,
-            Field::Sy => &mut self.sy,
-            Field::Sh => &mut self.sh,
-            _ => &mut self.vh,
-        }
+        &mut self.ints[INT_SLOT[f as usize] as usize]
     }
 
     /// `value` column: dur, else score, else NaN (as f32, like numpy's float32 cast).
@@ -896,7 +898,7 @@ mod tests {
         );
         assert_eq!(ev.ts, Some(1000));
         assert_eq!(ev.kind, 1);
-        assert_eq!((ev.x, ev.y), (3, -2));
+        assert_eq!((ev.ints[0], ev.ints[1]), (3, -2));
         assert_eq!(ev.flags, FLAG_MODIFIER);
         let (_, ev) = parse(r#"{"t\u0073":"2024-01-01T00:00:00Z","uid":42,"dur":12.5}"#);
         assert_eq!(ev.ts, Some(1_704_067_200_000));
