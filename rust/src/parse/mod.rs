@@ -182,20 +182,22 @@ enum Field {
 /// String fields, one intern table each.
 pub const N_TEXTS: usize = 9;
 
+/// A table from a field's number to its position in `fields`; `other` for fields not listed.
+const fn slot_table(fields: &[Field], other: u8) -> [u8; N_FIELDS] {
+    let mut t = [other; N_FIELDS];
+    let mut i = 0;
+    while i < fields.len() {
+        t[fields[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+
 /// Each field's slot in `ParsedEvent::texts` (the string fields; any other field reads as geo,
 /// as callers match the string fields first).
 const TEXT_SLOT: [u8; N_FIELDS] = {
-    let mut t = [8u8; N_FIELDS];
-    t[Field::Url as usize] = 0;
-    t[Field::Target as usize] = 1;
-    t[Field::Tag as usize] = 2;
-    t[Field::Route as usize] = 3;
-    t[Field::Msg as usize] = 4;
-    t[Field::Tab as usize] = 5;
-    t[Field::Dev as usize] = 6;
-    t[Field::Rel as usize] = 7;
-    t[Field::Geo as usize] = 8;
-    t
+    use Field::*;
+    slot_table(&[Url, Target, Tag, Route, Msg, Tab, Dev, Rel, Geo], 8)
 };
 
 /// Integer columns (x, y, sy, sh, vh).
@@ -203,13 +205,8 @@ pub const N_INTS: usize = 5;
 
 /// Each field's slot in `ParsedEvent::ints` (the integer columns; any other field reads as vh).
 const INT_SLOT: [u8; N_FIELDS] = {
-    let mut t = [4u8; N_FIELDS];
-    t[Field::X as usize] = 0;
-    t[Field::Y as usize] = 1;
-    t[Field::Sy as usize] = 2;
-    t[Field::Sh as usize] = 3;
-    t[Field::Vh as usize] = 4;
-    t
+    use Field::*;
+    slot_table(&[X, Y, Sy, Sh, Vh], 4)
 };
 
 /// How many known keys there are (`Field` runs 0..N_FIELDS).
@@ -992,6 +989,18 @@ mod tests {
         }
         for k in [&b"t"[..], b"tss", b"", b"props2", b"Ts", b"status_"] {
             assert_eq!(field_of(k), None, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn string_slots_follow_the_intern_tables_and_int_slots_the_columns() {
+        for (i, name) in crate::intern::TABLES[..N_TEXTS].iter().enumerate() {
+            let f = field_of(name.as_bytes()).expect(name);
+            assert_eq!(TEXT_SLOT[f as usize] as usize, i, "{name}");
+        }
+        for (i, name) in ["x", "y", "sy", "sh", "vh"].iter().enumerate() {
+            let f = field_of(name.as_bytes()).expect(name);
+            assert_eq!(INT_SLOT[f as usize] as usize, i, "{name}");
         }
     }
 
