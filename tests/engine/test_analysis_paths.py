@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from uxtop.engine.aggregates import MAX_HEAT_PAGES, HeatGrids
+from uxtop.engine.aggregates import MAX_HEAT_PAGES, Decayed, HeatGrids
 from uxtop.engine.records import RecordStore
 from uxtop.engine.warmup import _canned_stream, warm_heat_kernel, warm_pipeline
 
@@ -246,3 +246,22 @@ def test_spare_analytics_for_the_warm_up_runs_no_alert_commands() -> None:
     assert spare.cfg is live.cfg
     assert spare.alerts.run_commands is False
     assert _spare_analytics(object()) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decayed_top_and_eviction_equal_full_sorts(seed: int) -> None:
+    # many ties on purpose (small integer weights): the ranking must keep first-seen order
+    # among equal values, as the stable full sort it replaced did
+    rng = np.random.default_rng(seed)
+    d = Decayed(cap=200)
+    ref: dict[object, float] = {}
+    keys, weights = rng.integers(0, 400, 5000).tolist(), rng.integers(1, 4, 5000).tolist()
+    for key, w in zip(keys, weights, strict=True):
+        d.add(f"k{key}", float(w))
+        ref[f"k{key}"] = ref.get(f"k{key}", 0.0) + float(w)
+        if len(ref) > 200:
+            for k, _ in sorted(ref.items(), key=lambda kv: kv[1])[:20]:
+                del ref[k]
+        assert d.values == ref
+    for n in (1, 15, 200, 500):
+        assert d.top(n) == sorted(ref.items(), key=lambda kv: -kv[1])[:n]

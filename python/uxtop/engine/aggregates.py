@@ -6,6 +6,7 @@ few (hundreds per second at most) and are folded into small dicts.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -122,11 +123,17 @@ class Decayed:
         self.values[key] = self.values.get(key, 0.0) + w
         if len(self.values) > self.cap:
             # drop the coldest tenth; ranking only needs the top
-            for k, _ in sorted(self.values.items(), key=lambda kv: kv[1])[: self.cap // 10]:
+            for k, _ in heapq.nsmallest(self.cap // 10, self.values.items(), key=_value):
                 del self.values[k]
 
     def top(self, n: int) -> list[tuple[object, float]]:
-        return sorted(self.values.items(), key=lambda kv: -kv[1])[:n]
+        # a partial selection, not a sort of all `cap` values: every snapshot asks for it
+        # (same order as a stable sort by descending value)
+        return heapq.nlargest(n, self.values.items(), key=_value)
+
+
+def _value(kv: tuple[object, float]) -> float:
+    return kv[1]
 
 
 class HeatGrids:
