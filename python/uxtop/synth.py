@@ -1216,13 +1216,15 @@ def generate_columnar(cfg: SynthConfig) -> SynthData:
             if v is not None and v not in ids:
                 ids[v] = len(tables[table])
                 tables[table].append(v)
-        lookup = {None: NONE_ID, **ids}
+        lookup: dict[str | None, int] = {None: NONE_ID}
+        lookup.update(ids)
         return np.fromiter(map(lookup.__getitem__, by_col[pos]), dtype=np.int32, count=n)
 
     cols = {
         "ts": np.array(by_col[_TS], dtype=np.int64),
         "session": np.repeat(
-            np.arange(len(keys), dtype=np.int32), np.diff(np.asarray(offsets, dtype=np.int64))
+            np.arange(len(keys), dtype=np.int32),
+            np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64),
         ),
         "kind": np.array(by_col[_KIND], dtype=np.uint8),
         "url": strings(_URL, "url"),

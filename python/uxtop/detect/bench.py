@@ -53,7 +53,9 @@ class BenchBatch:
             if k not in cols:
                 cols[k] = np.full(n, NONE_ID, dtype=t) if t is np.int32 else np.zeros(n, dtype=t)
         cols["session"] = np.repeat(np.arange(s, dtype=np.int32), np.diff(self.offsets))
-        sess = {k: np.zeros(s, dtype=t) for k, t in SESSION_COLUMNS.items()}
+        sess: dict[str, npt.NDArray[Any]] = {
+            k: np.zeros(s, dtype=t) for k, t in SESSION_COLUMNS.items()
+        }
         sess["session_id"] = np.arange(s, dtype=np.uint64)
         sess["closed"] = np.ones(s, dtype=np.bool_)
         sess["end_ts"] = self.cols["ts"][self.offsets[1:] - 1] if n else sess["end_ts"]
@@ -84,7 +86,9 @@ def build_bench_batch(n_events: int, seed: int = 0, cfg: DetectConfig | None = N
     base_sessions = max(4, min(2400, n_events // 214 + 1))
     data = synth.generate_columnar(synth.SynthConfig(seed=seed, sessions=base_sessions))
     b = data.batch
-    base = {k: np.ascontiguousarray(b.columns[k], dtype=t) for k, t in DETECT_COLUMNS.items()}
+    base: dict[str, npt.NDArray[Any]] = {
+        k: np.ascontiguousarray(b.columns[k], dtype=t) for k, t in DETECT_COLUMNS.items()
+    }
     n0 = base["ts"].shape[0]
     reps = max(1, -(-n_events // n0))
     span = int(base["ts"].max() - base["ts"].min()) + 3_600_000

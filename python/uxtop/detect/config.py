@@ -37,7 +37,7 @@ class _Cfg(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     pass
 
 
-class RageConfig(_Cfg):
+class RageConfig(_Cfg, frozen=True):
     """Rage click: a burst of clicks, each close in time and space to the previous one.
 
     metric: distance between successive clicks: ``euclid``, ``manhattan`` (PostHog), ``box``
@@ -66,7 +66,7 @@ class RageConfig(_Cfg):
     suppress: tuple[TargetClassName, ...] = ("text", "stepper", "ignored", "no_rage")
 
 
-class DeadConfig(_Cfg):
+class DeadConfig(_Cfg, frozen=True):
     """Dead click: a click (group) with no visible reaction.
 
     Clicks on one target with gaps <= fold_ms form one group, judged from its first click.
@@ -98,7 +98,7 @@ class DeadConfig(_Cfg):
     )
 
 
-class ErrorClickConfig(_Cfg):
+class ErrorClickConfig(_Cfg, frozen=True):
     """Error click: a JS error or failed request (status >= status_min) within window_ms after
     a click, before the next page view and before a click elsewhere (the last click wins)."""
 
@@ -107,7 +107,7 @@ class ErrorClickConfig(_Cfg):
     suppress: tuple[TargetClassName, ...] = ("ignored",)
 
 
-class SlowConfig(_Cfg):
+class SlowConfig(_Cfg, frozen=True):
     """Slow interaction: a request started within trigger_ms of a click (same page, before a
     click elsewhere) took >= request_ms, or the click's first reaction came after dead.slow_ms."""
 
@@ -117,7 +117,7 @@ class SlowConfig(_Cfg):
     suppress: tuple[TargetClassName, ...] = ("text", "download", "new_tab", "ignored")
 
 
-class ThrashConfig(_Cfg):
+class ThrashConfig(_Cfg, frozen=True):
     """Thrashed cursor: >= min_reversals direction reversals on one axis within window_ms
     (Amplitude: 20 in 2 s). Reversals more than chain_gap_ms apart end an episode, as does
     reaching max_episode_ms; moves shorter than min_delta_px are jitter, not a direction."""
@@ -129,13 +129,13 @@ class ThrashConfig(_Cfg):
     min_delta_px: int = 3
 
 
-class UTurnConfig(_Cfg):
+class UTurnConfig(_Cfg, frozen=True):
     """U-turn (quick back): page A, page B, back to A with less than max_dwell_ms on B."""
 
     max_dwell_ms: int = 7000
 
 
-class PageLoopConfig(_Cfg):
+class PageLoopConfig(_Cfg, frozen=True):
     """Page loop: >= min_visits visits to one URL, each within window_ms of the previous one,
     some min_visits of them within window_ms (Conviva: 3 in 15 s)."""
 
@@ -143,7 +143,7 @@ class PageLoopConfig(_Cfg):
     window_ms: int = 15000
 
 
-class ScrollConfig(_Cfg):
+class ScrollConfig(_Cfg, frozen=True):
     """Excessive scroll / scroll bounce: >= min_reversals up/down reversals within window_ms;
     reversals more than chain_gap_ms apart, or max_episode_ms, end an episode; steps
     < min_delta_px are ignored."""
@@ -155,7 +155,7 @@ class ScrollConfig(_Cfg):
     min_delta_px: int = 20
 
 
-class FormConfig(_Cfg):
+class FormConfig(_Cfg, frozen=True):
     """Form struggle, per page visit: >= min_returns re-entries into fields already filled,
     or a focus -> first input pause >= hesitation_ms, or input into >= abandon_min_fields
     fields and no submit before leaving the page or the session."""
@@ -165,7 +165,7 @@ class FormConfig(_Cfg):
     abandon_min_fields: int = 2
 
 
-class ScoreConfig(_Cfg):
+class ScoreConfig(_Cfg, frozen=True):
     """Per-session friction score = sum over flags of weight[kind] x severity (capped at
     severity_cap). Weights by flag kind name."""
 
@@ -185,7 +185,7 @@ class ScoreConfig(_Cfg):
     severity_cap: float = 3.0
 
 
-class DetectConfig(_Cfg):
+class DetectConfig(_Cfg, frozen=True):
     """All detector settings. ``DetectConfig.for_profile("datadog")`` gives a parity profile;
     ``ignore`` holds user ignore rules: substrings or ``.class``/``#id``/``[attr]`` tokens of
     targets whose clicks are never rage/dead/error/slow (like PostHog's ``.ph-no-capture``)."""

@@ -537,7 +537,7 @@ class Detector:
                 # compact: the stayed sessions' rows to the front of a fresh pool
                 cap = max(_POOL_SLACK, 2 * (live_stay + n_kept))
                 s_idx = _segments_index(s_start, s_len)
-                fresh = {}
+                fresh: dict[str, npt.NDArray[Any]] = {}
                 for k, t in CARRY_COLUMNS.items():
                     fresh[k] = np.empty(cap, t)
                     fresh[k][:live_stay] = pool[k][s_idx]

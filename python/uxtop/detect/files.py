@@ -118,7 +118,7 @@ def session_table(det: Detection, cfg: DetectConfig) -> list[dict[str, Any]]:
 
     sc = session_scores(det.flags, cfg.score)
     score_of = {int(s): i for i, s in enumerate(sc.session_id.tolist())}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sid, key in det.keys.items():
         i = score_of.get(sid)
         rows.append(

@@ -1143,7 +1143,8 @@ for _k in (K_FOCUS, K_INPUT, K_CHANGE, K_BLUR, K_SUBMIT):
 # call (atomic operations that refcount pruning cannot remove around a loop): ~1.3 us per
 # session, a third of the time on typical sessions. Hence no allocation in here (``work``,
 # ``work_kind``, ``small``, ``flags_small``: scratch from ``new_workspace``).
-@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+# (`_nrt` is a private numba option, absent from its type stubs)
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)  # type: ignore[call-overload]
 def fused_kernel(
     ts,
     kind,

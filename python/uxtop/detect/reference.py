@@ -53,6 +53,20 @@ class Ev:
         "flags",
         "cls",
     )
+    # declared for the type checker (the slots are filled by keyword in ``__init__``)
+    row: int
+    ts: int
+    kind: int
+    target: int
+    tag: int
+    url: int
+    x: int
+    y: int
+    sy: int
+    value: float
+    status: int
+    flags: int
+    cls: int
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
@@ -376,8 +390,8 @@ def reversals(
     out = []
     for ch in chains:
         hits = []
-        for ax in (1, 2):
-            times = [r[0].ts for r in ch if r[ax]]
+        for side in (1, 2):
+            times = [r[0].ts for r in ch if r[side]]
             hits.append(
                 any(
                     times[j + min_rev - 1] - times[j] <= window_ms

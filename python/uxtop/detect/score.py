@@ -54,7 +54,8 @@ def session_scores(flags: Any, cfg: ScoreConfig | None = None) -> SessionScores:
     nk = len(FlagKind)
     # bincount adds in input order, as np.add.at would, but without its per-element overhead
     cells = inv.reshape(-1).astype(np.int64) * nk + kind
-    parts = np.bincount(cells, weights=contrib, minlength=uniq.shape[0] * nk).reshape(
-        uniq.shape[0], nk
-    )
+    # with weights, bincount's sums are float64 (asarray states it for the type checker)
+    parts = np.asarray(
+        np.bincount(cells, weights=contrib, minlength=uniq.shape[0] * nk), dtype=np.float64
+    ).reshape(uniq.shape[0], nk)
     return SessionScores(uniq, parts.sum(axis=1), parts)

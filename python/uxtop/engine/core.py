@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -637,6 +637,7 @@ class Engine:
                 self._apply_flags(None, finish())
 
     def _drain_pending(self) -> None:
+        assert self._detector is not None  # the caller checked it is ready
         while self._pending_detect:
             batch = self._pending_detect.popleft()
             self._pending_events -= len(batch)
@@ -874,7 +875,7 @@ class Engine:
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
         if chunks:
             rec = np.concatenate(chunks)
-            cols = {k: np.ascontiguousarray(rec[k]) for k in rec.dtype.names}
+            cols = {k: np.ascontiguousarray(rec[k]) for k in rec.dtype.names or ()}
         else:
             from uxtop.batch import EVENT_COLUMNS
 
@@ -1178,7 +1179,7 @@ class Engine:
         out: dict[int, PageHeat] = {}
         by_url: dict[str, list[ElementRow]] = {}
         for key, h in self._elements.top(200):
-            url, target = key  # type: ignore[misc]
+            url, target = cast(tuple[str, str], key)
             by_url.setdefault(url, []).append(self._element_row((url, target), h))
         for slot, url_id in enumerate(self._heat.urls[:MAX_HEAT_PAGES]):
             clicks, moves, depth = self._heat.page(slot)

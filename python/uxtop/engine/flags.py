@@ -221,7 +221,7 @@ def _evidence(fb: Any, n: int) -> list[tuple[int, ...]]:
         return [()] * n
     if isinstance(ev, np.ndarray) and ev.ndim == 2:
         return [tuple(int(x) for x in row if x >= 0) for row in ev.tolist()]
-    out = []
+    out: list[tuple[int, ...]] = []
     for e in ev:
         if e is None:
             out.append(())

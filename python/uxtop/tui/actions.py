@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def specs(scope: str) -> tuple[ActionSpec, ...]:
     return tuple(a for a in ACTIONS if a.scope == scope)
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     """Textual bindings for one scope, straight from the registry."""
     return [
         Binding(

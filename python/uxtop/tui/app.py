@@ -118,7 +118,7 @@ class UxtopApp(App[None]):
         start_screen: str = "overview",
         extra_screens: dict[str, Callable[[], UxtopScreen]] | None = None,
     ) -> None:
-        screens = dict(BASE_SCREENS)
+        screens: dict[str, str | Callable[[], Screen[Any]]] = dict(BASE_SCREENS)
         screens.update(analytics_screens() if extra_screens is None else extra_screens)
         self.MODES = screens  # type: ignore[misc]  # per instance: analytics screens are optional
         super().__init__()
@@ -318,7 +318,7 @@ class UxtopApp(App[None]):
 
     # ------------------------------------------------------------------ actions
 
-    def action_switch_screen(self, name: str) -> None:
+    async def action_switch_screen(self, name: str) -> None:
         if name not in self.available_screens:
             title = next(t for _, n, t in SCREENS if n == name)
             self.notify(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
 from textual.widgets import Input
 
@@ -15,11 +17,11 @@ class FilterBar(Input):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, **kw: object) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__(
             placeholder="filter: kind:rage url:/checkout target:button dev:mobile rel:2.3 free text — enter applies, esc cancels",
             **kw,
-        )  # type: ignore[arg-type]
+        )
 
     def open(self, current: str) -> None:
         self.value = current

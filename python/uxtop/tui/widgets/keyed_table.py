@@ -99,7 +99,7 @@ class KeyedTable(DataTable[Any]):
         #: (row key, column key, width) -> (cell value, its unstyled segments), across updates
         self._drawn: dict[tuple[Any, Any, int], tuple[Any, list[Segment]]] = {}
         #: row key -> version of its cells (bumped by sync when they change)
-        self._row_version: dict[str, int] = {}
+        self._row_version: dict[str | None, int] = {}
         self._version = 0
         self._lines: dict[tuple[Any, ...], Strip] = {}
         #: (row parity, cursor, hover, ...) -> (row + cursor/hover style, post style, fill style)
@@ -300,7 +300,7 @@ class KeyedTable(DataTable[Any]):
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
         row = self.rows.get(row_key) if row_key is not None else None
-        if row is None or row.height != 1:
+        if row_key is None or row is None or row.height != 1:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         segs = self._cell_segments(row_key, column_key, width)
         if segs is None:
