@@ -444,3 +444,25 @@ async def test_timeline_screen_is_reused_for_the_next_session() -> None:
         await pilot.pause()
         assert view.detail.session_id == int(second)
         assert f"s-{int(first):05d}" not in str(timeline.query_one("#timeline-header").render())
+
+
+async def test_screenshot_without_a_downloads_dir_goes_to_the_working_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a server's home without ~/Downloads: Textual alone would only say it failed
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(tmp_path / "home" / "Downloads"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    app, _ = make()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.action_screenshot()
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if list(work.glob("*.svg")):
+                break
+    shots = list(work.glob("*.svg"))
+    assert len(shots) == 1, shots
+    assert "<svg" in shots[0].read_text()[:2000]

@@ -12,8 +12,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from platformdirs import user_downloads_path
 from textual import events
 from textual.app import App, ScreenStackError
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -329,6 +331,20 @@ class UxtopApp(App[None]):
             return
         if self.current_mode != name:
             self.switch_mode(name)
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's Screenshot: Textual saves into the user's Downloads directory, which
+        servers and containers (where a terminal tool runs over ssh) often lack, and then only
+        says it failed; without one, the SVG goes to the working directory."""
+        if path is None:
+            downloads = user_downloads_path()
+            path = str(downloads if downloads.is_dir() else Path.cwd())
+        return super().deliver_screenshot(filename, path, time_format)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
