@@ -94,7 +94,9 @@ static TYPE_TABLE: [((u64, u64, usize), u8); 32] = {
 };
 
 /// `type_words` for run time: the same words, read with unaligned loads (the `const` version
-/// builds them byte by byte; `kind_of_agrees_with_event_types` checks the two agree).
+/// builds them byte by byte; `kind_of_agrees_with_event_types` checks the two agree). For a string
+/// of at most 16 bytes, every byte is in one of the words (some twice), and any other byte of
+/// the words is zero.
 #[inline(always)]
 fn type_words_fast(b: &[u8]) -> (u64, u64, usize) {
     let w8 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
@@ -814,23 +816,14 @@ fn has_query_or_fragment(b: &[u8]) -> bool {
         let h = w ^ (LO * b'#' as u64);
         ((q.wrapping_sub(LO) & !q) | (h.wrapping_sub(LO) & !h)) & HI != 0
     };
-    let w8 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-    let w4 = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
-    // overlapping loads cover every byte of a short path without a per-byte loop, whose exit
-    // would depend on the path's length (paths of many lengths interleave: mispredicted)
-    let n = b.len();
-    if n > 16 {
-        memchr::memchr2(b'?', b'#', b).is_some()
-    } else if n >= 8 {
-        has(w8(0)) || has(w8(n - 8))
-    } else if n >= 4 {
-        has(w4(0) | w4(n - 4) << 32)
-    } else if n > 0 {
-        // the upper bytes are zero: neither '?' nor '#'
-        has(b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16)
-    } else {
-        false
+    if b.len() > 16 {
+        return memchr::memchr2(b'?', b'#', b).is_some();
     }
+    // the two words `kind_of` reads cover every byte of a short path without a per-byte loop,
+    // whose exit would depend on the path's length (paths of many lengths interleave:
+    // mispredicted); their unused bytes are zero, neither '?' nor '#'
+    let (lo, hi, _) = type_words_fast(b);
+    has(lo) || has(hi)
 }
 
 /// Drop scheme and host, and `?query` unless kept; always drop `#fragment`.
