@@ -615,7 +615,6 @@ impl Sessioniser {
         out.offsets.reserve(rows + 1);
         out.keys.offsets.reserve(rows);
         out.keys.bytes.reserve(key_bytes);
-        let runs_here = runs.len();
         // r.at is now each run's end. Per run (one key): order its events by (ts, arrival),
         // cut its sessions and write its events' columns, so each key's open session is
         // fetched once per run rather than once per event (and its hot line not at all).
@@ -726,7 +725,7 @@ impl Sessioniser {
             self.sweep_idle(g, out);
         }
         out.offsets.push(out.events.len() as i64);
-        self.extra_rows = out.sessions.len().saturating_sub(runs_here);
+        self.extra_rows = out.sessions.len().saturating_sub(self.runs.len());
         out.watermark = self.watermark();
         self.trim_scratch(n);
     }
