@@ -184,7 +184,7 @@ def test_alert_rules_fire_resolve_and_write_json_lines(tmp_path) -> None:
         route="POST /api/pay",
         threshold=1000,
         for_buckets=3,
-        command=f"{sys.executable} -c \"import sys,shutil; shutil.copyfileobj(sys.stdin, open({str(marker)!r}, 'w'))\"",
+        command=f"{sys.executable} -c \"import sys,shutil; shutil.copyfileobj(sys.stdin, open({str(marker)!r}, 'a'))\"",
     )
     eng = AlertEngine([rule], json_out=out)
     vals = [500, 1500, 1500, 500, 1500, 1500, 1500, 1500, 200, 200, 200]
@@ -198,8 +198,10 @@ def test_alert_rules_fire_resolve_and_write_json_lines(tmp_path) -> None:
         and lines[0]["state"] == "firing"
         and lines[0]["value"] == 1500
     )
-    eng.wait()
-    assert json.loads(marker.read_text())["state"] in ("firing", "resolved")
+    assert eng.wait()
+    # one run per alert, in the order the states changed (never "resolved" before "firing")
+    hooked = [json.loads(ln) for ln in marker.read_text().splitlines()]
+    assert [(h["state"], h["ts"]) for h in hooked] == [("firing", 6), ("resolved", 10)]
     # too little volume behind the value never fires
     quiet = AlertEngine(
         [
@@ -209,6 +211,39 @@ def test_alert_rules_fire_resolve_and_write_json_lines(tmp_path) -> None:
         ]
     )
     assert quiet.evaluate(0, lambda r: (1.0, 3.0)) == []
+
+
+def test_alert_commands_that_hang_or_are_missing_do_not_stop_the_next(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from uxtop.analytics import alerts
+
+    monkeypatch.setattr(alerts, "COMMAND_TIMEOUT_S", 0.3)
+    log = tmp_path / "ran.txt"
+    # each run logs its alert's state, then hangs past the limit and is killed
+    hang = (
+        f'{sys.executable} -c "import sys,time; open({str(log)!r}, \'a\').write('
+        f"__import__('json').load(sys.stdin)['state'] + '\\n'); time.sleep(30)\""
+    )
+    rules = [
+        AlertRule(name="hangs", metric="p95", route="r", threshold=1, for_buckets=1, command=hang),
+        AlertRule(
+            name="missing",
+            metric="p95",
+            route="r",
+            threshold=1,
+            for_buckets=1,
+            command=str(tmp_path / "no-such-hook"),
+        ),
+    ]
+    eng = AlertEngine(rules)
+    for i, v in enumerate([5.0, 0.0, 5.0]):
+        eng.evaluate(i, lambda r, v=v: (v, 100.0))
+    assert eng.wait(timeout=20)
+    assert log.read_text().split() == ["firing", "resolved", "firing"]
+    err = capsys.readouterr().err
+    assert err.count("'hangs' ran over 0.3 s and was killed") == 3
+    assert err.count("alert command for 'missing' failed") == 3
 
 
 def test_alerts_through_analytics_config() -> None:

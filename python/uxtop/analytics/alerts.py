@@ -3,15 +3,20 @@
 A rule fires when its condition holds for ``for_buckets`` finished buckets in a row (with at
 least ``min_count`` events behind the value) and resolves after as many buckets without it, so
 one noisy bucket neither fires nor resolves an alert. The command gets the alert as JSON on stdin
-and runs detached: a slow webhook script never stalls the analytics tick.
+and runs off the analytics thread, so a slow webhook script never stalls the tick. A rule's
+commands run one after another in the order its alerts changed state — a pager never sees
+"resolved" before the "firing" it resolves — each with a time limit, behind a bounded queue.
 """
 
 from __future__ import annotations
 
 import operator
+import queue
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import IO
 
@@ -45,6 +50,81 @@ class AlertEvent(msgspec.Struct, frozen=True):
 Lookup = Callable[[AlertRule], "tuple[float, float] | None"]
 
 
+#: how long one alert command may run before it is killed, seconds
+COMMAND_TIMEOUT_S = 30.0
+#: alert lines a rule's command may fall behind by before new ones are dropped (and counted)
+COMMAND_QUEUE = 64
+
+
+class _CommandRunner:
+    """Runs one rule's command for each of its alerts, in order, on a daemon thread.
+
+    Ordered delivery needs one run at a time per rule; a queue keeps the analytics tick from
+    waiting on it, and its bound keeps a hung or slow hook from growing memory without limit.
+    """
+
+    def __init__(self, rule: AlertRule) -> None:
+        self.rule = rule
+        self.argv = shlex.split(rule.command or "")
+        self.dropped = 0
+        self._queue: queue.Queue[bytes] = queue.Queue(COMMAND_QUEUE)
+        self._thread = threading.Thread(
+            target=self._run, name=f"uxtop-alert-{rule.name}", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, line: bytes) -> None:
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self.dropped += 1
+            print(
+                f"uxtop: alert command for {self.rule.name!r} is {COMMAND_QUEUE} alerts behind; "
+                f"dropped one ({self.dropped} so far)",
+                file=sys.stderr,
+            )
+
+    def _run(self) -> None:
+        while True:
+            line = self._queue.get()
+            try:
+                self._deliver(line)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, line: bytes) -> None:
+        try:
+            p = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:  # a broken hook must not break analytics
+            print(f"uxtop: alert command for {self.rule.name!r} failed: {exc}", file=sys.stderr)
+            return
+        try:
+            p.communicate(line, timeout=COMMAND_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            print(
+                f"uxtop: alert command for {self.rule.name!r} ran over {COMMAND_TIMEOUT_S:g} s "
+                "and was killed",
+                file=sys.stderr,
+            )
+
+    def idle(self, deadline: float) -> bool:
+        """Wait until every queued alert is delivered, or the deadline passes."""
+        # Queue.join has no timeout; poll its counter instead.
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+
 class AlertEngine:
     def __init__(
         self, rules: list[AlertRule], json_out: IO[str] | None = None, run_commands: bool = True
@@ -56,10 +136,10 @@ class AlertEngine:
         self.misses = [0] * len(rules)
         self.firing = [False] * len(rules)
         self.events: list[AlertEvent] = []
-        self._procs: list[subprocess.Popen] = []
+        self._runners: dict[int, _CommandRunner] = {}  # by rule index: names need not be unique
 
     def evaluate(self, ts: int, lookup: Lookup) -> list[AlertEvent]:
-        out = []
+        out: list[tuple[AlertEvent, int]] = []
         for i, rule in enumerate(self.rules):
             got = lookup(rule)
             hit = False
@@ -79,15 +159,16 @@ class AlertEngine:
                 self.hits[i] = 0
             if not self.firing[i] and self.hits[i] >= rule.for_buckets:
                 self.firing[i] = True
-                out.append(self._event(rule, "firing", value, ts))
+                out.append((self._event(rule, "firing", value, ts), i))
             elif self.firing[i] and self.misses[i] >= rule.for_buckets:
                 self.firing[i] = False
-                out.append(self._event(rule, "resolved", value, ts))
-        for ev in out:
-            self._emit(ev, self.rules[[r.name for r in self.rules].index(ev.name)])
-        self.events.extend(out)
+                out.append((self._event(rule, "resolved", value, ts), i))
+        for ev, i in out:
+            self._emit(ev, i)
+        changed = [ev for ev, _ in out]
+        self.events.extend(changed)
         del self.events[:-500]
-        return out
+        return changed
 
     @staticmethod
     def _subject(rule: AlertRule) -> str:
@@ -116,32 +197,19 @@ class AlertEngine:
             message=msg,
         )
 
-    def _emit(self, ev: AlertEvent, rule: AlertRule) -> None:
+    def _emit(self, ev: AlertEvent, i: int) -> None:
+        rule = self.rules[i]
         line = msgspec.json.encode(ev).decode()
         if self.json_out is not None:
             self.json_out.write(line + "\n")
             self.json_out.flush()
         if rule.command and self.run_commands:
-            self._procs = [p for p in self._procs if p.poll() is None]
-            try:
-                p = subprocess.Popen(
-                    shlex.split(rule.command),
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-                assert p.stdin is not None
-                p.stdin.write(line.encode() + b"\n")
-                p.stdin.close()
-                self._procs.append(p)
-            except OSError as exc:  # a broken hook must not break analytics
-                print(f"uxtop: alert command for {rule.name!r} failed: {exc}", file=sys.stderr)
+            runner = self._runners.get(i)
+            if runner is None:
+                runner = self._runners[i] = _CommandRunner(rule)
+            runner.submit(line.encode() + b"\n")
 
-    def wait(self, timeout: float = 5.0) -> None:
-        """Wait for running alert commands (tests, shutdown)."""
-        for p in self._procs:
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
+    def wait(self, timeout: float = 5.0) -> bool:
+        """Wait for queued alert commands to finish (tests, shutdown); True if all did."""
+        deadline = time.monotonic() + timeout
+        return all(r.idle(deadline) for r in self._runners.values())

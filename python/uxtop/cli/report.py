@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     analytics = Analytics(conf.analytics_config(), lateness_ms=conf.ingest.lateness_ms)
     det = detect_files(args.paths, cfg, conf.ingest, on_batch=analytics.update)
     analytics.flush()
+    analytics.alerts.wait()  # queued alert commands reach their hooks before we exit
     ana = analytics.to_report()
     flags = det.flags.sorted()
     records = flags.to_records(det.strings, det.keys)

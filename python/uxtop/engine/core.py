@@ -352,6 +352,11 @@ class Engine:
                 t.join(timeout)
         for s in self.sources:
             s.close()
+        # alert commands run queued on their own threads; let the last ones (often a
+        # "resolved") reach their hooks before the process goes
+        alerts = getattr(self._analytics, "alerts", None)
+        if alerts is not None and hasattr(alerts, "wait"):
+            alerts.wait(timeout)
 
     @property
     def running(self) -> bool:
