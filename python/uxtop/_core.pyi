@@ -2,6 +2,9 @@
 
 from typing import Any, Self, final
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "BAD_REASONS",
     "ConfigError",
@@ -11,6 +14,7 @@ __all__ = [
     "STRING_TABLES",
     "UxtopError",
     "__version__",
+    "gather_records",
 ]
 __version__: str
 #: bad-line reasons, in report order
@@ -70,3 +74,16 @@ class CoreIngestor:
     @property
     def watermark(self) -> int:
         """Stream clock minus lateness (the smallest int64 before the first event)."""
+
+def gather_records(
+    out: npt.NDArray[np.uint8],
+    itemsize: int,
+    fields: list[tuple[int, npt.NDArray[np.uint8]]],
+    widths: list[int],
+    rows: npt.NDArray[np.int64],
+) -> None:
+    """Pack rows of columns into records, the GIL released: record ``i`` of ``out`` (the bytes
+    of ``itemsize``-byte records) gets row ``rows[i]`` of each field's column (its bytes,
+    ``widths[k]`` per row) at the field's offset. Raises ValueError, writing nothing, when the
+    arguments do not fit together (a row out of range, columns of unequal length, a field
+    outside the record). ``uxtop.engine.records.gather_into`` is the friendly form."""

@@ -48,6 +48,8 @@ pub enum CoreError {
     Finished,
     /// An unknown string table name.
     UnknownTable(String),
+    /// A function was called with arguments that do not fit together: the message says how.
+    Argument(String),
     /// A panic was caught at the FFI boundary (a bug): the message says where.
     Internal(String),
 }
@@ -61,6 +63,7 @@ impl fmt::Display for CoreError {
                 f,
                 "unknown string table {t:?}; expected one of url, target, tag, route, msg, tab, dev, rel, geo, uid"
             ),
+            CoreError::Argument(m) => write!(f, "{m}"),
             CoreError::Internal(m) => write!(f, "internal error in uxtop core (please report): {m}"),
         }
     }

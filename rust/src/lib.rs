@@ -1,6 +1,6 @@
 //! uxtop's hot path: NDJSON event bytes → interned, sessionised, columnar batches.
 //!
-//! Plain-Rust modules by concern (`parse`, `intern`, `session`, `batch`, `ingest`) carry their
+//! Plain-Rust modules by concern (`parse`, `intern`, `session`, `batch`, `ingest`, `records`) carry their
 //! own `cargo test`s; `py` is the thin PyO3 edge and the only module that knows about Python.
 
 pub mod batch;
@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod intern;
 pub mod keytable;
 pub mod parse;
+pub mod records;
 pub mod session;
 
 mod py;

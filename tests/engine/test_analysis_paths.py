@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from uxtop.batch import EVENT_COLUMNS
 from uxtop.engine.aggregates import MAX_HEAT_PAGES, Decayed, HeatGrids
-from uxtop.engine.records import RecordStore
+from uxtop.engine.records import RecordStore, gather_into, gather_into_reference
 from uxtop.engine.warmup import _canned_stream, warm_heat_kernel, warm_pipeline
 
 
@@ -130,6 +131,45 @@ def test_record_store_stays_within_its_bound_under_churn() -> None:
     assert store.compactions > 5
     assert idle <= store.compactions // 4  # compactions that could move nothing are rare
     assert store.rows_moved < appended
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gather_into_equals_numpy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    # the engine's own columns, values over each dtype's whole range (NaNs and negatives too)
+    cols = {
+        k: rng.integers(0, 256, n * np.dtype(t).itemsize, dtype=np.uint8).view(t)
+        for k, t in EVENT_COLUMNS.items()
+    }
+    dt = np.dtype([(k, np.dtype(t)) for k, t in EVENT_COLUMNS.items()])
+    # runs of consecutive rows like kept sessions, plus arbitrary repeats, > one core block
+    rows = np.concatenate([np.arange(n)[n // 3 :], rng.integers(0, n, int(rng.integers(0, 700)))])
+    got, want = np.zeros(rows.size, dt), np.zeros(rows.size, dt)
+    gather_into(got, cols, rows)
+    gather_into_reference(want, cols, rows)
+    assert got.tobytes() == want.tobytes()
+    # into a slice of a larger store, as the engine does
+    store = np.zeros(rows.size + 10, dt)
+    gather_into(store[5 : 5 + rows.size], cols, rows)
+    assert store[5 : 5 + rows.size].tobytes() == want.tobytes() and not store[:5].tobytes().strip(
+        b"\0"
+    )
+
+
+def test_gather_into_refuses_what_does_not_fit_and_writes_nothing() -> None:
+    rec = _records(8)
+    cols = {k: np.ascontiguousarray(rec[k]) for k in rec.dtype.names or ()}
+    out = np.zeros(3, rec.dtype)
+    with pytest.raises(ValueError, match=r"rows\[1\] = 8 is out of range for columns of 8 rows"):
+        gather_into(out, cols, np.array([0, 8, 1]))
+    assert not out.tobytes().strip(b"\0")
+    with pytest.raises(ValueError, match="do not match the columns"):
+        gather_into(out, {**cols, "x": cols["x"].astype(np.int64)}, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="contiguous 1-D"):
+        gather_into(np.zeros(6, rec.dtype)[::2], cols, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="out holds"):
+        gather_into(out, cols, np.array([0, 1]))
 
 
 def test_canned_stream_carries_sessions_across_batches() -> None:

@@ -54,7 +54,7 @@ from uxtop.engine.aggregates import (
 )
 from uxtop.engine.detail import build_detail
 from uxtop.engine.flags import FlagAdapter, flag_rows
-from uxtop.engine.records import RecordStore
+from uxtop.engine.records import RecordStore, gather_into
 from uxtop.engine.sources import Source
 from uxtop.snapshot import (
     FLAG_KINDS,
@@ -694,8 +694,7 @@ class Engine:
             first = np.cumsum(lens) - lens
             rows = np.repeat(starts - first, lens) + np.arange(total)
             block = self._records.reserve(total, _record_dtype(batch))
-            for k, v in batch.columns.items():
-                block[k] = v[rows]
+            gather_into(block, batch.columns, rows)
         # per-session metadata read as Python lists once per batch, not element by element
         s = batch.sessions
         meta = zip(

@@ -16,11 +16,13 @@ a mapping of its own, so when it is dropped its pages go back to the OS at once.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from uxtop._core import gather_records
 
 #: rows per slab: ~5 MB of records, well above malloc's mmap threshold
 SLAB_ROWS = 1 << 16
@@ -59,6 +61,53 @@ def _slab_of(chunk: npt.NDArray) -> npt.NDArray:
     # numpy points every view, however sliced, at the array that owns the memory
     base = chunk.base
     return base if isinstance(base, np.ndarray) else chunk
+
+
+def gather_into(
+    out: npt.NDArray, columns: Mapping[str, npt.NDArray], rows: npt.NDArray[np.int64]
+) -> None:
+    """``out[f][i] = columns[f][rows[i]]`` for every field ``f`` of the records ``out``.
+
+    numpy does this a field at a time, each a strided write over the whole block (measured
+    70-90 ns a record for the engine's 18 fields); the core fills the records a cache-sized
+    block at a time (20-60 ns a record, fresh slab pages included). ``gather_into_reference`` is the plain-numpy meaning, used in tests."""
+    plan = _PLANS.get(out.dtype)
+    if plan is None:
+        fields: Mapping[str, tuple[Any, ...]] = out.dtype.fields or {}
+        plan = _PLANS[out.dtype] = (
+            tuple(fields),
+            tuple(f[1] for f in fields.values()),
+            tuple(f[0] for f in fields.values()),
+        )
+    names, offsets, dtypes = plan
+    if len(columns) != len(names) or any(
+        columns.get(k) is None or columns[k].dtype != t for k, t in zip(names, dtypes, strict=True)
+    ):
+        raise ValueError(
+            f"record fields {[(k, str(t)) for k, t in zip(names, dtypes, strict=True)]} do not match "
+            f"the columns {[(k, str(v.dtype)) for k, v in columns.items()]}"
+        )
+    if out.ndim != 1 or not out.flags.c_contiguous:
+        raise ValueError("out must be a contiguous 1-D record array")
+    cols = [np.ascontiguousarray(columns[k]) for k in names]
+    gather_records(
+        out.view(np.uint8).reshape(-1),
+        out.dtype.itemsize,
+        [(o, c.view(np.uint8).reshape(-1)) for o, c in zip(offsets, cols, strict=True)],
+        [t.itemsize for t in dtypes],
+        np.ascontiguousarray(rows, dtype=np.int64),
+    )
+
+
+#: per record dtype: its field names, offsets and dtypes (read once, not per batch)
+_PLANS: dict[np.dtype, tuple[tuple[str, ...], tuple[int, ...], tuple[np.dtype, ...]]] = {}
+
+
+def gather_into_reference(
+    out: npt.NDArray, columns: Mapping[str, npt.NDArray], rows: npt.NDArray[np.int64]
+) -> None:
+    for k, v in columns.items():
+        out[k] = v[rows]
 
 
 class RecordStore:

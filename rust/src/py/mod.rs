@@ -7,10 +7,11 @@ use crate::error::{BadReason, CoreError};
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::intern::TABLES;
 use crate::parse::EVENT_TYPES;
+use crate::records::FieldSource;
 use crate::session::SessionConfig;
-use numpy::PyArray1;
+use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
@@ -40,6 +41,7 @@ fn to_py(e: CoreError) -> PyErr {
         CoreError::Config(m) => ConfigError::new_err(m),
         CoreError::UnknownTable(_) => ConfigError::new_err(e.to_string()),
         CoreError::Finished => UxtopError::new_err(e.to_string()),
+        CoreError::Argument(_) => PyValueError::new_err(e.to_string()),
         CoreError::Internal(_) => InternalError::new_err(e.to_string()),
     }
 }
@@ -315,9 +317,47 @@ fn batch_to_py(py: Python<'_>, b: Batch, sc: SessionColumns) -> PyResult<Py<PyDi
     Ok(d.unbind())
 }
 
+/// Pack rows of columns into records (see `records.rs` and `_core.pyi`), GIL released.
+#[pyfunction]
+fn gather_records(
+    py: Python<'_>,
+    mut out: PyReadwriteArray1<'_, u8>,
+    itemsize: usize,
+    fields: Vec<(usize, PyReadonlyArray1<'_, u8>)>,
+    widths: Vec<usize>,
+    rows: PyReadonlyArray1<'_, i64>,
+) -> PyResult<()> {
+    let contiguous = |what: &str| {
+        PyValueError::new_err(format!(
+            "{what} must be a contiguous array (np.ascontiguousarray)"
+        ))
+    };
+    if widths.len() != fields.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} fields but {} widths",
+            fields.len(),
+            widths.len()
+        )));
+    }
+    let mut sources = Vec::with_capacity(fields.len());
+    for ((offset, column), &width) in fields.iter().zip(&widths) {
+        sources.push(FieldSource {
+            offset: *offset,
+            width,
+            column: column.as_slice().map_err(|_| contiguous("every column"))?,
+        });
+    }
+    let rows = rows.as_slice().map_err(|_| contiguous("rows"))?;
+    let out = out.as_slice_mut().map_err(|_| contiguous("out"))?;
+    run_detached(py, move || {
+        crate::records::gather_records(out, itemsize, &sources, rows)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<CoreIngestor>()?;
+    m.add_function(wrap_pyfunction!(gather_records, m)?)?;
     m.add("UxtopError", py.get_type::<UxtopError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
