@@ -222,7 +222,7 @@ def test_alert_commands_that_hang_or_are_missing_do_not_stop_the_next(
     log = tmp_path / "ran.txt"
     # each run logs its alert's state, then hangs past the limit and is killed
     hang = (
-        f'{sys.executable} -c "import sys,time; open({str(log)!r}, \'a\').write('
+        f"{sys.executable} -c \"import sys,time; open({str(log)!r}, 'a').write("
         f"__import__('json').load(sys.stdin)['state'] + '\\n'); time.sleep(30)\""
     )
     rules = [
