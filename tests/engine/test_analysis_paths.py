@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections import Counter
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,7 +272,7 @@ def test_session_rows_kinds_order_equals_a_recount() -> None:
     assert snap.session_rows
     by_id = {r.session_id: r for r in snap.session_rows}
     for sid, kept in eng._kept.items():
-        want = tuple(k for k, _ in kept.kinds.most_common())
+        want = tuple(k for k, _ in Counter(kept.kinds).most_common())
         assert by_id[sid].kinds == want
         assert len(want) >= 1
 
