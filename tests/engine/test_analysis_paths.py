@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections import Counter
 import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
