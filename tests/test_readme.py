@@ -19,6 +19,8 @@ def test_readme_config_example_is_valid() -> None:
     assert cfg.ingest.lateness_ms == 5000
     assert cfg.detect_config().profile == "uxtop"
     assert [f.name for f in cfg.analytics_config().funnels] == ["checkout"]
+    (alert,) = cfg.analytics_config().alerts
+    assert (alert.metric, alert.route, alert.for_buckets) == ("p95", "POST /api/pay", 3)
 
 
 def test_readme_quick_start_targets_exist() -> None:

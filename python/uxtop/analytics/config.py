@@ -144,7 +144,9 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         ``conversion`` (of ``funnel`` step ``step``), ``flag_rate`` (flags of ``flag`` kind per
         active session), ``active_sessions``.
     op/threshold: fire when ``value op threshold`` holds for ``for_buckets`` buckets in a row.
-    command: optional shell command run on fire with the alert JSON on stdin.
+    command: optional command run when the alert fires and when it resolves, with the alert as
+        JSON on stdin; split into words as a shell would, but not run by one. A rule's runs go
+        one at a time in the order its state changed, each killed after 30 s (``alerts.py``).
     """
 
     name: str
