@@ -274,10 +274,12 @@ class Engine:
         self._kinds = KindSeries()
         self._flags_total = 0
         self._pages = Decayed()
-        self._page_counts: dict[str, Counter[str]] = {}
+        # flags by kind per page / element: plain dicts (a Counter costs 1 us more to make, and
+        # a new one is made for every page or element flagged for the first time)
+        self._page_counts: dict[str, dict[str, int]] = {}
         self._page_sessions: Counter[str] = Counter()  # distinct flagged sessions per page
         self._elements = Decayed()
-        self._element_counts: dict[tuple[str, str], Counter[str]] = {}
+        self._element_counts: dict[tuple[str, str], dict[str, int]] = {}
         self._element_sessions: Counter[tuple[str, str]] = Counter()
         self._heat = HeatGrids()
         self._heat_cache: dict[int, PageHeat] = {}
@@ -1083,7 +1085,7 @@ class Engine:
         )
 
     def _page_row(self, url: str, heat: float) -> PageRow:
-        c = self._page_counts.get(url, Counter())
+        c = self._page_counts.get(url) or {}
         return PageRow(
             url=url,
             heat=heat,
@@ -1095,8 +1097,8 @@ class Engine:
         )
 
     def _element_row(self, key: tuple[str, str], heat: float) -> ElementRow:
-        c = self._element_counts.get(key, Counter())
-        top = c.most_common(1)[0][0] if c else ""
+        c = self._element_counts.get(key) or {}
+        top = max(c, key=c.__getitem__) if c else ""  # the first of equals, as most_common
         return ElementRow(
             url=key[0],
             target=key[1],
@@ -1251,7 +1253,7 @@ _RECORD_DTYPES: dict[tuple[tuple[str, str], ...], np.dtype] = {}
 
 
 def _count_flag(
-    counts: dict[Any, Counter[str]],
+    counts: dict[Any, dict[str, int]],
     sessions: Counter[Any],
     key: Any,
     kind: str,
@@ -1262,9 +1264,9 @@ def _count_flag(
     MAX_KEYS) and, the first time ``kept``'s session is counted there, its distinct sessions."""
     c = counts.get(key)
     if c is None and len(counts) < MAX_KEYS:
-        c = counts[key] = Counter()
+        c = counts[key] = {}
     if c is not None:
-        c[kind] += 1
+        c[kind] = c.get(kind, 0) + 1
         if first_count(kept, key):
             sessions[key] += 1
 
