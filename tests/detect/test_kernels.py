@@ -151,3 +151,22 @@ def test_numpy_peer_equals_kernels():
             for r in outs[name]
         )
         assert got == sorted(vec[name]) and got, name
+
+
+@given(
+    segs=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 9), st.integers(0, 30), st.integers(0, 9)),
+        max_size=40,
+    ),
+    dtype=st.sampled_from([np.int64, np.int32, np.uint8, np.float32]),
+)
+@settings(max_examples=200, deadline=None)
+def test_concat_segments_equals_concatenated_slices(segs, dtype) -> None:
+    rng = np.random.default_rng(len(segs))
+    a = rng.integers(0, 100, 40).astype(dtype)
+    b = rng.integers(100, 200, 40).astype(dtype)
+    a_start, a_len, b_start, b_len = (np.array([s[i] for s in segs], np.int64) for i in range(4))
+    got = K.concat_segments(a, a_start, a_len, b, b_start, b_len)
+    parts = [p for s in segs for p in (a[s[0] : s[0] + s[1]], b[s[2] : s[2] + s[3]])]
+    want = np.concatenate(parts) if parts else np.empty(0, dtype)
+    assert got.dtype == a.dtype and np.array_equal(got, want)

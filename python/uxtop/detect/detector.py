@@ -453,22 +453,13 @@ class Detector:
             cols = new_cols
             offsets = b_off
         else:
+            # per run session: its carried rows, then its new ones
             n_carry = st.used
-            seg_starts = np.empty(2 * n_run, np.int64)
-            seg_lens = np.empty(2 * n_run, np.int64)
-            seg_starts[0::2] = c_start
-            seg_lens[0::2] = c_len
-            seg_starts[1::2] = n_carry + n_start
-            seg_lens[1::2] = n_len
-            idx = _segments_index(seg_starts, seg_lens)
             cols = {}
-            for k in CARRY_COLUMNS:
-                if new_cols is None:
-                    cols[k] = st.cols[k][idx]
-                elif n_carry == 0:
-                    cols[k] = new_cols[k][idx]
-                else:  # carried rows then new ones, without concatenating them first
-                    cols[k] = K.take2(st.cols[k][:n_carry], new_cols[k], idx)
+            for k, t in CARRY_COLUMNS.items():
+                carried = st.cols[k][:n_carry] if n_carry else np.empty(0, t)
+                new = new_cols[k] if new_cols is not None else np.empty(0, t)
+                cols[k] = K.concat_segments(carried, c_start, c_len, new, n_start, n_len)
             offsets = np.zeros(n_run + 1, np.int64)
             np.cumsum(c_len + n_len, out=offsets[1:])
         o = offsets[:-1]

@@ -1580,17 +1580,25 @@ def carry_rows(kind, pos, offsets, runs, need_pos, read_bits):
 
 
 @njit(cache=True, nogil=True)
-def take2(a, b, idx):
-    """``np.concatenate([a, b])[idx]`` without building the concatenation (the detector's carry
-    gathers carried and new rows of every column this way, every batch)."""
-    out = np.empty(idx.shape[0], a.dtype)
-    na = a.shape[0]
-    for j in range(idx.shape[0]):
-        i = idx[j]
-        if i < na:
-            out[j] = a[i]
-        else:
-            out[j] = b[i - na]
+def concat_segments(a, a_start, a_len, b, b_start, b_len):
+    """For each i in turn, ``a[a_start[i]:][:a_len[i]]`` then ``b[b_start[i]:][:b_len[i]]``,
+    concatenated: the detector joins each session's carried rows and its new ones this way,
+    every column every batch. Range copies, not a gather through an index built first (and
+    no branch per row on which array it comes from)."""
+    total = 0
+    for i in range(a_len.shape[0]):
+        total += a_len[i] + b_len[i]
+    out = np.empty(total, a.dtype)
+    o = 0
+    for i in range(a_len.shape[0]):
+        s = a_start[i]
+        for j in range(a_len[i]):
+            out[o + j] = a[s + j]
+        o += a_len[i]
+        s = b_start[i]
+        for j in range(b_len[i]):
+            out[o + j] = b[s + j]
+        o += b_len[i]
     return out
 
 
