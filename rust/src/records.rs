@@ -125,6 +125,14 @@ mod tests {
         )
     }
 
+    fn field(offset: usize, width: usize, column: &[u8]) -> FieldSource<'_> {
+        FieldSource {
+            offset,
+            width,
+            column,
+        }
+    }
+
     fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
         // SAFETY: plain-old-data columns viewed as their bytes, as numpy's buffer would be
         unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
@@ -136,31 +144,11 @@ mod tests {
         let (a, b, c, d, e) = columns(n);
         let e_bytes: Vec<u8> = e.iter().flatten().copied().collect();
         let fields = [
-            FieldSource {
-                offset: 0,
-                width: 8,
-                column: bytes_of(&a),
-            },
-            FieldSource {
-                offset: 8,
-                width: 4,
-                column: bytes_of(&b),
-            },
-            FieldSource {
-                offset: 12,
-                width: 1,
-                column: &c,
-            },
-            FieldSource {
-                offset: 13,
-                width: 2,
-                column: bytes_of(&d),
-            },
-            FieldSource {
-                offset: 15,
-                width: 3,
-                column: &e_bytes,
-            },
+            field(0, 8, bytes_of(&a)),
+            field(8, 4, bytes_of(&b)),
+            field(12, 1, &c),
+            field(13, 2, bytes_of(&d)),
+            field(15, 3, &e_bytes),
         ];
         // more rows than a block, in no order, with repeats
         let rows: Vec<i64> = (0..700).map(|i| (i * 337 % n) as i64).collect();
@@ -182,18 +170,7 @@ mod tests {
         let ok = |out: &mut [u8], fields: &[FieldSource<'_>], rows: &[i64]| {
             gather_records(out, 12, fields, rows)
         };
-        let fields = [
-            FieldSource {
-                offset: 0,
-                width: 8,
-                column: bytes_of(&a),
-            },
-            FieldSource {
-                offset: 8,
-                width: 4,
-                column: bytes_of(&b),
-            },
-        ];
+        let fields = [field(0, 8, bytes_of(&a)), field(8, 4, bytes_of(&b))];
         let mut out = vec![0x55u8; 24];
         let msg = |r: Result<(), CoreError>| match r {
             Err(CoreError::Argument(m)) => m,
@@ -210,17 +187,9 @@ mod tests {
             },
         ];
         assert!(msg(ok(&mut out, &short, &[0, 1])).contains("column 1 has 9 rows"));
-        let wide = [FieldSource {
-            offset: 8,
-            width: 8,
-            column: bytes_of(&a),
-        }];
+        let wide = [field(8, 8, bytes_of(&a))];
         assert!(msg(ok(&mut out, &wide, &[0, 1])).contains("does not fit a 12-byte record"));
-        let ragged = [FieldSource {
-            offset: 0,
-            width: 8,
-            column: &bytes_of(&a)[..12],
-        }];
+        let ragged = [field(0, 8, &bytes_of(&a)[..12])];
         assert!(msg(ok(&mut out, &ragged, &[0, 1])).contains("not a whole number"));
         assert!(
             out.iter().all(|&x| x == 0x55),
