@@ -7,10 +7,11 @@ import json
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from uxtop.analytics import AlertRule, Analytics, load_analytics_config
+from uxtop.analytics import AlertRule, Analytics, AnalyticsConfigError, load_analytics_config
 from uxtop.analytics.alerts import AlertEngine
 from uxtop.analytics.anomaly import COUNT, RATIO, SLOTS_PER_DAY, SeasonalDetector
 from uxtop.analytics.rca import adtributor, explain_cube
@@ -315,3 +316,13 @@ def test_nanmedian_rows_equals_np_nanmedian(
     got = nanmedian_rows(v)
     assert got.dtype == ref.dtype
     assert np.array_equal(got, ref, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [("notify 'oops", "cannot be split into words"), ("   ", "is empty")],
+)
+def test_an_alert_command_that_cannot_run_is_a_config_error(command: str, problem: str) -> None:
+    rule = {"name": "q", "metric": "p95", "route": "r", "threshold": 1, "command": command}
+    with pytest.raises(AnalyticsConfigError, match=rf"alerts\[0\]\.command: {problem}"):
+        load_analytics_config({"alerts": [rule]})

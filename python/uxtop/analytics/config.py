@@ -8,7 +8,8 @@ funnel otherwise shows up only as a funnel that never converts.
 from __future__ import annotations
 
 import re
-from typing import Literal
+import shlex
+from typing import Literal, NoReturn
 
 import msgspec
 
@@ -24,7 +25,7 @@ class AnalyticsConfigError(ValueError):
     """A bad analytics setting; the message names the key and the fix."""
 
 
-def _fail(key: str, problem: str, fix: str) -> None:
+def _fail(key: str, problem: str, fix: str) -> NoReturn:
     raise AnalyticsConfigError(f"{key}: {problem}; {fix}")
 
 
@@ -180,6 +181,13 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             _fail(f"{key}.flag", "metric 'flag_rate' needs a flag kind", "e.g. flag = 'rage_click'")
         if self.for_buckets < 1:
             _fail(f"{key}.for_buckets", "must be >= 1", "e.g. for_buckets = 3")
+        if self.command is not None:
+            try:
+                words = shlex.split(self.command)
+            except ValueError as exc:  # unbalanced quotes: found now, not when the alert fires
+                _fail(f"{key}.command", f"cannot be split into words ({exc})", "balance its quotes")
+            if not words:
+                _fail(f"{key}.command", "is empty", "name a program, or leave command out")
 
 
 class AnomalyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

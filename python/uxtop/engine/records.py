@@ -70,7 +70,8 @@ def gather_into(
 
     numpy does this a field at a time, each a strided write over the whole block (measured
     70-90 ns a record for the engine's 18 fields); the core fills the records a cache-sized
-    block at a time (20-60 ns a record, fresh slab pages included). ``gather_into_reference`` is the plain-numpy meaning, used in tests."""
+    block at a time (20-60 ns a record, fresh slab pages included). ``gather_into_reference``
+    is the plain-numpy meaning, used in tests."""
     plan = _PLANS.get(out.dtype)
     if plan is None:
         fields: Mapping[str, tuple[Any, ...]] = out.dtype.fields or {}
