@@ -89,6 +89,8 @@ class _CommandRunner:
             line = self._queue.get()
             try:
                 self._deliver(line)
+            except Exception as exc:  # whatever a hook does, the next alert still goes out
+                print(f"uxtop: alert command for {self.rule.name!r} failed: {exc}", file=sys.stderr)
             finally:
                 self._queue.task_done()
 
