@@ -377,3 +377,16 @@ class FixtureFeed:
 
 def fixed_clock() -> float:
     return NOW
+
+
+async def until(pilot, cond, timeout: float = 10.0, what: str = "condition") -> None:  # noqa: ANN001
+    """Let the app run until ``cond()`` holds: refreshes come on a 0.25 s timer and background
+    work (screen builds, workers) can hold them up on a loaded machine, so a fixed pause is a
+    race. Fails with ``what`` after ``timeout`` seconds."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.05)

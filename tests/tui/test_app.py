@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures import FixtureFeed, fixed_clock  # noqa: E402
+from fixtures import FixtureFeed, fixed_clock, until  # noqa: E402
 
 from uxtop.snapshot import SetFilter, SetPaused  # noqa: E402
 from uxtop.tui.app import UxtopApp, create_app  # noqa: E402
@@ -181,17 +181,17 @@ async def test_filter_goes_to_the_engine_and_esc_clears() -> None:
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
         await pilot.press(*"kind:error", "enter")
-        await pilot.pause(0.4)  # next refresh tick brings the filtered snapshot
-        assert SetFilter(text="kind:error") in feed.commands
         table = app.screen.query_one(KeyedTable)
+        # the next refresh tick brings the filtered snapshot
+        await until(pilot, lambda: table.row_count < 40, what="the filtered rows")
+        assert SetFilter(text="kind:error") in feed.commands
         kinds = [app.snapshot.session_rows[i].kinds for i in range(len(app.snapshot.session_rows))]
         assert table.row_count == len(kinds) > 0 and all(
             any("error" in k for k in ks) for ks in kinds
         )
         await pilot.press("escape")
-        await pilot.pause(0.4)
+        await until(pilot, lambda: table.row_count == 40, what="the unfiltered rows")
         assert feed.commands[-1] == SetFilter(text="")
-        assert table.row_count == 40
 
 
 async def test_pause_freezes_display_and_tells_engine() -> None:
@@ -206,9 +206,8 @@ async def test_pause_freezes_display_and_tells_engine() -> None:
         assert app.snapshot.seq == seq  # frozen
         assert "PAUSED" in text_of(app.screen.query_one("#status"))
         await pilot.press("p")
-        await pilot.pause(0.4)
+        await until(pilot, lambda: app.snapshot.seq == seq + 1, what="the held snapshot")
         assert feed.commands[-1] == SetPaused(paused=False)
-        assert app.snapshot.seq == seq + 1
 
 
 async def test_follow_pins_the_newest_flagged_session() -> None:
@@ -218,9 +217,11 @@ async def test_follow_pins_the_newest_flagged_session() -> None:
         await pilot.pause(0.1)
         newest = max(app.snapshot.session_rows, key=lambda r: r.seq)
         feed.bump()
-        await pilot.pause(0.4)
+        table = app.screen.query_one(KeyedTable)
+        await until(
+            pilot, lambda: table.selected_key == str(newest.session_id), what="the newest row"
+        )
         assert app.follow
-        assert app.screen.query_one(KeyedTable).selected_key == str(newest.session_id)
         assert "follow" in text_of(app.screen.query_one("#status"))
 
 
@@ -267,10 +268,16 @@ async def test_command_palette_runs_registry_actions() -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Detectors")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        # the palette searches in the background: enter only runs a listed command
+        await until(
+            pilot,
+            lambda: any(c.option_count for c in app.screen.query(CommandList)),
+            what="the palette's matches",
+        )
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, DetectorsScreen)
+        await until(pilot, lambda: isinstance(app.screen, DetectorsScreen), what="the screen")
 
 
 async def test_refresh_updates_only_the_visible_screen() -> None:
@@ -291,7 +298,11 @@ async def test_refresh_updates_only_the_visible_screen() -> None:
         try:
             for _ in range(3):
                 feed.bump()
-                await pilot.pause(0.3)
+                await until(
+                    pilot,
+                    lambda: app.snapshot.seq == feed.snap.seq,
+                    what="the bumped snapshot on screen",
+                )
         finally:
             UxtopScreen.refresh_snapshot = orig  # type: ignore[method-assign]
         assert calls.get("OverviewScreen", 0) >= 3
@@ -459,10 +470,23 @@ async def test_screenshot_without_a_downloads_dir_goes_to_the_working_dir(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         app.action_screenshot()
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if list(work.glob("*.svg")):
-                break
+        # written on a thread of its own: wait for the whole file, not just its name
+        await until(
+            pilot,
+            lambda: any("</svg>" in f.read_text() for f in work.glob("*.svg")),
+            what="the screenshot",
+        )
     shots = list(work.glob("*.svg"))
     assert len(shots) == 1, shots
     assert "<svg" in shots[0].read_text()[:2000]
+
+
+async def test_the_app_gives_back_the_interpreter_settings_it_changed() -> None:
+    import gc
+
+    before = (sys.getswitchinterval(), gc.get_threshold())
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert sys.getswitchinterval() < before[0]  # keys beat the engine thread to the GIL
+    assert (sys.getswitchinterval(), gc.get_threshold()) == before

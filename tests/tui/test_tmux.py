@@ -17,4 +17,6 @@ def test_demo_in_tmux_shows_real_data_on_every_screen() -> None:
     from tmux_check import check
 
     timings = check(verbose=True)
-    assert timings["first_frame_s"] < 5  # generous on a loaded CI box; the benchmark reports it
+    # a bound against hangs, not a speed claim (a loaded CI box can be 3x slower; the figure
+    # itself is measured by benchmarks/bench_tui.py --only coldstart)
+    assert timings["first_frame_s"] < 15

@@ -47,7 +47,9 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         for k in keys:
             self.run("send-keys", "-t", self.session, k)
-            time.sleep(0.15)
+            # after a lone Esc the terminal driver waits 0.1 s for more bytes: a key that
+            # arrives inside it on a loaded machine reads as alt+key
+            time.sleep(0.6 if k == "Escape" else 0.15)
 
     def wait_for(self, *patterns: str, timeout: float, what: str) -> str:
         """Waits until one capture of the pane matches every pattern. A screen is checked as a

@@ -139,6 +139,7 @@ class UxtopApp(App[None]):
         self._last_input = 0.0
         self._last_full_gc = time.monotonic()
         self._gc_threshold = gc.get_threshold()
+        self._switch_interval = sys.getswitchinterval()
         self._lag_ms = 0.0
         #: screens built in the background, drawn off screen on the next warm-up step
         self._warming: list[Screen[Any]] = []
@@ -150,6 +151,7 @@ class UxtopApp(App[None]):
     def on_mount(self) -> None:
         # the engine thread runs Python (detectors, aggregates) too: hand the GIL over more
         # often than the default 5 ms so keys are handled within a frame under load
+        self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         self.switch_mode(self.start_screen)
         self._arm()
@@ -169,6 +171,7 @@ class UxtopApp(App[None]):
         # back to Python's defaults for whatever runs after the app (tests run many apps)
         gc.set_threshold(*self._gc_threshold)
         gc.unfreeze()
+        sys.setswitchinterval(self._switch_interval)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
