@@ -708,20 +708,34 @@ class Engine:
             s["start_ts"][hit].tolist(),
             s["n_events"][hit].tolist(),
             s["closed"][hit].tolist(),
+            s["dev"][hit].tolist(),
+            s["rel"][hit].tolist(),
+            s["geo"][hit].tolist(),
             strict=True,
         )
         pos = 0
         kept_map = self._kept
         per_session = self.retention.per_session_events
+        text = self._str
         with self._lock:
-            for sid, si, n, start_ts, n_events, closed in meta:
+            for sid, si, n, start_ts, n_events, closed, dev, rel, geo in meta:
                 kept = kept_map.get(sid)
                 if kept is not None:
                     kept.start_ts = start_ts
                     kept.n_events = n_events
                     kept.closed = bool(closed)
-                    if not kept.dev or not kept.key:
-                        self._fill_identity(kept, batch, si)
+                    # cohort strings from the first batch whose row has a device (many sessions
+                    # never say: this runs for them every batch, so it reads no numpy scalars)
+                    if not kept.dev:
+                        kept.dev, kept.rel, kept.geo = (
+                            text("dev", dev),
+                            text("rel", rel),
+                            text("geo", geo),
+                        )
+                    if not kept.key:
+                        # this row's key and uid only (batch.keys/uids would decode every row)
+                        kept.key = batch.key(si)
+                        kept.uid = batch.uid(si) or ""
                     if n and block is not None:
                         kept.chunks.append(block[pos : pos + n])
                         kept.n_kept += n
@@ -732,18 +746,6 @@ class Engine:
                 pos += n
             if self._records.needs_compaction(self._kept_events):
                 self._records.compact(self._kept.values())
-
-    def _fill_identity(self, kept: _Kept, batch: EventBatch, si: int) -> None:
-        """A kept session's cohort strings and key, from its first batch that has them."""
-        s = batch.sessions
-        if not kept.dev:
-            kept.dev = self._str("dev", int(s["dev"][si]))
-            kept.rel = self._str("rel", int(s["rel"][si]))
-            kept.geo = self._str("geo", int(s["geo"][si]))
-        # this row's key and uid only (batch.keys/uids would decode every row of the batch)
-        if not kept.key:
-            kept.key = batch.key(si)
-            kept.uid = batch.uid(si) or ""
 
     def _trim_session(self, kept: _Kept) -> None:
         while kept.n_kept > self.retention.per_session_events and len(kept.chunks) > 1:
