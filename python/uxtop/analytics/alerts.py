@@ -89,23 +89,19 @@ class _CommandRunner:
             line = self._queue.get()
             try:
                 self._deliver(line)
-            except Exception as exc:  # whatever a hook does, the next alert still goes out
+            except Exception as exc:  # a missing or broken hook: the next alert still goes out
                 print(f"uxtop: alert command for {self.rule.name!r} failed: {exc}", file=sys.stderr)
             finally:
                 self._queue.task_done()
 
     def _deliver(self, line: bytes) -> None:
-        try:
-            p = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as exc:  # a broken hook must not break analytics
-            print(f"uxtop: alert command for {self.rule.name!r} failed: {exc}", file=sys.stderr)
-            return
+        p = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             p.communicate(line, timeout=COMMAND_TIMEOUT_S)
         except subprocess.TimeoutExpired:
