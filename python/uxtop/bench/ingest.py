@@ -55,7 +55,7 @@ class BenchRow:
 
 
 def run_uxtop(path: Path) -> int:
-    """The Rust core: file read in 4 MiB chunks, batches out as numpy (GIL released)."""
+    """The Rust core: file read in 1 MiB chunks, batches out as numpy (GIL released)."""
     from uxtop.ingest import Ingestor, iter_file_batches
 
     n = 0

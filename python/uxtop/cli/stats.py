@@ -70,16 +70,16 @@ def run(args: argparse.Namespace) -> int:
     ing = Ingestor(cfg, quarantine=args.quarantine)
     t0 = time.perf_counter()
     done = events = 0
-    buf = bytearray(DEFAULT_CHUNK_BYTES)
-    view = memoryview(buf)
     for src in inputs:
         f = open(src, "rb") if isinstance(src, str) else src  # noqa: SIM115
         last = b"\n"
         try:
-            while n := f.readinto(view):  # type: ignore[attr-defined]
-                last = bytes(view[n - 1 : n])
-                events += len(ing.feed(bytes(view[:n])))
-                done += n
+            # a fresh bytes per read: the core parses it in place (readinto a reused buffer
+            # needed a second copy to hand over)
+            while chunk := f.read(DEFAULT_CHUNK_BYTES):
+                last = chunk[-1:]
+                events += len(ing.feed(chunk))
+                done += len(chunk)
                 progress.update(done, events)
         finally:
             if f is not src:

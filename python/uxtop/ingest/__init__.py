@@ -25,8 +25,11 @@ from uxtop.ingest.config import IngestConfig
 
 __all__ = ["Ingestor", "IngestConfig", "iter_file_batches", "DEFAULT_CHUNK_BYTES"]
 
-#: read size for files: big enough to amortise the call, small enough to stay in cache-ish
-DEFAULT_CHUNK_BYTES = 4 << 20
+#: read size for files. Small enough that a read's staged events, their sorted copy and the
+#: batch's columns stay near the 2 MiB L2 between parse and release; measured against 4 MiB
+#: reads, alternating in one run (16 pairs, 2 M events, 200 k sessions): 1.07x end to end.
+#: The per-read cost (~20 us) stays well under 1 % at this size.
+DEFAULT_CHUNK_BYTES = 1 << 20
 
 
 class Ingestor:
