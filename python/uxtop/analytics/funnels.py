@@ -24,6 +24,7 @@ window the result may differ in that corner. ``tests/analytics/test_funnels.py``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -604,68 +605,155 @@ class FunnelEngine:
         )
 
 
+#: a path segment that is an id, not a page: digits, a long hex run, a UUID
+_ID_SEGMENT = re.compile(
+    r"\d+|(?=[0-9a-f]*\d)[0-9a-f]{8,}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.I
+)
+
+
+def page_template(url: str) -> str:
+    """The page a path is an instance of, as a step glob: id segments become ``*``
+    (``/product/1234`` → ``/product/*``). A literal ``*`` or ``?`` becomes ``?`` (globs have no
+    escape; ``?`` matches it)."""
+    return "/".join(
+        "*" if _ID_SEGMENT.fullmatch(seg) else seg.replace("*", "?") for seg in url.split("/")
+    )
+
+
 class FunnelInferrer:
-    """Default funnel when none is configured: the most visited pages of closed sessions, in the
-    order people usually first see them (mean rank of first visit), once enough sessions closed.
+    """Default funnel when none is configured: the pages most sessions visit, in the order
+    people visit them, once enough sessions settled.
+
+    * A page is a path template: ``/product/1234`` and ``/product/77`` are both ``/product/*``,
+      so a shop's product step is one step, not a thousand rare pages (``page_template``).
+    * Order: a page goes before another when more sessions first saw it before the other than
+      after (each page scores its pairwise wins; ties go to the lower mean rank of first visit).
+      Why not the mean rank alone: pages reached by short paths (direct links to checkout)
+      rank early on average, which put ``/checkout/confirm`` before ``/checkout``.
+    * A session *settles* when it closes or has had no event for ``settle_ms`` of stream time.
+      Why not closed sessions only: on a live stream a session closes after the 30-minute idle
+      gap, so the funnel screen stayed empty for the first half hour of every ``uxtop tail``
+      and of the demo. A session's pages are followed across batches, so a page's rank is its
+      place in the whole session, not in the part that came in one read; one that comes back
+      after settling is not counted again.
+    * Only sessions seen from their start count, and a session starts with a pageview: when
+      uxtop attaches to a live stream (and at the top of any log) the sessions already under
+      way show only their last pages, and they settle first, so they made a funnel of
+      ``/checkout/confirm`` alone.
+    * Memory: at most ``max_tracked`` sessions are followed at once (new ones are passed over
+      while that many are: a sample is enough to rank pages), at most ``max_paths`` settled
+      paths are kept, and inference stops once a funnel is found.
     """
 
-    def __init__(self, min_sessions: int = 200, max_steps: int = 4) -> None:
+    def __init__(
+        self,
+        min_sessions: int = 200,
+        max_steps: int = 5,
+        settle_ms: int = 30_000,
+        max_tracked: int = 20_000,
+        max_paths: int = 20_000,
+    ) -> None:
         self.min_sessions = min_sessions
         self.max_steps = max_steps
+        self.settle_ms = settle_ms
+        self.max_tracked = max_tracked
+        self.max_paths = max_paths
+        #: settled sessions with at least one page
         self.sessions = 0
-        self.visits: dict[int, int] = {}
-        self.rank_sum: dict[int, float] = {}
+        self.visits: dict[str, int] = {}
+        #: each settled session's pages in order of first visit
+        self.paths: list[tuple[str, ...]] = []
+        #: session id -> [last event ts], {page: first pageview ts}
+        self.tracked: dict[int, tuple[list[int], dict[str, int]]] = {}
+        self._swept_at = _NEG
+        self._template: dict[int, str] = {}
 
-    def update(self, batch: Any) -> None:
-        cols = batch.columns
-        pv = cols["kind"] == 0
-        if not pv.any():
-            return
-        closed = np.asarray(batch.sessions["closed"], np.bool_)
+    def _page(self, strings: object, url: int) -> str:
+        t = self._template.get(url)
+        if t is None:
+            t = self._template[url] = page_template(string_of(strings, "url", url) or "")
+        return t
+
+    def update(self, batch: Any, strings: object) -> None:
         off = np.asarray(batch.offsets, np.int64)
-        sess_of_row = np.repeat(np.arange(off.shape[0] - 1), np.diff(off))
-        n = min(sess_of_row.shape[0], pv.shape[0])
-        sel = np.flatnonzero(pv[:n] & closed[sess_of_row[:n]])
-        if sel.size == 0:
+        if off.shape[0] <= 1:
             return
-        # per closed session, its distinct pages in order of first visit (rank 0, 1, …)
-        ss = sess_of_row[sel]
-        uu = cols["url"][sel].astype(np.int64)
-        key = ss * (int(uu.max()) + 2) + (uu + 1)
-        _, first = np.unique(key, return_index=True)
-        first.sort()  # session order, then visit order within a session
-        fs, fu = ss[first], uu[first]
-        head = np.empty(fs.shape[0], np.bool_)
-        head[0] = True
-        np.not_equal(fs[1:], fs[:-1], out=head[1:])
-        starts = np.flatnonzero(head)
-        rank = np.arange(fs.shape[0]) - np.repeat(starts, np.diff(np.append(starts, fs.shape[0])))
-        self.sessions += int(starts.shape[0])
-        ok = fu >= 0
-        fu, rank = fu[ok], rank[ok]
-        if fu.size == 0:
-            return
-        # pages in order of first appearance (dict order = the per-session loop's order)
-        u, f1, cnt = np.unique(fu, return_index=True, return_counts=True)
-        rsum = np.bincount(np.searchsorted(u, fu), weights=rank, minlength=u.shape[0])
-        for j in np.argsort(f1).tolist():
-            uj = int(u[j])
-            self.visits[uj] = self.visits.get(uj, 0) + int(cnt[j])
-            self.rank_sum[uj] = self.rank_sum.get(uj, 0.0) + float(rsum[j])
+        cols = batch.columns
+        sids = np.asarray(batch.sessions["session_id"]).astype(np.int64)
+        end_ts = np.asarray(batch.sessions["end_ts"], np.int64)
+        closed = np.asarray(batch.sessions["closed"], np.bool_)
+        tracked = self.tracked
+        kind, ts_col = cols["kind"], cols["ts"]
+        pv = np.flatnonzero((kind == 0) & (cols["url"] >= 0))
+        if pv.size:
+            # rows holding their session's first event, and that event a pageview
+            head = np.minimum(off[:-1], max(kind.shape[0] - 1, 0))
+            starts = (
+                (off[:-1] < off[1:])
+                & (np.asarray(batch.sessions["start_ts"], np.int64) == ts_col[head])
+                & (kind[head] == 0)
+            )
+            row = np.searchsorted(off, pv, side="right") - 1
+            url = cols["url"][pv].astype(np.int64)
+            # each (session row, url) once, at its first pageview (a row's events are in ts order)
+            _, first = np.unique(row * (int(url.max()) + 1) + url, return_index=True)
+            ts = ts_col[pv[first]].tolist()
+            for r, u, t in zip(row[first].tolist(), url[first].tolist(), ts, strict=True):
+                sid = int(sids[r])
+                entry = tracked.get(sid)
+                if entry is None:
+                    if not starts[r] or len(tracked) >= self.max_tracked:
+                        continue
+                    entry = tracked[sid] = ([t], {})
+                pages = entry[1]
+                page = self._page(strings, u)
+                if pages.get(page, t) >= t:
+                    pages[page] = t
+        if tracked:
+            follow = closed | np.isin(sids, np.fromiter(tracked, np.int64, len(tracked)))
+            for r in np.flatnonzero(follow).tolist():
+                entry = tracked.get(int(sids[r]))
+                if entry is not None:
+                    entry[0][0] = max(entry[0][0], int(end_ts[r]))
+                    if closed[r]:
+                        self._settle(int(sids[r]))
+        now = max(int(batch.watermark), int(end_ts.max()))
+        if now - self._swept_at >= self.settle_ms // 10:
+            self._swept_at = now
+            quiet = [k for k, (last, _) in tracked.items() if last[0] < now - self.settle_ms]
+            for sid in quiet:
+                self._settle(sid)
 
-    def infer(self, strings: object) -> FunnelConfig | None:
+    def _settle(self, sid: int) -> None:
+        _, pages = self.tracked.pop(sid)
+        self.sessions += 1
+        for page in pages:
+            self.visits[page] = self.visits.get(page, 0) + 1
+        if len(self.paths) < self.max_paths:
+            self.paths.append(tuple(sorted(pages, key=pages.__getitem__)))
+
+    def infer(self) -> FunnelConfig | None:
         if self.sessions < self.min_sessions or len(self.visits) < 2:
             return None
-        top = sorted(self.visits, key=lambda u: -self.visits[u])[: self.max_steps]
+        top = sorted(self.visits, key=lambda p: -self.visits[p])[: self.max_steps]
         # a page seen by under 2 % of sessions makes a funnel step nobody reaches
-        top = [u for u in top if self.visits[u] >= 0.02 * self.sessions]
+        top = [p for p in top if self.visits[p] >= 0.02 * self.sessions]
         if len(top) < 2:
             return None
-        top.sort(key=lambda u: self.rank_sum[u] / self.visits[u])
-        steps = []
-        for u in top:
-            url = string_of(strings, "url", u) or ""
-            steps.append(
-                StepConfig(type="pageview", url=url.replace("*", "?").replace("?", "?"), name=url)
-            )
-        return FunnelConfig(name="inferred", steps=steps, window_s=1800.0)
+        at = {p: k for k, p in enumerate(top)}
+        before = np.zeros((len(top), len(top)), np.int64)  # [a, b]: sessions with a first
+        rank_sum = np.zeros(len(top))
+        for path in self.paths:
+            idx = [at[p] for p in path if p in at]
+            for k, a in enumerate(idx):
+                rank_sum[a] += k
+                before[a, idx[k + 1 :]] += 1
+        wins = (before > before.T).sum(axis=1)
+        seen = np.array([self.visits[p] for p in top], np.float64)
+        order = sorted(range(len(top)), key=lambda a: (-wins[a], rank_sum[a] / seen[a]))
+        steps = [StepConfig(type="pageview", url=top[a], name=top[a]) for a in order]
+        # split by every cohort: whether one release or device converts worse is the first
+        # question asked of a funnel nobody configured
+        return FunnelConfig(
+            name="inferred", steps=steps, window_s=1800.0, breakdown=["dev", "rel", "geo"]
+        )

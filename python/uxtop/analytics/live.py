@@ -249,8 +249,8 @@ class Analytics:
         self._scols_val[rows] = scols
         self._scols.evict(_SESSIONS_KEPT)
         if self.inferrer is not None:
-            self.inferrer.update(batch)
-            inferred = self.inferrer.infer(strings)
+            self.inferrer.update(batch, strings)
+            inferred = self.inferrer.infer()
             if inferred is not None:
                 eng = FunnelEngine(inferred, inferred=True)
                 self.funnels.append(eng)
