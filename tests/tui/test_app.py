@@ -372,6 +372,36 @@ async def test_analytics_screens_on_real_engine_data(engine_after_incident) -> N
         assert routes.row_count == len(app.snapshot.analytics.routes) > 0
 
 
+async def test_inferred_funnel_on_real_engine_data(engine_after_incident) -> None:
+    """No funnel configured: the one inferred from the shop traffic follows the shop's flow,
+    is split by cohort, and each step's row keeps its columns apart at this width."""
+    from uxtop.tui.widgets.funnel_bars import FunnelBars
+
+    funnels = engine_after_incident.latest().analytics.funnels
+    assert funnels and funnels[0].inferred
+    flow = ["/", "/search", "/product/*", "/cart", "/checkout", "/checkout/confirm"]
+    steps = [s.name for s in funnels[0].steps]
+    assert "/product/*" in steps and "/cart" in steps
+    assert [flow.index(s) for s in steps] == sorted(flow.index(s) for s in steps), steps
+    app = create_app(engine_after_incident)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: bool(app.screen.query(FunnelBars)), what="funnel bars")
+        await pilot.pause()
+        bars = app.screen.query_one(FunnelBars)
+        assert "sessions" in str(bars.border_title) and "window 30m00s" in str(bars.border_title)
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]  # as shown
+        first = next(ln for ln in lines if "1. /" in ln)
+        # the first step is 100 % of itself: its bar fills the column (sized when drawn)
+        assert first.count("█") >= 50, first
+        # the bar's own label, then the entered count, then the step conversion, all apart
+        entered = f" {funnels[0].steps[0].entered} "
+        assert first.count("100.0%") == 2 and entered in first, first
+        assert first.index("100.0%") < first.index(entered) < first.rindex("100.0%"), first
+        breakdown = app.screen.query_one("#funnel-breakdown", KeyedTable)
+        assert breakdown.row_count > 0
+
+
 async def test_real_engine_drill_down_path(engine_after_incident) -> None:
     """overview → sessions → timeline → back, on real detector output."""
     app = create_app(engine_after_incident)

@@ -11,7 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from uxtop.snapshot import Snapshot
-from uxtop.tui.format import human
+from uxtop.tui.format import duration, human
 from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.funnel_bars import FunnelBars
 from uxtop.tui.widgets.keyed_table import KeyedTable
@@ -64,7 +64,13 @@ class FunnelsScreen(UxtopScreen):
             bars = [FunnelBars() for _ in funnels]
             box.mount(*bars)
         for bar, f in zip(bars, funnels, strict=True):
-            title = f"{f.name} · {getattr(f, 'order', '')} · window {human(getattr(f, 'window_s', 0))}s · {human(getattr(f, 'units', 0))} {getattr(f, 'unit', 'units')} · overall {float(getattr(f, 'conversion', 0.0)) * 100:.1f}%"
+            units = int(getattr(f, "units", 0))
+            unit = f"{getattr(f, 'unit', 'unit')}{'' if units == 1 else 's'}"
+            window = duration(float(getattr(f, "window_s", 0)) * 1000)
+            title = (
+                f"{f.name} · {getattr(f, 'order', '')} · window {window} · {human(units)} {unit}"
+                f" · overall {float(getattr(f, 'conversion', 0.0)) * 100:.1f}%"
+            )
             if getattr(f, "inferred", False):
                 title += " · inferred from traffic"
             bar.border_title = title

@@ -5,11 +5,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from uxtop.tui.format import KIND_SHORT, KIND_STYLE, duration, human
+
+
+class ShareBar:
+    """A bar of ``share`` of the width its table column gets, then the share in percent.
+
+    Sized when drawn, not when the funnel is set: the widget's width at ``show`` time is not
+    the final one (a screen built in the background has not been laid out yet), and bars sized
+    from it filled a third of their column at 160 columns until the funnel next changed."""
+
+    LABEL = 7  # " 100.0%"
+
+    def __init__(self, share: float) -> None:
+        self.share = min(max(share, 0.0), 1.0)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.LABEL + 10, options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width - self.LABEL)
+        filled = int(round(self.share * width))
+        bar = Text("█" * filled, style="#5fafff", no_wrap=True)
+        bar.append("░" * (width - filled), style="#303030")
+        bar.append(f" {self.share * 100:5.1f}%")
+        yield bar
 
 
 class FunnelBars(Static):
@@ -42,14 +68,10 @@ class FunnelBars(Static):
                 )
             )
         )
-        width = max(10, (self.size.width or 120) - 100)
         for i, st in enumerate(steps):
             share = float(getattr(st, "conversion_from_start", 0.0) or 0.0)
             conv = float(getattr(st, "conversion", 0.0) or 0.0)
-            filled = int(round(share * width))
-            bar = Text("█" * filled, style="#5fafff")
-            bar.append("░" * (width - filled), style="#303030")
-            bar.append(f" {share * 100:5.1f}%")
+            bar = ShareBar(share)
             fr = Text(no_wrap=True)
             for k, n in sorted((getattr(st, "friction", {}) or {}).items(), key=lambda kv: -kv[1])[
                 :4
