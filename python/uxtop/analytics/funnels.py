@@ -651,7 +651,7 @@ class FunnelInferrer:
         max_steps: int = 5,
         settle_ms: int = 30_000,
         max_tracked: int = 20_000,
-        max_paths: int = 20_000,
+        max_paths: int = 5_000,
     ) -> None:
         self.min_sessions = min_sessions
         self.max_steps = max_steps
@@ -741,16 +741,20 @@ class FunnelInferrer:
         if len(top) < 2:
             return None
         at = {p: k for k, p in enumerate(top)}
-        before = np.zeros((len(top), len(top)), np.int64)  # [a, b]: sessions with a first
-        rank_sum = np.zeros(len(top))
+        m = len(top)
+        # plain lists: a handful of pages over a few thousand short paths (numpy's per-call
+        # cost made this 50 ms, in one analysis step)
+        before = [[0] * m for _ in range(m)]  # [a][b]: sessions that saw a first
+        rank_sum = [0] * m
         for path in self.paths:
             idx = [at[p] for p in path if p in at]
             for k, a in enumerate(idx):
                 rank_sum[a] += k
-                before[a, idx[k + 1 :]] += 1
-        wins = (before > before.T).sum(axis=1)
-        seen = np.array([self.visits[p] for p in top], np.float64)
-        order = sorted(range(len(top)), key=lambda a: (-wins[a], rank_sum[a] / seen[a]))
+                row = before[a]
+                for b in idx[k + 1 :]:
+                    row[b] += 1
+        wins = [sum(before[a][b] > before[b][a] for b in range(m)) for a in range(m)]
+        order = sorted(range(m), key=lambda a: (-wins[a], rank_sum[a] / self.visits[top[a]]))
         steps = [StepConfig(type="pageview", url=top[a], name=top[a]) for a in order]
         # split by every cohort: whether one release or device converts worse is the first
         # question asked of a funnel nobody configured
