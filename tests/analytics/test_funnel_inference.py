@@ -124,3 +124,25 @@ def test_followed_sessions_are_bounded() -> None:
         inf.update(ing.feed(data[i : i + 4096]), ing.strings)
         assert len(inf.tracked) <= 50
     assert len(inf.tracked) == 50
+
+
+def test_a_one_page_site_gets_no_funnel_and_the_inferrer_gives_up() -> None:
+    """Every session sees only /app: no funnel, and after enough sessions the analytics stops
+    paying for the inferrer."""
+    from uxtop.analytics import Analytics
+    from uxtop.analytics.config import AnalyticsConfig
+
+    evs: list[dict[str, object]] = []
+    for i in range(1200):
+        evs += visit(f"s{i}", T0 + i * 1_000, ["/app"])
+    evs += visit("late", T0 + 1_300_000, ["/app"])
+    ing = Ingestor()
+    an = Analytics(AnalyticsConfig())
+    inf = an.inferrer
+    assert inf is not None
+    inf.min_sessions = 20  # gives up after 50 x 20 settled sessions
+    data, chunk = ndjson(evs), 16 << 10
+    for i in range(0, len(data), chunk):
+        an.update(ing.feed(data[i : i + chunk]), ing.strings)
+    assert inf.sessions >= 1000 and inf.infer() is None
+    assert an.inferrer is None and not an.funnels

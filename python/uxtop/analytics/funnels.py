@@ -605,6 +605,10 @@ class FunnelEngine:
         )
 
 
+#: settled sessions (in units of ``min_sessions``) after which an inferrer that found no funnel
+#: gives up
+GIVE_UP_SESSIONS_FACTOR = 50
+
 #: a path segment that is an id, not a page: digits, a long hex run, a UUID
 _ID_SEGMENT = re.compile(
     r"\d+|(?=[0-9a-f]*\d)[0-9a-f]{8,}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.I
@@ -732,6 +736,12 @@ class FunnelInferrer:
         if len(self.paths) < self.max_paths:
             self.paths.append(tuple(sorted(pages, key=pages.__getitem__)))
 
+    @property
+    def exhausted(self) -> bool:
+        """Enough sessions seen to know there is no funnel here (a one-page app, say): the
+        caller stops feeding the inferrer, so it costs nothing from then on."""
+        return self.sessions >= GIVE_UP_SESSIONS_FACTOR * self.min_sessions
+
     def infer(self) -> FunnelConfig | None:
         if self.sessions < self.min_sessions or len(self.visits) < 2:
             return None
@@ -745,16 +755,17 @@ class FunnelInferrer:
         # plain lists: a handful of pages over a few thousand short paths (numpy's per-call
         # cost made this 50 ms, in one analysis step)
         before = [[0] * m for _ in range(m)]  # [a][b]: sessions that saw a first
-        rank_sum = [0] * m
+        rank_sum, seen = [0] * m, [0] * m
         for path in self.paths:
             idx = [at[p] for p in path if p in at]
             for k, a in enumerate(idx):
                 rank_sum[a] += k
+                seen[a] += 1
                 row = before[a]
                 for b in idx[k + 1 :]:
                     row[b] += 1
         wins = [sum(before[a][b] > before[b][a] for b in range(m)) for a in range(m)]
-        order = sorted(range(m), key=lambda a: (-wins[a], rank_sum[a] / self.visits[top[a]]))
+        order = sorted(range(m), key=lambda a: (-wins[a], rank_sum[a] / max(seen[a], 1)))
         steps = [StepConfig(type="pageview", url=top[a], name=top[a]) for a in order]
         # split by every cohort: whether one release or device converts worse is the first
         # question asked of a funnel nobody configured

@@ -256,6 +256,8 @@ class Analytics:
                 self.funnels.append(eng)
                 self._register_steps(eng)
                 self.inferrer = None
+            elif self.inferrer.exhausted:
+                self.inferrer = None
         for eng in self.funnels:
             a_ts, a_step, a_sess = eng.update(batch, strings)
             if a_ts.size:
