@@ -146,3 +146,29 @@ def test_a_one_page_site_gets_no_funnel_and_the_inferrer_gives_up() -> None:
         an.update(ing.feed(data[i : i + chunk]), ing.strings)
     assert inf.sessions >= 1000 and inf.infer() is None
     assert an.inferrer is None and not an.funnels
+    assert an.snapshot().stats["funnel_inference_failed"] == 1.0
+
+
+def test_the_snapshot_says_how_far_inference_is() -> None:
+    from uxtop.analytics import Analytics
+    from uxtop.analytics.config import AnalyticsConfig
+    from uxtop.tui.screens.funnels import FunnelsScreen
+
+    evs: list[dict[str, object]] = []
+    for i in range(300):
+        evs += visit(f"s{i}", T0 + i * 1_000, ["/", "/a"])
+    data = ndjson(evs)
+    ing, an = Ingestor(), Analytics(AnalyticsConfig())
+    an.update(ing.feed(data[: len(data) // 2]), ing.strings)
+    stats = an.snapshot().stats
+    seen = stats["funnel_inference_sessions"]
+    assert stats["funnel_inference_needed"] == 200 and 0 < seen < 200
+    text = FunnelsScreen._waiting_text(stats)
+    assert f"{int(seen)} of 200 sessions" in text
+    # off by config: the screen says so, and how to get one
+    off = Analytics(AnalyticsConfig(infer_funnel=False))
+    off.update(ing.feed(data[len(data) // 2 :]), ing.strings)
+    stats = off.snapshot().stats
+    assert "funnel_inference_needed" not in stats
+    assert "infer_funnel = false" in FunnelsScreen._waiting_text(stats)
+    assert "could be inferred" in FunnelsScreen._waiting_text({"funnel_inference_failed": 1.0})

@@ -167,6 +167,8 @@ class Analytics:
         self.bank = SeriesBank(self.cfg)
         self.funnels: list[FunnelEngine] = [FunnelEngine(f) for f in self.cfg.funnels]
         self.inferrer = FunnelInferrer() if not self.cfg.funnels and self.cfg.infer_funnel else None
+        #: the inferrer saw enough sessions to know this traffic has no funnel
+        self.inference_gave_up = False
         self.journey = JourneyMap(self.cfg.journey)
         self.alerts = AlertEngine(self.cfg.alerts, json_out=json_out, run_commands=run_commands)
         self.flag_names = _flag_names()
@@ -258,6 +260,7 @@ class Analytics:
                 self.inferrer = None
             elif self.inferrer.exhausted:
                 self.inferrer = None
+                self.inference_gave_up = True
         for eng in self.funnels:
             a_ts, a_step, a_sess = eng.update(batch, strings)
             if a_ts.size:
@@ -1057,10 +1060,20 @@ class Analytics:
                 "detector_mb": det.memory_bytes() / 1e6,
                 "alarms_active": float(det.alarm[: bank.n].sum()),
                 "insufficient_volume": float(len(self.low_volume)),
+                **self._inference_stats(),
             },
         )
         self._snap = snap
         return snap
+
+    def _inference_stats(self) -> dict[str, float]:
+        """How far the default funnel's inference is, for the screen that waits for it."""
+        if self.inferrer is not None:
+            return {
+                "funnel_inference_sessions": float(self.inferrer.sessions),
+                "funnel_inference_needed": float(self.inferrer.min_sessions),
+            }
+        return {"funnel_inference_failed": 1.0} if self.inference_gave_up else {}
 
     def series_tail(
         self, key: str, n: int = 360

@@ -41,6 +41,24 @@ class FunnelsScreen(UxtopScreen):
     def on_mount(self) -> None:
         self.focus_main(KeyedTable)
 
+    @staticmethod
+    def _waiting_text(stats: dict[str, float]) -> str:
+        """What the screen says while there is no funnel: how far inference is, or why none."""
+        configure = "configure [[analytics.funnels]] in uxtop.toml"
+        if "funnel_inference_needed" in stats:
+            seen = int(stats.get("funnel_inference_sessions", 0))
+            need = int(stats["funnel_inference_needed"])
+            return (
+                f" inferring a funnel from traffic: {min(seen, need)} of {need} sessions"
+                f" (each counts once it ends or is quiet 30 s) · or {configure}"
+            )
+        if stats.get("funnel_inference_failed"):
+            return (
+                " no funnel could be inferred: fewer than two pages are common to 2 % of"
+                f" sessions · {configure}"
+            )
+        return f" no funnel: {configure} (inference is off: analytics.infer_funnel = false)"
+
     def apply_snapshot(self, snap: Snapshot) -> None:
         a = snap.analytics
         funnels = list(getattr(a, "funnels", []) or [])
@@ -50,10 +68,7 @@ class FunnelsScreen(UxtopScreen):
                 " analytics not running (no analytics layer in this engine)", style="bold yellow"
             )
         elif not funnels:
-            cap.append(
-                " no funnel yet: configure [[analytics.funnels]] in uxtop.toml, or wait for one to be inferred from traffic",
-                style="dim",
-            )
+            cap.append(self._waiting_text(getattr(a, "stats", {}) or {}), style="dim")
         else:
             cap.append(f" {len(funnels)} funnel(s)", style="bold")
         set_text(self.query_one("#funnels-caption", Static), cap)
