@@ -14,6 +14,7 @@ from fixtures import FixtureFeed, fixed_clock, until  # noqa: E402
 
 from uxtop.snapshot import SetFilter, SetPaused  # noqa: E402
 from uxtop.tui.app import UxtopApp, create_app  # noqa: E402
+from uxtop.tui.format import clock_time  # noqa: E402
 from uxtop.tui.screens.base import UxtopScreen  # noqa: E402
 from uxtop.tui.screens.detectors import DetectorsScreen  # noqa: E402
 from uxtop.tui.screens.help import HelpScreen  # noqa: E402
@@ -370,6 +371,43 @@ async def test_analytics_screens_on_real_engine_data(engine_after_incident) -> N
         await pilot.pause()
         routes = app.screen.query_one("#routes", KeyedTable)
         assert routes.row_count == len(app.snapshot.analytics.routes) > 0
+
+
+async def test_insights_of_one_route_tell_their_episodes_apart() -> None:
+    """A route that degrades, recovers and degrades again gives one insight per episode with
+    the same title: the list shows when each began, and its whole severity word."""
+    import msgspec
+
+    from uxtop.analytics.insights import Insight
+    from uxtop.analytics.live import AnalyticsSnapshot
+
+    def insight(since: int, severity: str) -> Insight:
+        return Insight(
+            id=f"route:POST /api/cart:{since}", rank=0, score=1.0, impact=1.0, confidence=0.5,
+            severity=severity, title="POST /api/cart degraded (error rate)", symptom="",
+            scope="", impact_text="", suspected_cause="", evidence=[], example_sessions=[],
+            next_step="", since=since,
+        )  # fmt: skip
+
+    now_ms = 1_767_225_600_000
+    ins = [insight(now_ms - 300_000, "to monitor"), insight(now_ms - 60_000, "information")]
+    analytics = AnalyticsSnapshot(
+        watermark=now_ms, buckets=40, bucket_ms=10_000, funnels=[], routes=[], series={},
+        anomalies=[], insights=ins, alerts=[], correlations=[], journey={}, stats={},
+    )  # fmt: skip
+    feed = FixtureFeed()
+    feed.snap = msgspec.structs.replace(feed.snap, analytics=analytics)
+    app = create_app(feed, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await until(pilot, lambda: app.screen.NAV == "insights", what="the insights screen")
+        table = app.screen.query_one("#insight-list", KeyedTable)
+        await until(pilot, lambda: table.row_count == 2, what="the insights")
+        rows = [[str(c) for c in table.get_row(i.id)] for i in ins]
+        assert clock_time(ins[0].since) in rows[0] and clock_time(ins[1].since) in rows[1]
+        assert rows[0] != rows[1]
+        width = next(c.width for c in table.columns.values() if str(c.label) == "severity")
+        assert width >= len(" information ")
 
 
 async def test_inferred_funnel_on_real_engine_data(engine_after_incident) -> None:

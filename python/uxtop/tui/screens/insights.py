@@ -17,10 +17,13 @@ from uxtop.tui.screens.base import UxtopScreen
 from uxtop.tui.widgets.keyed_table import KeyedTable
 from uxtop.tui.widgets.set_text import set_text
 
+# `since` tells apart the episodes of one problem (a route that degrades, recovers and degrades
+# again is one insight per episode, with the same title); severity fits " information "
 INSIGHT_COLS = (
     ("rank", "#", 3),
-    ("severity", "severity", 11),
-    ("title", "insight", 60),
+    ("severity", "severity", 13),
+    ("since", "since", 8),
+    ("title", "insight", 50),
     ("sessions", "sessions", 8),
 )
 ANOMALY_COLS = (
@@ -75,6 +78,7 @@ class InsightsScreen(UxtopScreen):
                     (
                         i.rank,
                         Text(f" {i.severity} ", style=_SEV.get(i.severity, "")),
+                        clock_time(i.since),
                         i.title,
                         human(getattr(i, "sessions_affected", 0)),
                     ),
