@@ -558,3 +558,32 @@ async def test_the_app_gives_back_the_interpreter_settings_it_changed() -> None:
         await pilot.pause()
         assert sys.getswitchinterval() < before[0]  # keys beat the engine thread to the GIL
     assert (sys.getswitchinterval(), gc.get_threshold()) == before
+
+
+async def test_alert_banner_keeps_one_line_per_alert() -> None:
+    """Long alert details are cut at the edge: the '(+N more)' never wraps onto a line of its
+    own and pushes the screen down."""
+    import msgspec
+
+    from uxtop.snapshot import Alert
+
+    detail = "friction spike rule: ≥3× the previous 4-minute median and ≥6/min " * 2
+    alerts = tuple(
+        Alert(ts=1_767_225_600_000, severity=sev, title=f"{kind} spike: 188/min", detail=detail)
+        for sev, kind in (
+            ("critical", "error click"),
+            ("warning", "dead click"),
+            ("warning", "rage"),
+        )
+    )
+    feed = FixtureFeed()
+    feed.snap = msgspec.structs.replace(feed.snap, alerts=alerts)
+    app = create_app(feed, clock=fixed_clock, extra_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        from uxtop.tui.widgets.alert_banner import AlertBanner
+
+        banner = app.screen.query_one(AlertBanner)
+        await until(pilot, lambda: banner.display and banner.size.height > 0, what="the banner")
+        assert banner.size.height == 2
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert "(+1 more)" in lines[banner.region.y + 1]

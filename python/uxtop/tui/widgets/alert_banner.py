@@ -12,7 +12,11 @@ from uxtop.tui.widgets.set_text import set_text
 
 class AlertBanner(Static):
     DEFAULT_CSS = """
-    AlertBanner { height: auto; max-height: 3; width: 1fr; display: none; }
+    AlertBanner {
+        height: auto; max-height: 3; width: 1fr; display: none;
+        /* one line per alert: a long detail is cut, never wrapped onto a line of its own */
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     AlertBanner.-active { display: block; }
     """
 
@@ -21,14 +25,16 @@ class AlertBanner(Static):
         if not alerts:
             return
         t = Text(no_wrap=True, overflow="ellipsis")
-        for i, a in enumerate(alerts[:2]):
+        shown = alerts[:2]
+        for i, a in enumerate(shown):
             style = "bold white on #af0000" if a.severity == "critical" else "bold black on #ffaf00"
             if i:
                 t.append("\n")
             t.append(f" ▲ {a.severity.upper()} {clock_time(a.ts)} ", style=style)
             t.append(f" {a.title}", style="bold")
+            if i == len(shown) - 1 and len(alerts) > len(shown):
+                # before the detail, which is what gets cut at the edge
+                t.append(f"  (+{len(alerts) - len(shown)} more)", style="bold")
             if a.detail:
                 t.append(f"  {a.detail}", style="dim")
-        if len(alerts) > 2:
-            t.append(f"  (+{len(alerts) - 2} more)", style="dim")
         set_text(self, t)
