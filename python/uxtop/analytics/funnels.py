@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -624,6 +625,15 @@ def page_template(url: str) -> str:
     )
 
 
+@dataclass(slots=True)
+class _Visit:
+    """A session the inferrer follows: its last event so far and its pages' first visits."""
+
+    last_ts: int
+    #: page template -> ts of its first pageview in this session
+    pages: dict[str, int]
+
+
 class FunnelInferrer:
     """Default funnel when none is configured: the pages most sessions visit, in the order
     people visit them, once enough sessions settled.
@@ -667,8 +677,7 @@ class FunnelInferrer:
         self.visits: dict[str, int] = {}
         #: each settled session's pages in order of first visit
         self.paths: list[tuple[str, ...]] = []
-        #: session id -> [last event ts], {page: first pageview ts}
-        self.tracked: dict[int, tuple[list[int], dict[str, int]]] = {}
+        self.tracked: dict[int, _Visit] = {}
         self._swept_at = _NEG
         self._template: dict[int, str] = {}
 
@@ -708,8 +717,8 @@ class FunnelInferrer:
                 if entry is None:
                     if not starts[r] or len(tracked) >= self.max_tracked:
                         continue
-                    entry = tracked[sid] = ([t], {})
-                pages = entry[1]
+                    entry = tracked[sid] = _Visit(t, {})
+                pages = entry.pages
                 page = self._page(strings, u)
                 if pages.get(page, t) >= t:
                     pages[page] = t
@@ -718,18 +727,18 @@ class FunnelInferrer:
             for r in np.flatnonzero(follow).tolist():
                 entry = tracked.get(int(sids[r]))
                 if entry is not None:
-                    entry[0][0] = max(entry[0][0], int(end_ts[r]))
+                    entry.last_ts = max(entry.last_ts, int(end_ts[r]))
                     if closed[r]:
                         self._settle(int(sids[r]))
         now = max(int(batch.watermark), int(end_ts.max()))
         if now - self._swept_at >= self.settle_ms // 10:
             self._swept_at = now
-            quiet = [k for k, (last, _) in tracked.items() if last[0] < now - self.settle_ms]
+            quiet = [k for k, v in tracked.items() if v.last_ts < now - self.settle_ms]
             for sid in quiet:
                 self._settle(sid)
 
     def _settle(self, sid: int) -> None:
-        _, pages = self.tracked.pop(sid)
+        pages = self.tracked.pop(sid).pages
         self.sessions += 1
         for page in pages:
             self.visits[page] = self.visits.get(page, 0) + 1
