@@ -164,7 +164,7 @@ def test_the_snapshot_says_how_far_inference_is() -> None:
     seen = stats["funnel_inference_sessions"]
     assert stats["funnel_inference_needed"] == 200 and 0 < seen < 200
     text = FunnelsScreen._waiting_text(stats)
-    assert f"{int(seen)} of 200 sessions" in text
+    assert f"{int(seen)} of 200 sessions" in text and "quiet 30 s" in text
     # off by config: the screen says so, and how to get one
     off = Analytics(AnalyticsConfig(infer_funnel=False))
     off.update(ing.feed(data[len(data) // 2 :]), ing.strings)

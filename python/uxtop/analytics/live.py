@@ -1072,6 +1072,7 @@ class Analytics:
             return {
                 "funnel_inference_sessions": float(self.inferrer.sessions),
                 "funnel_inference_needed": float(self.inferrer.min_sessions),
+                "funnel_inference_quiet_s": self.inferrer.settle_ms / 1000,
             }
         return {"funnel_inference_failed": 1.0} if self.inference_gave_up else {}
 

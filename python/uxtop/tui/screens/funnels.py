@@ -48,9 +48,10 @@ class FunnelsScreen(UxtopScreen):
         if "funnel_inference_needed" in stats:
             seen = int(stats.get("funnel_inference_sessions", 0))
             need = int(stats["funnel_inference_needed"])
+            quiet = stats.get("funnel_inference_quiet_s", 30.0)
             return (
                 f" inferring a funnel from traffic: {min(seen, need)} of {need} sessions"
-                f" (each counts once it ends or is quiet 30 s) · or {configure}"
+                f" (each counts once it ends or is quiet {quiet:g} s) · or {configure}"
             )
         if stats.get("funnel_inference_failed"):
             return (
