@@ -151,7 +151,6 @@ class UxtopApp(App[None]):
     def on_mount(self) -> None:
         # the engine thread runs Python (detectors, aggregates) too: hand the GIL over more
         # often than the default 5 ms so keys are handled within a frame under load
-        self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         self.switch_mode(self.start_screen)
         self._arm()
