@@ -372,3 +372,41 @@ def test_units_are_capped_oldest_first_without_changing_the_counts(unit: str) ->
     a, b = capped.result(), free.result()
     assert [s.entered for s in a.steps] == [s.entered for s in b.steps]
     assert a.steps[0].entered > 100
+
+
+def test_time_to_convert_counts_live_and_closed_units() -> None:
+    """Each session walks /a → /b → /c once, so its path is known: the medians of the result
+    are those of the step-to-step times over every unit, whether its session closed (folded
+    into the reservoirs) or is still open (read from its live path at result time)."""
+    rng = np.random.default_rng(5)
+    events, gaps_ab, gaps_bc, totals = [], [], [], []
+    for s in range(120):
+        t = 1_700_000_000_000 + s * 1000
+        ab, bc = int(rng.integers(1, 300)) * 1000, int(rng.integers(1, 300)) * 1000
+        reach_c = s % 3 != 0
+        events.append({"ts": t, "sid": f"s{s}", "type": "pageview", "url": "/a"})
+        events.append({"ts": t + ab, "sid": f"s{s}", "type": "pageview", "url": "/b"})
+        gaps_ab.append(ab / 1000)
+        if reach_c:
+            events.append({"ts": t + ab + bc, "sid": f"s{s}", "type": "pageview", "url": "/c"})
+            gaps_bc.append(bc / 1000)
+            totals.append((ab + bc) / 1000)
+    cfg = FunnelConfig(
+        name="abc",
+        window_s=3600,
+        steps=[StepConfig(type="pageview", url=u) for u in ("/a", "/b", "/c")],
+    )
+    batch, tables = result_to_batch(reference_ingest(_ndjson(events)))
+    eng = FunnelEngine(cfg)
+    # first half closed (their times go to the reservoirs), second half left open (live)
+    half = batch.n_sessions // 2
+    closed = batch.sessions["closed"].copy()
+    closed[half:] = False
+    batch.sessions["closed"] = closed
+    eng.update(batch, tables)
+    assert 0 < len(eng._units) < batch.n_sessions  # both kinds of unit are present
+    res = eng.result()
+    assert res.steps[1].median_time_to_convert_s == pytest.approx(np.median(gaps_ab))
+    assert res.steps[2].median_time_to_convert_s == pytest.approx(np.median(gaps_bc))
+    assert res.median_time_to_convert_s == pytest.approx(np.median(totals))
+    assert res.steps[0].median_time_to_convert_s is None

@@ -476,9 +476,6 @@ class FunnelEngine:
         self.state.release_many(slots)
         self.res_depth[slots] = -1  # counts stay in the histograms; the slots are free
 
-    def _path(self, slot: int) -> npt.NDArray[np.int64]:
-        return self.state.best[slot, : int(self.state.bestlen[slot])]
-
     def _fold_times(self, slots: npt.NDArray[np.int64]) -> None:
         """Step-to-step times of the units' chosen paths into the reservoirs (vectorised)."""
         keep = ~self.res_removed[slots]
@@ -548,17 +545,22 @@ class FunnelEngine:
         hist = self.depth_hist
         entered = [int(hist[i + 1 :].sum()) for i in range(self.n)]
         # live units' paths count too, so time-to-convert is not empty until sessions close
-        live: list[list[float]] = [self._res[i].tolist() for i in range(self.n)]
-        live_total = self._res[self.n].tolist()
+        # (the first _RESERVOIR of them, as whole columns: this runs on every snapshot)
         _, krow = self._units.items()
-        for slot in self._slot_row[krow[:_RESERVOIR]].tolist():
-            if self.res_removed[slot]:
-                continue
-            p = self._path(slot)
-            for i in range(1, p.shape[0]):
-                live[i].append((int(p[i]) - int(p[i - 1])) / 1000.0)
-            if p.shape[0] == self.n and self.n > 1:
-                live_total.append((int(p[-1]) - int(p[0])) / 1000.0)
+        slots = self._slot_row[krow[:_RESERVOIR]]
+        slots = slots[~self.res_removed[slots]]
+        best = self.state.best[slots]
+        blen = self.state.bestlen[slots]
+        live = [self._res[0]]
+        for i in range(1, self.n):
+            m = blen > i
+            live.append(np.concatenate([self._res[i], (best[m, i] - best[m, i - 1]) / 1000.0]))
+        live_total = self._res[self.n]
+        if self.n > 1:
+            full = blen == self.n
+            live_total = np.concatenate(
+                [live_total, (best[full, self.n - 1] - best[full, 0]) / 1000.0]
+            )
         steps = []
         for i in range(self.n):
             prev = entered[i - 1] if i else entered[0]
@@ -575,7 +577,7 @@ class FunnelEngine:
                     conversion=conv if i else 1.0,
                     conversion_from_start=entered[i] / entered[0] if entered[0] else 0.0,
                     dropped=(entered[i - 1] - entered[i]) if i else 0,
-                    median_time_to_convert_s=float(np.median(live[i])) if i and live[i] else None,
+                    median_time_to_convert_s=float(np.median(live[i])) if i and live[i].size else None,
                     friction=fr,
                 )
             )
@@ -600,7 +602,7 @@ class FunnelEngine:
             units=entered[0],
             removed=self.removed,
             conversion=entered[-1] / entered[0] if entered[0] else 0.0,
-            median_time_to_convert_s=float(np.median(live_total)) if live_total else None,
+            median_time_to_convert_s=float(np.median(live_total)) if live_total.size else None,
             breakdown=rows,
             inferred=self.inferred,
         )
