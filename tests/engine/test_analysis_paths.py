@@ -195,6 +195,23 @@ def test_warm_pipeline_runs_detectors_and_analytics_end_to_end() -> None:
     assert snap.detectors.judged == snap.events
 
 
+def test_warm_keymap_dispatches_every_keymap_kernel() -> None:
+    """In a fresh interpreter (nothing dispatched yet), the warm-up reaches every KeyMap kernel,
+    eviction included, so none compiles on the analysis thread later."""
+    import subprocess
+    import sys
+
+    code = (
+        "from uxtop.engine.warmup import warm_keymap; warm_keymap()\n"
+        "from uxtop.analytics import keymap as k\n"
+        "print(sorted(n for n in dir(k) if n.endswith('_kernel') and not getattr(k, n).signatures))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def _heat_batches(seed: int) -> list[dict[str, np.ndarray]]:
     """Random batches over more pages than there are heat slots, with missing and negative
     coordinates, clicks of every click kind, moves, scrolls (some unusable) and other kinds."""
