@@ -410,6 +410,47 @@ async def test_insights_of_one_route_tell_their_episodes_apart() -> None:
         assert width >= len(" information ")
 
 
+async def test_anomalies_read_metric_scope_cohort_and_value() -> None:
+    """An anomaly's row says what moved, of what, in which cohort, and its value against the
+    expected one, formatted for its metric (the cohort was shown under "value", and the
+    series label was cut before its cohort)."""
+    import msgspec
+
+    from uxtop.analytics.live import AnalyticsSnapshot, AnomalyRecord
+
+    now_ms = 1_767_225_600_000
+
+    def anomaly(family: str, entity: str, dim: str, value_label: str, v: float, e: float):  # noqa: ANN202
+        return AnomalyRecord(
+            series=f"{family}[{entity}]", family=family, entity=entity, dim=dim,
+            value_label=value_label, kind="up", onset=now_ms - 60_000, fired=now_ms - 30_000,
+            z=5.7, value=v, expected=e, band_lo=0.0, band_hi=e * 2, active=True,
+            root_causes=[], description="",
+        )  # fmt: skip
+
+    anomalies = [
+        anomaly("route.error_rate", "POST /api/cart", "dev", "desktop", 0.211, 0.003),
+        anomaly("route.p95", "GET /api/search", "total", "", 1250.0, 320.0),
+    ]
+    analytics = AnalyticsSnapshot(
+        watermark=now_ms, buckets=40, bucket_ms=10_000, funnels=[], routes=[], series={},
+        anomalies=anomalies, insights=[], alerts=[], correlations=[], journey={}, stats={},
+    )  # fmt: skip
+    feed = FixtureFeed()
+    feed.snap = msgspec.structs.replace(feed.snap, analytics=analytics)
+    app = create_app(feed, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await until(pilot, lambda: app.screen.NAV == "insights", what="the insights screen")
+        table = app.screen.query_one("#anomalies", KeyedTable)
+        await until(pilot, lambda: table.row_count == 2, what="the anomalies")
+        rows = {tuple(str(c) for c in table.get_row_at(i))[1:5] for i in range(2)}
+        assert rows == {
+            ("error rate", "POST /api/cart", "dev=desktop", "21.1 % vs 0.3 %"),
+            ("p95 latency", "GET /api/search", "all", "1.25 s vs 320 ms"),
+        }
+
+
 async def test_inferred_funnel_on_real_engine_data(engine_after_incident) -> None:
     """No funnel configured: the one inferred from the shop traffic follows the shop's flow,
     is split by cohort, and each step's row keeps its columns apart at this width."""

@@ -26,12 +26,17 @@ INSIGHT_COLS = (
     ("title", "insight", 50),
     ("sessions", "sessions", 8),
 )
+# an anomaly read as a sentence: the metric, of what, in which cohort, now against expected
+# (one "series" label cut at its width hid the cohort, and a "value" column held the cohort)
+# (78 columns of text + 2 of padding each: the panel's width at 160 columns)
 ANOMALY_COLS = (
     ("since", "since", 8),
-    ("series", "series", 34),
-    ("value", "value", 18),
-    ("z", "z", 6),
-    ("active", "", 7),
+    ("metric", "metric", 14),
+    ("of", "of", 17),
+    ("cohort", "cohort", 12),
+    ("now", "now vs expected", 16),
+    ("z", "z", 5),
+    ("active", "", 6),
 )
 
 _SEV = {
@@ -87,15 +92,21 @@ class InsightsScreen(UxtopScreen):
             ]
         )
         anomalies = list(getattr(a, "anomalies", []) or [])[-40:][::-1]
+        # here, not at the top: the analytics package pulls in numba, and the first frame does
+        # not wait for it (the engine has it loaded by the time there are anomalies)
+        from uxtop.analytics.insights import fmt_value, metric_name
+
         self.query_one("#anomalies", KeyedTable).sync(
             [
                 (
                     f"{x.series}\t{x.onset}",
                     (
                         clock_time(x.onset),
-                        x.series,
-                        f"{x.value_label}",
-                        f"{x.z:.1f}",
+                        metric_name(x.family),
+                        x.entity or "all traffic",
+                        f"{x.dim}={x.value_label}" if x.dim != "total" else "all",
+                        f"{fmt_value(x.family, x.value)} vs {fmt_value(x.family, x.expected)}",
+                        f"{x.z:+.1f}",
                         Text(
                             "active" if x.active else "ended",
                             style="bold red" if x.active else "dim",
