@@ -13,8 +13,9 @@ from collections.abc import Iterable
 import msgspec
 import pytest
 
-from uxtop.analytics.funnels import FunnelInferrer, page_template
+from uxtop.analytics.funnels import FunnelInferrer
 from uxtop.ingest import Ingestor
+from uxtop.urls import page_template
 
 T0 = 1_700_000_000_000
 _enc = msgspec.json.Encoder()
@@ -60,7 +61,9 @@ def test_page_template_folds_ids_only() -> None:
 
 def test_synth_shop_funnel_is_inferred_from_a_live_stream_in_flow_order() -> None:
     synth = pytest.importorskip("uxtop.synth")
-    data = b"".join(synth.generate(synth.SynthConfig(sessions=1500, sessions_per_s=2, seed=3)).chunks())
+    data = b"".join(
+        synth.generate(synth.SynthConfig(sessions=1500, sessions_per_s=2, seed=3)).chunks()
+    )
     steps = run(data, FunnelInferrer(), chunk=256 << 10)
     assert steps is not None, "no funnel before the stream ended (sessions never close here)"
     flow = ["/", "/search", "/product/*", "/cart", "/checkout", "/checkout/confirm"]

@@ -119,6 +119,44 @@ def test_engine_counts_and_flags_from_bytes() -> None:
     assert not heat.clicks.flags.writeable  # published arrays are immutable
 
 
+def test_worst_pages_and_elements_group_id_pages_heat_maps_stay_per_url() -> None:
+    """The same broken button on many product pages is one row of the worst pages and one of
+    the worst elements (``/product/*``, flags summed, sessions distinct), while each URL's heat
+    map keeps that URL's own elements and counts."""
+    lines = []
+    for s in range(12):
+        sid, url = f"s{s}", f"/product/{100 + s % 4}"  # 4 products, 3 sessions each
+        t = T0 + s * 1000
+        lines.append({"ts": t, "sid": sid, "type": "pageview", "url": url})
+        for c in range(2):
+            lines.append(
+                {"ts": t + 200 * (c + 1), "sid": sid, "type": "click", "url": url,
+                 "target": "button#pay", "x": 800, "y": 400}
+            )  # fmt: skip
+        # a second page view of another product: the session counts once per template
+        other = f"/product/{200 + s}"
+        lines.append({"ts": t + 700, "sid": sid, "type": "pageview", "url": other})
+        lines.append(
+            {"ts": t + 800, "sid": sid, "type": "click", "url": other, "target": "button#pay",
+             "x": 800, "y": 400}
+        )  # fmt: skip
+    lines.sort(key=lambda e: e["ts"])
+    eng = run(("\n".join(json.dumps(e) for e in lines) + "\n").encode())
+    snap = eng.latest()
+    assert snap.flags == 12 * 3
+    assert [p.url for p in snap.pages] == ["/product/*"]
+    assert snap.pages[0].flags == 36 and snap.pages[0].sessions == 12
+    assert [(e.url, e.target) for e in snap.elements] == [("/product/*", "button#pay")]
+    assert snap.elements[0].flags == 36 and snap.elements[0].sessions == 12
+    # per URL: /product/100 had sessions 0, 4, 8 with two flagged clicks each
+    heat = {h.url: h for h in snap.heat}
+    assert "/product/*" not in heat
+    (row,) = heat["/product/100"].elements
+    assert (row.url, row.flags, row.sessions) == ("/product/100", 6, 3)
+    (row,) = heat["/product/205"].elements
+    assert (row.url, row.flags, row.sessions) == ("/product/205", 1, 1)
+
+
 def test_drill_returns_events_flags_and_ndjson() -> None:
     eng = run(make_events())
     row = next(r for r in eng.latest().session_rows if r.key == "s3")

@@ -24,7 +24,6 @@ window the result may differ in that corner. ``tests/analytics/test_funnels.py``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from uxtop.analytics.config import COHORT_DIMS, FunnelConfig, StepConfig
 from uxtop.analytics.grouping import unique_ints
 from uxtop.analytics.keymap import KeyMap
 from uxtop.analytics.matchers import MatchBits, StepMatcher, string_of
+from uxtop.urls import page_template
 
 _NEG = -(2**62)
 _RESERVOIR = 4096
@@ -577,7 +577,9 @@ class FunnelEngine:
                     conversion=conv if i else 1.0,
                     conversion_from_start=entered[i] / entered[0] if entered[0] else 0.0,
                     dropped=(entered[i - 1] - entered[i]) if i else 0,
-                    median_time_to_convert_s=float(np.median(live[i])) if i and live[i].size else None,
+                    median_time_to_convert_s=float(np.median(live[i]))
+                    if i and live[i].size
+                    else None,
                     friction=fr,
                 )
             )
@@ -611,20 +613,6 @@ class FunnelEngine:
 #: settled sessions (in units of ``min_sessions``) after which an inferrer that found no funnel
 #: gives up
 GIVE_UP_SESSIONS_FACTOR = 50
-
-#: a path segment that is an id, not a page: digits, a long hex run, a UUID
-_ID_SEGMENT = re.compile(
-    r"\d+|(?=[0-9a-f]*\d)[0-9a-f]{8,}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.I
-)
-
-
-def page_template(url: str) -> str:
-    """The page a path is an instance of, as a step glob: id segments become ``*``
-    (``/product/1234`` → ``/product/*``). A literal ``*`` or ``?`` becomes ``?`` (globs have no
-    escape; ``?`` matches it)."""
-    return "/".join(
-        "*" if _ID_SEGMENT.fullmatch(seg) else seg.replace("*", "?") for seg in url.split("/")
-    )
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import operator
 import threading
 import time
@@ -74,6 +75,7 @@ from uxtop.snapshot import (
     Snapshot,
     freeze,
 )
+from uxtop.urls import page_template
 
 #: bytes read from each source per loop iteration: large enough to amortise the per-batch
 #: cost at 1 M events/s, small enough to publish on time
@@ -273,6 +275,8 @@ class Engine:
         self._recent_flags: deque[FlagRow] = deque(maxlen=200)
         self._kinds = KindSeries()
         self._flags_total = 0
+        # worst pages and elements are counted per page template (``/product/*``): a button
+        # broken on every product page is one hotspot, not a hundred rows of a flag or two each
         self._pages = Decayed()
         # flags by kind per page / element: plain dicts (a Counter costs 1 us more to make, and
         # a new one is made for every page or element flagged for the first time)
@@ -281,6 +285,10 @@ class Engine:
         self._elements = Decayed()
         self._element_counts: dict[tuple[str, str], dict[str, int]] = {}
         self._element_sessions: Counter[tuple[str, str]] = Counter()
+        # ... and per exact URL for the heat maps, which are drawn per URL
+        self._url_elements = Decayed()
+        self._url_element_counts: dict[tuple[str, str], dict[str, int]] = {}
+        self._url_element_sessions: Counter[tuple[str, str]] = Counter()
         self._heat = HeatGrids()
         self._heat_cache: dict[int, PageHeat] = {}
         self._heat_dirty = True
@@ -762,12 +770,15 @@ class Engine:
         new_ids: list[int] = []
         self._pages.decay_to(self._stream_ts)
         self._elements.decay_to(self._stream_ts)
+        self._url_elements.decay_to(self._stream_ts)
         # the loop runs once per flag (thousands a second under an incident): locals, and no
         # throwaway Counter per flag
         kept_map, page_counts, element_counts = self._kept, self._page_counts, self._element_counts
         page_sessions, element_sessions = self._page_sessions, self._element_sessions
         add_kind, recent, add_page = self._kinds.add, self._recent_flags.append, self._pages.add
         add_element, first_count = self._elements.add, self._first_count
+        url_counts, url_sessions = self._url_element_counts, self._url_element_sessions
+        add_url_element = self._url_elements.add
         per_session_flags = self.retention.per_session_flags
         with self._lock:
             if self._first_flag_ts is None:
@@ -775,9 +786,10 @@ class Engine:
             self._flags_total += len(rows)
             for f in rows:
                 kind, url = f.kind, f.url
+                page = _page_template(url)
                 add_kind(kind, f.start_ts)
                 recent(f)
-                add_page(url)
+                add_page(page)
                 sid = f.session_id
                 kept = kept_map.get(sid)
                 if kept is None:
@@ -794,11 +806,18 @@ class Engine:
                 # per-page/element totals; bounded: new keys stop at the cap. Distinct sessions
                 # are counted through the kept session's own record of where it was counted,
                 # not a set of session ids per key (those grow with every session ever flagged)
-                _count_flag(page_counts, page_sessions, url, kind, kept, first_count)
+                _count_flag(page_counts, page_sessions, page, kind, kept, first_count)
                 if kind in CLICK_FLAG_KINDS and f.target:
-                    key = (url, f.target)
+                    key = (page, f.target)
                     add_element(key)
                     _count_flag(element_counts, element_sessions, key, kind, kept, first_count)
+                    if page != url:
+                        key = (url, f.target)
+                    add_url_element(key)
+                    # a session is counted once per template and once per URL: a key of its own
+                    _count_flag(
+                        url_counts, url_sessions, key, kind, kept, first_count, ("url",) + key
+                    )
                 kept.flags.append(f)
                 kept.n_flags += 1
                 kinds = kept.kinds
@@ -1007,6 +1026,7 @@ class Engine:
         self._kinds.prune(ts)
         self._pages.decay_to(ts)
         self._elements.decay_to(ts)
+        self._url_elements.decay_to(ts)
         kind_rates = tuple(
             KindRate(
                 kind=k,
@@ -1018,7 +1038,10 @@ class Engine:
         )
         self._check_alerts(kind_rates, ts)
         pages = tuple(self._page_row(str(u), h) for u, h in self._pages.top(15))
-        elements = tuple(self._element_row(k, h) for k, h in self._elements.top(15))  # type: ignore[arg-type]
+        elements = tuple(
+            _element_row(k, h, self._element_counts, self._element_sessions)  # type: ignore[arg-type]
+            for k, h in self._elements.top(15)
+        )
         sessions_total = int(counters.get("sessions", 0))
         notes = list(self._notes)
         if self._detector_state == "compiling":
@@ -1096,18 +1119,6 @@ class Engine:
             dead=c.get("dead_click", 0),
             error=c.get("error_click", 0),
             sessions=self._page_sessions.get(url, 0),
-        )
-
-    def _element_row(self, key: tuple[str, str], heat: float) -> ElementRow:
-        c = self._element_counts.get(key) or {}
-        top = max(c, key=c.__getitem__) if c else ""  # the first of equals, as most_common
-        return ElementRow(
-            url=key[0],
-            target=key[1],
-            heat=heat,
-            flags=sum(c.values()),
-            top_kind=top,
-            sessions=self._element_sessions.get(key, 0),
         )
 
     def _session_rows(self) -> tuple[SessionRow, ...]:
@@ -1192,9 +1203,11 @@ class Engine:
         self._heat_built_at = now
         out: dict[int, PageHeat] = {}
         by_url: dict[str, list[ElementRow]] = {}
-        for key, h in self._elements.top(200):
+        for key, h in self._url_elements.top(200):
             url, target = cast(tuple[str, str], key)
-            by_url.setdefault(url, []).append(self._element_row((url, target), h))
+            by_url.setdefault(url, []).append(
+                _element_row((url, target), h, self._url_element_counts, self._url_element_sessions)
+            )
         for slot, url_id in enumerate(self._heat.urls[:MAX_HEAT_PAGES]):
             clicks, moves, depth = self._heat.page(slot)
             url = self._str("url", url_id)
@@ -1261,16 +1274,41 @@ def _count_flag(
     kind: str,
     kept: _Kept,
     first_count: Callable[[_Kept, object], bool],
+    seen_as: object = None,
 ) -> None:
     """One flag of ``kind`` on a page or element ``key``: its per-kind count (new keys stop at
-    MAX_KEYS) and, the first time ``kept``'s session is counted there, its distinct sessions."""
+    MAX_KEYS) and, the first time ``kept``'s session is counted there, its distinct sessions
+    (remembered under ``seen_as`` when the key alone could name two tallies)."""
     c = counts.get(key)
     if c is None and len(counts) < MAX_KEYS:
         c = counts[key] = {}
     if c is not None:
         c[kind] = c.get(kind, 0) + 1
-        if first_count(kept, key):
+        if first_count(kept, key if seen_as is None else seen_as):
             sessions[key] += 1
+
+
+def _element_row(
+    key: tuple[str, str],
+    heat: float,
+    counts: dict[tuple[str, str], dict[str, int]],
+    sessions: Counter[tuple[str, str]],
+) -> ElementRow:
+    c = counts.get(key) or {}
+    top = max(c, key=c.__getitem__) if c else ""  # the first of equals, as most_common
+    return ElementRow(
+        url=key[0],
+        target=key[1],
+        heat=heat,
+        flags=sum(c.values()),
+        top_kind=top,
+        sessions=sessions.get(key, 0),
+    )
+
+
+#: the page template of a flag's URL; flags repeat a few thousand URLs, so each is worked out
+#: once (bounded: a site with endless distinct URLs only recomputes)
+_page_template = functools.lru_cache(maxsize=1 << 16)(page_template)
 
 
 _LAST_FLAG_TS = operator.attrgetter("last_flag_ts")
