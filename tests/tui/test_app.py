@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -373,13 +375,34 @@ async def test_analytics_screens_on_real_engine_data(engine_after_incident) -> N
         assert routes.row_count == len(app.snapshot.analytics.routes) > 0
 
 
+_NOW_MS = 1_767_225_600_000
+
+
+def _app_with_analytics(insights: Sequence[Any] = (), anomalies: Sequence[Any] = ()) -> Any:
+    """The app on the fixture feed, its snapshot carrying these insights and anomalies."""
+    import msgspec
+
+    from uxtop.analytics.live import AnalyticsSnapshot
+
+    analytics = AnalyticsSnapshot(
+        watermark=_NOW_MS, buckets=40, bucket_ms=10_000, funnels=[], routes=[], series={},
+        anomalies=list(anomalies), insights=list(insights), alerts=[], correlations=[],
+        journey={}, stats={},
+    )  # fmt: skip
+    feed = FixtureFeed()
+    feed.snap = msgspec.structs.replace(feed.snap, analytics=analytics)
+    return create_app(feed, clock=fixed_clock)
+
+
+async def _open_insights(pilot: Any, app: Any) -> None:
+    await pilot.press("7")
+    await until(pilot, lambda: app.screen.NAV == "insights", what="the insights screen")
+
+
 async def test_insights_of_one_route_tell_their_episodes_apart() -> None:
     """A route that degrades, recovers and degrades again gives one insight per episode with
     the same title: the list shows when each began, and its whole severity word."""
-    import msgspec
-
     from uxtop.analytics.insights import Insight
-    from uxtop.analytics.live import AnalyticsSnapshot
 
     def insight(since: int, severity: str) -> Insight:
         return Insight(
@@ -389,18 +412,10 @@ async def test_insights_of_one_route_tell_their_episodes_apart() -> None:
             next_step="", since=since,
         )  # fmt: skip
 
-    now_ms = 1_767_225_600_000
-    ins = [insight(now_ms - 300_000, "to monitor"), insight(now_ms - 60_000, "information")]
-    analytics = AnalyticsSnapshot(
-        watermark=now_ms, buckets=40, bucket_ms=10_000, funnels=[], routes=[], series={},
-        anomalies=[], insights=ins, alerts=[], correlations=[], journey={}, stats={},
-    )  # fmt: skip
-    feed = FixtureFeed()
-    feed.snap = msgspec.structs.replace(feed.snap, analytics=analytics)
-    app = create_app(feed, clock=fixed_clock)
+    ins = [insight(_NOW_MS - 300_000, "to monitor"), insight(_NOW_MS - 60_000, "information")]
+    app = _app_with_analytics(insights=ins)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("7")
-        await until(pilot, lambda: app.screen.NAV == "insights", what="the insights screen")
+        await _open_insights(pilot, app)
         table = app.screen.query_one("#insight-list", KeyedTable)
         await until(pilot, lambda: table.row_count == 2, what="the insights")
         rows = [[str(c) for c in table.get_row(i.id)] for i in ins]
@@ -414,11 +429,9 @@ async def test_anomalies_read_metric_scope_cohort_and_value() -> None:
     """An anomaly's row says what moved, of what, in which cohort, and its value against the
     expected one, formatted for its metric (the cohort was shown under "value", and the
     series label was cut before its cohort)."""
-    import msgspec
+    from uxtop.analytics.live import AnomalyRecord
 
-    from uxtop.analytics.live import AnalyticsSnapshot, AnomalyRecord
-
-    now_ms = 1_767_225_600_000
+    now_ms = _NOW_MS
 
     def anomaly(family: str, entity: str, dim: str, value_label: str, v: float, e: float):  # noqa: ANN202
         return AnomalyRecord(
@@ -432,16 +445,9 @@ async def test_anomalies_read_metric_scope_cohort_and_value() -> None:
         anomaly("route.error_rate", "POST /api/cart", "dev", "desktop", 0.211, 0.003),
         anomaly("route.p95", "GET /api/search", "total", "", 1250.0, 320.0),
     ]
-    analytics = AnalyticsSnapshot(
-        watermark=now_ms, buckets=40, bucket_ms=10_000, funnels=[], routes=[], series={},
-        anomalies=anomalies, insights=[], alerts=[], correlations=[], journey={}, stats={},
-    )  # fmt: skip
-    feed = FixtureFeed()
-    feed.snap = msgspec.structs.replace(feed.snap, analytics=analytics)
-    app = create_app(feed, clock=fixed_clock)
+    app = _app_with_analytics(anomalies=anomalies)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("7")
-        await until(pilot, lambda: app.screen.NAV == "insights", what="the insights screen")
+        await _open_insights(pilot, app)
         table = app.screen.query_one("#anomalies", KeyedTable)
         await until(pilot, lambda: table.row_count == 2, what="the anomalies")
         rows = {tuple(str(c) for c in table.get_row_at(i))[1:5] for i in range(2)}
