@@ -2,7 +2,10 @@
 
 Learned from co-occurrence inside sessions: a request is attributed to the latest funnel-step
 arrival of the same session at most ``horizon_ms`` before it, and to the page (``url``) it was
-made from. A route is linked to a step when at least ``min_share`` of the step's arrivals were
+made from. The latest arrival of each session is carried from batch to batch: on a live stream
+a step's calls mostly come in later batches than its arrival (add to cart ~10 s after the
+product page; the demo's batches hold ~0.2 s), and only the page's own load call came in the
+same one. A route is linked to a step when at least ``min_share`` of the step's arrivals were
 followed by a call to it (and at least ``min_count`` times). Config ``journey`` entries override:
 a step whose ``url`` glob matches the entry's ``url`` glob is linked to the entry's routes.
 """
@@ -17,7 +20,14 @@ import numpy.typing as npt
 from numba import njit
 
 from uxtop.analytics.config import JourneyLink
+from uxtop.analytics.keymap import KeyMap
 from uxtop.schema import Kind
+
+#: sessions whose latest arrival is carried, per funnel; a session's entry goes when it closes,
+#: and over this cap the entries made longest ago go first (closes lost to shedding)
+MAX_CARRIED = 200_000
+#: funnels whose arrivals are carried (a carried key is the session id and the funnel's index)
+_FUNNEL_BITS = 6
 
 
 class JourneyMap:
@@ -35,6 +45,15 @@ class JourneyMap:
         self.pair: dict[tuple[int, int], int] = {}  # (global step, route intern id) → count
         self.page: dict[tuple[int, int], int] = {}  # (url intern id, route intern id) → count
         self.arrivals: dict[int, int] = {}
+        # each session's latest arrival seen so far, by (session id, funnel): step and ts
+        self._carried = KeyMap()
+        self._carried_step = np.empty(0, np.int64)
+        self._carried_ts = np.empty(0, np.int64)
+
+    @property
+    def carried(self) -> int:
+        """Sessions (per funnel) whose latest arrival is held for the next batches."""
+        return len(self._carried)
 
     def update(
         self,
@@ -42,13 +61,29 @@ class JourneyMap:
         arr_ts: npt.NDArray[np.int64],
         arr_step: npt.NDArray[np.int64],
         arr_sess: npt.NDArray[np.int64],
+        funnel: int = 0,
     ) -> None:
+        """Attribute the batch's requests. ``arr_*``: funnel ``funnel``'s step arrivals in this
+        batch (ts, global step, the session's row in the batch)."""
         cols = batch.columns
         if arr_step.size:
             _add_counts(self.arrivals, *_counts_in_first_order(np.asarray(arr_step, np.int64)))
         a_sess = np.ascontiguousarray(arr_sess, dtype=np.int64)
         a_ts = np.ascontiguousarray(arr_ts, dtype=np.int64)
         a_step = np.ascontiguousarray(arr_step, dtype=np.int64)
+        keys = None
+        if 0 <= funnel < 1 << _FUNNEL_BITS and batch.n_sessions:
+            sids = np.asarray(batch.sessions["session_id"]).astype(np.int64)
+            keys = (sids << _FUNNEL_BITS) | funnel
+            if len(self._carried):
+                # the batch's sessions that arrived at a step in an earlier batch: that arrival
+                # first (counted when it happened, so only here for attribution)
+                rows = self._carried.get(keys)
+                held = np.flatnonzero(rows >= 0)
+                if held.size:
+                    a_sess = np.concatenate([held, a_sess])
+                    a_ts = np.concatenate([self._carried_ts[rows[held]], a_ts])
+                    a_step = np.concatenate([self._carried_step[rows[held]], a_step])
         if a_ts.size and not _sorted_by_session_ts(a_sess, a_ts):
             # (session, ts) order, ties in arrival order
             span = np.int64(1) << np.int64(44)
@@ -80,6 +115,31 @@ class JourneyMap:
         if n_pair:
             # count each (step, route) once per arrival would need dedupe; calls per arrival is fine for shares
             _add_pair_counts(self.pair, pair_step[:n_pair], pair_route[:n_pair])
+        if keys is not None:
+            self._carry(keys, a_sess, a_ts, a_step, np.asarray(batch.sessions["closed"], bool))
+
+    def _carry(
+        self,
+        keys: npt.NDArray[np.int64],
+        a_sess: npt.NDArray[np.int64],
+        a_ts: npt.NDArray[np.int64],
+        a_step: npt.NDArray[np.int64],
+        closed: npt.NDArray[np.bool_],
+    ) -> None:
+        """Hold each session's latest arrival (``a_*`` sorted by session, then ts) for the
+        next batches; closed sessions' go."""
+        if a_sess.size:
+            last = np.flatnonzero(np.append(a_sess[1:] != a_sess[:-1], True))
+            rows, _ = self._carried.insert(keys[a_sess[last]])
+            if self._carried_ts.shape[0] < self._carried.rows_cap:
+                more = np.empty(self._carried.rows_cap - self._carried_ts.shape[0], np.int64)
+                self._carried_ts = np.concatenate([self._carried_ts, more])
+                self._carried_step = np.concatenate([self._carried_step, more])
+            self._carried_ts[rows] = a_ts[last]
+            self._carried_step[rows] = a_step[last]
+        if closed.any() and len(self._carried):
+            self._carried.pop(keys[closed])
+        self._carried.evict(MAX_CARRIED)
 
     def routes_for_step(self, g: int, step_url: str | None, route_name: Any) -> dict[str, float]:
         """{route label: strength in [0, 1]} for global step ``g``; overrides have strength 1."""

@@ -261,14 +261,14 @@ class Analytics:
             elif self.inferrer.exhausted:
                 self.inferrer = None
                 self.inference_gave_up = True
-        for eng in self.funnels:
+        for fi, eng in enumerate(self.funnels):
             a_ts, a_step, a_sess = eng.update(batch, strings)
             if a_ts.size:
                 g = a_step + eng._gbase  # type: ignore[attr-defined]
                 self.agg.add_steps(a_ts, g, scols[a_sess])
-                self.journey.update(batch, a_ts, g, a_sess)
+                self.journey.update(batch, a_ts, g, a_sess, funnel=fi)
             else:
-                self.journey.update(batch, a_ts, a_step, a_sess)
+                self.journey.update(batch, a_ts, a_step, a_sess, funnel=fi)
         req_srow, req_route = self.agg.add_batch(batch, strings, scols)
         self._note_routes(sids, req_srow, req_route)
         if flags is not None and len(flags.kind):
