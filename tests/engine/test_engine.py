@@ -157,6 +157,30 @@ def test_worst_pages_and_elements_group_id_pages_heat_maps_stay_per_url() -> Non
     assert (row.url, row.flags, row.sessions) == ("/product/205", 1, 1)
 
 
+def test_friction_spike_alert_names_the_page_template() -> None:
+    """A rage-click spike spread over product pages names ``/product/*`` as its worst page,
+    not whichever single product had the most clicks."""
+    lines = []
+    for m in range(6):  # a pay click a minute on /checkout for five minutes, then a burst
+        t = T0 + m * 60_000
+        clicks = [(t + 30_000, "/checkout")] if m < 5 else [
+            (t + 1_000 * i, f"/product/{i % 10}") for i in range(30)
+        ]  # fmt: skip
+        for k, (ts, url) in enumerate(clicks):
+            sid = f"m{m}-{k}"
+            lines.append({"ts": ts, "sid": sid, "type": "pageview", "url": url})
+            lines.append(
+                {"ts": ts + 100, "sid": sid, "type": "click", "url": url,
+                 "target": "button#pay", "x": 800, "y": 400}
+            )  # fmt: skip
+    lines.append({"ts": T0 + 6 * 60_000 + 10_000, "sid": "tail", "type": "pageview", "url": "/"})
+    lines.sort(key=lambda e: e["ts"])
+    eng = run(("\n".join(json.dumps(e) for e in lines) + "\n").encode())
+    spikes = [a for a in eng.latest().alerts if "rage click spike" in a.title]
+    assert spikes, [a.title for a in eng.latest().alerts]
+    assert spikes[0].title.endswith("worst page /product/*"), spikes[0].title
+
+
 def test_drill_returns_events_flags_and_ndjson() -> None:
     eng = run(make_events())
     row = next(r for r in eng.latest().session_rows if r.key == "s3")

@@ -1250,7 +1250,11 @@ class Engine:
                 if ts - last < 120_000:
                     continue
                 self._alerted_at[kr.kind] = ts
-                urls = Counter(f.url for f in self._recent_flags if f.kind == kr.kind and f.url)
+                # by page template, as the worst pages list: a spike spread over product pages
+                # names /product/*, not whichever product had the most of it
+                urls = Counter(
+                    _page_template(f.url) for f in self._recent_flags if f.kind == kr.kind and f.url
+                )
                 where = f" — worst page {urls.most_common(1)[0][0]}" if urls else ""
                 self._alerts.appendleft(
                     Alert(
