@@ -82,6 +82,8 @@ def test_top_insight_names_route_step_friction_and_examples(incident_day) -> Non
     assert top.route == "POST /api/pay"
     assert top.step is not None and top.step.endswith("confirm")
     assert "POST /api/pay" in top.title and "confirm" in top.title
+    # the step in words: its name, and which funnel's step it is (not "checkout/4 confirm")
+    assert f"hurting {top.step.split(' ', 1)[1]} (checkout step 4)" in top.title, top.title
     assert top.friction.get("rage_click", 0) > 20 and top.friction.get("error_click", 0) > 20
     assert top.example_sessions and set(top.example_sessions) <= incident_sessions
     assert top.conversions_lost > 30

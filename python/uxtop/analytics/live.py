@@ -212,6 +212,8 @@ class Analytics:
         self._step_labels: list[str] = []
         self._step_prev: list[int] = []
         self._step_urls: list[str | None] = []
+        # how a step is named in words (insight titles): "/product/* (inferred step 2)"
+        self._step_texts: list[str] = []
         for eng in self.funnels:
             self._register_steps(eng)
 
@@ -223,6 +225,7 @@ class Analytics:
             self._step_labels.append(f"{eng.cfg.name}/{i + 1} {st.label()}")
             self._step_prev.append(base + i - 1 if i else -1)
             self._step_urls.append(st.url)
+            self._step_texts.append(f"{st.label()} ({eng.cfg.name} step {i + 1})")
         eng._gbase = base  # type: ignore[attr-defined]
         self.agg.n_steps = len(self._step_labels)
 
@@ -604,6 +607,10 @@ class Analytics:
     def _route_name(self, rid: int) -> str:
         return string_of(self._strings, "route", rid) or "(no route)"
 
+    def _step_text(self, label: str) -> str:
+        """A step's label ("inferred/2 /product/*") as words ("/product/* (inferred step 2)")."""
+        return self._step_texts[self._step_labels.index(label)]
+
     def _journey(self) -> dict[str, dict[str, float]]:
         return {
             lab: self.journey.routes_for_step(g, self._step_urls[g], self._route_name)
@@ -750,11 +757,12 @@ class Analytics:
                 if exp - act > lost:
                     lost, worst_step = exp - act, s
                     step_line = (
-                        f"conversion at step {s}: {100 * act / max(wsum, 1):.1f} % vs expected "
+                        f"conversion at {self._step_text(s)}: {100 * act / max(wsum, 1):.1f} % vs expected "
                         f"{100 * exp / max(wsum, 1):.1f} % ({exp - act:.0f} conversions lost)"
                     )
             if worst_step is None and steps:
                 worst_step = max(steps, key=lambda s: steps[s])
+            step_text = self._step_text(worst_step) if worst_step else ""
             friction: dict[str, int] = {}
             for e in win:
                 fr = e.flags_route
@@ -807,11 +815,11 @@ class Analytics:
             )
             scope = (
                 f"route {route}"
-                + (f", step {worst_step}" if worst_step else "")
+                + (f", step {step_text}" if worst_step else "")
                 + (f"; {rcs[0].describe()}" if rcs else "")
             )
             impact_text = f"{sessions} sessions called it since {fmt_ts(since)}" + (
-                f"; ~{lost:.0f} conversions lost at {worst_step}" if lost >= 1 else ""
+                f"; ~{lost:.0f} conversions lost at {step_text}" if lost >= 1 else ""
             )
             fr_txt = (
                 (
@@ -825,7 +833,7 @@ class Analytics:
             )
             title = (
                 f"{route} degraded ({metric_name(main.family)})"
-                + (f", hurting {worst_step}" if worst_step else "")
+                + (f", hurting {step_text}" if worst_step else "")
                 + fr_txt
             )
             out.append(
