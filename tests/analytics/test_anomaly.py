@@ -60,6 +60,40 @@ def test_single_noisy_bucket_stays_silent_and_a_step_fires_within_a_minute() -> 
     assert fired[0].fired - t2 <= 60_000 and fired[0].onset == t2
 
 
+def test_an_incident_is_not_learned_while_it_lasts_but_a_level_that_stays_is() -> None:
+    """The demo's case: a young, low-volume series (2-s buckets, 12 calls each) whose error
+    rate goes from 0.5 % to 30 % for three minutes. It fires once and stays in alarm: the
+    incident's buckets feed neither its expected value nor its noise, and it recovers only
+    once back within half the firing threshold. (Before: the milder incident buckets were
+    learned as noise and as level, the band widened until 30 % was "in band", and the alarm
+    ended and fired again: two alarms, in alarm 14 of the 90 buckets.) A level that stays past
+    UNLEARNED_MS is the new normal: it is learned and the alarm recovers."""
+    from uxtop.analytics.anomaly import UNLEARNED_MS
+
+    b2 = 2_000
+    rng = np.random.default_rng(4)
+    det = SeasonalDetector(bucket_ms=b2)
+    det.add_row(RATIO, 0, min_volume=10)
+
+    def feed(p: float, buckets: int, t: int) -> tuple[list, int, int]:
+        fired, held = [], 0
+        for b in range(buckets):
+            x = np.array([rng.binomial(12, p) / 12], np.float32)
+            fired += det.update(t + b * b2, x, np.array([12.0], np.float32))
+            held += bool(det.alarm[0])
+        return fired, held, t + buckets * b2
+
+    fired, _, t = feed(0.005, 60, T0)
+    assert fired == []
+    fired, held, t = feed(0.30, 90, t)
+    assert [a.kind for a in fired] == ["spike"]
+    assert held >= 85, held
+    assert det.exp[0] < 0.05, det.exp[0]
+    # the same level long after UNLEARNED_MS: it is the series' level now
+    feed(0.30, 2 * UNLEARNED_MS // b2, t)
+    assert not det.alarm[0] and det.exp[0] > 0.2, det.exp[0]
+
+
 def test_insufficient_volume_is_reported_not_alarmed() -> None:
     """3 requests a minute at 100 % errors: "insufficient volume", never an alarm."""
     rng = np.random.default_rng(2)

@@ -12,7 +12,9 @@ Every series is a row; one ``update`` per finished bucket is a handful of vector
   otherwise learned as an EWMA of |residual| on in-band buckets, because a 10-s bucket is far
   noisier than the 5-min slot means the profile holds.
 * **Alarm** when ≥ k of the last n buckets have directional z > ``z_persist`` or one bucket
-  > ``z_single``; recover after ``recover_n`` in-band buckets. Volume gates: the window's volume
+  > ``z_single``; recover after ``recover_n`` buckets in a row back within ``z_persist / 2``.
+  While an alarm is on (for at most ``UNLEARNED_MS``), its buckets feed neither the level
+  (slot means, warm-up median) nor the noise: an incident is not its own baseline. Volume gates: the window's volume
   ≥ ``min_events`` (``min_sessions`` for conversions) and a cohort's volume ≥ ``min_share`` of
   its total; gated alarms are reported as "insufficient volume" instead.
 * **Drift**: an EWMA of z (λ, L) beyond L·σ for ``drift_buckets`` in a row.
@@ -31,6 +33,10 @@ SLOT_MS = 300_000
 SLOTS_PER_DAY = 288
 SLOTS_PER_WEEK = 2016
 RECENT = 64  # buckets of (x, expected, weight) kept per row for RCA and screens
+#: buckets inside an alarm stay out of the baseline (warm-up median, slot means) for at most
+#: this long: an incident must not become its own "expected" a minute in, but a level that
+#: stays is the new normal after this
+UNLEARNED_MS = 30 * 60_000
 
 COUNT, RATIO, LATENCY = 0, 1, 2
 
@@ -91,6 +97,7 @@ class SeasonalDetector:
     ring: npt.NDArray[np.float32]
     acc_sum: npt.NDArray[np.float64]
     acc_w: npt.NDArray[np.float64]
+    acc_held: npt.NDArray[np.int32]
     exp: npt.NDArray[np.float32]
     seas: npt.NDArray[np.float32]
     noise: npt.NDArray[np.float32]
@@ -111,6 +118,7 @@ class SeasonalDetector:
     z_recent: npt.NDArray[np.float32]
     e_recent: npt.NDArray[np.float32]
     w_recent: npt.NDArray[np.float32]
+    a_recent: npt.NDArray[np.bool_]
     seen_slots: npt.NDArray[np.int32]
     slot_ok: npt.NDArray[np.bool_]
 
@@ -144,6 +152,7 @@ class SeasonalDetector:
         grow("ring", (cap, SLOTS_PER_WEEK), np.float32, np.nan)
         grow("acc_sum", (cap,), np.float64, 0)
         grow("acc_w", (cap,), np.float64, 0)
+        grow("acc_held", (cap,), np.int32, 0)  # buckets of the slot kept out (in an alarm)
         grow("exp", (cap,), np.float32, np.nan)
         grow("seas", (cap,), np.float32, 0)
         grow("noise", (cap,), np.float32, 0)
@@ -164,6 +173,7 @@ class SeasonalDetector:
         grow("z_recent", (cap, RECENT), np.float32, 0)
         grow("e_recent", (cap, RECENT), np.float32, np.nan)
         grow("w_recent", (cap, RECENT), np.float32, 0)
+        grow("a_recent", (cap, RECENT), np.bool_, False)
         grow("seen_slots", (cap,), np.int32, 0)
         grow("slot_ok", (cap,), np.bool_, False)
 
@@ -198,12 +208,15 @@ class SeasonalDetector:
                 mean = np.where(
                     self.acc_w[:n] > 0, self.acc_sum[:n] / np.maximum(self.acc_w[:n], 1e-12), np.nan
                 )
-            # counts with no observation at all in the slot really were zero
-            mean = np.where((self.kind[:n] == COUNT) & (self.acc_w[:n] == 0), 0.0, mean)
+            # counts with no observation at all in the slot really were zero (not when every
+            # bucket of it was kept out, in an alarm: that slot stays unknown)
+            zero = (self.kind[:n] == COUNT) & (self.acc_w[:n] == 0) & (self.acc_held[:n] == 0)
+            mean = np.where(zero, 0.0, mean)
             self.ring[:n, s % SLOTS_PER_WEEK] = mean
             self.seen_slots[:n] += 1
             self.acc_sum[:n] = 0
             self.acc_w[:n] = 0
+            self.acc_held[:n] = 0
             if (s + 1) % SLOTS_PER_DAY == 0:
                 self._learn_weekday(s)
             self.cur_slot += 1
@@ -276,7 +289,10 @@ class SeasonalDetector:
             return
         pos = (t0 // self.bucket_ms) % RECENT
         idx = (pos - self.cfg.persist_n - np.arange(RECENT - self.cfg.persist_n - 1)) % RECENT
-        vals = self.x_recent[rows][:, idx]
+        # buckets spent in an alarm are not the baseline (the demo's 3-min incident had become
+        # its own "expected" a minute in)
+        alarmed = self.a_recent[rows][:, idx]
+        vals = np.where(alarmed, np.nan, self.x_recent[rows][:, idx])
         is_lat = self.kind[rows] == LATENCY
         with np.errstate(all="ignore"):
             import warnings
@@ -288,7 +304,7 @@ class SeasonalDetector:
                 mad = nanmedian_rows(np.abs(vals - med[:, None]))
         ok = np.isfinite(vals).sum(axis=1) >= 30
         # a ratio's baseline is the pooled ratio: the median of 1/1, 0/1 … buckets is 0 or 1
-        wv = self.w_recent[rows][:, idx]
+        wv = np.where(alarmed, 0, self.w_recent[rows][:, idx])
         is_ratio = self.kind[rows] == RATIO
         with np.errstate(all="ignore"):
             pooled = np.nansum(np.where(wv > 0, vals * wv, 0), axis=1) / np.maximum(
@@ -302,7 +318,13 @@ class SeasonalDetector:
         self.seas[r] = 0.0
         kind = self.kind[r]
         ep = np.maximum(np.abs(med[ok]), 1.0)
-        w = np.maximum(np.nanmean(self.w_recent[r][:, idx], axis=1), 1.0)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                w_mean = np.nanmean(np.where(alarmed[ok], np.nan, self.w_recent[r][:, idx]), axis=1)
+        w = np.fmax(w_mean, 1.0)
         unit = np.where(kind == COUNT, 1.0 / np.sqrt(ep), np.sqrt(w))
         seed = (1.4826 * mad[ok] * unit / 1.2533).astype(np.float32)
         fresh = self.noise_n[r] < 30
@@ -358,8 +380,12 @@ class SeasonalDetector:
         self.z[:n] = z
         self.scale[:n] = scale
         self.bits[:n] = ((self.bits[:n] << np.uint64(1)) | exceed.astype(np.uint64)) & self._mask
-        # learn bucket noise from in-band buckets only, so an incident does not widen its own band
-        learn = ready & (np.abs(z) < cfg.z_persist)
+        # learn bucket noise from in-band buckets only, so an incident does not widen its own band;
+        # nor inside an alarm: its milder buckets (z under the threshold) fed the noise, which
+        # lowered the next buckets' z, until the incident's band held it (demo: an error rate at
+        # 30 % against 0.3 % expected ended as "in band" 60 s in)
+        in_alarm = self.alarm[:n] & (t0 - self.since[:n] < UNLEARNED_MS)
+        learn = ready & (np.abs(z) < cfg.z_persist) & ~in_alarm
         self.noise[:n] = np.where(
             learn,
             self.noise[:n] + self._noise_alpha * (np.abs(resid) * unit - self.noise[:n]),
@@ -413,8 +439,10 @@ class SeasonalDetector:
         # the "insufficient volume" note is cleared only after recover_n quiet buckets, so a
         # trickle of bad requests is reported once, not every few buckets
         self.gated_quiet[:n] = np.where(suspicious, 0, self.gated_quiet[:n] + 1)
-        # recovery: in-band buckets in a row
-        self.inband[:n] = np.where(exceed, 0, self.inband[:n] + 1)
+        # recovery: in-band buckets in a row, in band meaning back within half the firing
+        # threshold (hysteresis: on a low-volume ratio an incident's milder buckets fall under
+        # z_persist by chance, and six of them in a row ended the alarm, which then fired again)
+        self.inband[:n] = np.where(zd > 0.5 * cfg.z_persist, 0, self.inband[:n] + 1)
         recovered = self.alarm[:n] & (self.inband[:n] >= cfg.recover_n)
         self.alarm[:n] &= ~recovered
         self.gated[:n] &= ~(self.gated_quiet[:n] >= cfg.recover_n)
@@ -456,10 +484,16 @@ class SeasonalDetector:
         for r in np.flatnonzero(new_drift).tolist():
             onset = t0 - (int(self.drift_run[r]) - 1) * self.bucket_ms
             fired.append(self._alarm(r, "drift", onset, t0, float(self.ewma[r]), x, e, scale))
+        # this bucket counts as alarmed for the baselines while an alarm is on, for at most
+        # UNLEARNED_MS since it began
+        held = self.alarm[:n] & (t0 - self.since[:n] < UNLEARNED_MS)
+        self.a_recent[:n, pos] = held
         # fold into the current slot's mean
         ww = np.where(is_count, 1.0, w)
-        self.acc_sum[:n] += np.where(valid, x * ww, 0)
-        self.acc_w[:n] += np.where(valid, ww, 0)
+        learn_level = valid & ~held
+        self.acc_sum[:n] += np.where(learn_level, x * ww, 0)
+        self.acc_w[:n] += np.where(learn_level, ww, 0)
+        self.acc_held[:n] += held
         return fired
 
     def _alarm(

@@ -195,7 +195,7 @@ class AnomalyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     z_persist/persist_k/persist_n: fire when ≥ k of the last n buckets have |z| > z_persist.
     z_single: or one bucket beyond this. z_window: or the pooled (Stouffer) z of the last n
-    buckets beyond this, for sparse series whose single buckets are too noisy. recover_n: in-band buckets in a row to recover.
+    buckets beyond this, for sparse series whose single buckets are too noisy. recover_n: buckets in a row back within z_persist / 2 to recover.
     min_events/min_sessions: volume gates over the persistence window; min_share: cohort gate.
     top_values: cohort values per dimension tracked as their own series (rest → "other").
     """
