@@ -14,9 +14,10 @@ Every series is a row; one ``update`` per finished bucket is a handful of vector
 * **Alarm** when ≥ k of the last n buckets have directional z > ``z_persist`` or one bucket
   > ``z_single``; recover after ``recover_n`` buckets in a row back within ``z_persist / 2``.
   While an alarm is on (for at most ``UNLEARNED_MS``), its buckets feed neither the level
-  (slot means, warm-up median) nor the noise: an incident is not its own baseline. Volume gates: the window's volume
-  ≥ ``min_events`` (``min_sessions`` for conversions) and a cohort's volume ≥ ``min_share`` of
-  its total; gated alarms are reported as "insufficient volume" instead.
+  (slot means, warm-up median) nor the noise: an incident is not its own baseline. Volume
+  gates: the window's volume ≥ ``min_events`` (``min_sessions`` for conversions) and a
+  cohort's volume ≥ ``min_share`` of its total; gated alarms are reported as "insufficient
+  volume" instead.
 * **Drift**: an EWMA of z (λ, L) beyond L·σ for ``drift_buckets`` in a row.
 * After ``mark_deploy`` the rolling baseline is used for an hour (a new release shifts levels).
 """
@@ -293,6 +294,7 @@ class SeasonalDetector:
         # its own "expected" a minute in)
         alarmed = self.a_recent[rows][:, idx]
         vals = np.where(alarmed, np.nan, self.x_recent[rows][:, idx])
+        w_rows = self.w_recent[rows][:, idx]
         is_lat = self.kind[rows] == LATENCY
         with np.errstate(all="ignore"):
             import warnings
@@ -302,9 +304,11 @@ class SeasonalDetector:
                 vals = np.where(is_lat[:, None], np.log(np.maximum(vals, 1e-3)), vals)
                 med = nanmedian_rows(vals)
                 mad = nanmedian_rows(np.abs(vals - med[:, None]))
+                # mean volume of the baseline's buckets: the unit of the noise seed below
+                w_mean = np.nanmean(np.where(alarmed, np.nan, w_rows), axis=1)
         ok = np.isfinite(vals).sum(axis=1) >= 30
         # a ratio's baseline is the pooled ratio: the median of 1/1, 0/1 … buckets is 0 or 1
-        wv = np.where(alarmed, 0, self.w_recent[rows][:, idx])
+        wv = np.where(alarmed, 0, w_rows)
         is_ratio = self.kind[rows] == RATIO
         with np.errstate(all="ignore"):
             pooled = np.nansum(np.where(wv > 0, vals * wv, 0), axis=1) / np.maximum(
@@ -318,13 +322,7 @@ class SeasonalDetector:
         self.seas[r] = 0.0
         kind = self.kind[r]
         ep = np.maximum(np.abs(med[ok]), 1.0)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                w_mean = np.nanmean(np.where(alarmed[ok], np.nan, self.w_recent[r][:, idx]), axis=1)
-        w = np.fmax(w_mean, 1.0)
+        w = np.fmax(w_mean[ok], 1.0)
         unit = np.where(kind == COUNT, 1.0 / np.sqrt(ep), np.sqrt(w))
         seed = (1.4826 * mad[ok] * unit / 1.2533).astype(np.float32)
         fresh = self.noise_n[r] < 30
@@ -384,8 +382,7 @@ class SeasonalDetector:
         # nor inside an alarm: its milder buckets (z under the threshold) fed the noise, which
         # lowered the next buckets' z, until the incident's band held it (demo: an error rate at
         # 30 % against 0.3 % expected ended as "in band" 60 s in)
-        in_alarm = self.alarm[:n] & (t0 - self.since[:n] < UNLEARNED_MS)
-        learn = ready & (np.abs(z) < cfg.z_persist) & ~in_alarm
+        learn = ready & (np.abs(z) < cfg.z_persist) & ~self._held(t0)
         self.noise[:n] = np.where(
             learn,
             self.noise[:n] + self._noise_alpha * (np.abs(resid) * unit - self.noise[:n]),
@@ -484,9 +481,9 @@ class SeasonalDetector:
         for r in np.flatnonzero(new_drift).tolist():
             onset = t0 - (int(self.drift_run[r]) - 1) * self.bucket_ms
             fired.append(self._alarm(r, "drift", onset, t0, float(self.ewma[r]), x, e, scale))
-        # this bucket counts as alarmed for the baselines while an alarm is on, for at most
-        # UNLEARNED_MS since it began
-        held = self.alarm[:n] & (t0 - self.since[:n] < UNLEARNED_MS)
+        # this bucket is kept out of the baselines if an alarm is on now (after this bucket's
+        # firing and recovery)
+        held = self._held(t0)
         self.a_recent[:n, pos] = held
         # fold into the current slot's mean
         ww = np.where(is_count, 1.0, w)
@@ -495,6 +492,12 @@ class SeasonalDetector:
         self.acc_w[:n] += np.where(learn_level, ww, 0)
         self.acc_held[:n] += held
         return fired
+
+    def _held(self, t0: int) -> npt.NDArray[np.bool_]:
+        """Rows whose buckets stay out of the baselines (level and noise): in an alarm that
+        began less than UNLEARNED_MS before ``t0``."""
+        n = self.n
+        return self.alarm[:n] & (t0 - self.since[:n] < UNLEARNED_MS)
 
     def _alarm(
         self,
