@@ -8,6 +8,7 @@ not a hundred rows of one or two flags each). No heavy imports: the engine and t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 #: a path segment that is an id, not a page: digits, a long hex run, a UUID
 _ID_SEGMENT = re.compile(
@@ -15,6 +16,9 @@ _ID_SEGMENT = re.compile(
 )
 
 
+# a stream repeats a few thousand URLs, so each is worked out once (bounded: a site with
+# endless distinct URLs only recomputes)
+@lru_cache(maxsize=1 << 16)
 def page_template(url: str) -> str:
     """The page a path is an instance of, as a step glob: id segments become ``*``
     (``/product/1234`` → ``/product/*``). A literal ``*`` or ``?`` becomes ``?`` (globs have no

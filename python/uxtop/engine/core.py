@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 import operator
 import threading
 import time
@@ -786,7 +785,7 @@ class Engine:
             self._flags_total += len(rows)
             for f in rows:
                 kind, url = f.kind, f.url
-                page = _page_template(url)
+                page = page_template(url)
                 add_kind(kind, f.start_ts)
                 recent(f)
                 add_page(page)
@@ -1253,7 +1252,7 @@ class Engine:
                 # by page template, as the worst pages list: a spike spread over product pages
                 # names /product/*, not whichever product had the most of it
                 urls = Counter(
-                    _page_template(f.url) for f in self._recent_flags if f.kind == kr.kind and f.url
+                    page_template(f.url) for f in self._recent_flags if f.kind == kr.kind and f.url
                 )
                 where = f" — worst page {urls.most_common(1)[0][0]}" if urls else ""
                 self._alerts.appendleft(
@@ -1308,11 +1307,6 @@ def _element_row(
         top_kind=top,
         sessions=sessions.get(key, 0),
     )
-
-
-#: the page template of a flag's URL; flags repeat a few thousand URLs, so each is worked out
-#: once (bounded: a site with endless distinct URLs only recomputes)
-_page_template = functools.lru_cache(maxsize=1 << 16)(page_template)
 
 
 _LAST_FLAG_TS = operator.attrgetter("last_flag_ts")
