@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import weakref
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,30 +26,24 @@ def _records(n: int) -> np.ndarray:
     return rec
 
 
-@dataclass
-class _Held:
-    chunks: list[np.ndarray] = field(default_factory=list)
+def _rows(store: RecordStore, sid: int) -> bytes:
+    return store.rows_of(sid).tobytes()
 
 
-def _rows(held: _Held) -> bytes:
-    return b"".join(c.tobytes() for c in held.chunks)
-
-
-def _fill(store: RecordStore, rec: np.ndarray, sessions: list[_Held], seed: int) -> list[bytes]:
-    """Batches of random sizes, each a gather of several sessions' rows (as the engine puts
+def _fill(store: RecordStore, rec: np.ndarray, sessions: int, seed: int) -> list[bytes]:
+    """Batches of random sizes, each one block of several sessions' rows (as the engine writes
     them); returns each session's rows as the bytes it should read back."""
-    want = [b""] * len(sessions)
+    want = [b""] * sessions
     rng = np.random.default_rng(seed)
     at = 0
     while at < rec.shape[0]:
-        n = int(rng.integers(1, 400))
-        block = store.put(rec[at : at + n])
-        cuts = np.sort(rng.integers(0, n + 1, len(sessions) - 1))
+        n = min(int(rng.integers(1, 400)), rec.shape[0] - at)
+        cuts = np.sort(rng.integers(0, n + 1, sessions - 1))
+        lens = np.diff(np.r_[0, cuts, n]).astype(np.int64)
+        block = store.write(np.arange(sessions, dtype=np.uint64), lens, rec.dtype)
+        block[...] = rec[at : at + n]
         for who, (lo, hi) in enumerate(zip(np.r_[0, cuts], np.r_[cuts, n], strict=True)):
-            lo, hi = int(lo), int(hi)
-            if hi > lo:
-                sessions[who].chunks.append(block[lo:hi])
-                want[who] += rec[at + lo : at + hi].tobytes()
+            want[who] += rec[at + int(lo) : at + int(hi)].tobytes()
         at += n
     return want
 
@@ -58,42 +51,43 @@ def _fill(store: RecordStore, rec: np.ndarray, sessions: list[_Held], seed: int)
 def test_record_store_keeps_each_sessions_rows_exactly() -> None:
     rec = _records(20_000)
     store = RecordStore(slab_rows=700)
-    sessions = [_Held() for _ in range(8)]
-    want = _fill(store, rec, sessions, seed=1)
-    assert [_rows(s) for s in sessions] == want
+    want = _fill(store, rec, 8, seed=1)
+    assert [_rows(store, s) for s in range(8)] == want
+    assert store.live_rows == store.capacity == 20_000
     # every slab fully live: nothing to move
-    assert store.compact(sessions) == 0
-    assert [_rows(s) for s in sessions] == want
+    assert store.compact() == 0
+    assert [_rows(store, s) for s in range(8)] == want
     # half the sessions go: their slabs are mostly dead and get emptied, the rest read the same
-    survivors = sessions[::2]
-    moved = store.compact(survivors)
-    assert 0 < moved <= sum(c.shape[0] for s in survivors for c in s.chunks)
-    assert [_rows(s) for s in survivors] == want[::2]
-    assert survivors[0].chunks[0].dtype == rec.dtype
+    dead = store.drop(np.arange(1, 8, 2, dtype=np.uint64))
+    assert dead == sum(len(w) for w in want[1::2]) // rec.dtype.itemsize
+    assert store.live_rows == 20_000 - dead
+    moved = store.compact()
+    assert 0 < moved <= store.live_rows
+    assert [_rows(store, s) for s in range(0, 8, 2)] == want[::2]
+    assert all(_rows(store, s) == b"" for s in range(1, 8, 2))
+    assert store.rows_of(0).dtype == rec.dtype
 
 
 def test_record_store_compaction_drops_the_old_slabs() -> None:
     rec = _records(5000)
-    store = RecordStore(slab_rows=1000)
-    sessions = [_Held() for _ in range(50)]
+    store = RecordStore(slab_rows=1000, pool_slabs=0)
     for i in range(0, 5000, 100):
-        block = store.put(rec[i : i + 100])
-        sessions[(i // 100) % 50].chunks.append(block)
-    slabs = {id(c.base): weakref.ref(c.base) for s in sessions for c in s.chunks}
-    assert len(slabs) == 5
+        store.put((i // 100) % 50, rec[i : i + 100])
+    slabs = [weakref.ref(b) for b in store._slabs.values()]
+    assert len(slabs) == store.slabs == 5
     # evict most sessions, as retention does; the survivors' rows still pin every slab
-    live = sessions[:5]
-    live_rows = sum(c.shape[0] for s in live for c in s.chunks)
-    assert store.needs_compaction(live_rows)
-    del sessions, block
-    want = [_rows(s) for s in live]
-    assert store.compact(live) == live_rows
+    store.drop(np.arange(5, 50, dtype=np.uint64))
+    live_rows = 5 * 100
+    assert store.live_rows == live_rows
+    assert store.needs_compaction()
+    want = [_rows(store, s) for s in range(5)]
+    assert store.compact() == live_rows
     gc.collect()
-    assert all(ref() is None for ref in slabs.values()), "an emptied slab is still alive"
-    assert [_rows(s) for s in live] == want
-    assert all(len(s.chunks) == 1 for s in live)  # a session's moved rows sit together
+    assert all(ref() is None for ref in slabs), "an emptied slab is still alive"
+    assert [_rows(store, s) for s in range(5)] == want
+    assert store.segments == 5  # a session's moved rows sit together, one segment each
     assert store.capacity <= live_rows + store.slab_rows
-    assert not store.needs_compaction(live_rows)
+    assert not store.needs_compaction()
     assert store.memory_bytes() == store.capacity * rec.dtype.itemsize
 
 
@@ -101,11 +95,91 @@ def test_record_store_counts_the_bytes_of_slabs_it_kept_without_a_current_one() 
     # every slab still dense, the current one holding nothing live: the compaction moves
     # nothing and starts no slab, yet the kept slabs' bytes are still the store's
     rec = _records(3000)
-    store = RecordStore(slab_rows=1000)
-    held = [_Held([store.put(rec[i : i + 1000])]) for i in range(0, 3000, 1000)]
-    assert store.compact(held[:2]) == 0
-    assert store.capacity == 2000
+    store = RecordStore(slab_rows=1000, pool_slabs=0)
+    for i in range(3):
+        store.put(i, rec[1000 * i : 1000 * (i + 1)])
+    store.drop(np.array([2], dtype=np.uint64))
+    assert store.compact() == 0
+    assert store.capacity == 2000 and store.slabs == 2
     assert store.memory_bytes() == 2000 * rec.dtype.itemsize
+
+
+def test_record_store_writes_into_emptied_slabs_again() -> None:
+    # the pool: emptied slabs serve the next writes (their pages are already in memory), up to
+    # its bound; their bytes are counted as the store's
+    rec = _records(1000)
+    store = RecordStore(slab_rows=1000, pool_slabs=2)
+    for i in range(5):
+        store.put(i, rec)
+    assert store.slabs_made == 5
+    store.drop(np.arange(4, dtype=np.uint64))
+    assert store.compact() == 0  # four slabs emptied: two kept for reuse, two unmapped
+    assert store.slabs == 1
+    assert store.memory_bytes() == 3000 * rec.dtype.itemsize
+    for i in range(5, 8):
+        store.put(i, rec)
+    assert store.slabs_made == 6  # two from the pool, one new
+    assert [_rows(store, i) for i in range(4, 8)] == [rec.tobytes()] * 4
+
+
+def test_record_store_trim_keeps_the_newest_rows() -> None:
+    rec = _records(100)
+    store = RecordStore(slab_rows=64)
+    sizes = [30, 5, 40, 10, 20]
+    want = b""
+    for i, n in enumerate(sizes):
+        store.put(7, rec[:n])
+        want += rec[:n].tobytes()
+        store.put(8, rec[i : i + 1])  # another session between them is left alone
+    size = rec.dtype.itemsize
+    assert store.trim(7, 50) == 55  # 30 and 5 go whole, 20 of the 40
+    assert _rows(store, 7) == want[-50 * size :]
+    assert store.trim(7, 50) == 0  # within the cap
+    assert store.trim(7, 1) == 49
+    assert _rows(store, 7) == want[-size:]
+    assert _rows(store, 8) == rec[:5].tobytes()
+    assert store.live_rows == 6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_record_store_equals_a_plain_reference_under_random_operations(seed: int) -> None:
+    # the reference: each session's segments as bytes, oldest first
+    rng = np.random.default_rng(seed)
+    rec = _records(500)
+    store = RecordStore(slab_rows=int(rng.integers(50, 600)))
+    ref: dict[int, list[bytes]] = {}
+    size = rec.dtype.itemsize
+    for _ in range(400):
+        op = rng.random()
+        if op < 0.6:  # a batch: a few sessions' rows, some empty
+            sids = rng.choice(40, int(rng.integers(1, 8)), replace=False).astype(np.uint64)
+            lens = rng.integers(0, 30, sids.size).astype(np.int64)
+            block = store.write(sids, lens, rec.dtype)
+            data = rec[rng.integers(0, 500, int(lens.sum()))]
+            block[...] = data
+            at = 0
+            for sid, n in zip(sids.tolist(), lens.tolist(), strict=True):
+                if n:
+                    ref.setdefault(sid, []).append(data[at : at + n].tobytes())
+                at += n
+        elif op < 0.75:
+            sids = rng.choice(40, int(rng.integers(1, 10)), replace=False).astype(np.uint64)
+            dead = store.drop(sids)
+            assert dead == sum(len(b) for s in sids.tolist() for b in ref.pop(s, [])) // size
+        elif op < 0.85:
+            sid, cap = int(rng.integers(40)), int(rng.integers(0, 80))
+            held = b"".join(ref.get(sid, []))
+            want = max(0, len(held) // size - cap)
+            if sid in ref:
+                ref[sid] = [held[want * size :]]
+            assert store.trim(sid, cap) == want
+        elif store.needs_compaction() or op > 0.95:
+            store.compact()
+        assert store.live_rows == sum(len(b) for v in ref.values() for b in v) // size
+        assert store.capacity >= store.live_rows
+    for sid in range(40):
+        assert _rows(store, sid) == b"".join(ref.get(sid, []))
+    assert store.compactions > 0
 
 
 def test_record_store_stays_within_its_bound_under_churn() -> None:
@@ -113,25 +187,29 @@ def test_record_store_stays_within_its_bound_under_churn() -> None:
     # than 1.5x the live rows plus a slab once compaction has run, and moves stay a fraction
     rec = _records(400)
     store = RecordStore(slab_rows=2000)
-    alive: list[_Held] = []
     appended = idle = 0
     for step in range(600):
-        s = _Held()
-        alive.append(s)
-        for held in alive[-30:]:
-            held.chunks.append(store.put(rec[: 10 + step % 40]))
+        for sid in range(max(0, step - 29), step + 1):
+            store.put(sid, rec[: 10 + step % 40])
             appended += 10 + step % 40
-        if len(alive) > 60:
-            alive = alive[-60:]
-        live_rows = sum(c.shape[0] for h in alive for c in h.chunks)
-        if store.needs_compaction(live_rows):
-            idle += store.compact(alive) == 0
-            assert store.capacity <= 1.5 * live_rows + 2 * store.slab_rows
+        if step >= 60:
+            store.drop(np.array([step - 60], dtype=np.uint64))
+        if store.needs_compaction():
+            idle += store.compact() == 0
+            assert store.capacity <= 1.5 * store.live_rows + 2 * store.slab_rows
         # at any time: what the slabs hold stays within a bound of what is live
-        assert store.capacity <= 1.75 * live_rows + 2 * store.slab_rows
+        assert store.capacity <= 1.75 * store.live_rows + 2 * store.slab_rows
     assert store.compactions > 5
     assert idle <= store.compactions // 4  # compactions that could move nothing are rare
     assert store.rows_moved < appended
+    assert store.segments < 60 * 30  # merged by compactions, dropped with their sessions
+
+
+def test_record_store_holds_one_record_layout() -> None:
+    store = RecordStore()
+    store.put(1, _records(3))
+    with pytest.raises(ValueError, match="holds records"):
+        store.put(1, np.zeros(3, dtype=[("ts", "<i8")]))
 
 
 @pytest.mark.parametrize("seed", range(4))

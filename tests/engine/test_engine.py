@@ -309,7 +309,7 @@ def test_per_session_cap_keeps_newest_events(cap: int) -> None:
     eng = run(make_events(6, clicks=6), retention=Retention(per_session_events=cap))
     row = eng.latest().session_rows[0]
     d = eng.drill(row.session_id)
-    assert d is not None and len(d.ndjson) >= cap  # whole chunks are dropped, oldest first
+    assert d is not None and len(d.ndjson) == cap  # its newest events, exactly
 
 
 def rage_events(n: int = 10) -> bytes:

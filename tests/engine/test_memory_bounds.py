@@ -117,6 +117,12 @@ def test_engine_state_stops_growing_with_new_flagged_sessions() -> None:
     # it saw-tooths with eviction to 90 % of the cap, and fixed-length logs (update times,
     # alerts) still fill by ~2 entries a round; a set per page or element would add ~80 a round
     assert max(sizes[-4:]) <= max(sizes[4:8]) + 40, sizes
+    # the record store holds exactly the kept sessions' rows, one segment table entry or more
+    # each, and none of an evicted session's
+    kept_rows = sum(k.n_kept for k in eng._kept.values())
+    assert eng._records.live_rows == eng._kept_events == kept_rows > 0
+    assert len(eng._kept) <= eng._records.segments <= kept_rows
+    assert all(len(eng._records.rows_of(k)) == v.n_kept for k, v in eng._kept.items())
 
 
 def test_a_sessions_flags_are_capped_but_all_counted() -> None:

@@ -54,7 +54,7 @@ from uxtop.engine.aggregates import (
 )
 from uxtop.engine.detail import build_detail
 from uxtop.engine.flags import FlagAdapter, flag_rows
-from uxtop.engine.records import RecordStore, gather_into
+from uxtop.engine.records import RecordStore, gather_into, member
 from uxtop.engine.sources import Source
 from uxtop.snapshot import (
     FLAG_KINDS,
@@ -134,8 +134,7 @@ class _Kept:
     n_events: int = 0
     closed: bool = False
     seq: int = 0
-    #: retained events: one record array (a field per event column) per batch, oldest first
-    chunks: list[npt.NDArray] = field(default_factory=list)
+    #: events retained in the engine's RecordStore
     n_kept: int = 0
     #: newest flags (a bounded deque, see Retention.per_session_flags); n_flags counts all
     flags: deque[FlagRow] = field(default_factory=deque)
@@ -700,11 +699,10 @@ class Engine:
         starts = batch.offsets[hit]
         lens = batch.offsets[hit + 1] - starts
         total = int(lens.sum())
-        block: npt.NDArray | None = None
         if total:
             first = np.cumsum(lens) - lens
             rows = np.repeat(starts - first, lens) + np.arange(total)
-            block = self._records.reserve(total, _record_dtype(batch))
+            block = self._records.write(sids[hit], lens, _record_dtype(batch))
             gather_into(block, batch.columns, rows)
         # per-session metadata read as Python lists once per batch, not element by element
         s = batch.sessions
@@ -720,8 +718,8 @@ class Engine:
             s["geo"][hit].tolist(),
             strict=True,
         )
-        pos = 0
         kept_map = self._kept
+        gone: list[int] = []
         per_session = self.retention.per_session_events
         text = self._str
         with self._lock:
@@ -743,22 +741,23 @@ class Engine:
                         # this row's key and uid only (batch.keys/uids would decode every row)
                         kept.key = batch.key(si)
                         kept.uid = batch.uid(si) or ""
-                    if n and block is not None:
-                        kept.chunks.append(block[pos : pos + n])
+                    if n:
                         kept.n_kept += n
                         self._kept_events += n
                         if kept.n_kept > per_session:
                             self._trim_session(kept)
                     kept.row = None
-                pos += n
-            if self._records.needs_compaction(self._kept_events):
-                self._records.compact(self._kept.values())
+                elif n:
+                    gone.append(sid)  # no longer kept: its rows just written are dead
+            if gone:
+                self._records.drop(np.asarray(gone, dtype=np.uint64))
+            if self._records.needs_compaction():
+                self._records.compact()
 
     def _trim_session(self, kept: _Kept) -> None:
-        while kept.n_kept > self.retention.per_session_events and len(kept.chunks) > 1:
-            m = int(kept.chunks.pop(0).shape[0])
-            kept.n_kept -= m
-            self._kept_events -= m
+        dropped = self._records.trim(kept.session_id, self.retention.per_session_events)
+        kept.n_kept -= dropped
+        self._kept_events -= dropped
 
     def _apply_flags(self, batch: EventBatch | None, fb: Any) -> None:
         rows = flag_rows(fb, self._strings, self._flag_adapter)
@@ -884,12 +883,15 @@ class Engine:
         order.sort(key=_CLOSED, reverse=True)
         # down to 90 % of the caps, so eviction runs now and then, not on every batch
         max_s, max_e = int(r.max_sessions * 0.9), int(r.max_events * 0.9)
+        gone: list[int] = []
         with self._lock:
             for k in order:
                 if len(self._kept) <= max_s and self._kept_events <= max_e:
                     break
                 del self._kept[k.session_id]
                 self._kept_events -= k.n_kept
+                gone.append(k.session_id)
+            self._records.drop(np.asarray(gone, dtype=np.uint64))
         self._set_kept_ids()
 
     def _drill(self, session_id: int) -> SessionDetail | None:
@@ -898,12 +900,11 @@ class Engine:
             kept = self._kept.get(session_id)
             if kept is None:
                 return None
-            chunks = list(kept.chunks)
+            rec = self._records.rows_of(session_id)
             flags = list(kept.flags)
             flags_dropped = kept.n_flags - len(flags)
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
-        if chunks:
-            rec = np.concatenate(chunks)
+        if rec.size:
             cols = {k: np.ascontiguousarray(rec[k]) for k in rec.dtype.names or ()}
         else:
             from uxtop.batch import EVENT_COLUMNS
@@ -1319,19 +1320,6 @@ def _record_dtype(batch: EventBatch) -> np.dtype:
     if dt is None:
         dt = _RECORD_DTYPES[key] = np.dtype([(k, v.dtype) for k, v in batch.columns.items()])
     return dt
-
-
-def member(
-    values: npt.NDArray[np.uint64], sorted_ids: npt.NDArray[np.uint64]
-) -> npt.NDArray[np.bool_]:
-    """``np.isin(values, sorted_ids)`` by binary search. Session ids grow without bound, and
-    isin's default table method allocates a bool array over the whole id range (millions of
-    entries for one call once the stream has run a while)."""
-    if not sorted_ids.size:
-        return np.zeros(values.shape, dtype=bool)
-    pos = np.searchsorted(sorted_ids, values)
-    pos[pos == sorted_ids.size] = 0
-    return sorted_ids[pos] == values
 
 
 def _load_libc() -> Any:
