@@ -188,7 +188,8 @@ class Analytics:
         self._corr: list[CorrelationLink] = []
         self._corr_at = -1
         #: live consumers set this: while an alarm is on, insights are rebuilt at most this
-        #: often (wall-clock seconds), and always on a tick where an alarm fires. A replay runs
+        #: often (wall-clock seconds), and always on a tick where an alarm on a totals series
+        #: fires (cohort and low-volume alarms make no insight of their own). A replay runs
         #: event time hundreds of times faster than the clock, and rebuilding them on every
         #: 10-s bucket (30 times a second at 1 M events/s) took a third of the tick's time for
         #: a screen that shows them 4 times a second. 0 (the default): every tick, exact and
@@ -422,6 +423,8 @@ class Analytics:
                 count=fr.count[:, 0].copy(),
             )
         )
+        # an insight stands on a totals series' alarm: only such a firing needs one at once
+        fired_total = False
         for a in fired:
             if not self.bank.detect[a.row]:
                 continue
@@ -429,6 +432,7 @@ class Analytics:
             (self.low_volume if a.kind == "insufficient_volume" else self.anomalies).append(rec)
             if a.kind != "insufficient_volume":
                 self._live[a.row] = rec
+                fired_total = fired_total or rec.dim == "total"
         # RCA at fire time sees one or two bad buckets; redo it as the alarm goes on, on the whole run
         if self.ticks % self.cfg.anomaly.persist_n == 0 and self._live:
             for row, rec in list(self._live.items()):
@@ -456,7 +460,7 @@ class Analytics:
         if det.alarm[:n].any() or det.drift[:n].any():
             # insights are captured while the incident is on, when the evidence is at hand
             now = time.monotonic()
-            if fired or now - self._insights_at >= self.insight_interval_s:
+            if fired_total or now - self._insights_at >= self.insight_interval_s:
                 self._insights_at = now
                 self._update_insights()
 
