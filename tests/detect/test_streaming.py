@@ -3,11 +3,15 @@ flagged exactly once, verdicts wait for the frontier, dormant sessions wake up."
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import msgspec
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from uxtop.detect import DetectConfig, Detector, FlagBatch, FlagKind
+from uxtop.detect import detector as detector_module
 from uxtop.detect.config import PROFILES
 from uxtop.schema import Kind
 
@@ -73,6 +77,54 @@ def test_streaming_equals_one_shot(sessions, offsets, profile, frontier):
     want = one_shot(sessions, cfg)
     got = streamed(sessions, [T0 + o for o in offsets], cfg)
     assert got == want
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(session_events(max_segments=8), min_size=2, max_size=8),
+    st.lists(st.integers(0, 200_000), min_size=1, max_size=10),
+)
+def test_streaming_equals_one_shot_with_every_tombstone_squeezed(sessions, offsets):
+    # the open-session table squeezes closed sessions' rows out as soon as there is one (and
+    # re-sorts when a session is released after a later-started one): same flags
+    cfg = small_thresholds(DetectConfig())
+    want = one_shot(sessions, cfg)
+    with patch.object(detector_module, "_SQUEEZE_MIN", 0):
+        got = streamed(sessions, [T0 + o for o in offsets], cfg)
+    assert got == want
+
+
+def test_open_session_table_stays_sorted_and_squeezes() -> None:
+    st_ = detector_module._State()
+    nk = st_.need.shape[1]
+
+    def rows(sids: list[int]) -> dict[str, np.ndarray]:
+        m = len(sids)
+        v = {
+            k: np.arange(m, dtype=np.int64) + 100 * s
+            for k, s in zip(
+                ("next_pos", "fprev", "end_ts", "next_dec", "start", "length"),
+                range(6),
+                strict=True,
+            )
+        }
+        v["need"] = np.ones((m, nk), np.int64)
+        v["sid"] = np.asarray(sids, np.uint64)
+        return v
+
+    st_.append(rows([5, 9]))
+    st_.append(rows([12]))
+    st_.append(rows([3, 7]))  # released late: the table is sorted again, values with their ids
+    assert st_.sid[: st_.n].tolist() == [3, 5, 7, 9, 12]
+    assert st_.next_pos[: st_.n].tolist() == [0, 0, 1, 1, 0]
+    st_.alive[[0, 1, 3]] = False
+    st_.n_alive -= 3
+    with patch.object(detector_module, "_SQUEEZE_MIN", 0):
+        st_.squeeze()
+    assert st_.sid[: st_.n].tolist() == [7, 12] and st_.n_alive == 2
+    assert st_.alive[: st_.n].all()
+    st_.append(rows(list(range(20, 2100))))  # grows past its first capacity
+    assert st_.n == 2082 and np.all(np.diff(st_.sid[: st_.n].astype(np.int64)) > 0)
 
 
 def _rage_session(start: int) -> list[dict]:
