@@ -222,3 +222,60 @@ def test_the_engine_trims_the_heap_on_its_interval(monkeypatch: pytest.MonkeyPat
         now[0] += 0.5
         eng.step()
     assert trims == [10.0, 20.0, 30.0]
+
+
+def _long_sessions(sessions: int, events: int) -> list[bytes]:
+    """Interleaved sessions, an event a second each, each with one pay click early on (at
+    different times); as chunks of a few seconds of stream."""
+    lines = []
+    for i in range(events):
+        for s in range(sessions):
+            e: dict[str, Any] = {"ts": T0 + 1000 * i + s, "sid": f"long{s}", "url": "/checkout"}
+            if i == 12 + 3 * s:
+                e.update(type="click", target="button#pay", x=1, y=1)
+            else:
+                e.update(type="scroll", sy=10 * i)
+            lines.append(json.dumps(e))
+    step = 3 * sessions
+    return [("\n".join(lines[i : i + step]) + "\n").encode() for i in range(0, len(lines), step)]
+
+
+@pytest.mark.parametrize("publish_interval", [0.0, 1e9])
+def test_a_flagged_sessions_past_survives_the_window_until_it_is_pulled(
+    publish_interval: float,
+) -> None:
+    # the past of a session flagged now is copied out of the recent window when a snapshot or
+    # drill-down needs it, or, batch by batch, as the window lets go of it: the same rows
+    # either way, oldest first (publish_interval 0 pulls on every step, 1e9 never until the end)
+    def retained(interval: float) -> dict[int, list[str]]:
+        src = ChunkSource()
+        eng = Engine(
+            [src],
+            detector=PayDetector(),
+            analytics=False,
+            warmup_detectors=False,
+            retention=Retention(window_events=40),
+            publish_interval=interval,
+        )
+        for chunk in _long_sessions(sessions=4, events=60):
+            src.chunks.append(chunk)
+            eng.step()
+        src.done = True
+        eng.run_until_done(10)
+        out = {}
+        for sid in sorted(eng._kept):
+            d = eng.drill(sid)
+            assert d is not None
+            out[sid] = [
+                line.decode() if isinstance(line, bytes) else str(line) for line in d.ndjson
+            ]
+        assert eng._records.live_rows == eng._kept_events
+        return out
+
+    got = retained(publish_interval)
+    assert len(got) == 4
+    # each kept more than the window holds: with no pull until the end, rows of batches that
+    # left the window before it
+    assert all(len(rows) > 40 for rows in got.values())
+    assert all(rows == sorted(rows, key=lambda r: json.loads(r)["ts"]) for rows in got.values())
+    assert got == retained(0.0)
