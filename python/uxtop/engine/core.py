@@ -77,14 +77,17 @@ from uxtop.snapshot import (
 from uxtop.urls import page_template
 
 #: bytes read from each source per loop iteration: large enough to amortise the per-batch
-#: cost at 1 M events/s, small enough to publish on time
-READ_BUDGET = 8 << 20
+#: cost at 1 M events/s, small enough to publish on time. The detectors' cost per event falls
+#: with the batch (each open session in a batch re-reads its few carried rows): 16 MB reads
+#: (~170 k events) against 8 MB gave the settled analysis thread 1.07-1.20x in three
+#: alternating pairs of `bench_tui.py --only longrun`, the ingest thread unchanged
+READ_BUDGET = 16 << 20
 #: the ingest thread feeds at most this often unless a full READ_BUDGET is waiting
 FEED_INTERVAL = 0.2
 #: a batch still waiting for analysis this long after it was read is dropped from analysis
 #: when a newer one arrives, so overload costs coverage, not event-to-screen lag (analysis +
 #: the next publish add <= ~0.35 s to it, under the 1 s the screen promises). The bound is an
-#: age, not a count: at 1 M events/s work arrives in ~90 k-event reads while a snapshot or a
+#: age, not a count: at 1 M events/s work arrives in 90-170 k-event reads while a snapshot or a
 #: compaction holds analysis for a moment, so a 0.2 s count bound shed ~20 % of the events
 #: with analysis idle a third of the time (its capacity was never the limit)
 MAX_HANDOFF_AGE_S = 0.5
