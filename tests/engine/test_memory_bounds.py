@@ -63,6 +63,18 @@ def round_lines(r: int, sessions: int, clicks: int) -> bytes:
     return ("\n".join(json.dumps(e) for e in lines) + "\n").encode()
 
 
+def pay_engine(src: ChunkSource, retention: Retention, publish_interval: float = 0.0) -> Engine:
+    """An engine on ``src`` whose only flags are the pay clicks (no analytics)."""
+    return Engine(
+        [src],
+        detector=PayDetector(),
+        analytics=False,
+        warmup_detectors=False,
+        retention=retention,
+        publish_interval=publish_interval,
+    )
+
+
 def held_items(obj: Any, seen: set[int] | None = None) -> int:
     """Entries in the Python containers reachable from the engine's own state (numpy arrays
     count once: their sizes are capped by retention, which other tests check)."""
@@ -96,14 +108,7 @@ def stream(eng: Engine, src: ChunkSource, rounds: int, sessions: int, clicks: in
 
 def test_engine_state_stops_growing_with_new_flagged_sessions() -> None:
     src = ChunkSource()
-    eng = Engine(
-        [src],
-        detector=PayDetector(),
-        analytics=False,
-        warmup_detectors=False,
-        retention=Retention(max_sessions=60, window_events=400),
-        publish_interval=0.0,
-    )
+    eng = pay_engine(src, Retention(max_sessions=60, window_events=400))
     sizes = list(stream(eng, src, rounds=16, sessions=40, clicks=3))
     flagged = 15 * 40  # every round's sessions, the last round's still held back by lateness
     snap = eng._publish(0.0)
@@ -127,14 +132,7 @@ def test_engine_state_stops_growing_with_new_flagged_sessions() -> None:
 
 def test_a_sessions_flags_are_capped_but_all_counted() -> None:
     src = ChunkSource()
-    eng = Engine(
-        [src],
-        detector=PayDetector(),
-        analytics=False,
-        warmup_detectors=False,
-        retention=Retention(per_session_flags=50),
-        publish_interval=0.0,
-    )
+    eng = pay_engine(src, Retention(per_session_flags=50))
     for _ in stream(eng, src, rounds=2, sessions=1, clicks=400):
         pass
     kept = next(iter(eng._kept.values()))
@@ -249,14 +247,7 @@ def test_a_flagged_sessions_past_survives_the_window_until_it_is_pulled(
     # either way, oldest first (publish_interval 0 pulls on every step, 1e9 never until the end)
     def retained(interval: float) -> dict[int, list[str]]:
         src = ChunkSource()
-        eng = Engine(
-            [src],
-            detector=PayDetector(),
-            analytics=False,
-            warmup_detectors=False,
-            retention=Retention(window_events=40),
-            publish_interval=interval,
-        )
+        eng = pay_engine(src, Retention(window_events=40), interval)
         for chunk in _long_sessions(sessions=4, events=60):
             src.chunks.append(chunk)
             eng.step()
