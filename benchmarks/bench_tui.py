@@ -10,6 +10,8 @@ Sections
               first (heap still growing) and the best later one (warm heap) reported.
   longrun     one engine over --loops loops of the traffic back to back: capacity per loop,
               as retention fills and churns and analytics builds history (steady state).
+              --copies N: each loop N copies of the traffic side by side (N times the
+              visitors: N times the open sessions and events per second of event time).
   keepup      a paced generator at --rates events/s into the threaded engine for --keepup-seconds:
               offered vs ingested, backlog over time (flat = keeps up), event-to-screen lag.
               The generator runs on a thread of the engine's process (it takes GIL time).
