@@ -8,6 +8,8 @@ Sections
   throughput  engine over pre-generated shop traffic as fast as it goes: ingest only,
               + detectors, + analytics (events/s); --throughput-runs passes of each, the
               first (heap still growing) and the best later one (warm heap) reported.
+              --traffic ingest-file: over the ingest benchmark's file instead (200 k sessions
+              interleaved over an hour, a flag every ~13 events: many sessions open at once).
   longrun     one engine over --loops loops of the traffic back to back: capacity per loop,
               as retention fills and churns and analytics builds history (steady state).
               --copies N: each loop N copies of the traffic side by side (N times the
@@ -789,15 +791,33 @@ def main() -> int:
     ap.add_argument("--soak-rate", type=float, default=200_000)
     ap.add_argument("--sessions", type=int, default=6000, help="sessions of pre-generated traffic")
     ap.add_argument(
+        "--traffic",
+        choices=("shop", "ingest-file"),
+        default="shop",
+        help="throughput's input: the synthetic shop (default), or the ingest benchmark's file "
+        "(2 M events, 200 k sessions interleaved over an hour: many sessions open at once)",
+    )
+    ap.add_argument(
         "--generate", nargs=2, type=float, metavar=("RATE", "SECONDS"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
     if args.generate:
         return _generate(args.generate[0], args.generate[1], args.sessions)
     only = set(args.only.split(","))
-    data = traffic(args.sessions)
+    if args.traffic == "ingest-file":
+        if only - {"throughput"}:
+            ap.error(
+                "--traffic ingest-file is for --only throughput (the rest replay shop sessions)"
+            )
+        from uxtop.bench.data import cached_file
+
+        data = cached_file(2_000_000).read_bytes()
+        what = "the ingest benchmark's file"
+    else:
+        data = traffic(args.sessions)
+        what = "synthetic shop, replayed"
     n_lines = data.count(b"\n")
-    print(f"traffic: {n_lines:,} events, {len(data) / 1e6:.0f} MB (synthetic shop, replayed)")
+    print(f"traffic: {n_lines:,} events, {len(data) / 1e6:.0f} MB ({what})")
     if "throughput" in only:
         print("throughput (engine, no UI, as fast as it goes)")
         bench_throughput(data, args.throughput_runs)
