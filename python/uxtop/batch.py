@@ -65,6 +65,16 @@ SESSION_COLUMNS: dict[str, type] = {
 }
 
 
+def segment_rows(
+    starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The row numbers ``starts[i] .. starts[i] + lens[i] - 1`` of every segment, in segment
+    order, as one index array (a CSR batch's sessions, a store's runs of rows)."""
+    total = int(lens.sum())
+    first = np.cumsum(lens) - lens
+    return np.repeat(starts - first, lens) + np.arange(total, dtype=np.int64)
+
+
 def _nth_text(buf: bytes, offsets: npt.NDArray[np.int64], i: int) -> str:
     """Text ``i`` of texts packed back to back in ``buf`` (CSR ``offsets``); "" past the end."""
     if i + 1 >= len(offsets):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from uxtop.batch import EventBatch
+from uxtop.batch import EventBatch, segment_rows
 from uxtop.detect import kernels as K
 from uxtop.detect.classify import ClassTable, mask_of
 from uxtop.detect.config import DetectConfig
@@ -297,18 +297,6 @@ def episodes_to_flags(
             "row_end": rows[ep[:, K.O_EV1]],
         }
     )
-
-
-def _segments_index(
-    starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Concatenated ranges ``[starts[i], starts[i] + lens[i])`` as one index array."""
-    total = int(lens.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    out_starts = np.zeros(lens.shape[0], dtype=np.int64)
-    np.cumsum(lens[:-1], out=out_starts[1:])
-    return np.repeat(starts - out_starts, lens) + np.arange(total, dtype=np.int64)
 
 
 def _columns_of(batch: EventBatch) -> dict[str, npt.NDArray[Any]]:
@@ -596,7 +584,7 @@ class Detector:
                 cap = max(_POOL_SLACK, 2 * (live_stay + n_kept))
                 holders = np.flatnonzero(st.length[: st.n])
                 s_len = st.length[holders]
-                s_idx = _segments_index(st.start[holders], s_len)
+                s_idx = segment_rows(st.start[holders], s_len)
                 fresh: dict[str, npt.NDArray[Any]] = {}
                 for k, t in CARRY_COLUMNS.items():
                     fresh[k] = np.empty(cap, t)

@@ -41,7 +41,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from uxtop.batch import NONE_ID, STRING_TABLES, EventBatch, Strings
+from uxtop.batch import NONE_ID, STRING_TABLES, EventBatch, Strings, segment_rows
 from uxtop.engine.aggregates import (
     CELL_H,
     CELL_W,
@@ -704,15 +704,12 @@ class Engine:
         if not hit.size:
             return
         # one gather per column for all kept sessions of the batch, straight into the record
-        # store; each session holds a view of its rows there (see records.py)
+        # store, whose segment table says whose rows they are (see records.py)
         starts = batch.offsets[hit]
         lens = batch.offsets[hit + 1] - starts
-        total = int(lens.sum())
-        if total:
-            first = np.cumsum(lens) - lens
-            rows = np.repeat(starts - first, lens) + np.arange(total)
+        if lens.sum():
             block = self._records.write(sids[hit], lens, _record_dtype(batch))
-            gather_into(block, batch.columns, rows)
+            gather_into(block, batch.columns, segment_rows(starts, lens))
         # per-session metadata read as Python lists once per batch, not element by element
         s = batch.sessions
         meta = zip(

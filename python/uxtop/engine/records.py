@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from uxtop._core import gather_records
+from uxtop.batch import segment_rows
 
 #: rows per slab: ~5 MB of records, well above malloc's mmap threshold
 SLAB_ROWS = 1 << 16
@@ -76,13 +77,6 @@ def member(
     pos = np.searchsorted(sorted_ids, values)
     pos[pos == sorted_ids.size] = 0
     return sorted_ids[pos] == values
-
-
-def _runs(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The row numbers ``starts[i] .. starts[i] + lens[i] - 1`` of every run, in run order."""
-    total = int(lens.sum())
-    first = np.cumsum(lens) - lens
-    return np.repeat(starts - first, lens) + np.arange(total, dtype=np.int64)
 
 
 def gather_into(
@@ -315,7 +309,7 @@ class RecordStore:
         for k in np.unique(src_slab).tolist():
             mine = src_slab == k
             src = self._slabs[k].view(raw)
-            out[_runs(dst[mine], lens[mine])] = src[_runs(src_off[mine], lens[mine])]
+            out[segment_rows(dst[mine], lens[mine])] = src[segment_rows(src_off[mine], lens[mine])]
         # the runs: first segments take the whole run, the rest of each run goes
         first = order[starts]
         run_no = np.cumsum(starts) - 1
