@@ -301,7 +301,6 @@ class Engine:
         self._window: deque[EventBatch] = deque()
         self._window_events = 0
         self._kept: dict[int, _Kept] = {}
-        self._kept_events = 0
         self._records = RecordStore()
         self._kept_ids = np.zeros(0, dtype=np.uint64)
         #: sessions flagged for the first time whose past is not yet copied from the window
@@ -692,7 +691,7 @@ class Engine:
             if self._unpulled:
                 # sessions flagged since the last pull: their past in the batch that leaves is
                 # copied now, as their oldest rows (the pull copies the rest, newer, after it)
-                self._append_kept(old, np.unique(np.asarray(self._unpulled, dtype=np.uint64)))
+                self._append_kept(old, self._unpulled_ids())
         if self._kept_ids.size:
             self._append_kept(batch, self._kept_ids)
             if self._kept_events > self.retention.max_events:
@@ -749,7 +748,6 @@ class Engine:
                         kept.uid = batch.uid(si) or ""
                     if n:
                         kept.n_kept += n
-                        self._kept_events += n
                         if kept.n_kept > per_session:
                             self._trim_session(kept)
                     kept.row = None
@@ -761,9 +759,7 @@ class Engine:
                 self._records.compact()
 
     def _trim_session(self, kept: _Kept) -> None:
-        dropped = self._records.trim(kept.session_id, self.retention.per_session_events)
-        kept.n_kept -= dropped
-        self._kept_events -= dropped
+        kept.n_kept -= self._records.trim(kept.session_id, self.retention.per_session_events)
 
     def _apply_flags(self, batch: EventBatch | None, fb: Any) -> None:
         rows = flag_rows(fb, self._strings, self._flag_adapter)
@@ -861,7 +857,7 @@ class Engine:
         then on each batch appends their new events (`_remember`)."""
         if not self._unpulled:
             return
-        ids = np.unique(np.asarray(self._unpulled, dtype=np.uint64))
+        ids = self._unpulled_ids()
         self._unpulled.clear()
         self._pull_history(ids)
         self._set_kept_ids()
@@ -872,8 +868,17 @@ class Engine:
         # past must come first; the pull covers every batch up to it)
         kept = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
         if self._unpulled:
-            kept = kept[~np.isin(kept, np.asarray(self._unpulled, dtype=np.uint64))]
+            kept = kept[~member(kept, self._unpulled_ids())]
         self._kept_ids = np.sort(kept)
+
+    def _unpulled_ids(self) -> npt.NDArray[np.uint64]:
+        """The sessions flagged since the last pull, sorted, each once."""
+        return np.unique(np.asarray(self._unpulled, dtype=np.uint64))
+
+    @property
+    def _kept_events(self) -> int:
+        """Events retained for the kept sessions: the record store's live rows."""
+        return self._records.live_rows
 
     def _pull_history(self, ids: npt.NDArray[np.uint64]) -> None:
         """Copy newly flagged sessions' events out of the recent window (oldest batch first)."""
@@ -892,12 +897,13 @@ class Engine:
         # down to 90 % of the caps, so eviction runs now and then, not on every batch
         max_s, max_e = int(r.max_sessions * 0.9), int(r.max_events * 0.9)
         gone: list[int] = []
+        events = self._kept_events
         with self._lock:
             for k in order:
-                if len(self._kept) <= max_s and self._kept_events <= max_e:
+                if len(self._kept) <= max_s and events <= max_e:
                     break
                 del self._kept[k.session_id]
-                self._kept_events -= k.n_kept
+                events -= k.n_kept
                 gone.append(k.session_id)
             self._records.drop(np.asarray(gone, dtype=np.uint64))
         self._set_kept_ids()

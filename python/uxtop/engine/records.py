@@ -324,16 +324,20 @@ class RecordStore:
     def memory_bytes(self) -> int:
         """Bytes of the rows written into slabs still held (live rows and the dead among them),
         and of the emptied slabs kept for reuse."""
-        pooled = sum(int(b.shape[0]) for b in self._pool)
-        return (self.capacity + pooled) * (self._dtype.itemsize if self._dtype is not None else 0)
+        return (self.capacity + self._pooled_rows()) * (
+            self._dtype.itemsize if self._dtype is not None else 0
+        )
 
     def _free(self, k: int) -> None:
         """Drop slab ``k``: into the pool while it has room (oversized ones too: their pages
         are as good), else unmapped."""
         slab = self._slabs.pop(k)
         del self._filled[k]
-        if sum(int(b.shape[0]) for b in self._pool) + slab.shape[0] <= self.pool_rows:
+        if self._pooled_rows() + slab.shape[0] <= self.pool_rows:
             self._pool.append(slab)
+
+    def _pooled_rows(self) -> int:
+        return sum(int(b.shape[0]) for b in self._pool)
 
     def _reserve(self, n: int, dtype: np.dtype) -> tuple[npt.NDArray, int, int]:
         """Room for ``n`` records: the view, its slab's number and its first row there."""
