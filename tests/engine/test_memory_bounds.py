@@ -137,9 +137,13 @@ def test_a_sessions_flags_are_capped_but_all_counted() -> None:
         pass
     kept = next(iter(eng._kept.values()))
     assert len(kept.flags) == 50 and kept.n_flags == 400
-    assert len(kept.counted_on) <= 50
-    row = eng._publish(0.0).session_rows[0]
+    snap = eng._publish(0.0)
+    row = snap.session_rows[0]
     assert row.n_flags == 400
+    # one session, however many flags: counted once on its page and element
+    page = next(p for p in snap.pages if p.url == "/checkout")
+    element = next(e for e in snap.elements if e.target == "button#pay")
+    assert (page.flags, page.sessions, element.sessions) == (400, 1, 1)
     detail = eng.drill(row.session_id)
     assert detail is not None
     assert "350 earlier flags not retained" in detail.note

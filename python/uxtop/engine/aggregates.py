@@ -67,11 +67,11 @@ class KindSeries:
     totals: dict[str, int] = field(default_factory=lambda: {k: 0 for k in FLAG_KINDS})
     buckets: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
 
-    def add(self, kind: str, ts: int) -> None:
-        self.totals[kind] = self.totals.get(kind, 0) + 1
+    def add(self, kind: str, ts: int, n: int = 1) -> None:
+        self.totals[kind] = self.totals.get(kind, 0) + n
         b = ts // SERIES_BUCKET_MS
         d = self.buckets[kind]
-        d[b] = d.get(b, 0) + 1
+        d[b] = d.get(b, 0) + n
 
     def prune(self, now_ts: int) -> None:
         cutoff = now_ts // SERIES_BUCKET_MS - 4 * SERIES_BUCKETS

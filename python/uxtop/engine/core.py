@@ -47,12 +47,11 @@ from uxtop.engine.aggregates import (
     CELL_W,
     CLICK_FLAG_KINDS,
     MAX_HEAT_PAGES,
-    Decayed,
     HeatGrids,
-    KindSeries,
     RateMeter,
 )
 from uxtop.engine.detail import build_detail
+from uxtop.engine.flag_tally import FlagTally
 from uxtop.engine.flags import FlagAdapter, flag_rows
 from uxtop.engine.records import RecordStore, gather_into, member
 from uxtop.engine.sources import Source
@@ -99,8 +98,6 @@ MIN_SHED_EVENTS = 100_000
 MAX_HANDOFF_EVENTS = 1_000_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
-#: pages / elements with running totals (flags per kind, distinct flagged sessions)
-MAX_KEYS = 20_000
 #: seconds between handing the heap's free pages back to the OS (see ``release_free_heap``)
 HEAP_TRIM_INTERVAL = 10.0
 
@@ -142,9 +139,6 @@ class _Kept:
     #: newest flags (a bounded deque, see Retention.per_session_flags); n_flags counts all
     flags: deque[FlagRow] = field(default_factory=deque)
     n_flags: int = 0
-    #: pages and (page, element) keys this session was counted on as a distinct flagged
-    #: session (bounded like flags; past the bound a key may count the session twice)
-    counted_on: set[object] = field(default_factory=set)
     #: flags by kind (a dict: a Counter costs 1 us more to make, per flagged session)
     kinds: dict[str, int] = field(default_factory=dict)
     #: ``kinds`` most common first, as the session row shows it (None: recount)
@@ -274,22 +268,9 @@ class Engine:
         self._detect_cpu = 0.0
         self._update_ms: deque[float] = deque(maxlen=200)
         self._recent_flags: deque[FlagRow] = deque(maxlen=200)
-        self._kinds = KindSeries()
-        self._flags_total = 0
-        # worst pages and elements are counted per page template (``/product/*``): a button
-        # broken on every product page is one hotspot, not a hundred rows of a flag or two each
-        self._pages = Decayed()
-        # flags by kind per page / element: plain dicts (a Counter costs 1 us more to make, and
-        # a new one is made for every page or element flagged for the first time)
-        self._page_counts: dict[str, dict[str, int]] = {}
-        self._page_sessions: Counter[str] = Counter()  # distinct flagged sessions per page
-        self._elements = Decayed()
-        self._element_counts: dict[tuple[str, str], dict[str, int]] = {}
-        self._element_sessions: Counter[tuple[str, str]] = Counter()
-        # ... and per exact URL for the heat maps, which are drawn per URL
-        self._url_elements = Decayed()
-        self._url_element_counts: dict[tuple[str, str], dict[str, int]] = {}
-        self._url_element_sessions: Counter[tuple[str, str]] = Counter()
+        # flags per kind, page and element (worst pages and elements are counted per page
+        # template, ``/product/*``)
+        self._tally = FlagTally()
         self._heat = HeatGrids()
         self._heat_cache: dict[int, PageHeat] = {}
         self._heat_dirty = True
@@ -768,28 +749,16 @@ class Engine:
             self._refresh_scores(scores)
             return
         new_ids: list[int] = []
-        self._pages.decay_to(self._stream_ts)
-        self._elements.decay_to(self._stream_ts)
-        self._url_elements.decay_to(self._stream_ts)
-        # the loop runs once per flag (thousands a second under an incident): locals, and no
-        # throwaway Counter per flag
-        kept_map, page_counts, element_counts = self._kept, self._page_counts, self._element_counts
-        page_sessions, element_sessions = self._page_sessions, self._element_sessions
-        add_kind, recent, add_page = self._kinds.add, self._recent_flags.append, self._pages.add
-        add_element, first_count = self._elements.add, self._first_count
-        url_counts, url_sessions = self._url_element_counts, self._url_element_sessions
-        add_url_element = self._url_elements.add
+        kept_map = self._kept
         per_session_flags = self.retention.per_session_flags
         with self._lock:
             if self._first_flag_ts is None:
                 self._first_flag_ts = rows[0].start_ts
-            self._flags_total += len(rows)
+            self._tally.add(rows, self._stream_ts)
+            self._recent_flags.extend(rows[-(self._recent_flags.maxlen or 0) :])
+            # the loop runs once per flag (thousands a second under an incident): only what
+            # the flagged session's own row needs; the totals were folded per batch above
             for f in rows:
-                kind, url = f.kind, f.url
-                page = page_template(url)
-                add_kind(kind, f.start_ts)
-                recent(f)
-                add_page(page)
                 sid = f.session_id
                 kept = kept_map.get(sid)
                 if kept is None:
@@ -803,25 +772,10 @@ class Engine:
                     kept_map[sid] = kept
                     self._seq_order.append(sid)
                     new_ids.append(sid)
-                # per-page/element totals; bounded: new keys stop at the cap. Distinct sessions
-                # are counted through the kept session's own record of where it was counted,
-                # not a set of session ids per key (those grow with every session ever flagged)
-                _count_flag(page_counts, page_sessions, page, kind, kept, first_count)
-                if kind in CLICK_FLAG_KINDS and f.target:
-                    key = (page, f.target)
-                    add_element(key)
-                    _count_flag(element_counts, element_sessions, key, kind, kept, first_count)
-                    if page != url:
-                        key = (url, f.target)
-                    add_url_element(key)
-                    # a session is counted once per template and once per URL: a key of its own
-                    _count_flag(
-                        url_counts, url_sessions, key, kind, kept, first_count, ("url",) + key
-                    )
                 kept.flags.append(f)
                 kept.n_flags += 1
                 kinds = kept.kinds
-                kinds[kind] = kinds.get(kind, 0) + 1
+                kinds[f.kind] = kinds.get(f.kind, 0) + 1
                 kept.kinds_order = None
                 kept.score += f.severity
                 if f.end_ts > kept.last_flag_ts:
@@ -835,14 +789,6 @@ class Engine:
             # was scanned again for each handful of new sessions; per analysis step, still ~8
             # scans per snapshot at 1 M events/s
             self._unpulled.extend(new_ids)
-
-    def _first_count(self, kept: _Kept, key: object) -> bool:
-        """True the first time ``kept``'s session is counted on ``key`` (a page or element)."""
-        if key in kept.counted_on:
-            return False
-        if len(kept.counted_on) < self.retention.per_session_flags:
-            kept.counted_on.add(key)
-        return True
 
     def _refresh_scores(self, scores: dict[int, float]) -> None:
         """The detector's current score of each kept session (its row is rebuilt if it moved)."""
@@ -1037,24 +983,23 @@ class Engine:
         self._seq += 1
         counters = self._counters
         ts = self._stream_ts
-        self._kinds.prune(ts)
-        self._pages.decay_to(ts)
-        self._elements.decay_to(ts)
-        self._url_elements.decay_to(ts)
+        tally = self._tally
+        tally.kinds.prune(ts)
+        tally.decay_to(ts)
         kind_rates = tuple(
             KindRate(
                 kind=k,
-                total=self._kinds.totals.get(k, 0),
-                per_min=self._kinds.per_min(k, ts),
-                series=self._kinds.series(k, ts),
+                total=tally.kinds.totals.get(k, 0),
+                per_min=tally.kinds.per_min(k, ts),
+                series=tally.kinds.series(k, ts),
             )
             for k in FLAG_KINDS
         )
         self._check_alerts(kind_rates, ts)
-        pages = tuple(self._page_row(str(u), h) for u, h in self._pages.top(15))
+        pages = tuple(self._page_row(str(u), h) for u, h in tally.pages.top(15))
         elements = tuple(
-            _element_row(k, h, self._element_counts, self._element_sessions)  # type: ignore[arg-type]
-            for k, h in self._elements.top(15)
+            _element_row(k, h, tally.element_counts, tally.element_sessions)  # type: ignore[arg-type]
+            for k, h in tally.elements.top(15)
         )
         sessions_total = int(counters.get("sessions", 0))
         notes = list(self._notes)
@@ -1102,7 +1047,7 @@ class Engine:
             engine_lag_ms=self._engine_lag,
             stream_ts=ts,
             watermark=self._watermark,
-            flags=self._flags_total,
+            flags=self._tally.total,
             kind_rates=kind_rates,
             pages=pages,
             elements=elements,
@@ -1124,7 +1069,7 @@ class Engine:
         )
 
     def _page_row(self, url: str, heat: float) -> PageRow:
-        c = self._page_counts.get(url) or {}
+        c = self._tally.page_counts.get(url) or {}
         return PageRow(
             url=url,
             heat=heat,
@@ -1132,7 +1077,7 @@ class Engine:
             rage=c.get("rage_click", 0),
             dead=c.get("dead_click", 0),
             error=c.get("error_click", 0),
-            sessions=self._page_sessions.get(url, 0),
+            sessions=self._tally.page_sessions.get(url, 0),
         )
 
     def _session_rows(self) -> tuple[SessionRow, ...]:
@@ -1217,10 +1162,11 @@ class Engine:
         self._heat_built_at = now
         out: dict[int, PageHeat] = {}
         by_url: dict[str, list[ElementRow]] = {}
-        for key, h in self._url_elements.top(200):
+        tally = self._tally
+        for key, h in tally.url_elements.top(200):
             url, target = cast(tuple[str, str], key)
             by_url.setdefault(url, []).append(
-                _element_row((url, target), h, self._url_element_counts, self._url_element_sessions)
+                _element_row((url, target), h, tally.url_element_counts, tally.url_element_sessions)
             )
         for slot, url_id in enumerate(self._heat.urls[:MAX_HEAT_PAGES]):
             clicks, moves, depth = self._heat.page(slot)
@@ -1283,27 +1229,6 @@ class Engine:
 # ---------------------------------------------------------------------------------- helpers
 
 _RECORD_DTYPES: dict[tuple[tuple[str, str], ...], np.dtype] = {}
-
-
-def _count_flag(
-    counts: dict[Any, dict[str, int]],
-    sessions: Counter[Any],
-    key: Any,
-    kind: str,
-    kept: _Kept,
-    first_count: Callable[[_Kept, object], bool],
-    seen_as: object = None,
-) -> None:
-    """One flag of ``kind`` on a page or element ``key``: its per-kind count (new keys stop at
-    MAX_KEYS) and, the first time ``kept``'s session is counted there, its distinct sessions
-    (remembered under ``seen_as`` when the key alone could name two tallies)."""
-    c = counts.get(key)
-    if c is None and len(counts) < MAX_KEYS:
-        c = counts[key] = {}
-    if c is not None:
-        c[kind] = c.get(kind, 0) + 1
-        if first_count(kept, key if seen_as is None else seen_as):
-            sessions[key] += 1
 
 
 def _element_row(
