@@ -19,6 +19,7 @@ from pay_detector import PayDetector
 
 from uxtop.engine import Engine, Retention, core
 from uxtop.engine.core import _Kept
+from uxtop.engine.flag_tally import FlagTally
 from uxtop.ingest import IngestConfig, Ingestor
 
 T0 = 1_767_225_600_000
@@ -88,6 +89,8 @@ def held_items(obj: Any, seen: set[int] | None = None) -> int:
         return len(obj) + sum(held_items(v, seen) for v in obj)
     if isinstance(obj, _Kept):
         return sum(held_items(getattr(obj, f.name), seen) for f in dataclasses.fields(obj))
+    if isinstance(obj, FlagTally):
+        return sum(held_items(v, seen) for v in vars(obj).values())
     return 0
 
 
@@ -108,7 +111,8 @@ def stream(eng: Engine, src: ChunkSource, rounds: int, sessions: int, clicks: in
 
 def test_engine_state_stops_growing_with_new_flagged_sessions() -> None:
     src = ChunkSource()
-    eng = pay_engine(src, Retention(max_sessions=60, window_events=400))
+    # a window of about one round: kept sessions' rows leave it while they are still kept
+    eng = pay_engine(src, Retention(max_sessions=60, window_events=200))
     sizes = list(stream(eng, src, rounds=16, sessions=40, clicks=3))
     flagged = 15 * 40  # every round's sessions, the last round's still held back by lateness
     snap = eng._publish(0.0)
@@ -122,11 +126,12 @@ def test_engine_state_stops_growing_with_new_flagged_sessions() -> None:
     # it saw-tooths with eviction to 90 % of the cap, and fixed-length logs (update times,
     # alerts) still fill by ~2 entries a round; a set per page or element would add ~80 a round
     assert max(sizes[-4:]) <= max(sizes[4:8]) + 40, sizes
-    # the record store holds exactly the kept sessions' rows, one segment table entry or more
-    # each, and none of an evicted session's
+    # the record store holds exactly the rows copied out for kept sessions (as their batches
+    # left the window), one segment table entry or more each, and none of an evicted session's
     kept_rows = sum(k.n_kept for k in eng._kept.values())
     assert eng._records.live_rows == eng._kept_events == kept_rows > 0
-    assert len(eng._kept) <= eng._records.segments <= kept_rows
+    copied = sum(1 for k in eng._kept.values() if k.n_kept)
+    assert 0 < copied <= eng._records.segments <= kept_rows
     assert all(len(eng._records.rows_of(k)) == v.n_kept for k, v in eng._kept.items())
 
 
@@ -243,12 +248,10 @@ def _long_sessions(sessions: int, events: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("publish_interval", [0.0, 1e9])
-def test_a_flagged_sessions_past_survives_the_window_until_it_is_pulled(
-    publish_interval: float,
-) -> None:
-    # the past of a session flagged now is copied out of the recent window when a snapshot or
-    # drill-down needs it, or, batch by batch, as the window lets go of it: the same rows
-    # either way, oldest first (publish_interval 0 pulls on every step, 1e9 never until the end)
+def test_a_flagged_sessions_past_survives_the_window(publish_interval: float) -> None:
+    # a kept session's rows are copied out of the recent window batch by batch as the window
+    # lets go of them; a drill-down joins them to those still in it: the same rows whether
+    # snapshots come on every step (publish_interval 0) or never until the end (1e9)
     def retained(interval: float) -> dict[int, list[str]]:
         src = ChunkSource()
         eng = pay_engine(src, Retention(window_events=40), interval)
@@ -269,8 +272,33 @@ def test_a_flagged_sessions_past_survives_the_window_until_it_is_pulled(
 
     got = retained(publish_interval)
     assert len(got) == 4
-    # each kept more than the window holds: with no pull until the end, rows of batches that
-    # left the window before it
+    # each kept more than the window holds: rows of batches that left the window
     assert all(len(rows) > 40 for rows in got.values())
     assert all(rows == sorted(rows, key=lambda r: json.loads(r)["ts"]) for rows in got.values())
     assert got == retained(0.0)
+
+
+def test_a_session_whose_rows_all_left_the_window_before_a_snapshot_keeps_its_fields() -> None:
+    # flagged in the first chunk, then silent while other traffic pushes the window on: its
+    # rows and its fields (key, events) are taken from the batches as they leave, before any
+    # snapshot reads the window
+    src = ChunkSource()
+    eng = pay_engine(src, Retention(window_events=30), publish_interval=1e9)
+    src.chunks.append(round_lines(0, sessions=3, clicks=2))
+    for i in range(40):
+        t = T0 + 10_000 + 1000 * i
+        filler = [
+            {"ts": t + k, "sid": f"f{i}-{k}", "type": "scroll", "url": "/", "sy": k}
+            for k in range(10)
+        ]
+        src.chunks.append(("\n".join(json.dumps(e) for e in filler) + "\n").encode())
+    while src.chunks:
+        eng.step()
+    assert eng._window_events <= 30 + 10  # long gone from the window, before any snapshot
+    assert len(eng._kept) == 3 and all(k.n_kept == 3 for k in eng._kept.values())
+    snap = eng._publish(0.0)  # the stream goes on: nothing has closed them yet
+    assert sorted(r.key for r in snap.session_rows) == ["r0-s0", "r0-s1", "r0-s2"]
+    for r in snap.session_rows:
+        assert r.n_events == 3 and not r.closed
+        d = eng.drill(r.session_id)
+        assert d is not None and len(d.ndjson) == 3

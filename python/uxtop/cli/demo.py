@@ -107,9 +107,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "the traffic synthesiser (uxtop.synth) is not available in this build"
         ) from exc
-    # in the TUI, the JIT waits for the first frame (it would compete with it for the GIL)
+    # in the TUI, the JIT waits for the first frame (it would compete with it for the GIL),
+    # and full garbage collections wait for a pause in the typing (the app runs them)
     engine = build_engine(
-        args.rate, args.incident_after, args.seed, warmup_delay=0.0 if args.headless else 5.0
+        args.rate,
+        args.incident_after,
+        args.seed,
+        warmup_delay=0.0 if args.headless else 5.0,
+        pace_full_gc=args.headless,
     ).start()
     try:
         if args.headless:

@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         quarantine_path=quarantine,
         source_desc=" ".join(args.paths),
         warmup_delay=0.0 if args.headless else 5.0,  # JIT after the first frame (or 5 s)
+        pace_full_gc=args.headless,  # under the TUI, the app runs them between keystrokes
     )
     engine.start()
     try:

@@ -53,6 +53,7 @@ from uxtop.engine.aggregates import (
 from uxtop.engine.detail import build_detail
 from uxtop.engine.flag_tally import FlagTally
 from uxtop.engine.flags import FlagAdapter, flag_rows
+from uxtop.engine.gc_pacing import FullCollections
 from uxtop.engine.records import RecordStore, gather_into, member
 from uxtop.engine.sources import Source
 from uxtop.snapshot import (
@@ -175,8 +176,12 @@ class Engine:
         warmup_detectors: bool = True,
         warmup_delay: float = 0.0,
         detect_config: Any = None,
+        pace_full_gc: bool = True,
     ) -> None:
         self.sources = list(sources)
+        #: full garbage collections on a clock while the engine runs (see gc_pacing; False
+        #: under the TUI, which runs them between keystrokes)
+        self._full_gc = FullCollections() if pace_full_gc else None
         #: settings for the lazily built default detector (None: DetectConfig defaults)
         self._detect_config = detect_config
         self.retention = retention or Retention()
@@ -283,9 +288,10 @@ class Engine:
         self._window_events = 0
         self._kept: dict[int, _Kept] = {}
         self._records = RecordStore()
-        self._kept_ids = np.zeros(0, dtype=np.uint64)
-        #: sessions flagged for the first time whose past is not yet copied from the window
-        self._unpulled: list[int] = []
+        self._kept_ids: npt.NDArray[np.uint64] | None = None  # sorted; None: to rebuild
+        #: sessions flagged for the first time whose row fields are not yet read (the window's
+        #: batches hold them; read once per snapshot, ``_read_new_kept``)
+        self._unread: list[int] = []
         self._flag_seq = 0
         self._seq_order: list[int] = []  # kept session ids in the order they were first flagged
         self._notes: list[str] = []
@@ -327,6 +333,8 @@ class Engine:
         return self._records.memory_bytes()
 
     def start(self) -> Engine:
+        if self._full_gc is not None:
+            self._full_gc.take()
         self._live = True
         self._pace_insights()
         self._thread = threading.Thread(target=self._run, name="uxtop-engine", daemon=True)
@@ -350,6 +358,8 @@ class Engine:
         alerts = getattr(self._analytics, "alerts", None)
         if alerts is not None and hasattr(alerts, "wait"):
             alerts.wait(timeout)
+        if self._full_gc is not None:
+            self._full_gc.release()
 
     @property
     def running(self) -> bool:
@@ -440,7 +450,7 @@ class Engine:
         if self._detector_state == "ready" and (self._pending_detect or self._detector_finish):
             self._drain_detect()
         if self._finished:
-            self._pull_new_kept()
+            self._read_new_kept()
         if self._shed_closed and not self._pending_detect:
             # only once the batches before the shed ones reached analytics (a close applied
             # earlier would be undone by their events)
@@ -451,6 +461,8 @@ class Engine:
         if now - self._last_heap_trim >= HEAP_TRIM_INTERVAL:
             self._last_heap_trim = now
             release_free_heap()
+        if self._full_gc is not None:
+            self._full_gc.tick()
         if n:
             self._analysis_cpu += time.thread_time() - cpu0
         return n
@@ -458,14 +470,19 @@ class Engine:
     def run_until_done(self, max_seconds: float = 60.0) -> Snapshot:
         """Synchronously consume every source to its end, then publish (tests, batch runs)."""
         deadline = self.clock() + max_seconds
-        while not self._finished and self.clock() < deadline:
-            if not self.step():
-                if self._detector_state == "compiling":
-                    time.sleep(0.01)
-        self.wait_for_detectors(max(0.0, deadline - self.clock()))
-        self._drain_detect()
-        self._heat_built_at = 0.0  # the final picture is complete
-        return self._publish(self.clock())
+        took_gc = self._full_gc is not None and self._full_gc.take()
+        try:
+            while not self._finished and self.clock() < deadline:
+                if not self.step():
+                    if self._detector_state == "compiling":
+                        time.sleep(0.01)
+            self.wait_for_detectors(max(0.0, deadline - self.clock()))
+            self._drain_detect()
+            self._heat_built_at = 0.0  # the final picture is complete
+            return self._publish(self.clock())
+        finally:
+            if took_gc:
+                self._full_gc.release()  # type: ignore[union-attr]
 
     def wait_for_detectors(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -663,39 +680,40 @@ class Engine:
     # ------------------------------------------------------------------ flags and retention
 
     def _remember(self, batch: EventBatch) -> None:
-        """Window of recent batches + append new events of already-kept sessions."""
+        """Window of recent batches. A kept session's rows stay in the window's batches and are
+        copied to the record store only as their batch leaves it (``_copy_kept_rows``): under
+        heavy flagging most kept sessions are evicted again before that, and never copied."""
         self._window.append(batch)
         self._window_events += len(batch)
+        kept_ids = self._current_kept_ids()
+        if kept_ids.size:
+            hit = np.flatnonzero(member(batch.sessions["session_id"], kept_ids))
+            if hit.size:
+                self._read_meta(batch, hit)
         while self._window_events > self.retention.window_events and len(self._window) > 1:
             old = self._window.popleft()
             self._window_events -= len(old)
-            if self._unpulled:
-                # sessions flagged since the last pull: their past in the batch that leaves is
-                # copied now, as their oldest rows (the pull copies the rest, newer, after it)
-                self._append_kept(old, self._unpulled_ids())
-        if self._kept_ids.size:
-            self._append_kept(batch, self._kept_ids)
-            if self._kept_events > self.retention.max_events:
-                self._evict()  # long flagged sessions keep growing: enforce the cap every batch
+            if kept_ids.size:
+                self._copy_kept_rows(old, kept_ids)
+        if self._kept_events > self.retention.max_events:
+            self._evict()  # long flagged sessions keep growing: enforce the cap every batch
 
-    def _append_kept(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
-        sids = batch.sessions["session_id"]
-        hit = np.flatnonzero(member(sids, ids))
-        if not hit.size:
-            return
-        # one gather per column for all kept sessions of the batch, straight into the record
-        # store, whose segment table says whose rows they are (see records.py)
-        starts = batch.offsets[hit]
-        lens = batch.offsets[hit + 1] - starts
-        if lens.sum():
-            block = self._records.write(sids[hit], lens, _record_dtype(batch))
-            gather_into(block, batch.columns, segment_rows(starts, lens))
-        # per-session metadata read as Python lists once per batch, not element by element
+    def _current_kept_ids(self) -> npt.NDArray[np.uint64]:
+        """The kept sessions' ids, sorted (rebuilt after flags added sessions or eviction)."""
+        if self._kept_ids is None:
+            self._kept_ids = np.sort(
+                np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
+            )
+        return self._kept_ids
+
+    def _read_meta(self, batch: EventBatch, hit: npt.NDArray[np.intp]) -> None:
+        """Kept sessions' row fields (start, events, closed, cohort, key) from their rows
+        ``hit`` of ``batch``'s session table: a batch newer than the last one read."""
         s = batch.sessions
+        # per-session fields read as Python lists once per batch, not element by element
         meta = zip(
-            sids[hit].tolist(),
+            s["session_id"][hit].tolist(),
             hit.tolist(),
-            lens.tolist(),
             s["start_ts"][hit].tolist(),
             s["n_events"][hit].tolist(),
             s["closed"][hit].tolist(),
@@ -705,39 +723,62 @@ class Engine:
             strict=True,
         )
         kept_map = self._kept
-        gone: list[int] = []
-        per_session = self.retention.per_session_events
         text = self._str
         with self._lock:
-            for sid, si, n, start_ts, n_events, closed, dev, rel, geo in meta:
+            for sid, si, start_ts, n_events, closed, dev, rel, geo in meta:
                 kept = kept_map.get(sid)
-                if kept is not None:
-                    kept.start_ts = start_ts
-                    kept.n_events = n_events
-                    kept.closed = bool(closed)
-                    # cohort strings from the first batch whose row has a device (many sessions
-                    # never say: this runs for them every batch, so it reads no numpy scalars)
-                    if not kept.dev:
-                        kept.dev, kept.rel, kept.geo = (
-                            text("dev", dev),
-                            text("rel", rel),
-                            text("geo", geo),
-                        )
-                    if not kept.key:
-                        # this row's key and uid only (batch.keys/uids would decode every row)
-                        kept.key = batch.key(si)
-                        kept.uid = batch.uid(si) or ""
-                    if n:
-                        kept.n_kept += n
-                        if kept.n_kept > per_session:
-                            self._trim_session(kept)
+                if kept is None:
+                    continue
+                kept.start_ts = start_ts
+                kept.n_events = n_events
+                kept.closed = bool(closed)
+                # cohort strings from the first batch whose row has a device (many sessions
+                # never say: this runs for them every batch, so it reads no numpy scalars)
+                if not kept.dev:
+                    kept.dev, kept.rel, kept.geo = (
+                        text("dev", dev),
+                        text("rel", rel),
+                        text("geo", geo),
+                    )
+                if not kept.key:
+                    # this row's key and uid only (batch.keys/uids would decode every row)
+                    kept.key = batch.key(si)
+                    kept.uid = batch.uid(si) or ""
+                kept.row = None
+
+    def _copy_kept_rows(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
+        """Copy the rows of the kept sessions ``ids`` out of ``batch``, which leaves the window."""
+        sids = batch.sessions["session_id"]
+        hit = np.flatnonzero(member(sids, ids))
+        if not hit.size:
+            return
+        # one gather per column for all kept sessions of the batch, straight into the record
+        # store, whose segment table says whose rows they are (see records.py)
+        starts = batch.offsets[hit]
+        lens = batch.offsets[hit + 1] - starts
+        if not lens.sum():
+            return
+        block = self._records.write(sids[hit], lens, _record_dtype(batch))
+        gather_into(block, batch.columns, segment_rows(starts, lens))
+        kept_map = self._kept
+        per_session = self.retention.per_session_events
+        unread: list[int] = []
+        with self._lock:
+            for i, (sid, n) in enumerate(zip(sids[hit].tolist(), lens.tolist(), strict=True)):
+                kept = kept_map[sid]  # ``ids`` are kept sessions
+                if n:
+                    kept.n_kept += n
+                    if kept.n_kept > per_session:
+                        self._trim_session(kept)
                     kept.row = None
-                elif n:
-                    gone.append(sid)  # no longer kept: its rows just written are dead
-            if gone:
-                self._records.drop(np.asarray(gone, dtype=np.uint64))
+                if not kept.key:
+                    unread.append(i)
             if self._records.needs_compaction():
                 self._records.compact()
+        if unread:
+            # flagged since the last snapshot, and this may be the last of its batches: its
+            # fields from here (a newer batch, if any, overrides them at the next read)
+            self._read_meta(batch, hit[unread])
 
     def _trim_session(self, kept: _Kept) -> None:
         kept.n_kept -= self._records.trim(kept.session_id, self.retention.per_session_events)
@@ -783,12 +824,11 @@ class Engine:
                 kept.row = None
             self._refresh_scores(scores)
         if new_ids:
-            # their past is copied out of the window for all sessions flagged since the last
-            # pull, in one pass (`_pull_new_kept`): before a snapshot or drill-down shows them,
-            # or before the window's oldest batch leaves. Per detector batch, the whole window
-            # was scanned again for each handful of new sessions; per analysis step, still ~8
-            # scans per snapshot at 1 M events/s
-            self._unpulled.extend(new_ids)
+            # their fields are read from the window for all sessions flagged since the last
+            # snapshot in one pass (`_read_new_kept`), before a snapshot or drill-down shows
+            # them; their rows stay in the window until its batches leave
+            self._unread.extend(new_ids)
+            self._kept_ids = None
 
     def _refresh_scores(self, scores: dict[int, float]) -> None:
         """The detector's current score of each kept session (its row is rebuilt if it moved)."""
@@ -798,69 +838,63 @@ class Engine:
                 k.score = score
                 k.row = None
 
-    def _pull_new_kept(self) -> None:
-        """Copy the past of the sessions flagged since the last call out of the window; from
-        then on each batch appends their new events (`_remember`)."""
-        if not self._unpulled:
+    def _read_new_kept(self) -> None:
+        """The row fields of the sessions flagged since the last call, from the newest window
+        batch each appears in (from then on each new batch updates them, ``_remember``); then
+        eviction, which needs them (closed sessions go first)."""
+        if not self._unread:
             return
-        ids = self._unpulled_ids()
-        self._unpulled.clear()
-        self._pull_history(ids)
-        self._set_kept_ids()
+        left = np.unique(np.asarray(self._unread, dtype=np.uint64))
+        self._unread.clear()
+        for batch in reversed(self._window):
+            if not left.size:
+                break
+            sids = batch.sessions["session_id"]
+            hit = np.flatnonzero(member(sids, left))
+            if hit.size:
+                self._read_meta(batch, hit)
+                left = left[~member(left, np.sort(sids[hit]))]
         self._evict()
-
-    def _set_kept_ids(self) -> None:
-        # the sessions whose events new batches append to: not those still to be pulled (their
-        # past must come first; the pull covers every batch up to it)
-        kept = np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
-        if self._unpulled:
-            kept = kept[~member(kept, self._unpulled_ids())]
-        self._kept_ids = np.sort(kept)
-
-    def _unpulled_ids(self) -> npt.NDArray[np.uint64]:
-        """The sessions flagged since the last pull, sorted, each once."""
-        return np.unique(np.asarray(self._unpulled, dtype=np.uint64))
 
     @property
     def _kept_events(self) -> int:
-        """Events retained for the kept sessions: the record store's live rows."""
+        """Events copied out for the kept sessions: the record store's live rows (their rows
+        still in the window are held by the window)."""
         return self._records.live_rows
-
-    def _pull_history(self, ids: npt.NDArray[np.uint64]) -> None:
-        """Copy newly flagged sessions' events out of the recent window (oldest batch first)."""
-        for batch in self._window:
-            self._append_kept(batch, ids)
 
     def _evict(self) -> None:
         r = self.retention
-        if len(self._kept) <= r.max_sessions and self._kept_events <= r.max_events:
+        kept = self._kept
+        if len(kept) <= r.max_sessions and self._kept_events <= r.max_events:
             return
-        # closed first, then by last flag time: what a person is least likely to open next.
-        # Two stable sorts on C-level keys (a Python key function per session was ~2 % of the
-        # analysis thread at 1 M events/s, where the session cap is reached every few steps)
-        order = sorted(self._kept.values(), key=_LAST_FLAG_TS)
-        order.sort(key=_CLOSED, reverse=True)
+        # closed first, then by last flag time: what a person is least likely to open next
+        # (one lexsort over the sessions' fields, read once each)
+        n = len(kept)
+        sid = np.fromiter(kept.keys(), dtype=np.uint64, count=n)
+        closed = np.fromiter(map(_CLOSED, kept.values()), dtype=np.bool_, count=n)
+        last = np.fromiter(map(_LAST_FLAG_TS, kept.values()), dtype=np.int64, count=n)
+        rows = np.fromiter(map(_N_KEPT, kept.values()), dtype=np.int64, count=n)
+        order = np.lexsort((last, ~closed))
         # down to 90 % of the caps, so eviction runs now and then, not on every batch
         max_s, max_e = int(r.max_sessions * 0.9), int(r.max_events * 0.9)
-        gone: list[int] = []
-        events = self._kept_events
+        # evict the first k in that order, k the least that brings both under their caps
+        by_sessions = max(n - max_s, 0)
+        over = self._kept_events - max_e
+        by_events = int(np.searchsorted(np.cumsum(rows[order]), over)) + 1 if over > 0 else 0
+        gone = sid[order[: max(by_sessions, by_events)]]
         with self._lock:
-            for k in order:
-                if len(self._kept) <= max_s and events <= max_e:
-                    break
-                del self._kept[k.session_id]
-                events -= k.n_kept
-                gone.append(k.session_id)
-            self._records.drop(np.asarray(gone, dtype=np.uint64))
-        self._set_kept_ids()
+            for g in gone.tolist():
+                del kept[g]
+            self._records.drop(np.sort(gone))
+        self._kept_ids = None
 
     def _drill(self, session_id: int) -> SessionDetail | None:
-        self._pull_new_kept()
+        self._read_new_kept()
         with self._lock:
             kept = self._kept.get(session_id)
             if kept is None:
                 return None
-            rec = self._records.rows_of(session_id)
+            rec = self._rows_of(session_id)
             flags = list(kept.flags)
             flags_dropped = kept.n_flags - len(flags)
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
@@ -890,6 +924,22 @@ class Engine:
             resolve=self._strings.get,
             note=note,
         )
+
+    def _rows_of(self, session_id: int) -> npt.NDArray:
+        """A kept session's rows, oldest first: those copied out, then those still in the window
+        (the newest ``per_session_events`` of them)."""
+        parts = [self._records.rows_of(session_id)]
+        for batch in self._window:
+            at = np.flatnonzero(batch.sessions["session_id"] == session_id)
+            if at.size:
+                start = batch.offsets[at]
+                lens = batch.offsets[at + 1] - start
+                block = np.empty(int(lens.sum()), dtype=_record_dtype(batch))
+                gather_into(block, batch.columns, segment_rows(start, lens))
+                parts.append(block)
+        parts = [p for p in parts if p.size] or parts[:1]  # none: the store's empty answer
+        rec = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return rec[-self.retention.per_session_events :]
 
     def _str(self, table: str, ident: int) -> str:
         if ident == NONE_ID:
@@ -970,7 +1020,7 @@ class Engine:
     # ------------------------------------------------------------------ snapshots
 
     def _publish(self, now: float) -> Snapshot:
-        self._pull_new_kept()  # every session the snapshot lists has its past
+        self._read_new_kept()  # every session the snapshot lists has its past
         if self._oldest_unseen is not None:
             self._engine_lag = (now - self._oldest_unseen) * 1000
         snap = self._build_snapshot(now)
@@ -1251,6 +1301,7 @@ def _element_row(
 
 _LAST_FLAG_TS = operator.attrgetter("last_flag_ts")
 _CLOSED = operator.attrgetter("closed")
+_N_KEPT = operator.attrgetter("n_kept")
 
 
 def _record_dtype(batch: EventBatch) -> np.dtype:

@@ -106,6 +106,7 @@ def warm_pipeline(detector: Any, analytics: Any) -> Snapshot:
         analytics=analytics if analytics is not None else False,
         warmup_detectors=False,
         publish_interval=0.0,
+        pace_full_gc=False,  # a few batches; the real engine or the app owns the GC pacing
     )
     snap = eng.run_until_done(60.0)
     warm_keymap()
