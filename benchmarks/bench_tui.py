@@ -242,16 +242,6 @@ class PacedReplay:
                     buf = self._next.pop(loop)
 
 
-def _paced_like_live(eng: Any) -> Any:
-    """Insights refreshed at most once a snapshot, as ``Engine.start()`` sets them: these
-    benches step the engine on one thread to read each half's CPU time, and a synchronous
-    engine (reports, tests) otherwise rebuilds them every bucket an alarm is on (measured: 6 %
-    of the settled analysis thread here, where event time runs ~220x the wall clock)."""
-    eng._live = True
-    eng._pace_insights()
-    return eng
-
-
 def bench_throughput(data: bytes, runs: int = 3) -> dict[str, float]:
     """Each configuration ``runs`` times in this process, in turn, a fresh engine each time.
     The first pass grows the heap: the engine's window keeps the last 1 M events' batches and
@@ -271,7 +261,7 @@ def bench_throughput(data: bytes, runs: int = 3) -> dict[str, float]:
     seen: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label, _ in configs}
     for run in range(runs):
         for label, kw in configs:
-            eng = _paced_like_live(Engine([BytesSource(data)], **kw))
+            eng = Engine([BytesSource(data)], live=True, **kw)  # paced as a started engine
             eng.wait_for_detectors(300)
             t = time.perf_counter()
             snap = eng.run_until_done(600)
@@ -321,7 +311,7 @@ def bench_longrun(data: bytes, loops: int, copies: int = 1) -> list[dict[str, fl
         source: Any = BytesSource(b"".join(replay._shifted(i) for i in range(loops)))
     else:
         source = IterSource(replay.overlaid(loops, copies), name="overlaid")
-    eng = _paced_like_live(Engine([source]))
+    eng = Engine([source], live=True)  # paced as a started engine
     eng.wait_for_detectors(300)
     out = []
     mark = (0, 0.0, 0.0)

@@ -47,11 +47,14 @@ def test_a_second_pacer_leaves_them_to_the_first() -> None:
     assert gc.get_threshold()[2] < 10**8
 
 
+LINES = b"".join(
+    b'{"ts":%d,"sid":"s%d","type":"click","url":"/","target":"a"}\n' % (1000 + i, i % 7)
+    for i in range(500)
+)
+
+
 def test_an_engine_run_gives_the_thresholds_back(thresholds: tuple[int, int, int]) -> None:
-    lines = b"".join(
-        b'{"ts":%d,"sid":"s%d","type":"click","url":"/","target":"a"}\n' % (1000 + i, i % 7)
-        for i in range(500)
-    )
+    lines = LINES
     eng = Engine([BytesSource(lines)], detector=False, analytics=False)
     snap = eng.run_until_done(30)
     assert snap.events == 500
@@ -59,3 +62,22 @@ def test_an_engine_run_gives_the_thresholds_back(thresholds: tuple[int, int, int
     off = Engine([BytesSource(lines)], detector=False, analytics=False, pace_full_gc=False)
     assert off.start() is off and gc.get_threshold() == thresholds  # left to the app
     off.stop()
+
+
+def test_a_live_engine_stepped_by_its_caller_paces_them_until_the_input_ends(
+    thresholds: tuple[int, int, int],
+) -> None:
+    class SmallReads(BytesSource):  # the input lasts a few steps
+        def read(self, max_bytes: int) -> bytes:
+            return super().read(min(max_bytes, 2000))
+
+    eng = Engine([SmallReads(LINES)], detector=False, analytics=False, live=True)
+    eng.step()
+    assert not eng._finished and gc.get_threshold()[2] > 10**8
+    while not eng._finished:
+        eng.step()
+    assert gc.get_threshold() == thresholds
+    # a synchronous engine stepped by its caller (tests, reports) leaves them alone
+    plain = Engine([BytesSource(LINES)], detector=False, analytics=False)
+    plain.step()
+    assert gc.get_threshold() == thresholds

@@ -177,6 +177,7 @@ class Engine:
         warmup_delay: float = 0.0,
         detect_config: Any = None,
         pace_full_gc: bool = True,
+        live: bool = False,
     ) -> None:
         self.sources = list(sources)
         #: full garbage collections on a clock while the engine runs (see gc_pacing; False
@@ -225,7 +226,10 @@ class Engine:
         self._commands: deque[tuple[Command, Future[Any] | None]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._live = False  # start() runs the threads; run_until_done() stays synchronous
+        #: as a started engine even when the caller steps it (benchmarks of the live engine):
+        #: insights no fresher than snapshots, full collections paced until the input ends.
+        #: Otherwise start() makes it live; run_until_done() stays synchronous (exact per bucket)
+        self._live = live
         self._ingest_thread: threading.Thread | None = None
         # ingest → analysis hand-off: (batch, when its bytes were read); ingest appends, analysis
         # pops (deque ops are atomic under the GIL)
@@ -416,8 +420,13 @@ class Engine:
 
         Runs both halves of the pipeline in turn on the calling thread, through the same
         hand-off as the threaded engine. Returns events in."""
+        gc_pacer = self._full_gc
+        if gc_pacer is not None and self._live and not self._finished:
+            gc_pacer.take()  # (a no-op once taken)
         n = self._ingest_once()
         self._analyse_step()
+        if gc_pacer is not None and self._finished and self._thread is None:
+            gc_pacer.release()  # stepped to the end of the input: the thresholds go back
         return n
 
     def _analyse_step(self) -> int:
