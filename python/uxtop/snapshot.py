@@ -188,9 +188,14 @@ class Snapshot(msgspec.Struct, frozen=True):
     heat: tuple[PageHeat, ...]
     alerts: tuple[Alert, ...]
     notes: tuple[str, ...]  # transient notes for the status line (JIT, source ended, ...)
-    retained_events: int  # events of flagged sessions kept for drill-down
+    #: events of flagged sessions copied out for drill-down: those older than the recent
+    #: window (a kept session's newer ones are read from the window itself)
+    retained_events: int
     analytics: Any = None  # uxtop.analytics snapshot, when the analytics layer is present
     lateness_ms: int = 0  # how long the ingestor holds events back to put them in order
+    #: events of all sessions in the recent window (what a just-flagged session's past, and
+    #: every kept session's newest events, are read from)
+    window_events: int = 0
     #: events ingested and counted but never analysed (detectors/analytics fell too far behind)
     unanalysed_events: int = 0
     #: events ingested, waiting for the analysis thread

@@ -231,6 +231,7 @@ def snapshot(
         notes=(),
         retained_events=45_678,
         lateness_ms=5_000,
+        window_events=1_000_000,
     )
 
 

@@ -108,7 +108,8 @@ class Retention:
     """What the engine keeps for drill-down, and the eviction rule.
 
     window_events: recent events of *all* sessions, so a session flagged now brings its past
-        (a dead-click verdict comes seconds after the click). Oldest batches go first.
+        (a dead-click verdict comes seconds after the click). Oldest batches go first; as one
+        leaves, the rows of the sessions kept then are copied out of it (the record store).
     max_sessions / max_events: flagged sessions kept, and their events in total. Over either
         cap, closed sessions with the oldest last flag are evicted first, then open ones.
     per_session_events: a single session keeps at most this many of its newest events.
@@ -1118,6 +1119,7 @@ class Engine:
             alerts=alerts,
             notes=tuple(notes),
             retained_events=self._kept_events,
+            window_events=self._window_events,
             analytics=analytics_snap,
             lateness_ms=int(getattr(getattr(self._ingestor, "cfg", None), "lateness_ms", 0) or 0),
             unanalysed_events=self._shed_events,

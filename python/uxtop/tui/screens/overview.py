@@ -85,7 +85,7 @@ class OverviewScreen(UxtopScreen):
         per_min = sum(k.per_min for k in snap.kind_rates)
         self.query_one("#tile-flags", MetricTile).show(
             f"{human(snap.flags)} flags · {per_min:.0f}/min",
-            f"{human(snap.flagged_sessions)} flagged sessions\n{human(snap.retained_events)} events kept for drill-down",
+            f"{human(snap.flagged_sessions)} flagged sessions\nkept: {human(snap.window_events)} recent + {human(snap.retained_events)}",
             style="bold yellow",
         )
         lag = app.lag_ms(snap)
