@@ -116,14 +116,11 @@ class FlagTally:
 
     def _codes(self, names: Sequence[str]) -> npt.NDArray[np.int64]:
         code, name = self._code, self._name
-        out = np.empty(len(names), dtype=np.int64)
-        for i, s in enumerate(names):
-            c = code.get(s)
-            if c is None:
-                c = code[s] = len(name)
+        for s in dict.fromkeys(names):  # new strings, in first-seen order
+            if s not in code:
+                code[s] = len(name)
                 name.append(s)
-            out[i] = c
-        return out
+        return np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(names))
 
     def _templates(self, url: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         if url.size and int(url.max()) >= self._page_of.size:
