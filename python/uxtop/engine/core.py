@@ -51,8 +51,9 @@ from uxtop.engine.aggregates import (
     RateMeter,
 )
 from uxtop.engine.detail import build_detail
-from uxtop.engine.flag_tally import FlagTally
-from uxtop.engine.flags import FlagAdapter, flag_rows
+from uxtop.engine.flag_store import FlagStore
+from uxtop.engine.flag_tally import FlagTally, StringCodes
+from uxtop.engine.flags import FlagAdapter, flag_columns, rows_of_columns
 from uxtop.engine.gc_pacing import FullCollections
 from uxtop.engine.records import RecordStore, gather_into, member
 from uxtop.engine.sources import Source
@@ -138,9 +139,12 @@ class _Kept:
     seq: int = 0
     #: events retained in the engine's RecordStore
     n_kept: int = 0
-    #: newest flags (a bounded deque, see Retention.per_session_flags); n_flags counts all
-    flags: deque[FlagRow] = field(default_factory=deque)
+    #: flags counted (the newest Retention.per_session_flags of them are in the flag store)
     n_flags: int = 0
+    #: the first flag's start, the newest flag's page and element (the session row shows them)
+    first_ts: int = 0
+    last_url: str = ""
+    last_target: str = ""
     #: flags by kind (a dict: a Counter costs 1 us more to make, per flagged session)
     kinds: dict[str, int] = field(default_factory=dict)
     #: ``kinds`` most common first, as the session row shows it (None: recount)
@@ -280,7 +284,9 @@ class Engine:
         self._recent_flags: deque[FlagRow] = deque(maxlen=200)
         # flags per kind, page and element (worst pages and elements are counted per page
         # template, ``/product/*``)
-        self._tally = FlagTally()
+        self._flag_codes = StringCodes()
+        self._tally = FlagTally(codes=self._flag_codes)
+        self._flag_store = FlagStore(self.retention.per_session_flags)
         self._heat = HeatGrids()
         self._heat_cache: dict[int, PageHeat] = {}
         self._heat_dirty = True
@@ -794,44 +800,80 @@ class Engine:
         kept.n_kept -= self._records.trim(kept.session_id, self.retention.per_session_events)
 
     def _apply_flags(self, batch: EventBatch | None, fb: Any) -> None:
-        rows = flag_rows(fb, self._strings, self._flag_adapter)
+        cols = flag_columns(fb, self._strings, self._flag_adapter, self._flag_codes)
         scores = self._flag_adapter.session_scores(fb, self._detector)
-        if not rows:
+        if cols is None:
             self._refresh_scores(scores)
             return
+        n = int(cols["sid"].shape[0])
+        names = self._flag_codes.names
+        # the batch's flags per session, with numpy: thousands of flags a batch under an
+        # incident, and with many sessions open most flagged sessions are new and evicted again
+        # a snapshot or two later. Python runs once per session, not per flag, and makes no
+        # object per flag: the flags themselves go to the flag store as columns.
+        sid = cols["sid"]
+        order = np.argsort(sid, kind="stable")  # by session, each session's flags in order
+        s_sorted = sid[order]
+        starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        ends = np.r_[starts[1:], n]
+        group = np.repeat(np.arange(starts.size), ends - starts)
+        # kinds per session, each session's in the order first seen (as the row lists them)
+        n_kinds = len(names) + 1
+        pair, first, count = np.unique(
+            group * n_kinds + cols["kind"][order], return_index=True, return_counts=True
+        )
+        by = np.lexsort((first, pair // n_kinds))
+        pair, count = pair[by], count[by]
+        pair_start = np.searchsorted(pair // n_kinds, np.arange(starts.size + 1))
+        first_idx, last_idx = order[starts], order[ends - 1]
+        # sessions in the order of their first flag in the batch (new ones are listed so)
+        g = np.argsort(first_idx, kind="stable")
+        sessions = zip(
+            s_sorted[starts][g].tolist(),
+            (ends - starts)[g].tolist(),
+            np.add.reduceat(cols["severity"][order], starts)[g].tolist(),
+            np.maximum.reduceat(cols["end"][order], starts)[g].tolist(),
+            cols["start"][first_idx][g].tolist(),
+            cols["url"][last_idx][g].tolist(),
+            cols["target"][last_idx][g].tolist(),
+            pair_start[:-1][g].tolist(),
+            pair_start[1:][g].tolist(),
+            strict=True,
+        )
+        pair_kind = [names[k] for k in (pair % n_kinds).tolist()]
+        pair_count = count.tolist()
         new_ids: list[int] = []
         kept_map = self._kept
-        per_session_flags = self.retention.per_session_flags
         with self._lock:
             if self._first_flag_ts is None:
-                self._first_flag_ts = rows[0].start_ts
-            self._tally.add(rows, self._stream_ts)
-            self._recent_flags.extend(rows[-(self._recent_flags.maxlen or 0) :])
-            # the loop runs once per flag (thousands a second under an incident): only what
-            # the flagged session's own row needs; the totals were folded per batch above
-            for f in rows:
-                sid = f.session_id
-                kept = kept_map.get(sid)
+                self._first_flag_ts = int(cols["start"][0])
+            self._tally.add_codes(
+                cols["kind"], cols["url"], cols["target"], sid, cols["start"], self._stream_ts
+            )
+            recent = self._recent_flags.maxlen or 0
+            self._recent_flags.extend(
+                rows_of_columns(cols, np.arange(max(n - recent, 0), n), names)
+            )
+            for sid_, k, sev, end, first_ts, url, target, p0, p1 in sessions:
+                kept = kept_map.get(sid_)
                 if kept is None:
                     self._flag_seq += 1
-                    kept = _Kept(
-                        session_id=sid,
-                        key="",
-                        seq=self._flag_seq,
-                        flags=deque(maxlen=per_session_flags),
-                    )
-                    kept_map[sid] = kept
-                    self._seq_order.append(sid)
-                    new_ids.append(sid)
-                kept.flags.append(f)
-                kept.n_flags += 1
+                    kept = _Kept(session_id=sid_, key="", seq=self._flag_seq, first_ts=first_ts)
+                    kept_map[sid_] = kept
+                    self._seq_order.append(sid_)
+                    new_ids.append(sid_)
+                kept.n_flags += k
                 kinds = kept.kinds
-                kinds[f.kind] = kinds.get(f.kind, 0) + 1
+                for p in range(p0, p1):
+                    kind = pair_kind[p]
+                    kinds[kind] = kinds.get(kind, 0) + pair_count[p]
                 kept.kinds_order = None
-                kept.score += f.severity
-                if f.end_ts > kept.last_flag_ts:
-                    kept.last_flag_ts = f.end_ts
+                kept.score += sev
+                if end > kept.last_flag_ts:
+                    kept.last_flag_ts = end
+                kept.last_url, kept.last_target = names[url], names[target]
                 kept.row = None
+            self._flag_store.append(cols)
             self._refresh_scores(scores)
         if new_ids:
             # their fields are read from the window for all sessions flagged since the last
@@ -896,6 +938,7 @@ class Engine:
             for g in gone.tolist():
                 del kept[g]
             self._records.drop(np.sort(gone))
+            self._flag_store.drop(gone)
         self._kept_ids = None
 
     def _drill(self, session_id: int) -> SessionDetail | None:
@@ -905,7 +948,7 @@ class Engine:
             if kept is None:
                 return None
             rec = self._rows_of(session_id)
-            flags = list(kept.flags)
+            flags = self._flag_store.rows_of(session_id, self._flag_codes.names)
             flags_dropped = kept.n_flags - len(flags)
             meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
         if rec.size:
@@ -1151,7 +1194,6 @@ class Engine:
                 continue  # evicted
             row = kept.row
             if row is None:
-                last = kept.flags[-1] if kept.flags else None
                 kinds = kept.kinds_order
                 if kinds is None:
                     # only flags change it; new events (most row rebuilds) keep the order
@@ -1165,9 +1207,9 @@ class Engine:
                     score=round(kept.score, 2),
                     n_flags=kept.n_flags,
                     kinds=kinds,
-                    url=last.url if last else "",
-                    target=last.target if last else "",
-                    start_ts=kept.start_ts or (kept.flags[0].start_ts if kept.flags else 0),
+                    url=kept.last_url,
+                    target=kept.last_target,
+                    start_ts=kept.start_ts or kept.first_ts,
                     last_flag_ts=kept.last_flag_ts,
                     n_events=max(kept.n_events, kept.n_kept),
                     dev=kept.dev,

@@ -84,12 +84,39 @@ class SeenPairs:
         return int(self._young.nbytes + self._old.nbytes)
 
 
+class StringCodes:
+    """Small local codes for the strings flags name (kinds, URLs, page templates, targets,
+    rules): numpy reductions and the flag store work on codes, the dicts and screens on the
+    strings. Bounded by what the core's intern tables can name."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def codes(self, names: Sequence[str]) -> npt.NDArray[np.int64]:
+        code, known = self._code, self.names
+        for s in dict.fromkeys(names):  # new strings, in first-seen order
+            if s not in code:
+                code[s] = len(known)
+                known.append(s)
+        return np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(names))
+
+
 class FlagTally:
     """Flags per kind over time, and per page / element: counts by kind, distinct sessions,
     and a decayed "worst right now" ranking. ``add`` takes one batch's resolved flags."""
 
-    def __init__(self, max_keys: int = MAX_KEYS, seen_cap: int = SEEN_PAIRS_CAP) -> None:
+    def __init__(
+        self,
+        max_keys: int = MAX_KEYS,
+        seen_cap: int = SEEN_PAIRS_CAP,
+        codes: StringCodes | None = None,
+    ) -> None:
         self.max_keys = max_keys
+        self.strings = codes if codes is not None else StringCodes()
         self.kinds = KindSeries()
         self.total = 0
         self.pages = Decayed()
@@ -103,24 +130,11 @@ class FlagTally:
         self.url_element_counts: dict[tuple[str, str], dict[str, int]] = {}
         self.url_element_sessions: Counter[tuple[str, str]] = Counter()
         self.seen = SeenPairs(seen_cap)
-        # local codes of the strings flags name (URLs, page templates, targets, kinds): the
-        # numpy reduction works on codes, the dicts on the strings. Bounded by what the core's
-        # intern tables can name.
-        self._code: dict[str, int] = {}
-        self._name: list[str] = []
         self._page_of = np.full(0, -1, dtype=np.int64)  # URL code -> template code
 
     def decay_to(self, ts: int) -> None:
         for d in (self.pages, self.elements, self.url_elements):
             d.decay_to(ts)
-
-    def _codes(self, names: Sequence[str]) -> npt.NDArray[np.int64]:
-        code, name = self._code, self._name
-        for s in dict.fromkeys(names):  # new strings, in first-seen order
-            if s not in code:
-                code[s] = len(name)
-                name.append(s)
-        return np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(names))
 
     def _templates(self, url: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         if url.size and int(url.max()) >= self._page_of.size:
@@ -129,27 +143,47 @@ class FlagTally:
             self._page_of = grown
         missing = np.unique(url[self._page_of[url] < 0])
         if missing.size:
-            names = self._name
-            self._page_of[missing] = self._codes([page_template(names[u]) for u in missing])
+            names = self.strings.names
+            self._page_of[missing] = self.strings.codes([page_template(names[u]) for u in missing])
         return self._page_of[url]
 
     def add(self, rows: Sequence[FlagRow], now_ts: int) -> None:
+        """One batch's flags as resolved rows (see ``add_codes``)."""
         if not rows:
             return
+        codes = self.strings.codes
+        self.add_codes(
+            codes([f.kind for f in rows]),
+            codes([f.url for f in rows]),
+            codes([f.target for f in rows]),
+            np.fromiter((f.session_id for f in rows), dtype=np.uint64, count=len(rows)),
+            np.fromiter((f.start_ts for f in rows), dtype=np.int64, count=len(rows)),
+            now_ts,
+        )
+
+    def add_codes(
+        self,
+        kind: npt.NDArray[np.int64],
+        url: npt.NDArray[np.int64],
+        target: npt.NDArray[np.int64],
+        sid: npt.NDArray[np.uint64],
+        ts: npt.NDArray[np.int64],
+        now_ts: int,
+    ) -> None:
+        """One batch's flags as columns: kind, URL and target as codes of ``self.strings``."""
+        if not kind.size:
+            return
+        # (keys pack two codes into one int64)
+        kind, url, target = (np.asarray(c, dtype=np.int64) for c in (kind, url, target))
         self.decay_to(now_ts)
-        self.total += len(rows)
-        # one pass over the rows for the columns the reduction needs
-        kind = self._codes([f.kind for f in rows])
-        url = self._codes([f.url for f in rows])
-        target = self._codes([f.target for f in rows])
-        sid = np.fromiter((f.session_id for f in rows), dtype=np.uint64, count=len(rows))
-        ts = np.fromiter((f.start_ts for f in rows), dtype=np.int64, count=len(rows))
+        self.total += int(kind.size)
         self._add_kinds(kind, ts)
         page = self._templates(url)
         none = np.int64(-1)
         self._fold(_PAGE, page, np.full_like(page, none), kind, sid, self.page_counts,
                    self.page_sessions, self.pages, pair=False)  # fmt: skip
-        click = np.isin(kind, self._codes(CLICK_FLAG_KINDS)) & (target != self._codes([""])[0])
+        codes = self.strings.codes
+        click = np.isin(kind, codes(CLICK_FLAG_KINDS)) & (target != codes([""])[0])
         if click.any():
             k, s, t = kind[click], sid[click], target[click]
             self._fold(_ELEMENT, page[click], t, k, s, self.element_counts,
@@ -162,7 +196,7 @@ class FlagTally:
         b0 = int(bucket.min())
         span = int(bucket.max()) - b0 + 1
         combo, n = np.unique(kind * span + (bucket - b0), return_counts=True)
-        names = self._name
+        names = self.strings.names
         for c, k in zip(combo.tolist(), n.tolist(), strict=True):
             self.kinds.add(names[c // span], (b0 + c % span) * SERIES_BUCKET_MS, k)
 
@@ -183,7 +217,7 @@ class FlagTally:
         kind; new keys stop at ``max_keys``), ``sessions`` (distinct) and ``ranking``."""
         key = (a << 32) | (b & 0xFFFFFFFF)
         ukey, inv = np.unique(key, return_inverse=True)
-        names = self._name
+        names = self.strings.names
         objs: list[Any] = [
             (names[k >> 32], names[k & 0xFFFFFFFF]) if pair else names[k >> 32]
             for k in ukey.tolist()

@@ -1,9 +1,11 @@
-"""Turn the detectors' columnar ``FlagBatch`` into resolved ``FlagRow``s for snapshots.
+"""Read the detectors' columnar ``FlagBatch``: into columns with coded strings for the engine
+(``flag_columns``), into resolved ``FlagRow``s for the screens (``rows_of_columns``).
 
-Flags are few (a handful per second even under incident), so a Python object per flag is fine
-here, unlike events. The adapter reads the documented FlagBatch columns (kind, session_id,
-start_ts, end_ts, url, target, count, severity, rule, evidence) and tolerates the two common
-encodings of the ragged ones (CSR offsets + values, or one sequence per flag).
+Flags come by the thousand per batch under an incident, so the engine's path makes no Python
+object per flag; rows are made for the few a screen shows. The adapter reads the documented
+FlagBatch columns (kind, session_id, start_ts, end_ts, url, target, count, severity, rule,
+evidence) and tolerates the two common encodings of the ragged ones (CSR offsets + values, or
+one sequence per flag).
 """
 
 from __future__ import annotations
@@ -117,52 +119,6 @@ def _col(fb: Any, name: str) -> Any:
     return getattr(fb, name, None)
 
 
-def flag_rows(fb: Any, strings: Strings, adapter: FlagAdapter) -> list[FlagRow]:
-    if fb is None:
-        return []
-    kind = _col(fb, "kind")
-    if kind is None or len(kind) == 0:
-        return []
-    n = len(kind)
-    # the casts are numpy's, per column: tolist then gives Python ints and floats
-    sid = np.asarray(_col(fb, "session_id"), dtype=np.uint64).tolist()
-    start = np.asarray(_col(fb, "start_ts"), dtype=np.int64).tolist()
-    end_c = _col(fb, "end_ts")
-    end = np.asarray(end_c, dtype=np.int64).tolist() if end_c is not None else start
-    url = _col(fb, "url")
-    target = _col(fb, "target")
-    count = _col(fb, "count")
-    sev = _col(fb, "severity")
-    rules = _rules(fb, n)
-    evidence = _evidence(fb, n)
-    url_l = np.asarray(url).tolist() if url is not None else [NONE_ID] * n
-    tgt_l = np.asarray(target).tolist() if target is not None else [NONE_ID] * n
-    cnt_l = np.asarray(count, dtype=np.int64).tolist() if count is not None else [1] * n
-    sev_l = np.asarray(sev, dtype=np.float64).tolist() if sev is not None else [1.0] * n
-    kinds = np.asarray(kind).tolist() if not isinstance(kind, list) else kind
-    kind_name = adapter.kind_name
-    res_url, res_target = _resolver(strings, "url"), _resolver(strings, "target")
-    # column by column, then one positional construction per flag (thousands per batch under
-    # an incident, more with many sessions open: keyword arguments and a conversion per field
-    # cost ~1 us a flag more)
-    return [
-        FlagRow(*f)
-        for f in zip(
-            [kind_name(k) for k in kinds],
-            sid,
-            start,
-            end,
-            [res_url(u) for u in url_l],
-            [res_target(t) for t in tgt_l],
-            cnt_l,
-            sev_l,
-            rules,
-            evidence,
-            strict=True,
-        )
-    ]
-
-
 def _resolver(strings: Strings, table: str) -> Any:
     """``_res`` for one table, reading the intern table as a list fetched once per batch."""
     names = strings.table(table)
@@ -237,3 +193,103 @@ def _evidence(fb: Any, n: int) -> list[tuple[int, ...]]:
         else:
             out.append(tuple(int(x) for x in (e.tolist() if hasattr(e, "tolist") else e)))
     return out
+
+
+#: a flag as the engine keeps it: strings as codes of a ``StringCodes``, evidence as the first
+#: and last source row (-1: none)
+FLAG_FIELDS: dict[str, type] = {
+    "sid": np.uint64,
+    "kind": np.int32,
+    "start": np.int64,
+    "end": np.int64,
+    "url": np.int32,
+    "target": np.int32,
+    "count": np.int32,
+    "severity": np.float64,
+    "rule": np.int32,
+    "row0": np.int64,
+    "row1": np.int64,
+}
+
+
+def flag_columns(
+    fb: Any, strings: Strings, adapter: FlagAdapter, codes: Any
+) -> dict[str, np.ndarray] | None:
+    """The FlagBatch's flags as FLAG_FIELDS columns, strings coded by ``codes`` (a
+    ``flag_tally.StringCodes``): the engine's per-batch path, with no Python object per flag.
+    Strings are resolved once per distinct id. None when there are no flags."""
+    if fb is None:
+        return None
+    kind = _col(fb, "kind")
+    if kind is None or len(kind) == 0:
+        return None
+    n = len(kind)
+    out: dict[str, np.ndarray] = {}
+    out["sid"] = np.asarray(_col(fb, "session_id"), dtype=np.uint64)
+    out["start"] = np.asarray(_col(fb, "start_ts"), dtype=np.int64)
+    end = _col(fb, "end_ts")
+    out["end"] = np.asarray(end, dtype=np.int64) if end is not None else out["start"]
+    out["kind"] = _coded(kind, adapter.kind_name, codes)
+    for name in ("url", "target"):
+        col = _col(fb, name)
+        res = _resolver(strings, name)
+        out[name] = (
+            _coded(col, res, codes) if col is not None else codes.codes([""] * n).astype(np.int32)
+        )
+    count, sev = _col(fb, "count"), _col(fb, "severity")
+    out["count"] = np.asarray(count, dtype=np.int32) if count is not None else np.ones(n, np.int32)
+    out["severity"] = np.asarray(sev, dtype=np.float64) if sev is not None else np.ones(n)
+    out["rule"] = codes.codes(_rules(fb, n)).astype(np.int32)
+    r0, r1 = _col(fb, "row_start"), _col(fb, "row_end")
+    if r0 is not None and r1 is not None:
+        out["row0"] = np.asarray(r0, dtype=np.int64)
+        out["row1"] = np.asarray(r1, dtype=np.int64)
+    else:  # a list of rows per flag: its first and last
+        ev = _evidence(fb, n)
+        out["row0"] = np.fromiter((e[0] if e else -1 for e in ev), dtype=np.int64, count=n)
+        out["row1"] = np.fromiter((e[-1] if e else -1 for e in ev), dtype=np.int64, count=n)
+    return out
+
+
+def _coded(col: Any, resolve: Any, codes: Any) -> np.ndarray:
+    """``codes`` of ``resolve(v)`` for each value of ``col``, resolving each distinct one once."""
+    arr = np.asarray(col)
+    if arr.dtype.kind in "iu":
+        uniq, inv = np.unique(arr, return_inverse=True)
+        return codes.codes([resolve(v) for v in uniq.tolist()])[inv].astype(np.int32)
+    return codes.codes(
+        [resolve(v) for v in (col.tolist() if hasattr(col, "tolist") else col)]
+    ).astype(np.int32)
+
+
+def rows_of_columns(cols: dict[str, np.ndarray], index: Any, names: list[str]) -> list[FlagRow]:
+    """FlagRows for the flags ``index`` of FLAG_FIELDS columns (strings from ``names``)."""
+    take = {k: v[index].tolist() for k, v in cols.items()}
+    return [
+        FlagRow(
+            names[k],
+            s,
+            a,
+            b,
+            names[u],
+            names[t],
+            c,
+            v,
+            names[r],
+            () if r0 < 0 else (r0,) if r0 == r1 else (r0, r1),
+        )
+        for s, k, a, b, u, t, c, v, r, r0, r1 in zip(
+            take["sid"],
+            take["kind"],
+            take["start"],
+            take["end"],
+            take["url"],
+            take["target"],
+            take["count"],
+            take["severity"],
+            take["rule"],
+            take["row0"],
+            take["row1"],
+            strict=True,
+        )
+    ]
