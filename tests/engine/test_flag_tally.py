@@ -112,3 +112,22 @@ def test_seen_pairs_remember_at_least_cap_pairs_and_stay_bounded() -> None:
     # within a batch, hashes already seen and new ones are told apart
     mixed = np.unique(np.concatenate([first[:10], np.array([1, 2, 3], dtype=np.uint64)]))
     assert seen.first_seen(mixed).sum() == 3
+
+
+def test_seen_pairs_answer_as_a_set_of_the_recent_pairs_would() -> None:
+    # inserts of every size into a young generation that grows and rotates; checked against
+    # plain sets of the two generations
+    rng = np.random.default_rng(5)
+    seen = SeenPairs(cap=150_000)
+    young: set[int] = set()
+    old: set[int] = set()
+    pool = rng.integers(0, 2**40, 400_000, dtype=np.uint64)  # repeats across batches
+    for size in [1, 3, 70_000, 2, 90_000, 5_000, 1, 120_000, 40_000, 7]:
+        batch = np.unique(rng.choice(pool, size))
+        want = np.array([int(h) not in young and int(h) not in old for h in batch.tolist()])
+        assert np.array_equal(seen.first_seen(batch), want)
+        young.update(batch[want].tolist())  # only the new ones go in
+        if len(young) > 150_000:
+            old, young = young, set()
+        assert len(seen) == len(young) + len(old)
+        assert np.array_equal(seen._young, np.array(sorted(young), np.uint64))
