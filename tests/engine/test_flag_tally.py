@@ -61,13 +61,26 @@ class OneByOne:
                 sessions[key].add(f.session_id)
 
 
+def add_rows(tally: FlagTally, rows: list[FlagRow]) -> None:
+    """One batch of resolved flags into ``tally``, coded as the engine's columns are."""
+    codes = tally.strings.codes
+    tally.add_codes(
+        codes([f.kind for f in rows]),
+        codes([f.url for f in rows]),
+        codes([f.target for f in rows]),
+        np.array([f.session_id for f in rows], dtype=np.uint64),
+        np.array([f.start_ts for f in rows], dtype=np.int64),
+        now_ts=0,  # no decay: the ranking is a plain sum here
+    )
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_batched_tally_equals_folding_flags_one_by_one(seed: int) -> None:
     rng = random.Random(seed)
     tally, ref = FlagTally(), OneByOne()
     for b in range(6):
         rows = random_flags(rng, rng.randrange(1, 300), t0=1_000_000 + b * 40_000)
-        tally.add(rows, now_ts=0)  # no decay: the ranking is a plain sum here
+        add_rows(tally, rows)
         for f in rows:
             ref.add(f)
     assert tally.total == sum(ref.buckets.values())
@@ -90,7 +103,7 @@ def test_new_keys_stop_at_the_cap_but_known_keys_keep_counting() -> None:
         FlagRow("dead_click", s, 1000, 1000, url, "a", 1, 1.0, "")
         for s, url in enumerate(["/a", "/b", "/c", "/a"])
     ]
-    tally.add(rows, now_ts=0)
+    add_rows(tally, rows)
     assert tally.page_counts == {"/a": {"dead_click": 2}, "/b": {"dead_click": 1}}
     assert dict(tally.page_sessions) == {"/a": 2, "/b": 1}
 

@@ -45,10 +45,6 @@ class FlagStore:
     def live(self) -> int:
         return int(self.alive[: self.n].sum())
 
-    @property
-    def nbytes(self) -> int:
-        return sum(int(v.nbytes) for v in self.cols.values()) + int(self.alive.nbytes)
-
     def append(self, cols: dict[str, npt.NDArray]) -> None:
         m = int(cols["sid"].shape[0])
         if self.n + m > self.capacity:

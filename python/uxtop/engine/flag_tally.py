@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from uxtop.engine.aggregates import CLICK_FLAG_KINDS, Decayed, KindSeries
 from uxtop.engine.records import member
-from uxtop.snapshot import SERIES_BUCKET_MS, FlagRow
+from uxtop.snapshot import SERIES_BUCKET_MS
 from uxtop.urls import page_template
 
 #: pages / elements with running totals (flags per kind, distinct flagged sessions)
@@ -79,10 +79,6 @@ class SeenPairs:
                 self._old, self._young = self._young, np.zeros(0, dtype=np.uint64)
         return fresh
 
-    @property
-    def nbytes(self) -> int:
-        return int(self._young.nbytes + self._old.nbytes)
-
 
 class StringCodes:
     """Small local codes for the strings flags name (kinds, URLs, page templates, targets,
@@ -107,7 +103,7 @@ class StringCodes:
 
 class FlagTally:
     """Flags per kind over time, and per page / element: counts by kind, distinct sessions,
-    and a decayed "worst right now" ranking. ``add`` takes one batch's resolved flags."""
+    and a decayed "worst right now" ranking. ``add_codes`` takes one batch's flags."""
 
     def __init__(
         self,
@@ -146,20 +142,6 @@ class FlagTally:
             names = self.strings.names
             self._page_of[missing] = self.strings.codes([page_template(names[u]) for u in missing])
         return self._page_of[url]
-
-    def add(self, rows: Sequence[FlagRow], now_ts: int) -> None:
-        """One batch's flags as resolved rows (see ``add_codes``)."""
-        if not rows:
-            return
-        codes = self.strings.codes
-        self.add_codes(
-            codes([f.kind for f in rows]),
-            codes([f.url for f in rows]),
-            codes([f.target for f in rows]),
-            np.fromiter((f.session_id for f in rows), dtype=np.uint64, count=len(rows)),
-            np.fromiter((f.start_ts for f in rows), dtype=np.int64, count=len(rows)),
-            now_ts,
-        )
 
     def add_codes(
         self,
