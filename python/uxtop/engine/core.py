@@ -937,7 +937,7 @@ class Engine:
         with self._lock:
             for g in gone.tolist():
                 del kept[g]
-            self._records.drop(np.sort(gone))
+            self._records.drop(gone)  # (each store orders the ids it is given)
             self._flag_store.drop(gone)
         self._kept_ids = None
 
