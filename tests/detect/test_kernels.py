@@ -158,15 +158,22 @@ def test_numpy_peer_equals_kernels():
         st.tuples(st.integers(0, 30), st.integers(0, 9), st.integers(0, 30), st.integers(0, 9)),
         max_size=40,
     ),
-    dtype=st.sampled_from([np.int64, np.int32, np.uint8, np.float32]),
 )
 @settings(max_examples=200, deadline=None)
-def test_concat_segments_equals_concatenated_slices(segs, dtype) -> None:
+def test_join_carried_equals_concatenated_slices(segs) -> None:
+    from uxtop.detect.detector import CARRY_COLUMNS
+
     rng = np.random.default_rng(len(segs))
-    a = rng.integers(0, 100, 40).astype(dtype)
-    b = rng.integers(100, 200, 40).astype(dtype)
+    a = {k: rng.integers(0, 100, 40).astype(t) for k, t in CARRY_COLUMNS.items()}
+    b = {k: rng.integers(100, 200, 40).astype(t) for k, t in CARRY_COLUMNS.items()}
     a_start, a_len, b_start, b_len = (np.array([s[i] for s in segs], np.int64) for i in range(4))
-    got = K.concat_segments(a, a_start, a_len, b, b_start, b_len)
-    parts = [p for s in segs for p in (a[s[0] : s[0] + s[1]], b[s[2] : s[2] + s[3]])]
-    want = np.concatenate(parts) if parts else np.empty(0, dtype)
-    assert got.dtype == a.dtype and np.array_equal(got, want)
+    total = int(a_len.sum() + b_len.sum())
+    got = {k: np.full(total, 7, t) for k, t in CARRY_COLUMNS.items()}
+    K.join_carried(
+        K.CarryColumns(**a), a_start, a_len, K.CarryColumns(**b), b_start, b_len,
+        K.CarryColumns(**got),
+    )  # fmt: skip
+    for k, t in CARRY_COLUMNS.items():
+        parts = [p for s in segs for p in (a[k][s[0] : s[0] + s[1]], b[k][s[2] : s[2] + s[3]])]
+        want = np.concatenate(parts) if parts else np.empty(0, t)
+        assert got[k].dtype == t and np.array_equal(got[k], want), k

@@ -94,6 +94,7 @@ for _k, _name in enumerate(KERNELS):
 _READ_BITS = (_READS * (1 << np.arange(len(KERNELS)))[:, None]).sum(axis=0).astype(np.uint16)
 #: the carry also remembers each row's position in its session (rows in between may be gone)
 CARRY_COLUMNS: dict[str, type] = {**DETECT_COLUMNS, "pos": np.int64}
+assert tuple(CARRY_COLUMNS) == K.CarryColumns._fields  # the kernels' copy of the list
 #: the carry pool's minimum size, and how many dead rows beyond the live ones it tolerates
 _POOL_SLACK = 1 << 16
 
@@ -321,6 +322,16 @@ _SESSION_FIELDS: dict[str, Any] = {
 _SQUEEZE_MIN = 1024
 
 
+def _carry_columns(
+    cols: dict[str, npt.NDArray[Any]] | None, rows: int | None
+) -> K.CarryColumns:
+    """``cols`` (its first ``rows`` rows; all if None) as the kernels' ``CarryColumns``, or
+    empty columns of the right types."""
+    if cols is None or rows == 0:
+        return K.CarryColumns(**{k: np.empty(0, t) for k, t in CARRY_COLUMNS.items()})
+    return K.CarryColumns(**{k: cols[k][:rows] for k in CARRY_COLUMNS})
+
+
 class _State:
     """Open sessions and their carried rows.
 
@@ -509,11 +520,17 @@ class Detector:
         else:
             # per run session: its carried rows, then its new ones
             n_carry = st.used
-            cols = {}
-            for k, t in CARRY_COLUMNS.items():
-                carried = st.cols[k][:n_carry] if n_carry else np.empty(0, t)
-                new = new_cols[k] if new_cols is not None else np.empty(0, t)
-                cols[k] = K.concat_segments(carried, c_start, c_len, new, n_start, n_len)
+            total = int(c_len.sum() + n_len.sum())
+            cols = {k: np.empty(total, t) for k, t in CARRY_COLUMNS.items()}
+            K.join_carried(
+                _carry_columns(st.cols, n_carry),
+                c_start,
+                c_len,
+                _carry_columns(new_cols, None),
+                n_start,
+                n_len,
+                K.CarryColumns(**cols),
+            )
             offsets = np.zeros(n_run + 1, np.int64)
             np.cumsum(c_len + n_len, out=offsets[1:])
         o = offsets[:-1]

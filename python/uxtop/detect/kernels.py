@@ -20,6 +20,8 @@ so a burst's verdict is final only at ``last + max_gap_ms``.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -1579,43 +1581,68 @@ def carry_rows(kind, pos, offsets, runs, need_pos, read_bits):
     return rows[:m], kept
 
 
-#: segments up to this many rows are copied element by element (see ``concat_segments``)
-_SHORT_SEGMENT = 8
+class CarryColumns(NamedTuple):
+    """The columns the detector carries between batches (``detector.CARRY_COLUMNS``, in its
+    order), as one value numba can take: ``join_carried`` copies every column in one pass."""
+
+    ts: Any
+    kind: Any
+    target: Any
+    tag: Any
+    url: Any
+    x: Any
+    y: Any
+    sy: Any
+    value: Any
+    status: Any
+    flags: Any
+    row: Any
+    pos: Any
 
 
 @njit(cache=True, nogil=True)
-def concat_segments(a, a_start, a_len, b, b_start, b_len):
-    """For each i in turn, ``a[a_start[i]:][:a_len[i]]`` then ``b[b_start[i]:][:b_len[i]]``,
-    concatenated: the detector joins each session's carried rows and its new ones this way,
-    every column every batch. Range copies, not a gather through an index built first (and
-    no branch per row on which array it comes from). A long segment goes as a slice assignment,
-    which numba lowers to a block copy (1.7-1.8x faster than an element loop on 10-70 rows); a
-    short one element by element, which skips the slice's setup (2x faster with many sessions
-    open, where a session brings 1-3 rows to a batch and carries a few)."""
-    total = 0
-    for i in range(a_len.shape[0]):
-        total += a_len[i] + b_len[i]
-    out = np.empty(total, a.dtype)
+def join_carried(a, a_start, a_len, b, b_start, b_len, out):
+    """For each session i in turn: its carried rows ``a[a_start[i]:][:a_len[i]]``, then its new
+    ones ``b[b_start[i]:][:b_len[i]]``, for every column of ``CarryColumns``, into ``out``
+    (sized to fit): the detector joins carry and batch this way every batch. One walk over the
+    segments instead of one per column: with many sessions open a segment is 1-3 rows, and
+    the walk, not the copying, was most of the cost (measured 1.8x faster than 13 calls).
+    The fields are written out, not looped over: numba cannot index a tuple of mixed arrays
+    by a runtime number (a tuple of same-typed ones indexed so was 2x slower still)."""
     o = 0
     for i in range(a_len.shape[0]):
-        # (written out twice: a helper, even inlined, measured 3x slower here)
-        n = a_len[i]
         s = a_start[i]
-        if n <= _SHORT_SEGMENT:
-            for j in range(n):
-                out[o + j] = a[s + j]
-        else:
-            out[o : o + n] = a[s : s + n]
-        o += n
-        n = b_len[i]
+        for j in range(a_len[i]):
+            out.ts[o] = a.ts[s + j]
+            out.kind[o] = a.kind[s + j]
+            out.target[o] = a.target[s + j]
+            out.tag[o] = a.tag[s + j]
+            out.url[o] = a.url[s + j]
+            out.x[o] = a.x[s + j]
+            out.y[o] = a.y[s + j]
+            out.sy[o] = a.sy[s + j]
+            out.value[o] = a.value[s + j]
+            out.status[o] = a.status[s + j]
+            out.flags[o] = a.flags[s + j]
+            out.row[o] = a.row[s + j]
+            out.pos[o] = a.pos[s + j]
+            o += 1
         s = b_start[i]
-        if n <= _SHORT_SEGMENT:
-            for j in range(n):
-                out[o + j] = b[s + j]
-        else:
-            out[o : o + n] = b[s : s + n]
-        o += n
-    return out
+        for j in range(b_len[i]):
+            out.ts[o] = b.ts[s + j]
+            out.kind[o] = b.kind[s + j]
+            out.target[o] = b.target[s + j]
+            out.tag[o] = b.tag[s + j]
+            out.url[o] = b.url[s + j]
+            out.x[o] = b.x[s + j]
+            out.y[o] = b.y[s + j]
+            out.sy[o] = b.sy[s + j]
+            out.value[o] = b.value[s + j]
+            out.status[o] = b.status[s + j]
+            out.flags[o] = b.flags[s + j]
+            out.row[o] = b.row[s + j]
+            out.pos[o] = b.pos[s + j]
+            o += 1
 
 
 @njit(cache=True, nogil=True)
