@@ -602,16 +602,17 @@ class Detector:
                 holders = np.flatnonzero(st.length[: st.n])
                 s_len = st.length[holders]
                 s_idx = segment_rows(st.start[holders], s_len)
-                fresh: dict[str, npt.NDArray[Any]] = {}
-                for k, t in CARRY_COLUMNS.items():
-                    fresh[k] = np.empty(cap, t)
-                    fresh[k][:live_stay] = pool[k][s_idx]
+                fresh = {k: np.empty(cap, t) for k, t in CARRY_COLUMNS.items()}
+                K.take_carried(
+                    _carry_columns(pool, None), s_idx, _carry_columns(fresh, None), 0
+                )
                 pool, used = fresh, live_stay
                 st.start[holders] = np.cumsum(s_len) - s_len
             # the run sessions' kept rows go after the used part
             if n_kept:
-                for k in CARRY_COLUMNS:
-                    pool[k][used : used + n_kept] = cols[k][k_idx]
+                K.take_carried(
+                    _carry_columns(cols, None), k_idx, _carry_columns(pool, None), used
+                )
             k_start = used + np.cumsum(kept_len) - kept_len
             st.cols, st.used, st.cap = pool, used + n_kept, cap
             # the run's open sessions: updated in place where they have a row, else appended
@@ -652,7 +653,10 @@ class Detector:
 
     def _account_scores(self, flags: FlagBatch, closed: npt.NDArray[np.uint64]) -> None:
         """Add this batch's score parts to the open sessions' running totals (kept as arrays
-        sorted by session id, merged with numpy), then forget the closed sessions."""
+        sorted by session id, merged with numpy), then forget the closed sessions.
+
+        Sessions go in and out by binary search and one insert/delete copy: with 100 k+
+        flagged sessions open, sorting them all again every batch was most of this."""
         sid, parts = self._score_sid, self._score_parts
         if not len(flags):
             self.scores = None
@@ -666,15 +670,16 @@ class Detector:
             seen[inb] = sid[at[inb]] == ids[inb]
             cum[seen] += parts[at[seen]]
             self.scores = SessionScores(ids, cum.sum(axis=1), cum)
-            parts = parts.copy()
-            parts[at[seen]] = cum[seen]
+            parts[at[seen]] = cum[seen]  # in place: only this detector holds ``parts``
             if not seen.all():
-                sid = np.concatenate([sid, ids[~seen]])
-                parts = np.concatenate([parts, cum[~seen]])
-                order = np.argsort(sid, kind="stable")
-                sid, parts = sid[order], parts[order]
+                # an unseen id's ``at`` is where it goes to keep ``sid`` sorted
+                new = ~seen
+                sid = np.insert(sid, at[new], ids[new])
+                parts = np.insert(parts, at[new], cum[new], axis=0)
         if closed.shape[0] and sid.shape[0]:
-            gone = np.isin(sid, closed)
-            if gone.any():
-                sid, parts = sid[~gone], parts[~gone]
+            at = np.searchsorted(sid, closed)
+            inb = at < sid.shape[0]
+            gone = at[inb][sid[at[inb]] == closed[inb]]
+            if gone.shape[0]:
+                sid, parts = np.delete(sid, gone), np.delete(parts, gone, axis=0)
         self._score_sid, self._score_parts = sid, parts

@@ -1646,6 +1646,28 @@ def join_carried(a, a_start, a_len, b, b_start, b_len, out):
 
 
 @njit(cache=True, nogil=True)
+def take_carried(src, rows, out, at):
+    """``out[at + i] = src[rows[i]]`` for every column of ``CarryColumns``, in one walk (the
+    carry pool's appends and compactions; see ``join_carried`` for why one walk)."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        o = at + i
+        out.ts[o] = src.ts[r]
+        out.kind[o] = src.kind[r]
+        out.target[o] = src.target[r]
+        out.tag[o] = src.tag[r]
+        out.url[o] = src.url[r]
+        out.x[o] = src.x[r]
+        out.y[o] = src.y[r]
+        out.sy[o] = src.sy[r]
+        out.value[o] = src.value[r]
+        out.status[o] = src.status[r]
+        out.flags[o] = src.flags[r]
+        out.row[o] = src.row[r]
+        out.pos[o] = src.pos[r]
+
+
+@njit(cache=True, nogil=True)
 def resume_rows(pos, offsets, runs, need_pos, start_rows):
     """Where each kernel resumes: for session r in ``runs`` and kernel k, the first row of r
     whose position (``pos``, rising within a session) is >= ``need_pos[r, k]``, or
