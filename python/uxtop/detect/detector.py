@@ -602,7 +602,7 @@ class Detector:
                 holders = np.flatnonzero(st.length[: st.n])
                 s_len = st.length[holders]
                 s_idx = segment_rows(st.start[holders], s_len)
-                fresh = {k: np.empty(cap, t) for k, t in CARRY_COLUMNS.items()}
+                fresh: dict[str, npt.NDArray[Any]] = {k: np.empty(cap, t) for k, t in CARRY_COLUMNS.items()}
                 K.take_carried(
                     _carry_columns(pool, None), s_idx, _carry_columns(fresh, None), 0
                 )
