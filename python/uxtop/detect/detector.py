@@ -322,9 +322,7 @@ _SESSION_FIELDS: dict[str, Any] = {
 _SQUEEZE_MIN = 1024
 
 
-def _carry_columns(
-    cols: dict[str, npt.NDArray[Any]] | None, rows: int | None
-) -> K.CarryColumns:
+def _carry_columns(cols: dict[str, npt.NDArray[Any]] | None, rows: int | None) -> K.CarryColumns:
     """``cols`` (its first ``rows`` rows; all if None) as the kernels' ``CarryColumns``, or
     empty columns of the right types."""
     if cols is None or rows == 0:
@@ -602,17 +600,15 @@ class Detector:
                 holders = np.flatnonzero(st.length[: st.n])
                 s_len = st.length[holders]
                 s_idx = segment_rows(st.start[holders], s_len)
-                fresh: dict[str, npt.NDArray[Any]] = {k: np.empty(cap, t) for k, t in CARRY_COLUMNS.items()}
-                K.take_carried(
-                    _carry_columns(pool, None), s_idx, _carry_columns(fresh, None), 0
-                )
+                fresh: dict[str, npt.NDArray[Any]] = {
+                    k: np.empty(cap, t) for k, t in CARRY_COLUMNS.items()
+                }
+                K.take_carried(_carry_columns(pool, None), s_idx, _carry_columns(fresh, None), 0)
                 pool, used = fresh, live_stay
                 st.start[holders] = np.cumsum(s_len) - s_len
             # the run sessions' kept rows go after the used part
             if n_kept:
-                K.take_carried(
-                    _carry_columns(cols, None), k_idx, _carry_columns(pool, None), used
-                )
+                K.take_carried(_carry_columns(cols, None), k_idx, _carry_columns(pool, None), used)
             k_start = used + np.cumsum(kept_len) - kept_len
             st.cols, st.used, st.cap = pool, used + n_kept, cap
             # the run's open sessions: updated in place where they have a row, else appended
