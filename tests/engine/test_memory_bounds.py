@@ -304,3 +304,46 @@ def test_a_session_whose_rows_all_left_the_window_before_a_snapshot_keeps_its_fi
         assert r.n_events == 3 and not r.closed
         d = eng.drill(r.session_id)
         assert d is not None and len(d.ndjson) == 3
+
+
+def test_eviction_before_the_first_snapshot_still_puts_closed_sessions_first() -> None:
+    # many sessions flagged between two snapshots: the snapshot evicts before it reads their
+    # fields (most would be evicted again at once), so it must still know which have closed
+    # The "b" sessions are flagged after the "a" ones but close; the "a" ones stay open, so
+    # closed-first keeps every "a" session where newest-flag-first alone would drop them.
+    def click(t: int, sid: str) -> dict[str, Any]:
+        return {"ts": t, "sid": sid, "type": "click", "url": "/checkout",
+                "target": "button#pay", "x": 800, "y": 400}  # fmt: skip
+
+    def chunk(events: list[dict[str, Any]]) -> bytes:
+        return ("\n".join(json.dumps(e) for e in events) + "\n").encode()
+
+    src = ChunkSource()
+    ing = Ingestor(IngestConfig(idle_gap_ms=60_000, lateness_ms=1000, evict_after_events=1))
+    eng = Engine(
+        [src],
+        ingestor=ing,
+        detector=PayDetector(),
+        analytics=False,
+        warmup_detectors=False,
+        retention=Retention(max_sessions=8),
+        publish_interval=1e9,  # no snapshot until the test asks
+    )
+    src.chunks.append(chunk([click(T0 + i, f"a{i}") for i in range(5)]))
+    # in one chunk: the "b" sessions' flags, then the "a" sessions going on (every 20 s)
+    # while the "b" ones fall silent past the idle gap, so they close in the batch that
+    # flags them (a session kept before that batch has its close read as batches come)
+    later = [click(T0 + 10_000 + i, f"b{i}") for i in range(5)]
+    for step in range(1, 6):
+        t = T0 + 10_000 + 20_000 * step
+        later += [{"ts": t + i, "sid": f"a{i}", "type": "scroll", "url": "/", "sy": step}
+                  for i in range(5)]  # fmt: skip
+    src.chunks.append(chunk(later))
+    while src.chunks:
+        eng.step()
+    assert len(eng._kept) == 10 and eng._unread  # all flagged, none read yet
+    snap = eng._publish(0.0)
+    # down to 90 % of the cap: 3 go, all closed "b" sessions, oldest flag first
+    keys = sorted(r.key for r in snap.session_rows)
+    assert keys == ["a0", "a1", "a2", "a3", "a4", "b3", "b4"]
+    assert all(r.closed == r.key.startswith("b") for r in snap.session_rows)

@@ -892,21 +892,35 @@ class Engine:
 
     def _read_new_kept(self) -> None:
         """The row fields of the sessions flagged since the last call, from the newest window
-        batch each appears in (from then on each new batch updates them, ``_remember``); then
-        eviction, which needs them (closed sessions go first)."""
+        batch each appears in (from then on each new batch updates them, ``_remember``), with
+        eviction in between: it needs only whether they closed (closed sessions go first), and
+        under heavy flagging it evicts most of them again at once, so the rest of their fields
+        (key, cohort: Python per session) are read for the ones it keeps."""
         if not self._unread:
             return
         left = np.unique(np.asarray(self._unread, dtype=np.uint64))
         self._unread.clear()
+        found: list[tuple[EventBatch, npt.NDArray[np.intp]]] = []
+        kept_map = self._kept
         for batch in reversed(self._window):
             if not left.size:
                 break
             sids = batch.sessions["session_id"]
             hit = np.flatnonzero(member(sids, left))
             if hit.size:
-                self._read_meta(batch, hit)
+                found.append((batch, hit))
+                closed = hit[batch.sessions["closed"][hit]]
+                for sid in sids[closed].tolist():
+                    kept = kept_map.get(sid)  # (an event cap may have evicted it already)
+                    if kept is not None:
+                        kept.closed = True
                 left = left[~member(left, np.sort(sids[hit]))]
         self._evict()
+        kept_ids = self._current_kept_ids()
+        for batch, hit in found:
+            hit = hit[member(batch.sessions["session_id"][hit], kept_ids)]
+            if hit.size:
+                self._read_meta(batch, hit)
 
     @property
     def _kept_events(self) -> int:
