@@ -7,7 +7,6 @@ per-page and per-element counts of distinct flagged sessions stay exact.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ import pytest
 from pay_detector import PayDetector
 
 from uxtop.engine import Engine, Retention, core
-from uxtop.engine.core import _Kept
 from uxtop.engine.flag_tally import FlagTally
+from uxtop.engine.kept_sessions import KeptSessions
 from uxtop.ingest import IngestConfig, Ingestor
 
 T0 = 1_767_225_600_000
@@ -87,9 +86,9 @@ def held_items(obj: Any, seen: set[int] | None = None) -> int:
         return len(obj) + sum(held_items(v, seen) for v in obj.values())
     if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
         return len(obj) + sum(held_items(v, seen) for v in obj)
-    if isinstance(obj, _Kept):
-        return sum(held_items(getattr(obj, f.name), seen) for f in dataclasses.fields(obj))
-    if isinstance(obj, FlagTally):
+    if isinstance(obj, np.ndarray) and obj.dtype == object:  # keys, cached rows
+        return sum(v is not None for v in obj.tolist())
+    if isinstance(obj, (KeptSessions, FlagTally)):
         return sum(held_items(v, seen) for v in vars(obj).values())
     return 0
 
@@ -97,6 +96,13 @@ def held_items(obj: Any, seen: set[int] | None = None) -> int:
 def engine_items(eng: Engine) -> int:
     skip = {"_snapshot", "_ingestor", "_detector", "_analytics", "sources", "_core_strings"}
     return sum(held_items(v) for k, v in vars(eng).items() if k not in skip)
+
+
+def kept_column(eng: Engine, name: str) -> dict[int, int]:
+    """A column of the kept sessions, by session id."""
+    kept = eng._kept
+    live = kept.live_slots()
+    return dict(zip(kept.cols["sid"][live].tolist(), kept.cols[name][live].tolist(), strict=True))
 
 
 def stream(eng: Engine, src: ChunkSource, rounds: int, sessions: int, clicks: int) -> Iterator[int]:
@@ -128,11 +134,12 @@ def test_engine_state_stops_growing_with_new_flagged_sessions() -> None:
     assert max(sizes[-4:]) <= max(sizes[4:8]) + 40, sizes
     # the record store holds exactly the rows copied out for kept sessions (as their batches
     # left the window), one segment table entry or more each, and none of an evicted session's
-    kept_rows = sum(k.n_kept for k in eng._kept.values())
+    n_kept = kept_column(eng, "n_kept")
+    kept_rows = sum(n_kept.values())
     assert eng._records.live_rows == eng._kept_events == kept_rows > 0
-    copied = sum(1 for k in eng._kept.values() if k.n_kept)
+    copied = sum(1 for n in n_kept.values() if n)
     assert 0 < copied <= eng._records.segments <= kept_rows
-    assert all(len(eng._records.rows_of(k)) == v.n_kept for k, v in eng._kept.items())
+    assert all(len(eng._records.rows_of(k)) == n for k, n in n_kept.items())
 
 
 def test_a_sessions_flags_are_capped_but_all_counted() -> None:
@@ -140,8 +147,7 @@ def test_a_sessions_flags_are_capped_but_all_counted() -> None:
     eng = pay_engine(src, Retention(per_session_flags=50))
     for _ in stream(eng, src, rounds=2, sessions=1, clicks=400):
         pass
-    kept = next(iter(eng._kept.values()))
-    assert kept.n_flags == 400
+    assert list(kept_column(eng, "n_flags").values()) == [400]
     snap = eng._publish(0.0)
     row = snap.session_rows[0]
     assert row.n_flags == 400
@@ -263,7 +269,7 @@ def test_a_flagged_sessions_past_survives_the_window(publish_interval: float) ->
         src.done = True
         eng.run_until_done(10)
         out = {}
-        for sid in sorted(eng._kept):
+        for sid in eng._kept.ids().tolist():
             d = eng.drill(sid)
             assert d is not None
             out[sid] = [
@@ -297,7 +303,7 @@ def test_a_session_whose_rows_all_left_the_window_before_a_snapshot_keeps_its_fi
     while src.chunks:
         eng.step()
     assert eng._window_events <= 30 + 10  # long gone from the window, before any snapshot
-    assert len(eng._kept) == 3 and all(k.n_kept == 3 for k in eng._kept.values())
+    assert list(kept_column(eng, "n_kept").values()) == [3, 3, 3]
     snap = eng._publish(0.0)  # the stream goes on: nothing has closed them yet
     assert sorted(r.key for r in snap.session_rows) == ["r0-s0", "r0-s1", "r0-s2"]
     for r in snap.session_rows:

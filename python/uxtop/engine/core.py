@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import operator
 import threading
 import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
@@ -55,6 +54,7 @@ from uxtop.engine.flag_store import FlagStore
 from uxtop.engine.flag_tally import FlagTally, StringCodes
 from uxtop.engine.flags import FlagAdapter, flag_columns, rows_of_columns
 from uxtop.engine.gc_pacing import FullCollections
+from uxtop.engine.kept_sessions import KeptSessions
 from uxtop.engine.records import RecordStore, gather_into, member
 from uxtop.engine.sources import Source
 from uxtop.snapshot import (
@@ -122,36 +122,6 @@ class Retention:
     max_events: int = 2_000_000
     per_session_events: int = 10_000
     per_session_flags: int = 1_000
-
-
-# slots: one is made per newly flagged session, thousands a second under an incident
-@dataclass(slots=True)
-class _Kept:
-    session_id: int
-    key: str
-    uid: str = ""
-    dev: str = ""
-    rel: str = ""
-    geo: str = ""
-    start_ts: int = 0
-    n_events: int = 0
-    closed: bool = False
-    seq: int = 0
-    #: events retained in the engine's RecordStore
-    n_kept: int = 0
-    #: flags counted (the newest Retention.per_session_flags of them are in the flag store)
-    n_flags: int = 0
-    #: the first flag's start, the newest flag's page and element (the session row shows them)
-    first_ts: int = 0
-    last_url: str = ""
-    last_target: str = ""
-    #: flags by kind (a dict: a Counter costs 1 us more to make, per flagged session)
-    kinds: dict[str, int] = field(default_factory=dict)
-    #: ``kinds`` most common first, as the session row shows it (None: recount)
-    kinds_order: tuple[str, ...] | None = None
-    score: float = 0.0
-    last_flag_ts: int = 0
-    row: SessionRow | None = None
 
 
 class _Drill(Command, frozen=True):
@@ -297,14 +267,11 @@ class Engine:
         # retention
         self._window: deque[EventBatch] = deque()
         self._window_events = 0
-        self._kept: dict[int, _Kept] = {}
+        self._kept = KeptSessions()
         self._records = RecordStore()
-        self._kept_ids: npt.NDArray[np.uint64] | None = None  # sorted; None: to rebuild
         #: sessions flagged for the first time whose row fields are not yet read (the window's
         #: batches hold them; read once per snapshot, ``_read_new_kept``)
-        self._unread: list[int] = []
-        self._flag_seq = 0
-        self._seq_order: list[int] = []  # kept session ids in the order they were first flagged
+        self._unread: list[npt.NDArray[np.uint64]] = []
         self._notes: list[str] = []
         self._snapshot = self._build_snapshot(self.clock())
         warm_thread = self._detector_state == "compiling" and (
@@ -701,7 +668,7 @@ class Engine:
         heavy flagging most kept sessions are evicted again before that, and never copied."""
         self._window.append(batch)
         self._window_events += len(batch)
-        kept_ids = self._current_kept_ids()
+        kept_ids = self._kept.ids()
         if kept_ids.size:
             hit = np.flatnonzero(member(batch.sessions["session_id"], kept_ids))
             if hit.size:
@@ -714,53 +681,31 @@ class Engine:
         if self._kept_events > self.retention.max_events:
             self._evict()  # long flagged sessions keep growing: enforce the cap every batch
 
-    def _current_kept_ids(self) -> npt.NDArray[np.uint64]:
-        """The kept sessions' ids, sorted (rebuilt after flags added sessions or eviction)."""
-        if self._kept_ids is None:
-            self._kept_ids = np.sort(
-                np.fromiter(self._kept.keys(), dtype=np.uint64, count=len(self._kept))
-            )
-        return self._kept_ids
-
     def _read_meta(self, batch: EventBatch, hit: npt.NDArray[np.intp]) -> None:
         """Kept sessions' row fields (start, events, closed, cohort, key) from their rows
         ``hit`` of ``batch``'s session table: a batch newer than the last one read."""
         s = batch.sessions
-        # per-session fields read as Python lists once per batch, not element by element
-        meta = zip(
-            s["session_id"][hit].tolist(),
-            hit.tolist(),
-            s["start_ts"][hit].tolist(),
-            s["n_events"][hit].tolist(),
-            s["closed"][hit].tolist(),
-            s["dev"][hit].tolist(),
-            s["rel"][hit].tolist(),
-            s["geo"][hit].tolist(),
-            strict=True,
-        )
-        kept_map = self._kept
-        text = self._str
+        kept = self._kept
+        slots = kept.slots_of(s["session_id"][hit])
+        ok = slots >= 0
+        hit, slots = hit[ok], slots[ok]
+        if not hit.size:
+            return
         with self._lock:
-            for sid, si, start_ts, n_events, closed, dev, rel, geo in meta:
-                kept = kept_map.get(sid)
-                if kept is None:
-                    continue
-                kept.start_ts = start_ts
-                kept.n_events = n_events
-                kept.closed = bool(closed)
-                # cohort strings from the first batch whose row has a device (many sessions
-                # never say: this runs for them every batch, so it reads no numpy scalars)
-                if not kept.dev:
-                    kept.dev, kept.rel, kept.geo = (
-                        text("dev", dev),
-                        text("rel", rel),
-                        text("geo", geo),
-                    )
-                if not kept.key:
-                    # this row's key and uid only (batch.keys/uids would decode every row)
-                    kept.key = batch.key(si)
-                    kept.uid = batch.uid(si) or ""
-                kept.row = None
+            kept.read_fields(
+                slots,
+                s["start_ts"][hit],
+                s["n_events"][hit],
+                s["closed"][hit],
+                s["dev"][hit],
+                s["rel"][hit],
+                s["geo"][hit],
+            )
+            # this row's key and uid only (batch.keys/uids would decode every row)
+            unread = np.flatnonzero(kept.key[slots] == None)  # noqa: E711 (object array)
+            for slot, si in zip(slots[unread].tolist(), hit[unread].tolist(), strict=True):
+                kept.key[slot] = batch.key(si)
+                kept.uid[slot] = batch.uid(si) or ""
 
     def _copy_kept_rows(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
         """Copy the rows of the kept sessions ``ids`` out of ``batch``, which leaves the window."""
@@ -776,74 +721,53 @@ class Engine:
             return
         block = self._records.write(sids[hit], lens, _record_dtype(batch))
         gather_into(block, batch.columns, segment_rows(starts, lens))
-        kept_map = self._kept
-        per_session = self.retention.per_session_events
-        unread: list[int] = []
+        kept = self._kept
+        slots = kept.slots_of(sids[hit])  # ``ids`` are kept sessions: all found
         with self._lock:
-            for i, (sid, n) in enumerate(zip(sids[hit].tolist(), lens.tolist(), strict=True)):
-                kept = kept_map[sid]  # ``ids`` are kept sessions
-                if n:
-                    kept.n_kept += n
-                    if kept.n_kept > per_session:
-                        self._trim_session(kept)
-                    kept.row = None
-                if not kept.key:
-                    unread.append(i)
+            kept.add_kept_rows(slots, lens)
+            per_session = self.retention.per_session_events
+            n_kept = kept.cols["n_kept"]
+            for slot in slots[n_kept[slots] > per_session].tolist():
+                sid = int(kept.cols["sid"][slot])
+                n_kept[slot] -= self._records.trim(sid, per_session)
             if self._records.needs_compaction():
                 self._records.compact()
-        if unread:
+        unread = np.flatnonzero(kept.key[slots] == None)  # noqa: E711 (object array)
+        if unread.size:
             # flagged since the last snapshot, and this may be the last of its batches: its
             # fields from here (a newer batch, if any, overrides them at the next read)
             self._read_meta(batch, hit[unread])
 
-    def _trim_session(self, kept: _Kept) -> None:
-        kept.n_kept -= self._records.trim(kept.session_id, self.retention.per_session_events)
-
     def _apply_flags(self, batch: EventBatch | None, fb: Any) -> None:
         cols = flag_columns(fb, self._strings, self._flag_adapter, self._flag_codes)
-        scores = self._flag_adapter.session_scores(fb, self._detector)
+        score_ids, scores = self._flag_adapter.score_arrays(fb, self._detector)
         if cols is None:
-            self._refresh_scores(scores)
+            with self._lock:
+                self._kept.set_scores(score_ids, scores)
             return
         n = int(cols["sid"].shape[0])
         names = self._flag_codes.names
-        # the batch's flags per session, with numpy: thousands of flags a batch under an
-        # incident, and with many sessions open most flagged sessions are new and evicted again
-        # a snapshot or two later. Python runs once per session, not per flag, and makes no
-        # object per flag: the flags themselves go to the flag store as columns.
+        # the batch's flags summed per session with numpy (thousands of flags a batch under an
+        # incident); the kept sessions are columns too (kept_sessions.py), so nothing here
+        # runs per flag or per session in Python
         sid = cols["sid"]
         order = np.argsort(sid, kind="stable")  # by session, each session's flags in order
         s_sorted = sid[order]
         starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
         ends = np.r_[starts[1:], n]
         group = np.repeat(np.arange(starts.size), ends - starts)
-        # kinds per session, each session's in the order first seen (as the row lists them)
+        # kinds per session, each session's in the order first seen
         n_kinds = len(names) + 1
         pair, first, count = np.unique(
             group * n_kinds + cols["kind"][order], return_index=True, return_counts=True
         )
         by = np.lexsort((first, pair // n_kinds))
         pair, count = pair[by], count[by]
-        pair_start = np.searchsorted(pair // n_kinds, np.arange(starts.size + 1))
         first_idx, last_idx = order[starts], order[ends - 1]
-        # sessions in the order of their first flag in the batch (new ones are listed so)
+        # sessions in the order of their first flag in the batch (new ones are numbered so)
         g = np.argsort(first_idx, kind="stable")
-        sessions = zip(
-            s_sorted[starts][g].tolist(),
-            (ends - starts)[g].tolist(),
-            np.add.reduceat(cols["severity"][order], starts)[g].tolist(),
-            np.maximum.reduceat(cols["end"][order], starts)[g].tolist(),
-            cols["start"][first_idx][g].tolist(),
-            cols["url"][last_idx][g].tolist(),
-            cols["target"][last_idx][g].tolist(),
-            pair_start[:-1][g].tolist(),
-            pair_start[1:][g].tolist(),
-            strict=True,
-        )
-        pair_kind = [names[k] for k in (pair % n_kinds).tolist()]
-        pair_count = count.tolist()
-        new_ids: list[int] = []
-        kept_map = self._kept
+        rank = np.empty_like(g)
+        rank[g] = np.arange(g.size)
         with self._lock:
             if self._first_flag_ts is None:
                 self._first_flag_ts = int(cols["start"][0])
@@ -854,54 +778,38 @@ class Engine:
             self._recent_flags.extend(
                 rows_of_columns(cols, np.arange(max(n - recent, 0), n), names)
             )
-            for sid_, k, sev, end, first_ts, url, target, p0, p1 in sessions:
-                kept = kept_map.get(sid_)
-                if kept is None:
-                    self._flag_seq += 1
-                    kept = _Kept(session_id=sid_, key="", seq=self._flag_seq, first_ts=first_ts)
-                    kept_map[sid_] = kept
-                    self._seq_order.append(sid_)
-                    new_ids.append(sid_)
-                kept.n_flags += k
-                kinds = kept.kinds
-                for p in range(p0, p1):
-                    kind = pair_kind[p]
-                    kinds[kind] = kinds.get(kind, 0) + pair_count[p]
-                kept.kinds_order = None
-                kept.score += sev
-                if end > kept.last_flag_ts:
-                    kept.last_flag_ts = end
-                kept.last_url, kept.last_target = names[url], names[target]
-                kept.row = None
+            new_ids = self._kept.add_flags(
+                s_sorted[starts][g],
+                (ends - starts)[g],
+                np.add.reduceat(cols["severity"][order].astype(np.float64), starts)[g],
+                np.maximum.reduceat(cols["end"][order], starts)[g],
+                cols["start"][first_idx][g],
+                cols["url"][last_idx][g].astype(np.int64),
+                cols["target"][last_idx][g].astype(np.int64),
+                rank[pair // n_kinds],
+                (pair % n_kinds).astype(np.int64),
+                count.astype(np.int64),
+            )
             self._flag_store.append(cols)
-            self._refresh_scores(scores)
-        if new_ids:
+            self._kept.set_scores(score_ids, scores)
+        if new_ids.size:
             # their fields are read from the window for all sessions flagged since the last
             # snapshot in one pass (`_read_new_kept`), before a snapshot or drill-down shows
             # them; their rows stay in the window until its batches leave
-            self._unread.extend(new_ids)
-            self._kept_ids = None
-
-    def _refresh_scores(self, scores: dict[int, float]) -> None:
-        """The detector's current score of each kept session (its row is rebuilt if it moved)."""
-        for sid, score in scores.items():
-            k = self._kept.get(sid)
-            if k is not None and k.score != score:
-                k.score = score
-                k.row = None
+            self._unread.append(new_ids)
 
     def _read_new_kept(self) -> None:
         """The row fields of the sessions flagged since the last call, from the newest window
         batch each appears in (from then on each new batch updates them, ``_remember``), with
         eviction in between: it needs only whether they closed (closed sessions go first), and
         under heavy flagging it evicts most of them again at once, so the rest of their fields
-        (key, cohort: Python per session) are read for the ones it keeps."""
+        (key: Python per session) are read for the ones it keeps."""
         if not self._unread:
             return
-        left = np.unique(np.asarray(self._unread, dtype=np.uint64))
+        left = np.unique(np.concatenate(self._unread))
         self._unread.clear()
         found: list[tuple[EventBatch, npt.NDArray[np.intp]]] = []
-        kept_map = self._kept
+        kept = self._kept
         for batch in reversed(self._window):
             if not left.size:
                 break
@@ -910,13 +818,11 @@ class Engine:
             if hit.size:
                 found.append((batch, hit))
                 closed = hit[batch.sessions["closed"][hit]]
-                for sid in sids[closed].tolist():
-                    kept = kept_map.get(sid)  # (an event cap may have evicted it already)
-                    if kept is not None:
-                        kept.closed = True
+                slots = kept.slots_of(sids[closed])  # (an event cap may have evicted some)
+                kept.cols["closed"][slots[slots >= 0]] = True
                 left = left[~member(left, np.sort(sids[hit]))]
         self._evict()
-        kept_ids = self._current_kept_ids()
+        kept_ids = kept.ids()
         for batch, hit in found:
             hit = hit[member(batch.sessions["session_id"][hit], kept_ids)]
             if hit.size:
@@ -934,37 +840,41 @@ class Engine:
         if len(kept) <= r.max_sessions and self._kept_events <= r.max_events:
             return
         # closed first, then by last flag time: what a person is least likely to open next
-        # (one lexsort over the sessions' fields, read once each)
-        n = len(kept)
-        sid = np.fromiter(kept.keys(), dtype=np.uint64, count=n)
-        closed = np.fromiter(map(_CLOSED, kept.values()), dtype=np.bool_, count=n)
-        last = np.fromiter(map(_LAST_FLAG_TS, kept.values()), dtype=np.int64, count=n)
-        rows = np.fromiter(map(_N_KEPT, kept.values()), dtype=np.int64, count=n)
-        order = np.lexsort((last, ~closed))
+        live = kept.live_slots()
+        c = kept.cols
+        order = live[np.lexsort((c["last_flag_ts"][live], ~c["closed"][live]))]
         # down to 90 % of the caps, so eviction runs now and then, not on every batch
         max_s, max_e = int(r.max_sessions * 0.9), int(r.max_events * 0.9)
         # evict the first k in that order, k the least that brings both under their caps
-        by_sessions = max(n - max_s, 0)
+        by_sessions = max(len(kept) - max_s, 0)
         over = self._kept_events - max_e
-        by_events = int(np.searchsorted(np.cumsum(rows[order]), over)) + 1 if over > 0 else 0
-        gone = sid[order[: max(by_sessions, by_events)]]
+        by_events = int(np.searchsorted(np.cumsum(c["n_kept"][order]), over)) + 1 if over > 0 else 0
+        gone_slots = order[: max(by_sessions, by_events)]
+        gone = c["sid"][gone_slots]
         with self._lock:
-            for g in gone.tolist():
-                del kept[g]
+            kept.drop(gone_slots)
             self._records.drop(gone)  # (each store orders the ids it is given)
             self._flag_store.drop(gone)
-        self._kept_ids = None
 
     def _drill(self, session_id: int) -> SessionDetail | None:
         self._read_new_kept()
         with self._lock:
-            kept = self._kept.get(session_id)
-            if kept is None:
+            kept = self._kept
+            slot = kept.slot_of(session_id)
+            if slot < 0:
                 return None
             rec = self._rows_of(session_id)
             flags = self._flag_store.rows_of(session_id, self._flag_codes.names)
-            flags_dropped = kept.n_flags - len(flags)
-            meta = (kept.key, kept.uid, kept.dev, kept.rel, kept.geo, kept.n_events)
+            flags_dropped = int(kept.cols["n_flags"][slot]) - len(flags)
+            c = kept.cols
+            meta = (
+                kept.key[slot] or "",
+                kept.uid[slot] or "",
+                self._str("dev", int(c["dev"][slot])),
+                self._str("rel", int(c["rel"][slot])),
+                self._str("geo", int(c["geo"][slot])),
+                int(c["n_events"][slot]),
+            )
         if rec.size:
             cols = {k: np.ascontiguousarray(rec[k]) for k in rec.dtype.names or ()}
         else:
@@ -1200,39 +1110,11 @@ class Engine:
 
     def _session_rows(self) -> tuple[SessionRow, ...]:
         out: list[SessionRow] = []
-        if len(self._seq_order) > 2 * len(self._kept) + 64:
-            self._seq_order = [sid for sid in self._seq_order if sid in self._kept]
-        for sid in reversed(self._seq_order):  # newest flagged first, no sort per publish
-            kept = self._kept.get(sid)
-            if kept is None:
-                continue  # evicted
-            row = kept.row
-            if row is None:
-                kinds = kept.kinds_order
-                if kinds is None:
-                    # only flags change it; new events (most row rebuilds) keep the order
-                    # most common first, ties in first-seen order (as Counter.most_common)
-                    kinds = kept.kinds_order = tuple(
-                        sorted(kept.kinds, key=kept.kinds.__getitem__, reverse=True)
-                    )
-                row = SessionRow(
-                    session_id=kept.session_id,
-                    key=kept.key or str(kept.session_id),
-                    score=round(kept.score, 2),
-                    n_flags=kept.n_flags,
-                    kinds=kinds,
-                    url=kept.last_url,
-                    target=kept.last_target,
-                    start_ts=kept.start_ts or kept.first_ts,
-                    last_flag_ts=kept.last_flag_ts,
-                    n_events=max(kept.n_events, kept.n_kept),
-                    dev=kept.dev,
-                    rel=kept.rel,
-                    geo=kept.geo,
-                    closed=kept.closed,
-                    seq=kept.seq,
-                )
-                kept.row = row  # reused until the session changes: cheap 4 Hz snapshots
+        kept = self._kept
+        names = self._flag_codes.names
+        for slot in kept.newest_first().tolist():  # newest flagged first
+            # rows are cached until the session changes: cheap 4 Hz snapshots
+            row = kept.session_row(slot, names, self._str)
             if self._filter_terms and not match_filter(row, self._filter_terms):
                 continue
             out.append(row)
@@ -1364,11 +1246,6 @@ def _element_row(
         top_kind=top,
         sessions=sessions.get(key, 0),
     )
-
-
-_LAST_FLAG_TS = operator.attrgetter("last_flag_ts")
-_CLOSED = operator.attrgetter("closed")
-_N_KEPT = operator.attrgetter("n_kept")
 
 
 def _record_dtype(batch: EventBatch) -> np.dtype:

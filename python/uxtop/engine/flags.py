@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from uxtop.batch import NONE_ID, Strings
 from uxtop.snapshot import FLAG_KINDS, FlagRow
@@ -56,6 +57,28 @@ class FlagAdapter:
                     )
                 }
         return {}
+
+    def score_arrays(
+        self, fb: Any, detector: Any
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
+        """``session_scores`` as (session ids, scores) arrays, read without a dict when the
+        detector publishes them as arrays."""
+        for owner, attr in ((fb, "scores"), (fb, "session_scores"), (detector, "scores")):
+            val = getattr(owner, attr, None) if owner is not None else None
+            if val is None or callable(val) or isinstance(val, dict):
+                continue
+            sid = getattr(val, "session_id", None)
+            score = getattr(val, "score", None)
+            if sid is not None and score is not None:
+                return (
+                    np.asarray(sid).astype(np.uint64, copy=False),
+                    np.asarray(score).astype(np.float64, copy=False),
+                )
+        scores = self.session_scores(fb, detector)
+        return (
+            np.fromiter(scores.keys(), np.uint64, len(scores)),
+            np.fromiter(scores.values(), np.float64, len(scores)),
+        )
 
     def thresholds(self, detector: Any) -> dict[str, tuple[tuple[str, str], ...]]:
         """Config in force per kind: fields of the detector config grouped by kind prefix."""
