@@ -375,15 +375,31 @@ def test_session_rows_kinds_order_equals_a_recount() -> None:
 
 
 def test_spare_analytics_for_the_warm_up_runs_no_alert_commands() -> None:
+    import msgspec
+
+    from uxtop.analytics.config import FunnelConfig, StepConfig
+
+    one = FunnelConfig(name="f", steps=[StepConfig(type="click"), StepConfig(type="scroll")])
     from uxtop.analytics import Analytics, AnalyticsConfig
     from uxtop.engine.core import _spare_analytics
 
     live = Analytics(AnalyticsConfig(), run_commands=True)
     spare = _spare_analytics(live)
     assert spare is not None and spare is not live
-    assert spare.cfg is live.cfg
     assert spare.alerts.run_commands is False
     assert _spare_analytics(object()) is None
+    # configured funnels are the live ones; with none (inferred later, from many sessions)
+    # the spare gets one that the canned warm-up stream goes through, so the funnel kernels
+    # compile in the warm-up and not on the analysis thread
+    configured = Analytics(msgspec.structs.replace(live.cfg, funnels=[one]))
+    assert _spare_analytics(configured).cfg is configured.cfg
+    assert spare.cfg.funnels and not live.cfg.funnels
+    from uxtop.detect import Detector
+    from uxtop.engine.warmup import warm_pipeline
+
+    warm_pipeline(Detector(), spare)
+    (funnel,) = spare.funnels
+    assert [s.entered for s in funnel.result().steps][-1] > 0  # the stream reached step 2
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

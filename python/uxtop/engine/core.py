@@ -1385,7 +1385,19 @@ def _spare_analytics(analytics: Any) -> Any:
         return None
     if not isinstance(analytics, Analytics):
         return None
-    return Analytics(analytics.cfg, json_out=None, run_commands=False)
+    cfg = analytics.cfg
+    if not cfg.funnels:
+        # the default funnel is inferred only after many sessions, so the canned stream would
+        # leave the funnel, step-series and journey kernels to the first real batches (~0.1 s
+        # holding the GIL on the analysis thread): a funnel on the canned pages reaches them
+        from uxtop.analytics.config import FunnelConfig, StepConfig
+
+        warm = FunnelConfig(
+            name="warm-up",
+            steps=[StepConfig(type="pageview", url="/a"), StepConfig(type="pageview", url="/b")],
+        )
+        cfg = msgspec.structs.replace(cfg, funnels=[warm])
+    return Analytics(cfg, json_out=None, run_commands=False)
 
 
 def snapshot_status(snap: Snapshot, now: float) -> dict[str, Any]:
