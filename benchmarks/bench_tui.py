@@ -788,9 +788,22 @@ def main() -> int:
         "(2 M events, 200 k sessions interleaved over an hour: many sessions open at once)",
     )
     ap.add_argument(
+        "--read-mb",
+        type=float,
+        default=None,
+        help="the engine's read size in MB (default: the engine's, 16): one batch per read, so "
+        "this sets the batch size the throughput runs see",
+    )
+    ap.add_argument(
         "--generate", nargs=2, type=float, metavar=("RATE", "SECONDS"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
+    if args.read_mb is not None:
+        if args.read_mb <= 0:
+            ap.error("--read-mb must be > 0")
+        from uxtop.engine import core
+
+        core.READ_BUDGET = int(args.read_mb * (1 << 20))
     if args.generate:
         return _generate(args.generate[0], args.generate[1], args.sessions)
     only = set(args.only.split(","))
