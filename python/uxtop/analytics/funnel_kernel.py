@@ -16,6 +16,24 @@ START_CAP = 16  # = funnels.START_CAP
 ORDER_CODES = {"ordered": 0, "strict": 1, "unordered": 2}
 
 
+#: the per-slot arrays of ``FunnelState`` (first axis: slot)
+_STATE_ARRAYS = (
+    "U",
+    "T",
+    "pmin",
+    "pmax",
+    "ach",
+    "dx",
+    "reach",
+    "last",
+    "upath",
+    "best",
+    "bestlen",
+    "S",
+    "Sc",
+)
+
+
 class FunnelState:
     """State arrays for up to ``cap`` units of an ``n``-step funnel; slots are reused."""
 
@@ -48,19 +66,8 @@ class FunnelState:
             new[: a.shape[0]] = a
             return new
 
-        self.U = g(self.U)
-        self.T = g(self.T)
-        self.pmin = g(self.pmin)
-        self.pmax = g(self.pmax)
-        self.ach = g(self.ach)
-        self.dx = g(self.dx)
-        self.reach = g(self.reach)
-        self.last = g(self.last)
-        self.upath = g(self.upath)
-        self.best = g(self.best)
-        self.bestlen = g(self.bestlen)
-        self.S = g(self.S)
-        self.Sc = g(self.Sc)
+        for name in _STATE_ARRAYS:
+            setattr(self, name, g(getattr(self, name)))
         self.cap = cap
 
     def alloc(self) -> int:
