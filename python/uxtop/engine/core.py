@@ -819,7 +819,8 @@ class Engine:
                 found.append((batch, hit))
                 closed = hit[batch.sessions["closed"][hit]]
                 slots = kept.slots_of(sids[closed])  # (an event cap may have evicted some)
-                kept.cols["closed"][slots[slots >= 0]] = True
+                with self._lock:
+                    kept.cols["closed"][slots[slots >= 0]] = True
                 left = left[~member(left, np.sort(sids[hit]))]
         self._evict()
         kept_ids = kept.ids()
