@@ -94,6 +94,39 @@ def test_streaming_equals_one_shot_with_every_tombstone_squeezed(sessions, offse
     assert got == want
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(session_events(max_segments=8), min_size=1, max_size=6),
+    st.lists(st.integers(0, 200_000), max_size=10),
+    st.booleans(),
+)
+def test_running_scores_equal_scoring_every_flag_so_far(sessions, offsets, squeeze_all):
+    # each batch's scores are its flagged sessions' scores over all their flags so far (the
+    # detector keeps them in the open-session table, so tombstones and squeezes move them)
+    from uxtop.detect.score import session_scores
+
+    cfg = small_thresholds(DetectConfig())
+    det = Detector(cfg)
+    seen: list[FlagBatch] = []
+    with patch.object(detector_module, "_SQUEEZE_MIN", 0 if squeeze_all else 1024):
+        batches = [
+            det.update(b, tables()) for b in split_stream(sessions, [T0 + o for o in offsets])
+        ]
+        batches.append(det.finish())
+    for fb in batches:
+        seen.append(fb)
+        if not len(fb):
+            assert fb.scores is None
+            continue
+        want = session_scores(FlagBatch.concat(seen), cfg.score)
+        got = fb.scores
+        assert got is not None
+        at = np.searchsorted(want.session_id, got.session_id)
+        assert np.array_equal(want.session_id[at], got.session_id)
+        assert np.allclose(want.parts[at], got.parts) and np.allclose(want.score[at], got.score)
+        assert set(got.session_id.tolist()) == set(fb.columns["session_id"].tolist())
+
+
 def test_open_session_table_stays_sorted_and_squeezes() -> None:
     st_ = detector_module._State()
     nk = st_.need.shape[1]
