@@ -97,3 +97,21 @@ def test_the_store_gives_back_a_sessions_newest_flags_and_forgets_evicted_ones()
     # of them was live
     assert store.live == 6 and store.n == 6
     assert store.compactions >= 2 and store.capacity == MIN_ROWS
+
+
+def test_score_arrays_take_the_first_source_a_detector_publishes() -> None:
+    from types import SimpleNamespace
+
+    from uxtop.detect.score import SessionScores
+
+    arrays = SessionScores(np.array([5, 3], np.uint64), np.array([1.5, 2.0]), np.zeros((2, 1)))
+    adapter = FlagAdapter()
+    # the batch's own scores come first, whether a dict or arrays
+    fb = SimpleNamespace(scores={7: 4.25})
+    ids, scores = adapter.score_arrays(fb, SimpleNamespace(scores=arrays))
+    assert ids.tolist() == [7] and scores.tolist() == [4.25]
+    ids, scores = adapter.score_arrays(SimpleNamespace(scores=None), SimpleNamespace(scores=arrays))
+    assert ids.tolist() == [5, 3] and scores.tolist() == [1.5, 2.0]
+    assert ids.dtype == np.uint64 and scores.dtype == np.float64
+    ids, scores = adapter.score_arrays(None, None)
+    assert ids.size == 0 and scores.size == 0

@@ -39,34 +39,21 @@ class FlagAdapter:
             self._kind_names[c] = name
         return name
 
-    def session_scores(self, fb: Any, detector: Any) -> dict[int, float]:
-        """Per-session friction scores, if the detector publishes them for this batch."""
+    def score_arrays(
+        self, fb: Any, detector: Any
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
+        """Per-session friction scores as (session ids, scores), if the detector publishes
+        them for this batch: the first of ``fb.scores``, ``fb.session_scores`` and
+        ``detector.scores`` that is a dict or has ``session_id`` and ``score`` arrays."""
         for owner, attr in ((fb, "scores"), (fb, "session_scores"), (detector, "scores")):
             val = getattr(owner, attr, None) if owner is not None else None
             if val is None or callable(val):
                 continue
             if isinstance(val, dict):
-                return {int(k): float(v) for k, v in val.items()}
-            sid = getattr(val, "session_id", None)
-            score = getattr(val, "score", None)
-            if sid is not None and score is not None:
-                return {
-                    int(a): float(b)
-                    for a, b in zip(
-                        np.asarray(sid).tolist(), np.asarray(score).tolist(), strict=True
-                    )
-                }
-        return {}
-
-    def score_arrays(
-        self, fb: Any, detector: Any
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
-        """``session_scores`` as (session ids, scores) arrays, read without a dict when the
-        detector publishes them as arrays."""
-        for owner, attr in ((fb, "scores"), (fb, "session_scores"), (detector, "scores")):
-            val = getattr(owner, attr, None) if owner is not None else None
-            if val is None or callable(val) or isinstance(val, dict):
-                continue
+                return (
+                    np.fromiter((int(k) for k in val), np.uint64, len(val)),
+                    np.fromiter((float(v) for v in val.values()), np.float64, len(val)),
+                )
             sid = getattr(val, "session_id", None)
             score = getattr(val, "score", None)
             if sid is not None and score is not None:
@@ -74,11 +61,7 @@ class FlagAdapter:
                     np.asarray(sid).astype(np.uint64, copy=False),
                     np.asarray(score).astype(np.float64, copy=False),
                 )
-        scores = self.session_scores(fb, detector)
-        return (
-            np.fromiter(scores.keys(), np.uint64, len(scores)),
-            np.fromiter(scores.values(), np.float64, len(scores)),
-        )
+        return np.empty(0, np.uint64), np.empty(0, np.float64)
 
     def thresholds(self, detector: Any) -> dict[str, tuple[tuple[str, str], ...]]:
         """Config in force per kind: fields of the detector config grouped by kind prefix."""
