@@ -518,8 +518,9 @@ class Detector:
         else:
             # per run session: its carried rows, then its new ones
             n_carry = st.used
-            total = int(c_len.sum() + n_len.sum())
-            cols = {k: np.empty(total, t) for k, t in CARRY_COLUMNS.items()}
+            offsets = np.zeros(n_run + 1, np.int64)
+            np.cumsum(c_len + n_len, out=offsets[1:])
+            cols = {k: np.empty(int(offsets[-1]), t) for k, t in CARRY_COLUMNS.items()}
             K.join_carried(
                 _carry_columns(st.cols, n_carry),
                 c_start,
@@ -529,8 +530,6 @@ class Detector:
                 n_len,
                 K.CarryColumns(**cols),
             )
-            offsets = np.zeros(n_run + 1, np.int64)
-            np.cumsum(c_len + n_len, out=offsets[1:])
         o = offsets[:-1]
 
         need_abs = np.zeros((n_run, nk), np.int64)

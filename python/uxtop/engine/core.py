@@ -823,11 +823,8 @@ class Engine:
                     kept.cols["closed"][slots[slots >= 0]] = True
                 left = left[~member(left, np.sort(sids[hit]))]
         self._evict()
-        kept_ids = kept.ids()
         for batch, hit in found:
-            hit = hit[member(batch.sessions["session_id"][hit], kept_ids)]
-            if hit.size:
-                self._read_meta(batch, hit)
+            self._read_meta(batch, hit)  # (it skips the sessions just evicted)
 
     @property
     def _kept_events(self) -> int:

@@ -41,6 +41,8 @@ _COLUMNS: dict[str, type] = {
     "geo": np.int64,
     "n_kept": np.int64,  # rows copied to the record store
 }
+#: a free slot's values (string ids unset, the rest zero)
+_EMPTY = {k: NONE_ID if k in ("dev", "rel", "geo") else 0 for k in _COLUMNS}
 
 
 class KeptSessions:
@@ -74,7 +76,7 @@ class KeptSessions:
     def ids(self) -> npt.NDArray[np.uint64]:
         """The kept sessions' ids, sorted."""
         if self._ids is None:
-            live = np.flatnonzero(self.alive[: self._used])
+            live = self.live_slots()
             sid = self.cols["sid"][live]
             order = np.argsort(sid)
             self._ids, self._id_slots = sid[order], live[order]
@@ -183,9 +185,8 @@ class KeptSessions:
         self.uid[slots] = None
         self.kinds[slots] = 0
         self.kind_seen[slots] = 0
-        for k in _COLUMNS:
-            if k != "sid":
-                self.cols[k][slots] = NONE_ID if k in ("dev", "rel", "geo") else 0
+        for k, empty in _EMPTY.items():
+            self.cols[k][slots] = empty
         self._free.extend(slots.tolist())
         self._n -= int(slots.size)
         self._ids = None
@@ -259,8 +260,8 @@ class KeptSessions:
             out[:old] = a[:old]
             return out
 
-        for k in _COLUMNS:
-            self.cols[k] = grown(self.cols[k], NONE_ID if k in ("dev", "rel", "geo") else 0)
+        for k, empty in _EMPTY.items():
+            self.cols[k] = grown(self.cols[k], empty)
         self.key = grown(self.key, None)
         self.uid = grown(self.uid, None)
         self.row = grown(self.row, None)
