@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from pay_detector import PayDetector
 
+import uxtop.engine.core as core
 from uxtop.engine import (
     BytesSource,
     Engine,
@@ -298,6 +299,17 @@ def test_stdin_source_reads_a_pipe_to_eof() -> None:
     assert snap.events == data.count(b"\n") and not snap.running
 
 
+def test_a_full_pipe_queue_is_not_a_trickle() -> None:
+    """The ingest thread waits to gather input after a read smaller than ``trickle_bytes()``.
+    A pipe's queue can never hold more than ``max_buffered``: were the threshold above that,
+    every read of a saturated pipe would wait, and the producer would block (it did with a
+    threshold of half a 64 MB read budget)."""
+    with open(os.devnull, "rb") as fh:
+        src = StreamSource(fh, name="pipe")
+        assert core.trickle_bytes() <= src.max_buffered // 2
+        assert core.trickle_bytes() <= core.READ_BUDGET // 2
+
+
 def test_engine_is_headless() -> None:
     """The engine, snapshots and sources never import a UI toolkit (harlequin's rule)."""
     code = "import sys, uxtop.engine, uxtop.snapshot; assert 'textual' not in sys.modules and 'rich' not in sys.modules, sorted(m for m in sys.modules if m.startswith(('textual','rich')))"
@@ -408,8 +420,6 @@ def test_threaded_pipeline_matches_synchronous_run() -> None:
 def test_overloaded_analysis_sheds_oldest_batches_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import uxtop.engine.core as core
-
     monkeypatch.setattr(core, "READ_BUDGET", 4096)  # many small batches
     monkeypatch.setattr(core, "MAX_HANDOFF_EVENTS", 100)
     data = make_events(200)
@@ -431,8 +441,6 @@ def test_handoff_sheds_by_age_so_a_burst_is_not_lost(monkeypatch: pytest.MonkeyP
     overload); once the oldest has waited past MAX_HANDOFF_AGE_S, the next read sheds the old
     ones and keeps the newest; a backlog too small to matter is never shed for its age. Driven
     on a manual clock, the ingest side only."""
-    import uxtop.engine.core as core
-
     monkeypatch.setattr(core, "READ_BUDGET", 4096)  # many small batches
     now = [100.0]
     eng = Engine(

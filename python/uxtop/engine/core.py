@@ -77,12 +77,25 @@ from uxtop.snapshot import (
 )
 from uxtop.urls import page_template
 
-#: bytes read from each source per loop iteration: large enough to amortise the per-batch
-#: cost at 1 M events/s, small enough to publish on time. The detectors' cost per event falls
-#: with the batch (each open session in a batch re-reads its few carried rows): 16 MB reads
-#: (~170 k events) against 8 MB gave the settled analysis thread 1.07-1.20x in three
-#: alternating pairs of `bench_tui.py --only longrun`, the ingest thread unchanged
-READ_BUDGET = 16 << 20
+#: bytes read from each source per loop iteration: about FEED_INTERVAL of input at the 3 M
+#: events/s bar (~110 bytes an event), so at any rate up to the bar the per-batch cost
+#: downstream is paid about five times a second. The detectors' cost per event falls with the
+#: batch (each open session in a batch re-reads its few carried rows): on the ingest bench's
+#: file (200 k sessions interleaved) 64 MB reads against 16 MB took the analysis thread from
+#: 1.25-1.59 to 1.81-1.92 M events/CPU-s on a fresh engine, 1.68-1.73 to 2.31-2.33 warm, in
+#: two alternating pairs of `bench_tui.py --only throughput --traffic ingest-file --read-mb`
+READ_BUDGET = 64 << 20
+#: a read smaller than this is a trickle: the ingest thread waits to gather FEED_INTERVAL of
+#: input. Not a fraction of READ_BUDGET: a pipe's queue holds 16 MB, so at 2 M events/s half
+#: of a 64 MB budget never came and every read waited, and the producer blocked (the pipe run
+#: of `bench_tui.py --only pipe` fell behind at 1 M events/s)
+TRICKLE_BYTES = 8 << 20
+
+
+def trickle_bytes() -> int:
+    """Reads below this wait to gather (a small READ_BUDGET, in tests, lowers it too)."""
+    return min(TRICKLE_BYTES, READ_BUDGET // 2)
+
 #: the ingest thread feeds at most this often unless a full READ_BUDGET is waiting
 FEED_INTERVAL = 0.2
 #: a batch still waiting for analysis this long after it was read is dropped from analysis
@@ -373,7 +386,7 @@ class Engine:
                 bytes0 = self._bytes_in
                 if not self._ingest_once():
                     self._stop.wait(0.01)  # idle: short sleep keeps lag low without spinning
-                elif self._bytes_in - bytes0 < READ_BUDGET // 2:
+                elif self._bytes_in - bytes0 < trickle_bytes():
                     # a trickle: let it gather into batches of >= FEED_INTERVAL, so the per-batch
                     # cost downstream (detectors, retention, analytics) is paid ~5 times a
                     # second, not once per 1000 events

@@ -110,13 +110,16 @@ class StreamSource:
     pipe instead of uxtop buffering without limit.
     """
 
+    #: chunks the queue holds before the producer blocks
+    QUEUE_CHUNKS = 256
+
     def __init__(
         self, stream: BinaryIO | None = None, name: str = "stdin", chunk: int = 1 << 16
     ) -> None:
         self.name = name
         self._stream = stream if stream is not None else sys.stdin.buffer
         self._chunk = chunk
-        self._queue = _QueueStream(maxsize=256)
+        self._queue = _QueueStream(maxsize=self.QUEUE_CHUNKS)
         self._never = threading.Event()  # stdin is read until EOF; the bounded put blocks
         self._thread = threading.Thread(target=self._pump, name=f"uxtop-{name}", daemon=True)
         self._thread.start()
@@ -132,6 +135,11 @@ class StreamSource:
         except (OSError, ValueError):
             pass
         self._queue.put(None, self._never)
+
+    @property
+    def max_buffered(self) -> int:
+        """The most bytes waiting in the queue when the producer blocks (16 MB by default)."""
+        return self.QUEUE_CHUNKS * self._chunk
 
     def read(self, max_bytes: int) -> bytes:
         return self._queue.read(max_bytes)
