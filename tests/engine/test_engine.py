@@ -310,6 +310,17 @@ def test_a_full_pipe_queue_is_not_a_trickle() -> None:
         assert core.trickle_bytes() <= core.READ_BUDGET // 2
 
 
+def test_an_engine_turns_numpys_huge_page_advice_off() -> None:
+    """(see ``core.skip_huge_page_advice``: page faults in fresh batch arrays compacted memory)"""
+    setting = np._core.multiarray._set_madvise_hugepage
+    before = setting(True)
+    try:
+        Engine([BytesSource(b"")], detector=False, analytics=False)
+        assert setting(True) is False  # the engine had turned it off
+    finally:
+        setting(before)
+
+
 def test_engine_is_headless() -> None:
     """The engine, snapshots and sources never import a UI toolkit (harlequin's rule)."""
     code = "import sys, uxtop.engine, uxtop.snapshot; assert 'textual' not in sys.modules and 'rich' not in sys.modules, sorted(m for m in sys.modules if m.startswith(('textual','rich')))"
