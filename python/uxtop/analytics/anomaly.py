@@ -28,6 +28,16 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from uxtop.analytics.anomaly_kernel import (
+    I_BUCKET_MS,
+    I_DRIFT_BUCKETS,
+    I_PERSIST_K,
+    I_RECOVER_N,
+    I_UNLEARNED_MS,
+    N_INT_PARAMS,
+    bucket_kernel,
+    float_params,
+)
 from uxtop.analytics.config import AnomalyConfig
 
 SLOT_MS = 300_000
@@ -136,6 +146,13 @@ class SeasonalDetector:
         self._mask = np.uint64((1 << self.cfg.persist_n) - 1)
         self.t_last = -1
         self._noise_alpha = 0.02
+        self._fp = float_params(self.cfg, self._noise_alpha)
+        self._ip = np.zeros(N_INT_PARAMS, np.int64)
+        self._ip[I_PERSIST_K] = self.cfg.persist_k
+        self._ip[I_RECOVER_N] = self.cfg.recover_n
+        self._ip[I_DRIFT_BUCKETS] = self.cfg.drift_buckets
+        self._ip[I_UNLEARNED_MS] = UNLEARNED_MS
+        self._ip[I_BUCKET_MS] = bucket_ms
 
     def _alloc(self, cap: int) -> None:
         def grow(name: str, shape: tuple[int, ...], dtype: type, fill: float) -> None:
@@ -330,19 +347,65 @@ class SeasonalDetector:
         self.noise_n[r] = np.where(fresh, 30, self.noise_n[r])
 
     # -- per bucket -----------------------------------------------------------------------
-    def update(
-        self, t0: int, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating]
-    ) -> list[Alarm]:
-        """Consume the bucket starting at ``t0``: ``x`` value per row (NaN = no data), ``w`` its
-        weight (events behind a ratio/quantile; ignored for counts). Returns newly fired alarms."""
-        cfg = self.cfg
-        n = self.n
+    def _begin_bucket(self, t0: int) -> None:
         slot = t0 // SLOT_MS
         if slot != self.cur_slot:
             self._close_slots(slot)
         if (t0 // self.bucket_ms) % 6 == 0:  # once a minute is enough for a warm-up baseline
             self._warmup(t0)
         self.t_last = t0
+
+    def update(
+        self, t0: int, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating]
+    ) -> list[Alarm]:
+        """Consume the bucket starting at ``t0``: ``x`` value per row (NaN = no data), ``w`` its
+        weight (events behind a ratio/quantile; ignored for counts). Returns newly fired alarms.
+
+        One ``anomaly_kernel.bucket_kernel`` pass; ``update_reference`` is the same in numpy."""
+        self._begin_bucket(t0)
+        n = self.n
+        x = np.ascontiguousarray(x[:n], dtype=np.float32)
+        w = np.ascontiguousarray(w[:n], dtype=np.float32)
+        pos = (t0 // self.bucket_ms) % RECENT
+        win = (pos - np.arange(self.cfg.persist_n)) % RECENT
+        x_t = np.empty(n, np.float32)
+        e_old = np.empty(n, np.float32)
+        vol = np.empty(n, np.float32)
+        ready = np.empty(n, np.bool_)
+        valid = np.empty(n, np.bool_)
+        spike = np.empty(n, np.bool_)
+        gated = np.empty(n, np.bool_)
+        drift = np.empty(n, np.bool_)
+        bucket_kernel(
+            t0, pos, win, x, w,
+            self.kind, self.direction, self.parent, self.min_volume, self._mask,
+            self.exp, self.seas, self.noise, self.noise_n, self.bits, self.inband,
+            self.alarm, self.gated, self.gated_quiet, self.since, self.ewma, self.drift_run,
+            self.drift, self.z, self.scale,
+            self.x_recent, self.z_recent, self.e_recent, self.w_recent, self.a_recent,
+            self.acc_sum, self.acc_w, self.acc_held,
+            self._fp, self._ip,
+            x_t, e_old, vol, ready, valid, spike, gated, drift,
+        )  # fmt: skip
+        fired: list[Alarm] = []
+        z, scale = self.z, self.scale
+        for r in np.flatnonzero(spike | gated).tolist():
+            b = int(self.bits[r])
+            onset = t0 - (b.bit_length() - 1 if b else 0) * self.bucket_ms
+            kind = "spike" if spike[r] else "insufficient_volume"
+            fired.append(self._alarm(r, kind, onset, t0, float(z[r]), x_t, e_old, scale))
+        for r in np.flatnonzero(drift).tolist():
+            onset = t0 - (int(self.drift_run[r]) - 1) * self.bucket_ms
+            fired.append(self._alarm(r, "drift", onset, t0, float(self.ewma[r]), x_t, e_old, scale))
+        return fired
+
+    def update_reference(
+        self, t0: int, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating]
+    ) -> list[Alarm]:
+        """``update`` as numpy expressions over all rows: the kernel's executable spec."""
+        cfg = self.cfg
+        n = self.n
+        self._begin_bucket(t0)
         x = np.asarray(x[:n], dtype=np.float32)
         w = np.asarray(w[:n], dtype=np.float32)
         kind = self.kind[:n]
