@@ -177,3 +177,35 @@ def test_join_carried_equals_concatenated_slices(segs) -> None:
         parts = [p for s in segs for p in (a[k][s[0] : s[0] + s[1]], b[k][s[2] : s[2] + s[3]])]
         want = np.concatenate(parts) if parts else np.empty(0, t)
         assert got[k].dtype == t and np.array_equal(got[k], want), k
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    old=st.dictionaries(st.integers(0, 60), st.integers(1, 9), max_size=30),
+    new=st.dictionaries(st.integers(0, 60), st.integers(1, 9), max_size=30),
+    closed=st.sets(st.integers(0, 70), max_size=20),
+)
+def test_merge_running_scores_equals_a_dict_model(
+    old: dict[int, int], new: dict[int, int], closed: set[int]
+) -> None:
+    """Running parts: a batch's sessions add to theirs (or start), closed ones go; the batch's
+    rows come back as running totals (closed or not)."""
+    nk = 3
+
+    def parts(d: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.array(sorted(d), np.uint64)
+        p = np.array([[d[i] * (k + 1) for k in range(nk)] for i in sorted(d)], np.float64)
+        return ids, p.reshape(len(d), nk)
+
+    sid, have = parts(old)
+    ids, add = parts(new)
+    out_sid = np.empty(len(old) + len(new), np.uint64)
+    out_parts = np.empty((len(old) + len(new), nk), np.float64)
+    m = K.merge_running_scores(
+        sid, have, ids, add, np.array(sorted(closed), np.uint64), out_sid, out_parts
+    )
+    model = {i: old.get(i, 0) + new.get(i, 0) for i in set(old) | set(new)}
+    live = {i: v for i, v in model.items() if i not in closed}
+    assert out_sid[:m].tolist() == sorted(live)
+    assert out_parts[:m].tolist() == [[live[i] * (k + 1) for k in range(nk)] for i in sorted(live)]
+    assert add.tolist() == [[model[i] * (k + 1) for k in range(nk)] for i in sorted(new)]

@@ -417,6 +417,10 @@ class Detector:
         # running score parts of open sessions with flags (sorted by session id)
         self._score_sid = np.empty(0, np.uint64)
         self._score_parts = np.empty((0, len(FlagKind)), np.float64)
+        self._score_n = 0
+        # the merge writes here, then the two swap (no fresh arrays per batch)
+        self._spare_sid = np.empty(0, np.uint64)
+        self._spare_parts = np.empty((0, len(FlagKind)), np.float64)
         self.scores: SessionScores | None = None
         self.events_judged = 0
 
@@ -647,34 +651,36 @@ class Detector:
         return np.maximum(own, watermark - self.cfg.hold_ms - 1)
 
     def _account_scores(self, flags: FlagBatch, closed: npt.NDArray[np.uint64]) -> None:
-        """Add this batch's score parts to the open sessions' running totals (kept as arrays
-        sorted by session id, merged with numpy), then forget the closed sessions.
+        """Add this batch's score parts to the open sessions' running totals (rows sorted by
+        session id), then forget the closed sessions: one merge walk into the spare buffers
+        (``kernels.merge_running_scores``), which then swap with the live ones.
 
-        Sessions go in and out by binary search and one insert/delete copy: with 100 k+
-        flagged sessions open, sorting them all again every batch was most of this."""
-        sid, parts = self._score_sid, self._score_parts
-        if not len(flags):
-            self.scores = None
-        else:
+        With 100 k+ flagged sessions open, sorting them all again every batch was most of
+        this; then an insert and a delete copied every row twice into fresh arrays."""
+        n = self._score_n
+        if len(flags):
             batch_scores = session_scores(flags, self.cfg.score)
-            ids = batch_scores.session_id  # sorted, unique
-            cum = batch_scores.parts.copy()
-            at = np.searchsorted(sid, ids)
-            seen = np.zeros(ids.shape[0], dtype=bool)
-            inb = at < sid.shape[0]
-            seen[inb] = sid[at[inb]] == ids[inb]
-            cum[seen] += parts[at[seen]]
-            self.scores = SessionScores(ids, cum.sum(axis=1), cum)
-            parts[at[seen]] = cum[seen]  # in place: only this detector holds ``parts``
-            if not seen.all():
-                # an unseen id's ``at`` is where it goes to keep ``sid`` sorted
-                new = ~seen
-                sid = np.insert(sid, at[new], ids[new])
-                parts = np.insert(parts, at[new], cum[new], axis=0)
-        if closed.shape[0] and sid.shape[0]:
-            at = np.searchsorted(sid, closed)
-            inb = at < sid.shape[0]
-            gone = at[inb][sid[at[inb]] == closed[inb]]
-            if gone.shape[0]:
-                sid, parts = np.delete(sid, gone), np.delete(parts, gone, axis=0)
-        self._score_sid, self._score_parts = sid, parts
+            ids, cum = batch_scores.session_id, batch_scores.parts  # sorted, unique; fresh
+        else:
+            ids, cum = np.empty(0, np.uint64), np.empty((0, len(FlagKind)), np.float64)
+        if not ids.shape[0] and not (closed.shape[0] and n):
+            self.scores = None
+            return
+        need = n + ids.shape[0]
+        if self._spare_sid.shape[0] < need:
+            size = max(need, 2 * self._spare_sid.shape[0], 1024)
+            self._spare_sid = np.empty(size, np.uint64)
+            self._spare_parts = np.empty((size, len(FlagKind)), np.float64)
+        n_out = K.merge_running_scores(
+            self._score_sid[:n],
+            self._score_parts[:n],
+            ids,
+            cum,
+            np.unique(closed),
+            self._spare_sid,
+            self._spare_parts,
+        )
+        self.scores = SessionScores(ids, cum.sum(axis=1), cum) if ids.shape[0] else None
+        self._score_sid, self._spare_sid = self._spare_sid, self._score_sid
+        self._score_parts, self._spare_parts = self._spare_parts, self._score_parts
+        self._score_n = n_out

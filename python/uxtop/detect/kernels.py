@@ -1666,3 +1666,49 @@ def resume_rows(pos, offsets, runs, need_pos, start_rows):
                 else:
                     hi = mid
             start_rows[k, r] = lo
+
+
+@njit(cache=True, nogil=True)
+def merge_running_scores(sid, parts, ids, add, closed, out_sid, out_parts):
+    """The running score parts of open flagged sessions, updated by one batch, in one walk.
+
+    ``sid``/``parts``: the running rows (sorted by session id); ``ids``/``add``: the batch's
+    sessions (sorted, unique) and their parts; ``closed``: sessions to drop (sorted, unique).
+    Writes the merged rows (sorted, closed ones gone) to ``out_*`` (room for ``len(sid) +
+    len(ids)``) and the batch's sessions' running totals over ``add``; returns the row count.
+    (An insert then a delete copied every row twice, into fresh arrays, each batch.)"""
+    n, m, nc = sid.shape[0], ids.shape[0], closed.shape[0]
+    nk = parts.shape[1]
+    i = j = c = w = 0
+    while i < n or j < m:
+        if j >= m or (i < n and sid[i] < ids[j]):
+            s = sid[i]
+            src_old = True
+            src_new = False
+        elif i >= n or ids[j] < sid[i]:
+            s = ids[j]
+            src_old = False
+            src_new = True
+        else:
+            s = sid[i]
+            src_old = True
+            src_new = True
+        if src_new:
+            if src_old:
+                for k in range(nk):
+                    add[j, k] += parts[i, k]
+            row = add[j]
+        else:
+            row = parts[i]
+        while c < nc and closed[c] < s:
+            c += 1
+        if not (c < nc and closed[c] == s):
+            out_sid[w] = s
+            for k in range(nk):
+                out_parts[w, k] = row[k]
+            w += 1
+        if src_old:
+            i += 1
+        if src_new:
+            j += 1
+    return w
