@@ -1124,14 +1124,16 @@ class Engine:
         out: list[SessionRow] = []
         kept = self._kept
         names = self._flag_codes.names
-        for slot in kept.newest_first().tolist():  # newest flagged first
-            # rows are cached until the session changes: cheap 4 Hz snapshots
-            row = kept.session_row(slot, names, self._str)
-            if self._filter_terms and not match_filter(row, self._filter_terms):
-                continue
-            out.append(row)
-            if len(out) >= MAX_SESSION_ROWS:
-                break
+        order = kept.newest_first().tolist()  # newest flagged first
+        # rows are cached until the session changes (cheap 4 Hz snapshots), and made a screen's
+        # worth at a time: a filter may need more of them
+        for at in range(0, len(order), MAX_SESSION_ROWS):
+            for row in kept.session_rows(order[at : at + MAX_SESSION_ROWS], names, self._str):
+                if self._filter_terms and not match_filter(row, self._filter_terms):
+                    continue
+                out.append(row)
+                if len(out) >= MAX_SESSION_ROWS:
+                    return tuple(out)
         return tuple(out)
 
     def _detector_stats(self, kind_rates: tuple[KindRate, ...]) -> DetectorStats:

@@ -22,6 +22,9 @@ from uxtop.batch import NONE_ID
 from uxtop.snapshot import SessionRow
 
 _I64 = np.int64
+#: the columns a session's row is made from
+_ROW_FIELDS = ("sid", "score", "n_flags", "url", "target", "start_ts", "first_ts",
+               "last_flag_ts", "n_events", "n_kept", "dev", "rel", "geo", "closed", "seq")  # fmt: skip
 #: numeric columns and their types (``kinds``/``kind_seen`` are 2-D, ``key``/``uid``/``row``
 #: objects)
 _COLUMNS: dict[str, type] = {
@@ -202,9 +205,10 @@ class KeptSessions:
 
     def kinds_of(self, slot: int) -> tuple[int, ...]:
         """Kind codes of a session, most flags first, ties in the order first seen."""
+        return self._kind_order(self.kinds[slot].tolist(), self.kind_seen[slot].tolist())
+
+    def _kind_order(self, counts: list[int], seen: list[int]) -> tuple[int, ...]:
         # plain Python: a handful of kinds, where numpy's per-call cost would dominate
-        counts = self.kinds[slot].tolist()
-        seen = self.kind_seen[slot].tolist()
         cols = sorted((k for k, n in enumerate(counts) if n), key=lambda k: (-counts[k], seen[k]))
         return tuple(self.kind_codes[k] for k in cols)
 
@@ -212,30 +216,40 @@ class KeptSessions:
         self, slot: int, names: list[str], text: Callable[[str, int], str]
     ) -> SessionRow:
         """The session's row (cached until it changes)."""
-        row = self.row[slot]
-        if row is None:
-            c = self.cols
-            sid = int(c["sid"][slot])
-            key = self.key[slot]
-            row = SessionRow(
-                session_id=sid,
-                key=key or str(sid),
-                score=round(float(c["score"][slot]), 2),
-                n_flags=int(c["n_flags"][slot]),
-                kinds=tuple(names[k] for k in self.kinds_of(slot)),
-                url=names[int(c["url"][slot])],
-                target=names[int(c["target"][slot])],
-                start_ts=int(c["start_ts"][slot]) or int(c["first_ts"][slot]),
-                last_flag_ts=int(c["last_flag_ts"][slot]),
-                n_events=max(int(c["n_events"][slot]), int(c["n_kept"][slot])),
-                dev=text("dev", int(c["dev"][slot])),
-                rel=text("rel", int(c["rel"][slot])),
-                geo=text("geo", int(c["geo"][slot])),
-                closed=bool(c["closed"][slot]),
-                seq=int(c["seq"][slot]),
-            )
-            self.row[slot] = row
-        return row
+        return self.session_rows([slot], names, text)[0]
+
+    def session_rows(
+        self, slots: list[int], names: list[str], text: Callable[[str, int], str]
+    ) -> list[SessionRow]:
+        """The sessions' rows, those not cached made together: each column is read once for
+        all of them (under heavy flagging most of a snapshot's 2 000 rows are new, and a
+        numpy scalar read per field per row was most of building them)."""
+        rows = self.row
+        missing = [s for s in slots if rows[s] is None]
+        if missing:
+            at = np.asarray(missing, dtype=_I64)
+            c = {k: self.cols[k][at].tolist() for k in _ROW_FIELDS}
+            kinds, seen = self.kinds[at].tolist(), self.kind_seen[at].tolist()
+            for j, slot in enumerate(missing):
+                sid = c["sid"][j]
+                rows[slot] = SessionRow(
+                    session_id=sid,
+                    key=self.key[slot] or str(sid),
+                    score=round(c["score"][j], 2),
+                    n_flags=c["n_flags"][j],
+                    kinds=tuple(names[k] for k in self._kind_order(kinds[j], seen[j])),
+                    url=names[c["url"][j]],
+                    target=names[c["target"][j]],
+                    start_ts=c["start_ts"][j] or c["first_ts"][j],
+                    last_flag_ts=c["last_flag_ts"][j],
+                    n_events=max(c["n_events"][j], c["n_kept"][j]),
+                    dev=text("dev", c["dev"][j]),
+                    rel=text("rel", c["rel"][j]),
+                    geo=text("geo", c["geo"][j]),
+                    closed=c["closed"][j],
+                    seq=c["seq"][j],
+                )
+        return [rows[s] for s in slots]  # type: ignore[misc]  # (all filled above)
 
     # -- storage -----------------------------------------------------------------------------
     def _alloc(self, k: int) -> npt.NDArray[np.int64]:
