@@ -310,6 +310,13 @@ def test_a_full_pipe_queue_is_not_a_trickle() -> None:
         assert core.trickle_bytes() <= core.READ_BUDGET // 2
 
 
+def test_the_handoff_holds_several_full_reads() -> None:
+    """A full read is ~READ_BUDGET / 110 events (the canonical ~110-byte event). If the count
+    bound held fewer than three, one batch waiting through a moment's stall plus the next read
+    would shed a whole batch at once, whatever its age (it did at 1 M with 64 MB reads)."""
+    assert core.MAX_HANDOFF_EVENTS >= 3 * core.READ_BUDGET // 110
+
+
 def test_an_engine_turns_numpys_huge_page_advice_off() -> None:
     """(see ``core.skip_huge_page_advice``: page faults in fresh batch arrays compacted memory)"""
     setting = np._core.multiarray._set_madvise_hugepage
@@ -626,3 +633,28 @@ def test_live_engine_paces_insights_and_a_synchronous_run_does_not() -> None:
         assert live._analytics.insight_interval_s == 0.25  # no fresher than its snapshots
     finally:
         live.stop()
+
+
+def test_a_file_read_comes_in_pieces_and_in_order(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read of a file or bytes source is handed over as pieces of at most READ_PIECE (heap
+    buffers, not fresh mmapped pages); the pieces are the bytes in order, and an engine over
+    the file sees every event."""
+    import uxtop.engine.sources as sources
+
+    monkeypatch.setattr(sources, "READ_PIECE", 1000)
+    data = make_events(40)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(data)
+    tail = FileTail(str(path), follow=False)
+    parts = tail.read_parts(4500)
+    assert [len(p) for p in parts] == [1000] * 4 + [500]
+    rest = tail.read_parts(10**9)
+    assert b"".join(parts + rest) == data and max(map(len, rest)) <= 1000
+    assert BytesSource(data).read_parts(2500) == [data[:1000], data[1000:2000], data[2000:2500]]
+    monkeypatch.setattr(core, "READ_BUDGET", 3000)  # several reads of several pieces
+    snap = Engine(
+        [FileTail(str(path), follow=False)], detector=False, analytics=False
+    ).run_until_done(10)
+    assert snap.events == data.count(b"\n")

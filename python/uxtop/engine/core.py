@@ -96,6 +96,7 @@ def trickle_bytes() -> int:
     """Reads below this wait to gather (a small READ_BUDGET, in tests, lowers it too)."""
     return min(TRICKLE_BYTES, READ_BUDGET // 2)
 
+
 #: the ingest thread feeds at most this often unless a full READ_BUDGET is waiting
 FEED_INTERVAL = 0.2
 #: a batch still waiting for analysis this long after it was read is dropped from analysis
@@ -108,9 +109,11 @@ MAX_HANDOFF_AGE_S = 0.5
 #: ... once at least this many events wait: a smaller backlog clears in tens of milliseconds
 #: after a stall (a GC pass, a drill-down), so dropping it would lose coverage and save no lag
 MIN_SHED_EVENTS = 100_000
-#: and whatever their age, at most this many events wait (~72 bytes each in columns: ~72 MB;
-#: the age bound comes first below ~2 M events/s, about what ingest can do)
-MAX_HANDOFF_EVENTS = 1_000_000
+#: and whatever their age, at most this many events wait (~72 bytes each in columns: ~144 MB):
+#: three full reads of ~600 k events, so a moment's stall with one batch waiting does not shed
+#: the next (at 1 M, two 64 MB reads were over it); the age bound comes first below ~4 M
+#: events/s, more than ingest can do
+MAX_HANDOFF_EVENTS = 2_000_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
 #: seconds between handing the heap's free pages back to the OS (see ``release_free_heap``)

@@ -30,6 +30,31 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+#: a file or bytes source reads this much at a time, and hands a read over as its pieces
+#: (the core takes them as one feed, ``Ingestor.feed_parts``). Under glibc's 32 MB ceiling for
+#: heap (not mmap) allocations, so a piece's buffer reuses freed heap pages: a 64 MB read as one
+#: bytes object was fresh mmapped pages every time, and the ingest thread's events per
+#: CPU-second fell ~15 % when reads went from 16 to 64 MB
+READ_PIECE = 16 << 20
+
+
+def read_pieces(read: Callable[[int], bytes], max_bytes: int) -> list[bytes]:
+    """Up to ``max_bytes`` from ``read`` as pieces of at most READ_PIECE, stopping at the
+    first short read (the source has nothing more for now)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < max_bytes:
+        want = min(READ_PIECE, max_bytes - size)
+        data = read(want)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+        if len(data) < want:
+            break
+    return parts
+
+
 class FileTail:
     """Reads a file from the start (or its end) and follows it as it grows, like ``tail -F``.
 
@@ -75,6 +100,9 @@ class FileTail:
             return b""
         self._maybe_reopen()
         return b""
+
+    def read_parts(self, max_bytes: int) -> list[bytes]:
+        return read_pieces(self.read, max_bytes)
 
     def _maybe_reopen(self, force: bool = False) -> None:
         # stat at most 4x a second: an idle followed file costs nothing
@@ -167,6 +195,9 @@ class BytesSource:
         chunk = bytes(self._data[self._pos : self._pos + max_bytes])
         self._pos += len(chunk)
         return chunk
+
+    def read_parts(self, max_bytes: int) -> list[bytes]:
+        return read_pieces(self.read, max_bytes)
 
     @property
     def done(self) -> bool:
