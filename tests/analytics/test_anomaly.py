@@ -438,3 +438,12 @@ def test_bucket_kernel_equals_the_numpy_reference() -> None:
         np.testing.assert_allclose(
             getattr(fast, name)[:n], getattr(ref, name)[:n], rtol=1e-4, atol=1e-5, err_msg=name
         )
+
+
+def test_a_bucket_short_of_rows_is_an_error() -> None:
+    """The kernel loops over the values it is given: a bucket missing rows must not pass."""
+    det = SeasonalDetector(bucket_ms=B)
+    det.add_row(COUNT, 0)
+    det.add_row(COUNT, 0)
+    with pytest.raises(ValueError, match="each of the 2 rows"):
+        det.update(T0, np.array([1.0], np.float32), np.array([1.0, 1.0], np.float32))

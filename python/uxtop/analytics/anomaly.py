@@ -362,8 +362,10 @@ class SeasonalDetector:
         weight (events behind a ratio/quantile; ignored for counts). Returns newly fired alarms.
 
         One ``anomaly_kernel.bucket_kernel`` pass; ``update_reference`` is the same in numpy."""
-        self._begin_bucket(t0)
         n = self.n
+        if x.shape[0] < n or w.shape[0] < n:
+            raise ValueError(f"a bucket needs a value and a weight for each of the {n} rows")
+        self._begin_bucket(t0)
         x = np.ascontiguousarray(x[:n], dtype=np.float32)
         w = np.ascontiguousarray(w[:n], dtype=np.float32)
         pos = (t0 // self.bucket_ms) % RECENT
