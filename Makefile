@@ -40,6 +40,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PYTHON) -m ruff check python tests benchmarks
+	$(PYTHON) -m ruff format --check python tests benchmarks
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest uxtop._core --allowlist stubtest-allowlist.txt
 	cargo clippy --all-targets -- -D warnings
