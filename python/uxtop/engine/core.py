@@ -112,7 +112,7 @@ MIN_SHED_EVENTS = 100_000
 #: and whatever their age, at most this many events wait (~72 bytes each in columns: ~144 MB):
 #: three full reads of ~600 k events, so a moment's stall with one batch waiting does not shed
 #: the next (at 1 M, two 64 MB reads were over it); the age bound comes first below ~4 M
-#: events/s, more than ingest can do
+#: events/s, about what ingest can do
 MAX_HANDOFF_EVENTS = 2_000_000
 #: session rows in a snapshot after the filter (newest first); the screen shows a window anyway
 MAX_SESSION_ROWS = 2000
