@@ -85,7 +85,7 @@ def test_flags_drops_and_rows_match_a_plain_model(seed: int) -> None:
         assert kept.ids().tolist() == sorted(model)
     rows = {}
     for slot in kept.newest_first().tolist():
-        r = kept.session_row(slot, NAMES, lambda table, i: "")
+        r = kept.session_rows([slot], NAMES, lambda table, i: "")[0]
         rows[r.session_id] = r
     assert [r.session_id for r in rows.values()] == sorted(
         model, key=lambda s: model[s]["seq"], reverse=True
@@ -116,7 +116,7 @@ def test_scores_fields_and_cached_rows() -> None:
     text = {("dev", 3): "mobile", ("dev", 4): "desktop", ("rel", 5): "2.0", ("geo", 6): "DE"}
 
     def row(slot: int):  # type: ignore[no-untyped-def]
-        return kept.session_row(slot, NAMES, lambda t, i: text.get((t, i), ""))
+        return kept.session_rows([slot], NAMES, lambda t, i: text.get((t, i), ""))[0]
 
     first = row(slot7)
     assert row(slot7) is first  # cached while nothing changes

@@ -719,7 +719,7 @@ class Engine:
                 s["geo"][hit],
             )
             # this row's key and uid only (batch.keys/uids would decode every row)
-            unread = np.flatnonzero(kept.key[slots] == None)  # noqa: E711 (object array)
+            unread = kept.without_key(slots)
             for slot, si in zip(slots[unread].tolist(), hit[unread].tolist(), strict=True):
                 kept.key[slot] = batch.key(si)
                 kept.uid[slot] = batch.uid(si) or ""
@@ -749,7 +749,7 @@ class Engine:
                 n_kept[slot] -= self._records.trim(sid, per_session)
             if self._records.needs_compaction():
                 self._records.compact()
-        unread = np.flatnonzero(kept.key[slots] == None)  # noqa: E711 (object array)
+        unread = kept.without_key(slots)
         if unread.size:
             # flagged since the last snapshot, and this may be the last of its batches: its
             # fields from here (a newer batch, if any, overrides them at the next read)

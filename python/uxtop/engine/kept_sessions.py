@@ -174,6 +174,10 @@ class KeptSessions:
             c[k][slots[unset]] = v[unset]
         self.row[slots] = None
 
+    def without_key(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Positions in ``slots`` of the sessions whose key is not read yet."""
+        return np.flatnonzero(self.key[slots] == None)  # noqa: E711 (object array)
+
     def add_kept_rows(self, slots: npt.NDArray[np.int64], n: npt.NDArray[np.int64]) -> None:
         self.cols["n_kept"][slots] += n
         self.row[slots[n > 0]] = None
@@ -203,25 +207,18 @@ class KeptSessions:
         live = self.live_slots()
         return live[np.argsort(-self.cols["seq"][live], kind="stable")]
 
-    def kinds_of(self, slot: int) -> tuple[int, ...]:
-        """Kind codes of a session, most flags first, ties in the order first seen."""
-        return self._kind_order(self.kinds[slot].tolist(), self.kind_seen[slot].tolist())
-
     def _kind_order(self, counts: list[int], seen: list[int]) -> tuple[int, ...]:
+        """Kind codes of a session (its ``kinds`` and ``kind_seen`` rows as lists), most flags
+        first, ties in the order first seen."""
         # plain Python: a handful of kinds, where numpy's per-call cost would dominate
         cols = sorted((k for k, n in enumerate(counts) if n), key=lambda k: (-counts[k], seen[k]))
         return tuple(self.kind_codes[k] for k in cols)
 
-    def session_row(
-        self, slot: int, names: list[str], text: Callable[[str, int], str]
-    ) -> SessionRow:
-        """The session's row (cached until it changes)."""
-        return self.session_rows([slot], names, text)[0]
-
     def session_rows(
         self, slots: list[int], names: list[str], text: Callable[[str, int], str]
     ) -> list[SessionRow]:
-        """The sessions' rows, those not cached made together: each column is read once for
+        """The sessions' rows (cached until a session changes), those not cached made together:
+        each column is read once for
         all of them (under heavy flagging most of a snapshot's 2 000 rows are new, and a
         numpy scalar read per field per row was most of building them)."""
         rows = self.row
