@@ -791,7 +791,7 @@ def main() -> int:
         "--read-mb",
         type=float,
         default=None,
-        help="the engine's read size in MB (default: the engine's, 16): one batch per read, so "
+        help="the engine's read size in MB (default: the engine's READ_BUDGET): one batch per read, so "
         "this sets the batch size the throughput runs see",
     )
     ap.add_argument(
