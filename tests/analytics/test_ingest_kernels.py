@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from uxtop.analytics.config import StepConfig
 from uxtop.analytics.funnel_kernel import _select_rows_kernel
-from uxtop.analytics.grouping import first_occurrences, unique_ints
+from uxtop.analytics.grouping import first_occurrences
 from uxtop.analytics.matchers import MatchBits, StepMatcher, step_bits
+from uxtop.distinct import unique_ints
 
 keys_st = st.lists(st.integers(-(2**62), 2**62), max_size=200) | st.lists(
     st.integers(-3, 12), max_size=200
@@ -485,3 +486,53 @@ def test_cohort_columns_equal_a_dict_reference(batches: list[list[int]]) -> None
     assert [lab for lab in cc.labels[1:4] if lab[0]] == [
         ("dev", f"d{v}") for v in sorted(ref, key=lambda v: ref[v]) if ref[v] < 4
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    group=st.lists(st.integers(0, 4), max_size=120),
+    seed=st.integers(0, 2**32 - 1),
+    k=st.integers(0, 5),
+)
+def test_first_distinct_equals_a_scan(group: list[int], seed: int, k: int) -> None:
+    from uxtop.analytics.series import first_distinct
+
+    g = np.asarray(group, np.int64)
+    v = np.random.default_rng(seed).integers(0, 6, g.shape[0]).astype(np.int64)
+    seen: dict[int, list[int]] = {}
+    ref = []
+    for i, (gg, vv) in enumerate(zip(g.tolist(), v.tolist(), strict=True)):
+        lst = seen.setdefault(gg, [])
+        if vv not in lst and len(lst) < k:
+            lst.append(vv)
+            ref.append(i)
+    assert first_distinct(g, v, k).tolist() == ref
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), batches=st.integers(1, 4), n=st.integers(0, 300))
+def test_flag_examples_equal_the_per_flag_rule(seed: int, batches: int, n: int) -> None:
+    """BucketAggregator.add_flags keeps, per bucket and flag kind, the first ``example_sessions``
+    distinct sessions in flag order, across batches: the per-flag loop it replaced."""
+    from uxtop.analytics.config import AnalyticsConfig
+    from uxtop.analytics.series import BucketAggregator
+
+    rng = np.random.default_rng(seed)
+    cfg = AnalyticsConfig()
+    agg = BucketAggregator(cfg)
+    E, B = cfg.example_sessions, agg.bucket_ms
+    ref: dict[int, dict[int, list[int]]] = {}
+    for _ in range(batches):
+        kind = rng.integers(0, 5, n).astype(np.int64)
+        sid = rng.integers(1, 12, n).astype(np.uint64)
+        ts = (rng.integers(0, 4, n) * B + rng.integers(0, B, n)).astype(np.int64)
+        cols = np.zeros((n, 1), np.int64)
+        agg.add_flags(kind, sid, ts, ["a", "b", "c", "d", "e"], cols, np.zeros((n, 1), np.uint64))
+        for k, s, t in zip(kind.tolist(), sid.tolist(), ts.tolist(), strict=True):
+            ex = ref.setdefault(t // B, {}).setdefault(k, [])
+            if len(ex) < E and s not in ex:
+                ex.append(s)
+    got = {b: o.flag_examples for b, o in agg.open.items() if o.flag_examples}
+    assert got == ref
+    # the kinds appear in the order of their first flag in the bucket, as in the loop
+    assert [list(d) for d in got.values()] == [list(ref[b]) for b in got]

@@ -33,9 +33,9 @@ import numpy as np
 import numpy.typing as npt
 
 from uxtop.analytics.config import COHORT_DIMS, FunnelConfig, StepConfig
-from uxtop.analytics.grouping import unique_ints
 from uxtop.analytics.keymap import KeyMap
 from uxtop.analytics.matchers import MatchBits, StepMatcher, string_of
+from uxtop.distinct import unique_first, unique_ints
 from uxtop.urls import page_template
 
 _NEG = -(2**62)
@@ -699,7 +699,7 @@ class FunnelInferrer:
             row = np.searchsorted(off, pv, side="right") - 1
             url = cols["url"][pv].astype(np.int64)
             # each (session row, url) once, at its first pageview (a row's events are in ts order)
-            _, first = np.unique(row * (int(url.max()) + 1) + url, return_index=True)
+            _, first = unique_first(row * (int(url.max()) + 1) + url)
             ts = ts_col[pv[first]].tolist()
             for r, u, t in zip(row[first].tolist(), url[first].tolist(), ts, strict=True):
                 sid = int(sids[r])

@@ -2,7 +2,8 @@
 
 numpy 2's ``np.unique`` hashes 64-bit keys (~30× slower than a sort on a batch's keys) and
 ``return_index`` takes a stable argsort; these do the same work by one sort or one hash-set
-pass in a kernel. ``tests/analytics/test_grouping.py`` compares each with ``np.unique``.
+pass in a kernel (the sort-based ones are in ``uxtop.distinct``). The tests in
+``tests/analytics/test_ingest_kernels.py`` compare each with ``np.unique``.
 """
 
 from __future__ import annotations
@@ -12,17 +13,6 @@ import numpy.typing as npt
 from numba import njit
 
 from uxtop.analytics.keymap import EMPTY, _home
-
-
-def unique_ints(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """``np.unique(x)`` for an integer array (sorted distinct values), by one sort."""
-    s = np.sort(x)
-    if s.shape[0] < 2:
-        return s
-    head = np.empty(s.shape[0], np.bool_)
-    head[0] = True
-    np.not_equal(s[1:], s[:-1], out=head[1:])
-    return s[head]
 
 
 @njit(cache=True, nogil=True)

@@ -21,6 +21,7 @@ from numba import njit
 
 from uxtop.analytics.config import JourneyLink
 from uxtop.analytics.keymap import KeyMap
+from uxtop.distinct import unique_counts, unique_first
 from uxtop.schema import Kind
 
 #: sessions whose latest arrival is carried, per funnel; a session's entry goes when it closes,
@@ -231,7 +232,7 @@ def _journey_kernel(  # type: ignore[no-untyped-def]
 
 def _counts_in_first_order(v: npt.NDArray[np.int64]) -> tuple[list[int], list[int]]:
     """Distinct values of ``v`` in order of first appearance, with their counts."""
-    u, first, c = np.unique(v, return_index=True, return_counts=True)
+    u, first, c = unique_first(v, counts=True)
     o = np.argsort(first)
     return u[o].tolist(), c[o].tolist()
 
@@ -252,7 +253,7 @@ def _add_pair_counts(d: dict[tuple[int, int], int], a: npt.NDArray, b: npt.NDArr
         uk = np.flatnonzero(cnt)
         uc = cnt[uk]
     else:
-        uk, uc = np.unique(key, return_counts=True)
+        uk, uc = unique_counts(key)
     for k, c in zip(uk.tolist(), uc.tolist(), strict=True):
         p = (k // width, k % width)
         d[p] = d.get(p, 0) + c

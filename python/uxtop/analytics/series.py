@@ -26,9 +26,10 @@ from numba import njit
 
 from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SeasonalDetector
 from uxtop.analytics.config import COHORT_DIMS, AnalyticsConfig
-from uxtop.analytics.grouping import count_first, unique_ints
+from uxtop.analytics.grouping import count_first
 from uxtop.analytics.hist import LO_MS, N_BUCKETS, STEPS_PER_OCTAVE, quantiles
 from uxtop.analytics.matchers import string_of
+from uxtop.distinct import unique_first, unique_ints
 from uxtop.schema import Kind
 
 OTHER = "(other)"
@@ -290,6 +291,31 @@ def top_desc(score: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
     if (sv[1:] > sv[:-1]).all():
         return part[o][:k]
     return np.argsort(neg)[:k]
+
+
+def first_distinct(
+    group: npt.NDArray[np.int64], value: npt.NDArray[np.int64], k: int
+) -> npt.NDArray[np.intp]:
+    """Indices of each group's first ``k`` distinct values, in order of first appearance; the
+    result in input order. Only a value's first appearance in its group can ever be picked, and
+    ``k`` of those fill it, so per-flag bookkeeping reduces to a short list per group."""
+    if group.shape[0] == 0 or k <= 0:
+        return np.empty(0, np.intp)
+    order = np.lexsort((value, group))  # stable: equal (group, value) stay in input order
+    g, v = group[order], value[order]
+    new = np.empty(g.shape[0], bool)
+    new[0] = True
+    np.not_equal(g[1:], g[:-1], out=new[1:])
+    new[1:] |= v[1:] != v[:-1]
+    first = np.sort(order[new])
+    fg = group[first]
+    by_group = np.argsort(fg, kind="stable")
+    gs = fg[by_group]
+    head = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    rank = np.arange(gs.shape[0]) - np.repeat(head, np.diff(np.r_[head, gs.shape[0]]))
+    keep = np.empty(first.shape[0], bool)
+    keep[by_group] = rank < k
+    return first[keep]
 
 
 class CohortColumns:
@@ -641,7 +667,7 @@ class BucketAggregator:
                     d[m] = d.get(m, 0) + 1
             else:
                 key = rr[em] * (1 << 32) + msg[em]
-                uk, first, cnt = np.unique(key, return_index=True, return_counts=True)
+                uk, first, cnt = unique_first(key, counts=True)
                 fo = np.argsort(first)
                 for kk_, c in zip(uk[fo].tolist(), cnt[fo].tolist(), strict=True):
                     d = o.msgs.setdefault(kk_ >> 32, {})
@@ -678,11 +704,13 @@ class BucketAggregator:
             self.flags,
             self.flags_route,
         )
-        # examples: per bucket and kind, the first distinct sessions, in flag order
+        # examples: per bucket and kind, the first E distinct sessions, in flag order. A list
+        # holding j already skips at most j of this batch's first E candidates and needs E − j.
         E = self.cfg.example_sessions
-        for g, k, s in zip(gi.tolist(), kind.tolist(), sid.tolist(), strict=True):
-            if g < 0:
-                continue
+        inb = np.flatnonzero(gi >= 0)
+        n_kinds = int(kind.max()) + 1 if kind.size else 1
+        pick = inb[first_distinct(gi[inb] * n_kinds + kind[inb], sid[inb], E)]
+        for g, k, s in zip(gi[pick].tolist(), kind[pick].tolist(), sid[pick].tolist(), strict=True):
             ex = opens[g].flag_examples.setdefault(k, [])
             if len(ex) < E and s not in ex:
                 ex.append(s)

@@ -29,6 +29,7 @@ from uxtop.detect.classify import ClassTable, mask_of
 from uxtop.detect.config import DetectConfig
 from uxtop.detect.flags import FlagBatch, FlagKind, Rule, string_table
 from uxtop.detect.score import SessionScores, session_scores
+from uxtop.distinct import unique_ints
 from uxtop.schema import Kind
 
 #: event columns the kernels read (plus ``row`` for evidence)
@@ -676,7 +677,7 @@ class Detector:
             self._score_parts[:n],
             ids,
             cum,
-            np.unique(closed),
+            unique_ints(closed),
             self._spare_sid,
             self._spare_parts,
         )

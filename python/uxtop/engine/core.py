@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from uxtop.batch import NONE_ID, STRING_TABLES, EventBatch, Strings, segment_rows
+from uxtop.distinct import unique_first, unique_ints
 from uxtop.engine.aggregates import (
     CELL_H,
     CELL_W,
@@ -775,9 +776,7 @@ class Engine:
         group = np.repeat(np.arange(starts.size), ends - starts)
         # kinds per session, each session's in the order first seen
         n_kinds = len(names) + 1
-        pair, first, count = np.unique(
-            group * n_kinds + cols["kind"][order], return_index=True, return_counts=True
-        )
+        pair, first, count = unique_first(group * n_kinds + cols["kind"][order], counts=True)
         by = np.lexsort((first, pair // n_kinds))
         pair, count = pair[by], count[by]
         first_idx, last_idx = order[starts], order[ends - 1]
@@ -823,7 +822,7 @@ class Engine:
         (key: Python per session) are read for the ones it keeps."""
         if not self._unread:
             return
-        left = np.unique(np.concatenate(self._unread))
+        left = unique_ints(np.concatenate(self._unread))
         self._unread.clear()
         found: list[tuple[EventBatch, npt.NDArray[np.intp]]] = []
         kept = self._kept

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from uxtop.distinct import unique_counts, unique_first, unique_ints
 from uxtop.engine.aggregates import CLICK_FLAG_KINDS, Decayed, KindSeries
 from uxtop.engine.records import member
 from uxtop.snapshot import SERIES_BUCKET_MS
@@ -137,7 +138,7 @@ class FlagTally:
             grown = np.full(max(2 * self._page_of.size, int(url.max()) + 1, 64), -1, np.int64)
             grown[: self._page_of.size] = self._page_of
             self._page_of = grown
-        missing = np.unique(url[self._page_of[url] < 0])
+        missing = unique_ints(url[self._page_of[url] < 0])
         if missing.size:
             names = self.strings.names
             self._page_of[missing] = self.strings.codes([page_template(names[u]) for u in missing])
@@ -177,7 +178,7 @@ class FlagTally:
         bucket = ts // SERIES_BUCKET_MS
         b0 = int(bucket.min())
         span = int(bucket.max()) - b0 + 1
-        combo, n = np.unique(kind * span + (bucket - b0), return_counts=True)
+        combo, n = unique_counts(kind * span + (bucket - b0))
         names = self.strings.names
         for c, k in zip(combo.tolist(), n.tolist(), strict=True):
             self.kinds.add(names[c // span], (b0 + c % span) * SERIES_BUCKET_MS, k)
@@ -205,7 +206,7 @@ class FlagTally:
             for k in ukey.tolist()
         ]
         n_kinds = int(kind.max()) + 1
-        combo, n = np.unique(inv * n_kinds + kind, return_counts=True)
+        combo, n = unique_counts(inv * n_kinds + kind)
         has = [False] * len(objs)
         for c, m in zip(combo.tolist(), n.tolist(), strict=True):
             i = c // n_kinds
@@ -221,7 +222,7 @@ class FlagTally:
         for obj, w in zip(objs, np.bincount(inv).tolist(), strict=True):
             ranking.add(obj, float(w))
         # distinct sessions: each (key, session) pair of the batch once, if never seen before
-        h, first = np.unique(pair_hash(family, key, sid), return_index=True)
+        h, first = unique_first(pair_hash(family, key, sid))
         fresh = self.seen.first_seen(h)
         new_per_key = np.bincount(inv[first[fresh]], minlength=len(objs)).tolist()
         for i, m in enumerate(new_per_key):

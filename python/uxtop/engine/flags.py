@@ -146,20 +146,20 @@ def _res(strings: Strings, table: str, v: Any) -> str:
     return strings.get(table, int(v)) or ""
 
 
-def _rules(fb: Any, n: int) -> list[str]:
+def _rule_codes(fb: Any, n: int, codes: Any) -> np.ndarray:
+    """``codes`` of each flag's rule text: integer rules are explained once per distinct code
+    (a batch holds ~10 distinct rules over 100 k+ flags), anything else one by one."""
     rule = _col(fb, "rule")
     if rule is None:
-        return [""] * n
+        return codes.codes([""] * n).astype(np.int32)
     names = _rule_explanations() or _col(fb, "rule_names")
-    text: dict[Any, str] = {}  # a few rules: each resolved once per batch
-    out = []
-    for r in rule.tolist() if hasattr(rule, "tolist") else list(rule):
-        t = text.get(r)
-        if t is None:
-            is_code = isinstance(r, (int, np.integer)) and names is not None
-            t = text[r] = str(names[int(r)]) if is_code else str(r)  # type: ignore[index]
-        out.append(t)
-    return out
+    arr = np.asarray(rule)
+    if arr.dtype.kind in "iu" and names is not None:
+        uniq, inv = np.unique(arr, return_inverse=True)
+        return codes.codes([str(names[r]) for r in uniq.tolist()])[inv].astype(np.int32)
+    return codes.codes(
+        [str(r) for r in (rule.tolist() if hasattr(rule, "tolist") else rule)]
+    ).astype(np.int32)
 
 
 def _rule_explanations() -> tuple[str, ...] | None:
@@ -245,7 +245,7 @@ def flag_columns(
     count, sev = _col(fb, "count"), _col(fb, "severity")
     out["count"] = np.asarray(count, dtype=np.int32) if count is not None else np.ones(n, np.int32)
     out["severity"] = np.asarray(sev, dtype=np.float64) if sev is not None else np.ones(n)
-    out["rule"] = codes.codes(_rules(fb, n)).astype(np.int32)
+    out["rule"] = _rule_codes(fb, n, codes)
     r0, r1 = _col(fb, "row_start"), _col(fb, "row_end")
     if r0 is not None and r1 is not None:
         out["row0"] = np.asarray(r0, dtype=np.int64)

@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from uxtop._core import gather_records
 from uxtop.batch import segment_rows
+from uxtop.distinct import unique_ints
 
 #: rows per slab: ~5 MB of records, well above malloc's mmap threshold
 SLAB_ROWS = 1 << 16
@@ -215,7 +216,7 @@ class RecordStore:
         n = self._n
         if not n or not len(sids):
             return 0
-        gone = member(self._sid[:n], np.unique(np.asarray(sids, dtype=np.uint64)))
+        gone = member(self._sid[:n], unique_ints(np.asarray(sids, dtype=np.uint64)))
         dead = int(self._len[:n][gone].sum())
         if dead or gone.any():
             self._keep(~gone)
