@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from uxtop.distinct import unique_counts, unique_first, unique_ints
 from uxtop.engine.aggregates import CLICK_FLAG_KINDS, Decayed, KindSeries
-from uxtop.engine.records import member
 from uxtop.snapshot import SERIES_BUCKET_MS
 from uxtop.urls import page_template
 
@@ -53,31 +53,108 @@ def pair_hash(
     return _mix(_mix(k) ^ session_id.astype(np.uint64))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound_from(a, lo, x):  # type: ignore[no-untyped-def]
+    """First index >= ``lo`` with ``a[i] >= x`` (``a`` sorted): gallop, then bisect. Sorted
+    queries each start where the last one ended, so a batch costs O(k log(n / k)) probes, and
+    no more than a merge walk when the batch is as large as the set."""
+    n = a.shape[0]
+    if lo >= n or a[lo] >= x:
+        return lo
+    prev = lo  # a[prev] < x
+    step = 1
+    cur = lo + 1
+    while cur < n and a[cur] < x:
+        prev = cur
+        step *= 2
+        cur = prev + step
+    hi = min(cur, n)
+    lo = prev + 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _fresh_kernel(h, young, old, fresh):  # type: ignore[no-untyped-def]
+    """``fresh[i]``: sorted unique ``h[i]`` is in neither sorted array. Returns how many are."""
+    iy = 0
+    io = 0
+    n = 0
+    for i in range(h.shape[0]):
+        x = h[i]
+        iy = _lower_bound_from(young, iy, x)
+        io = _lower_bound_from(old, io, x)
+        f = not (iy < young.shape[0] and young[iy] == x) and not (
+            io < old.shape[0] and old[io] == x
+        )
+        fresh[i] = f
+        n += f
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _merge_into_kernel(buf, n, add):  # type: ignore[no-untyped-def]
+    """Merge sorted ``add`` (none in ``buf[:n]``) into sorted ``buf[:n]`` in place, from the
+    back: ``buf`` has room for both. Only the entries above the smallest new one move."""
+    i = n - 1
+    j = add.shape[0] - 1
+    w = n + add.shape[0] - 1
+    while j >= 0:
+        if i >= 0 and buf[i] > add[j]:
+            buf[w] = buf[i]
+            i -= 1
+        else:
+            buf[w] = add[j]
+            j -= 1
+        w -= 1
+
+
 class SeenPairs:
     """A bounded set of 64-bit hashes in two generations of sorted arrays.
 
-    New hashes go into the young generation by a sorted insert (a memory move, no sort). When
-    it passes ``cap`` it becomes the old one and the previous old one is dropped: a pair is
-    remembered for at least ``cap`` later distinct pairs. Past that a session flagged again on
-    the same key is counted again (as a session evicted from retention was before).
+    New hashes are merged into the young generation in place (its buffer grows by doubling, to
+    at most ``cap`` plus one batch). When it passes ``cap`` it becomes the old one and the
+    previous old one is dropped (its buffer is reused): a pair is remembered for at least
+    ``cap`` later distinct pairs. Past that a session flagged again on the same key is counted
+    again (as a session evicted from retention was before).
     """
 
     def __init__(self, cap: int = SEEN_PAIRS_CAP) -> None:
         self.cap = cap
-        self._young = np.zeros(0, dtype=np.uint64)
+        self._buf = np.zeros(0, dtype=np.uint64)  # the young generation is _buf[:_n]
+        self._n = 0
         self._old = np.zeros(0, dtype=np.uint64)
+        self._old_buf = np.zeros(0, dtype=np.uint64)  # the buffer _old is a view of
+
+    @property
+    def _young(self) -> npt.NDArray[np.uint64]:
+        return self._buf[: self._n]
 
     def __len__(self) -> int:
-        return int(self._young.size + self._old.size)
+        return int(self._n + self._old.size)
 
     def first_seen(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """For sorted unique ``hashes``: True where not seen before; all are remembered."""
-        fresh = ~(member(hashes, self._young) | member(hashes, self._old))
-        add = hashes[fresh]
-        if add.size:
-            self._young = np.insert(self._young, np.searchsorted(self._young, add), add)
-            if self._young.size > self.cap:
-                self._old, self._young = self._young, np.zeros(0, dtype=np.uint64)
+        h = np.ascontiguousarray(hashes, dtype=np.uint64)
+        fresh = np.empty(h.shape[0], np.bool_)
+        if not _fresh_kernel(h, self._young, self._old, fresh):
+            return fresh
+        add = h[fresh]
+        need = self._n + add.shape[0]
+        if need > self._buf.shape[0]:
+            grown = np.empty(max(need, min(2 * self._buf.shape[0], self.cap + 1)), np.uint64)
+            grown[: self._n] = self._young
+            self._buf = grown
+        _merge_into_kernel(self._buf, self._n, add)
+        self._n = need
+        if self._n > self.cap:
+            self._old, self._old_buf, self._buf = self._young, self._buf, self._old_buf
+            self._n = 0
         return fresh
 
 
