@@ -290,6 +290,29 @@ def test_warm_keymap_dispatches_every_keymap_kernel() -> None:
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_warm_pipeline_dispatches_the_per_bucket_and_flag_tally_kernels() -> None:
+    """In a fresh interpreter, the pipeline warm-up reaches the series push kernel and the flag
+    tally's seen-pairs kernels (the canned stream has routes, flags and a first bucket with
+    every family registered), so neither compiles on the analysis thread."""
+    import subprocess
+    import sys
+
+    code = (
+        "from uxtop.analytics import Analytics\n"
+        "from uxtop.detect import Detector\n"
+        "from uxtop.engine.warmup import warm_pipeline\n"
+        "warm_pipeline(Detector(), Analytics())\n"
+        "from uxtop.analytics import series as s\n"
+        "from uxtop.engine import flag_tally as f\n"
+        "ks = [s._push_kernel, f._fresh_kernel, f._merge_into_kernel]\n"
+        "print([k.py_func.__name__ for k in ks if not k.signatures])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
 def _heat_batches(seed: int) -> list[dict[str, np.ndarray]]:
     """Random batches over more pages than there are heat slots, with missing and negative
     coordinates, clicks of every click kind, moves, scrolls (some unusable) and other kinds."""

@@ -832,6 +832,74 @@ class SeriesKey:
         return f"{self.family}[{scope}]" if scope else self.family
 
 
+def _push_families(R: int, F: int, S: int) -> tuple[tuple[str, int], ...]:
+    """The families ``_push_kernel`` fills, in its argument order, with their entity counts."""
+    route = tuple((f, R) for f in ("route.count", "route.error_rate", "route.p50", "route.p95",
+                                    "route.p99"))  # fmt: skip
+    return route + (("sessions.active", 1), ("flags", F), ("step.arrivals", S),
+                    ("step.conversion", S))  # fmt: skip
+
+
+#: a series matrix cell whose row the bank refused (``max_series`` reached): never asked again
+_REFUSED = -2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_cells(M, V, W, P, x, w):  # type: ignore[no-untyped-def]
+    """``x[M] = V``, ``w[M] = W`` over the cells ``P`` marks; returns how many of those have
+    no row yet (−1 in ``M``)."""
+    need = 0
+    for e in range(P.shape[0]):
+        for c in range(P.shape[1]):
+            if P[e, c]:
+                r = M[e, c]
+                if r >= 0:
+                    x[r] = V[e, c]
+                    w[r] = W[e, c]
+                elif r == -1:
+                    need += 1
+    return need
+
+
+@njit(cache=True, nogil=True)
+def _push_kernel(  # type: ignore[no-untyped-def]
+    count, errors, q, active, flags, steps, step_prev,
+    m_count, m_err, m_p50, m_p95, m_p99, m_active, m_flags, m_arr, m_conv,
+    is_count, x, w,
+):  # fmt: skip
+    """``SeriesBank.push_reference``'s values and weights of one frame, for series that all have
+    a row already: returns the number of present cells without one (the caller then takes the
+    reference path, which registers them). Routes: count, error rate, p95 per column, p50 and
+    p99 on totals; active sessions; flags per kind; step arrivals and conversion."""
+    for r in range(x.shape[0]):
+        x[r] = 0.0 if is_count[r] else np.nan
+        w[r] = 0.0
+    R, C = count.shape
+    cnt = count.astype(np.float64)
+    present = cnt > 0
+    total_only = present.copy()
+    total_only[:, 1:] = False
+    err = errors / np.maximum(cnt, 1.0)
+    need = _put_cells(m_count, cnt, cnt, present, x, w)
+    need += _put_cells(m_err, err, cnt, present, x, w)
+    need += _put_cells(m_p50, q[:, :, 0], cnt, total_only, x, w)
+    need += _put_cells(m_p95, q[:, :, 1], cnt, present, x, w)
+    need += _put_cells(m_p99, q[:, :, 2], cnt, total_only, x, w)
+    act = active.astype(np.float64).reshape(1, C)
+    need += _put_cells(m_active, act, act, act > 0, x, w)
+    f = flags.astype(np.float64)
+    need += _put_cells(m_flags, f, f, f > 0, x, w)
+    a = steps.astype(np.float64)
+    base = np.zeros_like(a)
+    for s_ in range(a.shape[0]):
+        if step_prev[s_] >= 0:
+            base[s_] = a[step_prev[s_]]
+    conv = np.minimum(a / np.maximum(base, 1.0), 1.0)
+    need += _put_cells(m_arr, a, a, a > 0, x, w)
+    need += _put_cells(m_conv, conv, base, base > 0, x, w)
+    return need
+
+
 class SeriesBank:
     """Registry of series rows + their detector + a history ring per row for screens."""
 
@@ -849,6 +917,7 @@ class SeriesBank:
         self.full = False
         self._mats: dict[str, npt.NDArray[np.int64]] = {}
         self.ncols = 1 + len(COHORT_DIMS) * (cfg.anomaly.top_values + 1)
+        self._no_cells = np.full((0, self.ncols), -1, np.int64)  # a family without entities
         self._is_count = np.zeros(512, dtype=np.bool_)
         self._label_rows: dict[str, int] = {}
         self._labelled = 0
@@ -924,13 +993,14 @@ class SeriesBank:
     ) -> None:
         E, C = P.shape
         M = self._matrix(family, E, C)
-        need = P & (M[:E] < 0)
+        need = P & (M[:E] == -1)
         if need.any():
             # register totals before cohorts, so a cohort row can name its parent
             for e, c in sorted(
                 map(tuple, np.argwhere(need).tolist()), key=lambda ec: (ec[1] != 0, ec)
             ):
-                M[e, c] = self.row(family, e, c, ent_labels[e], col_labels[c])
+                r = self.row(family, e, c, ent_labels[e], col_labels[c])
+                M[e, c] = r if r >= 0 else _REFUSED
         sel = P & (M[:E] >= 0)
         if sel.any():
             out.append((M[:E][sel], V[sel], W[sel]))
@@ -938,7 +1008,43 @@ class SeriesBank:
     def push(
         self, frame: Frame, agg: BucketAggregator, step_labels: list[str], step_prev: list[int]
     ) -> tuple[npt.NDArray, npt.NDArray]:
-        """Values and weights of every row for ``frame`` (NaN/0 where the row has no data)."""
+        """Values and weights of every row for ``frame`` (NaN/0 where the row has no data),
+        also written to the history ring. Once every present cell has its series row (all but
+        the first buckets) one kernel call fills them; else ``values_reference`` registers."""
+        xw = self._values_kernel(frame, agg, step_labels, step_prev)
+        x, w = xw if xw is not None else self.values_reference(frame, agg, step_labels, step_prev)
+        pos = self.n_frames % self.hist_len
+        self.history[: self.n, pos] = x
+        self.history[self.n :, pos] = np.nan
+        self.hist_t0[pos] = frame.t0
+        self.n_frames += 1
+        return x, w
+
+    def _values_kernel(
+        self, frame: Frame, agg: BucketAggregator, step_labels: list[str], step_prev: list[int]
+    ) -> tuple[npt.NDArray, npt.NDArray] | None:
+        """``values_reference`` by ``_push_kernel``; None when some cell needs a new row."""
+        R, C = len(agg.route_labels), agg.cohorts.ncols
+        count, errors, q = frame.count[:R], frame.errors[:R], frame.q[:R]
+        flags = frame.flags[: len(agg.flag_names)]
+        steps = frame.steps[: len(step_labels)]
+        x = np.empty(self.n, np.float32)
+        w = np.empty(self.n, np.float32)
+        args: list[npt.NDArray] = [count, errors, q, frame.active, flags, steps]
+        args.append(np.asarray(step_prev, np.int64))
+        for family, E in _push_families(R, flags.shape[0], steps.shape[0]):
+            m = self._mats.get(family) if E else self._no_cells
+            if m is None or m.shape[0] < E or m.shape[1] != C:
+                return None
+            args.append(m)
+        args += [self._is_count[: self.n], x, w]
+        return None if _push_kernel(*args) else (x, w)
+
+    def values_reference(
+        self, frame: Frame, agg: BucketAggregator, step_labels: list[str], step_prev: list[int]
+    ) -> tuple[npt.NDArray, npt.NDArray]:
+        """Values and weights of every row for ``frame``, registering the rows of cells seen for
+        the first time: the numpy meaning of ``_push_kernel``."""
         labels = agg.cohorts.labels
         C = agg.cohorts.ncols
         out: list[tuple[npt.NDArray, npt.NDArray, npt.NDArray]] = []
@@ -977,11 +1083,6 @@ class SeriesBank:
         for rows, v, ww in out:
             x[rows] = v
             w[rows] = ww
-        pos = self.n_frames % self.hist_len
-        self.history[: self.n, pos] = x
-        self.history[self.n :, pos] = np.nan
-        self.hist_t0[pos] = frame.t0
-        self.n_frames += 1
         return x, w
 
     def tail(
