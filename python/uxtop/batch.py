@@ -82,6 +82,17 @@ def _nth_text(buf: bytes, offsets: npt.NDArray[np.int64], i: int) -> str:
     return buf[int(offsets[i]) : int(offsets[i + 1])].decode()
 
 
+def _texts_of(buf: bytes, offsets: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> list[str]:
+    """``_nth_text`` of each of ``rows``, with two gathers instead of a call per row (thousands
+    of newly kept sessions a batch under heavy flagging)."""
+    r = np.asarray(rows, dtype=np.int64)
+    inside = r + 1 < len(offsets)
+    r = np.where(inside, r, 0)
+    a = np.where(inside, offsets[r], 0).tolist() if len(offsets) else [0] * r.shape[0]
+    b = np.where(inside, offsets[r + 1], 0).tolist() if len(offsets) > 1 else [0] * r.shape[0]
+    return [buf[i:j].decode() for i, j in zip(a, b, strict=True)]
+
+
 class EventBatch:
     """Events released by one ingest step, sorted by (session, ts), plus their session table.
 
@@ -157,6 +168,22 @@ class EventBatch:
             return self._uids[i] if i < len(self._uids) else None
         assert self._packed is not None
         return _nth_text(self._packed[2], self._packed[3], i) or None
+
+    def keys_of(self, rows: npt.NDArray[np.intp]) -> list[str]:
+        """``key(i)`` for each of ``rows``, in one pass."""
+        if self._keys is not None:
+            k = self._keys
+            return [k[i] if i < len(k) else "" for i in np.asarray(rows).tolist()]
+        assert self._packed is not None
+        return _texts_of(self._packed[0], self._packed[1], rows)
+
+    def uids_of(self, rows: npt.NDArray[np.intp]) -> list[str | None]:
+        """``uid(i)`` for each of ``rows``, in one pass."""
+        if self._uids is not None:
+            u = self._uids
+            return [u[i] if i < len(u) else None for i in np.asarray(rows).tolist()]
+        assert self._packed is not None
+        return [t or None for t in _texts_of(self._packed[2], self._packed[3], rows)]
 
     def __len__(self) -> int:
         return int(self.columns["ts"].shape[0])

@@ -721,9 +721,10 @@ class Engine:
             )
             # this row's key and uid only (batch.keys/uids would decode every row)
             unread = kept.without_key(slots)
-            for slot, si in zip(slots[unread].tolist(), hit[unread].tolist(), strict=True):
-                kept.key[slot] = batch.key(si)
-                kept.uid[slot] = batch.uid(si) or ""
+            if unread.size:
+                rows, at = hit[unread], slots[unread]
+                kept.key[at] = batch.keys_of(rows)
+                kept.uid[at] = [u or "" for u in batch.uids_of(rows)]
 
     def _copy_kept_rows(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
         """Copy the rows of the kept sessions ``ids`` out of ``batch``, which leaves the window."""

@@ -1,0 +1,34 @@
+"""EventBatch.keys_of / uids_of (bulk) against key(i) / uid(i), packed and listed keys."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from uxtop.batch import EventBatch
+
+texts_st = st.lists(st.text(max_size=6), max_size=12)
+
+
+def _packed(texts: list[str]) -> tuple[bytes, np.ndarray]:
+    raw = [t.encode() for t in texts]
+    return b"".join(raw), np.cumsum([0] + [len(r) for r in raw]).astype(np.int64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=texts_st, uids=texts_st, picks=st.lists(st.integers(0, 15), max_size=20))
+def test_bulk_keys_equal_one_by_one(keys: list[str], uids: list[str], picks: list[int]) -> None:
+    n = len(keys)
+    uids = (uids + [""] * n)[:n]  # a uid per session row; "" is "none"
+    kb, ko = _packed(keys)
+    ub, uo = _packed(uids)
+    cols: dict[str, np.ndarray] = {"ts": np.zeros(0, np.int64)}
+    offsets = np.zeros(n + 1, np.int64)
+    packed = EventBatch(cols, offsets, {}, packed_keys=(kb, ko, ub, uo))
+    listed = EventBatch(cols, offsets, {}, keys=keys, uids=[u or None for u in uids])
+    rows = np.asarray(picks, dtype=np.intp)  # some past the last row: "" / None
+    for b in (packed, listed):
+        assert b.keys_of(rows) == [b.key(i) for i in picks]
+        assert b.uids_of(rows) == [b.uid(i) for i in picks]
+    assert packed.keys_of(rows) == listed.keys_of(rows)
