@@ -49,11 +49,10 @@ def test_closed_sessions_leave_the_late_flag_maps() -> None:
         batch = ing.feed(round_lines(r, per_round))
         closed += int(np.count_nonzero(batch.sessions["closed"]))
         an.update(batch, ing.strings, None)
-        held.append((len(an._scols), len(an._sroutes)))
+        held.append(len(an._sessions))
     assert closed >= (rounds - 2) * per_round  # the stream really closes sessions
     # live sessions only: at most the rounds not closed yet, not every session ever seen
-    assert max(c for c, _ in held) <= 2 * per_round, held
-    assert max(r for _, r in held) <= 2 * per_round, held
+    assert max(held) <= 2 * per_round, held
 
 
 def test_a_flag_in_the_batch_that_closes_its_session_keeps_its_cohort(
@@ -83,7 +82,7 @@ def test_a_flag_in_the_batch_that_closes_its_session_keeps_its_cohort(
     # the flag was folded in with its session's cohort columns and routes, then the session left
     # (column 0 is the total, 1 the dev column; an unknown session would have −1 in all)
     assert (seen["cols"][:, :2] >= 0).all() and seen["bits"].any()
-    assert an._scols.get([sid])[0] == -1 and an._sroutes.get([sid])[0] == -1
+    assert an._sessions.get(np.array([sid]))[0] == -1
 
 
 def test_sessions_closed_apart_from_batches_leave_every_per_session_map() -> None:
@@ -106,10 +105,10 @@ def test_sessions_closed_apart_from_batches_leave_every_per_session_map() -> Non
     second = ing.feed(round_lines(1, 40))  # closes round 0: this batch is the one "shed"
     an.update(first, ing.strings, None)
     funnel = an.funnels[0]
-    held = (len(an._scols), len(an._sroutes), len(funnel._units))
+    held = (len(an._sessions), len(funnel._units))
     closed = second.sessions["session_id"][second.sessions["closed"]]
-    assert held == (40, 40, 40) and closed.shape[0] == 40
+    assert held == (40, 40) and closed.shape[0] == 40
     entered = funnel.result().steps[0].entered
     an.sessions_closed(closed)
-    assert (len(an._scols), len(an._sroutes), len(funnel._units)) == (0, 0, 0)
+    assert (len(an._sessions), len(funnel._units)) == (0, 0)
     assert funnel.result().steps[0].entered == entered  # finished units still count

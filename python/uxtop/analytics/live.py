@@ -5,11 +5,14 @@ buckets; every bucket the watermark closes becomes one tick — series values �
 → alarms → cohort RCA → alerts. Insights and correlations are derived lazily when a snapshot is
 asked for and cached until the next tick, so a 4 Hz screen costs nothing between ticks.
 
-Per-session state on the ingest path (cohort columns and routes called, for flags that arrive
-later; funnel units) lives in ``KeyMap`` arrays driven by numba kernels, not in Python dicts, so
-a batch costs Python work per bucket and per route, not per session or per event. Each kernel
-has a plain-Python reference in ``tests/analytics/test_ingest_kernels.py`` (funnel kernels in
-``test_funnels.py``, ``KeyMap`` in ``test_keymap.py``).
+Per-session state on the ingest path lives in arrays, not in Python dicts: cohort columns and
+routes called (for flags that arrive later) in a ``SessionTable`` at a row given by the session
+id, funnel units in ``KeyMap`` arrays driven by numba kernels. A session leaves when a batch
+says it closed (its last flags come with that batch); the tables' size bounds are the backstop
+for closes never seen here (batches shed under overload). So a batch costs Python work per
+bucket and per route, not per session or per event. Each kernel has a plain-Python reference
+in ``tests/analytics/test_ingest_kernels.py`` (funnel kernels in ``test_funnels.py``,
+``KeyMap`` in ``test_keymap.py``, ``SessionTable`` in ``test_session_table.py``).
 """
 
 from __future__ import annotations
@@ -30,16 +33,12 @@ from uxtop.analytics.correlate import CorrelationLink, best_lags, judge, lagged_
 from uxtop.analytics.funnels import FunnelEngine, FunnelInferrer, FunnelResult
 from uxtop.analytics.insights import Insight, fmt_ts, fmt_value, metric_name, rank, severity
 from uxtop.analytics.journey import JourneyMap
-from uxtop.analytics.keymap import KeyMap
 from uxtop.analytics.matchers import string_of
 from uxtop.analytics.rca import RootCause, adtributor
 from uxtop.analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
+from uxtop.analytics.session_table import SessionTable
 
 _MIN_TS = -(2**62)
-#: sessions remembered for late flags (cohort columns, routes called): a session leaves when a
-#: batch says it closed (its last flags come with that batch), this cap is the backstop for
-#: closes never seen here (batches shed under overload)
-_SESSIONS_KEPT = 200_000
 # families that fall when the input ends (no new sessions, sessions cut short), not only when
 # users leave: their drops from the bucket of the last session start on are withdrawn at flush
 _END_OF_INPUT_DROPS = (
@@ -57,12 +56,6 @@ def _or_route_bits(bits, rows, routes):  # type: ignore[no-untyped-def]
     for i in range(rows.shape[0]):
         r = routes[i]
         bits[rows[i], r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-
-
-def _grow_rows(a: npt.NDArray, rows: int) -> npt.NDArray:
-    out = np.zeros((max(rows, 2 * a.shape[0]),) + a.shape[1:], dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out
 
 
 def _flag_names() -> list[str]:
@@ -196,13 +189,15 @@ class Analytics:
         #: reproducible, as reports and tests need.
         self.insight_interval_s = 0.0
         self._insights_at = -float("inf")
-        # session id → its cohort columns, and → the routes it called (bitset), for flags that
-        # arrive later; both keep the last 200 000 sessions (by first sight)
-        self._scols = KeyMap()
-        self._scols_val = np.full((self._scols.rows_cap, 1 + len(COHORT_DIMS)), -1, np.int64)
-        self._sroutes = KeyMap()
+        # per live session, for flags that arrive later: its cohort columns and the routes it
+        # called (a bitset); the newest 2^18 session ids at least
         self._route_words = (self.cfg.max_routes + 63) // 64
-        self._sroutes_bits = np.zeros((self._sroutes.rows_cap, self._route_words), np.uint64)
+        self._sessions = SessionTable(
+            {
+                "cohort": ((1 + len(COHORT_DIMS),), np.int64, -1),
+                "routes": ((self._route_words,), np.uint64, 0),
+            }
+        )
         self._strings: object = {}
         self.max_ts = _MIN_TS
         self.last_start = _MIN_TS  # latest session start seen
@@ -249,11 +244,8 @@ class Analytics:
         self.events += n
         scols = self.agg.session_columns(batch, strings)
         sids = batch.sessions["session_id"].astype(np.int64)
-        rows, _ = self._scols.insert(sids)
-        if self._scols_val.shape[0] < self._scols.rows_cap:
-            self._scols_val = _grow_rows(self._scols_val, self._scols.rows_cap)
-        self._scols_val[rows] = scols
-        self._scols.evict(_SESSIONS_KEPT)
+        srows = self._sessions.insert(sids)
+        self._sessions.cols["cohort"][srows] = scols
         if self.inferrer is not None:
             self.inferrer.update(batch, strings)
             inferred = self.inferrer.infer()
@@ -274,14 +266,15 @@ class Analytics:
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess, funnel=fi)
         req_srow, req_route = self.agg.add_batch(batch, strings, scols)
-        self._note_routes(sids, req_srow, req_route)
+        self._note_routes(srows, req_srow, req_route)
         if flags is not None and len(flags.kind):
             kind = np.asarray(flags.kind)
             names = self._names(int(kind.max()) + 1)
             fsid = np.asarray(flags.session_id).astype(np.int64)
-            crow, rrow = self._scols.get(fsid), self._sroutes.get(fsid)
-            fcols = np.where((crow >= 0)[:, None], self._scols_val[np.maximum(crow, 0)], -1)
-            fbits = np.where((rrow >= 0)[:, None], self._sroutes_bits[np.maximum(rrow, 0)], 0)
+            row = self._sessions.get(fsid)
+            held, at = (row >= 0)[:, None], np.maximum(row, 0)
+            fcols = np.where(held, self._sessions.cols["cohort"][at], -1)
+            fbits = np.where(held, self._sessions.cols["routes"][at], 0)
             self.agg.add_flags(kind, fsid, np.asarray(flags.start_ts), names, fcols, fbits)
             for eng in self.funnels:
                 eng.add_flags(kind, np.asarray(flags.session_id), np.asarray(flags.start_ts), names)
@@ -294,27 +287,14 @@ class Analytics:
         return self._close(wm)
 
     def _note_routes(
-        self, sids: npt.NDArray[np.int64], req_srow: npt.NDArray, req_route: npt.NDArray
+        self, srows: npt.NDArray[np.int64], req_srow: npt.NDArray, req_route: npt.NDArray
     ) -> None:
-        """OR the routes each session called into its bitset (new sessions in ascending id).
-        ``req_srow`` is the batch session row of each request, ``sids`` the rows' session ids."""
+        """OR the routes each session called into its bitset. ``srows`` is each batch session
+        row's row in the session table, ``req_srow`` the batch session row of each request."""
         if req_srow.size:
-            called = np.zeros(sids.shape[0], np.bool_)
-            called[req_srow] = True
-            srows = np.flatnonzero(called)
-            cand = sids[srows]
-            if cand.shape[0] > 1 and not (cand[1:] > cand[:-1]).all():
-                # any order among equal ids: they get the same row
-                order = np.argsort(cand)
-                srows, cand = srows[order], cand[order]
-            rows, new = self._sroutes.insert(cand)
-            if self._sroutes_bits.shape[0] < self._sroutes.rows_cap:
-                self._sroutes_bits = _grow_rows(self._sroutes_bits, self._sroutes.rows_cap)
-            self._sroutes_bits[rows[new]] = 0
-            row_of = np.empty(sids.shape[0], np.int64)
-            row_of[srows] = rows
-            _or_route_bits(self._sroutes_bits, row_of[req_srow], req_route.astype(np.int64))
-        self._sroutes.evict(_SESSIONS_KEPT)
+            _or_route_bits(
+                self._sessions.cols["routes"], srows[req_srow], req_route.astype(np.int64)
+            )
 
     def sessions_closed(self, session_ids: npt.ArrayLike) -> None:
         """Sessions closed in batches that never reached ``update`` (the engine sheds batches
@@ -329,9 +309,7 @@ class Analytics:
         """Closed sessions leave the late-flag maps: a closed session is judged completely in
         the batch that closes it, so no flag of it comes later. State stays per live session."""
         if closed.any():
-            gone = sids[closed]
-            self._scols.pop(gone)
-            self._sroutes.pop(gone)
+            self._sessions.pop(sids[closed])
 
     def flush(self) -> int:
         """Close every open bucket (end of input).

@@ -1,0 +1,71 @@
+"""SessionTable against a dict model: which ids it holds, their values, growth and the bound."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from uxtop.analytics.session_table import SessionTable
+
+# batches of operations on ids drawn near a moving front (as the core numbers sessions), with
+# some far-off ids that share rows with live ones
+op_st = st.tuples(
+    st.sampled_from(["insert", "pop", "get"]),
+    st.lists(st.integers(0, 300) | st.integers(10_000, 10_050), max_size=40),
+)
+
+
+def _table(max_size: int) -> SessionTable:
+    return SessionTable({"v": ((2,), np.int64, -1), "b": ((), np.uint8, 0)}, 4, max_size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(op_st, max_size=25))
+def test_a_table_that_never_fills_is_a_dict(ops: list[tuple[str, list[int]]]) -> None:
+    t = _table(1 << 16)  # room for every id here without a shared row
+    model: dict[int, tuple[int, int, int]] = {}
+    for n, (op, ids) in enumerate(ops):
+        sids = np.asarray(ids, dtype=np.int64)
+        if op == "insert":
+            rows = t.insert(sids)
+            for i in ids:
+                model.setdefault(i, (-1, -1, 0))  # new ids start at the fill
+            assert [tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) for r in rows.tolist()] == [
+                model[i] for i in ids
+            ]
+            t.cols["v"][rows] = np.stack([sids, sids + n], axis=1) if ids else t.cols["v"][rows]
+            t.cols["b"][rows] = n % 7
+            for i in ids:
+                model[i] = (i, i + n, n % 7)
+        elif op == "pop":
+            t.pop(sids)
+            for i in ids:
+                model.pop(i, None)
+        rows = t.get(sids)
+        assert [r >= 0 for r in rows.tolist()] == [i in model for i in ids]
+        for i, r in zip(ids, rows.tolist(), strict=True):
+            if r >= 0:
+                assert tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) == model[i]
+        assert len(t) == len(model)
+
+
+def test_at_its_bound_the_newer_id_takes_the_row() -> None:
+    t = _table(8)
+    t.insert(np.arange(8))
+    assert t.size == 8 and len(t) == 8
+    rows = t.insert(np.array([9, 10]))  # rows of 1 and 2
+    assert t.size == 8  # bounded
+    assert t.get(np.array([1, 2, 9, 10, 3])).tolist() == [-1, -1, 1, 2, 3]
+    assert (t.cols["v"][rows] == -1).all()  # the newcomers start at the fill
+
+
+def test_growth_keeps_every_live_id_and_its_values() -> None:
+    t = _table(1 << 13)
+    ids = np.arange(0, 3000, 3, dtype=np.int64)
+    rows = t.insert(ids)
+    t.cols["v"][rows] = np.stack([ids, -ids], axis=1)
+    t.insert(np.array([4999]))  # 4999 and 903 share a row of 4096: the table grows
+    got = t.get(ids)
+    assert (got >= 0).all() and t.size == 8192 and t.get(np.array([4999]))[0] >= 0
+    assert np.array_equal(t.cols["v"][got], np.stack([ids, -ids], axis=1))
