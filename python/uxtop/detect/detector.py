@@ -537,14 +537,14 @@ class Detector:
             )
         o = offsets[:-1]
 
-        need_abs = np.zeros((n_run, nk), np.int64)
-        need_abs[has_state] = st.need[r_state[has_state]]
         # where each kernel resumes: the first row at or after the position it asked for
         start_rows = np.ascontiguousarray(
             np.repeat(o[None, :], nk, axis=0), dtype=np.int64
         )  # new: first row
         if has_state.any():
-            K.resume_rows(cols["pos"], offsets, np.flatnonzero(has_state), need_abs, start_rows)
+            K.resume_rows(
+                cols["pos"], offsets, np.flatnonzero(has_state), st.need, r_state, start_rows
+            )
         fprev = np.full(n_run, I64_MIN, np.int64)
         fprev[has_state] = st.fprev[r_state[has_state]]
         frontier = np.where(
@@ -556,34 +556,28 @@ class Detector:
         )
         flags = episodes_to_flags(outs, r_sid, cols["row"], fprev, self.cfg)
 
-        # carry forward: open sessions keep the rows some kernel will read again
+        # carry forward: open sessions keep the rows some kernel will read again, from the
+        # positions the kernels asked for
         next_pos_new = next_pos + n_len
         keep = ~r_closed
-        if with_pos:
-            nr = need_rel.T
-            inside = nr < offsets[1:, None]
-            pos_col = cols["pos"]
-            need_abs_new = np.where(
-                inside,
-                pos_col[np.minimum(nr, max(pos_col.shape[0] - 1, 0))] if pos_col.shape[0] else 0,
-                next_pos_new[:, None],
-            )
-        else:  # every session closed, nothing carried: no need is kept
-            need_abs_new = np.empty((n_run, nk), np.int64)
         open_runs = np.flatnonzero(keep)
+        need_open = np.empty((open_runs.shape[0], nk), np.int64)
+        dec_open = np.empty(open_runs.shape[0], np.int64)
         if open_runs.shape[0]:
-            # rows of open sessions only (closed ones are done with)
-            k_idx, k_len = K.carry_rows(
+            k_idx, kept_len = K.carry_open(
                 cols["kind"],
-                pos_col,
+                cols["pos"],
                 offsets,
                 open_runs,
-                np.ascontiguousarray(need_abs_new),
+                need_rel,
+                next_dec,
+                next_pos_new,
                 _READ_BITS,
+                need_open,
+                dec_open,
             )
         else:
-            k_idx = np.empty(0, np.int64)
-            k_len = np.zeros(n_run, np.int64)
+            k_idx = kept_len = np.empty(0, np.int64)
 
         # the run sessions' old carried rows are dead now; closed ones leave a tombstone
         run_rows = r_state[has_state]
@@ -591,7 +585,6 @@ class Detector:
         closing = r_state[has_state & r_closed]
         st.alive[closing] = False
         st.n_alive -= int(closing.shape[0])
-        kept_len = k_len[keep]
         n_kept = int(k_idx.shape[0])
         if st.n_alive == 0 and not keep.any():
             self._state = _State()  # nothing open: drop the pool
@@ -619,10 +612,10 @@ class Detector:
             open_idx = np.flatnonzero(keep)
             values = {
                 "next_pos": next_pos_new[keep],
-                "need": need_abs_new[keep],
+                "need": need_open,
                 "fprev": frontier[keep],
                 "end_ts": r_end[keep],
-                "next_dec": next_dec.T[keep].min(axis=1),
+                "next_dec": dec_open,
                 "start": k_start,
                 "length": kept_len,
             }

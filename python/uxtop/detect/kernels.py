@@ -1554,22 +1554,37 @@ def session_positions(offsets, first_pos):
 
 
 @njit(cache=True, nogil=True)
-def carry_rows(kind, pos, offsets, runs, need_pos, read_bits):
-    """The rows of sessions ``runs`` that some kernel will read again: kernel k reads the kinds
-    with bit k set in ``read_bits[kind]``, from position ``need_pos[s, k]`` of session s on.
-    Returns those rows (in order) and how many each session keeps (zero for sessions not in
-    ``runs``). One pass, instead of a numpy pass over all rows per kernel."""
-    nk = need_pos.shape[1]
+def carry_open(
+    kind, pos, offsets, runs, need_rel, next_dec, next_pos, read_bits, need_out, dec_out
+):
+    """What the open sessions ``runs`` carry to the next batch, in one pass per session.
+
+    Kernel k asked to see row ``need_rel[k, r]`` of session r again: as a position in the
+    session that is ``pos`` of that row, or ``next_pos[r]`` (the next event's) when the row is
+    past r's last; into ``need_out[j, k]`` for the j-th of ``runs``, with the earliest pending
+    decision over the kernels in ``dec_out[j]``. The rows some kernel will read again (kernel k
+    reads the kinds with bit k set in ``read_bits[kind]``, from its position on) are returned
+    in order, with how many each of ``runs`` keeps. (The numpy version made ~8 passes over
+    [sessions, kernels] arrays: 14 MB each at 190 k open sessions.)"""
+    nk = need_rel.shape[0]
     total = 0
     for r in runs:
         total += offsets[r + 1] - offsets[r]
     rows = np.empty(total, np.int64)
-    kept = np.zeros(offsets.shape[0] - 1, np.int64)
+    kept = np.empty(runs.shape[0], np.int64)
     m = 0
-    for r in runs:
+    for j in range(runs.shape[0]):
+        r = runs[j]
+        hi = offsets[r + 1]
+        dec = next_dec[0, r]
+        for k in range(nk):
+            q = need_rel[k, r]
+            need_out[j, k] = pos[q] if q < hi else next_pos[r]
+            dec = min(dec, next_dec[k, r])
+        dec_out[j] = dec
         start = m
-        nd = need_pos[r]
-        for q in range(offsets[r], offsets[r + 1]):
+        nd = need_out[j]
+        for q in range(offsets[r], hi):
             p = pos[q]
             # kernels that still need this position
             live = 0
@@ -1577,7 +1592,7 @@ def carry_rows(kind, pos, offsets, runs, need_pos, read_bits):
                 live |= np.int64(p >= nd[k]) << k
             rows[m] = q
             m += (read_bits[kind[q]] & live) != 0
-        kept[r] = m - start
+        kept[j] = m - start
     return rows[:m], kept
 
 
@@ -1650,13 +1665,16 @@ def take_carried(src, rows, out, at):
 
 
 @njit(cache=True, nogil=True)
-def resume_rows(pos, offsets, runs, need_pos, start_rows):
+def resume_rows(pos, offsets, runs, need_pos, state_row, start_rows):
     """Where each kernel resumes: for session r in ``runs`` and kernel k, the first row of r
-    whose position (``pos``, rising within a session) is >= ``need_pos[r, k]``, or
-    ``offsets[r+1]`` if none; written to ``start_rows[k, r]``."""
+    whose position (``pos``, rising within a session) is >= ``need_pos[state_row[r], k]`` (the
+    open-session table's row of r), or ``offsets[r+1]`` if none; written to
+    ``start_rows[k, r]``. (Read through ``state_row``: gathering the [sessions, kernels] needs
+    first was a pass over ~14 MB a batch with 190 k sessions.)"""
     for r in runs:
+        row = state_row[r]
         for k in range(need_pos.shape[1]):
-            want = need_pos[r, k]
+            want = need_pos[row, k]
             lo = offsets[r]
             hi = offsets[r + 1]
             while lo < hi:
