@@ -467,49 +467,39 @@ class Detector:
             b_end = np.empty(0, np.int64)
             b_off = np.zeros(1, np.int64)
         n_b = b_sid.shape[0]
-        # which state row (if any) each batch session continues
-        pos = np.searchsorted(st.sid[:n_state], b_sid) if n_state else np.zeros(n_b, np.int64)
-        known = np.zeros(n_b, dtype=bool)
-        if n_state:
-            inb = pos < n_state
-            known[inb] = (st.sid[pos[inb]] == b_sid[inb]) & st.alive[pos[inb]]
-        in_batch = np.zeros(n_state, dtype=bool)
-        in_batch[pos[known]] = True
-        # carried sessions without new events run only if a verdict may have become due
-        due = (
-            st.alive[:n_state]
-            & ~in_batch
-            & (
-                (st.next_dec[:n_state] <= self._frontier(st.end_ts[:n_state], watermark))
-                | close_all
-            )
+        # the run: batch sessions (continuing an open one or new), then open sessions without
+        # new events whose verdict may have come due (carried ones without run only then)
+        room = n_b + n_state
+        r_state, r_end, c_start, c_len, n_start, n_len, next_pos, fprev, frontier = (
+            np.empty(room, np.int64) for _ in range(9)
         )
-        due_idx = np.flatnonzero(due)
-        r_state = np.concatenate([np.where(known, pos, -1), due_idx]).astype(np.int64)
-        r_batch = np.concatenate(
-            [np.arange(n_b, dtype=np.int64), np.full(due_idx.shape[0], -1, np.int64)]
-        )
-        r_sid = np.concatenate([b_sid, st.sid[due_idx]])
-        r_closed = np.concatenate([b_closed, np.zeros(due_idx.shape[0], bool)]) | close_all
-        r_end = np.concatenate([b_end, st.end_ts[due_idx]])
-        n_run = r_sid.shape[0]
+        r_sid, r_closed = np.empty(room, np.uint64), np.empty(room, np.bool_)
+        n_run = K.plan_run(
+            st.sid[:n_state], st.alive[:n_state], st.next_dec[:n_state], st.end_ts[:n_state],
+            st.start[:n_state], st.length[:n_state], st.next_pos[:n_state], st.fprev[:n_state],
+            b_sid, b_closed, b_end, b_off, self._wm_front(watermark), close_all,
+            r_state, r_sid, r_closed, r_end, c_start, c_len, n_start, n_len, next_pos, fprev,
+            frontier,
+        )  # fmt: skip
         if n_run == 0:
             self.scores = None
             return FlagBatch.empty()
+        r_state, r_sid, r_closed, r_end = (
+            r_state[:n_run],
+            r_sid[:n_run],
+            r_closed[:n_run],
+            r_end[:n_run],
+        )
+        c_start, c_len, n_start, n_len = (
+            c_start[:n_run],
+            c_len[:n_run],
+            n_start[:n_run],
+            n_len[:n_run],
+        )
+        next_pos, fprev, frontier = next_pos[:n_run], fprev[:n_run], frontier[:n_run]
         has_state = r_state >= 0
-        c_len = np.zeros(n_run, np.int64)
-        c_start = np.zeros(n_run, np.int64)
-        c_start[has_state] = st.start[r_state[has_state]]
-        c_len[has_state] = st.length[r_state[has_state]]
-        has_new = r_batch >= 0
-        n_start = np.zeros(n_run, np.int64)
-        n_len = np.zeros(n_run, np.int64)
-        n_start[has_new] = b_off[r_batch[has_new]]
-        n_len[has_new] = b_off[r_batch[has_new] + 1] - n_start[has_new]
 
         # positions of the new rows in their sessions (continuing the carried count)
-        next_pos = np.zeros(n_run, np.int64)
-        next_pos[has_state] = st.next_pos[r_state[has_state]]
         new_cols = _columns_of(batch) if batch is not None else None
         # (only if some session stays open or rows are carried: positions are carry bookkeeping)
         with_pos = n_state > 0 or not r_closed.all()
@@ -517,7 +507,7 @@ class Detector:
             new_cols["pos"] = K.session_positions(b_off, np.ascontiguousarray(next_pos[:n_b]))
 
         # rows to judge: carried + new, per run session
-        if not c_len.any() and due_idx.shape[0] == 0 and new_cols is not None:
+        if not c_len.any() and n_run == n_b and new_cols is not None:
             cols = new_cols
             offsets = b_off
         else:
@@ -545,11 +535,6 @@ class Detector:
             K.resume_rows(
                 cols["pos"], offsets, np.flatnonzero(has_state), st.need, r_state, start_rows
             )
-        fprev = np.full(n_run, I64_MIN, np.int64)
-        fprev[has_state] = st.fprev[r_state[has_state]]
-        frontier = np.where(
-            r_closed, I64_MAX, np.maximum(self._frontier(r_end, watermark), fprev)
-        ).astype(np.int64)
 
         outs, need_rel, next_dec = run_kernels(
             cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits
@@ -625,7 +610,7 @@ class Detector:
                 getattr(st, k)[rows] = v[had]
             if not had.all():
                 new = ~had
-                order = np.argsort(r_sid[open_idx[new]], kind="stable")
+                order = np.argsort(r_sid[open_idx[new]])  # distinct ids: any sort is stable
                 fresh_rows = {k: v[new][order] for k, v in values.items()}
                 fresh_rows["sid"] = r_sid[open_idx[new]][order]
                 st.append(fresh_rows)
@@ -633,16 +618,15 @@ class Detector:
         self._account_scores(flags, r_sid[r_closed])
         return FlagBatch(flags.columns, self.scores)
 
-    def _frontier(self, end_ts: npt.NDArray[np.int64], watermark: int) -> npt.NDArray[np.int64]:
-        """Per session: the event time up to which its future is known (see DetectConfig.frontier).
-
-        Future events of a session are never older than its last released one (the ingest
-        core's per-key floor), so ``end_ts - 1`` is always safe; the watermark rule adds the
-        stream clock, which is safe barring stragglers from clients whose clocks lag."""
-        own = end_ts - 1
+    def _wm_front(self, watermark: int) -> int:
+        """What the stream clock adds to a session's frontier, the event time up to which its
+        future is known (see DetectConfig.frontier): a session's own is ``end_ts - 1``, as
+        future events of a session are never older than its last released one (the ingest
+        core's per-key floor); the watermark rule raises it to ``watermark - hold - 1``, which
+        is safe barring stragglers from clients whose clocks lag. I64_MIN: nothing."""
         if self.cfg.frontier == "session" or watermark <= I64_MIN + self.cfg.hold_ms + 1:
-            return own
-        return np.maximum(own, watermark - self.cfg.hold_ms - 1)
+            return I64_MIN
+        return watermark - self.cfg.hold_ms - 1
 
     def _account_scores(self, flags: FlagBatch, closed: npt.NDArray[np.uint64]) -> None:
         """Add this batch's score parts to the open sessions' running totals (rows sorted by

@@ -1665,6 +1665,79 @@ def take_carried(src, rows, out, at):
 
 
 @njit(cache=True, nogil=True)
+def plan_run(
+    st_sid, st_alive, st_next_dec, st_end, st_start, st_len, st_next_pos, st_fprev,
+    b_sid, b_closed, b_end, b_off, wm_front, close_all,
+    r_state, r_sid, r_closed, r_end, c_start, c_len, n_start, n_len, next_pos, fprev, frontier,
+):  # fmt: skip
+    """The sessions a detector step judges, in one pass over the batch's and the open ones.
+
+    First each batch session (in batch order), continuing the open session of its id if any
+    (``st_sid`` sorted; a closed one's tombstone does not count); then each open session
+    without new events whose earliest pending decision (``st_next_dec``) may have come due:
+    its frontier, max(end − 1, ``wm_front``), reached it, or ``close_all``. Per run session:
+    its open-table row (−1: new), id, closed, last event time, carried rows (start, length)
+    in the pool, new rows (start, length) in the batch, positions seen, the previous
+    frontier and the new one (int64 max once closed). Returns the number of run sessions."""
+    n_state = st_sid.shape[0]
+    in_batch = np.zeros(n_state, np.bool_)
+    m = 0
+    for j in range(b_sid.shape[0]):
+        x = b_sid[j]
+        lo = 0
+        hi = n_state
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if st_sid[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        row = -1
+        if lo < n_state and st_sid[lo] == x and st_alive[lo]:
+            row = lo
+            in_batch[lo] = True
+        r_state[m] = row
+        r_sid[m] = x
+        r_closed[m] = b_closed[j] or close_all
+        r_end[m] = b_end[j]
+        n_start[m] = b_off[j]
+        n_len[m] = b_off[j + 1] - b_off[j]
+        if row >= 0:
+            c_start[m] = st_start[row]
+            c_len[m] = st_len[row]
+            next_pos[m] = st_next_pos[row]
+            fprev[m] = st_fprev[row]
+        else:
+            c_start[m] = 0
+            c_len[m] = 0
+            next_pos[m] = 0
+            fprev[m] = -I64_MAX - 1
+        m += 1
+    for i in range(n_state):
+        if not st_alive[i] or in_batch[i]:
+            continue
+        if not close_all and st_next_dec[i] > max(st_end[i] - 1, wm_front):
+            continue
+        r_state[m] = i
+        r_sid[m] = st_sid[i]
+        r_closed[m] = close_all
+        r_end[m] = st_end[i]
+        n_start[m] = 0
+        n_len[m] = 0
+        c_start[m] = st_start[i]
+        c_len[m] = st_len[i]
+        next_pos[m] = st_next_pos[i]
+        fprev[m] = st_fprev[i]
+        m += 1
+    for q in range(m):
+        if r_closed[q]:
+            frontier[q] = I64_MAX
+        else:
+            frontier[q] = max(max(r_end[q] - 1, wm_front), fprev[q])
+    return m
+
+
+@njit(cache=True, nogil=True)
 def resume_rows(pos, offsets, runs, need_pos, state_row, start_rows):
     """Where each kernel resumes: for session r in ``runs`` and kernel k, the first row of r
     whose position (``pos``, rising within a session) is >= ``need_pos[state_row[r], k]`` (the

@@ -782,7 +782,7 @@ class Engine:
         pair, count = pair[by], count[by]
         first_idx, last_idx = order[starts], order[ends - 1]
         # sessions in the order of their first flag in the batch (new ones are numbered so)
-        g = np.argsort(first_idx, kind="stable")
+        g = np.argsort(first_idx)  # distinct (one first flag per session): any sort is stable
         rank = np.empty_like(g)
         rank[g] = np.arange(g.size)
         with self._lock:
