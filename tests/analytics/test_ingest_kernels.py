@@ -143,7 +143,7 @@ def test_latency_bin_equals_bucket_of() -> None:
 def _fold_batch_reference(
     b, kind, srow, route, status, value, msg, sids, scols, buckets, route_lut, R, C
 ):  # type: ignore[no-untyped-def]
-    """Plain Python: per bucket the counts, the deduped user session rows and the requests."""
+    """Plain Python: per bucket the counts, the session rows with a user event, the requests."""
     from uxtop.analytics.hist import N_BUCKETS, bucket_of
     from uxtop.analytics.series import _LATE
 
@@ -151,7 +151,7 @@ def _fold_batch_reference(
     cnt = np.zeros((nb, R, C), np.int64)
     err = np.zeros((nb, R, C), np.int64)
     hist = np.zeros((nb, R, C, N_BUCKETS), np.int32)
-    users: list[list[int]] = [[] for _ in range(nb)]
+    users: list[set[int]] = [set() for _ in range(nb)]
     reqs: list[list[tuple]] = [[] for _ in range(nb)]
     ret = []
     dropped = 0
@@ -161,8 +161,7 @@ def _fold_batch_reference(
         g = list(buckets).index(b[j])
         s = int(srow[j])
         if kind[j] != 14:
-            if not users[g] or users[g][-1] != s:
-                users[g].append(s)
+            users[g].add(s)
             continue
         if route[j] < 0:
             continue
@@ -187,7 +186,7 @@ def _fold_batch_reference(
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120), late=st.booleans())
 def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> None:
     from uxtop.analytics.hist import N_BUCKETS
-    from uxtop.analytics.series import _LATE, _buckets_kernel, _fold_batch_kernel
+    from uxtop.analytics.series import _LATE, NO_BUCKET, _buckets_kernel, _fold_batch_kernel
 
     rng = np.random.default_rng(seed)
     R, C, ns = 3, 5, 6
@@ -213,9 +212,19 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
     err = np.zeros((K, R, C), np.int64)
     hist = np.zeros((K, R, C, N_BUCKETS), np.int32)
     nb = len(buckets)
-    uo, ro = np.empty(nb + 1, np.int64), np.empty(nb + 1, np.int64)
-    us, rr, rs, rk = (np.empty(n, np.int64) for _ in range(4))
-    uc = np.empty((n, scols.shape[1]), np.int64)
+    ro = np.empty(nb + 1, np.int64)
+    rr, rs, rk = (np.empty(n, np.int64) for _ in range(3))
+    # active sessions: each session row at a table row of its own. An earlier batch counted
+    # some in an earlier bucket, or in the first one they have a user event in here (never in
+    # a later one: a session's events come in time order)
+    table_row = rng.permutation(ns + 3)[:ns].astype(np.int64)
+    last0 = np.full(ns + 3, NO_BUCKET, np.int64)
+    for u in range(ns):
+        mine = b[(srow == u) & (kind != 14) & (b != _LATE)]
+        if mine.size:
+            last0[table_row[u]] = rng.choice([NO_BUCKET, mine.min(), mine.min() - 1])
+    last = last0.copy()
+    active = np.zeros((K, C), np.int64)
     err_msgs = np.empty(nb, np.int64)
     sc, ee, mm = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int64)
     ret_s, ret_r = np.empty(n, np.int64), np.empty(n, np.int64)
@@ -223,7 +232,8 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
     gi = np.where(b == _LATE, -1, np.searchsorted(buckets, b))
     n_ret, dropped = _fold_batch_kernel(
         gi, kind, srow, route, status, value, msg, 14, big, sids, scols, bslot,
-        route_lut, cnt, err, hist, uo, us, uc, ro, rr, rs, rk, sc, ee, mm, err_msgs,
+        route_lut, cnt, err, hist, buckets, table_row, last, active, ro, rr, rs, rk, sc, ee, mm,
+        err_msgs,
         ret_s, ret_r,
     )  # fmt: skip
     r_cnt, r_err, r_hist, users, reqs, ret, r_dropped = _fold_batch_reference(
@@ -236,8 +246,15 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
         assert np.array_equal(cnt[k], r_cnt[g])
         assert np.array_equal(err[k], r_err[g])
         assert np.array_equal(hist[k], r_hist[g])
-        assert us[uo[g] : uo[g + 1]].tolist() == sids[users[g]].tolist()
-        assert uc[uo[g] : uo[g + 1]].tolist() == scols[users[g]].tolist()
+        # a session with a user event here counts once at each of its columns, unless an
+        # earlier batch counted it in this bucket
+        counted = [u for u in users[g] if last0[table_row[u]] != buckets[g]]
+        want = np.zeros(C, np.int64)
+        for u in counted:
+            for c in scols[u]:
+                if c >= 0:
+                    want[c] += 1
+        assert np.array_equal(active[k], want)
         assert rk[ro[g] : ro[g + 1]].tolist() == [(q[0] << 40) + q[1] for q in reqs[g]]
         assert err_msgs[g] == sum(1 for q in reqs[g] if q[3] and q[4] >= 0)
         got = list(
@@ -252,7 +269,11 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
         )
         assert got == reqs[g]
     unused = np.setdiff1d(np.arange(K), bslot)
-    assert not cnt[unused].any() and not hist[unused].any()
+    assert not cnt[unused].any() and not hist[unused].any() and not active[unused].any()
+    # each session's last bucket is the latest it had a user event in (else unchanged)
+    for u in range(ns):
+        seen = [int(buckets[g]) for g in range(nb) if u in users[g]]
+        assert last[table_row[u]] == (max(seen) if seen else last0[table_row[u]])
 
 
 @settings(max_examples=100, deadline=None)

@@ -35,7 +35,7 @@ from uxtop.analytics.insights import Insight, fmt_ts, fmt_value, metric_name, ra
 from uxtop.analytics.journey import JourneyMap
 from uxtop.analytics.matchers import string_of
 from uxtop.analytics.rca import RootCause, adtributor
-from uxtop.analytics.series import FAMILIES, BucketAggregator, Frame, SeriesBank
+from uxtop.analytics.series import FAMILIES, NO_BUCKET, BucketAggregator, Frame, SeriesBank
 from uxtop.analytics.session_table import SessionTable
 
 _MIN_TS = -(2**62)
@@ -196,6 +196,7 @@ class Analytics:
             {
                 "cohort": ((1 + len(COHORT_DIMS),), np.int64, -1),
                 "routes": ((self._route_words,), np.uint64, 0),
+                "bucket": ((), np.int64, NO_BUCKET),  # the last bucket it was counted active in
             }
         )
         self._strings: object = {}
@@ -265,7 +266,9 @@ class Analytics:
                 self.journey.update(batch, a_ts, g, a_sess, funnel=fi)
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess, funnel=fi)
-        req_srow, req_route = self.agg.add_batch(batch, strings, scols)
+        req_srow, req_route = self.agg.add_batch(
+            batch, strings, scols, srows, self._sessions.cols["bucket"]
+        )
         self._note_routes(srows, req_srow, req_route)
         if flags is not None and len(flags.kind):
             kind = np.asarray(flags.kind)

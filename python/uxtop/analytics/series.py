@@ -37,6 +37,8 @@ _UNSEEN = -2
 
 
 _LATE = np.int64(-(2**63))  # bucket of a row that came after its bucket was closed
+#: a session not counted active in any bucket yet (``add_batch``'s ``last_bucket``)
+NO_BUCKET = -(2**63)
 
 
 @njit(cache=True, nogil=True)
@@ -126,9 +128,10 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     cnt,
     err,
     hist,
-    user_off,
-    user_sid,
-    user_cols,
+    buckets,
+    table_row,
+    last_bucket,
+    active,
     req_off,
     req_route,
     req_sid,
@@ -147,34 +150,26 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     [slot, route, column, bin]), and its route, session id, (route << 40) + session id,
     evidence score (errors first, then slowest), error flag and message into ``req_*`` (bucket
     g at ``req_off[g]:req_off[g+1]``; ``err_msgs[g]`` counts its errors with a message) and, in
-    row order, its session row and route into ``ret_srow``/``ret_route``. Per bucket, the
-    session id and cohort columns of the sessions with a user (non-request) event, consecutive
-    repeats dropped, into ``user_sid``/``user_cols``. Returns (requests kept, requests on
-    dropped routes).
+    row order, its session row and route into ``ret_srow``/``ret_route``.
+
+    Active sessions: a session with a user (non-request) event in bucket ``buckets[g]`` adds 1
+    at each of its cohort columns in ``active[slot]`` unless it was counted there already, as
+    ``last_bucket`` says (per session-table row, ``table_row[session row]``). A session's
+    events come in time order, across batches too (the core's per-session floor), so the last
+    bucket it was counted in is all that needs remembering. Returns (requests kept, requests
+    on dropped routes).
     """
     nb = bslot.shape[0]
     n_bins = hist.shape[3]
-    last = np.full(nb, -1, np.int64)
-    user_n = np.zeros(nb, np.int64)
     req_n = np.zeros(nb, np.int64)
     for j in range(gi.shape[0]):
         g = gi[j]
-        if g < 0:
-            continue
-        if kind[j] != request:
-            if last[g] != srow[j]:
-                last[g] = srow[j]
-                user_n[g] += 1
-        elif route[j] >= 0 and route_lut[route[j]] >= 0:
+        if g >= 0 and kind[j] == request and route[j] >= 0 and route_lut[route[j]] >= 0:
             req_n[g] += 1
-    user_off[0] = 0
     req_off[0] = 0
     for g in range(nb):
-        user_off[g + 1] = user_off[g] + user_n[g]
         req_off[g + 1] = req_off[g] + req_n[g]
-        user_n[g] = user_off[g]
         req_n[g] = req_off[g]
-        last[g] = -1
         err_msgs[g] = 0
     n_ret = 0
     dropped = 0
@@ -185,13 +180,14 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
             continue
         s = srow[j]
         if kind[j] != request:
-            if last[g] != s:
-                last[g] = s
-                u = user_n[g]
-                user_sid[u] = sids[s]
+            t = table_row[s]
+            if last_bucket[t] != buckets[g]:
+                last_bucket[t] = buckets[g]
+                slot = bslot[g]
                 for c_ in range(ncols):
-                    user_cols[u, c_] = scols[s, c_]
-                user_n[g] = u + 1
+                    c = scols[s, c_]
+                    if c >= 0:
+                        active[slot, c] += 1
             continue
         if route[j] < 0:
             continue
@@ -415,8 +411,6 @@ class _Open:
 
     __slots__ = (
         "slot",
-        "sess",
-        "sess_cols",
         "route_sess",
         "examples",
         "msgs",
@@ -425,8 +419,6 @@ class _Open:
 
     def __init__(self, slot: int) -> None:
         self.slot = slot
-        self.sess: list[npt.NDArray] = []
-        self.sess_cols: list[npt.NDArray] = []
         self.route_sess: list[npt.NDArray] = []
         self.examples: dict[int, list[tuple[float, int]]] = {}
         self.msgs: dict[int, dict[int, int]] = {}
@@ -466,6 +458,7 @@ class BucketAggregator:
         self.flags = np.zeros((0, 0, C), np.int64)  # [slot, flag kind, column]
         self.steps = np.zeros((0, 0, C), np.int64)  # [slot, global step, column]
         self.flags_route = np.zeros((0, 0, 0), np.int64)  # [slot, route, flag kind]
+        self.active = np.zeros((0, C), np.int64)  # [slot, column]: sessions with a user event
         self._free_slots: list[int] = []
         self._n_slots = 0
         self._scratch: list[npt.NDArray[np.int64]] = []  # hash table for distinct sessions
@@ -502,6 +495,7 @@ class BucketAggregator:
         self.flags = _regrow(self.flags, (K, F, C))
         self.steps = _regrow(self.steps, (K, S, C))
         self.flags_route = _regrow(self.flags_route, (K, R, F))
+        self.active = _regrow(self.active, (K, C))
 
     def _open_buckets(
         self, ts: npt.NDArray[np.int64]
@@ -565,12 +559,20 @@ class BucketAggregator:
         return out
 
     def add_batch(
-        self, batch: Any, strings: object, scols: npt.NDArray[np.int64]
+        self,
+        batch: Any,
+        strings: object,
+        scols: npt.NDArray[np.int64],
+        table_row: npt.NDArray[np.int64],
+        last_bucket: npt.NDArray[np.int64],
     ) -> tuple[npt.NDArray, npt.NDArray]:
         """Fold a batch in; returns (session row, local route) of its requests, for evidence.
 
-        One kernel folds the counts, error counts and latency histograms of every open bucket
-        and groups the rows by bucket; Python then touches each bucket, never each event.
+        One kernel folds the counts, error counts and latency histograms of every open bucket,
+        the active sessions, and groups the requests by bucket; Python then touches each bucket,
+        never each event. ``scols`` are the batch sessions' cohort columns; ``last_bucket``
+        (the bucket each session was last counted active in, kept by the caller per session
+        across batches, ``NO_BUCKET`` at first) at row ``table_row[i]`` for batch session i.
         """
         cols = batch.columns
         n = cols["ts"].shape[0]
@@ -589,10 +591,7 @@ class BucketAggregator:
         sids = batch.sessions["session_id"].astype(np.int64)
         nb = buckets.shape[0]
         scols = np.ascontiguousarray(scols, dtype=np.int64)
-        user_off = np.empty(nb + 1, np.int64)
         req_off = np.empty(nb + 1, np.int64)
-        user_sid = np.empty(n, np.int64)
-        user_cols = np.empty((n, scols.shape[1]), np.int64)
         req_route = np.empty(n, np.int64)
         req_sid = np.empty(n, np.int64)
         req_key = np.empty(n, np.int64)
@@ -620,9 +619,10 @@ class BucketAggregator:
             self.cnt,
             self.err,
             self.hist,
-            user_off,
-            user_sid,
-            user_cols,
+            buckets,
+            np.ascontiguousarray(table_row, dtype=np.int64),
+            last_bucket,
+            self.active,
             req_off,
             req_route,
             req_sid,
@@ -637,11 +637,6 @@ class BucketAggregator:
         self.dropped_routes += int(dropped)
         E = self.cfg.example_sessions
         for g, o in enumerate(opens):
-            ua, ue = int(user_off[g]), int(user_off[g + 1])
-            if ue > ua:
-                # a session's rows in a bucket count once (the frame dedupes across batches)
-                o.sess.append(user_sid[ua:ue])
-                o.sess_cols.append(user_cols[ua:ue])
             ra, re = int(req_off[g]), int(req_off[g + 1])
             if re == ra:
                 continue
@@ -755,6 +750,7 @@ class BucketAggregator:
             flags, steps = np.zeros((F, C), np.int64), np.zeros((S, C), np.int64)
             flags_route = np.zeros((R, F), np.int64)
             hist = np.zeros((R, C, N_BUCKETS), np.int32)
+            active = np.zeros(C, np.int64)
         else:
             self._fit()
             k = o.slot
@@ -762,11 +758,7 @@ class BucketAggregator:
             flags, steps = self.flags[k, :F].copy(), self.steps[k, :S].copy()
             flags_route = self.flags_route[k, :R, :F].copy()
             hist = self.hist[k, :R]
-        active = np.zeros(C, np.int64)
-        if o.sess:
-            # a session counts once, with its first columns
-            sid = np.concatenate(o.sess)
-            active += count_first(sid, np.concatenate(o.sess_cols), C, scratch=self._scratch)
+            active = self.active[k].copy()
         route_sessions = np.zeros(R, np.int64)
         if o.route_sess:
             keys = np.concatenate(o.route_sess)  # (route << 40) + session id
@@ -783,7 +775,15 @@ class BucketAggregator:
         if o.slot >= 0:
             # the slot is reused by a later bucket: back to zero
             k = o.slot
-            for a in (self.cnt, self.err, self.hist, self.flags, self.steps, self.flags_route):
+            for a in (
+                self.cnt,
+                self.err,
+                self.hist,
+                self.flags,
+                self.steps,
+                self.flags_route,
+                self.active,
+            ):
                 a[k] = 0
             self._free_slots.append(k)
         return Frame(
