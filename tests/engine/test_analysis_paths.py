@@ -290,10 +290,11 @@ def test_warm_keymap_dispatches_every_keymap_kernel() -> None:
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-def test_warm_pipeline_dispatches_the_per_bucket_and_flag_tally_kernels() -> None:
-    """In a fresh interpreter, the pipeline warm-up reaches the series push kernel and the flag
-    tally's seen-pairs kernels (the canned stream has routes, flags and a first bucket with
-    every family registered), so neither compiles on the analysis thread."""
+def test_warm_pipeline_dispatches_the_batch_and_bucket_kernels() -> None:
+    """In a fresh interpreter, the pipeline warm-up reaches the series push and flag-example
+    kernels, the flag tally's seen-pairs kernels and the detector's run bookkeeping (the canned
+    stream has routes, flags, carried sessions and a bucket with every family registered), so
+    none compiles on the analysis thread."""
     import subprocess
     import sys
 
@@ -304,7 +305,9 @@ def test_warm_pipeline_dispatches_the_per_bucket_and_flag_tally_kernels() -> Non
         "warm_pipeline(Detector(), Analytics())\n"
         "from uxtop.analytics import series as s\n"
         "from uxtop.engine import flag_tally as f\n"
-        "ks = [s._push_kernel, f._fresh_kernel, f._merge_into_kernel]\n"
+        "from uxtop.detect import kernels as d\n"
+        "ks = [s._push_kernel, s._first_distinct_kernel, f._fresh_kernel, f._merge_into_kernel,"
+        " d.plan_run, d.carry_open, d.store_open]\n"
         "print([k.py_func.__name__ for k in ks if not k.signatures])"
     )
     out = subprocess.run(

@@ -289,29 +289,47 @@ def top_desc(score: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
     return np.argsort(neg)[:k]
 
 
+@njit(cache=True, nogil=True)
+def _first_distinct_kernel(group, value, k, n_groups, out):  # type: ignore[no-untyped-def]
+    picked = np.empty((n_groups, k), value.dtype)
+    n_picked = np.zeros(n_groups, np.int64)
+    m = 0
+    for i in range(group.shape[0]):
+        g = group[i]
+        c = n_picked[g]
+        if c == k:
+            continue
+        v = value[i]
+        seen = False
+        for q in range(c):
+            if picked[g, q] == v:
+                seen = True
+                break
+        if not seen:
+            picked[g, c] = v
+            n_picked[g] = c + 1
+            out[m] = i
+            m += 1
+    return m
+
+
 def first_distinct(
     group: npt.NDArray[np.int64], value: npt.NDArray[np.int64], k: int
 ) -> npt.NDArray[np.intp]:
     """Indices of each group's first ``k`` distinct values, in order of first appearance; the
-    result in input order. Only a value's first appearance in its group can ever be picked, and
-    ``k`` of those fill it, so per-flag bookkeeping reduces to a short list per group."""
+    result in input order. ``group`` >= 0 (a small range: a list of ``k`` per group value).
+    One pass that stops looking at a group once it is full, comparing with its few picks."""
     if group.shape[0] == 0 or k <= 0:
         return np.empty(0, np.intp)
-    order = np.lexsort((value, group))  # stable: equal (group, value) stay in input order
-    g, v = group[order], value[order]
-    new = np.empty(g.shape[0], bool)
-    new[0] = True
-    np.not_equal(g[1:], g[:-1], out=new[1:])
-    new[1:] |= v[1:] != v[:-1]
-    first = np.sort(order[new])
-    fg = group[first]
-    by_group = np.argsort(fg, kind="stable")
-    gs = fg[by_group]
-    head = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
-    rank = np.arange(gs.shape[0]) - np.repeat(head, np.diff(np.r_[head, gs.shape[0]]))
-    keep = np.empty(first.shape[0], bool)
-    keep[by_group] = rank < k
-    return first[keep]
+    out = np.empty(group.shape[0], np.intp)
+    m = _first_distinct_kernel(
+        np.ascontiguousarray(group, dtype=np.int64),
+        np.ascontiguousarray(value, dtype=np.int64),
+        k,
+        int(group.max()) + 1,
+        out,
+    )
+    return out[:m]
 
 
 class CohortColumns:

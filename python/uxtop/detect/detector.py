@@ -367,7 +367,16 @@ class _State:
     def append(self, values: dict[str, npt.NDArray[Any]]) -> None:
         """New sessions' rows (every field of ``_SESSION_FIELDS`` but ``alive``), sorted by
         session id; kept sorted (a re-sort only if they do not all come after the last)."""
+        start = self.reserve(values["sid"])
         m = int(values["sid"].shape[0])
+        for k, v in values.items():
+            getattr(self, k)[start : start + m] = v
+        self.restore_order(start)
+
+    def reserve(self, sids: npt.NDArray[np.uint64]) -> int:
+        """Rows for new sessions ``sids`` (sorted) after the last: their id set, alive, the
+        other fields for the caller to write. Returns the first row; ``restore_order`` then."""
+        m = int(sids.shape[0])
         n = self.n
         if n + m > self.sid.shape[0]:
             size = max(2 * self.sid.shape[0], n + m, 1024)
@@ -376,12 +385,15 @@ class _State:
                 new = np.empty((size,) + old.shape[1:], dtype=old.dtype)
                 new[:n] = old[:n]
                 setattr(self, k, new)
-        in_order = n == 0 or values["sid"][0] > self.sid[n - 1]
-        for k, v in values.items():
-            getattr(self, k)[n : n + m] = v
+        self.sid[n : n + m] = sids
         self.alive[n : n + m] = True
         self.n, self.n_alive = n + m, self.n_alive + m
-        if not in_order:  # a session released after a later-started one: rare
+        return n
+
+    def restore_order(self, start: int) -> None:
+        """After rows were reserved at ``start``: sorted again if the new ids did not all come
+        after the old ones (a session released after a later-started one: rare)."""
+        if 0 < start < self.n and self.sid[start] < self.sid[start - 1]:
             self._keep(np.argsort(self.sid[: self.n], kind="stable"))
 
     def squeeze(self) -> None:
@@ -593,27 +605,21 @@ class Detector:
                 K.take_carried(_carry_columns(cols, None), k_idx, _carry_columns(pool, None), used)
             k_start = used + np.cumsum(kept_len) - kept_len
             st.cols, st.used, st.cap = pool, used + n_kept, cap
-            # the run's open sessions: updated in place where they have a row, else appended
-            open_idx = np.flatnonzero(keep)
-            values = {
-                "next_pos": next_pos_new[keep],
-                "need": need_open,
-                "fprev": frontier[keep],
-                "end_ts": r_end[keep],
-                "next_dec": dec_open,
-                "start": k_start,
-                "length": kept_len,
-            }
-            had = has_state[open_idx]
-            rows = r_state[open_idx[had]]
-            for k, v in values.items():
-                getattr(st, k)[rows] = v[had]
-            if not had.all():
-                new = ~had
-                order = np.argsort(r_sid[open_idx[new]])  # distinct ids: any sort is stable
-                fresh_rows = {k: v[new][order] for k, v in values.items()}
-                fresh_rows["sid"] = r_sid[open_idx[new]][order]
-                st.append(fresh_rows)
+            # the run's open sessions: updated in place where they have a row, else given new
+            # rows after the last (in id order)
+            open_rows = r_state[open_runs]
+            new_at = np.flatnonzero(open_rows < 0)
+            start = st.n
+            if new_at.shape[0]:
+                new_at = new_at[np.argsort(r_sid[open_runs[new_at]])]  # distinct ids: any sort
+                start = st.reserve(r_sid[open_runs[new_at]])
+                open_rows[new_at] = start + np.arange(new_at.shape[0])
+            K.store_open(
+                open_runs, open_rows, next_pos_new, frontier, r_end, need_open, dec_open,
+                k_start, kept_len,
+                st.next_pos, st.need, st.fprev, st.end_ts, st.next_dec, st.start, st.length,
+            )  # fmt: skip
+            st.restore_order(start)
             st.squeeze()
         self._account_scores(flags, r_sid[r_closed])
         return FlagBatch(flags.columns, self.scores)

@@ -1738,6 +1738,27 @@ def plan_run(
 
 
 @njit(cache=True, nogil=True)
+def store_open(
+    runs, rows, next_pos, frontier, end_ts, need, next_dec, start, length,
+    st_next_pos, st_need, st_fprev, st_end, st_next_dec, st_start, st_len,
+):  # fmt: skip
+    """The open run sessions ``runs`` (j-th at open-table row ``rows[j]``) into the table:
+    run-indexed positions seen, frontier and last event time, and open-indexed needs, pending
+    decision and carried rows (``carry_open``'s outputs)."""
+    for j in range(runs.shape[0]):
+        r = runs[j]
+        row = rows[j]
+        st_next_pos[row] = next_pos[r]
+        for k in range(need.shape[1]):
+            st_need[row, k] = need[j, k]
+        st_fprev[row] = frontier[r]
+        st_end[row] = end_ts[r]
+        st_next_dec[row] = next_dec[j]
+        st_start[row] = start[j]
+        st_len[row] = length[j]
+
+
+@njit(cache=True, nogil=True)
 def resume_rows(pos, offsets, runs, need_pos, state_row, start_rows):
     """Where each kernel resumes: for session r in ``runs`` and kernel k, the first row of r
     whose position (``pos``, rising within a session) is >= ``need_pos[state_row[r], k]`` (the
