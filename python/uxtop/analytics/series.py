@@ -791,12 +791,13 @@ class BucketAggregator:
         if nz.any():
             q[nz] = quantiles(hist[nz])
         if o.slot >= 0:
-            # the slot is reused by a later bucket: back to zero
+            # the slot is reused by a later bucket: back to zero. Latency bins are counted only
+            # with a request (cnt > 0), so only those cells of the slot's histograms need it
             k = o.slot
+            hist[nz] = 0
             for a in (
                 self.cnt,
                 self.err,
-                self.hist,
                 self.flags,
                 self.steps,
                 self.flags_route,
