@@ -8,23 +8,7 @@ from hypothesis import strategies as st
 
 from uxtop.analytics.config import StepConfig
 from uxtop.analytics.funnel_kernel import _select_rows_kernel
-from uxtop.analytics.grouping import first_occurrences
 from uxtop.analytics.matchers import MatchBits, StepMatcher, step_bits
-from uxtop.distinct import unique_ints
-
-keys_st = st.lists(st.integers(-(2**62), 2**62), max_size=200) | st.lists(
-    st.integers(-3, 12), max_size=200
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(keys=keys_st)
-def test_unique_ints_and_first_occurrences_equal_np_unique(keys: list[int]) -> None:
-    x = np.asarray(keys, dtype=np.int64)
-    u, first = np.unique(x, return_index=True)
-    assert np.array_equal(unique_ints(x), u)
-    assert np.array_equal(first_occurrences(x), np.sort(first))
-
 
 TABLES = {
     "url": ["/", "/checkout", "/product/1", "/product/22", "/confirm", "/cart"],
@@ -213,7 +197,7 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
     hist = np.zeros((K, R, C, N_BUCKETS), np.int32)
     nb = len(buckets)
     ro = np.empty(nb + 1, np.int64)
-    rr, rs, rk = (np.empty(n, np.int64) for _ in range(3))
+    rr, rs = (np.empty(n, np.int64) for _ in range(2))
     # active sessions: each session row at a table row of its own. An earlier batch counted
     # some in an earlier bucket, or in the first one they have a user event in here (never in
     # a later one: a session's events come in time order)
@@ -224,6 +208,17 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
         if mine.size:
             last0[table_row[u]] = rng.choice([NO_BUCKET, mine.min(), mine.min() - 1])
     last = last0.copy()
+    # routes called per bucket: likewise, an earlier batch saw some routes of a session in the
+    # first bucket it calls a route in here (bits of those routes set), or in an earlier one
+    rbucket0 = np.full(ns + 3, NO_BUCKET, np.int64)
+    rseen0 = np.zeros((ns + 3, 1), np.uint64)
+    for u in range(ns):
+        mine = b[(srow == u) & (kind == 14) & (b != _LATE)]
+        if mine.size:
+            rbucket0[table_row[u]] = rng.choice([NO_BUCKET, mine.min(), mine.min() - 1])
+            rseen0[table_row[u], 0] = rng.integers(0, 8)  # local routes 0-2
+    rbucket, rseen = rbucket0.copy(), rseen0.copy()
+    route_sessions = np.zeros((K, R), np.int64)
     active = np.zeros((K, C), np.int64)
     err_msgs = np.empty(nb, np.int64)
     sc, ee, mm = np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int64)
@@ -232,7 +227,8 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
     gi = np.where(b == _LATE, -1, np.searchsorted(buckets, b))
     n_ret, dropped = _fold_batch_kernel(
         gi, kind, srow, route, status, value, msg, 14, big, sids, scols, bslot,
-        route_lut, cnt, err, hist, buckets, table_row, last, active, ro, rr, rs, rk, sc, ee, mm,
+        route_lut, cnt, err, hist, buckets, table_row, last, active, rbucket, rseen,
+        route_sessions, ro, rr, rs, sc, ee, mm,
         err_msgs,
         ret_s, ret_r,
     )  # fmt: skip
@@ -255,7 +251,15 @@ def test_fold_batch_kernel_equals_reference(seed: int, n: int, late: bool) -> No
                 if c >= 0:
                     want[c] += 1
         assert np.array_equal(active[k], want)
-        assert rk[ro[g] : ro[g + 1]].tolist() == [(q[0] << 40) + q[1] for q in reqs[g]]
+        # distinct (route, session) pairs, but for those an earlier batch saw in this bucket
+        row_of = {int(x): i for i, x in enumerate(sids.tolist())}
+        pairs = {(q[0], row_of[q[1]]) for q in reqs[g]}
+        want_rs = np.zeros(R, np.int64)
+        for r, u in pairs:
+            t = table_row[u]
+            if not (rbucket0[t] == buckets[g] and (int(rseen0[t, 0]) >> r) & 1):
+                want_rs[r] += 1
+        assert np.array_equal(route_sessions[k], want_rs)
         assert err_msgs[g] == sum(1 for q in reqs[g] if q[3] and q[4] >= 0)
         got = list(
             zip(
@@ -440,35 +444,6 @@ def test_or_route_bits_equals_python_sets(pairs: list[tuple[int, int]]) -> None:
         called = {q for p, q in pairs if p == r}
         got = {w * 64 + b for w in range(4) for b in range(64) if (int(bits[r, w]) >> b) & 1}
         assert got == called
-
-
-def test_first_occurrences_reuses_its_table() -> None:
-    rng = np.random.default_rng(5)
-    scratch: list[np.ndarray] = []
-    for n in (50, 10, 300, 40, 0, 70):
-        x = rng.integers(-20, 20, n).astype(np.int64)
-        got = first_occurrences(x, scratch)
-        assert np.array_equal(got, np.sort(np.unique(x, return_index=True)[1]))
-        assert scratch and (scratch[0] == np.iinfo(np.int64).min).all()  # cleared again
-
-
-@settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 120))
-def test_count_first_equals_bincount_of_first_occurrences(seed: int, n: int) -> None:
-    from uxtop.analytics.grouping import count_first
-
-    rng = np.random.default_rng(seed)
-    sid = rng.integers(0, 30, n).astype(np.int64)
-    cols = rng.integers(-1, 9, (n, 4)).astype(np.int64)
-    scratch: list[np.ndarray] = []
-    first = np.sort(np.unique(sid, return_index=True)[1]).astype(np.int64)
-    sc = cols[first]
-    assert np.array_equal(
-        count_first(sid, cols, 9, scratch=scratch), np.bincount(sc[sc >= 0], minlength=9)[:9]
-    )
-    keys = rng.integers(0, 4, n).astype(np.int64) * (1 << 40) + sid
-    u = keys[np.sort(np.unique(keys, return_index=True)[1])] >> 40
-    assert np.array_equal(count_first(keys, None, 4, 40, scratch), np.bincount(u, minlength=4)[:4])
 
 
 @settings(max_examples=300, deadline=None)

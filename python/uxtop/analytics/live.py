@@ -196,7 +196,10 @@ class Analytics:
             {
                 "cohort": ((1 + len(COHORT_DIMS),), np.int64, -1),
                 "routes": ((self._route_words,), np.uint64, 0),
-                "bucket": ((), np.int64, NO_BUCKET),  # the last bucket it was counted active in
+                # the last bucket it was counted active in, and it called routes in (which)
+                "bucket": ((), np.int64, NO_BUCKET),
+                "route_bucket": ((), np.int64, NO_BUCKET),
+                "route_seen": ((self._route_words,), np.uint64, 0),
             }
         )
         self._strings: object = {}
@@ -266,9 +269,7 @@ class Analytics:
                 self.journey.update(batch, a_ts, g, a_sess, funnel=fi)
             else:
                 self.journey.update(batch, a_ts, a_step, a_sess, funnel=fi)
-        req_srow, req_route = self.agg.add_batch(
-            batch, strings, scols, srows, self._sessions.cols["bucket"]
-        )
+        req_srow, req_route = self.agg.add_batch(batch, strings, scols, srows, self._sessions.cols)
         self._note_routes(srows, req_srow, req_route)
         if flags is not None and len(flags.kind):
             kind = np.asarray(flags.kind)

@@ -17,6 +17,7 @@ plain-Python references.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,6 @@ from numba import njit
 
 from uxtop.analytics.anomaly import COUNT, LATENCY, RATIO, SeasonalDetector
 from uxtop.analytics.config import COHORT_DIMS, AnalyticsConfig
-from uxtop.analytics.grouping import count_first
 from uxtop.analytics.hist import LO_MS, N_BUCKETS, STEPS_PER_OCTAVE, quantiles
 from uxtop.analytics.matchers import string_of
 from uxtop.distinct import unique_first, unique_ints
@@ -132,10 +132,12 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     table_row,
     last_bucket,
     active,
+    route_bucket,
+    route_seen,
+    route_sessions,
     req_off,
     req_route,
     req_sid,
-    req_key,
     req_score,
     req_err,
     req_msg,
@@ -147,7 +149,7 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
 
     Per open request row on a kept route: +1 count, +is_err errors and +1 in its latency bin of
     each of its session's cohort columns (``cnt``/``err`` [slot, route, column], ``hist``
-    [slot, route, column, bin]), and its route, session id, (route << 40) + session id,
+    [slot, route, column, bin]), and its route, session id,
     evidence score (errors first, then slowest), error flag and message into ``req_*`` (bucket
     g at ``req_off[g]:req_off[g+1]``; ``err_msgs[g]`` counts its errors with a message) and, in
     row order, its session row and route into ``ret_srow``/``ret_route``.
@@ -156,8 +158,10 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     at each of its cohort columns in ``active[slot]`` unless it was counted there already, as
     ``last_bucket`` says (per session-table row, ``table_row[session row]``). A session's
     events come in time order, across batches too (the core's per-session floor), so the last
-    bucket it was counted in is all that needs remembering. Returns (requests kept, requests
-    on dropped routes).
+    bucket it was counted in is all that needs remembering. Likewise a session adds 1 to
+    ``route_sessions[slot, route]`` for each route it calls in a bucket, remembered as the
+    bucket (``route_bucket``) and the routes called there (``route_seen``, a bitset per
+    table row). Returns (requests kept, requests on dropped routes).
     """
     nb = bslot.shape[0]
     n_bins = hist.shape[3]
@@ -215,7 +219,17 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         req_n[g] = k + 1
         req_route[k] = r
         req_sid[k] = sids[s]
-        req_key[k] = r * (np.int64(1) << 40) + sids[s]
+        # distinct sessions per route and bucket: the routes a session called in the last
+        # bucket it called any (in time order, like its user events)
+        t = table_row[s]
+        if route_bucket[t] != buckets[g]:
+            route_bucket[t] = buckets[g]
+            for w_ in range(route_seen.shape[1]):
+                route_seen[t, w_] = 0
+        bit = np.uint64(1) << np.uint64(r & 63)
+        if not route_seen[t, r >> 6] & bit:
+            route_seen[t, r >> 6] |= bit
+            route_sessions[slot, r] += 1
         req_score[k] = (1e12 if e else 0.0) + d
         req_err[k] = e
         req_msg[k] = msg[j]
@@ -429,7 +443,6 @@ class _Open:
 
     __slots__ = (
         "slot",
-        "route_sess",
         "examples",
         "msgs",
         "flag_examples",
@@ -437,7 +450,6 @@ class _Open:
 
     def __init__(self, slot: int) -> None:
         self.slot = slot
-        self.route_sess: list[npt.NDArray] = []
         self.examples: dict[int, list[tuple[float, int]]] = {}
         self.msgs: dict[int, dict[int, int]] = {}
         self.flag_examples: dict[int, list[int]] = {}
@@ -477,9 +489,9 @@ class BucketAggregator:
         self.steps = np.zeros((0, 0, C), np.int64)  # [slot, global step, column]
         self.flags_route = np.zeros((0, 0, 0), np.int64)  # [slot, route, flag kind]
         self.active = np.zeros((0, C), np.int64)  # [slot, column]: sessions with a user event
+        self.route_sessions = np.zeros((0, 0), np.int64)  # [slot, route]: sessions calling it
         self._free_slots: list[int] = []
         self._n_slots = 0
-        self._scratch: list[npt.NDArray[np.int64]] = []  # hash table for distinct sessions
         self.finished_until = -(2**62)  # buckets starting before this are closed
         self.late_events = 0
         self.dropped_routes = 0
@@ -514,6 +526,7 @@ class BucketAggregator:
         self.steps = _regrow(self.steps, (K, S, C))
         self.flags_route = _regrow(self.flags_route, (K, R, F))
         self.active = _regrow(self.active, (K, C))
+        self.route_sessions = _regrow(self.route_sessions, (K, R))
 
     def _open_buckets(
         self, ts: npt.NDArray[np.int64]
@@ -582,15 +595,17 @@ class BucketAggregator:
         strings: object,
         scols: npt.NDArray[np.int64],
         table_row: npt.NDArray[np.int64],
-        last_bucket: npt.NDArray[np.int64],
+        per_session: Mapping[str, npt.NDArray],
     ) -> tuple[npt.NDArray, npt.NDArray]:
         """Fold a batch in; returns (session row, local route) of its requests, for evidence.
 
         One kernel folds the counts, error counts and latency histograms of every open bucket,
-        the active sessions, and groups the requests by bucket; Python then touches each bucket,
-        never each event. ``scols`` are the batch sessions' cohort columns; ``last_bucket``
-        (the bucket each session was last counted active in, kept by the caller per session
-        across batches, ``NO_BUCKET`` at first) at row ``table_row[i]`` for batch session i.
+        the active sessions and the sessions per route, and groups the requests by bucket;
+        Python then touches each bucket, never each event. ``scols`` are the batch sessions'
+        cohort columns. ``per_session`` is state the caller keeps per session across batches,
+        at row ``table_row[i]`` for batch session i: ``bucket``, the bucket it was last counted
+        active in, and ``route_bucket``/``route_seen``, the last bucket it called a route in
+        and those routes (a bitset, bit r of word r // 64); ``NO_BUCKET`` / 0 at first.
         """
         cols = batch.columns
         n = cols["ts"].shape[0]
@@ -612,7 +627,6 @@ class BucketAggregator:
         req_off = np.empty(nb + 1, np.int64)
         req_route = np.empty(n, np.int64)
         req_sid = np.empty(n, np.int64)
-        req_key = np.empty(n, np.int64)
         err_msgs = np.empty(nb, np.int64)
         req_score = np.empty(n, np.float64)
         req_err = np.empty(n, np.bool_)
@@ -639,12 +653,14 @@ class BucketAggregator:
             self.hist,
             buckets,
             np.ascontiguousarray(table_row, dtype=np.int64),
-            last_bucket,
+            per_session["bucket"],
             self.active,
+            per_session["route_bucket"],
+            per_session["route_seen"],
+            self.route_sessions,
             req_off,
             req_route,
             req_sid,
-            req_key,
             req_score,
             req_err,
             req_msg,
@@ -659,7 +675,6 @@ class BucketAggregator:
             if re == ra:
                 continue
             rr, ss = req_route[ra:re], req_sid[ra:re]
-            o.route_sess.append(req_key[ra:re])
             # evidence: the worst requests (errors first, then slowest) with their sessions and messages
             score = req_score[ra:re]
             top = top_desc(score, 4 * E)
@@ -769,6 +784,7 @@ class BucketAggregator:
             flags_route = np.zeros((R, F), np.int64)
             hist = np.zeros((R, C, N_BUCKETS), np.int32)
             active = np.zeros(C, np.int64)
+            route_sessions = np.zeros(R, np.int64)
         else:
             self._fit()
             k = o.slot
@@ -777,10 +793,7 @@ class BucketAggregator:
             flags_route = self.flags_route[k, :R, :F].copy()
             hist = self.hist[k, :R]
             active = self.active[k].copy()
-        route_sessions = np.zeros(R, np.int64)
-        if o.route_sess:
-            keys = np.concatenate(o.route_sess)  # (route << 40) + session id
-            route_sessions += count_first(keys, None, R, 40, self._scratch)
+            route_sessions = self.route_sessions[k, :R].copy()
         examples = {
             r: [s for _, s in sorted(lst, reverse=True)][: self.cfg.example_sessions]
             for r, lst in o.examples.items()
@@ -802,6 +815,7 @@ class BucketAggregator:
                 self.steps,
                 self.flags_route,
                 self.active,
+                self.route_sessions,
             ):
                 a[k] = 0
             self._free_slots.append(k)
