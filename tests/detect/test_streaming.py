@@ -129,7 +129,7 @@ def test_running_scores_equal_scoring_every_flag_so_far(sessions, offsets, squee
 
 def test_open_session_table_stays_sorted_and_squeezes() -> None:
     st_ = detector_module._State()
-    nk = st_.need.shape[1]
+    nk = st_.skip.shape[1]
 
     def rows(sids: list[int]) -> dict[str, np.ndarray]:
         m = len(sids)
@@ -141,7 +141,7 @@ def test_open_session_table_stays_sorted_and_squeezes() -> None:
                 strict=True,
             )
         }
-        v["need"] = np.ones((m, nk), np.int64)
+        v["skip"] = np.ones((m, nk), np.int64)
         v["sid"] = np.asarray(sids, np.uint64)
         return v
 

@@ -3,9 +3,9 @@
 How streaming stays exact: every kernel reports, per session, the first row it must see again
 (``need``: the start of its earliest undecided episode, or the past context it needs) and emits
 only episodes whose decision time is <= the session's frontier (the watermark, or +inf once the
-session closed). The detector keeps each open session's rows from the minimum ``need`` on, and
-next time hands every kernel the carried rows + the new ones, resuming each kernel exactly where
-it asked. An episode is reported in the one update where its decision time first falls within
+session closed). The detector keeps each open session's rows from the minimum ``need`` on (of
+the kinds some kernel reads from its ``need`` on), and next time hands every kernel the carried
+rows + the new ones, resuming each kernel exactly where it asked. An episode is reported in the one update where its decision time first falls within
 the frontier, so a burst split across batches is flagged once, identically to a one-shot run
 over the whole stream (tested in ``tests/detect/test_streaming.py``).
 
@@ -309,7 +309,7 @@ def _columns_of(batch: EventBatch) -> dict[str, npt.NDArray[Any]]:
 _SESSION_FIELDS: dict[str, Any] = {
     "sid": np.uint64,
     "next_pos": np.int64,  # events seen
-    "need": np.int64,
+    "skip": np.int64,  # per kernel: its carried rows before the one it resumes at
     "fprev": np.int64,
     "end_ts": np.int64,
     "next_dec": np.int64,
@@ -351,7 +351,7 @@ class _State:
         self.n_alive = 0
         self.sid = np.empty(0, np.uint64)
         self.next_pos = np.empty(0, np.int64)
-        self.need = np.empty((0, len(KERNELS)), np.int64)
+        self.skip = np.empty((0, len(KERNELS)), np.int64)
         self.fprev = np.empty(0, np.int64)
         self.end_ts = np.empty(0, np.int64)
         self.next_dec = np.empty(0, np.int64)
@@ -544,9 +544,7 @@ class Detector:
             np.repeat(o[None, :], nk, axis=0), dtype=np.int64
         )  # new: first row
         if has_state.any():
-            K.resume_rows(
-                cols["pos"], offsets, np.flatnonzero(has_state), st.need, r_state, start_rows
-            )
+            K.resume_rows(offsets, np.flatnonzero(has_state), st.skip, r_state, start_rows)
 
         outs, need_rel, next_dec = run_kernels(
             cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits
@@ -558,7 +556,7 @@ class Detector:
         next_pos_new = next_pos + n_len
         keep = ~r_closed
         open_runs = np.flatnonzero(keep)
-        need_open = np.empty((open_runs.shape[0], nk), np.int64)
+        skip_open = np.empty((open_runs.shape[0], nk), np.int64)
         dec_open = np.empty(open_runs.shape[0], np.int64)
         if open_runs.shape[0]:
             k_idx, kept_len = K.carry_open(
@@ -570,7 +568,7 @@ class Detector:
                 next_dec,
                 next_pos_new,
                 _READ_BITS,
-                need_open,
+                skip_open,
                 dec_open,
             )
         else:
@@ -615,9 +613,9 @@ class Detector:
                 start = st.reserve(r_sid[open_runs[new_at]])
                 open_rows[new_at] = start + np.arange(new_at.shape[0])
             K.store_open(
-                open_runs, open_rows, next_pos_new, frontier, r_end, need_open, dec_open,
+                open_runs, open_rows, next_pos_new, frontier, r_end, skip_open, dec_open,
                 k_start, kept_len,
-                st.next_pos, st.need, st.fprev, st.end_ts, st.next_dec, st.start, st.length,
+                st.next_pos, st.skip, st.fprev, st.end_ts, st.next_dec, st.start, st.length,
             )  # fmt: skip
             st.restore_order(start)
             st.squeeze()

@@ -1555,23 +1555,27 @@ def session_positions(offsets, first_pos):
 
 @njit(cache=True, nogil=True)
 def carry_open(
-    kind, pos, offsets, runs, need_rel, next_dec, next_pos, read_bits, need_out, dec_out
+    kind, pos, offsets, runs, need_rel, next_dec, next_pos, read_bits, skip_out, dec_out
 ):
     """What the open sessions ``runs`` carry to the next batch, in one pass per session.
 
     Kernel k asked to see row ``need_rel[k, r]`` of session r again: as a position in the
     session that is ``pos`` of that row, or ``next_pos[r]`` (the next event's) when the row is
-    past r's last; into ``need_out[j, k]`` for the j-th of ``runs``, with the earliest pending
-    decision over the kernels in ``dec_out[j]``. The rows some kernel will read again (kernel k
-    reads the kinds with bit k set in ``read_bits[kind]``, from its position on) are returned
-    in order, with how many each of ``runs`` keeps. (The numpy version made ~8 passes over
-    [sessions, kernels] arrays: 14 MB each at 190 k open sessions.)"""
+    past r's last. The rows some kernel will read again (kernel k reads the kinds with bit k
+    set in ``read_bits[kind]``, from its position on) are returned in order, with how many each
+    of ``runs`` keeps; for the j-th of ``runs``, ``skip_out[j, k]`` is how many of its kept
+    rows come before kernel k's position (next batch, kernel k resumes that many rows into the
+    session: its carried rows come first, and every new row is past every position asked
+    for), and ``dec_out[j]`` the earliest pending decision over the kernels. (The numpy version
+    made ~8 passes over [sessions, kernels] arrays: 14 MB each at 190 k open sessions; and
+    resuming searched each kernel's position among the rows again.)"""
     nk = need_rel.shape[0]
     total = 0
     for r in runs:
         total += offsets[r + 1] - offsets[r]
     rows = np.empty(total, np.int64)
     kept = np.empty(runs.shape[0], np.int64)
+    nd = np.empty(nk, np.int64)
     m = 0
     for j in range(runs.shape[0]):
         r = runs[j]
@@ -1579,19 +1583,22 @@ def carry_open(
         dec = next_dec[0, r]
         for k in range(nk):
             q = need_rel[k, r]
-            need_out[j, k] = pos[q] if q < hi else next_pos[r]
+            nd[k] = pos[q] if q < hi else next_pos[r]
             dec = min(dec, next_dec[k, r])
+            skip_out[j, k] = 0
         dec_out[j] = dec
         start = m
-        nd = need_out[j]
         for q in range(offsets[r], hi):
             p = pos[q]
             # kernels that still need this position
             live = 0
             for k in range(nk):
                 live |= np.int64(p >= nd[k]) << k
-            rows[m] = q
-            m += (read_bits[kind[q]] & live) != 0
+            if read_bits[kind[q]] & live:
+                rows[m] = q
+                m += 1
+                for k in range(nk):
+                    skip_out[j, k] += p < nd[k]
         kept[j] = m - start
     return rows[:m], kept
 
@@ -1739,18 +1746,18 @@ def plan_run(
 
 @njit(cache=True, nogil=True)
 def store_open(
-    runs, rows, next_pos, frontier, end_ts, need, next_dec, start, length,
-    st_next_pos, st_need, st_fprev, st_end, st_next_dec, st_start, st_len,
+    runs, rows, next_pos, frontier, end_ts, skip, next_dec, start, length,
+    st_next_pos, st_skip, st_fprev, st_end, st_next_dec, st_start, st_len,
 ):  # fmt: skip
     """The open run sessions ``runs`` (j-th at open-table row ``rows[j]``) into the table:
-    run-indexed positions seen, frontier and last event time, and open-indexed needs, pending
+    run-indexed positions seen, frontier and last event time, and open-indexed skips, pending
     decision and carried rows (``carry_open``'s outputs)."""
     for j in range(runs.shape[0]):
         r = runs[j]
         row = rows[j]
         st_next_pos[row] = next_pos[r]
-        for k in range(need.shape[1]):
-            st_need[row, k] = need[j, k]
+        for k in range(skip.shape[1]):
+            st_skip[row, k] = skip[j, k]
         st_fprev[row] = frontier[r]
         st_end[row] = end_ts[r]
         st_next_dec[row] = next_dec[j]
@@ -1759,25 +1766,14 @@ def store_open(
 
 
 @njit(cache=True, nogil=True)
-def resume_rows(pos, offsets, runs, need_pos, state_row, start_rows):
-    """Where each kernel resumes: for session r in ``runs`` and kernel k, the first row of r
-    whose position (``pos``, rising within a session) is >= ``need_pos[state_row[r], k]`` (the
-    open-session table's row of r), or ``offsets[r+1]`` if none; written to
-    ``start_rows[k, r]``. (Read through ``state_row``: gathering the [sessions, kernels] needs
-    first was a pass over ~14 MB a batch with 190 k sessions.)"""
+def resume_rows(offsets, runs, skip, state_row, start_rows):
+    """Where each kernel resumes: for session r in ``runs`` and kernel k, ``skip[state_row[r],
+    k]`` rows into r (``carry_open``'s count of carried rows before the position it asked
+    for), written to ``start_rows[k, r]``."""
     for r in runs:
         row = state_row[r]
-        for k in range(need_pos.shape[1]):
-            want = need_pos[row, k]
-            lo = offsets[r]
-            hi = offsets[r + 1]
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if pos[mid] < want:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            start_rows[k, r] = lo
+        for k in range(skip.shape[1]):
+            start_rows[k, r] = offsets[r] + skip[row, k]
 
 
 @njit(cache=True, nogil=True)
