@@ -3,7 +3,7 @@
 The ingest core numbers sessions 0, 1, 2, ... as they start, so the sessions open at once hold
 ids close together: row = id mod size needs no hashing, no probing, and a batch's sessions land
 on neighbouring rows (a hash map's random rows cost ~50 ns a lookup each once it outgrows the
-cache, and analytics looked every batch session up more than once). The table doubles while two
+cache, and analytics looked every batch session up more than once). The table grows while two
 live ids want the same row, up to ``max_size``; past that the newer id takes the row, so the
 table keeps the newest ``max_size`` session ids at least (the memory bound), as the per-session
 maps it replaces kept their newest 200 000 by first sight. Any int64 ids >= 0 work; ids far
@@ -80,7 +80,9 @@ class SessionTable:
 
     def _grow(self) -> None:
         live = np.flatnonzero(self.ids != _EMPTY)
-        size = 2 * self.size
+        # by 4 (at most to max_size): a fresh table under 100 k+ open sessions moved its live
+        # rows eight times when doubling
+        size = min(4 * self.size, max(self.max_size, self.size))
         ids = np.full(size, _EMPTY, np.int64)
         at = self.ids[live] & (size - 1)  # distinct: more low bits keep distinct rows apart
         ids[at] = self.ids[live]

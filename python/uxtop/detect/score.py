@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from uxtop.detect.config import ScoreConfig
 from uxtop.detect.flags import FLAG_KIND_NAMES, FlagKind
+from uxtop.distinct import unique_inverse
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def session_scores(flags: Any, cfg: ScoreConfig | None = None) -> SessionScores:
     sid = np.asarray(flags.columns["session_id"], dtype=np.uint64)
     if sid.shape[0] == 0:
         return SessionScores(np.empty(0, np.uint64), np.empty(0), np.empty((0, len(FlagKind))))
-    uniq, inv = np.unique(sid, return_inverse=True)
+    uniq, inv = unique_inverse(sid)
     kind = flags.columns["kind"].astype(np.int64)
     sev = np.minimum(flags.columns["severity"].astype(np.float64), cfg.severity_cap)
     contrib = weight_vector(cfg)[kind] * sev

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from uxtop.batch import NONE_ID, Strings
+from uxtop.distinct import unique_inverse
 from uxtop.snapshot import FLAG_KINDS, FlagRow
 
 
@@ -155,7 +156,7 @@ def _rule_codes(fb: Any, n: int, codes: Any) -> np.ndarray:
     names = _rule_explanations() or _col(fb, "rule_names")
     arr = np.asarray(rule)
     if arr.dtype.kind in "iu" and names is not None:
-        uniq, inv = np.unique(arr, return_inverse=True)
+        uniq, inv = unique_inverse(arr)
         return codes.codes([str(names[r]) for r in uniq.tolist()])[inv].astype(np.int32)
     return codes.codes(
         [str(r) for r in (rule.tolist() if hasattr(rule, "tolist") else rule)]
@@ -261,7 +262,7 @@ def _coded(col: Any, resolve: Any, codes: Any) -> np.ndarray:
     """``codes`` of ``resolve(v)`` for each value of ``col``, resolving each distinct one once."""
     arr = np.asarray(col)
     if arr.dtype.kind in "iu":
-        uniq, inv = np.unique(arr, return_inverse=True)
+        uniq, inv = unique_inverse(arr)
         return codes.codes([resolve(v) for v in uniq.tolist()])[inv].astype(np.int32)
     return codes.codes(
         [resolve(v) for v in (col.tolist() if hasattr(col, "tolist") else col)]
