@@ -16,7 +16,7 @@ vectorised, and sessions with nothing pending are not re-scanned until they get 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -136,10 +136,13 @@ def run_kernels(
     tag_bits: npt.NDArray[np.uint16],
     target_bits: npt.NDArray[np.uint16],
     only: tuple[str, ...] = KERNELS,
+    longest: int | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Run the kernels named in ``only`` over CSR session slices.
 
-    ``start_rows``: (len(KERNELS), n_sessions) row where each kernel resumes. Returns the raw
+    ``start_rows``: (len(KERNELS), n_sessions) row where each kernel resumes; session s ends at
+    ``offsets[s+1]`` (``offsets[s]`` is not read, so sessions may be any slices of the columns
+    if ``longest``, the most rows of any, is given). Returns the raw
     episode rows per kernel (``kernels.O_*`` columns), ``need`` and ``next_dec`` (both
     (len(KERNELS), n_sessions); kernels not run report ``offsets[1:]`` / int64 max).
     """
@@ -162,7 +165,7 @@ def run_kernels(
     }
     p = params.vector.copy()
     p[K.P_ENABLED] = sum(1 << k for k, name in enumerate(KERNELS) if name in only)
-    work = K.new_workspace(offsets)
+    work = K.new_workspace(offsets, longest)
     grow = 1
     while True:
         bufs = [
@@ -258,12 +261,13 @@ def fused_params(params: KernelParams) -> npt.NDArray[np.int64]:
 def episodes_to_flags(
     outs: Mapping[str, npt.NDArray[np.int64]],
     session_ids: npt.NDArray[np.uint64],
-    rows: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64] | None,
     fprev: npt.NDArray[np.int64] | None,
     cfg: DetectConfig,
 ) -> FlagBatch:
     """Kernel episode rows -> FlagBatch, keeping those decided after ``fprev`` (per session).
-    The kernels' rows are stacked first and turned into columns once (per batch, not per kind)."""
+    The kernels' rows are stacked first and turned into columns once (per batch, not per kind).
+    ``rows`` maps the episodes' event rows to batch rows (None: they are batch rows already)."""
     blocks, kinds = [], []
     for name, o in outs.items():
         if fprev is not None and o.shape[0]:
@@ -295,8 +299,8 @@ def episodes_to_flags(
             "severity": (ep[:, K.O_SEV] / K.SEV_SCALE).astype(np.float32),
             "rule": ep[:, K.O_RULE].astype(np.uint8),
             "tier": ep[:, K.O_TIER].astype(np.uint8),
-            "row_start": rows[ep[:, K.O_EV0]],
-            "row_end": rows[ep[:, K.O_EV1]],
+            "row_start": ep[:, K.O_EV0].copy() if rows is None else rows[ep[:, K.O_EV0]],
+            "row_end": ep[:, K.O_EV1].copy() if rows is None else rows[ep[:, K.O_EV1]],
         }
     )
 
@@ -323,7 +327,7 @@ _SESSION_FIELDS: dict[str, Any] = {
 _SQUEEZE_MIN = 1024
 
 
-def _carry_columns(cols: dict[str, npt.NDArray[Any]] | None, rows: int | None) -> K.CarryColumns:
+def _carry_columns(cols: Mapping[str, npt.NDArray[Any]] | None, rows: int | None) -> K.CarryColumns:
     """``cols`` (its first ``rows`` rows; all if None) as the kernels' ``CarryColumns``, or
     empty columns of the right types."""
     if cols is None or rows == 0:
@@ -409,6 +413,58 @@ class _State:
             arr = getattr(self, k)
             arr[:m] = arr[: self.n][rows]
         self.n = m
+
+
+#: the carried columns of no rows (a step with no batch: every session judged is carried)
+_EMPTY_COLS: dict[str, npt.NDArray[Any]] = {k: np.empty(0, t) for k, t in CARRY_COLUMNS.items()}
+
+
+@dataclass(eq=False)
+class _Group:
+    """Run sessions judged together on one set of columns: ``runs`` (their indices in the
+    run), rows ``starts[i]:ends[i]`` of ``cols``; then the kernels' results for them and what
+    they carry (``open``: the open ones among them, as indices into ``runs``)."""
+
+    runs: npt.NDArray[np.int64]
+    cols: Mapping[str, npt.NDArray[Any]]
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    start_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    outs: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    need: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    open: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    skip: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    kept: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    kept_len: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+
+
+def _in_run_order(groups: list[_Group]) -> dict[str, npt.NDArray[np.int64]]:
+    """The groups' episodes per kernel as one run would have emitted them: session indices
+    into the run, event rows as batch rows, sessions in run order (each one's episodes in
+    the order its kernel emitted them)."""
+    out: dict[str, npt.NDArray[np.int64]] = {}
+    for name in KERNELS:
+        parts = []
+        for g in groups:
+            o = g.outs.get(name)
+            if o is None or not o.shape[0]:
+                continue
+            o = o.copy()
+            o[:, K.O_SESS] = g.runs[o[:, K.O_SESS]]
+            rows = g.cols["row"]
+            o[:, K.O_EV0] = rows[o[:, K.O_EV0]]
+            o[:, K.O_EV1] = rows[o[:, K.O_EV1]]
+            parts.append(o)
+        if len(parts) > 1:
+            both = np.concatenate(parts)
+            out[name] = both[np.argsort(both[:, K.O_SESS], kind="stable")]
+        elif parts:
+            out[name] = parts[0]
+        else:
+            out[name] = np.empty((0, K.N_OUT), np.int64)
+    return out
 
 
 class Detector:
@@ -518,61 +574,81 @@ class Detector:
         if new_cols is not None and with_pos:
             new_cols["pos"] = K.session_positions(b_off, np.ascontiguousarray(next_pos[:n_b]))
 
-        # rows to judge: carried + new, per run session
-        if not c_len.any() and n_run == n_b and new_cols is not None:
-            cols = new_cols
-            offsets = b_off
-        else:
-            # per run session: its carried rows, then its new ones
-            n_carry = st.used
-            offsets = np.zeros(n_run + 1, np.int64)
-            np.cumsum(c_len + n_len, out=offsets[1:])
-            cols = {k: np.empty(int(offsets[-1]), t) for k, t in CARRY_COLUMNS.items()}
+        # rows to judge. Sessions with carried rows get them joined with their new ones into
+        # fresh columns; the others (new sessions: most of a batch's rows with many sessions
+        # open) are judged on the batch's columns where they are, not copied
+        joined = c_len > 0
+        groups: list[_Group] = []
+        if joined.any():
+            at = np.flatnonzero(joined)
+            offsets = np.zeros(at.shape[0] + 1, np.int64)
+            np.cumsum(c_len[at] + n_len[at], out=offsets[1:])
+            cols: dict[str, npt.NDArray[Any]] = {
+                k: np.empty(int(offsets[-1]), t) for k, t in CARRY_COLUMNS.items()
+            }
             K.join_carried(
-                _carry_columns(st.cols, n_carry),
-                c_start,
-                c_len,
+                _carry_columns(st.cols, st.used),
+                c_start[at],
+                c_len[at],
                 _carry_columns(new_cols, None),
-                n_start,
-                n_len,
+                n_start[at],
+                n_len[at],
                 K.CarryColumns(**cols),
             )
-        o = offsets[:-1]
-
-        # where each kernel resumes: the first row at or after the position it asked for
-        start_rows = np.ascontiguousarray(
-            np.repeat(o[None, :], nk, axis=0), dtype=np.int64
-        )  # new: first row
-        if has_state.any():
-            K.resume_rows(offsets, np.flatnonzero(has_state), st.skip, r_state, start_rows)
-
-        outs, need_rel, next_dec = run_kernels(
-            cols, offsets, start_rows, frontier, self.params, tag_bits, target_bits
-        )
-        flags = episodes_to_flags(outs, r_sid, cols["row"], fprev, self.cfg)
+            groups.append(_Group(at, cols, offsets[:-1], offsets[1:]))
+            # where each kernel resumes: the carried rows before the position it asked for in
+            start_rows = np.repeat(offsets[None, :-1], nk, axis=0)
+            K.resume_rows(offsets, np.arange(at.shape[0]), st.skip, r_state[at], start_rows)
+            groups[-1].start_rows = start_rows
+        if not joined.all():
+            at = np.flatnonzero(~joined)
+            starts = n_start[at]
+            groups.append(
+                _Group(
+                    at,
+                    new_cols if new_cols is not None else _EMPTY_COLS,
+                    starts,
+                    starts + n_len[at],
+                )
+            )
+            groups[-1].start_rows = np.repeat(starts[None, :], nk, axis=0)
+        for g in groups:
+            g.outs, g.need, g.next_dec = run_kernels(
+                g.cols,
+                np.concatenate([g.starts[:1], g.ends]),
+                g.start_rows,
+                frontier[g.runs],
+                self.params,
+                tag_bits,
+                target_bits,
+                longest=int((g.ends - g.starts).max()),
+            )
+        flags = episodes_to_flags(_in_run_order(groups), r_sid, None, fprev, self.cfg)
 
         # carry forward: open sessions keep the rows some kernel will read again, from the
         # positions the kernels asked for
         next_pos_new = next_pos + n_len
         keep = ~r_closed
-        open_runs = np.flatnonzero(keep)
-        skip_open = np.empty((open_runs.shape[0], nk), np.int64)
-        dec_open = np.empty(open_runs.shape[0], np.int64)
-        if open_runs.shape[0]:
-            k_idx, kept_len = K.carry_open(
-                cols["kind"],
-                cols["pos"],
-                offsets,
-                open_runs,
-                need_rel,
-                next_dec,
-                next_pos_new,
-                _READ_BITS,
-                skip_open,
-                dec_open,
-            )
-        else:
-            k_idx = kept_len = np.empty(0, np.int64)
+        for g in groups:
+            g.open = np.flatnonzero(keep[g.runs])
+            g.skip = np.empty((g.open.shape[0], nk), np.int64)
+            g.dec = np.empty(g.open.shape[0], np.int64)
+            if g.open.shape[0]:
+                g.kept, g.kept_len = K.carry_open(
+                    g.cols["kind"],
+                    g.cols["pos"],
+                    g.starts,
+                    g.ends,
+                    g.open,
+                    g.need,
+                    g.next_dec,
+                    next_pos_new[g.runs],
+                    _READ_BITS,
+                    g.skip,
+                    g.dec,
+                )
+            else:
+                g.kept = g.kept_len = np.empty(0, np.int64)
 
         # the run sessions' old carried rows are dead now; closed ones leave a tombstone
         run_rows = r_state[has_state]
@@ -580,7 +656,7 @@ class Detector:
         closing = r_state[has_state & r_closed]
         st.alive[closing] = False
         st.n_alive -= int(closing.shape[0])
-        n_kept = int(k_idx.shape[0])
+        n_kept = sum(int(g.kept.shape[0]) for g in groups)
         if st.n_alive == 0 and not keep.any():
             self._state = _State()  # nothing open: drop the pool
         else:
@@ -598,26 +674,30 @@ class Detector:
                 K.take_carried(_carry_columns(pool, None), s_idx, _carry_columns(fresh, None), 0)
                 pool, used = fresh, live_stay
                 st.start[holders] = np.cumsum(s_len) - s_len
-            # the run sessions' kept rows go after the used part
-            if n_kept:
-                K.take_carried(_carry_columns(cols, None), k_idx, _carry_columns(pool, None), used)
-            k_start = used + np.cumsum(kept_len) - kept_len
-            st.cols, st.used, st.cap = pool, used + n_kept, cap
-            # the run's open sessions: updated in place where they have a row, else given new
-            # rows after the last (in id order)
-            open_rows = r_state[open_runs]
-            new_at = np.flatnonzero(open_rows < 0)
-            start = st.n
-            if new_at.shape[0]:
-                new_at = new_at[np.argsort(r_sid[open_runs[new_at]])]  # distinct ids: any sort
-                start = st.reserve(r_sid[open_runs[new_at]])
-                open_rows[new_at] = start + np.arange(new_at.shape[0])
-            K.store_open(
-                open_runs, open_rows, next_pos_new, frontier, r_end, skip_open, dec_open,
-                k_start, kept_len,
-                st.next_pos, st.skip, st.fprev, st.end_ts, st.next_dec, st.start, st.length,
-            )  # fmt: skip
-            st.restore_order(start)
+            # the run sessions' kept rows go after the used part, then their fields into
+            # their rows of the table (new sessions get rows after the last, in id order)
+            for g in groups:
+                if g.kept.shape[0]:
+                    K.take_carried(
+                        _carry_columns(g.cols, None), g.kept, _carry_columns(pool, None), used
+                    )
+                k_start = used + np.cumsum(g.kept_len) - g.kept_len
+                used += int(g.kept.shape[0])
+                open_runs = g.runs[g.open]
+                open_rows = r_state[open_runs]
+                new_at = np.flatnonzero(open_rows < 0)
+                start = st.n
+                if new_at.shape[0]:
+                    new_at = new_at[np.argsort(r_sid[open_runs[new_at]])]  # distinct ids
+                    start = st.reserve(r_sid[open_runs[new_at]])
+                    open_rows[new_at] = start + np.arange(new_at.shape[0])
+                K.store_open(
+                    open_runs, open_rows, next_pos_new, frontier, r_end, g.skip, g.dec,
+                    k_start, g.kept_len,
+                    st.next_pos, st.skip, st.fprev, st.end_ts, st.next_dec, st.start, st.length,
+                )  # fmt: skip
+                st.restore_order(start)
+            st.cols, st.used, st.cap = pool, used, cap
             st.squeeze()
         self._account_scores(flags, r_sid[r_closed])
         return FlagBatch(flags.columns, self.scores)

@@ -2,7 +2,8 @@
 
 Contract shared by all kernels (the streaming driver in ``detector.py`` relies on it):
 
-* Session ``s`` owns rows ``start_row[s]:offsets[s+1]``; the kernel scans from ``start_row[s]``
+* Session ``s`` owns rows ``start_row[s]:offsets[s+1]`` (only the ends are read: sessions need
+  not be contiguous with each other); the kernel scans from ``start_row[s]``
   (where the kernel itself asked to resume last time, so its episodes segment exactly as on
   the whole stream).
 * ``frontier[s]``: event time up to which the session's future is known (the watermark, or
@@ -1510,11 +1511,12 @@ def fused_kernel(
 
 
 def new_workspace(
-    offsets: np.ndarray,
+    offsets: np.ndarray, longest: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scratch for ``fused_kernel`` over sessions ``offsets``: (work, work_kind, small,
-    flags_small, c_ring)."""
-    longest = int(np.max(np.diff(offsets))) if offsets.shape[0] > 1 else 0
+    """Scratch for ``fused_kernel`` over sessions ``offsets`` (or sessions of at most
+    ``longest`` rows): (work, work_kind, small, flags_small, c_ring)."""
+    if longest is None:
+        longest = int(np.max(np.diff(offsets))) if offsets.shape[0] > 1 else 0
     return (
         np.empty((8, longest + 1), np.int64),
         np.empty(longest + 1, np.uint8),
@@ -1555,13 +1557,13 @@ def session_positions(offsets, first_pos):
 
 @njit(cache=True, nogil=True)
 def carry_open(
-    kind, pos, offsets, runs, need_rel, next_dec, next_pos, read_bits, skip_out, dec_out
+    kind, pos, starts, ends, runs, need_rel, next_dec, next_pos, read_bits, skip_out, dec_out
 ):
     """What the open sessions ``runs`` carry to the next batch, in one pass per session.
 
-    Kernel k asked to see row ``need_rel[k, r]`` of session r again: as a position in the
-    session that is ``pos`` of that row, or ``next_pos[r]`` (the next event's) when the row is
-    past r's last. The rows some kernel will read again (kernel k reads the kinds with bit k
+    Session r has rows ``starts[r]:ends[r]``. Kernel k asked to see row ``need_rel[k, r]`` of
+    it again: as a position in the session that is ``pos`` of that row, or ``next_pos[r]`` (the
+    next event's) when the row is past r's last. The rows some kernel will read again (kernel k reads the kinds with bit k
     set in ``read_bits[kind]``, from its position on) are returned in order, with how many each
     of ``runs`` keeps; for the j-th of ``runs``, ``skip_out[j, k]`` is how many of its kept
     rows come before kernel k's position (next batch, kernel k resumes that many rows into the
@@ -1572,14 +1574,14 @@ def carry_open(
     nk = need_rel.shape[0]
     total = 0
     for r in runs:
-        total += offsets[r + 1] - offsets[r]
+        total += ends[r] - starts[r]
     rows = np.empty(total, np.int64)
     kept = np.empty(runs.shape[0], np.int64)
     nd = np.empty(nk, np.int64)
     m = 0
     for j in range(runs.shape[0]):
         r = runs[j]
-        hi = offsets[r + 1]
+        hi = ends[r]
         dec = next_dec[0, r]
         for k in range(nk):
             q = need_rel[k, r]
@@ -1588,7 +1590,7 @@ def carry_open(
             skip_out[j, k] = 0
         dec_out[j] = dec
         start = m
-        for q in range(offsets[r], hi):
+        for q in range(starts[r], hi):
             p = pos[q]
             # kernels that still need this position
             live = 0
@@ -1766,14 +1768,14 @@ def store_open(
 
 
 @njit(cache=True, nogil=True)
-def resume_rows(offsets, runs, skip, state_row, start_rows):
-    """Where each kernel resumes: for session r in ``runs`` and kernel k, ``skip[state_row[r],
-    k]`` rows into r (``carry_open``'s count of carried rows before the position it asked
-    for), written to ``start_rows[k, r]``."""
+def resume_rows(starts, runs, skip, state_row, start_rows):
+    """Where each kernel resumes: for session r in ``runs`` (rows from ``starts[r]`` on) and
+    kernel k, ``skip[state_row[r], k]`` rows in (``carry_open``'s count of carried rows before
+    the position it asked for), written to ``start_rows[k, r]``."""
     for r in runs:
         row = state_row[r]
         for k in range(skip.shape[1]):
-            start_rows[k, r] = offsets[r] + skip[row, k]
+            start_rows[k, r] = starts[r] + skip[row, k]
 
 
 @njit(cache=True, nogil=True)
