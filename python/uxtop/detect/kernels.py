@@ -1590,17 +1590,28 @@ def carry_open(
             skip_out[j, k] = 0
         dec_out[j] = dec
         start = m
-        for q in range(starts[r], hi):
+        # rows before the earliest position asked for are needed by no kernel: skip them
+        lo = starts[r]
+        top = hi
+        least = nd.min()
+        while lo < top:
+            mid = (lo + top) >> 1
+            if pos[mid] < least:
+                lo = mid + 1
+            else:
+                top = mid
+        for q in range(lo, hi):
             p = pos[q]
-            # kernels that still need this position
+            # kernels that still need this position (branch-free: most rows are not kept)
             live = 0
             for k in range(nk):
                 live |= np.int64(p >= nd[k]) << k
-            if read_bits[kind[q]] & live:
-                rows[m] = q
-                m += 1
-                for k in range(nk):
-                    skip_out[j, k] += p < nd[k]
+            rows[m] = q
+            m += (read_bits[kind[q]] & live) != 0
+        for i in range(start, m):
+            p = pos[rows[i]]
+            for k in range(nk):
+                skip_out[j, k] += p < nd[k]
         kept[j] = m - start
     return rows[:m], kept
 
