@@ -107,7 +107,16 @@ class EventBatch:
     that never looks at keys pays nothing per session.
     """
 
-    __slots__ = ("columns", "offsets", "sessions", "watermark", "_keys", "_uids", "_packed")
+    __slots__ = (
+        "columns",
+        "offsets",
+        "sessions",
+        "watermark",
+        "_keys",
+        "_uids",
+        "_packed",
+        "_by_id",
+    )
 
     def __init__(
         self,
@@ -134,6 +143,7 @@ class EventBatch:
         self._keys = keys
         self._uids = uids
         self._packed = packed_keys
+        self._by_id: tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]] | None = None
         if keys is None and packed_keys is None:
             self._keys = []
         if uids is None and packed_keys is None:
@@ -168,6 +178,23 @@ class EventBatch:
             return self._uids[i] if i < len(self._uids) else None
         assert self._packed is not None
         return _nth_text(self._packed[2], self._packed[3], i) or None
+
+    def rows_with_ids(self, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        """Rows of the session table whose session id is in ``ids`` (sorted, unique), ascending:
+        ``np.flatnonzero(np.isin(sessions["session_id"], ids))``. The table's ids are sorted
+        once per batch (kept) and ``ids`` looked up in them: a batch stays in the engine's
+        window for several snapshots, each looking up the sessions flagged since the last, and
+        binary searches of the table's unsorted ids cost ~5x more."""
+        if self._by_id is None:
+            sid = np.asarray(self.sessions["session_id"], dtype=np.uint64)
+            order = np.argsort(sid)
+            self._by_id = (sid[order], order)
+        by_id, order = self._by_id
+        if not by_id.shape[0] or not ids.shape[0]:
+            return np.empty(0, np.intp)
+        pos = np.searchsorted(by_id, ids)
+        pos[pos == by_id.shape[0]] = 0
+        return np.sort(order[pos[by_id[pos] == ids]])
 
     def keys_of(self, rows: npt.NDArray[np.intp]) -> list[str]:
         """``key(i)`` for each of ``rows``, in one pass."""

@@ -688,7 +688,7 @@ class Engine:
         self._window_events += len(batch)
         kept_ids = self._kept.ids()
         if kept_ids.size:
-            hit = np.flatnonzero(member(batch.sessions["session_id"], kept_ids))
+            hit = batch.rows_with_ids(kept_ids)
             if hit.size:
                 self._read_meta(batch, hit)
         while self._window_events > self.retention.window_events and len(self._window) > 1:
@@ -729,7 +729,7 @@ class Engine:
     def _copy_kept_rows(self, batch: EventBatch, ids: npt.NDArray[np.uint64]) -> None:
         """Copy the rows of the kept sessions ``ids`` out of ``batch``, which leaves the window."""
         sids = batch.sessions["session_id"]
-        hit = np.flatnonzero(member(sids, ids))
+        hit = batch.rows_with_ids(ids)
         if not hit.size:
             return
         # one gather per column for all kept sessions of the batch, straight into the record
@@ -831,7 +831,7 @@ class Engine:
             if not left.size:
                 break
             sids = batch.sessions["session_id"]
-            hit = np.flatnonzero(member(sids, left))
+            hit = batch.rows_with_ids(left)
             if hit.size:
                 found.append((batch, hit))
                 closed = hit[batch.sessions["closed"][hit]]

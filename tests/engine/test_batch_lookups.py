@@ -1,4 +1,5 @@
-"""EventBatch.keys_of / uids_of (bulk) against key(i) / uid(i), packed and listed keys."""
+"""EventBatch's bulk lookups against their one-by-one meanings: keys_of / uids_of against
+key(i) / uid(i) (packed and listed keys), rows_with_ids against np.isin."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ def test_bulk_keys_equal_one_by_one(keys: list[str], uids: list[str], picks: lis
         assert b.keys_of(rows) == [b.key(i) for i in picks]
         assert b.uids_of(rows) == [b.uid(i) for i in picks]
     assert packed.keys_of(rows) == listed.keys_of(rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sids=st.lists(st.integers(0, 60), unique=True, max_size=40),
+    ids=st.lists(st.integers(0, 70), max_size=30),
+)
+def test_rows_with_ids_equal_isin(sids: list[int], ids: list[int]) -> None:
+    n = len(sids)
+    batch = EventBatch(
+        {"ts": np.zeros(0, np.int64)},
+        np.zeros(n + 1, np.int64),
+        {"session_id": np.asarray(sids, np.uint64)},
+        keys=[""] * n,
+    )
+    want = np.unique(np.asarray(ids, np.uint64))
+    for _ in range(2):  # the second call uses the kept index
+        got = batch.rows_with_ids(want)
+        assert got.tolist() == np.flatnonzero(np.isin(batch.sessions["session_id"], want)).tolist()
