@@ -64,7 +64,8 @@ class KeptSessions:
         self.kind_codes: list[int] = []  # kind column -> string code
         self._kind_col = np.full(0, -1, np.int64)  # string code -> kind column
         self.alive = np.zeros(0, np.bool_)
-        self._free: list[int] = []
+        self._free = np.empty(0, _I64)  # released slots, a stack (top at _n_free)
+        self._n_free = 0
         self._used = 0  # slots ever handed out (the rest of ``cap`` is fresh)
         self._n = 0
         self._seq = 0
@@ -195,7 +196,13 @@ class KeptSessions:
         self.kind_seen[slots] = 0
         for k, empty in _EMPTY.items():
             self.cols[k][slots] = empty
-        self._free.extend(slots.tolist())
+        need = self._n_free + slots.size
+        if need > self._free.shape[0]:
+            grown = np.empty(max(need, 2 * self._free.shape[0]), _I64)
+            grown[: self._n_free] = self._free[: self._n_free]
+            self._free = grown
+        self._free[self._n_free : need] = slots
+        self._n_free = need
         self._n -= int(slots.size)
         self._ids = None
 
@@ -264,8 +271,10 @@ class KeptSessions:
 
     # -- storage -----------------------------------------------------------------------------
     def _alloc(self, k: int) -> npt.NDArray[np.int64]:
-        take = min(k, len(self._free))
-        reused = [self._free.pop() for _ in range(take)]
+        take = min(k, self._n_free)
+        # the order of popping ``take`` times from the top of the stack
+        reused = self._free[self._n_free - take : self._n_free][::-1]
+        self._n_free -= take
         rest = k - take
         if self._used + rest > self.cap:
             self._grow(max(2 * self.cap, self._used + rest))
