@@ -15,7 +15,7 @@ vectorised, and sessions with nothing pending are not re-scanned until they get 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -258,37 +258,64 @@ def fused_params(params: KernelParams) -> npt.NDArray[np.int64]:
     return p
 
 
+#: the order flags of one step come in, by kernel: a dead group clicked often enough is a rage
+#: click too (Sentry's rule), right after the dead ones; and the flag kind of each block
+_BLOCKS: tuple[str, ...] = ("rage", "dead", "dead_rage", *KERNELS[2:])
+_BLOCK_KIND = np.array(
+    [int(KERNEL_KIND["rage" if b == "dead_rage" else b]) for b in _BLOCKS], dtype=np.uint8
+)
+
+
 def episodes_to_flags(
-    outs: Mapping[str, npt.NDArray[np.int64]],
+    parts: Sequence[tuple[Mapping[str, npt.NDArray[np.int64]], npt.NDArray[np.int64], Any]],
     session_ids: npt.NDArray[np.uint64],
-    rows: npt.NDArray[np.int64] | None,
     fprev: npt.NDArray[np.int64] | None,
     cfg: DetectConfig,
 ) -> FlagBatch:
     """Kernel episode rows -> FlagBatch, keeping those decided after ``fprev`` (per session).
-    The kernels' rows are stacked first and turned into columns once (per batch, not per kind).
-    ``rows`` maps the episodes' event rows to batch rows (None: they are batch rows already)."""
-    blocks, kinds = [], []
-    for name, o in outs.items():
-        if fprev is not None and o.shape[0]:
-            o = o[o[:, K.O_DEC] > fprev[o[:, K.O_SESS]]]
-        if o.shape[0] == 0:
+
+    ``parts``: the kernels' outputs of each group of sessions judged together, with the group's
+    sessions' indices in the run and its columns' batch rows (``row``). Flags come block by
+    block (``_BLOCKS``), each block's sessions in run order and each session's episodes in the
+    order its kernel emitted them, as one kernel call over the whole run would give them. The
+    groups' rows are stacked and turned into columns once (per batch, not per kind)."""
+    dead_rage = cfg.rage.require_dead
+    eps, block = [], []
+    for outs, runs, rows in parts:
+        mine, at = [], []
+        for name in KERNELS:
+            o = outs.get(name)
+            if o is None or not o.shape[0]:
+                continue
+            mine.append(o)
+            at.append(np.full(o.shape[0], _BLOCKS.index(name), np.int64))
+            if name == "dead" and dead_rage:
+                rage = o[o[:, K.O_COUNT] >= cfg.rage.min_clicks]
+                if rage.shape[0]:
+                    rage[:, K.O_RULE] = int(Rule.RAGE_DEAD)
+                    mine.append(rage)
+                    at.append(np.full(rage.shape[0], _BLOCKS.index("dead_rage"), np.int64))
+        if not mine:
             continue
-        blocks.append(o)
-        kinds.append(np.full(o.shape[0], int(KERNEL_KIND[name]), dtype=np.uint8))
-        if name == "dead" and cfg.rage.require_dead:
-            # a dead group clicked often enough is a rage click too (Sentry's rule)
-            rage = o[o[:, K.O_COUNT] >= cfg.rage.min_clicks]
-            if rage.shape[0]:
-                rage[:, K.O_RULE] = int(Rule.RAGE_DEAD)
-                blocks.append(rage)
-                kinds.append(np.full(rage.shape[0], int(FlagKind.RAGE_CLICK), dtype=np.uint8))
-    if not blocks:
+        ep = np.concatenate(mine)  # a fresh array: its columns are rewritten in place
+        ep[:, K.O_SESS] = runs[ep[:, K.O_SESS]]
+        ep[:, K.O_EV0] = rows[ep[:, K.O_EV0]]
+        ep[:, K.O_EV1] = rows[ep[:, K.O_EV1]]
+        eps.append(ep)
+        block.append(np.concatenate(at))
+    if not eps:
         return FlagBatch.empty()
-    ep = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    ep, blk = (eps[0], block[0]) if len(eps) == 1 else (np.concatenate(eps), np.concatenate(block))
+    if fprev is not None:
+        later = ep[:, K.O_DEC] > fprev[ep[:, K.O_SESS]]
+        ep, blk = ep[later], blk[later]
+    if len(eps) > 1:
+        # each group is in (block, session) order already: a stable sort merges the two runs
+        by = np.argsort(blk * session_ids.shape[0] + ep[:, K.O_SESS], kind="stable")
+        ep, blk = ep[by], blk[by]
     return FlagBatch(
         {
-            "kind": np.concatenate(kinds) if len(kinds) > 1 else kinds[0],
+            "kind": _BLOCK_KIND[blk],
             "session_id": session_ids[ep[:, K.O_SESS]].astype(np.uint64),
             "start_ts": ep[:, K.O_START].copy(),
             "end_ts": ep[:, K.O_END].copy(),
@@ -299,8 +326,8 @@ def episodes_to_flags(
             "severity": (ep[:, K.O_SEV] / K.SEV_SCALE).astype(np.float32),
             "rule": ep[:, K.O_RULE].astype(np.uint8),
             "tier": ep[:, K.O_TIER].astype(np.uint8),
-            "row_start": ep[:, K.O_EV0].copy() if rows is None else rows[ep[:, K.O_EV0]],
-            "row_end": ep[:, K.O_EV1].copy() if rows is None else rows[ep[:, K.O_EV1]],
+            "row_start": ep[:, K.O_EV0].copy(),
+            "row_end": ep[:, K.O_EV1].copy(),
         }
     )
 
@@ -438,33 +465,6 @@ class _Group:
     dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     kept: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     kept_len: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
-
-
-def _in_run_order(groups: list[_Group]) -> dict[str, npt.NDArray[np.int64]]:
-    """The groups' episodes per kernel as one run would have emitted them: session indices
-    into the run, event rows as batch rows, sessions in run order (each one's episodes in
-    the order its kernel emitted them)."""
-    out: dict[str, npt.NDArray[np.int64]] = {}
-    for name in KERNELS:
-        parts = []
-        for g in groups:
-            o = g.outs.get(name)
-            if o is None or not o.shape[0]:
-                continue
-            o = o.copy()
-            o[:, K.O_SESS] = g.runs[o[:, K.O_SESS]]
-            rows = g.cols["row"]
-            o[:, K.O_EV0] = rows[o[:, K.O_EV0]]
-            o[:, K.O_EV1] = rows[o[:, K.O_EV1]]
-            parts.append(o)
-        if len(parts) > 1:
-            both = np.concatenate(parts)
-            out[name] = both[np.argsort(both[:, K.O_SESS], kind="stable")]
-        elif parts:
-            out[name] = parts[0]
-        else:
-            out[name] = np.empty((0, K.N_OUT), np.int64)
-    return out
 
 
 class Detector:
@@ -623,7 +623,8 @@ class Detector:
                 target_bits,
                 longest=int((g.ends - g.starts).max()),
             )
-        flags = episodes_to_flags(_in_run_order(groups), r_sid, None, fprev, self.cfg)
+        parts = [(g.outs, g.runs, g.cols["row"]) for g in groups]
+        flags = episodes_to_flags(parts, r_sid, fprev, self.cfg)
 
         # carry forward: open sessions keep the rows some kernel will read again, from the
         # positions the kernels asked for
