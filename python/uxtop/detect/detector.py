@@ -147,8 +147,10 @@ def run_kernels(
     (len(KERNELS), n_sessions); kernels not run report ``offsets[1:]`` / int64 max).
     """
     n_sess = offsets.shape[0] - 1
-    need = np.empty((len(KERNELS), n_sess), dtype=np.int64)
-    next_dec = np.full((len(KERNELS), n_sess), I64_MAX, dtype=np.int64)
+    # [kernels, sessions] views of session-major arrays: the kernel reads a session's start
+    # rows and writes its needs and decisions nine at a time, and so does the carry after it
+    need = np.empty((n_sess, len(KERNELS)), dtype=np.int64).T
+    next_dec = np.full((n_sess, len(KERNELS)), I64_MAX, dtype=np.int64).T
     ts, kind, target, tag, url = cols["ts"], cols["kind"], cols["target"], cols["tag"], cols["url"]
     x, y, flags = cols["x"], cols["y"], cols["flags"]
     n_clicks, n_pv, n_moves, n_scrolls = K.count_sized_kinds(kind)
@@ -597,7 +599,7 @@ class Detector:
             )
             groups.append(_Group(at, cols, offsets[:-1], offsets[1:]))
             # where each kernel resumes: the carried rows before the position it asked for in
-            start_rows = np.repeat(offsets[None, :-1], nk, axis=0)
+            start_rows = np.repeat(offsets[:-1, None], nk, axis=1).T  # (see run_kernels)
             K.resume_rows(offsets, np.arange(at.shape[0]), st.skip, r_state[at], start_rows)
             groups[-1].start_rows = start_rows
         if not joined.all():
@@ -611,7 +613,7 @@ class Detector:
                     starts + n_len[at],
                 )
             )
-            groups[-1].start_rows = np.repeat(starts[None, :], nk, axis=0)
+            groups[-1].start_rows = np.repeat(starts[:, None], nk, axis=1).T
         for g in groups:
             g.outs, g.need, g.next_dec = run_kernels(
                 g.cols,
