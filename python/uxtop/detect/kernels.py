@@ -117,16 +117,20 @@ def _cls(i, tag, target, tag_bits, target_bits):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lower_bound(idx, m, row):
-    lo = 0
-    hi = m
+def _search(a, lo, hi, x):
+    """The first index in ``lo:hi`` of sorted ``a`` whose value is >= ``x`` (``hi`` if none)."""
     while lo < hi:
         mid = (lo + hi) >> 1
-        if idx[mid] < row:
+        if a[mid] < x:
             lo = mid + 1
         else:
             hi = mid
     return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound(idx, m, row):
+    return _search(idx, 0, m, row)
 
 
 I64_MIN = np.iinfo(np.int64).min
@@ -1591,16 +1595,7 @@ def carry_open(
         dec_out[j] = dec
         start = m
         # rows before the earliest position asked for are needed by no kernel: skip them
-        lo = starts[r]
-        top = hi
-        least = nd.min()
-        while lo < top:
-            mid = (lo + top) >> 1
-            if pos[mid] < least:
-                lo = mid + 1
-            else:
-                top = mid
-        for q in range(lo, hi):
+        for q in range(_search(pos, starts[r], hi, nd.min()), hi):
             p = pos[q]
             # kernels that still need this position (branch-free: most rows are not kept)
             live = 0
@@ -1704,14 +1699,7 @@ def plan_run(
     m = 0
     for j in range(b_sid.shape[0]):
         x = b_sid[j]
-        lo = 0
-        hi = n_state
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if st_sid[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = _search(st_sid, 0, n_state, x)
         row = -1
         if lo < n_state and st_sid[lo] == x and st_alive[lo]:
             row = lo
