@@ -304,9 +304,9 @@ def test_warm_pipeline_dispatches_the_batch_and_bucket_kernels() -> None:
         "from uxtop.engine.warmup import warm_pipeline\n"
         "warm_pipeline(Detector(), Analytics())\n"
         "from uxtop.analytics import series as s\n"
-        "from uxtop.engine import flag_tally as f\n"
+        "from uxtop.engine import seen_pairs_kernel as f\n"
         "from uxtop.detect import kernels as d\n"
-        "ks = [s._push_kernel, s._first_distinct_kernel, f._fresh_kernel, f._merge_into_kernel,"
+        "ks = [s._push_kernel, s._first_distinct_kernel, f.fresh_kernel, f.merge_into_kernel,"
         " d.plan_run, d.carry_open, d.store_open]\n"
         "print([k.py_func.__name__ for k in ks if not k.signatures])"
     )
@@ -445,3 +445,16 @@ def test_decayed_top_and_eviction_equal_full_sorts(seed: int) -> None:
         assert d.values == ref
     for n in (1, 15, 200, 500):
         assert d.top(n) == sorted(ref.items(), key=lambda kv: -kv[1])[:n]
+
+
+def test_importing_the_engine_and_app_leaves_numba_to_the_warm_up_thread() -> None:
+    """numba's import takes ~0.3 s holding the GIL: the engine and the app must not pay it
+    before their first frame (the warm-up thread imports it, then compiles)."""
+    import subprocess
+    import sys
+
+    code = "import sys, uxtop.engine, uxtop.tui.app\nprint('numba' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False", out.stdout + out.stderr

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from uxtop.distinct import unique_counts, unique_first, unique_ints
 from uxtop.engine.aggregates import CLICK_FLAG_KINDS, Decayed, KindSeries
@@ -53,67 +52,6 @@ def pair_hash(
     return _mix(_mix(k) ^ session_id.astype(np.uint64))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _lower_bound_from(a, lo, x):  # type: ignore[no-untyped-def]
-    """First index >= ``lo`` with ``a[i] >= x`` (``a`` sorted): gallop, then bisect. Sorted
-    queries each start where the last one ended, so a batch costs O(k log(n / k)) probes, and
-    no more than a merge walk when the batch is as large as the set."""
-    n = a.shape[0]
-    if lo >= n or a[lo] >= x:
-        return lo
-    prev = lo  # a[prev] < x
-    step = 1
-    cur = lo + 1
-    while cur < n and a[cur] < x:
-        prev = cur
-        step *= 2
-        cur = prev + step
-    hi = min(cur, n)
-    lo = prev + 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True, nogil=True)
-def _fresh_kernel(h, young, old, fresh):  # type: ignore[no-untyped-def]
-    """``fresh[i]``: sorted unique ``h[i]`` is in neither sorted array. Returns how many are."""
-    iy = 0
-    io = 0
-    n = 0
-    for i in range(h.shape[0]):
-        x = h[i]
-        iy = _lower_bound_from(young, iy, x)
-        io = _lower_bound_from(old, io, x)
-        f = not (iy < young.shape[0] and young[iy] == x) and not (
-            io < old.shape[0] and old[io] == x
-        )
-        fresh[i] = f
-        n += f
-    return n
-
-
-@njit(cache=True, nogil=True)
-def _merge_into_kernel(buf, n, add):  # type: ignore[no-untyped-def]
-    """Merge sorted ``add`` (none in ``buf[:n]``) into sorted ``buf[:n]`` in place, from the
-    back: ``buf`` has room for both. Only the entries above the smallest new one move."""
-    i = n - 1
-    j = add.shape[0] - 1
-    w = n + add.shape[0] - 1
-    while j >= 0:
-        if i >= 0 and buf[i] > add[j]:
-            buf[w] = buf[i]
-            i -= 1
-        else:
-            buf[w] = add[j]
-            j -= 1
-        w -= 1
-
-
 class SeenPairs:
     """A bounded set of 64-bit hashes in two generations of sorted arrays.
 
@@ -140,9 +78,11 @@ class SeenPairs:
 
     def first_seen(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """For sorted unique ``hashes``: True where not seen before; all are remembered."""
+        from uxtop.engine.seen_pairs_kernel import fresh_kernel, merge_into_kernel
+
         h = np.ascontiguousarray(hashes, dtype=np.uint64)
         fresh = np.empty(h.shape[0], np.bool_)
-        if not _fresh_kernel(h, self._young, self._old, fresh):
+        if not fresh_kernel(h, self._young, self._old, fresh):
             return fresh
         add = h[fresh]
         need = self._n + add.shape[0]
@@ -150,7 +90,7 @@ class SeenPairs:
             grown = np.empty(max(need, min(2 * self._buf.shape[0], self.cap + 1)), np.uint64)
             grown[: self._n] = self._young
             self._buf = grown
-        _merge_into_kernel(self._buf, self._n, add)
+        merge_into_kernel(self._buf, self._n, add)
         self._n = need
         if self._n > self.cap:
             self._old, self._old_buf, self._buf = self._young, self._buf, self._old_buf
