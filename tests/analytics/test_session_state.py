@@ -112,3 +112,24 @@ def test_sessions_closed_apart_from_batches_leave_every_per_session_map() -> Non
     an.sessions_closed(closed)
     assert (len(an._sessions), len(funnel._units)) == (0, 0)
     assert funnel.result().steps[0].entered == entered  # finished units still count
+
+
+def test_active_sessions_stay_exact_when_the_session_table_is_full() -> None:
+    """40 sessions live across 20 batches of one bucket, with a session table of 8 rows: most
+    share a row with another, and each must still count once as active in the bucket."""
+    from uxtop.analytics.session_table import SessionTable
+
+    ing = Ingestor(IngestConfig(idle_gap_ms=GAP_MS, lateness_ms=0, evict_after_events=1))
+    an = Analytics(AnalyticsConfig())
+    an._sessions = SessionTable(an._sessions._spec, size=8, max_size=8, max_overflow=64)
+    for k in range(20):
+        lines = [
+            {"ts": T0 + k * 200 + s, "sid": f"s{s}", "type": "click", "url": "/", "target": "a#x"}
+            for s in range(40)
+        ]
+        an.update(ing.feed(("\n".join(json.dumps(e) for e in lines) + "\n").encode()), ing.strings)
+    an.flush()
+    row = an.bank.lookup("sessions.active", 0, 0)
+    t0, values = an.bank.tail(row)
+    assert values[t0 == (T0 // 10_000) * 10_000].tolist() == [40.0]
+    assert an._sessions.size == 8 and len(an._sessions) == 40  # (8 rows + 32 in the overflow)

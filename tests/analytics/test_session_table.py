@@ -50,14 +50,65 @@ def test_a_table_that_never_fills_is_a_dict(ops: list[tuple[str, list[int]]]) ->
         assert len(t) == len(model)
 
 
-def test_at_its_bound_the_newer_id_takes_the_row() -> None:
+def test_at_its_bound_a_colliding_session_gets_an_overflow_row() -> None:
     t = _table(8)
     t.insert(np.arange(8))
     assert t.size == 8 and len(t) == 8
-    rows = t.insert(np.array([9, 10]))  # rows of 1 and 2
-    assert t.size == 8  # bounded
-    assert t.get(np.array([1, 2, 9, 10, 3])).tolist() == [-1, -1, 1, 2, 3]
-    assert (t.cols["v"][rows] == -1).all()  # the newcomers start at the fill
+    t.cols["v"][t.get(np.arange(8))] = np.arange(16).reshape(8, 2)
+    rows = t.insert(np.array([9, 10, 3]))  # 9 and 10 want the rows of 1 and 2
+    assert t.size == 8 and rows[0] >= 8 and rows[1] >= 8 and rows[2] == 3
+    assert (t.cols["v"][rows[:2]] == -1).all()  # the newcomers start at the fill
+    # the sessions they collided with keep their rows and values
+    assert t.get(np.array([1, 2])).tolist() == [1, 2]
+    assert t.cols["v"][[1, 2]].tolist() == [[2, 3], [4, 5]]
+    t.pop(np.array([9, 1]))
+    assert t.get(np.array([9, 1, 10])).tolist() == [-1, -1, rows[1]]
+    assert len(t) == 8
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=st.lists(op_st, max_size=30))
+def test_a_full_table_still_gives_each_live_session_its_own_row(
+    ops: list[tuple[str, list[int]]],
+) -> None:
+    """With 4 rows and ids up to 10 050, most sessions share a row with another: none may see
+    another's values, and each keeps its own from insert to pop (the overflow backstop of
+    max_size entries drops the oldest, which then have no row)."""
+    t = _table(4)
+    model: dict[int, tuple[int, int, int]] = {}
+    for n, (op, ids) in enumerate(ops):
+        sids = np.asarray(ids, dtype=np.int64)
+        if op == "insert":
+            rows = t.insert(sids)
+            for i in ids:
+                model.setdefault(i, (-1, -1, 0))
+            for i, r in zip(ids, rows.tolist(), strict=True):
+                if r < 0:  # dropped by the backstop: gone from the table
+                    model.pop(i, None)
+            held = rows >= 0
+            assert len(set(rows[held].tolist())) == len(set(sids[held].tolist()))
+            for i, r in zip(ids, rows.tolist(), strict=True):
+                if r >= 0:
+                    assert tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) == model[i]
+            t.cols["v"][rows[held]] = np.stack([sids[held], sids[held] + n], axis=1)
+            t.cols["b"][rows[held]] = n % 7
+            for i, r in zip(ids, rows.tolist(), strict=True):
+                if r >= 0:
+                    model[i] = (i, i + n, n % 7)
+        elif op == "pop":
+            t.pop(sids)
+            for i in ids:
+                model.pop(i, None)
+        live = sorted(model)
+        got = t.get(np.asarray(live, np.int64))
+        dropped = [i for i, r in zip(live, got.tolist(), strict=True) if r < 0]
+        for i in dropped:  # dropped by the backstop after its insert
+            model.pop(i)
+        held = got[got >= 0]
+        assert len(set(held.tolist())) == held.shape[0]  # no two live sessions share a row
+        for i, r in zip(live, got.tolist(), strict=True):
+            if r >= 0:
+                assert tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) == model[i]
 
 
 def test_growth_keeps_every_live_id_and_its_values() -> None:

@@ -249,7 +249,8 @@ class Analytics:
         scols = self.agg.session_columns(batch, strings)
         sids = batch.sessions["session_id"].astype(np.int64)
         srows = self._sessions.insert(sids)
-        self._sessions.cols["cohort"][srows] = scols
+        held = srows >= 0  # (all but sessions the table had to drop)
+        self._sessions.cols["cohort"][srows[held]] = scols[held]
         if self.inferrer is not None:
             self.inferrer.update(batch, strings)
             inferred = self.inferrer.infer()
@@ -296,8 +297,10 @@ class Analytics:
         """OR the routes each session called into its bitset. ``srows`` is each batch session
         row's row in the session table, ``req_srow`` the batch session row of each request."""
         if req_srow.size:
+            rows = srows[req_srow]
+            held = rows >= 0
             _or_route_bits(
-                self._sessions.cols["routes"], srows[req_srow], req_route.astype(np.int64)
+                self._sessions.cols["routes"], rows[held], req_route[held].astype(np.int64)
             )
 
     def sessions_closed(self, session_ids: npt.ArrayLike) -> None:

@@ -158,7 +158,8 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
     at each of its cohort columns in ``active[slot]`` unless it was counted there already, as
     ``last_bucket`` says (per session-table row, ``table_row[session row]``). A session's
     events come in time order, across batches too (the core's per-session floor), so the last
-    bucket it was counted in is all that needs remembering. Likewise a session adds 1 to
+    bucket it was counted in is all that needs remembering (a session without a row, −1,
+    one the table had to drop, is not counted). Likewise a session adds 1 to
     ``route_sessions[slot, route]`` for each route it calls in a bucket, remembered as the
     bucket (``route_bucket``) and the routes called there (``route_seen``, a bitset per
     table row). Returns (requests kept, requests on dropped routes).
@@ -185,7 +186,7 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         s = srow[j]
         if kind[j] != request:
             t = table_row[s]
-            if last_bucket[t] != buckets[g]:
+            if t >= 0 and last_bucket[t] != buckets[g]:
                 last_bucket[t] = buckets[g]
                 slot = bslot[g]
                 for c_ in range(ncols):
@@ -222,14 +223,15 @@ def _fold_batch_kernel(  # type: ignore[no-untyped-def]
         # distinct sessions per route and bucket: the routes a session called in the last
         # bucket it called any (in time order, like its user events)
         t = table_row[s]
-        if route_bucket[t] != buckets[g]:
-            route_bucket[t] = buckets[g]
-            for w_ in range(route_seen.shape[1]):
-                route_seen[t, w_] = 0
-        bit = np.uint64(1) << np.uint64(r & 63)
-        if not route_seen[t, r >> 6] & bit:
-            route_seen[t, r >> 6] |= bit
-            route_sessions[slot, r] += 1
+        if t >= 0:
+            if route_bucket[t] != buckets[g]:
+                route_bucket[t] = buckets[g]
+                for w_ in range(route_seen.shape[1]):
+                    route_seen[t, w_] = 0
+            bit = np.uint64(1) << np.uint64(r & 63)
+            if not route_seen[t, r >> 6] & bit:
+                route_seen[t, r >> 6] |= bit
+                route_sessions[slot, r] += 1
         req_score[k] = (1e12 if e else 0.0) + d
         req_err[k] = e
         req_msg[k] = msg[j]
