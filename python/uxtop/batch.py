@@ -181,7 +181,8 @@ class EventBatch:
 
     def rows_with_ids(self, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         """Rows of the session table whose session id is in ``ids`` (sorted, unique), ascending:
-        ``np.flatnonzero(np.isin(sessions["session_id"], ids))``. The table's ids are sorted
+        ``np.flatnonzero(np.isin(sessions["session_id"], ids))`` (a batch holds each session
+        once: ids in its table are unique). The table's ids are sorted
         once per batch (kept) and ``ids`` looked up in them: a batch stays in the engine's
         window for several snapshots, each looking up the sessions flagged since the last, and
         binary searches of the table's unsorted ids cost ~5x more."""

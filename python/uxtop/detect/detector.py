@@ -5,9 +5,10 @@ How streaming stays exact: every kernel reports, per session, the first row it m
 only episodes whose decision time is <= the session's frontier (the watermark, or +inf once the
 session closed). The detector keeps each open session's rows from the minimum ``need`` on (of
 the kinds some kernel reads from its ``need`` on), and next time hands every kernel the carried
-rows + the new ones, resuming each kernel exactly where it asked. An episode is reported in the one update where its decision time first falls within
-the frontier, so a burst split across batches is flagged once, identically to a one-shot run
-over the whole stream (tested in ``tests/detect/test_streaming.py``).
+rows + the new ones, resuming each kernel exactly where it asked. An episode is reported in
+the one update where its decision time first falls within the frontier, so a burst split
+across batches is flagged once, identically to a one-shot run over the whole stream (tested
+in ``tests/detect/test_streaming.py``).
 
 No Python per event: the carry is gathered with numpy index arithmetic, per-session work is
 vectorised, and sessions with nothing pending are not re-scanned until they get new events.
@@ -338,7 +339,7 @@ def _columns_of(batch: EventBatch) -> dict[str, npt.NDArray[Any]]:
     return {k: np.ascontiguousarray(batch.columns[k], dtype=t) for k, t in DETECT_COLUMNS.items()}
 
 
-#: per-session state arrays of ``_State`` and their dtypes (``need``: one column per kernel)
+#: per-session state arrays of ``_State`` and their dtypes (``skip``: one column per kernel)
 _SESSION_FIELDS: dict[str, Any] = {
     "sid": np.uint64,
     "next_pos": np.int64,  # events seen
@@ -424,9 +425,11 @@ class _State:
         return n
 
     def restore_order(self, start: int) -> None:
-        """After rows were reserved at ``start``: sorted again if the new ids did not all come
-        after the old ones (a session released after a later-started one: rare)."""
-        if 0 < start < self.n and self.sid[start] < self.sid[start - 1]:
+        """After rows were reserved from ``start`` on (by one or more ``reserve`` calls):
+        sorted again if the ids from there do not all rise (a session released after a
+        later-started one: rare)."""
+        lo = max(start, 1)
+        if lo < self.n and (self.sid[lo - 1 : self.n - 1] >= self.sid[lo : self.n]).any():
             self._keep(np.argsort(self.sid[: self.n], kind="stable"))
 
     def squeeze(self) -> None:
@@ -444,7 +447,7 @@ class _State:
         self.n = m
 
 
-#: the carried columns of no rows (a step with no batch: every session judged is carried)
+#: columns of no rows: the group of sessions without carried rows, in a step with no batch
 _EMPTY_COLS: dict[str, npt.NDArray[Any]] = {k: np.empty(0, t) for k, t in CARRY_COLUMNS.items()}
 
 
@@ -677,6 +680,7 @@ class Detector:
                 K.take_carried(_carry_columns(pool, None), s_idx, _carry_columns(fresh, None), 0)
                 pool, used = fresh, live_stay
                 st.start[holders] = np.cumsum(s_len) - s_len
+            n_before = st.n
             # the run sessions' kept rows go after the used part, then their fields into
             # their rows of the table (new sessions get rows after the last, in id order)
             for g in groups:
@@ -689,7 +693,6 @@ class Detector:
                 open_runs = g.runs[g.open]
                 open_rows = r_state[open_runs]
                 new_at = np.flatnonzero(open_rows < 0)
-                start = st.n
                 if new_at.shape[0]:
                     new_at = new_at[np.argsort(r_sid[open_runs[new_at]])]  # distinct ids
                     start = st.reserve(r_sid[open_runs[new_at]])
@@ -699,7 +702,8 @@ class Detector:
                     k_start, g.kept_len,
                     st.next_pos, st.skip, st.fprev, st.end_ts, st.next_dec, st.start, st.length,
                 )  # fmt: skip
-                st.restore_order(start)
+            # once every group's rows are written: a re-sort moves rows the groups refer to
+            st.restore_order(n_before)
             st.cols, st.used, st.cap = pool, used, cap
             st.squeeze()
         self._account_scores(flags, r_sid[r_closed])

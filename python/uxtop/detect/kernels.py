@@ -1566,15 +1566,16 @@ def carry_open(
     """What the open sessions ``runs`` carry to the next batch, in one pass per session.
 
     Session r has rows ``starts[r]:ends[r]``. Kernel k asked to see row ``need_rel[k, r]`` of
-    it again: as a position in the session that is ``pos`` of that row, or ``next_pos[r]`` (the
-    next event's) when the row is past r's last. The rows some kernel will read again (kernel k reads the kinds with bit k
-    set in ``read_bits[kind]``, from its position on) are returned in order, with how many each
-    of ``runs`` keeps; for the j-th of ``runs``, ``skip_out[j, k]`` is how many of its kept
-    rows come before kernel k's position (next batch, kernel k resumes that many rows into the
-    session: its carried rows come first, and every new row is past every position asked
-    for), and ``dec_out[j]`` the earliest pending decision over the kernels. (The numpy version
-    made ~8 passes over [sessions, kernels] arrays: 14 MB each at 190 k open sessions; and
-    resuming searched each kernel's position among the rows again.)"""
+    it again: as a position in the session that is ``pos`` of that row, or ``next_pos[r]``
+    (the next event's) when the row is past r's last. The rows some kernel will read again
+    (kernel k reads the kinds with bit k set in ``read_bits[kind]``, from its position on) are
+    returned in order, with how many each of ``runs`` keeps; for the j-th of ``runs``,
+    ``skip_out[j, k]`` is how many of its kept rows come before kernel k's position (next
+    batch, kernel k resumes that many rows into the session: its carried rows come first, and
+    every new row is past every position asked for), and ``dec_out[j]`` the earliest pending
+    decision over the kernels. (The numpy version made ~8 passes over [sessions, kernels]
+    arrays: 14 MB each at 190 k open sessions; and resuming searched each kernel's position
+    among the rows again.)"""
     nk = need_rel.shape[0]
     total = 0
     for r in runs:
