@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,36 +19,6 @@ op_st = st.tuples(
 
 def _table(max_size: int) -> SessionTable:
     return SessionTable({"v": ((2,), np.int64, -1), "b": ((), np.uint8, 0)}, 4, max_size)
-
-
-@settings(max_examples=300, deadline=None)
-@given(ops=st.lists(op_st, max_size=25))
-def test_a_table_that_never_fills_is_a_dict(ops: list[tuple[str, list[int]]]) -> None:
-    t = _table(1 << 16)  # room for every id here without a shared row
-    model: dict[int, tuple[int, int, int]] = {}
-    for n, (op, ids) in enumerate(ops):
-        sids = np.asarray(ids, dtype=np.int64)
-        if op == "insert":
-            rows = t.insert(sids)
-            for i in ids:
-                model.setdefault(i, (-1, -1, 0))  # new ids start at the fill
-            assert [tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) for r in rows.tolist()] == [
-                model[i] for i in ids
-            ]
-            t.cols["v"][rows] = np.stack([sids, sids + n], axis=1) if ids else t.cols["v"][rows]
-            t.cols["b"][rows] = n % 7
-            for i in ids:
-                model[i] = (i, i + n, n % 7)
-        elif op == "pop":
-            t.pop(sids)
-            for i in ids:
-                model.pop(i, None)
-        rows = t.get(sids)
-        assert [r >= 0 for r in rows.tolist()] == [i in model for i in ids]
-        for i, r in zip(ids, rows.tolist(), strict=True):
-            if r >= 0:
-                assert tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) == model[i]
-        assert len(t) == len(model)
 
 
 def test_at_its_bound_a_colliding_session_gets_an_overflow_row() -> None:
@@ -66,15 +37,17 @@ def test_at_its_bound_a_colliding_session_gets_an_overflow_row() -> None:
     assert len(t) == 8
 
 
+@pytest.mark.parametrize("max_size", [1 << 16, 4])
 @settings(max_examples=200, deadline=None)
 @given(ops=st.lists(op_st, max_size=30))
-def test_a_full_table_still_gives_each_live_session_its_own_row(
-    ops: list[tuple[str, list[int]]],
+def test_each_live_session_has_its_own_row_and_values(
+    max_size: int, ops: list[tuple[str, list[int]]]
 ) -> None:
-    """With 4 rows and ids up to 10 050, most sessions share a row with another: none may see
-    another's values, and each keeps its own from insert to pop (the overflow backstop of
-    max_size entries drops the oldest, which then have no row)."""
-    t = _table(4)
+    """A dict model. With room for every id (2^16 rows) no row is shared; with 4 rows and ids
+    up to 10 050 most sessions want a row another holds: none may see another's values, and
+    each keeps its own from insert to pop (the overflow backstop of max_size entries drops the
+    oldest, which then have no row)."""
+    t = _table(max_size)
     model: dict[int, tuple[int, int, int]] = {}
     for n, (op, ids) in enumerate(ops):
         sids = np.asarray(ids, dtype=np.int64)
@@ -109,6 +82,9 @@ def test_a_full_table_still_gives_each_live_session_its_own_row(
         for i, r in zip(live, got.tolist(), strict=True):
             if r >= 0:
                 assert tuple(t.cols["v"][r]) + (int(t.cols["b"][r]),) == model[i]
+        assert len(t) == len(model)
+        if max_size > 4 and op == "insert":
+            assert all(i in model for i in ids)  # room for every id: none dropped
 
 
 def test_growth_keeps_every_live_id_and_its_values() -> None:
