@@ -75,16 +75,10 @@ def segment_rows(
     return np.repeat(starts - first, lens) + np.arange(total, dtype=np.int64)
 
 
-def _nth_text(buf: bytes, offsets: npt.NDArray[np.int64], i: int) -> str:
-    """Text ``i`` of texts packed back to back in ``buf`` (CSR ``offsets``); "" past the end."""
-    if i + 1 >= len(offsets):
-        return ""
-    return buf[int(offsets[i]) : int(offsets[i + 1])].decode()
-
-
 def _texts_of(buf: bytes, offsets: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]) -> list[str]:
-    """``_nth_text`` of each of ``rows``, with two gathers instead of a call per row (thousands
-    of newly kept sessions a batch under heavy flagging)."""
+    """Texts ``rows`` of texts packed back to back in ``buf`` (CSR ``offsets``); "" for a row
+    past the end. Two gathers, then a slice per text (thousands of newly kept sessions a batch
+    under heavy flagging)."""
     r = np.asarray(rows, dtype=np.int64)
     inside = r + 1 < len(offsets)
     r = np.where(inside, r, 0)
@@ -167,17 +161,11 @@ class EventBatch:
 
     def key(self, i: int) -> str:
         """Key of session row ``i`` without decoding the others ("" for a row without one)."""
-        if self._keys is not None:
-            return self._keys[i] if i < len(self._keys) else ""
-        assert self._packed is not None
-        return _nth_text(self._packed[0], self._packed[1], i)
+        return self.keys_of(np.array([i], np.intp))[0]
 
     def uid(self, i: int) -> str | None:
         """User id of session row ``i`` (None when it has none) without decoding the others."""
-        if self._uids is not None:
-            return self._uids[i] if i < len(self._uids) else None
-        assert self._packed is not None
-        return _nth_text(self._packed[2], self._packed[3], i) or None
+        return self.uids_of(np.array([i], np.intp))[0]
 
     def rows_with_ids(self, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         """Rows of the session table whose session id is in ``ids`` (sorted, unique), ascending:
@@ -198,7 +186,8 @@ class EventBatch:
         return np.sort(order[pos[by_id[pos] == ids]])
 
     def keys_of(self, rows: npt.NDArray[np.intp]) -> list[str]:
-        """``key(i)`` for each of ``rows``, in one pass."""
+        """The keys of session rows ``rows`` ("" for a row without one), in one pass, without
+        decoding the others."""
         if self._keys is not None:
             k = self._keys
             return [k[i] if i < len(k) else "" for i in np.asarray(rows).tolist()]
@@ -206,7 +195,7 @@ class EventBatch:
         return _texts_of(self._packed[0], self._packed[1], rows)
 
     def uids_of(self, rows: npt.NDArray[np.intp]) -> list[str | None]:
-        """``uid(i)`` for each of ``rows``, in one pass."""
+        """The user ids of session rows ``rows`` (None for one without), in one pass."""
         if self._uids is not None:
             u = self._uids
             return [u[i] if i < len(u) else None for i in np.asarray(rows).tolist()]

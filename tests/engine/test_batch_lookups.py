@@ -1,5 +1,5 @@
-"""EventBatch's bulk lookups against their one-by-one meanings: keys_of / uids_of against
-key(i) / uid(i) (packed and listed keys), rows_with_ids against np.isin."""
+"""EventBatch's lookups against plain references: keys_of / uids_of and key(i) / uid(i)
+against the lists the keys were packed from (packed and listed), rows_with_ids against np.isin."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def _packed(texts: list[str]) -> tuple[bytes, np.ndarray]:
 
 @settings(max_examples=150, deadline=None)
 @given(keys=texts_st, uids=texts_st, picks=st.lists(st.integers(0, 15), max_size=20))
-def test_bulk_keys_equal_one_by_one(keys: list[str], uids: list[str], picks: list[int]) -> None:
+def test_key_lookups_equal_the_packed_lists(
+    keys: list[str], uids: list[str], picks: list[int]
+) -> None:
     n = len(keys)
     uids = (uids + [""] * n)[:n]  # a uid per session row; "" is "none"
     kb, ko = _packed(keys)
@@ -29,10 +31,12 @@ def test_bulk_keys_equal_one_by_one(keys: list[str], uids: list[str], picks: lis
     packed = EventBatch(cols, offsets, {}, packed_keys=(kb, ko, ub, uo))
     listed = EventBatch(cols, offsets, {}, keys=keys, uids=[u or None for u in uids])
     rows = np.asarray(picks, dtype=np.intp)  # some past the last row: "" / None
+    want_keys = [keys[i] if i < n else "" for i in picks]
+    want_uids = [(uids[i] or None) if i < n else None for i in picks]
     for b in (packed, listed):
-        assert b.keys_of(rows) == [b.key(i) for i in picks]
-        assert b.uids_of(rows) == [b.uid(i) for i in picks]
-    assert packed.keys_of(rows) == listed.keys_of(rows)
+        assert b.keys_of(rows) == want_keys and b.uids_of(rows) == want_uids
+        assert [b.key(i) for i in picks] == want_keys and [b.uid(i) for i in picks] == want_uids
+        assert b.keys == keys  # the whole table decoded at once agrees
 
 
 @settings(max_examples=200, deadline=None)
