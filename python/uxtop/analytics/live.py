@@ -190,7 +190,7 @@ class Analytics:
         self.insight_interval_s = 0.0
         self._insights_at = -float("inf")
         # per live session, for flags that arrive later: its cohort columns and the routes it
-        # called (a bitset); the newest 2^18 session ids at least
+        # called (a bitset); and for the per-bucket counts, the buckets it was last counted in
         self._route_words = (self.cfg.max_routes + 63) // 64
         self._sessions = SessionTable(
             {

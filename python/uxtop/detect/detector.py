@@ -461,7 +461,7 @@ class _Group:
     cols: Mapping[str, npt.NDArray[Any]]
     starts: npt.NDArray[np.int64]
     ends: npt.NDArray[np.int64]
-    start_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    start_rows: npt.NDArray[np.int64]  # [kernels, sessions]: where each kernel resumes
     outs: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
     need: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
     next_dec: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 0), np.int64))
@@ -600,23 +600,16 @@ class Detector:
                 n_len[at],
                 K.CarryColumns(**cols),
             )
-            groups.append(_Group(at, cols, offsets[:-1], offsets[1:]))
             # where each kernel resumes: the carried rows before the position it asked for in
             start_rows = np.repeat(offsets[:-1, None], nk, axis=1).T  # (see run_kernels)
             K.resume_rows(offsets, np.arange(at.shape[0]), st.skip, r_state[at], start_rows)
-            groups[-1].start_rows = start_rows
+            groups.append(_Group(at, cols, offsets[:-1], offsets[1:], start_rows))
         if not joined.all():
             at = np.flatnonzero(~joined)
             starts = n_start[at]
-            groups.append(
-                _Group(
-                    at,
-                    new_cols if new_cols is not None else _EMPTY_COLS,
-                    starts,
-                    starts + n_len[at],
-                )
-            )
-            groups[-1].start_rows = np.repeat(starts[:, None], nk, axis=1).T
+            cols_b = new_cols if new_cols is not None else _EMPTY_COLS
+            start_rows = np.repeat(starts[:, None], nk, axis=1).T
+            groups.append(_Group(at, cols_b, starts, starts + n_len[at], start_rows))
         for g in groups:
             g.outs, g.need, g.next_dec = run_kernels(
                 g.cols,
